@@ -1,0 +1,219 @@
+"""Batch normalization for a mini-batch of vectors, shape (N, D).
+
+The forward pass follows Algorithm 1 of Ioffe & Szegedy (2015): normalize every feature
+with the mean and the *biased* variance of the batch, eps inside the square root, then
+scale by gamma and shift by beta. Two backward passes share one cache:
+
+- `batchnorm_backward` walks the computational graph node by node (notebook 2);
+- `batchnorm_backward_alt` is the closed form derived from it (notebook 3).
+
+The intermediate names are the graph's: mu, xmu, sq, var, sqrtvar, ivar, xhat, gammax, out.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cs231n_bn import validation as check
+
+MODES = ("train", "test")
+DEFAULT_EPS = 1e-5
+DEFAULT_MOMENTUM = 0.9
+
+
+@dataclass(frozen=True)
+class BatchNormCache:
+    """What the forward pass keeps for the backward pass, named like the graph.
+
+    In test mode mu and var are the running statistics (constants, not functions of x),
+    and the backward passes refuse such a cache.
+    """
+
+    mode: str
+    x: np.ndarray  # (N, D) input
+    mu: np.ndarray  # (D,) mean over the batch
+    xmu: np.ndarray  # (N, D) x - mu
+    var: np.ndarray  # (D,) biased variance, mean of xmu**2
+    sqrtvar: np.ndarray  # (D,) sqrt(var + eps)
+    ivar: np.ndarray  # (D,) 1 / sqrtvar
+    xhat: np.ndarray  # (N, D) xmu * ivar
+    gamma: np.ndarray  # (D,) scale
+    eps: float
+
+
+def _check_forward_inputs(where, x, gamma, beta):
+    check.float_array(where, "x", x, ndim=2)
+    D = x.shape[1]
+    for name, p in (("gamma", gamma), ("beta", beta)):
+        check.float_array(where, name, p, ndim=1)
+        check.same_shape(where, name, p, (D,), "one value per feature of x")
+
+
+def _running_stat(where, bn_param, key, D, default):
+    value = bn_param.get(key, default)
+    if value is None:
+        raise ValueError(
+            f"{where}: test mode needs bn_param['{key}'], the running statistics that train "
+            f"mode accumulates; got none. Run at least one training batch first (or load "
+            f"trained statistics)"
+        )
+    check.float_array(where, f"bn_param['{key}']", value, ndim=1)
+    return check.same_shape(where, f"bn_param['{key}']", value, (D,), "one value per feature")
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch normalization, forward pass.
+
+    Train mode normalizes each feature with the batch mean and biased batch variance and
+    updates exponential running averages of both:
+
+        running_mean = momentum * running_mean + (1 - momentum) * mu
+
+    so `momentum` (0.9) is the weight kept on the OLD value. PyTorch's BatchNorm1d uses
+    the opposite convention: its momentum (0.1) is the weight given to the NEW value, and
+    it stores the unbiased variance N/(N-1) * var. Ours stores the biased one, like CS231n.
+    The running statistics start at zeros and are written back into bn_param as new arrays.
+
+    Test mode normalizes with bn_param's running statistics and leaves them unchanged.
+
+    Inputs:
+    - x: (N, D) floating-point data; never modified
+    - gamma: (D,) scale
+    - beta: (D,) shift
+    - bn_param: dict with keys
+      - mode: 'train' or 'test' (required)
+      - eps: constant > 0 added to the variance (default 1e-5)
+      - momentum: in [0, 1], weight on the old running value (default 0.9)
+      - running_mean, running_var: (D,) arrays; required in test mode
+
+    Returns a tuple of:
+    - out: (N, D) gamma * xhat + beta
+    - cache: BatchNormCache for batchnorm_backward / batchnorm_backward_alt
+    """
+    where = "batchnorm_forward"
+    _check_forward_inputs(where, x, gamma, beta)
+    check.param_dict(where, "bn_param", bn_param)
+    if "mode" not in bn_param:
+        raise ValueError(f"{where}: bn_param['mode'] is required ('train' or 'test'); got no 'mode' key")
+    mode = check.choice(where, "bn_param['mode']", bn_param["mode"], MODES)
+    eps = check.positive_number(where, "bn_param['eps']", bn_param.get("eps", DEFAULT_EPS))
+    momentum = check.unit_interval(
+        where, "bn_param['momentum']", bn_param.get("momentum", DEFAULT_MOMENTUM)
+    )
+    N, D = x.shape
+
+    if mode == "train":
+        if N < 2:
+            raise ValueError(
+                f"{where}: train mode needs a batch of at least 2 samples to estimate a "
+                f"variance; got x with shape {x.shape} (N={N}). Use mode 'test' for one sample"
+            )
+        mu = x.mean(axis=0)
+        xmu = x - mu
+        sq = xmu**2
+        # Two passes (mean first, then squared deviations): E[x^2] - E[x]^2 would cancel
+        # catastrophically when |mean| >> std.
+        var = sq.mean(axis=0)
+        zeros = np.zeros(D, dtype=x.dtype)
+        running_mean = _running_stat(where, bn_param, "running_mean", D, zeros)
+        running_var = _running_stat(where, bn_param, "running_var", D, zeros)
+        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
+    else:
+        mu = _running_stat(where, bn_param, "running_mean", D, None)
+        var = _running_stat(where, bn_param, "running_var", D, None)
+        xmu = x - mu
+
+    sqrtvar = np.sqrt(var + eps)
+    ivar = 1.0 / sqrtvar
+    xhat = xmu * ivar
+    gammax = gamma * xhat
+    out = gammax + beta
+    cache = BatchNormCache(
+        mode=mode, x=x, mu=mu, xmu=xmu, var=var, sqrtvar=sqrtvar, ivar=ivar,
+        xhat=xhat, gamma=gamma, eps=eps,
+    )
+    return out, cache
+
+
+def _check_backward_inputs(where, dout, cache):
+    if not isinstance(cache, BatchNormCache):
+        raise TypeError(
+            f"{where}: cache must be the BatchNormCache returned by batchnorm_forward; "
+            f"got {type(cache).__name__}"
+        )
+    if cache.mode != "train":
+        raise ValueError(
+            f"{where}: cache comes from a '{cache.mode}'-mode forward pass; its statistics are "
+            f"constants, so backpropagate through a 'train'-mode forward pass instead"
+        )
+    check.float_array(where, "dout", dout)
+    check.same_shape(where, "dout", dout, cache.x.shape, "the shape of x and of out")
+
+
+def batchnorm_backward(dout, cache):
+    """Batch normalization, backward pass, one node of the computational graph at a time.
+
+    Each step is (local gradient) * (upstream gradient), in the reverse order of the
+    forward pass. Where a forward value fed two nodes (xmu, and x itself), its gradient
+    arrives along two branches, computed separately (dxmu1, dxmu2 and dx1, dx2) and added.
+
+    Inputs:
+    - dout: (N, D) upstream gradient dL/dout
+    - cache: BatchNormCache from a train-mode batchnorm_forward
+
+    Returns a tuple of:
+    - dx: (N, D) gradient with respect to x
+    - dgamma: (D,) gradient with respect to gamma
+    - dbeta: (D,) gradient with respect to beta
+    """
+    _check_backward_inputs("batchnorm_backward", dout, cache)
+    N = dout.shape[0]
+    xmu, var, sqrtvar, ivar, xhat = cache.xmu, cache.var, cache.sqrtvar, cache.ivar, cache.xhat
+    gamma, eps = cache.gamma, cache.eps
+
+    # out = gammax + beta: an addition passes the gradient on; beta was broadcast over N rows
+    dbeta = np.sum(1.0 * dout, axis=0)
+    dgammax = 1.0 * dout
+    # gammax = gamma * xhat: each factor's local gradient is the other factor
+    dgamma = np.sum(xhat * dgammax, axis=0)
+    dxhat = gamma * dgammax
+    # xhat = xmu * ivar: xmu's first branch, and ivar (broadcast over N rows, so summed)
+    divar = np.sum(xmu * dxhat, axis=0)
+    dxmu1 = ivar * dxhat
+    # ivar = 1 / sqrtvar
+    dsqrtvar = -1.0 / sqrtvar**2 * divar
+    # sqrtvar = sqrt(var + eps)
+    dvar = 0.5 / np.sqrt(var + eps) * dsqrtvar
+    # var = mean of sq over the batch: every row receives 1/N of the upstream gradient
+    dsq = np.ones_like(dout) / N * dvar
+    # sq = xmu**2: xmu's second branch
+    dxmu2 = 2.0 * xmu * dsq
+    # xmu = x - mu: x's first branch; mu was broadcast over N rows, so its gradient is summed
+    dx1 = 1.0 * (dxmu1 + dxmu2)
+    dmu = -1.0 * np.sum(dxmu1 + dxmu2, axis=0)
+    # mu = mean of x over the batch: x's second branch
+    dx2 = np.ones_like(dout) / N * dmu
+    dx = dx1 + dx2
+    return dx, dgamma, dbeta
+
+
+def batchnorm_backward_alt(dout, cache):
+    """Batch normalization, backward pass in closed form (same cache as batchnorm_backward).
+
+        dbeta  = sum_i dout_i
+        dgamma = sum_i dout_i * xhat_i
+        dx     = gamma * ivar * (dout - (dbeta + xhat * dgamma) / N)
+
+    Two reductions and one elementwise pass: the fewest the math allows, since dx needs
+    both sums before any of its entries can be written.
+
+    Inputs and returns: as batchnorm_backward.
+    """
+    _check_backward_inputs("batchnorm_backward_alt", dout, cache)
+    N = dout.shape[0]
+    xhat = cache.xhat
+    dbeta = dout.sum(axis=0)
+    dgamma = np.einsum("nd,nd->d", dout, xhat)
+    dx = (cache.gamma * cache.ivar) * (dout - (dbeta + xhat * dgamma) / N)
+    return dx, dgamma, dbeta

@@ -1,0 +1,180 @@
+"""Numeric gradients by centered differences, and the relative error that compares them.
+
+    df/dx_i ~ (f(x + h e_i) - f(x - h e_i)) / (2h)        error O(h^2)
+
+Each entry of x is nudged *in place* and put back, so `f` may read x either through its
+argument or through a closure (e.g. a model's parameter dict). Every function here
+restores x bit for bit, even when `f` raises.
+
+Round-off matters: f is only known to about machine epsilon times its size, so the
+difference quotient carries an error of roughly eps_machine / h. In float64 (eps ~ 1e-16)
+that is ~1e-11 at h = 1e-5; in float32 (eps ~ 1e-7) it is ~1e-2, which swamps the check.
+Hence the warning below for anything but float64 (notebook 4 shows it).
+"""
+
+import warnings
+
+import numpy as np
+
+
+class LowPrecisionWarning(UserWarning):
+    """A gradient check was asked to run in less than float64 precision."""
+
+
+def _require_float(where, name, x):
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{where}: {name} must be a numpy array; got {type(x).__name__}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(
+            f"{where}: {name} must have a floating-point dtype, ideally float64; got {x.dtype} "
+            f"(nudging an integer array by h would round the nudge away)"
+        )
+    if x.dtype != np.float64:
+        warnings.warn(
+            f"{where}: {name} has dtype {x.dtype}; its round-off error (about "
+            f"{np.finfo(x.dtype).eps:.0e} relative) divided by h swamps the truncation "
+            f"error, so this check cannot tell a right gradient from a slightly wrong one. "
+            f"Use float64",
+            LowPrecisionWarning,
+            stacklevel=3,
+        )
+
+
+def _warn_if_low_precision_output(where, value):
+    dtype = np.asarray(value).dtype
+    if np.issubdtype(dtype, np.floating) and np.finfo(dtype).bits < 64:
+        warnings.warn(
+            f"{where}: f returned {dtype} values; their round-off error swamps the check. "
+            f"Compute f in float64",
+            LowPrecisionWarning,
+            stacklevel=3,
+        )
+
+
+def _centered_difference(f, x, ix, h):
+    """(f(x + h e_ix) - f(x - h e_ix)), with x restored exactly afterwards."""
+    old = x[ix]
+    try:
+        x[ix] = old + h
+        fxph = np.array(f(x), dtype=np.float64, copy=True)
+        x[ix] = old - h
+        fxmh = np.array(f(x), dtype=np.float64, copy=True)
+    finally:
+        x[ix] = old
+    return fxph - fxmh
+
+
+def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
+    """Numeric gradient of a scalar function f at x, by centered differences.
+
+    Inputs:
+    - f: function of one array returning a scalar
+    - x: floating-point array (float64 for a meaningful check); restored exactly on return
+    - verbose: print every entry's index and numeric gradient
+    - h: step size
+
+    Returns:
+    - grad: array shaped like x
+    """
+    where = "eval_numerical_gradient"
+    _require_float(where, "x", x)
+    _warn_if_low_precision_output(where, f(x))
+    grad = np.zeros(x.shape, dtype=np.float64)
+    for ix in np.ndindex(*x.shape):
+        diff = _centered_difference(f, x, ix, h)
+        if diff.shape != ():
+            raise ValueError(
+                f"{where}: f must return a scalar; got an array of shape {diff.shape}. "
+                f"Use eval_numerical_gradient_array for array-valued functions"
+            )
+        grad[ix] = diff / (2 * h)
+        if verbose:
+            print(ix, grad[ix])
+    if x.size and not np.any(grad):
+        warnings.warn(
+            f"{where}: f did not change at all when any entry of x was nudged by h={h}; "
+            f"does f actually read x?",
+            stacklevel=2,
+        )
+    return grad
+
+
+def eval_numerical_gradient_array(f, x, df, h=1e-5):
+    """Numeric gradient of sum(f(x) * df) with respect to x, for an array-valued f.
+
+    `df` plays the upstream gradient dL/df. Use a random df: with df all ones some
+    layers (batch norm among them) have a gradient that is identically zero, and then
+    a wrong backward pass passes the check.
+
+    Inputs:
+    - f: function of one array returning an array shaped like df
+    - x: floating-point array; restored exactly on return
+    - df: upstream gradient, shaped like f(x)
+    - h: step size
+
+    Returns:
+    - grad: array shaped like x
+    """
+    where = "eval_numerical_gradient_array"
+    _require_float(where, "x", x)
+    _require_float(where, "df", df)
+    fx = f(x)
+    _warn_if_low_precision_output(where, fx)
+    if np.shape(fx) != df.shape:
+        raise ValueError(f"{where}: df must have the shape of f(x), {np.shape(fx)}; got {df.shape}")
+    grad = np.zeros(x.shape, dtype=np.float64)
+    for ix in np.ndindex(*x.shape):
+        grad[ix] = np.sum(_centered_difference(f, x, ix, h) * df) / (2 * h)
+    return grad
+
+
+def rel_error(x, y):
+    """Largest elementwise relative error, max |x - y| / max(1e-8, |x| + |y|).
+
+    The shapes must match exactly: broadcasting a (D,) array against an (N, D) one would
+    hide a shape bug behind a small number.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if x.shape != y.shape:
+        raise ValueError(f"rel_error: x and y must have the same shape; got {x.shape} and {y.shape}")
+    if x.size == 0:
+        return 0.0
+    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
+
+
+def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=0, verbose=True):
+    """Compare an analytic gradient with centered differences at a few random entries.
+
+    Entries are drawn without replacement from a seeded generator, so a run is
+    reproducible and never checks the same entry twice.
+
+    Inputs:
+    - f: function of one array returning a scalar
+    - x: floating-point array; restored exactly on return
+    - analytic_grad: gradient of f at x, shaped like x
+    - num_checks: how many entries to check (at most x.size)
+    - h: step size
+    - seed: seed for choosing the entries
+    - verbose: print one line per entry
+
+    Returns:
+    - errors: (num_checks,) relative error at each checked entry
+    """
+    where = "grad_check_sparse"
+    _require_float(where, "x", x)
+    if np.shape(analytic_grad) != x.shape:
+        raise ValueError(
+            f"{where}: analytic_grad must have the shape of x, {x.shape}; got {np.shape(analytic_grad)}"
+        )
+    num_checks = min(int(num_checks), x.size)
+    rng = np.random.default_rng(seed)
+    flat = rng.choice(x.size, size=num_checks, replace=False)
+    errors = np.empty(num_checks)
+    for k, i in enumerate(flat):
+        ix = np.unravel_index(i, x.shape)
+        numeric = float(_centered_difference(f, x, ix, h)) / (2 * h)
+        analytic = float(analytic_grad[ix])
+        errors[k] = rel_error(np.array(numeric), np.array(analytic))
+        if verbose:
+            print(f"numerical: {numeric:f} analytic: {analytic:f}, relative error: {errors[k]:e}")
+    return errors

@@ -1,0 +1,100 @@
+"""Layer normalization for (N, D) data: each sample is normalized over its own D features.
+
+The algebra is batch norm's with the roles of the axes swapped, so there is no batch
+dependence, no running statistics and no train/test difference (notebook 6).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cs231n_bn import validation as check
+
+DEFAULT_EPS = 1e-5
+
+
+@dataclass(frozen=True)
+class LayerNormCache:
+    """What layernorm_forward keeps for the backward pass; statistics have shape (N, 1)."""
+
+    x: np.ndarray  # (N, D) input
+    mu: np.ndarray  # (N, 1) mean of each sample's features
+    xmu: np.ndarray  # (N, D) x - mu
+    var: np.ndarray  # (N, 1) biased variance of each sample's features
+    ivar: np.ndarray  # (N, 1) 1 / sqrt(var + eps)
+    xhat: np.ndarray  # (N, D) xmu * ivar
+    gamma: np.ndarray  # (D,) scale, one per feature as in batch norm
+    eps: float
+
+
+def layernorm_forward(x, gamma, beta, ln_param):
+    """Layer normalization, forward pass. Same in training and at test time.
+
+    Inputs:
+    - x: (N, D) floating-point data; never modified
+    - gamma: (D,) scale
+    - beta: (D,) shift
+    - ln_param: dict; optional key eps (default 1e-5). Other keys (e.g. a 'mode' left by a
+      solver) are ignored, because layer norm behaves the same in both modes.
+
+    Returns a tuple of:
+    - out: (N, D) gamma * xhat + beta
+    - cache: LayerNormCache for layernorm_backward
+    """
+    where = "layernorm_forward"
+    check.float_array(where, "x", x, ndim=2)
+    D = x.shape[1]
+    for name, p in (("gamma", gamma), ("beta", beta)):
+        check.float_array(where, name, p, ndim=1)
+        check.same_shape(where, name, p, (D,), "one value per feature of x")
+    check.param_dict(where, "ln_param", ln_param)
+    eps = check.positive_number(where, "ln_param['eps']", ln_param.get("eps", DEFAULT_EPS))
+    if D < 2:
+        raise ValueError(
+            f"{where}: layer norm needs at least 2 features per sample to estimate a "
+            f"variance; got x with shape {x.shape} (D={D})"
+        )
+    mu = x.mean(axis=1, keepdims=True)
+    xmu = x - mu
+    var = np.mean(xmu**2, axis=1, keepdims=True)
+    ivar = 1.0 / np.sqrt(var + eps)
+    xhat = xmu * ivar
+    out = gamma * xhat + beta
+    cache = LayerNormCache(x=x, mu=mu, xmu=xmu, var=var, ivar=ivar, xhat=xhat, gamma=gamma, eps=eps)
+    return out, cache
+
+
+def layernorm_backward(dout, cache):
+    """Layer normalization, backward pass in closed form.
+
+    With dxhat = gamma * dout, and means taken over each sample's D features:
+
+        dx = ivar * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+
+    Inputs:
+    - dout: (N, D) upstream gradient
+    - cache: LayerNormCache from layernorm_forward
+
+    Returns a tuple of:
+    - dx: (N, D)
+    - dgamma: (D,) summed over the batch, since gamma is shared by all samples
+    - dbeta: (D,)
+    """
+    where = "layernorm_backward"
+    if not isinstance(cache, LayerNormCache):
+        raise TypeError(
+            f"{where}: cache must be the LayerNormCache returned by layernorm_forward; "
+            f"got {type(cache).__name__}"
+        )
+    check.float_array(where, "dout", dout)
+    check.same_shape(where, "dout", dout, cache.x.shape, "the shape of x and of out")
+    xhat = cache.xhat
+    dbeta = dout.sum(axis=0)
+    dgamma = np.sum(dout * xhat, axis=0)
+    dxhat = cache.gamma * dout
+    dx = cache.ivar * (
+        dxhat
+        - dxhat.mean(axis=1, keepdims=True)
+        - xhat * np.mean(dxhat * xhat, axis=1, keepdims=True)
+    )
+    return dx, dgamma, dbeta

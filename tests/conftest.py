@@ -1,0 +1,20 @@
+"""Shared fixtures: seeded data with non-trivial gamma and beta, so zeros hide no bug."""
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(231)
+
+
+@pytest.fixture
+def bn_inputs(rng):
+    """x (N, D) off-centre and scaled per feature, gamma and beta far from 1 and 0, dout random."""
+    N, D = 7, 5
+    x = rng.normal(loc=rng.uniform(-3, 3, D), scale=rng.uniform(0.5, 4, D), size=(N, D))
+    gamma = rng.uniform(0.5, 2.0, D) * rng.choice([-1, 1], D)
+    beta = rng.normal(0, 2, D)
+    dout = rng.normal(size=(N, D))
+    return x, gamma, beta, dout
