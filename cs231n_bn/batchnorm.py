@@ -101,29 +101,29 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         where, "bn_param['momentum']", bn_param.get("momentum", DEFAULT_MOMENTUM)
     )
     N, D = x.shape
+    if mode == "train" and N < 2:
+        raise ValueError(
+            f"{where}: train mode needs a batch of at least 2 samples to estimate a "
+            f"variance; got x with shape {x.shape} (N={N}). Use mode 'test' for one sample"
+        )
+    # Train mode starts the running statistics at zeros; test mode cannot do without them.
+    zeros = np.zeros(D, dtype=x.dtype) if mode == "train" else None
+    running_mean = _running_stat(where, bn_param, "running_mean", D, zeros)
+    running_var = _running_stat(where, bn_param, "running_var", D, zeros)
 
+    ### BEGIN SOLUTION
     if mode == "train":
-        if N < 2:
-            raise ValueError(
-                f"{where}: train mode needs a batch of at least 2 samples to estimate a "
-                f"variance; got x with shape {x.shape} (N={N}). Use mode 'test' for one sample"
-            )
         mu = x.mean(axis=0)
         xmu = x - mu
         sq = xmu**2
         # Two passes (mean first, then squared deviations): E[x^2] - E[x]^2 would cancel
         # catastrophically when |mean| >> std.
         var = sq.mean(axis=0)
-        zeros = np.zeros(D, dtype=x.dtype)
-        running_mean = _running_stat(where, bn_param, "running_mean", D, zeros)
-        running_var = _running_stat(where, bn_param, "running_var", D, zeros)
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
     else:
-        mu = _running_stat(where, bn_param, "running_mean", D, None)
-        var = _running_stat(where, bn_param, "running_var", D, None)
+        mu, var = running_mean, running_var
         xmu = x - mu
-
     sqrtvar = np.sqrt(var + eps)
     ivar = 1.0 / sqrtvar
     xhat = xmu * ivar
@@ -133,6 +133,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         mode=mode, x=x, mu=mu, xmu=xmu, var=var, sqrtvar=sqrtvar, ivar=ivar,
         xhat=xhat, gamma=gamma, eps=eps,
     )
+    ### END SOLUTION
     return out, cache
 
 
@@ -168,6 +169,7 @@ def batchnorm_backward(dout, cache):
     - dbeta: (D,) gradient with respect to beta
     """
     _check_backward_inputs("batchnorm_backward", dout, cache)
+    ### BEGIN SOLUTION
     N = dout.shape[0]
     xmu, var, sqrtvar, ivar, xhat = cache.xmu, cache.var, cache.sqrtvar, cache.ivar, cache.xhat
     gamma, eps = cache.gamma, cache.eps
@@ -195,6 +197,7 @@ def batchnorm_backward(dout, cache):
     # mu = mean of x over the batch: x's second branch
     dx2 = np.ones_like(dout) / N * dmu
     dx = dx1 + dx2
+    ### END SOLUTION
     return dx, dgamma, dbeta
 
 
@@ -211,9 +214,11 @@ def batchnorm_backward_alt(dout, cache):
     Inputs and returns: as batchnorm_backward.
     """
     _check_backward_inputs("batchnorm_backward_alt", dout, cache)
+    ### BEGIN SOLUTION
     N = dout.shape[0]
     xhat = cache.xhat
     dbeta = dout.sum(axis=0)
     dgamma = np.einsum("nd,nd->d", dout, xhat)
     dx = (cache.gamma * cache.ivar) * (dout - (dbeta + xhat * dgamma) / N)
+    ### END SOLUTION
     return dx, dgamma, dbeta

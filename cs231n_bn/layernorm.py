@@ -54,6 +54,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
             f"{where}: layer norm needs at least 2 features per sample to estimate a "
             f"variance; got x with shape {x.shape} (D={D})"
         )
+    ### BEGIN SOLUTION
     mu = x.mean(axis=1, keepdims=True)
     xmu = x - mu
     var = np.mean(xmu**2, axis=1, keepdims=True)
@@ -61,6 +62,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     xhat = xmu * ivar
     out = gamma * xhat + beta
     cache = LayerNormCache(x=x, mu=mu, xmu=xmu, var=var, ivar=ivar, xhat=xhat, gamma=gamma, eps=eps)
+    ### END SOLUTION
     return out, cache
 
 
@@ -88,6 +90,7 @@ def layernorm_backward(dout, cache):
         )
     check.float_array(where, "dout", dout)
     check.same_shape(where, "dout", dout, cache.x.shape, "the shape of x and of out")
+    ### BEGIN SOLUTION
     xhat = cache.xhat
     dbeta = dout.sum(axis=0)
     dgamma = np.sum(dout * xhat, axis=0)
@@ -97,4 +100,5 @@ def layernorm_backward(dout, cache):
         - dxhat.mean(axis=1, keepdims=True)
         - xhat * np.mean(dxhat * xhat, axis=1, keepdims=True)
     )
+    ### END SOLUTION
     return dx, dgamma, dbeta
