@@ -1,0 +1,268 @@
+"""Normalization for convolutional feature maps, shape (N, C, H, W).
+
+Spatial batch norm gives each channel one mean and one variance, taken over the batch and
+over every position of the map (axes N, H, W): a convolution applies the same filter
+everywhere, so its outputs at all positions are samples of one feature. Rearranged as a
+(N*H*W, C) matrix, that is exactly the vanilla batch norm of `cs231n_bn.batchnorm`, which
+is reused here.
+
+Group norm (Wu & He 2018) splits the C channels of each sample into G groups of C/G and
+normalizes each (sample, group) block over its channels and positions. It never looks
+across the batch, so it has no running statistics and behaves the same in training and
+at test time. G = 1 is layer norm over (C, H, W); G = C is instance norm over (H, W).
+
+Shapes of gamma and beta: (C,) for both functions, one scale and one shift per channel,
+as for `batchnorm_forward` and `layernorm_forward`, where they are (D,). CS231n uses
+(C,) for spatial batch norm but (1, C, 1, 1) for group norm; we use one convention for
+every norm in the package so that a network can switch normalization without reshaping
+its parameters, and because the gradients dgamma and dbeta then come back as (C,) too.
+A (1, C, 1, 1) array is refused with a message saying so: it is not silently flattened.
+"""
+
+from dataclasses import dataclass
+import numbers
+
+import numpy as np
+
+from cs231n_bn import validation as check
+from cs231n_bn.batchnorm import (
+    DEFAULT_EPS,
+    DEFAULT_MOMENTUM,
+    MODES,
+    BatchNormCache,
+    batchnorm_backward_alt,
+    batchnorm_forward,
+)
+
+
+@dataclass(frozen=True)
+class SpatialBatchNormCache:
+    """Spatial batch norm's cache: the vanilla batch norm's cache of the (N*H*W, C) matrix."""
+
+    shape: tuple  # (N, C, H, W) of x
+    bn: BatchNormCache  # mu, var, xhat, ... of the rows x[n, :, h, w]
+
+
+@dataclass(frozen=True)
+class GroupNormCache:
+    """What spatial_groupnorm_forward keeps for the backward pass.
+
+    Statistics have shape (N, G, 1): one per sample and group, broadcast over the group's
+    M = (C/G)*H*W values. xhat is kept as (N, G, M), the layout the backward pass needs.
+    """
+
+    x: np.ndarray  # (N, C, H, W) input
+    G: int  # number of groups
+    mu: np.ndarray  # (N, G, 1) mean of each group
+    xmu: np.ndarray  # (N, G, M) x - mu
+    var: np.ndarray  # (N, G, 1) biased variance of each group
+    ivar: np.ndarray  # (N, G, 1) 1 / sqrt(var + eps)
+    xhat: np.ndarray  # (N, G, M) xmu * ivar
+    gamma: np.ndarray  # (C,) scale
+    eps: float
+
+
+def _check_channel_params(where, x, gamma, beta):
+    """x must be (N, C, H, W) floats; gamma and beta (C,) floats (see the module docstring)."""
+    check.float_array(where, "x", x, ndim=4)
+    C = x.shape[1]
+    for name, p in (("gamma", gamma), ("beta", beta)):
+        check.float_array(where, name, p)
+        if p.shape == (1, C, 1, 1):
+            raise ValueError(
+                f"{where}: {name} must have shape ({C},), one value per channel; got {p.shape}, "
+                f"CS231n's group-norm layout. This package uses (C,) for every norm: pass "
+                f"{name}.reshape({C})"
+            )
+        check.same_shape(where, name, p, (C,), "one value per channel of x")
+
+
+def _check_bn_param(where, bn_param, C, count):
+    """Validate bn_param here, so errors carry this function's name rather than batchnorm_forward's."""
+    check.param_dict(where, "bn_param", bn_param)
+    if "mode" not in bn_param:
+        raise ValueError(f"{where}: bn_param['mode'] is required ('train' or 'test'); got no 'mode' key")
+    mode = check.choice(where, "bn_param['mode']", bn_param["mode"], MODES)
+    check.positive_number(where, "bn_param['eps']", bn_param.get("eps", DEFAULT_EPS))
+    check.unit_interval(where, "bn_param['momentum']", bn_param.get("momentum", DEFAULT_MOMENTUM))
+    if mode == "train" and count < 2:
+        raise ValueError(
+            f"{where}: train mode needs at least 2 values per channel (N*H*W >= 2) to estimate "
+            f"a variance; got N*H*W={count}"
+        )
+    for key in ("running_mean", "running_var"):
+        value = bn_param.get(key)
+        if value is None and mode == "test":
+            raise ValueError(
+                f"{where}: test mode needs bn_param['{key}'], the running statistics that "
+                f"train mode accumulates; got none. Run at least one training batch first"
+            )
+        if value is not None:
+            check.float_array(where, f"bn_param['{key}']", value, ndim=1)
+            check.same_shape(where, f"bn_param['{key}']", value, (C,), "one value per channel")
+
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    """Spatial batch normalization, forward pass: batch norm per channel over (N, H, W).
+
+    Inputs:
+    - x: (N, C, H, W) floating-point data; never modified
+    - gamma: (C,) scale, one per channel
+    - beta: (C,) shift, one per channel
+    - bn_param: dict as for batchnorm_forward (mode, eps, momentum, running_mean,
+      running_var); the running statistics have shape (C,)
+
+    Returns a tuple of:
+    - out: (N, C, H, W)
+    - cache: SpatialBatchNormCache for spatial_batchnorm_backward
+    """
+    where = "spatial_batchnorm_forward"
+    _check_channel_params(where, x, gamma, beta)
+    N, C, H, W = x.shape
+    _check_bn_param(where, bn_param, C, N * H * W)
+    ### BEGIN SOLUTION
+    # Move channels last so that each row of the matrix is one position of one sample:
+    # the vanilla batch norm then averages over rows, i.e. over N, H and W together.
+    rows = x.transpose(0, 2, 3, 1).reshape(N * H * W, C)
+    out_rows, bn_cache = batchnorm_forward(rows, gamma, beta, bn_param)
+    out = out_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)
+    cache = SpatialBatchNormCache(shape=x.shape, bn=bn_cache)
+    ### END SOLUTION
+    return out, cache
+
+
+def spatial_batchnorm_backward(dout, cache):
+    """Spatial batch normalization, backward pass (via the closed-form batchnorm_backward_alt).
+
+    Inputs:
+    - dout: (N, C, H, W) upstream gradient
+    - cache: SpatialBatchNormCache from a train-mode spatial_batchnorm_forward
+
+    Returns a tuple of:
+    - dx: (N, C, H, W)
+    - dgamma: (C,)
+    - dbeta: (C,)
+    """
+    where = "spatial_batchnorm_backward"
+    if not isinstance(cache, SpatialBatchNormCache):
+        raise TypeError(
+            f"{where}: cache must be the SpatialBatchNormCache returned by "
+            f"spatial_batchnorm_forward; got {type(cache).__name__}"
+        )
+    if cache.bn.mode != "train":
+        raise ValueError(
+            f"{where}: cache comes from a '{cache.bn.mode}'-mode forward pass; its statistics "
+            f"are constants, so backpropagate through a 'train'-mode forward pass instead"
+        )
+    check.float_array(where, "dout", dout)
+    check.same_shape(where, "dout", dout, cache.shape, "the shape of x and of out")
+    ### BEGIN SOLUTION
+    N, C, H, W = dout.shape
+    drows = dout.transpose(0, 2, 3, 1).reshape(N * H * W, C)
+    dx_rows, dgamma, dbeta = batchnorm_backward_alt(drows, cache.bn)
+    dx = dx_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)
+    ### END SOLUTION
+    return dx, dgamma, dbeta
+
+
+def _check_groups(where, G, x):
+    """G must be an integer in [1, C] that divides C, leaving >= 2 values per group."""
+    N, C, H, W = x.shape
+    if not isinstance(G, numbers.Integral) or isinstance(G, bool):
+        raise TypeError(f"{where}: G must be an integer number of groups; got {G!r}")
+    if not 1 <= G <= C:
+        raise ValueError(f"{where}: G must be between 1 and C={C} (the channels of x); got G={G}")
+    if C % G:
+        divisors = [g for g in range(1, C + 1) if C % g == 0]
+        raise ValueError(
+            f"{where}: G must divide the number of channels C={C} so every group has the "
+            f"same size; got G={G}. Divisors of {C}: {divisors}"
+        )
+    if (C // G) * H * W < 2:
+        raise ValueError(
+            f"{where}: each group must hold at least 2 values to estimate a variance; "
+            f"got (C/G)*H*W = {(C // G) * H * W} for x of shape {x.shape} and G={G}"
+        )
+    return int(G)
+
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    """Group normalization, forward pass. Same in training and at test time.
+
+    Each sample's channels are split into G consecutive groups of C/G; every group is
+    normalized with its own mean and biased variance over its (C/G)*H*W values, then each
+    channel is scaled and shifted by its gamma and beta.
+
+    Inputs:
+    - x: (N, C, H, W) floating-point data; never modified
+    - gamma: (C,) scale, one per channel
+    - beta: (C,) shift, one per channel
+    - G: number of groups, an integer that divides C
+    - gn_param: dict; optional key eps (default 1e-5). Other keys (e.g. a 'mode' left
+      by a solver) are ignored, because group norm behaves the same in both modes.
+
+    Returns a tuple of:
+    - out: (N, C, H, W)
+    - cache: GroupNormCache for spatial_groupnorm_backward
+    """
+    where = "spatial_groupnorm_forward"
+    _check_channel_params(where, x, gamma, beta)
+    G = _check_groups(where, G, x)
+    check.param_dict(where, "gn_param", gn_param)
+    eps = check.positive_number(where, "gn_param['eps']", gn_param.get("eps", DEFAULT_EPS))
+    ### BEGIN SOLUTION
+    N, C, H, W = x.shape
+    # Consecutive channels are contiguous in memory, so one reshape lines up each group's
+    # (C/G)*H*W values along the last axis.
+    xg = x.reshape(N, G, -1)
+    mu = xg.mean(axis=2, keepdims=True)
+    xmu = xg - mu
+    var = np.mean(xmu**2, axis=2, keepdims=True)
+    ivar = 1.0 / np.sqrt(var + eps)
+    xhat = xmu * ivar
+    out = gamma[:, None, None] * xhat.reshape(N, C, H, W) + beta[:, None, None]
+    cache = GroupNormCache(x=x, G=G, mu=mu, xmu=xmu, var=var, ivar=ivar, xhat=xhat, gamma=gamma, eps=eps)
+    ### END SOLUTION
+    return out, cache
+
+
+def spatial_groupnorm_backward(dout, cache):
+    """Group normalization, backward pass in closed form.
+
+    Inside one group it is layer norm's backward pass. With dxhat = gamma * dout and means
+    taken over each group's M values:
+
+        dx = ivar * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+
+    Inputs:
+    - dout: (N, C, H, W) upstream gradient
+    - cache: GroupNormCache from spatial_groupnorm_forward
+
+    Returns a tuple of:
+    - dx: (N, C, H, W)
+    - dgamma: (C,) summed over the batch and the positions
+    - dbeta: (C,)
+    """
+    where = "spatial_groupnorm_backward"
+    if not isinstance(cache, GroupNormCache):
+        raise TypeError(
+            f"{where}: cache must be the GroupNormCache returned by spatial_groupnorm_forward; "
+            f"got {type(cache).__name__}"
+        )
+    check.float_array(where, "dout", dout)
+    check.same_shape(where, "dout", dout, cache.x.shape, "the shape of x and of out")
+    ### BEGIN SOLUTION
+    N, C, H, W = dout.shape
+    xhat = cache.xhat
+    xhat_map = xhat.reshape(N, C, H, W)
+    dbeta = dout.sum(axis=(0, 2, 3))
+    dgamma = np.sum(dout * xhat_map, axis=(0, 2, 3))
+    dxhat = (cache.gamma[:, None, None] * dout).reshape(N, cache.G, -1)
+    dx = cache.ivar * (
+        dxhat
+        - dxhat.mean(axis=2, keepdims=True)
+        - xhat * np.mean(dxhat * xhat, axis=2, keepdims=True)
+    )
+    dx = dx.reshape(N, C, H, W)
+    ### END SOLUTION
+    return dx, dgamma, dbeta
