@@ -1,0 +1,142 @@
+"""The timing machinery, tested with a fake clock: no test here depends on how fast anything runs."""
+
+import numpy as np
+import pytest
+
+from cs231n_bn import benchmark
+from cs231n_bn.benchmark import (
+    CASES,
+    batchnorm_inputs,
+    bench_batchnorm,
+    median_seconds,
+    ratios,
+    time_rounds,
+)
+
+
+class FakeClock:
+    """A clock that only moves when the timed function runs, by a scripted amount per call."""
+
+    def __init__(self, costs):
+        self.now = 0.0
+        self.costs = iter(costs)
+        self.calls = 0
+
+    def __call__(self):
+        return self.now
+
+    def work(self):
+        self.calls += 1
+        self.now += next(self.costs)
+
+
+def test_rounds_are_long_enough_and_calls_are_counted():
+    clock = FakeClock(costs=[0.01] * 1000)
+    rounds = time_rounds(clock.work, repeat=3, min_time=0.05, timer=clock)
+    # 1 call lasts 0.01, 2 calls 0.02, 5 calls 0.05 >= min_time: rounds of 5 calls
+    assert rounds.number == 5
+    assert rounds.calibration_calls == 1 + 2 + 5
+    assert clock.calls == rounds.calibration_calls + 3 * rounds.number
+    assert len(rounds.seconds_per_call) == 3
+    assert rounds.seconds_per_call == pytest.approx((0.01, 0.01, 0.01))
+
+
+def test_a_slow_function_is_called_once_per_round():
+    clock = FakeClock(costs=[1.0] * 100)
+    rounds = time_rounds(clock.work, repeat=4, min_time=0.05, timer=clock)
+    assert rounds.number == 1
+    assert clock.calls == 1 + 4
+
+
+def test_median_ignores_one_disturbed_round():
+    # calibration: 1 call (0.1 s) is long enough; then rounds of 1 call each
+    costs = [0.1, 0.1, 0.1, 5.0, 0.1, 0.1]
+    clock = FakeClock(costs)
+    assert median_seconds(clock.work, repeat=5, min_time=0.05, timer=clock) == pytest.approx(0.1)
+    assert clock.calls == 6
+
+
+def test_median_of_a_real_function_is_positive():
+    assert median_seconds(lambda: sum(range(100)), repeat=3, min_time=1e-3) > 0
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"fn": 3}, ["fn", "callable", "int"]),
+        ({"fn": print, "repeat": 0}, ["repeat", ">= 1", "0"]),
+        ({"fn": print, "repeat": 2.5}, ["repeat", "integer", "2.5"]),
+        ({"fn": print, "min_time": 0}, ["min_time", "> 0", "0"]),
+    ],
+)
+def test_time_rounds_rejects_bad_arguments(kwargs, words):
+    with pytest.raises((TypeError, ValueError)) as info:
+        time_rounds(**kwargs)
+    message = str(info.value)
+    assert message.startswith("time_rounds: ")
+    for word in words:
+        assert word in message
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_inputs_are_seeded_and_typed(dtype):
+    a = batchnorm_inputs(5, 3, dtype, seed=1)
+    b = batchnorm_inputs(5, 3, dtype, seed=1)
+    assert [t.shape for t in a] == [(5, 3), (3,), (3,), (5, 3)]
+    assert all(t.dtype == dtype for t in a)
+    for s, t in zip(a, b):
+        np.testing.assert_array_equal(s, t)
+    assert not np.array_equal(a[0], batchnorm_inputs(5, 3, dtype, seed=2)[0])
+
+
+@pytest.mark.parametrize(
+    "args, error, words",
+    [
+        ((0, 3), ValueError, ["N", ">= 1", "0"]),
+        ((4, 2.0), ValueError, ["D", "integer", "2.0"]),
+        ((4, 3, np.int64), TypeError, ["dtype", "floating", "int64"]),
+    ],
+)
+def test_inputs_reject_bad_sizes(args, error, words):
+    with pytest.raises(error) as info:
+        batchnorm_inputs(*args)
+    assert all(word in str(info.value) for word in words)
+
+
+def test_bench_times_every_case_and_the_ratios_follow():
+    medians = bench_batchnorm(16, 4, repeat=2, min_time=1e-4)
+    expected = set(CASES) if benchmark.torch is not None else set(CASES) - {"torch_forward+backward"}
+    assert set(medians) == expected
+    assert all(seconds > 0 for seconds in medians.values())
+    r = ratios(medians)
+    assert r["staged/simplified"] == medians["staged_backward"] / medians["simplified_backward"]
+    assert r["forward/copy"] == medians["forward"] / medians["copy"]
+    assert "copy/copy" not in r
+    assert ("ours/torch" in r) == ("torch_forward+backward" in medians)
+
+
+def test_bench_without_torch_leaves_its_case_out(monkeypatch):
+    monkeypatch.setattr(benchmark, "torch", None)
+    medians = bench_batchnorm(8, 3, dtype=np.float32, repeat=1, min_time=1e-4)
+    assert "torch_forward+backward" not in medians
+    assert "ours/torch" not in ratios(medians)
+
+
+def test_bench_restores_torch_threads():
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    bench_batchnorm(8, 3, repeat=1, min_time=1e-4, torch_threads=1)
+    assert torch.get_num_threads() == before
+
+
+def test_torch_step_computes_the_same_gradients_as_ours():
+    """The PyTorch case times the same work as ours, not something cheaper."""
+    pytest.importorskip("torch")
+    from cs231n_bn.batchnorm import batchnorm_backward_alt, batchnorm_forward
+
+    x, gamma, beta, dout = batchnorm_inputs(6, 4, seed=3)
+    _, cache = batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    ours = batchnorm_backward_alt(dout, cache)
+    theirs = benchmark._torch_step(x, gamma, beta, dout)()
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(b.numpy(), a, rtol=1e-10, atol=1e-12)
