@@ -1,0 +1,50 @@
+"""The two ways a dataset can fail to load, and the checksums that tell them apart."""
+
+import hashlib
+from pathlib import Path
+
+# The repository's datasets/ folder. The package is installed editable (README), so this
+# resolves to the checkout; every loader also takes a `root` argument to look elsewhere.
+DATASETS_DIR = Path(__file__).resolve().parents[2] / "datasets"
+
+
+class DatasetMissingError(FileNotFoundError):
+    """A dataset file is not there; the message says the command that fetches it."""
+
+
+class DatasetIntegrityError(ValueError):
+    """A dataset file is there but is not what was published: corrupt or tampered with."""
+
+
+def file_digest(path, algorithm, chunk_size=1 << 20):
+    """Hex digest of a file's bytes, read in chunks so a 170 MB archive never sits in memory.
+
+    Inputs:
+    - path: file to hash
+    - algorithm: a hashlib name, e.g. "sha256" or "md5"
+
+    Returns:
+    - the digest as a lowercase hex string
+    """
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_digest(where, path, algorithm, expected):
+    """Raise DatasetIntegrityError unless the file's digest equals `expected`.
+
+    Inputs:
+    - where: the calling function's name, the prefix of the message
+    - path: file to check
+    - algorithm: "sha256" or "md5"
+    - expected: the published hex digest
+    """
+    actual = file_digest(path, algorithm)
+    if actual != expected:
+        raise DatasetIntegrityError(
+            f"{where}: {Path(path).name} is corrupt or has been modified: its {algorithm.upper()} "
+            f"is {actual}, expected {expected}. Delete it and fetch it again; do not use it"
+        )

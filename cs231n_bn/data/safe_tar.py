@@ -1,0 +1,96 @@
+"""Extract a .tar.gz into one folder, refusing anything that could write outside it.
+
+tarfile's extractall trusts member names and link targets: a member called
+"../../.bashrc", an absolute path, or a symlink followed by a file written "through" it
+lands outside the destination. Here every member is checked before a single byte is
+written, only regular files and folders are accepted, and files are written by
+copying their bytes (never by tarfile's extraction, which would also restore modes,
+owners and times from the archive).
+"""
+
+import shutil
+import tarfile
+from pathlib import Path, PurePosixPath
+
+from cs231n_bn.data.errors import DatasetIntegrityError
+
+
+def checked_members(where, tar, top_folder):
+    """The archive's members, after checking that each is safe to extract.
+
+    Inputs:
+    - where: the calling function's name, prefix of the message
+    - tar: an open tarfile.TarFile
+    - top_folder: the one folder every member must lie in, e.g. "cifar-10-batches-py"
+
+    Returns:
+    - list of (tarfile.TarInfo, PurePosixPath relative name) pairs
+
+    Raises DatasetIntegrityError naming the first unsafe member.
+    """
+    members = []
+    for member in tar.getmembers():
+        name = PurePosixPath(member.name)
+        if name.is_absolute() or "\\" in member.name:
+            problem = "an absolute path"
+        elif any(part == ".." for part in name.parts):
+            problem = "a path that climbs out of the folder with '..'"
+        elif not name.parts or name.parts[0] != top_folder:
+            problem = f"a path outside {top_folder}/"
+        elif member.issym() or member.islnk():
+            problem = f"a link (to {member.linkname!r})"
+        elif not (member.isfile() or member.isdir()):
+            problem = "neither a regular file nor a folder (a device or pipe)"
+        else:
+            members.append((member, name))
+            continue
+        raise DatasetIntegrityError(
+            f"{where}: refusing to extract the archive: member {member.name!r} is {problem}. "
+            f"The archive is not the published one; delete it"
+        )
+    return members
+
+
+def extract_tar_gz(where, archive, destination, top_folder):
+    """Extract `archive` so that its top_folder becomes destination/top_folder.
+
+    Files are written into a temporary sibling folder that replaces the old one only
+    when everything has been written, so an interrupted run never leaves half a dataset.
+
+    Inputs:
+    - where: the calling function's name, prefix of the message
+    - archive: path of a .tar.gz file
+    - destination: folder to extract into
+    - top_folder: the archive's single top-level folder
+
+    Returns:
+    - list of the relative names (PurePosixPath) of the regular files written
+    """
+    destination = Path(destination)
+    final = destination / top_folder
+    partial = destination / f".{top_folder}.partial"
+    if partial.exists():
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    written = []
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member, name in checked_members(where, tar, top_folder):
+                target = partial.joinpath(*name.parts[1:])
+                if member.isdir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with tar.extractfile(member) as src, open(target, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                written.append(name)
+    except (tarfile.TarError, EOFError, OSError) as err:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise DatasetIntegrityError(f"{where}: cannot extract {Path(archive).name} as a .tar.gz: {err}") from err
+    except DatasetIntegrityError:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if final.exists():
+        shutil.rmtree(final)
+    partial.rename(final)
+    return written
