@@ -1,0 +1,256 @@
+"""Moving batch-norm state between our `bn_param` and PyTorch's `BatchNorm1d`.
+
+The two layers compute the same function in training mode; they differ in how they name
+and store the running statistics:
+
+| what                 | ours (CS231n)                        | PyTorch `BatchNorm1d`                 |
+| -------------------- | ------------------------------------ | ------------------------------------- |
+| momentum             | weight kept on the OLD value (0.9)   | weight given to the NEW value (0.1)   |
+| running_var update   | biased batch variance (divide by N)  | unbiased, N/(N-1) times the biased one |
+| running_var start    | zeros                                | ones                                  |
+| batches counted      | not counted                          | `num_batches_tracked`                 |
+| gamma, beta          | `gamma`, `beta` arrays               | `weight`, `bias` parameters           |
+
+Both normalize a training batch with its biased variance, so the outputs and gradients in
+training mode agree once gamma, beta and eps agree. With m = PyTorch's momentum, our
+momentum is 1 - m, and after the same k training batches of N rows each
+
+    torch running_mean = ours running_mean
+    torch running_var  = N/(N-1) * ours running_var + (1 - m)**k        (*)
+
+because each update is linear: the factor N/(N-1) rides along every batch's contribution,
+and the start value (1 for PyTorch, 0 for us) decays as (1 - m)**k.
+
+Two kinds of conversion follow, chosen by `batch_size`:
+
+- `batch_size=None` (default): running_var is copied as it is stored. Test-mode outputs
+  are then identical, which is what loading trained weights for inference needs.
+- `batch_size=N`: running_var is converted with (*), using k = num_batches_tracked, so the
+  converted layer holds what it would have accumulated itself on the same batches, and
+  further training keeps the two in step.
+
+What (*) cannot recover exactly: batches of different sizes (each carries its own N/(N-1)
+inside one average, and no single factor undoes the mix); PyTorch's `momentum=None` (a
+cumulative average whose weight changes every step, which no constant momentum of ours
+reproduces); statistics that were reset or loaded part-way (the start term is then
+unknown); `track_running_stats=False` (there is nothing to convert). The two update
+formulas also round differently, so "exact" means equal up to a few units in the last place.
+"""
+
+import numpy as np
+
+from cs231n_bn import validation as check
+from cs231n_bn.batchnorm import DEFAULT_EPS, DEFAULT_MOMENTUM
+
+try:
+    import torch
+except ImportError:  # PyTorch is optional: the reading side still works on numpy arrays
+    torch = None
+
+STATE_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
+TORCH_DEFAULT_MOMENTUM = 0.1
+TORCH_DEFAULT_EPS = 1e-5
+
+
+def convert_momentum(momentum):
+    """Our momentum from PyTorch's, or PyTorch's from ours: the weight on the other term, 1 - m."""
+    return 1.0 - check.unit_interval("convert_momentum", "momentum", momentum)
+
+
+def _batch_size(where, batch_size):
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 2:
+        raise ValueError(
+            f"{where}: batch_size must be an integer >= 2 (the rows per training batch) or None; "
+            f"got {batch_size!r}"
+        )
+    return int(batch_size)
+
+
+def _count(where, name, k):
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+        raise ValueError(f"{where}: {name} must be an integer >= 0; got {k!r}")
+    return int(k)
+
+
+def _as_numpy(where, name, value):
+    # A tensor becomes a numpy copy (never a view that a later in-place update would change).
+    if torch is not None and isinstance(value, torch.Tensor):
+        value = value.detach().cpu().numpy().copy()
+    return check.float_array(where, name, value, ndim=1)
+
+
+def bn_param_from_state_dict(
+    state_dict,
+    momentum=TORCH_DEFAULT_MOMENTUM,
+    eps=TORCH_DEFAULT_EPS,
+    batch_size=None,
+    mode="test",
+):
+    """Our gamma, beta and bn_param from a PyTorch BatchNorm1d state dict.
+
+    A state dict holds no hyperparameters, so momentum and eps are PyTorch's, passed in.
+
+    Inputs:
+    - state_dict: mapping with "weight", "bias", "running_mean", "running_var" of shape
+      (D,) (tensors or numpy arrays) and, when batch_size is given, "num_batches_tracked"
+    - momentum: PyTorch's momentum, the weight on the NEW value, in [0, 1]
+    - eps: PyTorch's eps, > 0
+    - batch_size: None to copy running_var as stored (identical test-mode outputs), or the
+      rows N of every training batch to convert it with (*) of the module docstring
+    - mode: 'train' or 'test', written into bn_param
+
+    Returns a tuple of:
+    - gamma: (D,) copy of weight
+    - beta: (D,) copy of bias
+    - bn_param: dict with mode, eps, momentum (ours, 1 - momentum), running_mean, running_var
+    """
+    where = "bn_param_from_state_dict"
+    if not hasattr(state_dict, "keys"):
+        raise TypeError(f"{where}: state_dict must be a mapping like module.state_dict(); "
+                        f"got {type(state_dict).__name__}")
+    needed = STATE_KEYS[:4] + (("num_batches_tracked",) if batch_size is not None else ())
+    missing = [key for key in needed if key not in state_dict]
+    if missing:
+        raise KeyError(f"{where}: state_dict lacks {missing}; it has {sorted(state_dict.keys())}")
+    momentum = check.unit_interval(where, "momentum", momentum)
+    eps = check.positive_number(where, "eps", eps)
+    batch_size = _batch_size(where, batch_size)
+    mode = check.choice(where, "mode", mode, ("train", "test"))
+    gamma, beta, running_mean, running_var = (
+        _as_numpy(where, f"state_dict['{key}']", state_dict[key]) for key in STATE_KEYS[:4]
+    )
+    D = gamma.shape[0]
+    for name, a in (("bias", beta), ("running_mean", running_mean), ("running_var", running_var)):
+        check.same_shape(where, f"state_dict['{name}']", a, (D,), "the shape of weight")
+    if batch_size is not None:
+        k = _count(where, "state_dict['num_batches_tracked']", int(state_dict["num_batches_tracked"]))
+        N = batch_size
+        # (*) solved for ours: remove the decayed start value, then the Bessel factor
+        running_var = (N - 1) / N * (running_var - (1.0 - momentum) ** k)
+    bn_param = {
+        "mode": mode,
+        "eps": eps,
+        "momentum": convert_momentum(momentum),
+        "running_mean": running_mean,
+        "running_var": running_var,
+    }
+    return gamma, beta, bn_param
+
+
+def bn_param_from_module(module, batch_size=None):
+    """Our gamma, beta and bn_param from a PyTorch BatchNorm1d module (thin wrapper).
+
+    Reads momentum and eps from the module, and the mode from module.training.
+
+    Inputs:
+    - module: torch.nn.BatchNorm1d with affine=True, track_running_stats=True and a
+      numeric momentum
+    - batch_size: as bn_param_from_state_dict
+
+    Returns: as bn_param_from_state_dict.
+    """
+    where = "bn_param_from_module"
+    if torch is None or not isinstance(module, torch.nn.BatchNorm1d):
+        raise TypeError(f"{where}: module must be a torch.nn.BatchNorm1d; got {type(module).__name__}")
+    if not module.affine or not module.track_running_stats:
+        raise ValueError(
+            f"{where}: module must have affine=True and track_running_stats=True (there is no "
+            f"gamma/beta or no running statistics to convert); got affine={module.affine}, "
+            f"track_running_stats={module.track_running_stats}"
+        )
+    if module.momentum is None:
+        raise ValueError(
+            f"{where}: module.momentum is None (PyTorch's cumulative moving average), which no "
+            f"constant momentum of ours reproduces; got momentum=None"
+        )
+    return bn_param_from_state_dict(
+        module.state_dict(),
+        momentum=module.momentum,
+        eps=module.eps,
+        batch_size=batch_size,
+        mode="train" if module.training else "test",
+    )
+
+
+def _require_torch(where):
+    if torch is None:
+        raise ImportError(
+            f"{where}: needs PyTorch, which is not installed; install the CPU build with "
+            f"`pip install torch==2.13.0`"
+        )
+
+
+def state_dict_from_bn_param(gamma, beta, bn_param, batch_size=None, num_batches_tracked=0):
+    """A PyTorch BatchNorm1d state dict from our gamma, beta and bn_param.
+
+    Inputs:
+    - gamma, beta: (D,) arrays
+    - bn_param: dict with running_mean and running_var of shape (D,) (after at least one
+      training batch; our layer creates them then)
+    - batch_size: None to copy running_var as stored (identical test-mode outputs), or the
+      rows N of every training batch to convert it with (*) of the module docstring
+    - num_batches_tracked: k, the training batches seen (our bn_param does not count them);
+      with batch_size, it also sets the start term (1 - m)**k of (*)
+
+    Returns:
+    - dict of torch tensors: weight, bias, running_mean, running_var (dtype of gamma) and
+      num_batches_tracked (int64 scalar), ready for module.load_state_dict
+    """
+    where = "state_dict_from_bn_param"
+    _require_torch(where)
+    check.param_dict(where, "bn_param", bn_param)
+    for key in ("running_mean", "running_var"):
+        if key not in bn_param:
+            raise KeyError(
+                f"{where}: bn_param has no '{key}' yet (our layer creates it on the first "
+                f"training batch); got keys {sorted(bn_param)}"
+            )
+    check.float_array(where, "gamma", gamma, ndim=1)
+    D = gamma.shape[0]
+    arrays = {"weight": gamma, "bias": beta,
+              "running_mean": bn_param["running_mean"], "running_var": bn_param["running_var"]}
+    for key, a in arrays.items():
+        check.float_array(where, key, a, ndim=1)
+        check.same_shape(where, key, a, (D,), "one value per feature, like gamma")
+        if a.dtype != gamma.dtype:
+            raise TypeError(f"{where}: {key} must have gamma's dtype {gamma.dtype}; got {a.dtype}")
+    batch_size = _batch_size(where, batch_size)
+    k = _count(where, "num_batches_tracked", num_batches_tracked)
+    if batch_size is not None:
+        # (*): our momentum is PyTorch's 1 - m, so the start term (1 - m)**k is ours**k
+        momentum = check.unit_interval(
+            where, "bn_param['momentum']", bn_param.get("momentum", DEFAULT_MOMENTUM)
+        )
+        N = batch_size
+        arrays["running_var"] = N / (N - 1) * arrays["running_var"] + momentum**k
+    state = {key: torch.tensor(a) for key, a in arrays.items()}
+    state["num_batches_tracked"] = torch.tensor(k, dtype=torch.long)
+    return state
+
+
+def module_from_bn_param(gamma, beta, bn_param, batch_size=None, num_batches_tracked=0):
+    """A torch.nn.BatchNorm1d that behaves like our layer with this gamma, beta and bn_param.
+
+    Momentum and eps are converted, the state is loaded, the dtype is gamma's, and the
+    module is in train() or eval() as bn_param['mode'] says.
+
+    Inputs: as state_dict_from_bn_param.
+
+    Returns:
+    - torch.nn.BatchNorm1d(D)
+    """
+    where = "module_from_bn_param"
+    _require_torch(where)
+    check.param_dict(where, "bn_param", bn_param)
+    mode = check.choice(where, "bn_param['mode']", bn_param.get("mode"), ("train", "test"))
+    state = state_dict_from_bn_param(gamma, beta, bn_param, batch_size, num_batches_tracked)
+    module = torch.nn.BatchNorm1d(
+        gamma.shape[0],
+        eps=check.positive_number(where, "bn_param['eps']", bn_param.get("eps", DEFAULT_EPS)),
+        momentum=convert_momentum(bn_param.get("momentum", DEFAULT_MOMENTUM)),
+        dtype=state["weight"].dtype,
+    )
+    module.load_state_dict(state)
+    return module.train(mode == "train")
