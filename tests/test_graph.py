@@ -1,0 +1,295 @@
+import dataclasses
+import dis
+import sys
+
+import matplotlib
+import numpy as np
+import pytest
+
+from cs231n_bn import graph
+from cs231n_bn.batchnorm import BatchNormCache, batchnorm_backward, batchnorm_forward
+from cs231n_bn.gradient_check import rel_error
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
+
+SEED_BACKWARD_ORDER = (
+    "dbeta", "dgammax", "dgamma", "dxhat", "divar", "dxmu1", "dsqrtvar",
+    "dvar", "dsq", "dxmu2", "dx1", "dmu", "dx2", "dx",
+)
+
+
+def staged_locals(dout, cache):
+    """Run batchnorm_backward and return its local variables as they are when it returns."""
+    captured = {}
+
+    def profiler(frame, event, arg):
+        if event == "return" and frame.f_code is batchnorm_backward.__code__:
+            captured.update(frame.f_locals)
+
+    previous = sys.getprofile()
+    sys.setprofile(profiler)
+    try:
+        batchnorm_backward(dout, cache)
+    finally:
+        sys.setprofile(previous)
+    return captured
+
+
+def stored_names_in_order(fn):
+    """Names of fn's local variables, in the order the bytecode first assigns them."""
+    names = []
+    for ins in dis.get_instructions(fn):
+        if ins.opname == "STORE_FAST" and ins.argval not in names:
+            names.append(ins.argval)
+    return names
+
+
+@pytest.fixture
+def staged(bn_inputs):
+    x, gamma, beta, dout = bn_inputs
+    _, cache = batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    return staged_locals(dout, cache)
+
+
+# --- the graph is a well-formed graph -------------------------------------------------
+
+
+def test_nodes_and_backward_order_are_the_seeds():
+    assert set(graph.NODES) == {
+        "x", "mu", "xmu", "sq", "var", "sqrtvar", "ivar", "xhat", "gamma", "gammax", "beta", "out"
+    }
+    assert graph.BACKWARD_ORDER == SEED_BACKWARD_ORDER
+
+
+def test_forward_order_is_topological():
+    seen = set(graph.INPUTS)
+    for name in graph.FORWARD_ORDER:
+        assert set(graph.NODES[name].inputs) <= seen, name
+        seen.add(name)
+    assert seen == set(graph.NODES)
+
+
+def test_every_edge_has_exactly_one_backward_step():
+    edges = [(s.node, s.consumer) for s in graph.STEPS if s.consumer is not None]
+    assert sorted(edges) == sorted(graph.EDGES)
+
+
+def test_each_step_uses_only_gradients_already_complete():
+    done = {"dout"}
+    for step in graph.STEPS:
+        if step.consumer is not None:
+            needed = {"dout"} if step.consumer == "out" else set(graph.gradient_parts(step.consumer))
+            assert needed <= done, f"{step.grad} needs {needed - done} first"
+        else:
+            assert set(graph.gradient_parts(step.node)) <= done
+        done.add(step.grad)
+
+
+def test_branch_nodes_are_xmu_and_x():
+    branching = {n for n in graph.NODES if n != "out" and len(graph.gradient_parts(n)) > 1}
+    assert branching == {"xmu", "x"}
+    assert graph.gradient_parts("xmu") == ("dxmu1", "dxmu2")
+    assert graph.gradient_parts("x") == ("dx1", "dx2")
+    assert graph.gradient_parts("var") == ("dvar",)
+
+
+def test_summed_steps_are_the_broadcast_ones():
+    # A node of shape (D,) read by a node of shape (N, D) was broadcast over the batch.
+    per_feature = {"mu", "var", "sqrtvar", "ivar", "gamma", "beta"}
+    per_sample = {"x", "xmu", "sq", "xhat", "gammax", "out"}
+    for step in graph.STEPS:
+        if step.consumer is not None:
+            broadcast = step.node in per_feature and step.consumer in per_sample
+            assert step.summed == broadcast, step.grad
+
+
+# --- the graph's names are the package's names ------------------------------------------
+
+
+def test_cache_fields_are_graph_nodes():
+    arrays = {f.name for f in dataclasses.fields(BatchNormCache)} - {"mode", "eps"}
+    assert arrays <= set(graph.NODES), arrays - set(graph.NODES)
+
+
+def test_backward_variables_are_the_steps_in_order():
+    variables = batchnorm_backward.__code__.co_varnames
+    assert set(graph.BACKWARD_ORDER) <= set(variables), set(graph.BACKWARD_ORDER) - set(variables)
+    stored = [n for n in stored_names_in_order(batchnorm_backward) if n in graph.BACKWARD_ORDER]
+    assert stored == list(graph.BACKWARD_ORDER)
+
+
+def test_forward_values_equal_the_cache(bn_inputs):
+    x, gamma, beta, _ = bn_inputs
+    out, cache = batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    values = graph.forward_values(x, gamma, beta)
+    # The package may sum differently (einsum for var), so equal to round-off, not bitwise.
+    np.testing.assert_allclose(values["out"], out, rtol=1e-13, atol=1e-13)
+    for field in dataclasses.fields(BatchNormCache):
+        if field.name in graph.NODES:
+            np.testing.assert_allclose(values[field.name], getattr(cache, field.name), rtol=1e-13, err_msg=field.name)
+
+
+# --- numeric gradients of the intermediates -----------------------------------------------
+
+
+@pytest.mark.parametrize("grad", SEED_BACKWARD_ORDER)
+def test_numeric_gradient_of_each_step_matches_the_staged_backward(bn_inputs, staged, grad):
+    x, gamma, beta, dout = bn_inputs
+    numeric = graph.numeric_gradient(grad, x, gamma, beta, dout)
+    analytic = staged[grad]
+    assert analytic.shape == numeric.shape
+    assert rel_error(analytic, numeric) < 1e-8, f"{grad}: {rel_error(analytic, numeric):.1e}"
+
+
+@pytest.mark.parametrize("seed, N, D", [(0, 4, 3), (1, 16, 2), (2, 9, 6)])
+def test_numeric_gradients_match_on_other_batches(seed, N, D):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(loc=rng.uniform(-5, 5, D), scale=rng.uniform(0.3, 5, D), size=(N, D))
+    gamma = rng.uniform(0.5, 2.0, D) * rng.choice([-1, 1], D)
+    beta, dout = rng.normal(0, 2, D), rng.normal(size=(N, D))
+    _, cache = batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    values = staged_locals(dout, cache)
+    for grad in SEED_BACKWARD_ORDER:
+        numeric = graph.numeric_gradient(grad, x, gamma, beta, dout)
+        assert rel_error(values[grad], numeric) < 1e-8, grad
+
+
+def test_branches_meet_at_xmu_and_x(bn_inputs, staged):
+    x, gamma, beta, dout = bn_inputs
+    for node, parts in (("xmu", ("dxmu1", "dxmu2")), ("x", ("dx1", "dx2"))):
+        total = graph.numeric_gradient("d" + node, x, gamma, beta, dout)
+        assert rel_error(staged[parts[0]] + staged[parts[1]], total) < 1e-8, node
+        # Neither branch alone is the full gradient, so the checks do tell them apart.
+        for part in parts:
+            assert rel_error(staged[part], total) > 1e-3, part
+
+
+def test_numeric_gradient_leaves_its_inputs_alone(bn_inputs):
+    x, gamma, beta, dout = bn_inputs
+    before = [a.copy() for a in (x, gamma, beta, dout)]
+    graph.numeric_gradient("dx", x, gamma, beta, dout)
+    for a, b in zip((x, gamma, beta, dout), before):
+        assert np.array_equal(a, b)
+
+
+def test_forward_from_the_forward_value_gives_the_forward_output(bn_inputs):
+    x, gamma, beta, _ = bn_inputs
+    values = graph.forward_values(x, gamma, beta)
+    for node in graph.NODES:
+        if node == "out":
+            continue
+        for consumer in (None, *graph.consumers(node)):
+            out = graph.forward_from(node, values[node], x, gamma, beta, consumer=consumer)
+            assert np.array_equal(out, values["out"]), (node, consumer)
+
+
+def test_forward_from_one_branch_leaves_the_other_branch_alone(bn_inputs):
+    x, gamma, beta, _ = bn_inputs
+    values = graph.forward_values(x, gamma, beta)
+    # xmu fed only to sq: xhat still uses the forward xmu, only ivar changes, by one factor
+    # per feature. Doubling xmu into sq quadruples var.
+    out = graph.forward_from("xmu", 2 * values["xmu"], x, gamma, beta, consumer="sq")
+    ivar = 1 / np.sqrt(4 * values["var"] + 1e-5)
+    np.testing.assert_allclose(out, gamma * values["xmu"] * ivar + beta, rtol=1e-13)
+
+
+# --- check_gradient: passes the right answer, explains the wrong ones -----------------------
+
+
+def test_check_gradient_passes_the_staged_values(bn_inputs, staged, capsys):
+    x, gamma, beta, dout = bn_inputs
+    graph.check_gradient("dxmu1", staged["dxmu1"], x, gamma, beta, dout)
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("dxmu1: numeric vs analytic, max relative error") and line.endswith(": pass")
+
+
+def test_check_gradient_explains_a_missing_sum_over_the_batch(bn_inputs, staged):
+    x, gamma, beta, dout = bn_inputs
+    unsummed = staged["xmu"] * staged["dxhat"]
+    with pytest.raises(AssertionError, match=r"divar has shape \(7, 5\) but ivar has shape \(5,\).*sum over axis 0"):
+        graph.check_gradient("divar", unsummed, x, gamma, beta, dout)
+
+
+def test_check_gradient_explains_a_missing_branch(bn_inputs, staged):
+    x, gamma, beta, dout = bn_inputs
+    with pytest.raises(AssertionError, match=r"It equals dx1 alone.*dx1 \+ dx2"):
+        graph.check_gradient("dx", staged["dx1"], x, gamma, beta, dout)
+
+
+def test_check_gradient_explains_a_total_given_for_a_branch(bn_inputs, staged):
+    x, gamma, beta, dout = bn_inputs
+    total = staged["dxmu1"] + staged["dxmu2"]
+    with pytest.raises(AssertionError, match=r"full gradient of xmu; dxmu2 is only the branch through sq"):
+        graph.check_gradient("dxmu2", total, x, gamma, beta, dout)
+
+
+def test_check_gradient_explains_a_flipped_sign(bn_inputs, staged):
+    x, gamma, beta, dout = bn_inputs
+    with pytest.raises(AssertionError, match="sign is flipped"):
+        graph.check_gradient("dsqrtvar", -staged["dsqrtvar"], x, gamma, beta, dout)
+
+
+def test_check_gradient_points_to_local_times_upstream(bn_inputs, staged):
+    x, gamma, beta, dout = bn_inputs
+    with pytest.raises(AssertionError, match=r"local gradient dsqrtvar/dvar times the upstream gradient dsqrtvar"):
+        graph.check_gradient("dvar", 2 * staged["dvar"], x, gamma, beta, dout)
+
+
+def test_describe_check_says_what_is_held_fixed():
+    assert graph.describe_check("dxmu1") == (
+        "dxmu1: nudge xmu only where xhat reads it; sq still reads the forward xmu; "
+        "x, mu held at forward values"
+    )
+    assert graph.describe_check("dxmu") == "dxmu: nudge xmu everywhere; x, mu held at forward values"
+    assert graph.describe_check("dx2").startswith("dx2: nudge x only where mu reads it; xmu still reads")
+    assert graph.describe_check("dvar").startswith("dvar: nudge var (read only by sqrtvar)")
+
+
+# --- bad input ----------------------------------------------------------------------------
+
+
+def test_bad_names_are_refused(bn_inputs):
+    x, gamma, beta, dout = bn_inputs
+    with pytest.raises(ValueError, match=r"numeric_gradient: grad must be one of .*got 'dfoo'"):
+        graph.numeric_gradient("dfoo", x, gamma, beta, dout)
+    with pytest.raises(ValueError, match=r"forward_from: node must be one of .*got 'out'"):
+        graph.forward_from("out", x, x, gamma, beta)
+    with pytest.raises(ValueError, match=r"forward_from: consumer must be None or a node that reads 'xmu' \(sq, xhat\); got 'var'"):
+        graph.forward_from("xmu", x, x, gamma, beta, consumer="var")
+    with pytest.raises(ValueError, match="gradient_parts: name must be a node"):
+        graph.gradient_parts("out")
+
+
+def test_bad_shapes_are_refused(bn_inputs):
+    x, gamma, beta, _ = bn_inputs
+    with pytest.raises(ValueError, match=r"forward_from: value must be an array shaped like mu, \(5,\); got \(7, 5\)"):
+        graph.forward_from("mu", x, x, gamma, beta)
+    with pytest.raises(ValueError, match=r"forward_values: gamma must have shape \(5,\)"):
+        graph.forward_values(x, gamma[:3], beta)
+    with pytest.raises(TypeError, match="forward_values: x must be a 2-D floating-point numpy array; got int64"):
+        graph.forward_values(np.ones((3, 5), dtype=np.int64), gamma, beta)
+
+
+# --- the drawing ---------------------------------------------------------------------------
+
+
+def test_drawing_shows_every_node_in_blue_and_every_gradient_in_red():
+    fig, ax = plt.subplots()
+    try:
+        assert graph.draw_batchnorm_graph(ax) is ax
+        texts = {(t.get_text(), t.get_color()) for t in ax.texts}
+        arrows = [a for a in ax.texts if isinstance(a, matplotlib.text.Annotation)]
+    finally:
+        plt.close(fig)
+    blue, red = matplotlib.colors.to_hex(graph.BLUE), matplotlib.colors.to_hex(graph.RED)
+    by_colour = {}
+    for text, colour in texts:
+        by_colour.setdefault(matplotlib.colors.to_hex(colour), set()).add(text)
+    assert set(graph.NODES) <= by_colour[blue]
+    red_texts = " ".join(by_colour[red])
+    for grad in graph.BACKWARD_ORDER + ("dxmu", "dmu", "dout"):
+        assert grad in red_texts, grad
+    assert "dxmu = dxmu1 + dxmu2" in by_colour[red] and "dx = dx1 + dx2" in by_colour[red]
+    # One forward and one backward arrow per edge.
+    assert len(arrows) == 2 * len(graph.EDGES)
