@@ -171,7 +171,14 @@ class FullyConnectedNet:
         # One dict per hidden layer; batch norm keeps its running statistics here. Layer norm
         # gets the same dicts and ignores 'mode', so a Solver can treat both alike.
         self.bn_params = []
-        if normalization is not None:
+        if normalization == "batchnorm":
+            # Running statistics start as a standard normal (mean 0, variance 1, as in
+            # PyTorch), so that test mode is defined before the first training step.
+            self.bn_params = [
+                {"mode": "train", "running_mean": np.zeros(h, dtype=dtype), "running_var": np.ones(h, dtype=dtype)}
+                for h in hidden_dims
+            ]
+        elif normalization == "layernorm":
             self.bn_params = [{"mode": "train"} for _ in hidden_dims]
 
     def _hidden_forward(self, x, i, mode, rng):

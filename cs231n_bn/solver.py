@@ -1,0 +1,233 @@
+"""Train a classifier with minibatch gradient descent, keeping the best checkpoint (CS231n-style).
+
+    solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-3},
+                    num_epochs=10, batch_size=100)
+    solver.train()
+    solver.loss_history, solver.train_acc_history, solver.val_acc_history   # for plots
+    model.loss(X_test)   # scores of the best checkpoint
+
+Where this differs from CS231n's Solver, on purpose:
+- the best checkpoint includes the batch-norm running statistics (`model.bn_params`), not
+  only the weights: test-mode predictions depend on both, so restoring the weights alone
+  gives a network whose validation accuracy is not the one that was recorded;
+- accuracy on a sample of a split is measured on a sample drawn WITHOUT replacement;
+- an epoch is a pass over a fresh permutation of the training set (every image once);
+- a step whose loss overflows or turns NaN stops training and is recorded as divergence,
+  instead of filling the history with NaNs and the output with warnings;
+- `eval_every` evaluates every so many steps, for curves finer than one point per epoch.
+"""
+
+import copy
+import numbers
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from cs231n_bn import optim
+
+
+def _positive_int(where, name, value):
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{where}: {name} must be an integer >= 1; got {value!r}")
+    return int(value)
+
+
+class Solver:
+    """Minibatch training of a model with CS231n's interface: model.params, model.loss(X, y)."""
+
+    def __init__(
+        self,
+        model,
+        data,
+        update_rule="sgd",
+        optim_config=None,
+        lr_decay=1.0,
+        batch_size=100,
+        num_epochs=10,
+        num_train_samples=1000,
+        num_val_samples=None,
+        eval_every=None,
+        on_evaluate=None,
+        seed=0,
+        verbose=True,
+        desc=None,
+    ):
+        """Set up training; nothing is trained until train().
+
+        Inputs:
+        - model: has `params` (dict name -> array), `loss(X, y=None)`, and optionally
+          `bn_params` (list of dicts holding running statistics)
+        - data: dict with X_train, y_train, X_val, y_val
+        - update_rule: "sgd", "sgd_momentum", "adam", or a function with optim's interface
+        - optim_config: hyperparameters for the update rule, e.g. {"learning_rate": 1e-3};
+          each parameter gets its own copy (and its own state)
+        - lr_decay: the learning rate is multiplied by this after every epoch
+        - batch_size: samples per step, at least 2 (batch norm needs two to estimate a variance)
+        - num_epochs: passes over the training set
+        - num_train_samples: training accuracy is measured on a sample of this many images
+          drawn without replacement (None: the whole training set)
+        - num_val_samples: the same for validation (None, the default: the whole split)
+        - eval_every: evaluate every this many steps (default: once per epoch); training
+          and validation accuracy are also measured before the first step and after the last
+        - on_evaluate: optional function called as on_evaluate(solver) after every evaluation
+        - seed: seed of the minibatch order and of the accuracy samples
+        - verbose: show a progress bar (tqdm.auto: a widget in Jupyter, text elsewhere)
+        - desc: label of the progress bar
+        """
+        where = "Solver"
+        for key in ("X_train", "y_train", "X_val", "y_val"):
+            if key not in data:
+                raise KeyError(f"{where}: data must have the key {key!r}; got keys {sorted(data)}")
+        self.model = model
+        self.X_train, self.y_train = data["X_train"], data["y_train"]
+        self.X_val, self.y_val = data["X_val"], data["y_val"]
+        if isinstance(update_rule, str):
+            if update_rule not in optim.UPDATE_RULES:
+                options = ", ".join(repr(name) for name in optim.UPDATE_RULES)
+                raise ValueError(f"{where}: update_rule must be one of {options} or a function; got {update_rule!r}")
+            update_rule = optim.UPDATE_RULES[update_rule]
+        elif not callable(update_rule):
+            raise TypeError(f"{where}: update_rule must be a name or a function; got {type(update_rule).__name__}")
+        self.update_rule = update_rule
+        self.optim_config = dict(optim_config or {})
+        if not isinstance(lr_decay, numbers.Real) or not 0 < lr_decay <= 1:
+            raise ValueError(f"{where}: lr_decay must be a number in (0, 1]; got {lr_decay!r}")
+        self.lr_decay = float(lr_decay)
+        self.batch_size = _positive_int(where, "batch_size", batch_size)
+        num_train = self.X_train.shape[0]
+        if not 2 <= self.batch_size <= num_train:
+            raise ValueError(f"{where}: batch_size must be between 2 and the {num_train} training samples; got {batch_size}")
+        self.num_epochs = _positive_int(where, "num_epochs", num_epochs)
+        self.num_train_samples = None if num_train_samples is None else _positive_int(where, "num_train_samples", num_train_samples)
+        self.num_val_samples = None if num_val_samples is None else _positive_int(where, "num_val_samples", num_val_samples)
+        # Drop the last incomplete batch: a batch of one would break batch norm's variance.
+        self.iterations_per_epoch = num_train // self.batch_size
+        self.num_iterations = self.num_epochs * self.iterations_per_epoch
+        self.eval_every = self.iterations_per_epoch if eval_every is None else _positive_int(where, "eval_every", eval_every)
+        self.on_evaluate = on_evaluate
+        # Two generators, so that measuring accuracy more often does not change the batches.
+        self.rng = np.random.default_rng(seed)
+        self.sample_rng = np.random.default_rng([seed, 1])
+        self.verbose = verbose
+        self.desc = desc
+        self._reset()
+
+    def _reset(self):
+        """Forget all training history and start the update rules' states afresh."""
+        self.epoch = 0
+        self.step_count = 0
+        self.loss_history = []
+        self.train_acc_history = []
+        self.val_acc_history = []
+        self.eval_steps = []
+        self.best_val_acc = -1.0
+        self.best_step = None
+        self.best_params = None
+        self.best_bn_params = None
+        self.diverged_at = None
+        self.optim_configs = {name: dict(self.optim_config) for name in self.model.params}
+
+    def check_accuracy(self, X, y, num_samples=None, batch_size=100):
+        """Fraction of samples the model classifies correctly, in test mode.
+
+        Inputs:
+        - X: (N, d_1, ..., d_k) data
+        - y: (N,) labels
+        - num_samples: if given and less than N, measure on this many samples drawn without
+          replacement (each sample at most once, so the estimate has no duplicate votes)
+        - batch_size: samples per forward pass, to bound memory
+
+        Returns:
+        - accuracy: float in [0, 1]
+        """
+        N = X.shape[0]
+        if num_samples is not None and num_samples < N:
+            mask = self.sample_rng.choice(N, size=num_samples, replace=False)
+            X, y = X[mask], y[mask]
+            N = num_samples
+        correct = 0
+        for start in range(0, N, batch_size):
+            scores = self.model.loss(X[start : start + batch_size])
+            correct += int(np.sum(np.argmax(scores, axis=1) == y[start : start + batch_size]))
+        return correct / N
+
+    def _step(self, X_batch, y_batch):
+        """One gradient step on a minibatch. Returns False if the loss overflowed or became NaN."""
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            try:
+                loss, grads = self.model.loss(X_batch, y_batch)
+                updates = {}
+                for name, w in self.model.params.items():
+                    updates[name], self.optim_configs[name] = self.update_rule(w, grads[name], self.optim_configs[name])
+            except FloatingPointError:
+                return False
+        if not np.isfinite(loss):
+            return False
+        self.model.params.update(updates)
+        self.loss_history.append(float(loss))
+        self.step_count += 1
+        return True
+
+    def _evaluate(self):
+        """Record train/val accuracy at the current step and keep the best checkpoint."""
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            try:
+                train_acc = self.check_accuracy(self.X_train, self.y_train, self.num_train_samples)
+                val_acc = self.check_accuracy(self.X_val, self.y_val, self.num_val_samples)
+            except FloatingPointError:
+                self.diverged_at = self.step_count
+                return
+        self.train_acc_history.append(train_acc)
+        self.val_acc_history.append(val_acc)
+        self.eval_steps.append(self.step_count)
+        if val_acc > self.best_val_acc:
+            self.best_val_acc = val_acc
+            self.best_step = self.step_count
+            self.best_params = {name: p.copy() for name, p in self.model.params.items()}
+            # The running statistics are part of the checkpoint: test mode uses them.
+            self.best_bn_params = copy.deepcopy(getattr(self.model, "bn_params", []))
+        if self.on_evaluate is not None:
+            self.on_evaluate(self)
+
+    def train(self):
+        """Run the optimization, then load the best checkpoint (weights and running statistics).
+
+        Returns:
+        - self, so that `Solver(...).train()` can be used as a value
+        """
+        self._reset()
+        self._evaluate()
+        bar = tqdm(total=self.num_iterations, desc=self.desc, disable=not self.verbose, leave=True)
+        with bar:
+            for t in range(self.num_iterations):
+                position = t % self.iterations_per_epoch
+                if position == 0:
+                    order = self.rng.permutation(self.X_train.shape[0])
+                    if t > 0:
+                        self.epoch += 1
+                        for config in self.optim_configs.values():
+                            # Every rule in optim fills in its default learning rate on the first step.
+                            if "learning_rate" in config:
+                                config["learning_rate"] *= self.lr_decay
+                batch = order[position * self.batch_size : (position + 1) * self.batch_size]
+                if not self._step(self.X_train[batch], self.y_train[batch]):
+                    self.diverged_at = self.step_count
+                    break
+                bar.update(1)
+                if self.step_count % self.eval_every == 0 or self.step_count == self.num_iterations:
+                    self._evaluate()
+                    if self.diverged_at is not None:
+                        break
+                    bar.set_postfix(val_acc=f"{self.val_acc_history[-1]:.3f}", refresh=False)
+        if self.step_count == self.num_iterations:
+            self.epoch = self.num_epochs
+        self.restore_best()
+        return self
+
+    def restore_best(self):
+        """Put the best checkpoint's parameters and batch-norm statistics back into the model."""
+        if self.best_params is None:
+            return
+        self.model.params = {name: p.copy() for name, p in self.best_params.items()}
+        if hasattr(self.model, "bn_params"):
+            self.model.bn_params = copy.deepcopy(self.best_bn_params)
