@@ -302,7 +302,7 @@ def numeric_gradient(grad, x, gamma, beta, dout, eps=DEFAULT_EPS, h=1e-3):
 def describe_check(grad):
     """One sentence saying what the numeric check of `grad` nudges and what it holds fixed."""
     node, consumer = _resolve("describe_check", grad)
-    upstream = sorted(_ancestors(node) - {"gamma", "beta"}, key=list(NODES).index)
+    upstream = sorted(_ancestors(node), key=list(NODES).index)
     held = f"; {', '.join(upstream)} held at forward values" if upstream else ""
     if consumer is None:
         where = "everywhere" if len(consumers(node)) > 1 else f"(read only by {consumers(node)[0]})"
