@@ -1,0 +1,352 @@
+"""The training experiments of notebook 5, as functions of a dataset (digits or CIFAR-10).
+
+Each experiment trains small fully connected networks with and without normalization and
+returns plain numbers (frozen dataclasses of arrays), so the notebook only plots and
+discusses them, and the tests can run every experiment on a tiny budget:
+
+- compare_normalizations: loss and accuracy curves of a deep net, per normalization;
+- weight_scale_sweep, learning_rate_sweep, batch_size_sweep: one hyperparameter varied;
+- figure1: the paper's Figure 1 in miniature (sigmoid net, test accuracy and the
+  percentiles of one sigmoid's input over training);
+- fewer_steps: how many steps the normalized net needs to reach the baseline's best.
+
+Every function takes the `data` dict of cs231n_bn.data.get_data and a `seed`; the same
+arguments always give the same numbers.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cs231n_bn.fc_net import FullyConnectedNet
+from cs231n_bn.solver import Solver
+
+NORMALIZATION_LABELS = {None: "baseline", "batchnorm": "batchnorm", "layernorm": "layernorm"}
+
+
+def label(normalization):
+    """The name a normalization is plotted and keyed under ("baseline" for None)."""
+    return NORMALIZATION_LABELS[normalization]
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """The history of one training run, as arrays."""
+
+    normalization: str  # "baseline", "batchnorm" or "layernorm"
+    loss: np.ndarray  # (steps,) training loss of every step
+    eval_steps: np.ndarray  # (evals,) step at which each accuracy was measured (0 = before training)
+    train_acc: np.ndarray  # (evals,)
+    val_acc: np.ndarray  # (evals,)
+    best_val_acc: float
+    best_step: int
+    diverged_at: object  # step at which the loss overflowed, or None
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """One hyperparameter varied, several normalizations trained at each value."""
+
+    parameter: str  # e.g. "weight_scale"
+    values: np.ndarray  # (V,) the values tried
+    best_val_acc: dict  # label -> (V,) best validation accuracy at each value
+    final_loss: dict  # label -> (V,) mean training loss of the last epoch (nan if diverged)
+    diverged: dict  # label -> (V,) bool, True where training stopped on an overflow
+
+
+@dataclass(frozen=True)
+class Figure1Run:
+    """One network of the paper's Figure 1: accuracy and one sigmoid input over training."""
+
+    normalization: str
+    steps: np.ndarray  # (evals,) training steps at which the measurements were made
+    test_acc: np.ndarray  # (evals,) accuracy on the test split
+    percentiles: np.ndarray  # (evals, P) percentiles of the chosen sigmoid input over the test split
+    levels: tuple  # the P percentile levels, e.g. (15, 50, 85)
+
+
+@dataclass(frozen=True)
+class FewerSteps:
+    """Steps to the baseline's best validation accuracy, baseline vs normalized network."""
+
+    target: float  # the baseline's best validation accuracy
+    baseline_steps: int  # the step at which the baseline first reached it
+    normalized_steps: object  # the step at which the normalized net first reached it, or None
+    ratio: float  # baseline_steps / normalized_steps (nan if never reached)
+
+
+def make_network(data, hidden_dims, normalization=None, activation="relu", weight_scale=2e-2, reg=0.0, seed=0):
+    """A FullyConnectedNet sized for `data` (input size and number of classes from the data)."""
+    input_dim = int(np.prod(data["X_train"].shape[1:]))
+    num_classes = int(max(data["y_train"].max(), data["y_val"].max())) + 1
+    return FullyConnectedNet(
+        list(hidden_dims), input_dim=input_dim, num_classes=num_classes, normalization=normalization,
+        activation=activation, weight_scale=weight_scale, reg=reg, dtype=data["X_train"].dtype, seed=seed,
+    )
+
+
+def train_network(
+    data,
+    hidden_dims=(100, 100, 100, 100, 100),
+    normalization=None,
+    activation="relu",
+    weight_scale=2e-2,
+    reg=0.0,
+    update_rule="adam",
+    learning_rate=1e-3,
+    lr_decay=1.0,
+    batch_size=50,
+    num_epochs=10,
+    eval_every=None,
+    num_train_samples=1000,
+    on_evaluate=None,
+    seed=0,
+    verbose=False,
+):
+    """Build a network for `data` and train it; the network and the data order share `seed`.
+
+    Inputs: the data dict, then FullyConnectedNet's and Solver's settings (see there).
+
+    Returns:
+    - the trained Solver (its model holds the best checkpoint)
+    """
+    model = make_network(data, hidden_dims, normalization, activation, weight_scale, reg, seed)
+    solver = Solver(
+        model, data, update_rule=update_rule, optim_config={"learning_rate": learning_rate},
+        lr_decay=lr_decay, batch_size=batch_size, num_epochs=num_epochs, eval_every=eval_every,
+        num_train_samples=num_train_samples, on_evaluate=on_evaluate, seed=seed, verbose=verbose,
+        desc=label(normalization),
+    )
+    return solver.train()
+
+
+def summarize(solver, normalization):
+    """A TrainingRun with the solver's history."""
+    return TrainingRun(
+        normalization=label(normalization),
+        loss=np.array(solver.loss_history),
+        eval_steps=np.array(solver.eval_steps),
+        train_acc=np.array(solver.train_acc_history),
+        val_acc=np.array(solver.val_acc_history),
+        best_val_acc=solver.best_val_acc,
+        best_step=solver.best_step,
+        diverged_at=solver.diverged_at,
+    )
+
+
+def compare_normalizations(data, normalizations=(None, "batchnorm"), **train_kwargs):
+    """Train the same network (same seed, same batches) once per normalization.
+
+    Inputs:
+    - data: dict of splits
+    - normalizations: e.g. (None, "batchnorm", "layernorm")
+    - train_kwargs: passed to train_network (hidden_dims, learning_rate, num_epochs, ...)
+
+    Returns:
+    - dict label -> TrainingRun
+    """
+    return {
+        label(norm): summarize(train_network(data, normalization=norm, **train_kwargs), norm)
+        for norm in normalizations
+    }
+
+
+def _final_loss(solver):
+    """Mean training loss over the last epoch's steps, nan if training diverged."""
+    if solver.diverged_at is not None:
+        return np.nan
+    return float(np.mean(solver.loss_history[-solver.iterations_per_epoch :]))
+
+
+def sweep(data, parameter, values, normalizations=(None, "batchnorm"), **train_kwargs):
+    """Train once per (normalization, value) with train_network's `parameter` set to value.
+
+    Inputs:
+    - data: dict of splits
+    - parameter: a keyword of train_network, e.g. "weight_scale", "learning_rate", "batch_size"
+    - values: the values to try
+    - normalizations: the normalizations to compare at every value
+    - train_kwargs: the other settings, fixed across the sweep
+
+    Returns:
+    - SweepResult
+    """
+    values = np.asarray(values)
+    best, final, diverged = {}, {}, {}
+    for norm in normalizations:
+        runs = [train_network(data, normalization=norm, **{parameter: v.item()}, **train_kwargs) for v in values]
+        best[label(norm)] = np.array([s.best_val_acc for s in runs])
+        final[label(norm)] = np.array([_final_loss(s) for s in runs])
+        diverged[label(norm)] = np.array([s.diverged_at is not None for s in runs])
+    return SweepResult(parameter=parameter, values=values, best_val_acc=best, final_loss=final, diverged=diverged)
+
+
+def weight_scale_sweep(
+    data, weight_scales=np.logspace(-4, 0, 13), normalizations=(None, "batchnorm"), num_epochs=5, **train_kwargs
+):
+    """Best validation accuracy and final loss against the initial weight scale (log-spaced).
+
+    Without normalization a deep net trains only in a narrow band of scales: too small and
+    the signal and gradients vanish layer by layer, too large and they explode. Batch norm
+    rescales every hidden layer's output, so the scale of the weights before it matters
+    much less (the last, unnormalized layer still feels it).
+
+    Inputs: data, the scales, the normalizations, and train_network's other settings
+    (by default 5 hidden layers of 100 ReLUs, Adam at 1e-3, batches of 50, 5 epochs).
+
+    Returns:
+    - SweepResult with parameter "weight_scale"
+    """
+    return sweep(data, "weight_scale", weight_scales, normalizations, num_epochs=num_epochs, **train_kwargs)
+
+
+def learning_rate_sweep(
+    data,
+    learning_rates=np.logspace(-3, 1, 9),
+    normalizations=(None, "batchnorm"),
+    update_rule="sgd_momentum",
+    weight_scale=0.1,
+    num_epochs=5,
+    **train_kwargs,
+):
+    """Best validation accuracy and final loss against the learning rate (log-spaced).
+
+    SGD with momentum, because Adam's per-parameter scaling would hide part of the effect;
+    weight_scale 0.1 (about He's sqrt(2 / 100) for 100 inputs) gives the baseline a fair
+    start. A rate too large for the baseline makes its activations and loss overflow,
+    which the Solver records as divergence.
+
+    Returns:
+    - SweepResult with parameter "learning_rate"
+    """
+    return sweep(
+        data, "learning_rate", learning_rates, normalizations, update_rule=update_rule,
+        weight_scale=weight_scale, num_epochs=num_epochs, **train_kwargs,
+    )
+
+
+def batch_size_sweep(
+    data,
+    batch_sizes=(2, 4, 8, 16, 32, 64),
+    normalizations=(None, "batchnorm", "layernorm"),
+    weight_scale=0.1,
+    num_epochs=3,
+    **train_kwargs,
+):
+    """Best validation accuracy and final loss against the batch size, per normalization.
+
+    Every run sees the same number of epochs (the same images, in more steps when the
+    batch is small) with the same learning rate. Batch norm estimates its statistics from
+    the batch, so with a few samples per batch they are noisy in training and do not match
+    the running averages used at test time; layer norm normalizes each sample on its own
+    and does not care.
+
+    Inputs:
+    - data: dict of splits
+    - batch_sizes: the batch sizes to try, each >= 2
+    - normalizations: any of None, "batchnorm", "layernorm"
+    - weight_scale, num_epochs, train_kwargs: train_network's settings (by default 5
+      hidden layers of 100 ReLUs, Adam at 1e-3)
+
+    Returns:
+    - SweepResult with parameter "batch_size"
+    """
+    return sweep(
+        data, "batch_size", batch_sizes, normalizations, weight_scale=weight_scale, num_epochs=num_epochs,
+        **train_kwargs,
+    )
+
+
+def figure1(
+    data,
+    normalizations=(None, "batchnorm"),
+    hidden_dims=(100, 100, 100),
+    batch_size=60,
+    num_epochs=50,
+    eval_every=20,
+    update_rule="sgd",
+    learning_rate=0.1,
+    weight_scale=0.3,
+    unit=0,
+    levels=(15, 50, 85),
+    seed=0,
+    verbose=False,
+):
+    """The paper's Figure 1 in miniature: a sigmoid net trained with and without batch norm.
+
+    Ioffe & Szegedy trained 3 fully connected hidden layers of 100 sigmoid units on MNIST,
+    60 images per step, and plotted (a) test accuracy against steps and (b, c) the 15th,
+    50th and 85th percentiles of the input of one sigmoid of the last hidden layer. Here
+    both are measured on the test split at every evaluation (in test mode, so batch norm
+    uses its running statistics).
+
+    Inputs:
+    - data: dict of splits (X_test and y_test are used)
+    - normalizations: networks to train, e.g. (None, "batchnorm")
+    - hidden_dims, batch_size, num_epochs, eval_every, update_rule, learning_rate,
+      weight_scale, seed: the training settings (see train_network)
+    - unit: which unit of the last hidden layer to follow
+    - levels: the percentiles to record
+
+    Returns:
+    - dict label -> Figure1Run
+    """
+    runs = {}
+    for norm in normalizations:
+        test_acc, percentiles, steps = [], [], []
+
+        def measure(solver):
+            z = solver.model.activation_inputs(data["X_test"])[-1][:, unit]
+            steps.append(solver.step_count)
+            test_acc.append(solver.check_accuracy(data["X_test"], data["y_test"]))
+            percentiles.append(np.percentile(z, levels))
+
+        train_network(
+            data, hidden_dims=hidden_dims, normalization=norm, activation="sigmoid", weight_scale=weight_scale,
+            update_rule=update_rule, learning_rate=learning_rate, batch_size=batch_size, num_epochs=num_epochs,
+            eval_every=eval_every, on_evaluate=measure, seed=seed, verbose=verbose,
+        )
+        runs[label(norm)] = Figure1Run(
+            normalization=label(norm), steps=np.array(steps), test_acc=np.array(test_acc),
+            percentiles=np.array(percentiles), levels=tuple(levels),
+        )
+    return runs
+
+
+def steps_to_reach(eval_steps, accuracies, target):
+    """The first step at which an accuracy history reaches `target`, or None if it never does.
+
+    Inputs:
+    - eval_steps: (E,) steps at which the accuracies were measured, increasing
+    - accuracies: (E,) accuracy at each of those steps
+    - target: accuracy to reach (>= counts as reached)
+
+    Returns:
+    - int step, or None
+    """
+    reached = np.flatnonzero(np.asarray(accuracies) >= target)
+    return int(np.asarray(eval_steps)[reached[0]]) if reached.size else None
+
+
+def fewer_steps(baseline, normalized):
+    """How many times fewer steps the normalized run needs to match the baseline's best.
+
+    The paper's headline: batch norm reached the accuracy of its Inception baseline in 14
+    times fewer steps. Here the target is the baseline's best validation accuracy; the
+    baseline's step count is the step at which it first reached that accuracy.
+
+    Inputs:
+    - baseline, normalized: TrainingRun (or anything with eval_steps and val_acc arrays)
+
+    Returns:
+    - FewerSteps
+    """
+    target = float(np.max(baseline.val_acc))
+    baseline_steps = steps_to_reach(baseline.eval_steps, baseline.val_acc, target)
+    normalized_steps = steps_to_reach(normalized.eval_steps, normalized.val_acc, target)
+    if normalized_steps is None:
+        ratio = np.nan
+    else:
+        # Step 0 is before training: reaching the target there would take no steps at all.
+        ratio = baseline_steps / max(normalized_steps, 1)
+    return FewerSteps(target=target, baseline_steps=baseline_steps, normalized_steps=normalized_steps, ratio=ratio)
