@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cs231n_bn import validation as check
 from cs231n_bn.batchnorm import DEFAULT_EPS
 from cs231n_bn.gradient_check import eval_numerical_gradient_array, rel_error
 
@@ -66,14 +67,9 @@ class Step:
 
     grad: str
     node: str
-    consumer: object
-    local: object
+    consumer: "str | None"
+    local: "str | None"
     summed: bool = False
-
-    @property
-    def upstream(self):
-        """Name of the gradient that arrives from the consumer (None for a sum step)."""
-        return None if self.consumer is None else "d" + self.consumer
 
 
 # The label each operation gets in the drawing.
@@ -90,7 +86,7 @@ OP_SYMBOLS = {
 
 
 def _apply(op, args, eps):
-    """Compute one operation exactly as batchnorm_forward does, so the values agree bit for bit."""
+    """Compute one operation of the graph on the values of its inputs."""
     if op == "mean":
         return args[0].mean(axis=0)
     if op == "sub":
@@ -164,6 +160,34 @@ def gradient_parts(name):
     return tuple(s.grad for s in STEPS if s.node == name and s.consumer is not None)
 
 
+def upstream_text(step):
+    """The upstream gradient of a step as batchnorm_backward spells it ("dxmu1 + dxmu2")."""
+    if step.consumer is None:
+        return None
+    if step.consumer == "out":
+        return "dout"
+    return " + ".join(gradient_parts(step.consumer))
+
+
+def backward_table():
+    """The staged backward pass on one page: a Markdown table with one row per step, in order."""
+    rows = [
+        "| # | step | gradient of | along the edge | local gradient | upstream gradient "
+        "| sum over the batch |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for k, s in enumerate(STEPS, 1):
+        if s.consumer is None:
+            parts = " + ".join(f"`{p}`" for p in gradient_parts(s.node))
+            rows.append(f"| {k} | `{s.grad}` | `{s.node}` | both branches meet | — | {parts} | |")
+        else:
+            rows.append(
+                f"| {k} | `{s.grad}` | `{s.node}` | `{s.node}` → `{s.consumer}` | ${s.local}$ "
+                f"| `{upstream_text(s)}` | {'yes' if s.summed else ''} |"
+            )
+    return "\n".join(rows)
+
+
 def _resolve(where, grad):
     """Map a gradient name to (node, consumer): consumer None means the full gradient."""
     if grad in _STEP_BY_GRAD and _STEP_BY_GRAD[grad].consumer is not None:
@@ -178,15 +202,15 @@ def _resolve(where, grad):
     raise ValueError(f"{where}: grad must be one of {known}; got {grad!r}")
 
 
-def _check_inputs(where, x, gamma, beta):
-    for name, a, ndim in (("x", x, 2), ("gamma", gamma, 1), ("beta", beta, 1)):
-        if not isinstance(a, np.ndarray) or not np.issubdtype(a.dtype, np.floating) or a.ndim != ndim:
-            got = f"{a.dtype} array of shape {a.shape}" if isinstance(a, np.ndarray) else type(a).__name__
-            raise TypeError(f"{where}: {name} must be a {ndim}-D floating-point numpy array; got {got}")
+def _check_inputs(where, x, gamma, beta, dout=None):
+    check.float_array(where, "x", x, ndim=2)
     D = x.shape[1]
-    for name, a in (("gamma", gamma), ("beta", beta)):
-        if a.shape != (D,):
-            raise ValueError(f"{where}: {name} must have shape ({D},), one value per feature of x; got {a.shape}")
+    for name, p in (("gamma", gamma), ("beta", beta)):
+        check.float_array(where, name, p, ndim=1)
+        check.same_shape(where, name, p, (D,), "one value per feature of x")
+    if dout is not None:
+        check.float_array(where, "dout", dout)
+        check.same_shape(where, "dout", dout, x.shape, "the shape of x and of out")
 
 
 def forward_values(x, gamma, beta, eps=DEFAULT_EPS):
@@ -236,7 +260,8 @@ def forward_from(node, value, x, gamma, beta, eps=DEFAULT_EPS, consumer=None):
     where = "forward_from"
     _check_inputs(where, x, gamma, beta)
     if node not in NODES or node == "out":
-        raise ValueError(f"{where}: node must be one of {', '.join(n for n in NODES if n != 'out')}; got {node!r}")
+        options = ", ".join(n for n in NODES if n != "out")
+        raise ValueError(f"{where}: node must be one of {options}; got {node!r}")
     if consumer is not None and consumer not in consumers(node):
         raise ValueError(
             f"{where}: consumer must be None or a node that reads {node!r} "
@@ -245,7 +270,9 @@ def forward_from(node, value, x, gamma, beta, eps=DEFAULT_EPS, consumer=None):
     expected = _evaluate(x, gamma, beta, eps)[node].shape
     if not isinstance(value, np.ndarray) or value.shape != expected:
         got = value.shape if isinstance(value, np.ndarray) else type(value).__name__
-        raise ValueError(f"{where}: value must be an array shaped like {node}, {expected}; got {got}")
+        raise ValueError(
+            f"{where}: value must be an array shaped like {node}, {expected}; got {got}"
+        )
     return _evaluate(x, gamma, beta, eps, node, value, consumer)["out"]
 
 
@@ -282,7 +309,7 @@ def numeric_gradient(grad, x, gamma, beta, dout, eps=DEFAULT_EPS, h=1e-3):
     - numeric: array shaped like the node
     """
     node, consumer = _resolve("numeric_gradient", grad)
-    _check_inputs("numeric_gradient", x, gamma, beta)
+    _check_inputs("numeric_gradient", x, gamma, beta, dout)
     forward = _evaluate(x, gamma, beta, eps)
     start = forward[node].copy()
 
@@ -308,7 +335,10 @@ def describe_check(grad):
         where = "everywhere" if len(consumers(node)) > 1 else f"(read only by {consumers(node)[0]})"
         return f"{grad}: nudge {node} {where}{held}"
     others = [c for c in consumers(node) if c != consumer]
-    return f"{grad}: nudge {node} only where {consumer} reads it; {', '.join(others)} still reads the forward {node}{held}"
+    return (
+        f"{grad}: nudge {node} only where {consumer} reads it; "
+        f"{', '.join(others)} still reads the forward {node}{held}"
+    )
 
 
 def _ancestors(name):
@@ -332,14 +362,23 @@ def check_gradient(grad, value, x, gamma, beta, dout, eps=DEFAULT_EPS, tol=1e-8)
     node, consumer = _resolve("check_gradient", grad)
     numeric = numeric_gradient(grad, x, gamma, beta, dout, eps)
     if not isinstance(value, np.ndarray):
-        raise AssertionError(f"{grad} must be a numpy array shaped like {node}, {numeric.shape}; got {type(value).__name__}")
+        raise AssertionError(
+            f"{grad} must be a numpy array shaped like {node}, {numeric.shape}; "
+            f"got {type(value).__name__}"
+        )
     if value.shape != numeric.shape:
-        raise AssertionError(f"{grad} has shape {value.shape} but {node} has shape {numeric.shape}. " + _shape_hint(node, value.shape, numeric.shape))
+        raise AssertionError(
+            f"{grad} has shape {value.shape} but {node} has shape {numeric.shape}. "
+            + _shape_hint(node, value.shape, numeric.shape)
+        )
     err = rel_error(value, numeric)
     if err < tol:
         print(f"{grad}: numeric vs analytic, max relative error {err:.0e} < {tol:.0e}: pass")
         return
-    raise AssertionError(f"{grad}: max relative error {err:.1e} >= {tol:.0e} against the numeric gradient. " + _value_hint(grad, node, consumer, value, numeric, x, gamma, beta, dout, eps, tol))
+    hint = _value_hint(grad, node, consumer, value, numeric, x, gamma, beta, dout, eps, tol)
+    raise AssertionError(
+        f"{grad}: max relative error {err:.1e} >= {tol:.0e} against the numeric gradient. {hint}"
+    )
 
 
 def _shape_hint(node, got, expected):
@@ -367,12 +406,15 @@ def _value_hint(grad, node, consumer, value, numeric, x, gamma, beta, dout, eps,
     elif len(parts) > 1:
         for part in parts:
             if rel_error(value, numeric_gradient(part, x, gamma, beta, dout, eps)) < tol:
-                return f"It equals {part} alone: {node} feeds {len(parts)} nodes, so add {' + '.join(parts)}."
+                return (
+                    f"It equals {part} alone: {node} feeds {len(parts)} nodes, "
+                    f"so add {' + '.join(parts)}."
+                )
     step = _STEP_BY_GRAD.get(grad)
     if step is not None and step.consumer is not None:
         return (
             f"Recompute it as local gradient d{step.consumer}/d{node} times the upstream "
-            f"gradient {step.upstream}" + (", summed over axis 0." if step.summed else ".")
+            f"gradient {upstream_text(step)}" + (", summed over axis 0." if step.summed else ".")
         )
     return f"It is the sum of its branches: {' + '.join(parts)}."
 
@@ -457,18 +499,22 @@ def draw_batchnorm_graph(ax=None):
             (px - BOX_WIDTH / 2, py - BOX_HEIGHT / 2), BOX_WIDTH, BOX_HEIGHT,
             boxstyle="round,pad=0,rounding_size=0.12", fc="white", ec=BLUE, lw=1.5,
         ))
-        ax.text(px, py + 0.1, name, color=BLUE, ha="center", va="center", fontsize=12, fontweight="bold")
-        ax.text(px, py - 0.2, OP_SYMBOLS[NODES[name].op], color="0.4", ha="center", va="center", fontsize=8)
-        if side == "above":
-            ax.text(px, py + BOX_HEIGHT / 2 + 0.08, _node_label(name), color=RED, ha="center", va="bottom", fontsize=10.5)
-        elif side == "below":
-            ax.text(px, py - BOX_HEIGHT / 2 - 0.08, _node_label(name), color=RED, ha="center", va="top", fontsize=10.5)
-        else:
-            ax.text(px + BOX_WIDTH / 2, py - BOX_HEIGHT / 2 - 0.08, _node_label(name), color=RED, ha="left", va="top", fontsize=10.5)
+        ax.text(px, py + 0.1, name, color=BLUE, ha="center", va="center",
+                fontsize=12, fontweight="bold")
+        ax.text(px, py - 0.2, OP_SYMBOLS[NODES[name].op], color="0.4", ha="center", va="center",
+                fontsize=8)
+        below = py - BOX_HEIGHT / 2 - 0.08
+        tx, ty, ha, va = {
+            "above": (px, py + BOX_HEIGHT / 2 + 0.08, "center", "bottom"),
+            "below": (px, below, "center", "top"),
+            "below right": (px + BOX_WIDTH / 2, below, "left", "top"),
+        }[side]
+        ax.text(tx, ty, _node_label(name), color=RED, ha=ha, va=va, fontsize=10.5)
     ax.legend(
         handles=[
             Line2D([], [], color=BLUE, lw=1.5, label="forward: value"),
-            Line2D([], [], color=RED, lw=1.2, ls="--", label="backward: gradient = local gradient × upstream gradient"),
+            Line2D([], [], color=RED, lw=1.2, ls="--",
+                   label="backward: gradient = local gradient × upstream gradient"),
         ],
         loc="lower right", fontsize=9.5, frameon=False,
     )

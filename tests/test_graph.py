@@ -127,7 +127,8 @@ def test_forward_values_equal_the_cache(bn_inputs):
     np.testing.assert_allclose(values["out"], out, rtol=1e-13, atol=1e-13)
     for field in dataclasses.fields(BatchNormCache):
         if field.name in graph.NODES:
-            np.testing.assert_allclose(values[field.name], getattr(cache, field.name), rtol=1e-13, err_msg=field.name)
+            cached = getattr(cache, field.name)
+            np.testing.assert_allclose(values[field.name], cached, rtol=1e-13, err_msg=field.name)
 
 
 # --- numeric gradients of the intermediates -----------------------------------------------
@@ -207,7 +208,8 @@ def test_check_gradient_passes_the_staged_values(bn_inputs, staged, capsys):
 def test_check_gradient_explains_a_missing_sum_over_the_batch(bn_inputs, staged):
     x, gamma, beta, dout = bn_inputs
     unsummed = staged["xmu"] * staged["dxhat"]
-    with pytest.raises(AssertionError, match=r"divar has shape \(7, 5\) but ivar has shape \(5,\).*sum over axis 0"):
+    expected = r"divar has shape \(7, 5\) but ivar has shape \(5,\).*sum over axis 0"
+    with pytest.raises(AssertionError, match=expected):
         graph.check_gradient("divar", unsummed, x, gamma, beta, dout)
 
 
@@ -232,7 +234,8 @@ def test_check_gradient_explains_a_flipped_sign(bn_inputs, staged):
 
 def test_check_gradient_points_to_local_times_upstream(bn_inputs, staged):
     x, gamma, beta, dout = bn_inputs
-    with pytest.raises(AssertionError, match=r"local gradient dsqrtvar/dvar times the upstream gradient dsqrtvar"):
+    expected = r"local gradient dsqrtvar/dvar times the upstream gradient dsqrtvar"
+    with pytest.raises(AssertionError, match=expected):
         graph.check_gradient("dvar", 2 * staged["dvar"], x, gamma, beta, dout)
 
 
@@ -255,7 +258,8 @@ def test_bad_names_are_refused(bn_inputs):
         graph.numeric_gradient("dfoo", x, gamma, beta, dout)
     with pytest.raises(ValueError, match=r"forward_from: node must be one of .*got 'out'"):
         graph.forward_from("out", x, x, gamma, beta)
-    with pytest.raises(ValueError, match=r"forward_from: consumer must be None or a node that reads 'xmu' \(sq, xhat\); got 'var'"):
+    expected = r"forward_from: consumer must be None or a node that reads 'xmu' \(sq, xhat\); got 'var'"
+    with pytest.raises(ValueError, match=expected):
         graph.forward_from("xmu", x, x, gamma, beta, consumer="var")
     with pytest.raises(ValueError, match="gradient_parts: name must be a node"):
         graph.gradient_parts("out")
@@ -263,12 +267,15 @@ def test_bad_names_are_refused(bn_inputs):
 
 def test_bad_shapes_are_refused(bn_inputs):
     x, gamma, beta, _ = bn_inputs
-    with pytest.raises(ValueError, match=r"forward_from: value must be an array shaped like mu, \(5,\); got \(7, 5\)"):
+    expected = r"forward_from: value must be an array shaped like mu, \(5,\); got \(7, 5\)"
+    with pytest.raises(ValueError, match=expected):
         graph.forward_from("mu", x, x, gamma, beta)
     with pytest.raises(ValueError, match=r"forward_values: gamma must have shape \(5,\)"):
         graph.forward_values(x, gamma[:3], beta)
-    with pytest.raises(TypeError, match="forward_values: x must be a 2-D floating-point numpy array; got int64"):
+    with pytest.raises(TypeError, match="forward_values: x must have a floating-point dtype"):
         graph.forward_values(np.ones((3, 5), dtype=np.int64), gamma, beta)
+    with pytest.raises(ValueError, match=r"numeric_gradient: dout must have shape \(7, 5\)"):
+        graph.numeric_gradient("dx", x, gamma, beta, np.ones((5, 7)))
 
 
 # --- the drawing ---------------------------------------------------------------------------
@@ -293,3 +300,25 @@ def test_drawing_shows_every_node_in_blue_and_every_gradient_in_red():
     assert "dxmu = dxmu1 + dxmu2" in by_colour[red] and "dx = dx1 + dx2" in by_colour[red]
     # One forward and one backward arrow per edge.
     assert len(arrows) == 2 * len(graph.EDGES)
+
+
+def test_drawing_makes_its_own_figure_without_an_axes():
+    ax = graph.draw_batchnorm_graph()
+    try:
+        assert ax.get_title() == "Batch normalization as a computational graph"
+        assert tuple(ax.figure.get_size_inches()) == (14.5, 5.0)
+    finally:
+        plt.close(ax.figure)
+
+
+# --- the one-page summary -----------------------------------------------------------------
+
+
+def test_backward_table_has_one_row_per_step_with_its_upstream():
+    rows = graph.backward_table().splitlines()[2:]
+    assert [r.split("|")[2].strip(" `") for r in rows] == list(SEED_BACKWARD_ORDER)
+    by_grad = {r.split("|")[2].strip(" `"): r for r in rows}
+    assert "`dxmu1 + dxmu2`" in by_grad["dx1"] and "`dxmu1 + dxmu2`" in by_grad["dmu"]
+    assert "`dout`" in by_grad["dbeta"] and "yes" in by_grad["dbeta"]
+    assert "`dx1` + `dx2`" in by_grad["dx"]
+    assert "yes" not in by_grad["dxmu1"]
