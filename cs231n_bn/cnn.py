@@ -100,8 +100,14 @@ class SmallConvNet:
             self.params["gamma1"] = np.ones(F)
             self.params["beta1"] = np.zeros(F)
         self.params = {name: p.astype(dtype) for name, p in self.params.items()}
-        # Batch norm needs a mode and keeps running statistics; group norm needs neither.
-        self.bn_params = {None: [], "batchnorm": [{"mode": "train"}], "groupnorm": [{}]}[normalization]
+        # Batch norm needs a mode and keeps running statistics; group norm needs neither. The
+        # running statistics start as the identity (mean 0, variance 1), so that the untrained
+        # network can already be evaluated in test mode (the Solver measures accuracy first).
+        self.bn_params = {
+            None: [],
+            "batchnorm": [{"mode": "train", "running_mean": np.zeros(F, dtype=dtype), "running_var": np.ones(F, dtype=dtype)}],
+            "groupnorm": [{}],
+        }[normalization]
 
     def loss(self, X, y=None):
         """Class scores for X, or the loss and its gradients when labels y are given.
