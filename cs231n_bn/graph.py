@@ -388,7 +388,11 @@ def _shape_hint(node, got, expected):
             f"so its gradient adds up the rows' contributions: sum over axis 0."
         )
     if len(expected) == 2 and len(got) == 1:
-        return f"{node} has one value per sample and feature: do not sum over the batch here."
+        return (
+            f"{node} has one value per sample and feature, so its gradient is (N, D): either a "
+            f"sum over the batch crept in, or a per-feature gradient was not spread back over "
+            f"the N rows (np.ones((N, D)) / N * ...)."
+        )
     return "A gradient always has the shape of the value it is the gradient of."
 
 

@@ -322,3 +322,10 @@ def test_backward_table_has_one_row_per_step_with_its_upstream():
     assert "`dout`" in by_grad["dbeta"] and "yes" in by_grad["dbeta"]
     assert "`dx1` + `dx2`" in by_grad["dx"]
     assert "yes" not in by_grad["dxmu1"]
+
+
+def test_check_gradient_explains_a_gradient_not_spread_over_the_rows(bn_inputs, staged):
+    x, gamma, beta, dout = bn_inputs
+    per_feature = staged["dvar"] / 7
+    with pytest.raises(AssertionError, match=r"dsq has shape \(5,\) but sq has shape \(7, 5\).*spread back"):
+        graph.check_gradient("dsq", per_feature, x, gamma, beta, dout)
