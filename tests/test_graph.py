@@ -5,6 +5,8 @@ import sys
 import matplotlib
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cs231n_bn import graph
 from cs231n_bn.batchnorm import BatchNormCache, batchnorm_backward, batchnorm_forward
@@ -164,6 +166,27 @@ def test_branches_meet_at_xmu_and_x(bn_inputs, staged):
         # Neither branch alone is the full gradient, so the checks do tell them apart.
         for part in parts:
             assert rel_error(staged[part], total) > 1e-3, part
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    N=st.integers(3, 8),
+    D=st.integers(1, 4),
+    scale=st.floats(0.1, 10),
+    offset=st.floats(-20, 20),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_full_numeric_gradient_is_the_sum_of_the_branch_ones(N, D, scale, offset, seed):
+    # The multivariable chain rule, on the graph evaluator itself: nudging a value
+    # everywhere changes the loss by the sum of the changes along each of its edges.
+    rng = np.random.default_rng(seed)
+    x = offset + scale * rng.normal(size=(N, D))
+    gamma, beta, dout = rng.normal(1, 0.5, D), rng.normal(0, 1, D), rng.normal(size=(N, D))
+    for node in ("xmu", "x"):
+        total = graph.numeric_gradient("d" + node, x, gamma, beta, dout)
+        branches = sum(graph.numeric_gradient(p, x, gamma, beta, dout) for p in graph.gradient_parts(node))
+        size = np.max(np.abs(total)) + np.max(np.abs(branches))
+        assert np.max(np.abs(total - branches)) <= 1e-7 * size, node
 
 
 def test_numeric_gradient_leaves_its_inputs_alone(bn_inputs):
