@@ -229,7 +229,7 @@ def forward_values(x, gamma, beta, eps=DEFAULT_EPS):
 
 
 def _evaluate(x, gamma, beta, eps, node=None, value=None, consumer=None):
-    values = {"x": x.copy(), "gamma": gamma.copy(), "beta": beta.copy()}
+    values = {name: a.copy() for name, a in zip(INPUTS, (x, gamma, beta))}
     for name in FORWARD_ORDER:
         n = NODES[name]
         args = []
