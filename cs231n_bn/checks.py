@@ -14,12 +14,13 @@ Bessel's correction, an error in dx that is constant inside each group is a miss
 through the mean, one proportional to x - mean is a missing path through the variance.
 """
 
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-from cs231n_bn.gradient_check import eval_numerical_gradient_array, rel_error
+from cs231n_bn.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 
 MEAN_TOL = 1e-8  # |mean of a normalized group|, on values of order 1
 MODEL_RTOL = 1e-6  # relative tolerance when matching a variance or a running average
@@ -253,7 +254,7 @@ def _require_unchanged(function_name, originals):
         if now.shape != before.shape or not np.array_equal(now, before):
             raise CheckFailed(
                 f"{function_name} modified its input {name} in place. Build new arrays "
-                f"(e.g. `xmu = x - mu`) instead of updating the argument (`x -= mu`, "
+                f"(e.g. `centred = x - mean`) instead of updating the argument (`x -= mean`, "
                 f"`x[...] = ...`): the caller still needs its {name}"
             )
 
@@ -350,7 +351,7 @@ def _wrong_grouping(function_name, layout, x, out, gamma, beta):
 
 
 def _diagnose_normalized(function_name, layout, x, out, gamma, beta, eps):
-    """Raise CheckFailed unless out = gamma * xhat + beta with xhat normalized per group."""
+    """Raise CheckFailed unless out is gamma times a per-group normalized x, plus beta."""
     xhat = (out - layout.param_view(beta)) / layout.param_view(gamma)
     groups = layout.to_groups(xhat)
     if not _is_centred(groups):
@@ -358,12 +359,12 @@ def _diagnose_normalized(function_name, layout, x, out, gamma, beta, eps):
         if _is_centred(layout.to_groups(swapped)):
             raise CheckFailed(
                 f"{function_name}: gamma and beta are swapped: the output is beta * xhat + "
-                f"gamma. gamma scales, beta shifts: out = gamma * xhat + beta"
+                f"gamma. gamma is the scale (multiply xhat by it), beta the shift (add it last)"
             )
         if _is_centred(layout.to_groups(out)):
             raise CheckFailed(
                 f"{function_name}: the output is normalized but gamma and beta are not "
-                f"applied. Finish with out = gamma * xhat + beta"
+                f"applied. Finish by scaling xhat with gamma and shifting by beta"
             )
         _wrong_grouping(function_name, layout, x, out, gamma, beta)
         worst = float(np.max(np.abs(groups.mean(axis=1))))
@@ -565,7 +566,7 @@ def _explain_dx(function_name, layout, x, dx, numeric_dx):
             f"{function_name}: dx is missing the path through the mean: it is off by a "
             f"constant in each normalization group, which is exactly the term that reaches x "
             f"through mu. mu depends on every x_i of its group: add dmu / n to every entry "
-            f"(dx = dx1 + dx2 in the staged graph)"
+            f"(the branch dx2 of the staged graph)"
         )
     k = np.sum(diff * centred_x, axis=1, keepdims=True) / np.sum(centred_x**2, axis=1, keepdims=True)
     if np.max(np.abs(diff - k * centred_x)) < tol:
@@ -604,7 +605,7 @@ def _check_backward(function_name, backward, call, layout, x, gamma, beta, dout)
     if rel_error(dbeta, numeric_dbeta) > GRAD_TOL:
         raise CheckFailed(
             f"{function_name}: dbeta disagrees with the numeric gradient (relative error "
-            f"{rel_error(dbeta, numeric_dbeta):.2g}). out = gamma * xhat + beta, so dbeta is "
+            f"{rel_error(dbeta, numeric_dbeta):.2g}). beta is added to every output, so dbeta is "
             f"dout summed over axes {layout.param_axes}"
         )
     if rel_error(dgamma, numeric_dgamma) > GRAD_TOL:
@@ -624,7 +625,7 @@ def _check_backward(function_name, backward, call, layout, x, gamma, beta, dout)
         if rel_error(dgamma, gamma * numeric_dgamma) < GRAD_TOL:
             raise CheckFailed(
                 f"{function_name}: dgamma has an extra factor gamma: the local gradient of "
-                f"gamma * xhat with respect to gamma is xhat alone"
+                f"the output with respect to gamma is xhat alone"
             )
         raise CheckFailed(
             f"{function_name}: dgamma disagrees with the numeric gradient (relative error "
@@ -903,3 +904,220 @@ def check_spatial_groupnorm_backward(fn=None, forward=None):
         _groupnorm_layout(N, C, H, W, G), x, gamma, beta, dout,
     )
     print(f"PASS spatial_groupnorm_backward: dx, dgamma and dbeta match numeric gradients (relative error < {GRAD_TOL:g})")
+
+
+# ---------------------------------------------------------------------------------------
+# FullyConnectedNet: the hidden layers
+# ---------------------------------------------------------------------------------------
+
+NET_CONFIGS = (  # (normalization, activation, dropout keep ratio)
+    (None, "relu", 1.0),
+    ("batchnorm", "relu", 1.0),
+    ("layernorm", "sigmoid", 1.0),
+    ("batchnorm", "sigmoid", 0.7),
+)
+
+
+def _activation(name, z):
+    if name == "relu":
+        return np.maximum(z, 0.0)
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic sigmoid, written without overflow
+
+
+def _small_net(cls, normalization, activation, keep, seed):
+    """A float64 net with 2 hidden layers and non-trivial biases, gamma and beta."""
+    net = cls([5, 4], input_dim=4, num_classes=3, normalization=normalization, activation=activation,
+              dropout_keep_ratio=keep, dtype=np.float64, weight_scale=0.7, seed=seed, reg=0.1)
+    rng = np.random.default_rng(seed + 100)
+    for name, p in net.params.items():
+        if name.startswith("gamma"):
+            net.params[name] = rng.uniform(0.5, 2.0, p.shape) * rng.choice([-1.0, 1.0], p.shape)
+        elif name.startswith(("beta", "b")):
+            net.params[name] = rng.normal(0.0, 0.5, p.shape)
+    return net
+
+
+def _net_label(normalization, activation, keep):
+    extra = f", dropout_keep_ratio={keep:g}" if keep != 1 else ""
+    return f"normalization={normalization!r}, activation={activation!r}{extra}"
+
+
+def _verify_fc_net_forward(cls):
+    # Without dropout, so that the batch statistics of the training step are those of the
+    # test-mode pass on the same X (dropout's train mode is covered by the gradient check).
+    for normalization, activation in dict.fromkeys((n, a) for n, a, _ in NET_CONFIGS):
+        keep = 1.0
+        label = _net_label(normalization, activation, keep)
+        net = _small_net(cls, normalization, activation, keep, seed=3)
+        for bn_param in net.bn_params:
+            bn_param["momentum"] = 0.0  # after one step the running statistics ARE the batch's
+        rng = np.random.default_rng(9)
+        X = rng.normal(size=(8, 4))
+        y = rng.integers(0, 3, size=8)
+        _call("FullyConnectedNet.loss", net.loss, X, y)
+        zs = _call("FullyConnectedNet.activation_inputs", net.activation_inputs, X)
+        scores = _call("FullyConnectedNet.loss", net.loss, X)
+        layer_input = X
+        for i, z in enumerate(zs, start=1):
+            where = f"FullyConnectedNet ({label}), hidden layer {i}"
+            a = layer_input @ net.params[f"W{i}"] + net.params[f"b{i}"]
+            _require_array(where, "the activation's input z", z, a.shape)
+            if normalization is None:
+                if not _matches(z, a, 1e-9):
+                    raise CheckFailed(
+                        f"{where}: without normalization the activation's input must be the "
+                        f"affine output h @ W{i} + b{i} of the previous layer's activations h"
+                    )
+            else:
+                layout = _bn_layout(*a.shape) if normalization == "batchnorm" else _ln_layout(*a.shape)
+                try:
+                    _diagnose_normalized(where, layout, a, z, net.params[f"gamma{i}"],
+                                         net.params[f"beta{i}"], DEFAULT_EPS)
+                except CheckFailed as err:
+                    raise CheckFailed(
+                        f"{err}\n(The {normalization} layer must come right after the affine "
+                        f"layer, use gamma{i} and beta{i}, and, for batch norm, the mode of the "
+                        f"pass: train mode updates bn_params[{i - 1}], test mode uses it.)"
+                    ) from err
+            layer_input = _activation(activation, z)
+        L = net.num_layers
+        expected = layer_input @ net.params[f"W{L}"] + net.params[f"b{L}"]
+        if not _matches(scores, expected, 1e-9):
+            raise CheckFailed(
+                f"FullyConnectedNet ({label}): the scores are not the last affine layer applied "
+                f"to the last hidden layer's {activation} output; check the activation and that "
+                f"test mode applies no dropout"
+            )
+
+
+def check_fc_net_forward(FullyConnectedNet=None):
+    """Check the hidden layers' forward pass: affine -> [norm] -> activation -> [dropout]."""
+    cls = FullyConnectedNet or _package_function("fc_net", "FullyConnectedNet")
+    _verify_fc_net_forward(cls)
+    print(
+        "PASS FullyConnectedNet forward: every hidden layer is affine -> [batch/layer norm] -> "
+        "activation, in train and test mode"
+    )
+
+
+def check_fc_net_backward(FullyConnectedNet=None):
+    """Check every gradient of FullyConnectedNet.loss against numeric gradients."""
+    cls = FullyConnectedNet or _package_function("fc_net", "FullyConnectedNet")
+    try:
+        _verify_fc_net_forward(cls)
+    except CheckFailed as err:
+        raise CheckFailed(
+            f"the network's backward pass cannot be checked until its forward pass passes "
+            f"check_fc_net_forward. {err}"
+        ) from err
+    for config in NET_CONFIGS:
+        net = _small_net(cls, *config, seed=4)
+        net.dropout_param["seed"] = 5  # the same dropout mask on every call
+        rng = np.random.default_rng(10)
+        X = rng.normal(size=(6, 4))
+        y = rng.integers(0, 3, size=6)
+        _, grads = _call("FullyConnectedNet.loss", net.loss, X, y)
+        for name in sorted(net.params):
+            where = f"FullyConnectedNet ({_net_label(*config)})"
+            if name not in grads:
+                raise CheckFailed(f"{where}: grads has no '{name}'; every parameter needs its gradient")
+            _require_array(where, f"grads['{name}']", grads[name], net.params[name].shape)
+            with warnings.catch_warnings():
+                # b right before batch norm does not move the loss; that is the point, not a bug
+                warnings.simplefilter("ignore", UserWarning)
+                numeric = eval_numerical_gradient(lambda _: net.loss(X, y)[0], net.params[name], verbose=False)
+            error = rel_error(grads[name], numeric)
+            # b right before batch norm has a true gradient of 0: compare absolutely there.
+            if error > 1e-6 and np.max(np.abs(grads[name] - numeric)) > 1e-8:
+                hint = (
+                    "take it from the normalization layer's backward pass"
+                    if name.startswith(("gamma", "beta"))
+                    else "backpropagate through the layers in reverse order: dropout, "
+                    "activation, normalization, then the affine layer"
+                )
+                raise CheckFailed(
+                    f"{where}: grads['{name}'] disagrees with the numeric gradient (relative "
+                    f"error {error:.2g}); {hint}"
+                )
+    print("PASS FullyConnectedNet backward: every gradient matches its numeric gradient, with batch norm, layer norm and dropout")
+
+
+# ---------------------------------------------------------------------------------------
+# Update rules
+# ---------------------------------------------------------------------------------------
+
+
+def _run_rule(function_name, rule, w, dw, config):
+    originals = {"w": (w, w.copy()), "dw": (dw, dw.copy())}
+    next_w, new_config = _unpack(function_name, _call(function_name, rule, w, dw, config), ("next_w", "config"))
+    _require_unchanged(function_name, originals)
+    _require_array(function_name, "next_w", next_w, w.shape)
+    if not isinstance(new_config, dict):
+        raise CheckFailed(f"{function_name}: the second return value must be the config dict; got {type(new_config).__name__}")
+    return next_w, new_config
+
+
+def check_sgd_momentum(sgd_momentum=None):
+    """Check sgd_momentum(w, dw, config) -> (next_w, config): v <- momentum*v - lr*dw; w <- w + v."""
+    name = "sgd_momentum"
+    rule = sgd_momentum or _package_function("optim", "sgd_momentum")
+    rng = np.random.default_rng(20)
+    w, dw, v_old = rng.normal(size=(3, 4)), rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    lr, mom = 0.1, 0.8
+    next_w, config = _run_rule(name, rule, w, dw, {"learning_rate": lr, "momentum": mom, "velocity": v_old.copy()})
+    v_new = config.get("velocity")
+    v_expected = mom * v_old + (-lr) * dw
+    if not isinstance(v_new, np.ndarray) or _matches(v_new, v_old):
+        raise CheckFailed(f"{name}: the new velocity is not stored: return it in config['velocity'] for the next step")
+    if _matches(v_new, lr * v_old - mom * dw):
+        raise CheckFailed(f"{name}: learning_rate and momentum are swapped: v <- momentum * v - learning_rate * dw")
+    if not _matches(v_new, v_expected):
+        raise CheckFailed(f"{name}: config['velocity'] should be momentum * v - learning_rate * dw; it is not")
+    if _matches(next_w, w - v_new):
+        raise CheckFailed(f"{name}: the step has the wrong sign: the velocity already points downhill, so w <- w + v")
+    if _matches(next_w, w + v_old):
+        raise CheckFailed(f"{name}: w moved by the OLD velocity; update v first, then w <- w + v")
+    if not _matches(next_w, w + v_expected):
+        raise CheckFailed(f"{name}: next_w should be w + v with the new velocity v; it is not")
+    next_w, config = _run_rule(name, rule, w, dw, None)
+    if not _matches(next_w, w - 1e-2 * dw):
+        raise CheckFailed(f"{name}: with config=None the velocity starts at zeros, so the first step is -learning_rate * dw (default 1e-2)")
+    print("PASS sgd_momentum: the velocity and the step follow v <- momentum * v - learning_rate * dw, w <- w + v")
+
+
+def check_adam(adam=None):
+    """Check adam(w, dw, config) -> (next_w, config) over two steps, bias correction included."""
+    name = "adam"
+    rule = adam or _package_function("optim", "adam")
+    rng = np.random.default_rng(21)
+    w, dw1, dw2 = rng.normal(size=(3, 4)), rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    # epsilon larger than the default, so that where it goes shows in the result
+    lr, b1, b2, tiny = 1e-2, 0.9, 0.999, 1e-4
+    first_w, config = _run_rule(name, rule, w, dw1, {"learning_rate": lr, "epsilon": tiny})
+    if config.get("t") != 1:
+        raise CheckFailed(f"{name}: config['t'] should count the steps taken: 1 after the first; got {config.get('t')!r}")
+    step = first_w - w
+    if _matches(step, -lr * (1 - b1) * dw1 / (np.sqrt(1 - b2) * np.abs(dw1) + tiny)):
+        raise CheckFailed(
+            f"{name}: the bias correction is missing: m and v start at zero, so divide them by "
+            f"1 - beta1**t and 1 - beta2**t; the first step should then be about learning_rate * sign(dw)"
+        )
+    if not _matches(step, -lr * dw1 / (np.abs(dw1) + tiny)):
+        raise CheckFailed(f"{name}: the first step from a fresh config should be -learning_rate * dw / (|dw| + epsilon), about learning_rate * sign(dw); it is not")
+    m_expected = b1 * (1 - b1) * dw1 + (1 - b1) * dw2
+    v_expected = b2 * (1 - b2) * dw1**2 + (1 - b2) * dw2**2
+    second_w, config = _run_rule(name, rule, first_w, dw2, config)
+    for key, expected in (("m", m_expected), ("v", v_expected)):
+        if not _matches(config.get(key, np.nan), expected):
+            raise CheckFailed(f"{name}: config['{key}'] after two steps is not the exponential average of the {'gradients' if key == 'm' else 'squared gradients'} (beta1={b1}, beta2={b2})")
+    corrected_m, corrected_v = m_expected / (1 - b1**2), v_expected / (1 - b2**2)
+    expected_w = first_w - lr * corrected_m / (np.sqrt(corrected_v) + tiny)
+    if _matches(second_w, expected_w):
+        print("PASS adam: moments, bias correction and steps match over two updates")
+        return
+    if _matches(second_w, first_w - lr * corrected_m / np.sqrt(corrected_v + tiny)):
+        raise CheckFailed(f"{name}: epsilon is inside the square root; divide by sqrt(vhat) + epsilon")
+    raise CheckFailed(
+        f"{name}: the second step is wrong: increment t first, correct m and v by 1 - beta**t, "
+        f"and step by learning_rate * mhat / (sqrt(vhat) + epsilon)"
+    )

@@ -1,0 +1,70 @@
+"""Command line: `python -m cs231n_bn.classroom release DEST` and `... grade COPY`."""
+
+import argparse
+import sys
+
+from cs231n_bn.classroom.grade import PACKAGE_SOURCE, Limits, format_table, grade, write_json
+from cs231n_bn.classroom.regions import RegionError
+from cs231n_bn.classroom.release import ReleaseError, release
+
+
+def _release(args):
+    report = release(args.source, args.dest)
+    print(
+        f"student edition written to {args.dest}: {report.files} files, "
+        f"{len(report.stubbed_functions)} package functions stubbed, "
+        f"{report.notebook_regions} notebook solution regions replaced, "
+        f"{report.hidden_regions} hidden-test regions removed"
+    )
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _grade(args):
+    limits = Limits(
+        timeout=args.timeout,
+        memory_mb=args.memory_mb,
+        notebook_timeout=args.notebook_timeout,
+        cell_timeout=args.cell_timeout,
+        notebook_memory_mb=args.notebook_memory_mb,
+    )
+    report = grade(args.copy, args.source, notebooks=not args.no_notebooks, only=args.notebook, limits=limits)
+    print(format_table(report))
+    if args.json:
+        write_json(report, args.json)
+    return 0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m cs231n_bn.classroom", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    rel = commands.add_parser("release", help="write the student edition into a new folder")
+    rel.add_argument("dest", help="new (or empty) folder for the student edition")
+    rel.add_argument("--source", default=PACKAGE_SOURCE, help="the instructor's checkout (default: this one)")
+    rel.set_defaults(run=_release)
+
+    gr = commands.add_parser("grade", help="grade a student's copy offline")
+    gr.add_argument("copy", help="folder of the student's copy of the course")
+    gr.add_argument("--json", help="also write the table as JSON to this file")
+    gr.add_argument("--source", default=PACKAGE_SOURCE, help="the instructor's checkout (default: this one)")
+    gr.add_argument("--no-notebooks", action="store_true", help="grade the package exercises only")
+    gr.add_argument("--notebook", action="append", help="run only this notebook (file name; repeatable)")
+    gr.add_argument("--timeout", type=float, default=60.0, help="seconds per package exercise (60)")
+    gr.add_argument("--memory-mb", type=int, default=2048, help="MiB of address space per package exercise (2048)")
+    gr.add_argument("--notebook-timeout", type=float, default=600.0, help="seconds per notebook (600)")
+    gr.add_argument("--cell-timeout", type=int, default=120, help="seconds per notebook cell (120)")
+    gr.add_argument("--notebook-memory-mb", type=int, default=4096, help="MiB per notebook run (4096)")
+    gr.set_defaults(run=_grade)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (ReleaseError, RegionError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,397 @@
+"""Release -> student copy -> grade, end to end, and the proof that nothing leaks.
+
+The expensive steps (writing editions, grading them) run once per module; package
+exercises are graded directly, and one notebook (01) is run end to end when it exists.
+This file is instructor-only: the release leaves it out.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from cs231n_bn.classroom.exercises import BY_FUNCTION, EXERCISES, notebook_path
+from cs231n_bn.classroom.grade import Limits, grade
+from cs231n_bn.classroom.leaks import public_text, secret_lines, student_text
+from cs231n_bn.classroom.regions import (
+    HIDDEN_TESTS,
+    MARKER_WORDS,
+    SOLUTION,
+    RegionError,
+    find_regions,
+    is_trivial,
+)
+from cs231n_bn.classroom.release import INSTRUCTOR_ONLY, ReleaseError, release, shipped_files, strip_notebook, strip_python
+
+SOURCE = Path(__file__).resolve().parents[1]
+FIRST_NOTEBOOK = notebook_path(SOURCE, 1)
+
+
+def copy_env(copy):
+    """Environment for a child process that must import the copy's package, not ours."""
+    return dict(os.environ, PYTHONPATH=str(copy), PYTHONDONTWRITEBYTECODE="1")
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    dest = tmp_path_factory.mktemp("editions") / "student"
+    return dest, release(SOURCE, dest)
+
+
+@pytest.fixture(scope="module")
+def instructor(tmp_path_factory):
+    dest = tmp_path_factory.mktemp("editions") / "instructor"
+    release(SOURCE, dest, strip=False)
+    return dest
+
+
+def planted(tmp_path_factory, name, module, code):
+    """An instructor edition with `code` appended to cs231n_bn/<module>: one planted mistake."""
+    dest = tmp_path_factory.mktemp("planted") / name
+    release(SOURCE, dest, strip=False)
+    with open(dest / "cs231n_bn" / module, "a", encoding="utf-8") as f:
+        f.write("\n\n" + code)
+    return dest
+
+
+def by_exercise(report):
+    return {item.exercise: item for item in report.items if item.kind == "package"}
+
+
+# ---------------------------------------------------------------------------------------
+# Regions and stubs, on small inputs
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "lines, problem",
+    [
+        (["### BEGIN SOLUTION", "x = 1"], "never closed"),
+        (["### END SOLUTION"], "without a"),
+        (["### BEGIN SOLUTION", "### BEGIN SOLUTION", "### END SOLUTION"], "inside the region"),
+        (["### BEGIN SOLUTION  # start here", "x = 1", "### END SOLUTION"], "without being one"),
+    ],
+)
+def test_malformed_markers_are_refused_with_their_line(lines, problem):
+    with pytest.raises(RegionError, match=problem) as info:
+        find_regions(lines, SOLUTION, "demo.py")
+    assert "demo.py:" in str(info.value)
+
+
+def test_trivial_lines_are_only_the_ones_that_give_nothing_away():
+    for line in ("", "    )", "else:", "N, D = x.shape", "xhat = cache.xhat", "return dx, dgamma, dbeta"):
+        assert is_trivial(line), line
+    for line in ("var = np.mean(xmu**2, axis=0)", "dx = ivar * (dxhat - dxhat.mean(axis=0))"):
+        assert not is_trivial(line), line
+
+
+def test_a_package_region_becomes_a_stub_naming_function_and_notebook():
+    text = (
+        "def batchnorm_forward(x, gamma, beta, bn_param):\n"
+        "    check(x)\n"
+        "    ### BEGIN SOLUTION\n"
+        "    out = secret_formula(x)\n"
+        "    ### END SOLUTION\n"
+        "    return out\n"
+    )
+    from cs231n_bn.classroom.release import ReleaseReport
+
+    report = ReleaseReport()
+    stripped = strip_python(text, "cs231n_bn/batchnorm.py", SOURCE, report)
+    assert "secret_formula" not in stripped and "check(x)" in stripped
+    assert "raise NotImplementedError(" in stripped and "batchnorm_forward is not implemented" in stripped
+    assert "notebook" in stripped
+    assert report.stubbed_functions == ["cs231n_bn/batchnorm.py:batchnorm_forward"]
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION\n", "inside a function"),
+        ("def helper():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n", "no entry in"),
+    ],
+)
+def test_regions_the_release_cannot_stub_are_refused(text, problem):
+    from cs231n_bn.classroom.release import ReleaseReport
+
+    with pytest.raises(ReleaseError, match=problem):
+        strip_python(text, "cs231n_bn/batchnorm.py", SOURCE, ReleaseReport())
+
+
+def test_a_notebook_loses_solutions_hidden_tests_and_outputs():
+    from cs231n_bn.classroom.release import ReleaseReport
+
+    code = nbformat.v4.new_code_cell(
+        "def f(x):\n    ### BEGIN SOLUTION\n    return x * 42\n    ### END SOLUTION",
+        metadata={"nbgrader": {"grade": False, "solution": True, "grade_id": "nb99_f", "locked": False,
+                               "schema_version": 3}, "execution": {"iopub.status.busy": "2026"}},
+        outputs=[nbformat.v4.new_output("stream", text="42\n")],
+        execution_count=3,
+    )
+    check = nbformat.v4.new_code_cell(
+        "assert f(1) == 42\n### BEGIN HIDDEN TESTS\nassert f(2) == 84\n### END HIDDEN TESTS",
+        metadata={"nbgrader": {"grade": True, "solution": False, "grade_id": "nb99_check", "points": 1,
+                               "locked": True, "schema_version": 3}},
+    )
+    answer = nbformat.v4.new_markdown_cell(
+        "### BEGIN SOLUTION\nBecause of the answer.\n### END SOLUTION",
+        metadata={"nbgrader": {"grade": True, "solution": True, "grade_id": "nb99_q", "points": 1,
+                               "locked": False, "schema_version": 3}},
+    )
+    report = ReleaseReport()
+    nb = strip_notebook(nbformat.v4.new_notebook(cells=[code, check, answer]), "nb.ipynb", report)
+    assert nb.cells[0].source.splitlines()[1:] == [
+        "    # YOUR CODE HERE",
+        "    raise NotImplementedError('nb99_f: write your code here, in place of these two lines')",
+    ]
+    assert nb.cells[0].outputs == [] and nb.cells[0].execution_count is None
+    assert "execution" not in nb.cells[0].metadata and nb.cells[0].metadata["nbgrader"]["grade_id"] == "nb99_f"
+    assert nb.cells[1].source == "assert f(1) == 42"
+    assert nb.cells[2].source == "YOUR ANSWER HERE"
+    assert report.notebook_regions == 2 and report.hidden_regions == 1 and report.warnings == []
+
+
+# ---------------------------------------------------------------------------------------
+# The student edition of this course
+# ---------------------------------------------------------------------------------------
+
+
+def test_the_student_edition_holds_the_tracked_files_less_the_instructor_only(student):
+    dest, _ = student
+    shipped = set(shipped_files(SOURCE))
+    written = {str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()}
+    assert written == shipped
+    assert not any(rel.startswith((".git/", ".venv/")) or rel.startswith(INSTRUCTOR_ONLY) for rel in written)
+
+
+def test_every_registered_exercise_is_stubbed_and_nothing_else(student):
+    _, report = student
+    stubbed = {entry.split(":")[1] for entry in report.stubbed_functions}
+    assert stubbed == set(BY_FUNCTION)
+
+
+def test_the_student_package_imports_cleanly_from_the_copy(student):
+    dest, _ = student
+    script = (
+        "import importlib, pkgutil, cs231n_bn\n"
+        "names = [m.name for m in pkgutil.walk_packages(cs231n_bn.__path__, 'cs231n_bn.')\n"
+        "         if not m.name.endswith('__main__')]\n"
+        "for name in names:\n"
+        "    importlib.import_module(name)\n"
+        "print(cs231n_bn.__file__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=dest, env=copy_env(dest),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).resolve().is_relative_to(dest.resolve())
+
+
+def test_student_notebooks_have_no_outputs_markers_or_runtime_metadata(student):
+    dest, _ = student
+    notebooks = sorted((dest / "notebooks").glob("*.ipynb"))
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        assert "widgets" not in nb.metadata
+        source_ids = [c.metadata.get("nbgrader", {}).get("grade_id")
+                      for c in nbformat.read(SOURCE / "notebooks" / path.name, as_version=4).cells]
+        assert [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells] == source_ids
+        for index, cell in enumerate(nb.cells):
+            where = f"{path.name} cell {index}"
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, where
+            assert set(cell.metadata) <= {"nbgrader", "tags", "editable", "deletable", "jupyter", "slideshow"}, where
+            for marker in (*SOLUTION, *HIDDEN_TESTS):
+                assert marker not in cell.source.splitlines(), where
+
+
+# ---------------------------------------------------------------------------------------
+# No leaks
+# ---------------------------------------------------------------------------------------
+
+
+def test_no_solution_or_hidden_test_line_survives_the_release(student):
+    """Every file of the student edition shows no secret line, except where the
+    instructor's version of that same file already shows it outside any region (the
+    release prints those as warnings; they are course content, not left-overs)."""
+    dest, _ = student
+    files = shipped_files(SOURCE)
+    secrets = secret_lines(SOURCE, files)
+    assert len(secrets) > 50, "the course should have solution regions to protect"
+    leaks = []
+    for rel in files:
+        seen = student_text(dest / rel)
+        public = public_text(SOURCE, rel)
+        leaks += [f"{rel}: {line!r}" for line in secrets if line in seen and line not in public]
+    assert leaks == []
+
+
+def test_the_shipped_checks_and_classroom_code_hold_no_solution_line(student):
+    dest, _ = student
+    secrets = secret_lines(SOURCE, shipped_files(SOURCE))
+    for path in [dest / "cs231n_bn" / "checks.py", *sorted((dest / "cs231n_bn" / "classroom").glob("*.py"))]:
+        text = path.read_text(encoding="utf-8")
+        assert [line for line in secrets if line in text] == [], path.name
+
+
+def test_hidden_tests_exist_in_the_source_and_not_in_the_student_notebooks(student):
+    dest, report = student
+    if report.hidden_regions == 0:
+        pytest.skip("no notebook has hidden tests yet")
+    for path in sorted((dest / "notebooks").glob("*.ipynb")):
+        text = student_text(path)
+        for word in MARKER_WORDS[2:]:
+            assert f"### {word}" not in text, path.name
+
+
+# ---------------------------------------------------------------------------------------
+# Grading
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def blank_report(student):
+    return grade(student[0], SOURCE, notebooks=False)
+
+
+@pytest.fixture(scope="module")
+def solution_report(instructor):
+    return grade(instructor, SOURCE, notebooks=False)
+
+
+def test_the_solution_edition_gets_full_marks(solution_report):
+    items = by_exercise(solution_report)
+    assert set(items) == set(BY_FUNCTION)
+    failed = {name: i.message for name, i in items.items() if i.status != "pass"}
+    assert failed == {}
+    assert solution_report.points == solution_report.max_points > 0
+
+
+def test_the_untouched_student_edition_scores_zero_on_every_exercise(blank_report):
+    for name, item in by_exercise(blank_report).items():
+        assert (item.status, item.points) == ("not implemented", 0), (name, item.message)
+        # Each exercise is graded on its own, so the stub met is the exercise's own.
+        assert f"{name} is not implemented yet" in item.message
+        exercise = BY_FUNCTION[name]
+        assert f"{exercise.notebook:02d}" in item.message, item.message
+    assert blank_report.points == 0
+
+
+def test_a_planted_mistake_costs_exactly_its_exercise_and_is_named(tmp_path_factory, tmp_path):
+    # Unbiased variance in training, built from the reference: shrinking eps and gamma by
+    # (N-1)/N and its root turns 1/sqrt(var + eps) into 1/sqrt(var * N/(N-1) + eps).
+    copy = planted(tmp_path_factory, "unbiased", "batchnorm.py", (
+        "_reference_forward = batchnorm_forward\n\n\n"
+        "def batchnorm_forward(x, gamma, beta, bn_param):\n"
+        "    if bn_param.get('mode') != 'train':\n"
+        "        return _reference_forward(x, gamma, beta, bn_param)\n"
+        "    shrink = (x.shape[0] - 1) / x.shape[0]\n"
+        "    params = dict(bn_param, eps=bn_param.get('eps', 1e-5) * shrink)\n"
+        "    out, cache = _reference_forward(x, gamma * np.sqrt(shrink), beta, params)\n"
+        "    bn_param.update(running_mean=params['running_mean'], running_var=params['running_var'])\n"
+        "    return out, cache\n"
+    ))
+    out = tmp_path / "grades.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "cs231n_bn.classroom", "grade", str(copy), "--no-notebooks", "--json", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "batchnorm_forward" in done.stdout and "unbiased" in done.stdout
+    report = json.loads(out.read_text())
+    package = {e["exercise"]: e for e in report["exercises"] if e["kind"] == "package"}
+    lost = {name for name, e in package.items() if e["points"] < e["max_points"]}
+    assert lost == {"batchnorm_forward"}
+    assert package["batchnorm_forward"]["status"] == "fail"
+    assert "unbiased" in package["batchnorm_forward"]["message"]
+    assert report["points"] == report["max_points"] - package["batchnorm_forward"]["max_points"]
+
+
+def test_a_loop_a_huge_allocation_and_a_crash_cost_only_their_exercises(tmp_path_factory):
+    copy = planted(tmp_path_factory, "hostile", "layernorm.py", (
+        "def layernorm_forward(x, gamma, beta, ln_param):\n"
+        "    while True:\n"
+        "        pass\n\n\n"
+        "def layernorm_backward(dout, cache):\n"
+        "    hoard = np.ones(2**31)  # 16 GiB\n"
+        "    return hoard, hoard, hoard\n"
+    ))
+    with open(copy / "cs231n_bn" / "optim.py", "a", encoding="utf-8") as f:
+        f.write("\n\ndef adam(w, dw, config=None):\n    import os\n    os._exit(3)\n")
+    report = grade(copy, SOURCE, notebooks=False, limits=Limits(timeout=5, memory_mb=1024))
+    items = by_exercise(report)
+    assert items["layernorm_forward"].status == "timeout"
+    assert items["layernorm_backward"].status in ("memory", "fail") and "Memory" in items["layernorm_backward"].message
+    assert items["adam"].status == "error"
+    hit = {"layernorm_forward", "layernorm_backward", "adam"}
+    for name, item in items.items():
+        assert (item.points == 0) == (name in hit), (name, item.status, item.message)
+
+
+def test_a_student_cannot_pass_by_editing_their_copy_of_the_checks(tmp_path_factory):
+    copy = planted(tmp_path_factory, "tampered", "checks.py", (
+        "def check_batchnorm_forward(batchnorm_forward=None):\n    print('PASS')\n"
+    ))
+    (copy / "cs231n_bn" / "batchnorm.py").write_text(
+        (copy / "cs231n_bn" / "batchnorm.py").read_text().replace("### BEGIN SOLUTION", "### BEGIN SOLUTION\n    raise RuntimeError('no')", 1)
+    )
+    report = grade(copy, SOURCE, notebooks=False)
+    assert by_exercise(report)["batchnorm_forward"].points == 0
+    assert any("checks.py" in w for w in report.warnings)
+
+
+# ---------------------------------------------------------------------------------------
+# Notebooks end to end (notebook 01 only, to keep the suite quick)
+# ---------------------------------------------------------------------------------------
+
+needs_notebook_1 = pytest.mark.skipif(FIRST_NOTEBOOK is None, reason="notebook 01 does not exist yet")
+
+
+@needs_notebook_1
+def test_the_student_notebook_runs_up_to_its_first_exercise_and_stops_there(student):
+    dest, _ = student
+    path = dest / "notebooks" / FIRST_NOTEBOOK.name
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    with pytest.raises(CellExecutionError) as info:
+        client.execute(env=copy_env(dest))  # the kernel imports the student's package
+    assert info.value.ename == "NotImplementedError"
+    assert "is not implemented yet" in info.value.evalue
+    ran = [c for c in nb.cells if c.cell_type == "code" and c.get("execution_count")]
+    stopped = next(c for c in nb.cells if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.outputs))
+    assert len(ran) >= 2 and stopped is ran[-1]
+
+
+@needs_notebook_1
+def test_grading_runs_the_notebook_with_its_check_cells_restored(tmp_path_factory):
+    # A copy with the solutions whose owner emptied every check cell of notebook 1 and
+    # broke the first notebook-local exercise: the grader restores the instructor's check
+    # cells, so exactly that exercise's check fails, and the rest of the notebook still runs.
+    copy = tmp_path_factory.mktemp("notebook") / "copy"
+    release(SOURCE, copy, strip=False)
+    path = copy / "notebooks" / FIRST_NOTEBOOK.name
+    nb = nbformat.read(path, as_version=4)
+    broken = None
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade"):
+            cell.source = "pass  # trust me"
+        elif cell.cell_type == "code" and meta.get("solution") and broken is None:
+            cell.source = "raise RuntimeError('planted')\n" + cell.source
+            broken = meta["grade_id"]
+    nbformat.write(nb, path)
+    report = grade(copy, SOURCE, notebooks=True, only=[FIRST_NOTEBOOK.name])
+    notebook_items = [i for i in report.items if i.kind == "notebook" and i.notebook == FIRST_NOTEBOOK.name]
+    assert notebook_items, "notebook 01 should have check cells of its own"
+    assert broken is not None, "notebook 01 should have a notebook-local exercise"
+    failed = [i for i in notebook_items if i.status != "pass"]
+    # The check cell right after the broken exercise is the one that pays.
+    assert len(failed) == 1 and failed[0].points == 0, [(i.exercise, i.status, i.message) for i in notebook_items]
+    assert all(i.points == i.max_points for i in notebook_items if i is not failed[0])
+    manual = [i for i in report.items if i.kind == "manual" and i.notebook == FIRST_NOTEBOOK.name]
+    assert all(i.status == "manual" for i in manual)
