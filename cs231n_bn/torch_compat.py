@@ -75,10 +75,10 @@ def _count(where, name, k):
 
 
 def _as_numpy(where, name, value):
-    # A tensor becomes a numpy copy (never a view that a later in-place update would change).
+    # Always a copy: a view would change under the caller's later in-place updates.
     if torch is not None and isinstance(value, torch.Tensor):
-        value = value.detach().cpu().numpy().copy()
-    return check.float_array(where, name, value, ndim=1)
+        value = value.detach().cpu().numpy()
+    return check.float_array(where, name, value, ndim=1).copy()
 
 
 def bn_param_from_state_dict(
@@ -125,7 +125,10 @@ def bn_param_from_state_dict(
     for name, a in (("bias", beta), ("running_mean", running_mean), ("running_var", running_var)):
         check.same_shape(where, f"state_dict['{name}']", a, (D,), "the shape of weight")
     if batch_size is not None:
-        k = _count(where, "state_dict['num_batches_tracked']", int(state_dict["num_batches_tracked"]))
+        tracked = state_dict["num_batches_tracked"]
+        # a 0-d tensor or array holds the count; .item() gives the Python number unchanged
+        tracked = tracked.item() if hasattr(tracked, "item") else tracked
+        k = _count(where, "state_dict['num_batches_tracked']", tracked)
         N = batch_size
         # (*) solved for ours: remove the decayed start value, then the Bessel factor
         running_var = (N - 1) / N * (running_var - (1.0 - momentum) ** k)

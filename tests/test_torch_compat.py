@@ -157,6 +157,13 @@ def test_reading_a_state_dict_needs_no_torch():
     assert bn_param["mode"] == "test"
 
 
+def test_arrays_read_from_a_numpy_state_dict_are_copies():
+    state = {"weight": np.ones(2), "bias": np.zeros(2), "running_mean": np.zeros(2), "running_var": np.ones(2)}
+    gamma, _, bn_param = bn_param_from_state_dict(state)
+    assert not np.shares_memory(gamma, state["weight"])
+    assert not np.shares_memory(bn_param["running_var"], state["running_var"])
+
+
 def test_state_arrays_are_copies(torch):
     module = torch.nn.BatchNorm1d(3, dtype=torch.float64)
     _, _, bn_param = bn_param_from_module(module)
@@ -182,6 +189,7 @@ def test_batch_of_one_is_refused_by_both(torch):
         ({}, {"momentum": 2.0}, ValueError, ["momentum", "[0, 1]", "2.0"]),
         ({"running_var": np.ones(3)}, {}, ValueError, ["running_var", "(2,)", "(3,)"]),
         ({"weight": np.ones(2, dtype=int)}, {}, TypeError, ["weight", "floating", "int64"]),
+        ({"num_batches_tracked": np.array(2.5)}, {"batch_size": 4}, ValueError, ["num_batches_tracked", "integer", "2.5"]),
     ],
 )
 def test_bn_param_from_state_dict_rejects(state_change, kwargs, error, words):
