@@ -1,5 +1,9 @@
 """The timing machinery, tested with a fake clock: no test here depends on how fast anything runs."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -140,3 +144,20 @@ def test_torch_step_computes_the_same_gradients_as_ours():
     theirs = benchmark._torch_step(x, gamma, beta, dout)()
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(b.numpy(), a, rtol=1e-10, atol=1e-12)
+
+
+def test_the_command_prints_both_tables():
+    """benchmarks/run.py end to end on a tiny size: one fresh process per size, Markdown out."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--sizes", "8x3", "--dtypes", "float32", "--repeat", "1",
+         "--min-time", "0.0001"],
+        capture_output=True, text=True, timeout=300, check=True,
+    )
+    lines = result.stdout.splitlines()
+    assert "Median milliseconds per call" in lines and "Ratios of medians" in lines
+    rows = [line for line in lines if line.startswith("| float32 | 8 | 3 |")]
+    assert len(rows) == 2, result.stdout
+    # a median row: copy, forward, staged, simplified, ours fwd+bwd, torch (or "-")
+    cells = [c.strip() for c in rows[0].strip("|").split("|")][3:]
+    assert len(cells) == 6 and all(float(c) > 0 for c in cells[:5])
