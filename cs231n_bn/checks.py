@@ -229,6 +229,11 @@ def _unpack(function_name, result, names):
     return result
 
 
+def _forward(function_name, fn, *args):
+    """(out, cache) from a forward pass, or CheckFailed saying what came back instead."""
+    return _unpack(function_name, _call(function_name, fn, *args), ("out", "cache"))
+
+
 def _require_array(function_name, name, a, shape, hint=""):
     if not isinstance(a, np.ndarray):
         raise CheckFailed(f"{function_name}: {name} must be a numpy array; got {type(a).__name__}")
@@ -270,7 +275,11 @@ def _is_centred(groups):
 
 
 def _matches(a, b, rtol=MODEL_RTOL):
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    """Do a and b agree to rtol, entry by entry? False for anything not numeric."""
+    try:
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
     if a.shape != b.shape:
         return False
     return bool(np.all(np.abs(a - b) <= rtol * np.maximum(np.abs(b), 1e-300) + 1e-14))
@@ -486,7 +495,7 @@ def _check_test_mode(function_name, layout, call, x, gamma, beta, running_mean, 
     bn_param = {"mode": "test", "eps": eps, "running_mean": running_mean.copy(),
                 "running_var": running_var.copy()}
     originals = {"x": (x, x.copy()), "gamma": (gamma, gamma.copy()), "beta": (beta, beta.copy())}
-    out, _ = _unpack(function_name, _call(function_name, call, x, gamma, beta, bn_param), ("out", "cache"))
+    out, _ = _forward(function_name, call, x, gamma, beta, bn_param)
     _require_unchanged(function_name, originals)
     _require_array(function_name, "out (test mode)", out, x.shape)
     for key, before in (("running_mean", running_mean), ("running_var", running_var)):
@@ -504,24 +513,20 @@ def _check_test_mode(function_name, layout, call, x, gamma, beta, running_mean, 
             f"bn_param['running_mean'] and bn_param['running_var'], so that a sample's output "
             f"does not depend on the rest of the batch"
         )
-    centred = layout.to_groups(x) - layout.to_groups(np.broadcast_to(layout.param_view(running_mean), x.shape))
-    expected_scale = 1.0 / np.sqrt(running_var + eps)
-    scale_models = (
-        (1.0 / np.sqrt(running_var), "eps is missing in test mode: divide by sqrt(running_var + eps)"),
-        (1.0 / (np.sqrt(running_var) + eps), "eps is outside the square root in test mode: divide by sqrt(running_var + eps)"),
-        (1.0 / (running_var + eps), "the square root is missing in test mode: divide by sqrt(running_var + eps)"),
-    )
-    groups = layout.to_groups(xhat)
-    if _matches(groups, expected_scale[:, None] * centred):
-        return
-    for scale, message in scale_models:
-        if _matches(groups, scale[:, None] * centred):
-            raise CheckFailed(f"{function_name}: {message}")
-    raise CheckFailed(
-        f"{function_name}: in test mode each feature should be the affine map "
-        f"gamma * (x - running_mean) / sqrt(running_var + eps) + beta, which equals beta at "
-        f"x = running_mean; yours is not. Use the running statistics from bn_param in place "
-        f"of the batch statistics"
+    running_mean_map = np.broadcast_to(layout.param_view(running_mean), x.shape)
+    centred = layout.to_groups(x) - layout.to_groups(running_mean_map)
+    hint = "divide by sqrt(running_var + eps)"
+    _expect(
+        function_name, layout.to_groups(xhat), (1.0 / np.sqrt(running_var + eps))[:, None] * centred,
+        (
+            ((1.0 / np.sqrt(running_var))[:, None] * centred, f"eps is missing in test mode: {hint}"),
+            ((1.0 / (np.sqrt(running_var) + eps))[:, None] * centred,
+             f"eps is outside the square root in test mode: {hint}"),
+            ((1.0 / (running_var + eps))[:, None] * centred, f"the square root is missing in test mode: {hint}"),
+        ),
+        "in test mode each feature should be the affine map gamma * (x - running_mean) / "
+        "sqrt(running_var + eps) + beta, which equals beta at x = running_mean; yours is not. Use "
+        "the running statistics from bn_param in place of the batch statistics",
     )
 
 
@@ -530,7 +535,7 @@ def _check_test_mode(function_name, layout, call, x, gamma, beta, running_mean, 
 # ---------------------------------------------------------------------------------------
 
 
-def _reduction_hint(function_name, name, got, dout, layout, param_shape):
+def _reduction_hint(name, got, dout, layout, param_shape):
     """Name the axes a wrongly shaped dgamma/dbeta was summed over, when recognizable."""
     axes_text = ", ".join(str(a) for a in layout.param_axes)
     hint = (
@@ -543,7 +548,10 @@ def _reduction_hint(function_name, name, got, dout, layout, param_shape):
                 continue
             if got.shape == np.sum(dout, axis=axes).shape and got.shape != param_shape:
                 where = "all axes" if axes is None else f"axis {axes if len(axes) > 1 else axes[0]}"
-                return f"gradients summed over the wrong axis: {name} has shape {got.shape}, as if summed over {where}. {hint}"
+                return (
+                    f"gradients summed over the wrong axis: {name} has shape {got.shape}, as if "
+                    f"summed over {where}. {hint}"
+                )
     return hint
 
 
@@ -599,7 +607,7 @@ def _check_backward(function_name, backward, call, layout, x, gamma, beta, dout)
     dx, dgamma, dbeta = grads
     _require_array(function_name, "dx", dx, x.shape, "dx has the shape of x")
     for name, got in (("dbeta", dbeta), ("dgamma", dgamma)):
-        hint = _reduction_hint(function_name, name, got, dout, layout, gamma.shape)
+        hint = _reduction_hint(name, got, dout, layout, gamma.shape)
         _require_array(function_name, name, got, gamma.shape, hint)
     numeric_dx, numeric_dgamma, numeric_dbeta = _numeric(call, x, gamma, beta, dout)
     if rel_error(dbeta, numeric_dbeta) > GRAD_TOL:
@@ -637,6 +645,10 @@ def _check_backward(function_name, backward, call, layout, x, gamma, beta, dout)
     return rel_error(dx, numeric_dx)
 
 
+def _print_gradients_pass(function_name):
+    print(f"PASS {function_name}: dx, dgamma and dbeta match numeric gradients (relative error < {GRAD_TOL:g})")
+
+
 def _needs_forward(function_name, forward_name, verify, forward):
     """Run a forward check quietly; a backward pass cannot be judged on a broken forward."""
     try:
@@ -672,7 +684,7 @@ def _verify_batchnorm_like(function_name, fn, layout, x, gamma, beta, momentum, 
     bn_param = {"mode": "train", "eps": EPS, "momentum": momentum,
                 "running_mean": old_mean.copy(), "running_var": old_var.copy()}
     originals = {"x": (x, x.copy()), "gamma": (gamma, gamma.copy()), "beta": (beta, beta.copy())}
-    out, _ = _unpack(function_name, _call(function_name, fn, x, gamma, beta, bn_param), ("out", "cache"))
+    out, _ = _forward(function_name, fn, x, gamma, beta, bn_param)
     _require_unchanged(function_name, originals)
     _require_array(function_name, "out", out, x.shape, "out has the shape of x")
     if np.shares_memory(out, x):
@@ -685,7 +697,7 @@ def _verify_batchnorm_like(function_name, fn, layout, x, gamma, beta, momentum, 
 
     fresh = {"mode": "train"}
     x_default = _grouped_input(np.random.default_rng(11), layout, groups_x.shape, DEFAULT_EPS)
-    out, _ = _unpack(function_name, _call(function_name, fn, x_default, gamma, beta, fresh), ("out", "cache"))
+    out, _ = _forward(function_name, fn, x_default, gamma, beta, fresh)
     _require_array(function_name, "out", out, x.shape)
     _diagnose_normalized(function_name, layout, x_default, out, gamma, beta, DEFAULT_EPS)
     g = layout.to_groups(x_default)
@@ -746,14 +758,14 @@ def check_batchnorm_backward(batchnorm_backward=None, batchnorm_forward=None):
     """
     fn = batchnorm_backward or _package_function("batchnorm", "batchnorm_backward")
     _check_bn_backward("batchnorm_backward", fn, batchnorm_forward)
-    print(f"PASS batchnorm_backward: dx, dgamma and dbeta match numeric gradients (relative error < {GRAD_TOL:g})")
+    _print_gradients_pass("batchnorm_backward")
 
 
 def check_batchnorm_backward_alt(batchnorm_backward_alt=None, batchnorm_forward=None):
     """Check the closed-form batchnorm_backward_alt(dout, cache) numerically."""
     fn = batchnorm_backward_alt or _package_function("batchnorm", "batchnorm_backward_alt")
     _check_bn_backward("batchnorm_backward_alt", fn, batchnorm_forward)
-    print(f"PASS batchnorm_backward_alt: dx, dgamma and dbeta match numeric gradients (relative error < {GRAD_TOL:g})")
+    _print_gradients_pass("batchnorm_backward_alt")
 
 
 # ---------------------------------------------------------------------------------------
@@ -769,19 +781,19 @@ def _verify_layernorm_forward(fn):
     x = _grouped_input(rng, layout, (N, D), EPS)
     gamma, beta = _params(rng, (D,))
     originals = {"x": (x, x.copy()), "gamma": (gamma, gamma.copy()), "beta": (beta, beta.copy())}
-    out, _ = _unpack(function_name, _call(function_name, fn, x, gamma, beta, {"eps": EPS}), ("out", "cache"))
+    out, _ = _forward(function_name, fn, x, gamma, beta, {"eps": EPS})
     _require_unchanged(function_name, originals)
     _require_array(function_name, "out", out, x.shape, "out has the shape of x")
     _diagnose_normalized(function_name, layout, x, out, gamma, beta, EPS)
 
     x_default = _grouped_input(np.random.default_rng(12), layout, (N, D), DEFAULT_EPS)
-    out, _ = _unpack(function_name, _call(function_name, fn, x_default, gamma, beta, {}), ("out", "cache"))
+    out, _ = _forward(function_name, fn, x_default, gamma, beta, {})
     _require_array(function_name, "out", out, x.shape)
     _diagnose_normalized(function_name, layout, x_default, out, gamma, beta, DEFAULT_EPS)
 
     whole, _ = fn(x, gamma, beta, {"eps": EPS})
     for i in range(N):
-        alone, _ = _unpack(function_name, _call(function_name, fn, x[i:i + 1], gamma, beta, {"eps": EPS}), ("out", "cache"))
+        alone, _ = _forward(function_name, fn, x[i:i + 1], gamma, beta, {"eps": EPS})
         if not _matches(alone, whole[i:i + 1], 1e-12):
             raise CheckFailed(
                 f"{function_name}: sample {i} comes out differently alone than in the batch; "
@@ -814,7 +826,7 @@ def check_layernorm_backward(layernorm_backward=None, layernorm_forward=None):
         function_name, fn, lambda x_, g_, b_: forward(x_, g_, b_, {"eps": EPS}),
         _ln_layout(N, D), x, gamma, beta, dout,
     )
-    print(f"PASS layernorm_backward: dx, dgamma and dbeta match numeric gradients (relative error < {GRAD_TOL:g})")
+    _print_gradients_pass("layernorm_backward")
 
 
 # ---------------------------------------------------------------------------------------
@@ -856,7 +868,7 @@ def check_spatial_batchnorm_backward(fn=None, forward=None):
         function_name, fn, lambda x_, g_, b_: forward(x_, g_, b_, {"mode": "train", "eps": EPS}),
         _spatial_bn_layout(N, C, H, W), x, gamma, beta, dout,
     )
-    print(f"PASS spatial_batchnorm_backward: dx, dgamma and dbeta match numeric gradients (relative error < {GRAD_TOL:g})")
+    _print_gradients_pass("spatial_batchnorm_backward")
 
 
 def _verify_spatial_groupnorm_forward(fn):
@@ -867,13 +879,13 @@ def _verify_spatial_groupnorm_forward(fn):
     x = _grouped_input(rng, layout, (N * G, (C // G) * H * W), EPS)
     gamma, beta = _params(rng, (C,))
     originals = {"x": (x, x.copy()), "gamma": (gamma, gamma.copy()), "beta": (beta, beta.copy())}
-    out, _ = _unpack(function_name, _call(function_name, fn, x, gamma, beta, G, {"eps": EPS}), ("out", "cache"))
+    out, _ = _forward(function_name, fn, x, gamma, beta, G, {"eps": EPS})
     _require_unchanged(function_name, originals)
     _require_array(function_name, "out", out, x.shape, "out has the shape of x, (N, C, H, W)")
     _diagnose_normalized(function_name, layout, x, out, gamma, beta, EPS)
 
     x_default = _grouped_input(np.random.default_rng(13), layout, (N * G, (C // G) * H * W), DEFAULT_EPS)
-    out, _ = _unpack(function_name, _call(function_name, fn, x_default, gamma, beta, G, {}), ("out", "cache"))
+    out, _ = _forward(function_name, fn, x_default, gamma, beta, G, {})
     _require_array(function_name, "out", out, x.shape)
     _diagnose_normalized(function_name, layout, x_default, out, gamma, beta, DEFAULT_EPS)
 
@@ -903,7 +915,7 @@ def check_spatial_groupnorm_backward(fn=None, forward=None):
         function_name, fn, lambda x_, g_, b_: forward(x_, g_, b_, G, {"eps": EPS}),
         _groupnorm_layout(N, C, H, W, G), x, gamma, beta, dout,
     )
-    print(f"PASS spatial_groupnorm_backward: dx, dgamma and dbeta match numeric gradients (relative error < {GRAD_TOL:g})")
+    _print_gradients_pass("spatial_groupnorm_backward")
 
 
 # ---------------------------------------------------------------------------------------
@@ -953,8 +965,8 @@ def _verify_fc_net_forward(cls):
             bn_param["momentum"] = 0.0  # after one step the running statistics ARE the batch's
         rng = np.random.default_rng(9)
         X = rng.normal(size=(8, 4))
-        y = rng.integers(0, 3, size=8)
-        _call("FullyConnectedNet.loss", net.loss, X, y)
+        # A training-mode forward pass alone (loss(X, y) would also run the backward pass).
+        _call("FullyConnectedNet._forward", net._forward, X, "train")
         zs = _call("FullyConnectedNet.activation_inputs", net.activation_inputs, X)
         scores = _call("FullyConnectedNet.loss", net.loss, X)
         layer_input = X
@@ -980,6 +992,14 @@ def _verify_fc_net_forward(cls):
                         f"pass: train mode updates bn_params[{i - 1}], test mode uses it.)"
                     ) from err
             layer_input = _activation(activation, z)
+        if normalization == "batchnorm":
+            few = _call("FullyConnectedNet.activation_inputs", net.activation_inputs, X[:3])
+            if not all(_matches(z_few, z[:3], 1e-9) for z_few, z in zip(few, zs)):
+                raise CheckFailed(
+                    f"FullyConnectedNet ({label}): in test mode a sample's output depends on the "
+                    f"rest of the batch, so batch norm still uses batch statistics. Pass the "
+                    f"pass's mode on: set bn_params[i - 1]['mode'] before calling batchnorm_forward"
+                )
         L = net.num_layers
         expected = layer_input @ net.params[f"W{L}"] + net.params[f"b{L}"]
         if not _matches(scores, expected, 1e-9):
@@ -1039,7 +1059,10 @@ def check_fc_net_backward(FullyConnectedNet=None):
                     f"{where}: grads['{name}'] disagrees with the numeric gradient (relative "
                     f"error {error:.2g}); {hint}"
                 )
-    print("PASS FullyConnectedNet backward: every gradient matches its numeric gradient, with batch norm, layer norm and dropout")
+    print(
+        "PASS FullyConnectedNet backward: every gradient matches its numeric gradient, with batch "
+        "norm, layer norm and dropout"
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -1049,12 +1072,29 @@ def check_fc_net_backward(FullyConnectedNet=None):
 
 def _run_rule(function_name, rule, w, dw, config):
     originals = {"w": (w, w.copy()), "dw": (dw, dw.copy())}
-    next_w, new_config = _unpack(function_name, _call(function_name, rule, w, dw, config), ("next_w", "config"))
+    result = _call(function_name, rule, w, dw, config)
+    next_w, new_config = _unpack(function_name, result, ("next_w", "config"))
     _require_unchanged(function_name, originals)
     _require_array(function_name, "next_w", next_w, w.shape)
     if not isinstance(new_config, dict):
-        raise CheckFailed(f"{function_name}: the second return value must be the config dict; got {type(new_config).__name__}")
+        raise CheckFailed(
+            f"{function_name}: the second return value must be the config dict; got "
+            f"{type(new_config).__name__}"
+        )
     return next_w, new_config
+
+
+def _expect(function_name, got, right, mistakes, otherwise):
+    """Return if `got` matches `right`; else raise naming the first mistake it matches.
+
+    mistakes: ((what that mistake would give, message), ...); otherwise: generic message.
+    """
+    if _matches(got, right):
+        return
+    for wrong, message in mistakes:
+        if _matches(got, wrong):
+            raise CheckFailed(f"{function_name}: {message}")
+    raise CheckFailed(f"{function_name}: {otherwise}")
 
 
 def check_sgd_momentum(sgd_momentum=None):
@@ -1062,26 +1102,34 @@ def check_sgd_momentum(sgd_momentum=None):
     name = "sgd_momentum"
     rule = sgd_momentum or _package_function("optim", "sgd_momentum")
     rng = np.random.default_rng(20)
-    w, dw, v_old = rng.normal(size=(3, 4)), rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    w, dw, v_old = (rng.normal(size=(3, 4)) for _ in range(3))
     lr, mom = 0.1, 0.8
-    next_w, config = _run_rule(name, rule, w, dw, {"learning_rate": lr, "momentum": mom, "velocity": v_old.copy()})
-    v_new = config.get("velocity")
-    v_expected = mom * v_old + (-lr) * dw
-    if not isinstance(v_new, np.ndarray) or _matches(v_new, v_old):
-        raise CheckFailed(f"{name}: the new velocity is not stored: return it in config['velocity'] for the next step")
-    if _matches(v_new, lr * v_old - mom * dw):
-        raise CheckFailed(f"{name}: learning_rate and momentum are swapped: v <- momentum * v - learning_rate * dw")
-    if not _matches(v_new, v_expected):
-        raise CheckFailed(f"{name}: config['velocity'] should be momentum * v - learning_rate * dw; it is not")
-    if _matches(next_w, w - v_new):
-        raise CheckFailed(f"{name}: the step has the wrong sign: the velocity already points downhill, so w <- w + v")
-    if _matches(next_w, w + v_old):
-        raise CheckFailed(f"{name}: w moved by the OLD velocity; update v first, then w <- w + v")
-    if not _matches(next_w, w + v_expected):
-        raise CheckFailed(f"{name}: next_w should be w + v with the new velocity v; it is not")
-    next_w, config = _run_rule(name, rule, w, dw, None)
-    if not _matches(next_w, w - 1e-2 * dw):
-        raise CheckFailed(f"{name}: with config=None the velocity starts at zeros, so the first step is -learning_rate * dw (default 1e-2)")
+    config = {"learning_rate": lr, "momentum": mom, "velocity": v_old.copy()}
+    next_w, config = _run_rule(name, rule, w, dw, config)
+    v_right = mom * v_old + (-lr) * dw
+    _expect(
+        name, config.get("velocity", v_old), v_right,
+        (
+            (v_old, "the new velocity is not stored: return it in config['velocity'] for the next step"),
+            (lr * v_old - mom * dw,
+             "learning_rate and momentum are swapped: v <- momentum * v - learning_rate * dw"),
+        ),
+        "config['velocity'] should be momentum * v - learning_rate * dw; it is not",
+    )
+    _expect(
+        name, next_w, w + v_right,
+        (
+            (w - v_right, "the step has the wrong sign: the velocity already points downhill, so w <- w + v"),
+            (w + v_old, "w moved by the OLD velocity; update v first, then w <- w + v"),
+        ),
+        "next_w should be w + v with the new velocity v; it is not",
+    )
+    next_w, _ = _run_rule(name, rule, w, dw, None)
+    _expect(
+        name, next_w, w - 1e-2 * dw, (),
+        "with config=None the velocity starts at zeros, so the first step is -learning_rate * dw "
+        "(learning_rate defaults to 1e-2)",
+    )
     print("PASS sgd_momentum: the velocity and the step follow v <- momentum * v - learning_rate * dw, w <- w + v")
 
 
@@ -1090,34 +1138,37 @@ def check_adam(adam=None):
     name = "adam"
     rule = adam or _package_function("optim", "adam")
     rng = np.random.default_rng(21)
-    w, dw1, dw2 = rng.normal(size=(3, 4)), rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    w, dw1, dw2 = (rng.normal(size=(3, 4)) for _ in range(3))
     # epsilon larger than the default, so that where it goes shows in the result
     lr, b1, b2, tiny = 1e-2, 0.9, 0.999, 1e-4
+    eps_inside = "epsilon is inside the square root; divide by sqrt(vhat) + epsilon"
+
     first_w, config = _run_rule(name, rule, w, dw1, {"learning_rate": lr, "epsilon": tiny})
     if config.get("t") != 1:
-        raise CheckFailed(f"{name}: config['t'] should count the steps taken: 1 after the first; got {config.get('t')!r}")
-    step = first_w - w
-    if _matches(step, -lr * (1 - b1) * dw1 / (np.sqrt(1 - b2) * np.abs(dw1) + tiny)):
-        raise CheckFailed(
-            f"{name}: the bias correction is missing: m and v start at zero, so divide them by "
-            f"1 - beta1**t and 1 - beta2**t; the first step should then be about learning_rate * sign(dw)"
-        )
-    if not _matches(step, -lr * dw1 / (np.abs(dw1) + tiny)):
-        raise CheckFailed(f"{name}: the first step from a fresh config should be -learning_rate * dw / (|dw| + epsilon), about learning_rate * sign(dw); it is not")
-    m_expected = b1 * (1 - b1) * dw1 + (1 - b1) * dw2
-    v_expected = b2 * (1 - b2) * dw1**2 + (1 - b2) * dw2**2
-    second_w, config = _run_rule(name, rule, first_w, dw2, config)
-    for key, expected in (("m", m_expected), ("v", v_expected)):
-        if not _matches(config.get(key, np.nan), expected):
-            raise CheckFailed(f"{name}: config['{key}'] after two steps is not the exponential average of the {'gradients' if key == 'm' else 'squared gradients'} (beta1={b1}, beta2={b2})")
-    corrected_m, corrected_v = m_expected / (1 - b1**2), v_expected / (1 - b2**2)
-    expected_w = first_w - lr * corrected_m / (np.sqrt(corrected_v) + tiny)
-    if _matches(second_w, expected_w):
-        print("PASS adam: moments, bias correction and steps match over two updates")
-        return
-    if _matches(second_w, first_w - lr * corrected_m / np.sqrt(corrected_v + tiny)):
-        raise CheckFailed(f"{name}: epsilon is inside the square root; divide by sqrt(vhat) + epsilon")
-    raise CheckFailed(
-        f"{name}: the second step is wrong: increment t first, correct m and v by 1 - beta**t, "
-        f"and step by learning_rate * mhat / (sqrt(vhat) + epsilon)"
+        raise CheckFailed(f"{name}: config['t'] counts the steps: 1 after the first; got {config.get('t')!r}")
+    _expect(
+        name, first_w - w, -lr * dw1 / (np.abs(dw1) + tiny),
+        (
+            (-lr * (1 - b1) * dw1 / (np.sqrt(1 - b2) * np.abs(dw1) + tiny),
+             "the bias correction is missing: m and v start at zero, so divide them by "
+             "1 - beta1**t and 1 - beta2**t; the first step is then about learning_rate * sign(dw)"),
+            (-lr * dw1 / np.sqrt(dw1**2 + tiny), eps_inside),
+        ),
+        "the first step from a fresh config should be -learning_rate * dw / (|dw| + epsilon), "
+        "about learning_rate * sign(dw); it is not",
     )
+
+    second_w, config = _run_rule(name, rule, first_w, dw2, config)
+    first_moment = b1 * (1 - b1) * dw1 + (1 - b1) * dw2
+    second_moment = b2 * (1 - b2) * dw1**2 + (1 - b2) * dw2**2
+    for key, right, what in (("m", first_moment, "gradients"), ("v", second_moment, "squared gradients")):
+        _expect(name, config.get(key, np.nan), right, (),
+                f"config['{key}'] after two steps is not the exponential average of the {what}")
+    unbiased_first, unbiased_second = first_moment / (1 - b1**2), second_moment / (1 - b2**2)
+    _expect(
+        name, second_w, first_w - lr * unbiased_first / (np.sqrt(unbiased_second) + tiny),
+        ((first_w - lr * unbiased_first / np.sqrt(unbiased_second + tiny), eps_inside),),
+        "the second step is wrong: increment t first, correct m and v by 1 - beta**t, and step "
+        "by learning_rate * mhat / (sqrt(vhat) + epsilon)",
+    )
+    print("PASS adam: moments, bias correction and steps match over two updates")

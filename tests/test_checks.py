@@ -10,10 +10,14 @@ import pytest
 
 from cs231n_bn import checks
 from cs231n_bn.batchnorm import batchnorm_forward
-from cs231n_bn.layernorm import layernorm_forward
+from cs231n_bn.fc_net import FullyConnectedNet
 from cs231n_bn.spatial import spatial_groupnorm_forward
 
 ALL_CHECKS = [
+    checks.check_fc_net_forward,
+    checks.check_fc_net_backward,
+    checks.check_sgd_momentum,
+    checks.check_adam,
     checks.check_batchnorm_forward,
     checks.check_batchnorm_backward,
     checks.check_batchnorm_backward_alt,
@@ -348,3 +352,102 @@ def test_spatial_batchnorm_backward_dgamma_from_x_is_named():
         return dx, np.sum(dout * x, axis=(0, 2, 3)), dbeta
 
     expect(checks.check_spatial_batchnorm_backward, backward, "dgamma computed from x instead of xhat")
+
+
+# ---------------------------------------------------------------------------------------
+# FullyConnectedNet and the update rules
+# ---------------------------------------------------------------------------------------
+
+
+class ForgetsTheNorm(FullyConnectedNet):
+    def _hidden_forward(self, x, i, mode, rng):
+        normalization, self.normalization = self.normalization, None
+        try:
+            return super()._hidden_forward(x, i, mode, rng)
+        finally:
+            self.normalization = normalization
+
+
+class AlwaysTrainMode(FullyConnectedNet):
+    def _hidden_forward(self, x, i, mode, rng):
+        return super()._hidden_forward(x, i, "train", rng)
+
+
+class DoubleGammaGradient(FullyConnectedNet):
+    def _hidden_backward(self, dout, cache, i, grads):
+        dx = super()._hidden_backward(dout, cache, i, grads)
+        if f"gamma{i}" in grads:
+            grads[f"gamma{i}"] = 2 * grads[f"gamma{i}"]
+        return dx
+
+
+@pytest.mark.parametrize(
+    "cls, check, words",
+    [
+        (ForgetsTheNorm, checks.check_fc_net_forward, ["hidden layer 1", "batchnorm layer must come"]),
+        (AlwaysTrainMode, checks.check_fc_net_forward, ["test mode", "batch statistics"]),
+        (DoubleGammaGradient, checks.check_fc_net_backward, ["grads['gamma"]),
+        (ForgetsTheNorm, checks.check_fc_net_backward, ["cannot be checked until its forward pass"]),
+    ],
+)
+def test_network_mistakes_are_named(cls, check, words):
+    expect(check, cls, *words)
+
+
+def broken_sgd_momentum(mistake):
+    def rule(w, dw, config=None):
+        config = {"learning_rate": 1e-2, "momentum": 0.9, **(config or {})}
+        lr, mom = config["learning_rate"], config["momentum"]
+        if mistake == "swap":
+            lr, mom = mom, lr
+        v = mom * config.get("velocity", np.zeros_like(w)) - lr * dw
+        if mistake == "forget":
+            return w + v, {k: val for k, val in config.items() if k != "velocity"}
+        step = -v if mistake == "sign" else v
+        return w + step, dict(config, velocity=v)
+
+    return rule
+
+
+@pytest.mark.parametrize(
+    "mistake, words",
+    [(None, None), ("swap", ["swapped"]), ("forget", ["not stored"]), ("sign", ["wrong sign"])],
+)
+def test_sgd_momentum_mistakes_are_named(mistake, words, capsys):
+    if words is None:
+        checks.check_sgd_momentum(broken_sgd_momentum(None))
+        assert capsys.readouterr().out.startswith("PASS")
+    else:
+        expect(checks.check_sgd_momentum, broken_sgd_momentum(mistake), *words)
+
+
+def broken_adam(mistake):
+    def rule(w, dw, config=None):
+        config = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "t": 0, **(config or {})}
+        b1, b2, eps = config["beta1"], config["beta2"], config["epsilon"]
+        t = config["t"] + 1
+        m = b1 * config.get("m", np.zeros_like(w)) + (1 - b1) * dw
+        v = b2 * config.get("v", np.zeros_like(w)) + (1 - b2) * dw * dw
+        if mistake == "no correction":
+            m_used, v_used = m, v
+        else:
+            m_used, v_used = m / (1 - b1**t), v / (1 - b2**t)
+        if mistake == "eps inside":
+            denominator = np.sqrt(v_used + eps)
+        else:
+            denominator = np.sqrt(v_used) + eps
+        return w - config["learning_rate"] * m_used / denominator, dict(config, m=m, v=v, t=t)
+
+    return rule
+
+
+@pytest.mark.parametrize(
+    "mistake, words",
+    [(None, None), ("no correction", ["bias correction is missing"]), ("eps inside", ["inside the square root"])],
+)
+def test_adam_mistakes_are_named(mistake, words, capsys):
+    if words is None:
+        checks.check_adam(broken_adam(None))
+        assert capsys.readouterr().out.startswith("PASS")
+    else:
+        expect(checks.check_adam, broken_adam(mistake), *words)

@@ -16,18 +16,19 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from cs231n_bn.classroom.exercises import BY_FUNCTION, EXERCISES, notebook_path
+from cs231n_bn.classroom.exercises import BY_FUNCTION, notebook_path
 from cs231n_bn.classroom.grade import Limits, grade
 from cs231n_bn.classroom.leaks import public_text, secret_lines, student_text
-from cs231n_bn.classroom.regions import (
-    HIDDEN_TESTS,
-    MARKER_WORDS,
-    SOLUTION,
-    RegionError,
-    find_regions,
-    is_trivial,
+from cs231n_bn.classroom.regions import HIDDEN_TESTS, SOLUTION, RegionError, find_regions, is_trivial
+from cs231n_bn.classroom.release import (
+    INSTRUCTOR_ONLY,
+    ReleaseError,
+    ReleaseReport,
+    release,
+    shipped_files,
+    strip_notebook,
+    strip_python,
 )
-from cs231n_bn.classroom.release import INSTRUCTOR_ONLY, ReleaseError, release, shipped_files, strip_notebook, strip_python
 
 SOURCE = Path(__file__).resolve().parents[1]
 FIRST_NOTEBOOK = notebook_path(SOURCE, 1)
@@ -100,8 +101,6 @@ def test_a_package_region_becomes_a_stub_naming_function_and_notebook():
         "    ### END SOLUTION\n"
         "    return out\n"
     )
-    from cs231n_bn.classroom.release import ReleaseReport
-
     report = ReleaseReport()
     stripped = strip_python(text, "cs231n_bn/batchnorm.py", SOURCE, report)
     assert "secret_formula" not in stripped and "check(x)" in stripped
@@ -118,15 +117,11 @@ def test_a_package_region_becomes_a_stub_naming_function_and_notebook():
     ],
 )
 def test_regions_the_release_cannot_stub_are_refused(text, problem):
-    from cs231n_bn.classroom.release import ReleaseReport
-
     with pytest.raises(ReleaseError, match=problem):
         strip_python(text, "cs231n_bn/batchnorm.py", SOURCE, ReleaseReport())
 
 
 def test_a_notebook_loses_solutions_hidden_tests_and_outputs():
-    from cs231n_bn.classroom.release import ReleaseReport
-
     code = nbformat.v4.new_code_cell(
         "def f(x):\n    ### BEGIN SOLUTION\n    return x * 42\n    ### END SOLUTION",
         metadata={"nbgrader": {"grade": False, "solution": True, "grade_id": "nb99_f", "locked": False,
@@ -245,8 +240,8 @@ def test_hidden_tests_exist_in_the_source_and_not_in_the_student_notebooks(stude
         pytest.skip("no notebook has hidden tests yet")
     for path in sorted((dest / "notebooks").glob("*.ipynb")):
         text = student_text(path)
-        for word in MARKER_WORDS[2:]:
-            assert f"### {word}" not in text, path.name
+        for marker in HIDDEN_TESTS:
+            assert marker not in text, path.name
 
 
 # ---------------------------------------------------------------------------------------

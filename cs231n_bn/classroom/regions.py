@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_TESTS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
-MARKER_WORDS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
 _TRIVIAL = re.compile(
     r"""^(
@@ -87,11 +86,6 @@ def replace_regions(lines, regions, replacement):
         start = region.end + 1
     result.extend(lines[start:])
     return result
-
-
-def region_lines(lines, regions):
-    """The lines strictly inside the regions (markers excluded)."""
-    return [line for r in regions for line in lines[r.begin + 1 : r.end]]
 
 
 def is_trivial(line):

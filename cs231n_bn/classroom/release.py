@@ -23,13 +23,7 @@ import nbformat
 
 from cs231n_bn.classroom.exercises import BY_FUNCTION, notebook_label
 from cs231n_bn.classroom.leaks import visible_elsewhere
-from cs231n_bn.classroom.regions import (
-    HIDDEN_TESTS,
-    SOLUTION,
-    RegionError,
-    find_regions,
-    replace_regions,
-)
+from cs231n_bn.classroom.regions import HIDDEN_TESTS, SOLUTION, find_regions, replace_regions
 
 # Files that hold near-solutions or the grader's own tests: instructors only.
 INSTRUCTOR_ONLY = ("tests/test_checks.py", "tests/test_classroom.py", "tests/classroom_fixtures/")
