@@ -8,12 +8,15 @@ discusses them, and the tests can run every experiment on a tiny budget:
 - weight_scale_sweep, learning_rate_sweep, batch_size_sweep: one hyperparameter varied;
 - figure1: the paper's Figure 1 in miniature (sigmoid net, test accuracy and the
   percentiles of one sigmoid's input over training);
-- fewer_steps: how many steps the normalized net needs to reach the baseline's best.
+- fewer_steps: how many steps the normalized net needs to reach the baseline's best;
+- loss_landscape: how much the loss and its gradient change along the gradient direction
+  during training (the measurements of Santurkar et al., 2018).
 
 Every function takes the `data` dict of cs231n_bn.data.get_data and a `seed`; the same
 arguments always give the same numbers.
 """
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,6 +76,22 @@ class FewerSteps:
     baseline_steps: int  # the step at which the baseline first reached it
     normalized_steps: object  # the step at which the normalized net first reached it, or None
     ratio: float  # baseline_steps / normalized_steps (nan if never reached)
+
+
+@dataclass(frozen=True)
+class LandscapeRun:
+    """How the loss changes along the gradient direction, measured during one training run.
+
+    At each measurement, with g the gradient on a fixed probe batch and eta the learning
+    rate, the loss and gradient are evaluated at w - k * eta * g for every multiplier k.
+    """
+
+    normalization: str
+    steps: np.ndarray  # (M,) training steps at which the landscape was probed
+    loss: np.ndarray  # (M,) loss on the probe batch at w itself
+    loss_range: np.ndarray  # (M,) max - min of the loss over w and the probed points
+    gradient_change: np.ndarray  # (M,) max over k of ||grad(w - k eta g) - g|| / ||g||
+    multipliers: tuple  # the k values
 
 
 def make_network(data, hidden_dims, normalization=None, activation="relu", weight_scale=2e-2, reg=0.0, seed=0):
@@ -350,3 +369,98 @@ def fewer_steps(baseline, normalized):
         # Step 0 is before training: reaching the target there would take no steps at all.
         ratio = baseline_steps / max(normalized_steps, 1)
     return FewerSteps(target=target, baseline_steps=baseline_steps, normalized_steps=normalized_steps, ratio=ratio)
+
+
+def _flat(grads):
+    return np.concatenate([grads[name].ravel() for name in sorted(grads)]).astype(np.float64)
+
+
+def probe_along_gradient(model, X, y, step, multipliers):
+    """Loss at w, loss range and largest relative gradient change along -gradient from w.
+
+    The gradient change is relative to the gradient's own norm, so that networks whose
+    gradients differ in scale (as with and without batch norm) can be compared. The model
+    is left exactly as it was: its parameters are put back and the running statistics
+    that the probing forward passes update are restored.
+
+    Inputs:
+    - model: a FullyConnectedNet
+    - X, y: the probe batch
+    - step: the learning rate eta; the probed points are w - k * eta * g
+    - multipliers: the k values
+
+    Returns a tuple (loss, loss_range, gradient_change) of floats; the last two are inf if
+    a probed point overflows.
+    """
+    params, bn_params = model.params, copy.deepcopy(model.bn_params)
+    loss0, grads0 = model.loss(X, y)
+    g0 = _flat(grads0)
+    losses, changes = [loss0], []
+    try:
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            for k in multipliers:
+                model.params = {name: p - (k * step) * grads0[name] for name, p in params.items()}
+                loss_k, grads_k = model.loss(X, y)
+                losses.append(loss_k)
+                changes.append(np.linalg.norm(_flat(grads_k) - g0) / np.linalg.norm(g0))
+    except FloatingPointError:
+        return float(loss0), np.inf, np.inf
+    finally:
+        model.params, model.bn_params = params, bn_params
+    return float(loss0), float(max(losses) - min(losses)), float(max(changes))
+
+
+def loss_landscape(
+    data,
+    normalizations=(None, "batchnorm"),
+    hidden_dims=(100, 100, 100, 100, 100),
+    weight_scale=0.15,
+    update_rule="sgd",
+    learning_rate=0.1,
+    batch_size=50,
+    num_epochs=5,
+    eval_every=10,
+    multipliers=(0.5, 1.0, 2.0, 4.0),
+    seed=0,
+    verbose=False,
+):
+    """Santurkar et al.'s (2018) view of batch norm: a smoother loss along the gradient.
+
+    Each network is trained with plain SGD; every eval_every steps, on one fixed probe
+    batch of training images, the loss and gradient are evaluated at several distances
+    along the negative gradient (probe_along_gradient). Smaller numbers mean a smoother
+    landscape: the gradient predicts the loss, and itself, further ahead. The default
+    weight scale (0.15) lets the baseline train to about the same loss, so that the two
+    landscapes are compared at similar points of training.
+
+    Inputs:
+    - data: dict of splits
+    - normalizations: the networks to compare
+    - hidden_dims, weight_scale, update_rule, learning_rate, batch_size, num_epochs,
+      eval_every, seed: training settings (see train_network)
+    - multipliers: the probed distances, in units of one step (learning_rate * gradient)
+
+    Returns:
+    - dict label -> LandscapeRun
+    """
+    probe = np.random.default_rng([seed, 2]).choice(len(data["y_train"]), size=batch_size, replace=False)
+    X, y = data["X_train"][probe], data["y_train"][probe]
+    runs = {}
+    for norm in normalizations:
+        steps, records = [], []
+
+        def measure(solver):
+            steps.append(solver.step_count)
+            records.append(probe_along_gradient(solver.model, X, y, learning_rate, multipliers))
+
+        train_network(
+            data, hidden_dims=hidden_dims, normalization=norm, weight_scale=weight_scale, update_rule=update_rule,
+            learning_rate=learning_rate, batch_size=batch_size, num_epochs=num_epochs, eval_every=eval_every,
+            on_evaluate=measure, seed=seed, verbose=verbose,
+        )
+        loss, loss_range, gradient_change = (np.array(column) for column in zip(*records))
+        runs[label(norm)] = LandscapeRun(
+            normalization=label(norm), steps=np.array(steps), loss=loss, loss_range=loss_range,
+            gradient_change=gradient_change, multipliers=tuple(multipliers),
+        )
+    return runs

@@ -101,3 +101,31 @@ def test_fewer_steps_divides_the_baselines_steps_by_the_normalized_ones():
 
 def test_labels():
     assert [ex.label(n) for n in (None, "batchnorm", "layernorm")] == ["baseline", "batchnorm", "layernorm"]
+
+
+def test_probing_the_landscape_leaves_the_model_untouched(small):
+    net = ex.make_network(small, (20, 20), normalization="batchnorm", seed=0)
+    X, y = small["X_train"][:30], small["y_train"][:30]
+    net.loss(X, y)
+    params = {k: v.copy() for k, v in net.params.items()}
+    running = [p["running_mean"].copy() for p in net.bn_params]
+    loss, loss_range, change = ex.probe_along_gradient(net, X, y, 0.1, (0.5, 1.0, 2.0))
+    assert all(np.array_equal(net.params[k], params[k]) for k in params)
+    assert all(np.array_equal(p["running_mean"], r) for p, r in zip(net.bn_params, running))
+    assert loss == pytest.approx(net.loss(X, y)[0]) and loss_range >= 0 and change > 0
+
+
+def test_a_step_too_long_for_the_landscape_reports_infinity(small):
+    net = ex.make_network(small, (50, 50, 50), weight_scale=1.0, seed=0)
+    X, y = small["X_train"][:30], small["y_train"][:30]
+    _, loss_range, change = ex.probe_along_gradient(net, X, y, 1e30, (1.0,))
+    assert loss_range == np.inf and change == np.inf
+
+
+def test_loss_landscape_records_one_probe_per_evaluation(small):
+    runs = ex.loss_landscape(small, hidden_dims=(20, 20), num_epochs=2, eval_every=3)
+    for run in runs.values():
+        steps_per_epoch = len(small["y_train"]) // 50
+        assert run.steps.tolist() == sorted(set(list(range(0, 2 * steps_per_epoch + 1, 3)) + [2 * steps_per_epoch]))
+        assert run.loss.shape == run.loss_range.shape == run.gradient_change.shape == run.steps.shape
+        assert np.all(run.loss_range >= 0) and run.multipliers == (0.5, 1.0, 2.0, 4.0)
