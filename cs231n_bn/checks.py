@@ -48,7 +48,6 @@ class Layout:
     own gamma layout when the mistake also misplaces gamma and beta).
     """
 
-    function: str  # e.g. "batchnorm_forward"
     groups_text: str  # where the statistics are taken, in words
     to_groups: Callable
     from_groups: Callable
@@ -57,9 +56,9 @@ class Layout:
     alternatives: tuple  # ((to_groups, description[, param_view]), ...)
 
 
-def _bn_layout(N, D):
+def _bn_layout():
+    """Batch norm of (N, D): one group per feature, over the batch."""
     return Layout(
-        function="batchnorm_forward",
         groups_text="over the batch (axis 0), one mean and one variance per feature",
         to_groups=lambda a: a.T,
         from_groups=lambda m: m.T,
@@ -72,9 +71,9 @@ def _bn_layout(N, D):
     )
 
 
-def _ln_layout(N, D):
+def _ln_layout():
+    """Layer norm of (N, D): one group per sample, over its features."""
     return Layout(
-        function="layernorm_forward",
         groups_text="over the features of each sample (axis 1), one mean and one variance per sample",
         to_groups=lambda a: a,
         from_groups=lambda m: m,
@@ -92,8 +91,8 @@ def _ln_layout(N, D):
 
 
 def _spatial_bn_layout(N, C, H, W):
+    """Spatial batch norm of (N, C, H, W): one group per channel, over N, H and W."""
     return Layout(
-        function="spatial_batchnorm_forward",
         groups_text="over the batch and every position (axes 0, 2, 3), one mean and one "
         "variance per channel",
         to_groups=lambda a: a.transpose(1, 0, 2, 3).reshape(C, -1),
@@ -126,8 +125,8 @@ def _spatial_bn_layout(N, C, H, W):
 
 
 def _groupnorm_layout(N, C, H, W, G):
+    """Group norm of (N, C, H, W): one group per sample and block of C/G channels."""
     return Layout(
-        function="spatial_groupnorm_forward",
         groups_text=f"over each sample's groups of C/G = {C // G} consecutive channels and "
         f"their positions, one mean and one variance per (sample, group)",
         to_groups=lambda a: a.reshape(N * G, -1),
@@ -713,7 +712,7 @@ def _verify_batchnorm_like(function_name, fn, layout, x, gamma, beta, momentum, 
 def _verify_batchnorm_forward(fn):
     N, D = 8, 5
     rng = np.random.default_rng(0)
-    layout = _bn_layout(N, D)
+    layout = _bn_layout()
     x = _grouped_input(rng, layout, (D, N), EPS)
     gamma, beta = _params(rng, (D,))
     _verify_batchnorm_like("batchnorm_forward", fn, layout, x, gamma, beta, 0.7, N)
@@ -746,7 +745,7 @@ def _check_bn_backward(function_name, backward, forward):
     _check_backward(
         function_name, backward,
         lambda x_, g_, b_: forward(x_, g_, b_, {"mode": "train", "eps": EPS}),
-        _bn_layout(N, D), x, gamma, beta, dout,
+        _bn_layout(), x, gamma, beta, dout,
     )
 
 
@@ -777,7 +776,7 @@ def _verify_layernorm_forward(fn):
     function_name = "layernorm_forward"
     N, D = 5, 8
     rng = np.random.default_rng(2)
-    layout = _ln_layout(N, D)
+    layout = _ln_layout()
     x = _grouped_input(rng, layout, (N, D), EPS)
     gamma, beta = _params(rng, (D,))
     originals = {"x": (x, x.copy()), "gamma": (gamma, gamma.copy()), "beta": (beta, beta.copy())}
@@ -824,7 +823,7 @@ def check_layernorm_backward(layernorm_backward=None, layernorm_forward=None):
     dout = rng.normal(size=(N, D))
     _check_backward(
         function_name, fn, lambda x_, g_, b_: forward(x_, g_, b_, {"eps": EPS}),
-        _ln_layout(N, D), x, gamma, beta, dout,
+        _ln_layout(), x, gamma, beta, dout,
     )
     _print_gradients_pass("layernorm_backward")
 
@@ -981,7 +980,7 @@ def _verify_fc_net_forward(cls):
                         f"affine output h @ W{i} + b{i} of the previous layer's activations h"
                     )
             else:
-                layout = _bn_layout(*a.shape) if normalization == "batchnorm" else _ln_layout(*a.shape)
+                layout = _bn_layout() if normalization == "batchnorm" else _ln_layout()
                 try:
                     _diagnose_normalized(where, layout, a, z, net.params[f"gamma{i}"],
                                          net.params[f"beta{i}"], DEFAULT_EPS)

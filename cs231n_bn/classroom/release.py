@@ -49,9 +49,15 @@ class ReleaseReport:
 
 def shipped_files(source):
     """Relative paths of the files git tracks under `source`, less the instructor-only ones."""
-    listing = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=source, capture_output=True, check=True
-    ).stdout.decode()
+    try:
+        listing = subprocess.run(
+            ["git", "ls-files", "-z"], cwd=source, capture_output=True, check=True
+        ).stdout.decode()
+    except (OSError, subprocess.CalledProcessError) as err:
+        raise ReleaseError(
+            f"release: the source {source} must be a git checkout (the files git tracks are "
+            f"what gets released); `git ls-files` failed: {err}"
+        ) from err
     paths = []
     for rel in sorted(p for p in listing.split("\0") if p):
         if rel.startswith(INSTRUCTOR_ONLY) or not (Path(source) / rel).is_file():
