@@ -7,6 +7,7 @@ This file is instructor-only: the release leaves it out.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -185,6 +186,21 @@ def test_the_student_package_imports_cleanly_from_the_copy(student):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert Path(done.stdout.strip()).resolve().is_relative_to(dest.resolve())
+
+
+def test_the_student_edition_installs_as_a_package(student, tmp_path):
+    # Building a wheel is what `pip install` does first; a pure-Python wheel then imports
+    # straight from its zip file, without touching any environment.
+    tree = tmp_path / "tree"
+    shutil.copytree(student[0], tree)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "-w", str(tmp_path), str(tree)], check=True, capture_output=True, timeout=300)
+    (wheel,) = tmp_path.glob("cs231n_bn-*.whl")
+    script = "import cs231n_bn.batchnorm as m, cs231n_bn.checks, cs231n_bn.classroom.grade; print(m.__file__)"
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=copy_env(wheel),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith(str(wheel))
 
 
 def test_student_notebooks_have_no_outputs_markers_or_runtime_metadata(student):
