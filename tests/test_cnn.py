@@ -100,3 +100,13 @@ def test_parameters_have_the_requested_dtype():
 def test_rejects_bad_configuration(kwargs, error, pattern):
     with pytest.raises(error, match=r"^SmallConvNet: " + pattern):
         SmallConvNet(**kwargs)
+
+
+def test_untrained_batchnorm_net_can_be_evaluated(batch, rng):
+    """Running statistics start at mean 0, variance 1, so test mode works before any training step."""
+    X, _ = batch
+    net = model("batchnorm", rng)
+    np.testing.assert_array_equal(net.bn_params[0]["running_mean"], np.zeros(4))
+    np.testing.assert_array_equal(net.bn_params[0]["running_var"], np.ones(4))
+    scores = net.loss(X)
+    assert scores.shape == (5, 4) and np.all(np.isfinite(scores))
