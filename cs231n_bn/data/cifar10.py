@@ -13,8 +13,10 @@ is refused when loaded; batches are unpickled without running code (safe_pickle.
 import json
 import os
 from pathlib import Path
+from urllib.request import urlopen as urllib_urlopen
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from cs231n_bn.data.errors import (
     DATASETS_DIR,
@@ -76,10 +78,7 @@ def download_cifar10(root=DATASETS_DIR, url=CIFAR10_URL, md5=CIFAR10_MD5, urlope
 
 def _fetch(where, url, archive, md5, urlopen, progress):
     """Stream `url` into archive.part, then rename it to `archive` if its MD5 matches."""
-    from tqdm.auto import tqdm
-
-    if urlopen is None:
-        from urllib.request import urlopen
+    urlopen = urlopen or urllib_urlopen
     part = archive.with_name(archive.name + ".part")
     try:
         with urlopen(url, timeout=60) as response, open(part, "wb") as out:
