@@ -389,11 +389,13 @@ def test_the_student_notebook_runs_up_to_its_first_exercise_and_stops_there(stud
 
 @needs_notebook_1
 def test_grading_runs_the_notebook_with_its_check_cells_restored(tmp_path_factory):
-    # A copy with the solutions whose owner emptied every check cell of notebook 1 and
-    # broke the first notebook-local exercise: the grader restores the instructor's check
-    # cells, so exactly that exercise's check fails, and the rest of the notebook still runs.
+    # A copy with the solutions whose owner emptied every check cell of notebook 1, broke
+    # the first notebook-local exercise and replaced checks.py: the grader restores the
+    # instructor's check cells and checks, so exactly that exercise's check fails, and the
+    # rest of the notebook still runs.
     copy = tmp_path_factory.mktemp("notebook") / "copy"
     release(SOURCE, copy, strip=False)
+    (copy / "cs231n_bn" / "checks.py").write_text("raise ImportError('a tampered copy')\n")
     path = copy / "notebooks" / FIRST_NOTEBOOK.name
     nb = nbformat.read(path, as_version=4)
     broken = None
@@ -413,5 +415,8 @@ def test_grading_runs_the_notebook_with_its_check_cells_restored(tmp_path_factor
     # The check cell right after the broken exercise is the one that pays.
     assert len(failed) == 1 and failed[0].points == 0, [(i.exercise, i.status, i.message) for i in notebook_items]
     assert all(i.points == i.max_points for i in notebook_items if i is not failed[0])
+    # A check cell calling checks.check_batchnorm_forward ran with the instructor's checks.
+    covered = [i for i in notebook_items if i.counted_in == "batchnorm_forward"]
+    assert covered and all(i.status == "pass" and i.max_points == 0 for i in covered)
     manual = [i for i in report.items if i.kind == "manual" and i.notebook == FIRST_NOTEBOOK.name]
     assert all(i.status == "manual" for i in manual)

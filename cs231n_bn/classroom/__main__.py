@@ -51,11 +51,17 @@ def main(argv=None):
     gr.add_argument("--source", default=PACKAGE_SOURCE, help="the instructor's checkout (default: this one)")
     gr.add_argument("--no-notebooks", action="store_true", help="grade the package exercises only")
     gr.add_argument("--notebook", action="append", help="run only this notebook (file name; repeatable)")
-    gr.add_argument("--timeout", type=float, default=60.0, help="seconds per package exercise (60)")
-    gr.add_argument("--memory-mb", type=int, default=2048, help="MiB of address space per package exercise (2048)")
-    gr.add_argument("--notebook-timeout", type=float, default=600.0, help="seconds per notebook (600)")
-    gr.add_argument("--cell-timeout", type=int, default=120, help="seconds per notebook cell (120)")
-    gr.add_argument("--notebook-memory-mb", type=int, default=4096, help="MiB per notebook run (4096)")
+    limits = Limits()
+    gr.add_argument("--timeout", type=float, default=limits.timeout,
+                    help=f"seconds per package exercise ({limits.timeout:g})")
+    gr.add_argument("--memory-mb", type=int, default=limits.memory_mb,
+                    help=f"MiB of address space per package exercise ({limits.memory_mb})")
+    gr.add_argument("--notebook-timeout", type=float, default=limits.notebook_timeout,
+                    help=f"seconds per notebook ({limits.notebook_timeout:g})")
+    gr.add_argument("--cell-timeout", type=int, default=limits.cell_timeout,
+                    help=f"seconds per notebook cell ({limits.cell_timeout})")
+    gr.add_argument("--notebook-memory-mb", type=int, default=limits.notebook_memory_mb,
+                    help=f"MiB of address space per notebook run, kernel included ({limits.notebook_memory_mb})")
     gr.set_defaults(run=_grade)
 
     args = parser.parse_args(argv)

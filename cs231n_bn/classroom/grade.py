@@ -43,6 +43,7 @@ class GradeItem:
     max_points: float
     status: str  # pass, fail, not implemented, error, timeout, missing, manual
     message: str
+    counted_in: str = ""  # for a check cell that only calls a package check: that exercise
 
 
 @dataclass
@@ -154,6 +155,18 @@ def run_package_exercise(copy, source, exercise, limits):
     return _job_failure(job, f"{limits.timeout:g} s")
 
 
+# Run first in a graded notebook, so that `from cs231n_bn import checks` in its check cells
+# gets the instructor's checks, not the copy's (which the student could have edited).
+_TRUSTED_CHECKS = """\
+import importlib.util as _util, sys as _sys
+import cs231n_bn as _package
+_spec = _util.spec_from_file_location("cs231n_bn.checks", {path!r})
+_sys.modules["cs231n_bn.checks"] = _package.checks = _util.module_from_spec(_spec)
+_spec.loader.exec_module(_package.checks)
+del _util, _sys, _package, _spec
+"""
+
+
 def run_graded_notebook(copy, source_nb, limits):
     """{grade_id: (status, message)} for one notebook of the copy, check cells restored."""
     student_path = Path(copy, "notebooks", source_nb.name)
@@ -171,6 +184,8 @@ def run_graded_notebook(copy, source_nb, limits):
             cell.setdefault("execution_count", None)
             seen.add(gid)
     results = {gid: ("missing", "this check cell was deleted from the notebook") for gid in source_cells if gid not in seen}
+    trusted = Path(source_nb).parents[1] / "cs231n_bn" / "checks.py"
+    nb.cells.insert(0, nbformat.v4.new_code_cell(_TRUSTED_CHECKS.format(path=str(trusted))))
     with tempfile.TemporaryDirectory() as tmp:
         graded, result = Path(tmp) / source_nb.name, Path(tmp) / "result.json"
         nbformat.write(nb, graded)
@@ -246,8 +261,9 @@ def grade(copy, source=PACKAGE_SOURCE, notebooks=True, only=None, limits=Limits(
             for exercise in covered:
                 package_points[exercise.function] += points / len(covered)
                 package_notebook[exercise.function] = nb_path.name
-            if not covered:
-                notebook_items.append(GradeItem(gid, "notebook", nb_path.name, 0.0, points, "", ""))
+            # A covered cell still runs and shows its result, but its points are the exercise's.
+            notebook_items.append(GradeItem(gid, "notebook", nb_path.name, 0.0, 0.0 if covered else points,
+                                            "", "", ", ".join(e.function for e in covered)))
         for cell in written_answers(nb):
             nbg = _nbgrader(cell)
             report.items.append(GradeItem(nbg.get("grade_id", "?"), "manual", nb_path.name, 0.0,
@@ -292,6 +308,8 @@ def format_table(report, width=100):
         got = "-" if i.kind == "manual" else f"{i.points:g}"
         first_line = (i.message.splitlines() or [""])[0]
         result = i.status if i.status == "pass" or not first_line else f"{i.status}: {first_line}"
+        if i.counted_in:
+            result = f"[points in {i.counted_in}] {result}"
         rows.append((i.exercise, i.kind, i.notebook, f"{got}/{i.max_points:g}", result[:width]))
     widths = [max(len(r[k]) for r in rows) for k in range(4)]
     lines = ["  ".join(r[k].ljust(widths[k]) for k in range(4)) + "  " + r[4] for r in rows]
