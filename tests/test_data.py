@@ -151,6 +151,17 @@ def test_happy_path_extracts_and_loads_only_what_is_asked(tmp_path, archive):
     np.testing.assert_array_equal(raw["y_train"][:4], y1)
 
 
+def test_get_data_switches_to_cifar10_with_the_same_keys(tmp_path, archive):
+    path, md5 = archive
+    extract_cifar10(path, tmp_path, md5)
+    cifar = get_data("cifar10", root=tmp_path, num_training=6, num_validation=2, num_test=2)
+    digits = get_data("digits")
+    assert sorted(cifar) == sorted(digits)
+    assert cifar["X_train"].shape[1:] == (3, 32, 32) and digits["X_train"].shape[1:] == (1, 8, 8)
+    with pytest.raises(DatasetIntegrityError, match="hold only 20 images"):
+        get_data("cifar10", root=tmp_path)  # the notebook's default sizes need the real dataset
+
+
 def test_download_uses_the_opener_verifies_and_skips_a_good_archive(tmp_path, archive):
     source, md5 = archive
     calls = []
