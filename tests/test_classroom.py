@@ -353,6 +353,16 @@ def test_a_loop_a_huge_allocation_and_a_crash_cost_only_their_exercises(tmp_path
         assert (item.points == 0) == (name in hit), (name, item.status, item.message)
 
 
+def test_a_copy_that_does_not_even_import_scores_zero_without_stopping_the_grader(tmp_path_factory):
+    copy = planted(tmp_path_factory, "syntax", "batchnorm.py", "def broken(:\n")
+    report = grade(copy, SOURCE, notebooks=False)
+    items = by_exercise(report)
+    assert set(items) == set(BY_FUNCTION)
+    assert all(i.points == 0 and "SyntaxError" in i.message for i in items.values()), [
+        (n, i.status, i.message) for n, i in items.items()
+    ]
+
+
 def test_a_student_cannot_pass_by_editing_their_copy_of_the_checks(tmp_path_factory):
     copy = planted(tmp_path_factory, "tampered", "checks.py", (
         "def check_batchnorm_forward(batchnorm_forward=None):\n    print('PASS')\n"
@@ -385,6 +395,14 @@ def test_the_student_notebook_runs_up_to_its_first_exercise_and_stops_there(stud
     ran = [c for c in nb.cells if c.cell_type == "code" and c.get("execution_count")]
     stopped = next(c for c in nb.cells if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.outputs))
     assert len(ran) >= 2 and stopped is ran[-1]
+
+
+@needs_notebook_1
+def test_the_untouched_student_notebook_scores_zero(student):
+    report = grade(student[0], SOURCE, notebooks=True, only=[FIRST_NOTEBOOK.name])
+    graded = [i for i in report.items if i.kind == "notebook" and i.notebook == FIRST_NOTEBOOK.name]
+    assert graded and all(i.status == "error" and i.points == 0 for i in graded), graded
+    assert report.points == 0
 
 
 @needs_notebook_1
