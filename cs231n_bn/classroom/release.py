@@ -26,7 +26,7 @@ from cs231n_bn.classroom.leaks import visible_elsewhere
 from cs231n_bn.classroom.regions import HIDDEN_TESTS, SOLUTION, find_regions, replace_regions
 
 # Files that hold near-solutions or the grader's own tests: instructors only.
-INSTRUCTOR_ONLY = ("tests/test_checks.py", "tests/test_classroom.py", "tests/classroom_fixtures/")
+INSTRUCTOR_ONLY = ("tests/test_checks.py", "tests/test_classroom.py")
 # Cell metadata a student edition keeps; the rest (timings, widget state, ...) is dropped.
 KEPT_CELL_METADATA = ("nbgrader", "tags", "editable", "deletable", "jupyter", "slideshow")
 ANSWER_PLACEHOLDER = "YOUR ANSWER HERE"
