@@ -372,6 +372,7 @@ def fewer_steps(baseline, normalized):
 
 
 def _flat(grads):
+    """All gradients as one float64 vector, in a fixed (sorted-name) order."""
     return np.concatenate([grads[name].ravel() for name in sorted(grads)]).astype(np.float64)
 
 
