@@ -153,6 +153,17 @@ def test_a_notebook_loses_solutions_hidden_tests_and_outputs():
     assert report.notebook_regions == 2 and report.hidden_regions == 1 and report.warnings == []
 
 
+def test_a_region_that_leaves_invalid_python_behind_is_reported():
+    cell = nbformat.v4.new_code_cell(
+        "%matplotlib inline\nsizes = {\n    ### BEGIN SOLUTION\n    'a': 1,\n    ### END SOLUTION\n}",
+        metadata={"nbgrader": {"grade": False, "solution": True, "grade_id": "nb99_dict", "locked": False,
+                               "schema_version": 3}},
+    )
+    report = ReleaseReport()
+    strip_notebook(nbformat.v4.new_notebook(cells=[cell]), "nb.ipynb", report)
+    assert len(report.warnings) == 1 and "not valid Python" in report.warnings[0]
+
+
 # ---------------------------------------------------------------------------------------
 # The student edition of this course
 # ---------------------------------------------------------------------------------------

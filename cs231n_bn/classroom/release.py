@@ -149,6 +149,16 @@ def _code_stub(cell, where):
     return stub
 
 
+def _parses(source):
+    """Does a code cell parse as Python, its IPython magics and shell lines aside?"""
+    lines = ["pass" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n")]
+    try:
+        ast.parse("\n".join(lines))
+    except SyntaxError:
+        return False
+    return True
+
+
 def strip_notebook(nb, rel, report):
     """Student version of a notebook (a new NotebookNode; `nb` is left as it was)."""
     nb = nbformat.from_dict(nb)
@@ -173,6 +183,11 @@ def strip_notebook(nb, rel, report):
         if nbgrader.get("solution") and not solutions:
             report.warnings.append(f"{where}: nbgrader marks it as a solution cell but it has no solution region")
         cell.source = "\n".join(lines)
+        if cell.cell_type == "code" and solutions and not _parses(cell.source):
+            report.warnings.append(
+                f"{where}: the student version of this cell is not valid Python; put the solution "
+                f"region around whole statements"
+            )
         cell.metadata = {k: v for k, v in cell.metadata.items() if k in KEPT_CELL_METADATA}
         if cell.cell_type == "code":
             cell.outputs = []
