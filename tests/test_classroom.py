@@ -110,6 +110,36 @@ def test_a_package_region_becomes_a_stub_naming_function_and_notebook():
     assert report.stubbed_functions == ["cs231n_bn/batchnorm.py:batchnorm_forward"]
 
 
+def test_hidden_tests_in_a_python_file_go_and_the_solution_below_them_is_still_stubbed():
+    text = (
+        "def check_me():\n"
+        "    ### BEGIN HIDDEN TESTS\n"
+        "    assert secret_test()\n"
+        "    ### END HIDDEN TESTS\n"
+        "    return 1\n"
+        "\n\n"
+        "def adam(w, dw, config=None):\n"
+        "    ### BEGIN SOLUTION\n"
+        "    next_w = secret_step(w, dw)\n"
+        "    ### END SOLUTION\n"
+        "    return next_w, config\n"
+    )
+    report = ReleaseReport()
+    stripped = strip_python(text, "cs231n_bn/optim.py", SOURCE, report)
+    assert "secret" not in stripped and "adam is not implemented yet" in stripped
+    assert report.hidden_regions == 1 and report.stubbed_functions == ["cs231n_bn/optim.py:adam"]
+
+
+def test_duplicate_grade_ids_are_reported():
+    cells = [
+        nbformat.v4.new_code_cell("x = 1", metadata={"nbgrader": {"grade_id": "nb99_same", "grade": True}})
+        for _ in range(2)
+    ]
+    report = ReleaseReport()
+    strip_notebook(nbformat.v4.new_notebook(cells=cells), "nb.ipynb", report)
+    assert report.warnings == ["nb.ipynb: grade_id 'nb99_same' is used by more than one cell; nbgrader needs unique ids"]
+
+
 @pytest.mark.parametrize(
     "text, problem",
     [

@@ -163,6 +163,9 @@ def strip_notebook(nb, rel, report):
     """Student version of a notebook (a new NotebookNode; `nb` is left as it was)."""
     nb = nbformat.from_dict(nb)
     nb.metadata.pop("widgets", None)
+    grade_ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    for grade_id in sorted({g for g in grade_ids if g and grade_ids.count(g) > 1}):
+        report.warnings.append(f"{rel}: grade_id {grade_id!r} is used by more than one cell; nbgrader needs unique ids")
     for index, cell in enumerate(nb.cells):
         where = f"{rel} cell {index}"
         lines = cell.source.split("\n")
