@@ -19,6 +19,7 @@ _TRIVIAL = re.compile(
       | [\w, ]+\s=\s[\w.]+(\[-?\d+\])?             # unpacking a shape or an attribute
       | [\w.]+                                     # a lone name, e.g. a continued expression's operand
       | return\ [\w, ]+                            # returning names computed above
+      | (\w+=[\w.'"-]+,?\ ?)+\)*,?                 # continued keyword arguments, e.g. verbose=False)
     )$""",
     re.VERBOSE,
 )
