@@ -343,8 +343,7 @@ def steps_to_reach(eval_steps, accuracies, target):
     Returns:
     - int step, or None
     """
-    reached = np.flatnonzero(np.asarray(accuracies) >= target)
-    return int(np.asarray(eval_steps)[reached[0]]) if reached.size else None
+    return next((int(step) for step, accuracy in zip(eval_steps, accuracies) if accuracy >= target), None)
 
 
 def fewer_steps(baseline, normalized):

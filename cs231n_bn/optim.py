@@ -64,10 +64,10 @@ def adam(w, dw, config=None):
     """Adam (Kingma & Ba, 2015): momentum on the gradient, scaled per entry by its RMS.
 
         t <- t + 1
-        m <- beta1 * m + (1 - beta1) * dw              first moment
-        v <- beta2 * v + (1 - beta2) * dw**2           second moment
-        mhat = m / (1 - beta1**t),  vhat = v / (1 - beta2**t)     bias correction
-        w <- w - learning_rate * mhat / (sqrt(vhat) + epsilon)
+        m <- beta1 m + (1 - beta1) dw                  first moment
+        v <- beta2 v + (1 - beta2) dw^2                second moment
+        m^ = m / (1 - beta1^t),  v^ = v / (1 - beta2^t)          bias correction
+        w <- w - learning_rate m^ / (sqrt(v^) + epsilon)
 
     m and v start at zero, so without the correction the first steps would be too small;
     with it, the very first step moves every entry by learning_rate * sign(dw) (for

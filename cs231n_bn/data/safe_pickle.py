@@ -31,7 +31,7 @@ def _latin1_bytes(text, encoding):
 
 ALLOWED_GLOBALS = {
     # numpy < 2 writes (and the official CIFAR-10 files contain) numpy.core.multiarray;
-    # numpy >= 2 writes numpy._core.multiarray. Both mean the same function.
+    # numpy >= 2 writes numpy._core.multiarray. Both name one and the same callable.
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
     ("numpy", "ndarray"): np.ndarray,
