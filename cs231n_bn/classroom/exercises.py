@@ -18,7 +18,7 @@ class PackageExercise:
     module: str  # file under cs231n_bn/, e.g. "batchnorm.py"
     notebook: int  # number of the notebook that explains it
     topic: str  # what that notebook is about, for messages when its file is missing
-    check: str  # the function in cs231n_bn.checks that grades it
+    check: str  # the function in cs231n_bn.checks that grades it, or None: notebook cells only
     points: int  # default points, unless the notebook's check cells say otherwise
 
 
