@@ -1,6 +1,10 @@
 """cs231n_bn: the math behind the batch-normalization course, importable and tested.
 
 The names and signatures match Stanford CS231n's assignment 2, so code moves between them.
+The top level exports the layers, the models, the solver and the gradient checks; the
+course's other tools live in submodules imported by name: `checks` (the notebooks' check
+cells), `graph` (notebook 2's computational graph), `numerics` (notebook 4), `experiments`
+(notebooks 5-7), `benchmark`, `torch_compat` (notebook 8) and `classroom` (instructors).
 """
 
 from cs231n_bn.batchnorm import (
@@ -9,6 +13,17 @@ from cs231n_bn.batchnorm import (
     batchnorm_backward_alt,
     batchnorm_forward,
 )
+from cs231n_bn.cnn import SmallConvNet
+from cs231n_bn.conv import (
+    ConvCache,
+    MaxPoolCache,
+    conv_backward,
+    conv_forward,
+    max_pool_backward,
+    max_pool_forward,
+)
+from cs231n_bn.data import get_data
+from cs231n_bn.fc_net import FullyConnectedNet
 from cs231n_bn.gradient_check import (
     LowPrecisionWarning,
     eval_numerical_gradient,
@@ -26,25 +41,54 @@ from cs231n_bn.layers import (
     relu_forward,
     softmax_loss,
 )
+from cs231n_bn.optim import adam, sgd, sgd_momentum
+from cs231n_bn.solver import Solver
+from cs231n_bn.spatial import (
+    GroupNormCache,
+    SpatialBatchNormCache,
+    spatial_batchnorm_backward,
+    spatial_batchnorm_forward,
+    spatial_groupnorm_backward,
+    spatial_groupnorm_forward,
+)
 
 __all__ = [
     "AffineCache",
     "BatchNormCache",
+    "ConvCache",
+    "FullyConnectedNet",
+    "GroupNormCache",
     "LayerNormCache",
     "LowPrecisionWarning",
+    "MaxPoolCache",
     "ReluCache",
+    "SmallConvNet",
+    "Solver",
+    "SpatialBatchNormCache",
+    "adam",
     "affine_backward",
     "affine_forward",
     "batchnorm_backward",
     "batchnorm_backward_alt",
     "batchnorm_forward",
+    "conv_backward",
+    "conv_forward",
     "eval_numerical_gradient",
     "eval_numerical_gradient_array",
+    "get_data",
     "grad_check_sparse",
     "layernorm_backward",
     "layernorm_forward",
+    "max_pool_backward",
+    "max_pool_forward",
     "rel_error",
     "relu_backward",
     "relu_forward",
+    "sgd",
+    "sgd_momentum",
     "softmax_loss",
+    "spatial_batchnorm_backward",
+    "spatial_batchnorm_forward",
+    "spatial_groupnorm_backward",
+    "spatial_groupnorm_forward",
 ]
