@@ -75,6 +75,8 @@ def time_rounds(fn, repeat=7, min_time=0.05, timer=time.perf_counter):
 
     The number of calls per round is the first of 1, 2, 5, 10, 20, ... whose round lasts
     min_time; the rounds spent finding it are not reported (they also warm caches up).
+    The rounds run through `timeit`, which switches Python's garbage collector off while
+    timing, so a collection triggered by other code does not land in one round.
 
     Inputs:
     - fn: callable taking no arguments
