@@ -1,13 +1,21 @@
 """A small convolutional network whose normalization layer can be switched.
 
-    conv 3x3 (same padding) - norm - relu - 2x2 max pool - affine - softmax
+    [conv 3x3 (same padding) - norm - relu - 2x2 max pool] x num_blocks - affine - softmax
 
 with norm one of "batchnorm" (spatial batch norm), "groupnorm" (group norm with
-`num_groups` groups) or None. The interface is CS231n's: parameters in `model.params`,
-`model.loss(X)` returns class scores, `model.loss(X, y)` returns (loss, grads), and the
-normalization's parameter dicts live in `model.bn_params` (one dict per norm layer), where
-the forward pass writes batch norm's running statistics, so a Solver can train it.
+`num_groups` groups) or None. Every block halves the height and width, so a deeper
+network's later norm layers see fewer positions per image: on 8x8 digits the third block
+normalizes 2x2 maps, and a batch of two images gives batch norm only 8 values per channel.
+With block_order="conv-relu-pool-norm" the norm comes after the pool instead, so the third
+block normalizes 1x1 maps: one value per image and channel, as in a fully connected layer.
+
+The interface is CS231n's: parameters in `model.params`, `model.loss(X)` returns class
+scores, `model.loss(X, y)` returns (loss, grads), and the normalization's parameter dicts
+live in `model.bn_params` (one dict per norm layer), where the forward pass writes batch
+norm's running statistics, so a Solver can train it.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,15 +30,29 @@ from cs231n_bn.spatial import (
 )
 
 NORMALIZATIONS = (None, "batchnorm", "groupnorm")
+BLOCK_ORDERS = ("conv-norm-relu-pool", "conv-relu-pool-norm")
+
+
+@dataclass(frozen=True)
+class BlockCache:
+    """What one conv - norm - relu - pool block keeps for its backward pass."""
+
+    conv: object
+    norm: object  # None without normalization
+    relu: object
+    pool: object
 
 
 class SmallConvNet:
-    """conv - norm - relu - pool - affine, for (N, C, H, W) images.
+    """[conv - norm - relu - pool] x num_blocks - affine, for (N, C, H, W) images.
 
-    Parameters (in self.params):
-    - W1: (F, C, k, k) filters, b1: (F,) their biases
-    - gamma1, beta1: (F,) scale and shift of the norm layer (only with a normalization)
-    - W2: (F * H/2 * W/2, num_classes) weights of the classifier, b2: (num_classes,)
+    (or [conv - relu - pool - norm] x num_blocks - affine, with block_order="conv-relu-pool-norm")
+
+    Parameters (in self.params), for blocks i = 1 .. L (L = num_blocks):
+    - Wi: (F, C_i, k, k) filters, bi: (F,) their biases (C_1 = C, later C_i = F)
+    - gammai, betai: (F,) scale and shift of block i's norm layer (only with a normalization)
+    - W{L+1}: (F * H/2^L * W/2^L, num_classes) weights of the classifier, b{L+1}: (num_classes,)
+    With one block (the default) these are W1, b1, gamma1, beta1 and the classifier's W2, b2.
     """
 
     def __init__(
@@ -41,6 +63,8 @@ class SmallConvNet:
         num_classes=10,
         normalization=None,
         num_groups=4,
+        num_blocks=1,
+        block_order="conv-norm-relu-pool",
         weight_scale=None,
         reg=0.0,
         dtype=np.float64,
@@ -49,25 +73,38 @@ class SmallConvNet:
         """Initialize the network.
 
         Inputs:
-        - input_dim: (C, H, W) of one image; H and W must be even (for the 2x2 pool)
-        - num_filters: F, the number of convolution filters (channels after the conv)
+        - input_dim: (C, H, W) of one image; H and W must be divisible by 2**num_blocks
+          (every block's 2x2 pool halves them)
+        - num_filters: F, the number of convolution filters of every block
         - filter_size: k, an odd filter width, so that padding (k - 1) / 2 keeps H and W
         - num_classes: number of scores the network outputs
         - normalization: None, "batchnorm" or "groupnorm"
         - num_groups: G for group norm; must divide num_filters
+        - num_blocks: L, the number of conv - norm - relu - pool blocks, an integer >= 1
+        - block_order: "conv-norm-relu-pool" (the usual place of the norm, before the
+          nonlinearity) or "conv-relu-pool-norm" (the norm sees the pooled, 4x smaller maps)
         - weight_scale: standard deviation of the initial weights; None scales each layer's
           weights by sqrt(2 / fan_in) (He et al. 2015), which suits the ReLU
-        - reg: L2 regularization strength; the loss adds 0.5 * reg * sum(W**2)
+        - reg: L2 regularization strength; the loss adds 0.5 * reg * sum(W**2) over all W
         - dtype: floating dtype of the parameters (float64 for gradient checks)
         - seed: seed of the generator that draws the initial weights
         """
         where = "SmallConvNet"
         check.choice(where, "normalization", normalization, NORMALIZATIONS)
+        check.choice(where, "block_order", block_order, BLOCK_ORDERS)
         if len(input_dim) != 3:
             raise ValueError(f"{where}: input_dim must be (C, H, W); got {input_dim!r}")
+        if not isinstance(num_blocks, (int, np.integer)) or isinstance(num_blocks, bool) or num_blocks < 1:
+            raise ValueError(f"{where}: num_blocks must be an integer >= 1; got {num_blocks!r}")
         C, H, W = input_dim
         if H % 2 or W % 2:
             raise ValueError(f"{where}: the 2x2 pool needs an even height and width; got input_dim {input_dim!r}")
+        shrink = 2**num_blocks
+        if H % shrink or W % shrink:
+            raise ValueError(
+                f"{where}: num_blocks={num_blocks} pools halve the height and width {num_blocks} times, "
+                f"so both must be divisible by {shrink}; got input_dim {input_dim!r}"
+            )
         if filter_size % 2 == 0:
             raise ValueError(f"{where}: filter_size must be odd so 'same' padding exists; got {filter_size}")
         if normalization == "groupnorm" and num_filters % num_groups:
@@ -78,6 +115,8 @@ class SmallConvNet:
             raise TypeError(f"{where}: dtype must be a floating-point type; got {dtype!r}")
         self.normalization = normalization
         self.num_groups = num_groups
+        self.num_blocks = num_blocks
+        self.block_order = block_order
         self.reg = reg
         self.dtype = dtype
         self.conv_param = {"stride": 1, "pad": (filter_size - 1) // 2}
@@ -85,29 +124,75 @@ class SmallConvNet:
 
         rng = np.random.default_rng(seed)
         F, k = num_filters, filter_size
-        pooled = F * (H // 2) * (W // 2)
+        pooled = F * (H // shrink) * (W // shrink)
 
         def scale(fan_in):
             return np.sqrt(2.0 / fan_in) if weight_scale is None else weight_scale
 
-        self.params = {
-            "W1": rng.normal(0.0, scale(C * k * k), size=(F, C, k, k)),
-            "b1": np.zeros(F),
-            "W2": rng.normal(0.0, scale(pooled), size=(pooled, num_classes)),
-            "b2": np.zeros(num_classes),
-        }
-        if normalization is not None:
-            self.params["gamma1"] = np.ones(F)
-            self.params["beta1"] = np.zeros(F)
+        self.params = {}
+        for i in range(1, num_blocks + 1):
+            channels_in = C if i == 1 else F
+            self.params[f"W{i}"] = rng.normal(0.0, scale(channels_in * k * k), size=(F, channels_in, k, k))
+            self.params[f"b{i}"] = np.zeros(F)
+            if normalization is not None:
+                self.params[f"gamma{i}"] = np.ones(F)
+                self.params[f"beta{i}"] = np.zeros(F)
+        last = num_blocks + 1
+        self.params[f"W{last}"] = rng.normal(0.0, scale(pooled), size=(pooled, num_classes))
+        self.params[f"b{last}"] = np.zeros(num_classes)
         self.params = {name: p.astype(dtype) for name, p in self.params.items()}
         # Batch norm needs a mode and keeps running statistics; group norm needs neither. The
         # running statistics start as the identity (mean 0, variance 1), so that the untrained
         # network can already be evaluated in test mode (the Solver measures accuracy first).
-        self.bn_params = {
-            None: [],
-            "batchnorm": [{"mode": "train", "running_mean": np.zeros(F, dtype=dtype), "running_var": np.ones(F, dtype=dtype)}],
-            "groupnorm": [{}],
-        }[normalization]
+        if normalization == "batchnorm":
+            self.bn_params = [
+                {"mode": "train", "running_mean": np.zeros(F, dtype=dtype), "running_var": np.ones(F, dtype=dtype)}
+                for _ in range(num_blocks)
+            ]
+        elif normalization == "groupnorm":
+            self.bn_params = [{} for _ in range(num_blocks)]
+        else:
+            self.bn_params = []
+
+    def _norm_forward(self, a, i):
+        """Block i's normalization of feature maps a; returns (out, cache), cache None without one."""
+        p = self.params
+        if self.normalization == "batchnorm":
+            return spatial_batchnorm_forward(a, p[f"gamma{i}"], p[f"beta{i}"], self.bn_params[i - 1])
+        if self.normalization == "groupnorm":
+            return spatial_groupnorm_forward(a, p[f"gamma{i}"], p[f"beta{i}"], self.num_groups, self.bn_params[i - 1])
+        return a, None
+
+    def _norm_backward(self, dout, cache, i, grads):
+        """Backward through block i's normalization; writes dgamma_i and dbeta_i into grads."""
+        if self.normalization == "batchnorm":
+            dout, grads[f"gamma{i}"], grads[f"beta{i}"] = spatial_batchnorm_backward(dout, cache)
+        elif self.normalization == "groupnorm":
+            dout, grads[f"gamma{i}"], grads[f"beta{i}"] = spatial_groupnorm_backward(dout, cache)
+        return dout
+
+    def _block_forward(self, x, i):
+        """Block i (1-based) in self.block_order; returns (out, BlockCache)."""
+        a, conv_cache = conv_forward(x, self.params[f"W{i}"], self.params[f"b{i}"], self.conv_param)
+        if self.block_order == "conv-norm-relu-pool":
+            a, norm_cache = self._norm_forward(a, i)
+        a, relu_cache = relu_forward(a)
+        a, pool_cache = max_pool_forward(a, self.pool_param)
+        if self.block_order == "conv-relu-pool-norm":
+            a, norm_cache = self._norm_forward(a, i)
+        return a, BlockCache(conv=conv_cache, norm=norm_cache, relu=relu_cache, pool=pool_cache)
+
+    def _block_backward(self, dout, cache, i, grads):
+        """Backward through block i; writes its parameters' gradients into grads, returns dx."""
+        da = dout
+        if self.block_order == "conv-relu-pool-norm":
+            da = self._norm_backward(da, cache.norm, i, grads)
+        da = max_pool_backward(da, cache.pool)
+        da = relu_backward(da, cache.relu)
+        if self.block_order == "conv-norm-relu-pool":
+            da = self._norm_backward(da, cache.norm, i, grads)
+        dx, grads[f"W{i}"], grads[f"b{i}"] = conv_backward(da, cache.conv)
+        return dx
 
     def loss(self, X, y=None):
         """Class scores for X, or the loss and its gradients when labels y are given.
@@ -122,31 +207,26 @@ class SmallConvNet:
           dict with the gradient of the loss for every entry of self.params
         """
         if self.normalization == "batchnorm":
-            self.bn_params[0]["mode"] = "test" if y is None else "train"
+            for bn_param in self.bn_params:
+                bn_param["mode"] = "test" if y is None else "train"
         p = self.params
+        last = self.num_blocks + 1
 
-        a, conv_cache = conv_forward(X, p["W1"], p["b1"], self.conv_param)
-        if self.normalization == "batchnorm":
-            a, norm_cache = spatial_batchnorm_forward(a, p["gamma1"], p["beta1"], self.bn_params[0])
-        elif self.normalization == "groupnorm":
-            a, norm_cache = spatial_groupnorm_forward(a, p["gamma1"], p["beta1"], self.num_groups, self.bn_params[0])
-        a, relu_cache = relu_forward(a)
-        a, pool_cache = max_pool_forward(a, self.pool_param)
-        scores, affine_cache = affine_forward(a, p["W2"], p["b2"])
+        a, caches = X, []
+        for i in range(1, last):
+            a, cache = self._block_forward(a, i)
+            caches.append(cache)
+        scores, affine_cache = affine_forward(a, p[f"W{last}"], p[f"b{last}"])
         if y is None:
             return scores
 
+        weights = [f"W{i}" for i in range(1, last + 1)]
         data_loss, dscores = softmax_loss(scores, y)
-        loss = data_loss + 0.5 * self.reg * (np.sum(p["W1"] ** 2) + np.sum(p["W2"] ** 2))
+        loss = data_loss + 0.5 * self.reg * sum(np.sum(p[name] ** 2) for name in weights)
         grads = {}
-        da, grads["W2"], grads["b2"] = affine_backward(dscores, affine_cache)
-        da = max_pool_backward(da, pool_cache)
-        da = relu_backward(da, relu_cache)
-        if self.normalization == "batchnorm":
-            da, grads["gamma1"], grads["beta1"] = spatial_batchnorm_backward(da, norm_cache)
-        elif self.normalization == "groupnorm":
-            da, grads["gamma1"], grads["beta1"] = spatial_groupnorm_backward(da, norm_cache)
-        _, grads["W1"], grads["b1"] = conv_backward(da, conv_cache)
-        grads["W1"] += self.reg * p["W1"]
-        grads["W2"] += self.reg * p["W2"]
+        da, grads[f"W{last}"], grads[f"b{last}"] = affine_backward(dscores, affine_cache)
+        for i in range(self.num_blocks, 0, -1):
+            da = self._block_backward(da, caches[i - 1], i, grads)
+        for name in weights:
+            grads[name] += self.reg * p[name]
         return loss, grads

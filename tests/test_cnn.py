@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from cs231n_bn.cnn import SmallConvNet
+from cs231n_bn.conv import conv_forward, max_pool_forward
 from cs231n_bn.gradient_check import eval_numerical_gradient, rel_error
 
 INPUT = (2, 6, 6)
@@ -36,6 +37,76 @@ def test_gradients_match_numeric(normalization, batch, rng):
             continue  # checked below: batch norm cancels it exactly
         numeric = eval_numerical_gradient(lambda _: net.loss(X, y)[0], param, verbose=False)
         assert rel_error(grads[name], numeric) < 1e-6, f"{name}: {rel_error(grads[name], numeric):.1e}"
+
+
+DEEP_INPUT = (2, 4, 4)
+
+
+def deep_model(normalization, block_order, rng, **kwargs):
+    """Two blocks on 4x4 images: the second block's maps are 2x2 (or 1x1 after its pool)."""
+    net = SmallConvNet(
+        input_dim=DEEP_INPUT, num_filters=4, num_classes=3, normalization=normalization, num_groups=2,
+        num_blocks=2, block_order=block_order, seed=5, **kwargs,
+    )
+    if normalization is not None:
+        for i in (1, 2):
+            net.params[f"gamma{i}"] = rng.uniform(0.5, 2.0, 4) * rng.choice([-1, 1], 4)
+            net.params[f"beta{i}"] = rng.normal(0, 1, 4)
+    return net
+
+
+@pytest.mark.parametrize("block_order", ["conv-norm-relu-pool", "conv-relu-pool-norm"])
+@pytest.mark.parametrize("normalization", [None, "batchnorm", "groupnorm"])
+def test_deep_network_gradients_match_numeric(normalization, block_order, rng):
+    X = rng.normal(size=(6, *DEEP_INPUT))
+    y = rng.integers(0, 3, size=6)
+    net = deep_model(normalization, block_order, rng, reg=0.2)
+    expected = {"W1", "b1", "W2", "b2", "W3", "b3"}
+    if normalization is not None:
+        expected |= {"gamma1", "beta1", "gamma2", "beta2"}
+    assert set(net.params) == expected
+    _, grads = net.loss(X, y)
+    assert set(grads) == expected
+    for name, param in net.params.items():
+        if normalization == "batchnorm" and block_order == "conv-norm-relu-pool" and name in ("b1", "b2"):
+            # Batch norm right after the conv subtracts the bias with the channel mean.
+            np.testing.assert_allclose(grads[name], 0, atol=1e-12)
+            continue
+        numeric = eval_numerical_gradient(lambda _: net.loss(X, y)[0], param, verbose=False)
+        # Relative to the parameter's largest gradient entry: behind two norm layers some
+        # entries are ~1e-5, where the loss's rounding error (~1e-16 / h) is already 1e-6 of them.
+        error = np.max(np.abs(grads[name] - numeric)) / np.max(np.abs(grads[name]) + np.abs(numeric))
+        assert error < 1e-6, f"{name}: {error:.1e}"
+
+
+def test_block_order_puts_the_norm_after_the_pool(rng):
+    """Placed after the pool, the last batch norm normalizes the 1x1 maps: one value per image."""
+    X = rng.normal(size=(2, *DEEP_INPUT))
+    y = np.array([0, 1])
+    net = SmallConvNet(input_dim=DEEP_INPUT, num_filters=4, num_classes=3, normalization="batchnorm", num_blocks=2,
+                       block_order="conv-relu-pool-norm", seed=5)
+    net.loss(X, y)
+    # With momentum 0.9 from a zero start, the running mean is 0.1 times the first batch's mean.
+    after_pool = net.bn_params[1]["running_mean"] / 0.1
+    a = X
+    for i in (1, 2):
+        a = np.maximum(conv_forward(a, net.params[f"W{i}"], net.params[f"b{i}"], net.conv_param)[0], 0)
+        a = max_pool_forward(a, net.pool_param)[0]
+        if i == 1:
+            # gamma = 1 and beta = 0: block 1's norm maps each channel to mean 0, std 1.
+            mu = a.mean(axis=(0, 2, 3), keepdims=True)
+            a = (a - mu) / np.sqrt(((a - mu) ** 2).mean(axis=(0, 2, 3), keepdims=True) + 1e-5)
+    assert a.shape == (2, 4, 1, 1)
+    np.testing.assert_allclose(after_pool, a.mean(axis=(0, 2, 3)), rtol=1e-10, atol=1e-12)
+
+
+def test_every_block_switches_between_train_and_test_mode(rng):
+    X = rng.normal(size=(3, *DEEP_INPUT))
+    net = deep_model("batchnorm", "conv-norm-relu-pool", rng)
+    net.loss(X, np.array([0, 1, 2]))
+    assert [p["mode"] for p in net.bn_params] == ["train", "train"]
+    net.loss(X)
+    assert [p["mode"] for p in net.bn_params] == ["test", "test"]
 
 
 def test_batchnorm_makes_the_conv_bias_irrelevant(batch, rng):
@@ -95,6 +166,11 @@ def test_parameters_have_the_requested_dtype():
         ({"input_dim": (8, 8)}, ValueError, r"input_dim must be \(C, H, W\)"),
         ({"filter_size": 4}, ValueError, r"filter_size must be odd"),
         ({"dtype": np.int64}, TypeError, r"dtype must be a floating-point type"),
+        ({"num_blocks": 4}, ValueError, r"num_blocks=4 pools halve the height and width 4 times, so both must be divisible by 16; got input_dim \(1, 8, 8\)"),
+        ({"input_dim": (1, 8, 12), "num_blocks": 3}, ValueError, r"num_blocks=3 .* divisible by 8; got input_dim \(1, 8, 12\)"),
+        ({"num_blocks": 0}, ValueError, r"num_blocks must be an integer >= 1; got 0"),
+        ({"num_blocks": 2.0}, ValueError, r"num_blocks must be an integer >= 1; got 2.0"),
+        ({"block_order": "conv-pool-norm"}, ValueError, r"block_order must be one of 'conv-norm-relu-pool', 'conv-relu-pool-norm'; got 'conv-pool-norm'"),
     ],
 )
 def test_rejects_bad_configuration(kwargs, error, pattern):
