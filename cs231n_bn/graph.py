@@ -373,7 +373,8 @@ def check_gradient(grad, value, x, gamma, beta, dout, eps=DEFAULT_EPS, tol=1e-8)
         )
     err = rel_error(value, numeric)
     if err < tol:
-        print(f"{grad}: numeric vs analytic, max relative error {err:.0e} < {tol:.0e}: pass")
+        # The bound, not the error itself: its digits are round-off that varies between CPUs.
+        print(f"{grad}: matches the numeric gradient, max relative error < {tol:.0e}: pass")
         return
     hint = _value_hint(grad, node, consumer, value, numeric, x, gamma, beta, dout, eps, tol)
     raise AssertionError(
