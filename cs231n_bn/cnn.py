@@ -154,9 +154,14 @@ class SmallConvNet:
         else:
             self.bn_params = []
 
-    def _norm_forward(self, a, i):
-        """Block i's normalization of feature maps a; returns (out, cache), cache None without one."""
+    def _norm_forward(self, a, i, seen=None):
+        """Block i's normalization of feature maps a; returns (out, cache), cache None without one.
+
+        If `seen` is a list, the norm layer's input a is appended to it.
+        """
         p = self.params
+        if seen is not None:
+            seen.append(a)
         if self.normalization == "batchnorm":
             return spatial_batchnorm_forward(a, p[f"gamma{i}"], p[f"beta{i}"], self.bn_params[i - 1])
         if self.normalization == "groupnorm":
@@ -171,15 +176,15 @@ class SmallConvNet:
             dout, grads[f"gamma{i}"], grads[f"beta{i}"] = spatial_groupnorm_backward(dout, cache)
         return dout
 
-    def _block_forward(self, x, i):
+    def _block_forward(self, x, i, seen=None):
         """Block i (1-based) in self.block_order; returns (out, BlockCache)."""
         a, conv_cache = conv_forward(x, self.params[f"W{i}"], self.params[f"b{i}"], self.conv_param)
         if self.block_order == "conv-norm-relu-pool":
-            a, norm_cache = self._norm_forward(a, i)
+            a, norm_cache = self._norm_forward(a, i, seen)
         a, relu_cache = relu_forward(a)
         a, pool_cache = max_pool_forward(a, self.pool_param)
         if self.block_order == "conv-relu-pool-norm":
-            a, norm_cache = self._norm_forward(a, i)
+            a, norm_cache = self._norm_forward(a, i, seen)
         return a, BlockCache(conv=conv_cache, norm=norm_cache, relu=relu_cache, pool=pool_cache)
 
     def _block_backward(self, dout, cache, i, grads):
@@ -193,6 +198,25 @@ class SmallConvNet:
             da = self._norm_backward(da, cache.norm, i, grads)
         dx, grads[f"W{i}"], grads[f"b{i}"] = conv_backward(da, cache.conv)
         return dx
+
+    def norm_inputs(self, X):
+        """The feature maps entering every norm layer, in test mode (running statistics).
+
+        Inputs:
+        - X: (N, C, H, W) images
+
+        Returns:
+        - list of num_blocks arrays, block i's of shape (N, F, H_i, W_i): H_i = H / 2^(i-1)
+          with the norm before the pool, H / 2^i with the norm after it
+        """
+        if self.normalization is None:
+            raise ValueError("SmallConvNet.norm_inputs: this network has no norm layers (normalization=None)")
+        for bn_param in self.bn_params:
+            bn_param["mode"] = "test"
+        seen, a = [], X
+        for i in range(1, self.num_blocks + 1):
+            a, _ = self._block_forward(a, i, seen)
+        return seen
 
     def loss(self, X, y=None):
         """Class scores for X, or the loss and its gradients when labels y are given.

@@ -186,3 +186,24 @@ def test_untrained_batchnorm_net_can_be_evaluated(batch, rng):
     np.testing.assert_array_equal(net.bn_params[0]["running_var"], np.ones(4))
     scores = net.loss(X)
     assert scores.shape == (5, 4) and np.all(np.isfinite(scores))
+
+
+@pytest.mark.parametrize(
+    "block_order, sizes", [("conv-norm-relu-pool", [8, 4, 2]), ("conv-relu-pool-norm", [4, 2, 1])]
+)
+def test_norm_inputs_have_the_shape_of_each_norm_layer(block_order, sizes, rng):
+    X = rng.normal(size=(3, 1, 8, 8))
+    net = SmallConvNet(num_filters=4, normalization="batchnorm", num_blocks=3, block_order=block_order)
+    inputs = net.norm_inputs(X)
+    assert [a.shape for a in inputs] == [(3, 4, s, s) for s in sizes]
+    # The first norm layer's input is the first conv's output (after the pool when it comes after it).
+    first = conv_forward(X, net.params["W1"], net.params["b1"], net.conv_param)[0]
+    if block_order == "conv-relu-pool-norm":
+        first = max_pool_forward(np.maximum(first, 0), net.pool_param)[0]
+    np.testing.assert_allclose(inputs[0], first, rtol=1e-12)
+    assert all(p["mode"] == "test" for p in net.bn_params)
+
+
+def test_norm_inputs_needs_norm_layers(rng):
+    with pytest.raises(ValueError, match=r"^SmallConvNet.norm_inputs: this network has no norm layers"):
+        SmallConvNet(normalization=None).norm_inputs(rng.normal(size=(2, 1, 8, 8)))
