@@ -206,17 +206,17 @@ def batchnorm_backward(dout, cache):
 def batchnorm_backward_alt(dout, cache):
     """Batch normalization, backward pass in closed form (same cache as batchnorm_backward).
 
-        dbeta  = sum_i dout_i
-        dgamma = sum_i dout_i * xhat_i
-        dx     = gamma * ivar * (dout - (dbeta + xhat * dgamma) / N)
-
-    Two reductions and one elementwise pass: the fewest the math allows, since dx needs
-    both sums before any of its entries can be written.
+    Notebook 3 derives the closed form from the staged graph. It needs two sums over the
+    batch (dbeta and dgamma) and then one elementwise expression for dx; no implementation
+    can do with fewer passes, since every entry of dx depends on both sums.
 
     Inputs and returns: as batchnorm_backward.
     """
     _check_backward_inputs("batchnorm_backward_alt", dout, cache)
     ### BEGIN SOLUTION
+    # dbeta  = sum_i dout_i
+    # dgamma = sum_i dout_i * xhat_i
+    # dx     = gamma * ivar * (dout - (dbeta + xhat * dgamma) / N)
     N = dout.shape[0]
     xhat = cache.xhat
     dbeta = dout.sum(axis=0)

@@ -67,11 +67,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
 
 
 def layernorm_backward(dout, cache):
-    """Layer normalization, backward pass in closed form.
-
-    With dxhat = gamma * dout, and means taken over each sample's D features:
-
-        dx = ivar * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+    """Layer normalization, backward pass in closed form (notebook 6).
 
     Inputs:
     - dout: (N, D) upstream gradient
@@ -91,6 +87,9 @@ def layernorm_backward(dout, cache):
     check.float_array(where, "dout", dout)
     check.same_shape(where, "dout", dout, cache.x.shape, "the shape of x and of out")
     ### BEGIN SOLUTION
+    # Batch norm's closed form with the roles of the axes swapped: with dxhat = gamma * dout
+    # and means over each sample's D features,
+    #     dx = ivar * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
     xhat = cache.xhat
     dbeta = dout.sum(axis=0)
     dgamma = np.sum(dout * xhat, axis=0)

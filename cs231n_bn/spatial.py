@@ -227,12 +227,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
 
 
 def spatial_groupnorm_backward(dout, cache):
-    """Group normalization, backward pass in closed form.
-
-    Inside one group it is layer norm's backward pass. With dxhat = gamma * dout and means
-    taken over each group's M values:
-
-        dx = ivar * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+    """Group normalization, backward pass in closed form (notebook 7).
 
     Inputs:
     - dout: (N, C, H, W) upstream gradient
@@ -252,6 +247,8 @@ def spatial_groupnorm_backward(dout, cache):
     check.float_array(where, "dout", dout)
     check.same_shape(where, "dout", dout, cache.x.shape, "the shape of x and of out")
     ### BEGIN SOLUTION
+    # Inside one group this is layer norm's backward pass: with dxhat = gamma * dout and
+    # means over each group's values, dx = ivar * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
     N, C, H, W = dout.shape
     xhat = cache.xhat
     xhat_map = xhat.reshape(N, C, H, W)
