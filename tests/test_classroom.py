@@ -293,6 +293,28 @@ def test_no_solution_or_hidden_test_line_survives_the_release(student, instructo
     assert len(leaked_lines(instructor)) > 50
 
 
+# The only secret lines the course states outside a region, on purpose. Every other line of
+# every solution region and hidden test is absent from every file of the student edition.
+STATED_ON_PURPOSE = {
+    "dx = dx1 + dx2": "notebook 2's graph figure labels where x's two branches meet",
+    "dxmu = dxmu1 + dxmu2": "notebook 2's graph figure labels where xmu's two branches meet",
+    'if self.normalization == "batchnorm":': "the same branch selects given code in cnn.py",
+}
+
+
+def secret_lines_shown(edition):
+    secrets = secret_lines(SOURCE, shipped_files(SOURCE))
+    assert set(STATED_ON_PURPOSE) <= set(secrets), "STATED_ON_PURPOSE names lines that are no longer secret"
+    texts = [student_text(path) for path in edition.rglob("*") if path.is_file()]
+    return sorted(line for line in secrets if line not in STATED_ON_PURPOSE and any(line in t for t in texts))
+
+
+def test_no_secret_line_appears_anywhere_in_the_student_edition(student, instructor):
+    assert secret_lines_shown(student[0]) == []
+    # The same search over the unstripped edition finds the solutions: the test can fail.
+    assert len(secret_lines_shown(instructor)) > 50
+
+
 def test_the_shipped_checks_and_classroom_code_hold_no_solution_line(student):
     # Whole lines compared: the checks are written in their own words, so no line of theirs
     # is a line of a solution (fragments such as "axis=0)" are bound to recur).
