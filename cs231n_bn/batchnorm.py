@@ -61,6 +61,34 @@ def _running_stat(where, bn_param, key, D, default):
     return check.same_shape(where, f"bn_param['{key}']", value, (D,), "one value per feature")
 
 
+def read_bn_param(where, bn_param, D, dtype):
+    """Validate a bn_param dict for D features and return its settings.
+
+    Inputs:
+    - where: name of the calling function, the prefix of every error message
+    - bn_param: the dict described in batchnorm_forward
+    - D: number of features (or channels), the length of the running statistics
+    - dtype: dtype of the zeros that start the running statistics in train mode
+
+    Returns a tuple of:
+    - mode, eps, momentum
+    - running_mean, running_var: (D,) arrays; zeros in train mode when bn_param has none
+      (test mode cannot do without them)
+    """
+    check.param_dict(where, "bn_param", bn_param)
+    if "mode" not in bn_param:
+        raise ValueError(f"{where}: bn_param['mode'] is required ('train' or 'test'); got no 'mode' key")
+    mode = check.choice(where, "bn_param['mode']", bn_param["mode"], MODES)
+    eps = check.positive_number(where, "bn_param['eps']", bn_param.get("eps", DEFAULT_EPS))
+    momentum = check.unit_interval(
+        where, "bn_param['momentum']", bn_param.get("momentum", DEFAULT_MOMENTUM)
+    )
+    zeros = np.zeros(D, dtype=dtype) if mode == "train" else None
+    running_mean = _running_stat(where, bn_param, "running_mean", D, zeros)
+    running_var = _running_stat(where, bn_param, "running_var", D, zeros)
+    return mode, eps, momentum, running_mean, running_var
+
+
 def batchnorm_forward(x, gamma, beta, bn_param):
     """Batch normalization, forward pass.
 
@@ -92,24 +120,13 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     """
     where = "batchnorm_forward"
     _check_forward_inputs(where, x, gamma, beta)
-    check.param_dict(where, "bn_param", bn_param)
-    if "mode" not in bn_param:
-        raise ValueError(f"{where}: bn_param['mode'] is required ('train' or 'test'); got no 'mode' key")
-    mode = check.choice(where, "bn_param['mode']", bn_param["mode"], MODES)
-    eps = check.positive_number(where, "bn_param['eps']", bn_param.get("eps", DEFAULT_EPS))
-    momentum = check.unit_interval(
-        where, "bn_param['momentum']", bn_param.get("momentum", DEFAULT_MOMENTUM)
-    )
     N, D = x.shape
+    mode, eps, momentum, running_mean, running_var = read_bn_param(where, bn_param, D, x.dtype)
     if mode == "train" and N < 2:
         raise ValueError(
             f"{where}: train mode needs a batch of at least 2 samples to estimate a "
             f"variance; got x with shape {x.shape} (N={N}). Use mode 'test' for one sample"
         )
-    # Train mode starts the running statistics at zeros; test mode cannot do without them.
-    zeros = np.zeros(D, dtype=x.dtype) if mode == "train" else None
-    running_mean = _running_stat(where, bn_param, "running_mean", D, zeros)
-    running_var = _running_stat(where, bn_param, "running_var", D, zeros)
 
     ### BEGIN SOLUTION
     if mode == "train":

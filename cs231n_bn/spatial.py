@@ -27,11 +27,10 @@ import numpy as np
 from cs231n_bn import validation as check
 from cs231n_bn.batchnorm import (
     DEFAULT_EPS,
-    DEFAULT_MOMENTUM,
-    MODES,
     BatchNormCache,
     batchnorm_backward_alt,
     batchnorm_forward,
+    read_bn_param,
 )
 
 
@@ -79,27 +78,12 @@ def _check_channel_params(where, x, gamma, beta):
 
 def _check_bn_param(where, bn_param, C, count):
     """Validate bn_param here, so errors carry this function's name rather than batchnorm_forward's."""
-    check.param_dict(where, "bn_param", bn_param)
-    if "mode" not in bn_param:
-        raise ValueError(f"{where}: bn_param['mode'] is required ('train' or 'test'); got no 'mode' key")
-    mode = check.choice(where, "bn_param['mode']", bn_param["mode"], MODES)
-    check.positive_number(where, "bn_param['eps']", bn_param.get("eps", DEFAULT_EPS))
-    check.unit_interval(where, "bn_param['momentum']", bn_param.get("momentum", DEFAULT_MOMENTUM))
+    mode = read_bn_param(where, bn_param, C, np.float64)[0]
     if mode == "train" and count < 2:
         raise ValueError(
             f"{where}: train mode needs at least 2 values per channel (N*H*W >= 2) to estimate "
             f"a variance; got N*H*W={count}"
         )
-    for key in ("running_mean", "running_var"):
-        value = bn_param.get(key)
-        if value is None and mode == "test":
-            raise ValueError(
-                f"{where}: test mode needs bn_param['{key}'], the running statistics that "
-                f"train mode accumulates; got none. Run at least one training batch first"
-            )
-        if value is not None:
-            check.float_array(where, f"bn_param['{key}']", value, ndim=1)
-            check.same_shape(where, f"bn_param['{key}']", value, (C,), "one value per channel")
 
 
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
