@@ -140,7 +140,9 @@ def test_every_group_has_zero_mean_and_unit_variance(N_, G, per_group, H_, W_, s
     out, _ = spatial_groupnorm_forward(x, np.ones(C_), np.zeros(C_), G, {"eps": 1e-12})
     groups = out.reshape(N_, G, -1)
     np.testing.assert_allclose(groups.mean(axis=2), 0, atol=1e-9)
-    np.testing.assert_allclose(groups.std(axis=2), 1, rtol=1e-6)
+    # eps inside the root shrinks the std below 1 where a group's variance is tiny
+    var = x.reshape(N_, G, -1).var(axis=2)
+    np.testing.assert_allclose(groups.std(axis=2), np.sqrt(var / (var + 1e-12)), rtol=1e-6)
 
 
 def test_groupnorm_sample_does_not_depend_on_the_batch_or_the_mode(maps):
