@@ -157,11 +157,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 
 
 def _check_backward_inputs(where, dout, cache):
-    if not isinstance(cache, BatchNormCache):
-        raise TypeError(
-            f"{where}: cache must be the BatchNormCache returned by batchnorm_forward; "
-            f"got {type(cache).__name__}"
-        )
+    check.cache_of(where, cache, BatchNormCache, "batchnorm_forward")
     if cache.mode != "train":
         raise ValueError(
             f"{where}: cache comes from a '{cache.mode}'-mode forward pass; its statistics are "

@@ -118,8 +118,7 @@ def conv_backward(dout, cache):
     - db: (F,)
     """
     where = "conv_backward"
-    if not isinstance(cache, ConvCache):
-        raise TypeError(f"{where}: cache must be the ConvCache returned by conv_forward; got {type(cache).__name__}")
+    check.cache_of(where, cache, ConvCache, "conv_forward")
     x_pad, w, stride, pad = cache.x_pad, cache.w, cache.stride, cache.pad
     N = x_pad.shape[0]
     F, C, HH, WW = w.shape
@@ -187,10 +186,7 @@ def max_pool_backward(dout, cache):
     - dx: (N, C, H, W)
     """
     where = "max_pool_backward"
-    if not isinstance(cache, MaxPoolCache):
-        raise TypeError(
-            f"{where}: cache must be the MaxPoolCache returned by max_pool_forward; got {type(cache).__name__}"
-        )
+    check.cache_of(where, cache, MaxPoolCache, "max_pool_forward")
     check.float_array(where, "dout", dout)
     check.same_shape(where, "dout", dout, cache.argmax.shape, "the shape of out")
     N, C, H_out, W_out = dout.shape

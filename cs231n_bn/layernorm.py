@@ -79,11 +79,7 @@ def layernorm_backward(dout, cache):
     - dbeta: (D,)
     """
     where = "layernorm_backward"
-    if not isinstance(cache, LayerNormCache):
-        raise TypeError(
-            f"{where}: cache must be the LayerNormCache returned by layernorm_forward; "
-            f"got {type(cache).__name__}"
-        )
+    check.cache_of(where, cache, LayerNormCache, "layernorm_forward")
     check.float_array(where, "dout", dout)
     check.same_shape(where, "dout", dout, cache.x.shape, "the shape of x and of out")
     ### BEGIN SOLUTION

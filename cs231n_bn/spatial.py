@@ -128,11 +128,7 @@ def spatial_batchnorm_backward(dout, cache):
     - dbeta: (C,)
     """
     where = "spatial_batchnorm_backward"
-    if not isinstance(cache, SpatialBatchNormCache):
-        raise TypeError(
-            f"{where}: cache must be the SpatialBatchNormCache returned by "
-            f"spatial_batchnorm_forward; got {type(cache).__name__}"
-        )
+    check.cache_of(where, cache, SpatialBatchNormCache, "spatial_batchnorm_forward")
     if cache.bn.mode != "train":
         raise ValueError(
             f"{where}: cache comes from a '{cache.bn.mode}'-mode forward pass; its statistics "
@@ -223,11 +219,7 @@ def spatial_groupnorm_backward(dout, cache):
     - dbeta: (C,)
     """
     where = "spatial_groupnorm_backward"
-    if not isinstance(cache, GroupNormCache):
-        raise TypeError(
-            f"{where}: cache must be the GroupNormCache returned by spatial_groupnorm_forward; "
-            f"got {type(cache).__name__}"
-        )
+    check.cache_of(where, cache, GroupNormCache, "spatial_groupnorm_forward")
     check.float_array(where, "dout", dout)
     check.same_shape(where, "dout", dout, cache.x.shape, "the shape of x and of out")
     ### BEGIN SOLUTION

@@ -72,3 +72,13 @@ def param_dict(where, name, params):
     if not isinstance(params, dict):
         raise TypeError(f"{where}: {name} must be a dict; got {type(params).__name__}")
     return params
+
+
+def cache_of(where, cache, cls, producer):
+    """Raise unless `cache` is an instance of `cls`, the cache that `producer` returns."""
+    if not isinstance(cache, cls):
+        raise TypeError(
+            f"{where}: cache must be the {cls.__name__} returned by {producer}; "
+            f"got {type(cache).__name__}"
+        )
+    return cache
