@@ -1,0 +1,36 @@
+"""Claims: the conclusions a notebook draws from a training run, in a form nbval can compare.
+
+The digits of a training run depend on round-off, and round-off depends on the CPU and the
+BLAS kernel: a last bit that differs at step 1 is a different curve at step 300. The lesson
+is not in those digits but in the conclusion drawn from them, so a notebook states each
+conclusion as a claim line, decided by a test with a margin that every machine clears:
+
+    [held] batch norm reaches the baseline's best accuracy in fewer steps
+        evidence: 4.6x fewer steps ...
+
+nbval compares the claim line exactly; `notebooks/sanitize.cfg` masks the evidence line,
+which the student still reads in full.
+"""
+
+EVIDENCE_PREFIX = "    evidence: "
+
+
+def claim(text, held, evidence):
+    """Print one conclusion, whether the run supports it, and the numbers behind it.
+
+    Inputs:
+    - text: the conclusion, in words; it must not contain measured numbers (it is compared)
+    - held: whether the measurement supports it, decided with a margin
+    - evidence: the measured numbers, shown to the student, not compared
+
+    Returns:
+    - held, as a bool, so a notebook can build on it
+    """
+    if not isinstance(text, str) or not text or "\n" in text:
+        raise ValueError(f"claim: text must be a one-line, non-empty string; got {text!r}")
+    if not isinstance(evidence, str) or "\n" in evidence:
+        raise ValueError(f"claim: evidence must be a one-line string; got {evidence!r}")
+    held = bool(held)
+    print(f"[{'held' if held else 'NOT SEEN'}] {text}")
+    print(f"{EVIDENCE_PREFIX}{evidence}")
+    return held
