@@ -41,7 +41,7 @@ from cs231n_bn.layers import (
     relu_forward,
     softmax_loss,
 )
-from cs231n_bn.optim import adam, sgd, sgd_momentum
+from cs231n_bn.optim import adam, rmsprop, sgd, sgd_momentum
 from cs231n_bn.solver import Solver
 from cs231n_bn.spatial import (
     GroupNormCache,
@@ -84,6 +84,7 @@ __all__ = [
     "rel_error",
     "relu_backward",
     "relu_forward",
+    "rmsprop",
     "sgd",
     "sgd_momentum",
     "softmax_loss",

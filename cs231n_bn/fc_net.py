@@ -124,8 +124,11 @@ class FullyConnectedNet:
         - weight_scale: standard deviation of the Gaussian initial weights (biases start at 0,
           gamma at 1, beta at 0)
         - dtype: floating-point dtype of every parameter (float64 for gradient checks);
-          inputs must come in the same dtype
-        - seed: seed of the weight initialization and of the dropout masks
+          loss() casts floating-point inputs to it, as CS231n's network does
+        - seed: seed of the weight initialization and of the dropout masks. None (the
+          default) draws both from NumPy's global generator, as CS231n's network does, so
+          that np.random.seed(231) before building the network makes a run repeatable;
+          an integer uses a generator of its own, untouched by np.random.seed
         - activation: "relu" (default) or "sigmoid" (the paper's Figure 1)
         """
         where = "FullyConnectedNet"
@@ -154,7 +157,9 @@ class FullyConnectedNet:
         self.num_layers = 1 + len(hidden_dims)
         self.dtype = np.dtype(dtype)
         self.params = {}
-        rng = np.random.default_rng(seed)
+        # The legacy module-level functions np.random.standard_normal and np.random.random
+        # draw from the global generator that np.random.seed sets.
+        rng = np.random if seed is None else np.random.default_rng(seed)
         dims = [input_dim, *hidden_dims, num_classes]
         for i in range(1, self.num_layers + 1):
             fan_in, fan_out = dims[i - 1], dims[i]
@@ -164,10 +169,11 @@ class FullyConnectedNet:
                 self.params[f"gamma{i}"] = np.ones(fan_out, dtype=dtype)
                 self.params[f"beta{i}"] = np.zeros(fan_out, dtype=dtype)
 
-        # Dropout masks come from this generator, or from a fresh one seeded by
+        # Dropout masks come from the seed's generator (None: the global one, kept out of
+        # the object so that a network can be pickled), or from a fresh one seeded by
         # dropout_param["seed"] if that key is set (a fixed mask, for gradient checks).
         self.dropout_param = {"mode": "train", "p": keep}
-        self._dropout_rng = rng
+        self._dropout_rng = None if seed is None else rng
         # One dict per hidden layer; batch norm keeps its running statistics here. Layer norm
         # gets the same dicts and ignores 'mode', so a Solver can treat both alike.
         self.bn_params = []
@@ -220,12 +226,14 @@ class FullyConnectedNet:
         """Scores and every layer's cache; validates X against the network."""
         where = "FullyConnectedNet.loss"
         check.float_array(where, "X", X)
-        if X.dtype != self.dtype:
-            raise TypeError(
-                f"{where}: X must have the network's dtype {self.dtype}; got {X.dtype}. "
-                f"Convert it explicitly, e.g. X.astype(np.{self.dtype})"
+        if X.ndim < 2 or int(np.prod(X.shape[1:])) != self.params["W1"].shape[0]:
+            raise ValueError(
+                f"{where}: X must hold samples of {self.params['W1'].shape[0]} features, shape "
+                f"(N, {self.params['W1'].shape[0]}) or (N, d_1, ..., d_k); got shape {X.shape}"
             )
-        rng = self._dropout_rng
+        # As in CS231n: data loaders give float64, the network computes in its own dtype.
+        X = X.astype(self.dtype, copy=False)
+        rng = np.random if self._dropout_rng is None else self._dropout_rng
         if "seed" in self.dropout_param:
             rng = np.random.default_rng(self.dropout_param["seed"])
         caches = []
@@ -241,7 +249,9 @@ class FullyConnectedNet:
         """Class scores (test mode), or the loss and its gradients (training mode).
 
         Inputs:
-        - X: (N, d_1, ..., d_k) data in the network's dtype
+        - X: (N, d_1, ..., d_k) floating-point data; cast to the network's dtype (as
+          CS231n's network does: data loaders give float64); integer, boolean and complex
+          data are refused
         - y: (N,) integer labels, or None for test mode
 
         Returns:
@@ -275,7 +285,7 @@ class FullyConnectedNet:
         The paper's Figure 1(b, c) follows the percentiles of one such input over training.
 
         Inputs:
-        - X: (N, d_1, ..., d_k) data in the network's dtype
+        - X: (N, d_1, ..., d_k) floating-point data, cast to the network's dtype
 
         Returns:
         - list of (N, H_i) arrays, one per hidden layer

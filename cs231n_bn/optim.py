@@ -1,4 +1,4 @@
-"""First-order update rules, with CS231n's interface.
+"""First-order update rules, with CS231n's interface and CS231n's contract.
 
 Each rule has the signature
 
@@ -7,33 +7,95 @@ Each rule has the signature
 - w: current parameter array; never modified (the update returns a new array)
 - dw: gradient of the loss with respect to w, same shape
 - config: dict of hyperparameters and of the rule's state (velocity, moments); None
-  starts a fresh state with the defaults. The returned config is a new dict holding the
-  updated state; pass it back in on the next step.
+  starts a fresh dict. The rule fills in missing hyperparameters with their defaults
+  (as config.setdefault does), writes its new state INTO THE DICT IT WAS GIVEN and
+  returns that same dict. CS231n's optimizer cells rely on this: they call
+  `next_w, _ = adam(w, dw, config=config)` and then read `config["m"]`. Pass the dict
+  back in on the next step.
+
+Every argument is checked before anything is written, so a refused call leaves config as
+it was. A key the rule does not know is refused, naming the known ones: a misspelled
+`lr` for `learning_rate` would otherwise train at the default rate without a word.
 """
+
+import numbers
 
 import numpy as np
 
 from cs231n_bn import validation as check
 
 
-def _start(where, w, dw, config, defaults):
-    """A fresh copy of config with the defaults filled in, after checking w and dw."""
+def _decay(where, name, value):
+    """A decay rate in [0, 1): 1 would keep no new information (and break Adam's bias correction)."""
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not real or not 0.0 <= value < 1.0:
+        raise ValueError(f"{where}: {name} must be a number in [0, 1); got {value!r}")
+    return float(value)
+
+
+def _step_count(where, name, value):
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{where}: {name} must be an integer >= 0 (the number of steps taken); got {value!r}")
+    return int(value)
+
+
+# How each hyperparameter is checked, whichever rule takes it.
+HYPERPARAMETERS = {
+    "learning_rate": check.positive_number,
+    "momentum": check.unit_interval,
+    "beta1": _decay,
+    "beta2": _decay,
+    "decay_rate": _decay,
+    "epsilon": check.positive_number,
+    "t": _step_count,
+}
+# State arrays shaped like w; the averages of squared gradients cannot be negative.
+STATE_ARRAYS = {"velocity": False, "m": False, "v": True, "cache": True}
+
+
+def _config(where, w, dw, config, defaults, state):
+    """Check w, dw and config; fill in the defaults; return the caller's dict (or a new one).
+
+    Inputs:
+    - where: the rule's name, for messages
+    - w, dw: the parameter and its gradient
+    - config: the caller's dict or None
+    - defaults: hyperparameter name -> default value
+    - state: names of the state arrays the rule keeps (zeros like w until the first step)
+
+    Returns:
+    - config, holding every key of defaults and state
+    """
     check.float_array(where, "w", w)
     check.float_array(where, "dw", dw)
     check.same_shape(where, "dw", dw, w.shape, "the shape of w")
-    if config is not None and not isinstance(config, dict):
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
         raise TypeError(f"{where}: config must be a dict or None; got {type(config).__name__}")
-    config = {**defaults, **(config or {})}
-    check.positive_number(where, "config['learning_rate']", config["learning_rate"])
+    check.known_keys(where, "config", config, (*defaults, *state))
+    for name, value in config.items():
+        label = f"config['{name}']"
+        if name in HYPERPARAMETERS:
+            HYPERPARAMETERS[name](where, label, value)
+        else:
+            check.float_array(where, label, value)
+            check.same_shape(where, label, value, w.shape, "the shape of w")
+            if STATE_ARRAYS[name] and np.any(value < 0):
+                raise ValueError(f"{where}: {label} is an average of squared gradients and cannot be negative")
+    for name, value in defaults.items():
+        config.setdefault(name, value)
+    for name in state:
+        config.setdefault(name, np.zeros_like(w))
     return config
 
 
 def sgd(w, dw, config=None):
     """Vanilla stochastic gradient descent: w <- w - learning_rate * dw.
 
-    config keys: learning_rate (default 1e-2).
+    config keys: learning_rate (default 1e-2). The defaults are written into config.
     """
-    config = _start("sgd", w, dw, config, {"learning_rate": 1e-2})
+    config = _config("sgd", w, dw, config, {"learning_rate": 1e-2}, ())
     next_w = w - config["learning_rate"] * dw
     return next_w.astype(w.dtype, copy=False), config
 
@@ -47,16 +109,35 @@ def sgd_momentum(w, dw, config=None):
     The velocity v is a running sum of past steps that decays by `momentum` each step, so
     steps along a consistent direction add up while oscillating components cancel.
 
-    config keys: learning_rate (1e-2), momentum (0.9), velocity (zeros like w).
+    config keys: learning_rate (1e-2), momentum (0.9), velocity (zeros like w). The new
+    velocity is stored in the caller's config["velocity"] (CS231n's cells read it there).
     """
-    config = _start("sgd_momentum", w, dw, config, {"learning_rate": 1e-2, "momentum": 0.9})
-    check.unit_interval("sgd_momentum", "config['momentum']", config["momentum"])
-    v = config.get("velocity", np.zeros_like(w))
+    config = _config("sgd_momentum", w, dw, config, {"learning_rate": 1e-2, "momentum": 0.9}, ("velocity",))
+    learning_rate, momentum, v = config["learning_rate"], config["momentum"], config["velocity"]
     ### BEGIN SOLUTION
-    v = config["momentum"] * v - config["learning_rate"] * dw
+    v = momentum * v - learning_rate * dw
     next_w = w + v
     ### END SOLUTION
     config["velocity"] = v.astype(w.dtype, copy=False)
+    return next_w.astype(w.dtype, copy=False), config
+
+
+def rmsprop(w, dw, config=None):
+    """RMSProp (Tieleman & Hinton, 2012): each entry's step divided by its recent RMS gradient.
+
+        cache <- decay_rate * cache + (1 - decay_rate) * dw^2
+        w <- w - learning_rate * dw / (sqrt(cache) + epsilon)
+
+    config keys: learning_rate (1e-2), decay_rate (0.99), epsilon (1e-8), cache (zeros
+    like w). The new cache is stored in the caller's config["cache"].
+    """
+    config = _config(
+        "rmsprop", w, dw, config, {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8}, ("cache",)
+    )
+    rho = config["decay_rate"]
+    mean_square = rho * config["cache"] + (1 - rho) * (dw * dw)
+    next_w = w - config["learning_rate"] * dw / (np.sqrt(mean_square) + config["epsilon"])
+    config["cache"] = mean_square.astype(w.dtype, copy=False)
     return next_w.astype(w.dtype, copy=False), config
 
 
@@ -74,14 +155,14 @@ def adam(w, dw, config=None):
     |dw| >> epsilon).
 
     config keys: learning_rate (1e-3), beta1 (0.9), beta2 (0.999), epsilon (1e-8),
-    m, v (zeros like w), t (0).
+    m, v (zeros like w), t (0). The new m, v and t are stored in the caller's config.
     """
-    config = _start(
-        "adam", w, dw, config, {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "t": 0}
+    config = _config(
+        "adam", w, dw, config,
+        {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "t": 0}, ("m", "v"),
     )
     beta1, beta2, eps, lr = config["beta1"], config["beta2"], config["epsilon"], config["learning_rate"]
-    m = config.get("m", np.zeros_like(w))
-    v = config.get("v", np.zeros_like(w))
+    m, v = config["m"], config["v"]
     ### BEGIN SOLUTION
     t = config["t"] + 1
     m = beta1 * m + (1 - beta1) * dw
@@ -94,4 +175,4 @@ def adam(w, dw, config=None):
     return next_w.astype(w.dtype, copy=False), config
 
 
-UPDATE_RULES = {"sgd": sgd, "sgd_momentum": sgd_momentum, "adam": adam}
+UPDATE_RULES = {"sgd": sgd, "sgd_momentum": sgd_momentum, "rmsprop": rmsprop, "adam": adam}

@@ -6,22 +6,34 @@
     solver.loss_history, solver.train_acc_history, solver.val_acc_history   # for plots
     model.loss(X_test)   # scores of the best checkpoint
 
-Where this differs from CS231n's Solver, on purpose:
+The keywords are CS231n's, with CS231n's meaning (update_rule, optim_config, lr_decay,
+batch_size, num_epochs, num_train_samples, num_val_samples, checkpoint_name, print_every,
+verbose), so CS231n's training cells run unchanged. Where this Solver differs, on purpose:
 - the best checkpoint includes the batch-norm running statistics (`model.bn_params`), not
   only the weights: test-mode predictions depend on both, so restoring the weights alone
   gives a network whose validation accuracy is not the one that was recorded;
 - accuracy on a sample of a split is measured on a sample drawn WITHOUT replacement;
-- an epoch is a pass over a fresh permutation of the training set (every image once);
+- an epoch is a pass over a fresh permutation of the training set (every image once),
+  drawn from the Solver's own `seed`, so the same arguments give the same run;
+- the first accuracy is measured before the first step (CS231n measures after it);
 - a step whose loss overflows or turns NaN stops training and is recorded as divergence,
   instead of filling the history with NaNs and the output with warnings;
+- `verbose=True` alone shows a progress bar; CS231n's lines ("(Iteration 1 / 40) loss:
+  ...", "(Epoch 0 / 20) train acc: ...") are printed when `print_every` is given, as in
+  CS231n's cells (CS231n prints them every 10 steps unless told otherwise);
 - `eval_every` evaluates every so many steps, for curves finer than one point per epoch.
 """
 
 import copy
 import numbers
+import os
+import pickle
+from collections.abc import Mapping
+from contextlib import contextmanager
 
 import numpy as np
 from tqdm.auto import tqdm
+from tqdm.notebook import tqdm as notebook_tqdm
 
 from cs231n_bn import optim
 
@@ -32,6 +44,52 @@ def _positive_int(where, name, value):
     return int(value)
 
 
+def _split(where, data, split):
+    """data['X_<split>'] and data['y_<split>'] as arrays of the same length, or raise."""
+    arrays = []
+    for key in (f"X_{split}", f"y_{split}"):
+        if key not in data:
+            raise KeyError(f"{where}: data must have the key {key!r}; got keys {sorted(data)}")
+        if not isinstance(data[key], np.ndarray) or data[key].ndim == 0:
+            raise TypeError(f"{where}: data[{key!r}] must be a numpy array of samples; got {type(data[key]).__name__}")
+        arrays.append(data[key])
+    X, y = arrays
+    if y.ndim != 1 or len(y) != len(X):
+        raise ValueError(
+            f"{where}: data['y_{split}'] must hold one label per sample of data['X_{split}'], shape "
+            f"({len(X)},); got shape {y.shape}"
+        )
+    if len(X) == 0:
+        raise ValueError(f"{where}: data['X_{split}'] holds no samples")
+    return X, y
+
+
+@contextmanager
+def _progress_bar(total, desc, enabled):
+    """A live progress bar that leaves nothing behind once training is over.
+
+    In a terminal, tqdm's text bar is erased when it closes (leave=False). In Jupyter the bar
+    is a widget, and the text stored with its output (all that a notebook opened without
+    running shows) is the bar as it was when displayed: 0%, looking frozen forever. So the
+    widget is shown here with an empty text, and its output is emptied when the bar closes.
+    """
+    if not enabled or not issubclass(tqdm, notebook_tqdm):
+        with tqdm(total=total, desc=desc, disable=not enabled, leave=False) as bar:
+            yield bar
+        return
+    from IPython.display import display
+
+    bar = tqdm(total=total, desc=desc, leave=False, display=False)
+    view = bar.container._repr_mimebundle_()
+    view["text/plain"] = ""
+    handle = display(view, raw=True, display_id=True)
+    try:
+        yield bar
+    finally:
+        bar.close()
+        handle.update({"text/plain": ""}, raw=True)
+
+
 class Solver:
     """Minibatch training of a model with CS231n's interface: model.params, model.loss(X, y)."""
 
@@ -39,6 +97,7 @@ class Solver:
         self,
         model,
         data,
+        *,
         update_rule="sgd",
         optim_config=None,
         lr_decay=1.0,
@@ -46,41 +105,52 @@ class Solver:
         num_epochs=10,
         num_train_samples=1000,
         num_val_samples=None,
+        checkpoint_name=None,
+        print_every=None,
+        verbose=True,
         eval_every=None,
         on_evaluate=None,
         seed=0,
-        verbose=True,
         desc=None,
     ):
         """Set up training; nothing is trained until train().
 
-        Inputs:
+        Inputs (all but model and data by keyword, as in CS231n):
         - model: has `params` (dict name -> array), `loss(X, y=None)`, and optionally
           `bn_params` (list of dicts holding running statistics)
-        - data: dict with X_train, y_train, X_val, y_val
-        - update_rule: "sgd", "sgd_momentum", "adam", or a function with optim's interface
+        - data: dict with X_train, y_train, X_val, y_val (numpy arrays, one label per sample)
+        - update_rule: "sgd", "sgd_momentum", "rmsprop", "adam", or a function with optim's
+          interface
         - optim_config: hyperparameters for the update rule, e.g. {"learning_rate": 1e-3};
-          each parameter gets its own copy (and its own state)
+          each parameter gets its own copy (and its own state); the dict given is not changed
         - lr_decay: the learning rate is multiplied by this after every epoch
         - batch_size: samples per step, at least 2 (batch norm needs two to estimate a variance)
         - num_epochs: passes over the training set
         - num_train_samples: training accuracy is measured on a sample of this many images
           drawn without replacement (None: the whole training set)
         - num_val_samples: the same for validation (None, the default: the whole split)
+        - checkpoint_name: if given, the state after every epoch (and before the first) is
+          pickled to "<checkpoint_name>_epoch_<epoch>.pkl", with CS231n's keys (model,
+          update_rule, lr_decay, optim_config, batch_size, num_train_samples,
+          num_val_samples, epoch, loss_history, train_acc_history, val_acc_history) plus
+          the best checkpoint so far (best_val_acc, best_params, best_bn_params); None
+          (the default) writes no file
+        - print_every: with verbose, print CS231n's lines: the loss every print_every steps
+          and the accuracies at every evaluation; None (the default) prints no line
+        - verbose: False is silent; True shows a progress bar (tqdm.auto: a widget in
+          Jupyter, text elsewhere) or, with print_every, CS231n's lines
         - eval_every: evaluate every this many steps (default: once per epoch); training
           and validation accuracy are also measured before the first step and after the last
         - on_evaluate: optional function called as on_evaluate(solver) after every evaluation
         - seed: seed of the minibatch order and of the accuracy samples
-        - verbose: show a progress bar (tqdm.auto: a widget in Jupyter, text elsewhere)
         - desc: label of the progress bar
         """
         where = "Solver"
-        for key in ("X_train", "y_train", "X_val", "y_val"):
-            if key not in data:
-                raise KeyError(f"{where}: data must have the key {key!r}; got keys {sorted(data)}")
+        if not isinstance(data, Mapping):
+            raise TypeError(f"{where}: data must be a dict of arrays (X_train, y_train, X_val, y_val); got {type(data).__name__}")
         self.model = model
-        self.X_train, self.y_train = data["X_train"], data["y_train"]
-        self.X_val, self.y_val = data["X_val"], data["y_val"]
+        self.X_train, self.y_train = _split(where, data, "train")
+        self.X_val, self.y_val = _split(where, data, "val")
         if isinstance(update_rule, str):
             if update_rule not in optim.UPDATE_RULES:
                 options = ", ".join(repr(name) for name in optim.UPDATE_RULES)
@@ -89,6 +159,8 @@ class Solver:
         elif not callable(update_rule):
             raise TypeError(f"{where}: update_rule must be a name or a function; got {type(update_rule).__name__}")
         self.update_rule = update_rule
+        if optim_config is not None and not isinstance(optim_config, dict):
+            raise TypeError(f"{where}: optim_config must be a dict or None; got {type(optim_config).__name__}")
         self.optim_config = dict(optim_config or {})
         if not isinstance(lr_decay, numbers.Real) or not 0 < lr_decay <= 1:
             raise ValueError(f"{where}: lr_decay must be a number in (0, 1]; got {lr_decay!r}")
@@ -100,6 +172,10 @@ class Solver:
         self.num_epochs = _positive_int(where, "num_epochs", num_epochs)
         self.num_train_samples = None if num_train_samples is None else _positive_int(where, "num_train_samples", num_train_samples)
         self.num_val_samples = None if num_val_samples is None else _positive_int(where, "num_val_samples", num_val_samples)
+        if checkpoint_name is not None and not isinstance(checkpoint_name, (str, os.PathLike)):
+            raise TypeError(f"{where}: checkpoint_name must be a file name prefix (a string) or None; got {type(checkpoint_name).__name__}")
+        self.checkpoint_name = checkpoint_name
+        self.print_every = None if print_every is None else _positive_int(where, "print_every", print_every)
         # Drop the last incomplete batch: a batch of one would break batch norm's variance.
         self.iterations_per_epoch = num_train // self.batch_size
         self.num_iterations = self.num_epochs * self.iterations_per_epoch
@@ -168,6 +244,11 @@ class Solver:
         self.step_count += 1
         return True
 
+    @property
+    def _printing(self):
+        """True when CS231n's lines are printed instead of a progress bar."""
+        return bool(self.verbose) and self.print_every is not None
+
     def _evaluate(self):
         """Record train/val accuracy at the current step and keep the best checkpoint."""
         with np.errstate(over="raise", invalid="raise", divide="raise"):
@@ -186,8 +267,38 @@ class Solver:
             self.best_params = {name: p.copy() for name, p in self.model.params.items()}
             # The running statistics are part of the checkpoint: test mode uses them.
             self.best_bn_params = copy.deepcopy(getattr(self.model, "bn_params", []))
+        if self.step_count % self.iterations_per_epoch == 0:
+            self._save_checkpoint()
+        if self._printing:
+            print(f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:f}; val_acc: {val_acc:f}")
         if self.on_evaluate is not None:
             self.on_evaluate(self)
+
+    def _save_checkpoint(self):
+        """Pickle the training state to <checkpoint_name>_epoch_<epoch>.pkl, if a name was given."""
+        if self.checkpoint_name is None:
+            return
+        checkpoint = {
+            "model": self.model,
+            "update_rule": self.update_rule,
+            "lr_decay": self.lr_decay,
+            "optim_config": self.optim_config,
+            "batch_size": self.batch_size,
+            "num_train_samples": self.num_train_samples,
+            "num_val_samples": self.num_val_samples,
+            "epoch": self.epoch,
+            "loss_history": self.loss_history,
+            "train_acc_history": self.train_acc_history,
+            "val_acc_history": self.val_acc_history,
+            "best_val_acc": self.best_val_acc,
+            "best_params": self.best_params,
+            "best_bn_params": self.best_bn_params,
+        }
+        filename = f"{os.fspath(self.checkpoint_name)}_epoch_{self.epoch}.pkl"
+        if self._printing:
+            print(f'Saving checkpoint to "{filename}"')
+        with open(filename, "wb") as f:
+            pickle.dump(checkpoint, f)
 
     def train(self):
         """Run the optimization, then load the best checkpoint (weights and running statistics).
@@ -197,30 +308,32 @@ class Solver:
         """
         self._reset()
         self._evaluate()
-        bar = tqdm(total=self.num_iterations, desc=self.desc, disable=not self.verbose, leave=True)
-        with bar:
+        with _progress_bar(self.num_iterations, self.desc, bool(self.verbose) and not self._printing) as bar:
             for t in range(self.num_iterations):
                 position = t % self.iterations_per_epoch
                 if position == 0:
                     order = self.rng.permutation(self.X_train.shape[0])
-                    if t > 0:
-                        self.epoch += 1
+                batch = order[position * self.batch_size : (position + 1) * self.batch_size]
+                if not self._step(self.X_train[batch], self.y_train[batch]):
+                    self.diverged_at = self.step_count
+                    if self._printing:
+                        print(f"(Iteration {t + 1} / {self.num_iterations}) the loss overflowed: training stopped")
+                    break
+                bar.update(1)
+                if self._printing and t % self.print_every == 0:
+                    print(f"(Iteration {t + 1} / {self.num_iterations}) loss: {self.loss_history[-1]:f}")
+                if self.step_count % self.iterations_per_epoch == 0:
+                    self.epoch += 1
+                    if self.epoch < self.num_epochs:
                         for config in self.optim_configs.values():
                             # Every rule in optim fills in its default learning rate on the first step.
                             if "learning_rate" in config:
                                 config["learning_rate"] *= self.lr_decay
-                batch = order[position * self.batch_size : (position + 1) * self.batch_size]
-                if not self._step(self.X_train[batch], self.y_train[batch]):
-                    self.diverged_at = self.step_count
-                    break
-                bar.update(1)
                 if self.step_count % self.eval_every == 0 or self.step_count == self.num_iterations:
                     self._evaluate()
                     if self.diverged_at is not None:
                         break
                     bar.set_postfix(val_acc=f"{self.val_acc_history[-1]:.3f}", refresh=False)
-        if self.step_count == self.num_iterations:
-            self.epoch = self.num_epochs
         self.restore_best()
         return self
 

@@ -1,5 +1,7 @@
 """FullyConnectedNet: the whole network's gradients against numeric ones, and its contract."""
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -164,8 +166,68 @@ def test_bad_arguments_are_named(kwargs, message):
         FullyConnectedNet(input_dim=4, **kwargs)
 
 
-def test_inputs_of_another_dtype_are_refused_not_cast(batch):
+def test_floating_inputs_are_cast_to_the_network_dtype(batch):
+    # CS231n's data loaders give float64 and its network casts; a float32 network trained on
+    # float64 data computes exactly what it computes on the same data cast beforehand.
     X, y = batch
-    net = FullyConnectedNet([5], input_dim=D, num_classes=C, seed=0)  # float32
-    with pytest.raises(TypeError, match="X must have the network's dtype float32; got float64"):
-        net.loss(X, y)
+    net = FullyConnectedNet([5], input_dim=D, num_classes=C, normalization="batchnorm", seed=0)  # float32
+    loss64, grads64 = net.loss(X, y)
+    loss32, grads32 = net.loss(X.astype(np.float32), y)
+    assert loss64 == loss32 and all(np.array_equal(grads64[k], grads32[k]) for k in grads32)
+    assert all(g.dtype == np.float32 for g in grads64.values())
+    for X_other in (X.astype(np.float16), X):
+        assert net.loss(X_other).dtype == np.float32
+    X_copy = X.copy()
+    net.loss(X, y)
+    np.testing.assert_array_equal(X, X_copy)
+
+
+@pytest.mark.parametrize(
+    "X, error, message",
+    [
+        (np.ones((N, D), dtype=np.int64), TypeError, "X must have a floating-point dtype"),
+        (np.ones((N, D), dtype=bool), TypeError, "X must have a floating-point dtype"),
+        (np.ones((N, D), dtype=complex), TypeError, "X must have a floating-point dtype"),
+        (np.ones((N, D), dtype=object), TypeError, "X must have a floating-point dtype"),
+        ([[0.5] * D] * N, TypeError, "X must be a numpy array; got list"),
+        (np.ones((N, D + 1)), ValueError, f"X must hold samples of {D} features"),
+        (np.ones(D), ValueError, f"X must hold samples of {D} features"),
+    ],
+)
+def test_inputs_that_are_not_floating_arrays_of_the_right_size_are_refused(X, error, message):
+    net = FullyConnectedNet([5], input_dim=D, num_classes=C, seed=0)
+    with pytest.raises(error, match=f"FullyConnectedNet.loss: {message}"):
+        net.loss(X)
+
+
+def test_seed_none_draws_from_numpys_global_generator(batch):
+    # CS231n's cells call np.random.seed(231) and then build a network without a seed.
+    def build():
+        return FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, normalization="batchnorm",
+                                 dropout_keep_ratio=0.7, dtype=np.float64)
+
+    X, y = batch
+    np.random.seed(231)
+    a = build()
+    loss_a, _ = a.loss(X, y)  # dropout draws its mask from the global generator too
+    np.random.seed(231)
+    b = build()
+    loss_b, _ = b.loss(X, y)
+    c = build()  # the generator has moved on: another network
+    assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params) and loss_a == loss_b
+    assert not np.array_equal(a.params["W1"], c.params["W1"])
+    # An explicit seed keeps its own generator, whatever np.random.seed says.
+    np.random.seed(0)
+    d = FullyConnectedNet([H1], input_dim=D, seed=5)
+    np.random.seed(1)
+    e = FullyConnectedNet([H1], input_dim=D, seed=5)
+    assert np.array_equal(d.params["W1"], e.params["W1"])
+
+
+def test_a_network_can_be_pickled_whatever_its_seed():
+    # The Solver's checkpoint_name pickles the model, as CS231n's does.
+    for seed in (None, 3):
+        net = FullyConnectedNet([4], input_dim=3, normalization="batchnorm", dropout_keep_ratio=0.5, seed=seed)
+        copy = pickle.loads(pickle.dumps(net))
+        assert all(np.array_equal(copy.params[k], net.params[k]) for k in net.params)
+        copy.loss(np.ones((2, 3)), np.array([0, 1]))
