@@ -33,7 +33,6 @@ from contextlib import contextmanager
 
 import numpy as np
 from tqdm.auto import tqdm
-from tqdm.notebook import tqdm as notebook_tqdm
 
 from cs231n_bn import optim
 
@@ -73,11 +72,15 @@ def _progress_bar(total, desc, enabled):
     running shows) is the bar as it was when displayed: 0%, looking frozen forever. So the
     widget is shown here with an empty text, and its output is emptied when the bar closes.
     """
+    if enabled:
+        # Imported here: it imports ipywidgets, which would slow down `import cs231n_bn` for
+        # every user of the package (in Jupyter, tqdm.auto has imported it already).
+        from tqdm.notebook import tqdm as notebook_tqdm
     if not enabled or not issubclass(tqdm, notebook_tqdm):
         with tqdm(total=total, desc=desc, disable=not enabled, leave=False) as bar:
             yield bar
         return
-    from IPython.display import display
+    from IPython.display import display  # there whenever tqdm.auto chose Jupyter's widget
 
     bar = tqdm(total=total, desc=desc, leave=False, display=False)
     view = bar.container._repr_mimebundle_()
