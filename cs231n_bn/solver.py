@@ -150,7 +150,9 @@ class Solver:
         """
         where = "Solver"
         if not isinstance(data, Mapping):
-            raise TypeError(f"{where}: data must be a dict of arrays (X_train, y_train, X_val, y_val); got {type(data).__name__}")
+            raise TypeError(
+                f"{where}: data must be a dict of arrays (X_train, y_train, X_val, y_val); got {type(data).__name__}"
+            )
         self.model = model
         self.X_train, self.y_train = _split(where, data, "train")
         self.X_val, self.y_val = _split(where, data, "val")
@@ -176,7 +178,10 @@ class Solver:
         self.num_train_samples = None if num_train_samples is None else _positive_int(where, "num_train_samples", num_train_samples)
         self.num_val_samples = None if num_val_samples is None else _positive_int(where, "num_val_samples", num_val_samples)
         if checkpoint_name is not None and not isinstance(checkpoint_name, (str, os.PathLike)):
-            raise TypeError(f"{where}: checkpoint_name must be a file name prefix (a string) or None; got {type(checkpoint_name).__name__}")
+            raise TypeError(
+                f"{where}: checkpoint_name must be a file name prefix (a string) or None; "
+                f"got {type(checkpoint_name).__name__}"
+            )
         self.checkpoint_name = checkpoint_name
         self.print_every = None if print_every is None else _positive_int(where, "print_every", print_every)
         # Drop the last incomplete batch: a batch of one would break batch norm's variance.
