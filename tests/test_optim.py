@@ -1,8 +1,11 @@
 """The update rules: their math, CS231n's contract (the caller's config is updated and
 returned), and a clear refusal of every config that would silently train wrong."""
 
+import hypothesis.extra.numpy as hnp
+import hypothesis.strategies as st
 import numpy as np
 import pytest
+from hypothesis import given
 
 from cs231n_bn.optim import UPDATE_RULES, adam, rmsprop, sgd, sgd_momentum
 
@@ -147,3 +150,23 @@ def test_bad_update_arguments_are_named(rule, w, dw, config, message):
     if before is not None:
         assert set(config) == set(before), "a refused call filled in defaults"
         assert all(config[k] is before[k] for k in before), "a refused call changed config"
+
+
+@given(
+    shape=hnp.array_shapes(min_dims=1, max_dims=4, max_side=4),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**16),
+)
+def test_any_shape_w_and_dw_untouched_state_shaped_like_w(shape, dtype, seed):
+    rng = np.random.default_rng(seed)
+    w, dw = rng.normal(size=shape).astype(dtype), rng.normal(size=shape).astype(dtype)
+    w_before, dw_before = w.copy(), dw.copy()
+    for rule in RULES:
+        config = {}
+        for _ in range(2):
+            next_w, returned = rule(w, dw, config)
+            assert returned is config and next_w.shape == w.shape and next_w.dtype == dtype
+        for value in config.values():
+            assert not isinstance(value, np.ndarray) or (value.shape == w.shape and value.dtype == dtype)
+        np.testing.assert_array_equal(w, w_before)
+        np.testing.assert_array_equal(dw, dw_before)
