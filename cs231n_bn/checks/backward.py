@@ -225,6 +225,8 @@ def _explain_param(exercise, where, name, got, right, other_right, layout, x, do
                 np.sum(dout * centred, axis=axes),
             "the sum of dout alone: the factor xhat is missing": np.sum(dout, axis=axes),
         }
+    else:
+        known = {description: f(dout) for f, description in layout.param_sums}
     for description, value in known.items():
         if matches(got, value):
             raise CheckFailed(f"{head} It equals {description}.", exercise, f"{name} formula")

@@ -28,9 +28,12 @@ def hint_offer(exercise):
     return f"A hint is available: checks.hint({exercise!r})"
 
 
+_VALIDATION = os.path.join(_PACKAGE_DIR, "validation.py")
+
+
 def _is_machinery(filename):
     path = os.path.abspath(filename)
-    return path.startswith(_CHECKS_DIR) or os.sep + "numpy" + os.sep in path
+    return path.startswith(_CHECKS_DIR) or os.sep + "numpy" + os.sep in path or path == _VALIDATION
 
 
 def student_line(tb):
@@ -39,14 +42,19 @@ def student_line(tb):
     That is the line of the student's code that raised (or called the numpy function
     that raised). None when there is no such frame.
     """
-    found = None
-    for frame, lineno in traceback.walk_tb(tb):
-        filename = frame.f_code.co_filename
-        if not _is_machinery(filename):
-            found = (filename, lineno, frame.f_code.co_name)
-    if found is None:
+    frames = [(f.f_code.co_filename, lineno, f.f_code.co_name) for f, lineno in traceback.walk_tb(tb)]
+    if frames and os.path.abspath(frames[-1][0]) == _VALIDATION:
+        # The course's input validation refused an argument: its message names the function
+        # and the argument, so what helps is the line that called that function. Drop the
+        # validation, the layer's own argument-checking helpers, and the layer itself.
+        while frames and (os.path.abspath(frames[-1][0]) == _VALIDATION
+                          or frames[-1][2].startswith(("_check", "read_", "_running"))):
+            frames.pop()
+        frames = frames[:-1]
+    found = [f for f in frames if not _is_machinery(f[0])]
+    if not found:
         return None
-    filename, lineno, function = found
+    filename, lineno, function = found[-1]
     source = linecache.getline(filename, lineno).strip()
     shown = os.path.relpath(filename, os.path.dirname(_PACKAGE_DIR)) if filename.startswith(
         os.path.dirname(_PACKAGE_DIR)) else filename

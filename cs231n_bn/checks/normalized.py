@@ -37,6 +37,7 @@ class Layout:
     param_axes: tuple
     alternatives: tuple
     sizes: dict
+    param_sums: tuple = ()  # ((array shaped like x -> wrong per-parameter sum, description), ...)
 
 
 def bn_layout(N, D):
@@ -101,6 +102,11 @@ def spatial_bn_layout(N, C, H, W):
             (lambda a: a.reshape(N, -1), "over each whole sample (axes 1, 2, 3), which is layer norm"),
         ),
         sizes={N * H * W: "N*H*W", N: "N", H * W: "H*W", N * C: "N*C"},
+        param_sums=(
+            (lambda a: a.reshape(-1, C).sum(axis=0),
+             "the column sums of dout.reshape(-1, C): a reshape that does not first move the channel "
+             "axis last mixes channels"),
+        ),
     )
 
 

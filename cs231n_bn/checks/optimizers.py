@@ -139,6 +139,8 @@ def check_adam(adam=None):
             (lr * dw1 / (np.abs(dw1) + tiny), "the step has the wrong sign: w moves uphill", "step sign"),
             (-dw1 / (np.abs(dw1) + tiny), "the learning rate is not applied to the step", "lr missing"),
             (-lr * lr * dw1 / (np.abs(dw1) + tiny), "the learning rate is applied twice", "lr twice"),
+            (-lr * ((1 - b1) / (1 - b1**2)) * dw1 / (np.sqrt((1 - b2) / (1 - b2**2)) * np.abs(dw1) + tiny),
+             "the first step's bias correction used t = 2: t is incremented twice per step", "t twice"),
         ))
     if t != 1:
         raise CheckFailed(f"{name}: config['t'] counts the steps taken: after the first step it "
