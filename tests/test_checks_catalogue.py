@@ -16,11 +16,16 @@ Print the table with
     PYTHONPATH=$PWD:tests .venv/bin/python tests/test_checks_catalogue.py
 """
 
+import contextlib
+import io
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from cs231n_bn import checks
+from cs231n_bn.checks.hints import HINTS
+from cs231n_bn.classroom.leaks import secret_lines
 from test_checks_mistakes_norm import (
     BN_BACKWARD,
     BN_BACKWARD_ALT,
@@ -72,17 +77,18 @@ def outcome(check, implementation, words, capsys=None):
 
 
 def run_catalogue():
-    """{family: Counter of outcomes}, and the list of entries that went wrong."""
-    table, problems = {}, []
+    """{family: Counter of outcomes}, the entries that went wrong, and every message."""
+    table, problems, messages = {}, [], []
     for family, check, entries in FAMILIES:
         counts = Counter()
         for k, (implementation, words) in enumerate(entries):
             result, message = outcome(check, implementation, words)
+            messages.append(message)
             counts[result] += 1
             if result in ("false alarm", "misnamed", "missed", "crashed"):
                 problems.append((family, k, words, result, message))
         table[family] = counts
-    return table, problems
+    return table, problems, messages
 
 
 def format_table(table):
@@ -101,27 +107,58 @@ def format_table(table):
 
 
 @pytest.fixture(scope="module")
-def catalogue(capsys_module=None):
-    return run_catalogue()
+def catalogue():
+    with contextlib.redirect_stdout(io.StringIO()):
+        return run_catalogue()
 
 
-def test_no_false_alarm_miss_misnaming_or_crash(catalogue, capsys):
-    _, problems = catalogue
+def test_no_false_alarm_miss_misnaming_or_crash(catalogue):
+    _, problems, _ = catalogue
     assert not problems, "\n\n".join(f"{f}[{k}] {w}: {r}\n{m}" for f, k, w, r, m in problems)
 
 
 def test_at_least_85_percent_of_the_mistakes_are_named(catalogue):
-    table, _ = catalogue
+    table, _, _ = catalogue
     _, total, mistakes = format_table(table)
     assert mistakes >= 100 and total["named"] >= 0.85 * mistakes, format_table(table)[0]
 
 
-if __name__ == "__main__":
-    import contextlib
-    import io
+def _normalized(text):
+    return " ".join(text.split())
 
+
+def solution_lines():
+    """Every non-trivial line of a solution or hidden-test region of the package and notebooks."""
+    root = Path(__file__).resolve().parents[1]
+    files = [p.relative_to(root) for p in sorted((root / "cs231n_bn").glob("*.py"))]
+    files += [p.relative_to(root) for p in sorted((root / "notebooks").glob("*.ipynb"))]
+    return {_normalized(line) for line in secret_lines(root, files)}
+
+
+def test_no_message_or_hint_below_the_last_level_holds_a_solution_line(catalogue):
+    _, _, messages = catalogue
+    texts = [_normalized(m) for m in messages]
+    texts += [_normalized(text) for levels in HINTS.values() for text in levels]
+    secrets = solution_lines()
+    assert len(secrets) > 100  # the extraction found the regions
+    leaks = sorted({line for line in secrets for text in texts if line in text})
+    assert not leaks, leaks
+
+
+def test_the_checks_package_source_holds_no_solution_line_but_the_last_hint_level():
+    package = Path(checks.__file__).parent
+    secrets = solution_lines()
+    leaks = {}
+    for path in sorted(package.glob("*.py")):
+        if path.name != "solution_hints.py":
+            text = _normalized(path.read_text(encoding="utf-8"))
+            leaks.update({line: path.name for line in secrets if line in text})
+    assert not leaks, leaks
+
+
+if __name__ == "__main__":
     with contextlib.redirect_stdout(io.StringIO()):
-        result, issues = run_catalogue()
+        result, issues, _ = run_catalogue()
     print(format_table(result)[0])
     for f, k, w, r, m in issues:
         print(f"\n{f}[{k}] {w}: {r}\n{m}")

@@ -18,6 +18,7 @@ lists what was measured.
 import numpy as np
 
 from cs231n_bn.checks.core import CheckFailed, call, factor_text, matches, rel_error, require_array, require_unchanged, unpack
+from cs231n_bn.checks.normalized import group_stats
 from cs231n_bn.gradient_check import eval_numerical_gradient_array
 
 GRAD_TOL = 1e-7  # relative error against the numeric gradient (float64, h = 1e-5)
@@ -48,11 +49,8 @@ def numeric_gradients(call_forward, x, gamma, beta, dout):
 def _paths(layout, x, gamma, dout, eps, gamma_power=1):
     """(P1, P2, P3) in grouped layout, and per-group sqrt(var + eps) and sqrt(var)."""
     g = layout.to_groups(np.broadcast_to(layout.param_view(gamma), x.shape) ** gamma_power * dout)
-    xg = layout.to_groups(x)
-    xmu = xg - xg.mean(axis=1, keepdims=True)
-    var = np.mean(xmu**2, axis=1, keepdims=True)
-    ivar = 1.0 / np.sqrt(var + eps)
-    xhat = xmu * ivar
+    _, var, xhat = group_stats(layout, x, eps)
+    ivar = (var + eps) ** -0.5
     P1 = ivar * g
     P2 = -ivar * g.mean(axis=1, keepdims=True) * np.ones_like(g)
     P3 = -ivar * xhat * np.mean(g * xhat, axis=1, keepdims=True)

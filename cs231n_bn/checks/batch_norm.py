@@ -187,19 +187,17 @@ def _bn_cache_check(exercise, where):
     from cs231n_bn.batchnorm import BatchNormCache
 
     def cache_check(cache, x, gamma, out, mode, eps, running_mean=None, running_var=None):
-        if mode == "train":
-            mu, var = x.mean(axis=0), x.var(axis=0)
-        else:
-            mu, var = running_mean, running_var
+        # in test mode the statistics are the running ones
+        mu, var = (running_mean, running_var) if mode == "test" else (x.mean(axis=0), x.var(axis=0))
         xmu = x - mu
-        sqrtvar = np.sqrt(var + eps)
-        expected = {"mode": mode, "x": x, "mu": mu, "xmu": xmu, "var": var, "sqrtvar": sqrtvar,
-                    "ivar": 1 / sqrtvar, "xhat": xmu / sqrtvar, "gamma": gamma, "eps": eps}
-        others = {"the standard deviation sqrt(var + eps) (sqrtvar)": sqrtvar,
-                  "1 / sqrt(var + eps) (ivar)": 1 / sqrtvar,
+        std = (var + eps) ** 0.5
+        expected = {"mode": mode, "x": x, "mu": mu, "xmu": xmu, "var": var, "sqrtvar": std,
+                    "ivar": 1 / std, "xhat": xmu / std, "gamma": gamma, "eps": eps}
+        others = {"the standard deviation sqrt(var + eps) (sqrtvar)": std,
+                  "1 / sqrt(var + eps) (ivar)": 1 / std,
                   "the variance (var)": var, "var + eps": var + eps,
                   "the unbiased variance": x.var(axis=0, ddof=1) if mode == "train" else var * np.nan,
-                  "x - mu (xmu)": xmu, "xhat": xmu / sqrtvar, "the input x": x, "mu": mu,
+                  "x - mu (xmu)": xmu, "xhat": xmu / std, "the input x": x, "mu": mu,
                   "1 / (var + eps)": 1 / (var + eps)}
         if out is not None:
             others["the layer's output out"] = out

@@ -11,6 +11,7 @@ from cs231n_bn.checks.normalized import (
     EPS,
     check_cache_fields,
     diagnose_normalized,
+    group_stats,
     grouped_input,
     ln_layout,
     params,
@@ -21,10 +22,9 @@ from cs231n_bn.checks.normalized import (
 def _check_ln_cache(exercise, where, cache, x, gamma, out, eps):
     from cs231n_bn.layernorm import LayerNormCache
 
-    mu = x.mean(axis=1, keepdims=True)
+    mu, var, _ = group_stats(ln_layout(*x.shape), x, eps)
     xmu = x - mu
-    var = np.mean(xmu**2, axis=1, keepdims=True)
-    ivar = 1 / np.sqrt(var + eps)
+    ivar = (var + eps) ** -0.5
     expected = {"x": x, "mu": mu, "xmu": xmu, "var": var, "ivar": ivar, "xhat": xmu * ivar,
                 "gamma": gamma, "eps": eps}
     others = {"the standard deviation sqrt(var + eps)": 1 / ivar, "the variance": var,

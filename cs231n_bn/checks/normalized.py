@@ -177,9 +177,8 @@ def group_stats(layout, x, eps):
     """Per-group mean, biased variance, and xhat, computed by the checks (as (groups, 1) / groups)."""
     g = layout.to_groups(x)
     mu = g.mean(axis=1, keepdims=True)
-    xmu = g - mu
-    var = np.mean(xmu**2, axis=1, keepdims=True)
-    return mu, var, xmu / np.sqrt(var + eps)
+    var = np.square(g - mu).mean(axis=1, keepdims=True)
+    return mu, var, (g - mu) / np.sqrt(var + eps)
 
 
 # ---------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from cs231n_bn.checks.normalized import (
     EPS,
     check_cache_fields,
     diagnose_normalized,
+    group_stats,
     grouped_input,
     groupnorm_layout,
     params,
@@ -27,14 +28,12 @@ def _spatial_cache_check(exercise, where):
         label = f"{where} ({mode} mode)"
         check_cache_fields(exercise, label, cache, SpatialBatchNormCache,
                            {"shape": np.array(x.shape, dtype=float)}, {})
-        if mode == "train":
-            mu, var = x.mean(axis=(0, 2, 3)), x.var(axis=(0, 2, 3))
-        else:
-            mu, var = running_mean, running_var
-        sqrtvar = np.sqrt(var + eps)
-        expected = {"mode": mode, "mu": mu, "var": var, "sqrtvar": sqrtvar, "ivar": 1 / sqrtvar,
+        axes = (0, 2, 3)
+        mu, var = (running_mean, running_var) if mode == "test" else (x.mean(axis=axes), x.var(axis=axes))
+        std = (var + eps) ** 0.5
+        expected = {"mode": mode, "mu": mu, "var": var, "sqrtvar": std, "ivar": 1 / std,
                     "gamma": gamma, "eps": eps}
-        others = {"the standard deviation sqrt(var + eps) (sqrtvar)": sqrtvar, "1 / sqrt(var + eps) (ivar)": 1 / sqrtvar,
+        others = {"the standard deviation sqrt(var + eps) (sqrtvar)": std, "1 / sqrt(var + eps) (ivar)": 1 / std,
                   "the variance (var)": var, "mu": mu}
         check_cache_fields(exercise, f"{label}, cache.bn", cache.bn, BatchNormCache, expected, others)
 
@@ -80,12 +79,10 @@ def check_spatial_batchnorm_backward(spatial_batchnorm_backward=None, forward=No
 def _check_gn_cache(exercise, where, cache, x, gamma, out, G, eps):
     from cs231n_bn.spatial import GroupNormCache
 
-    N = x.shape[0]
-    xg = x.reshape(N, G, -1)
-    mu = xg.mean(axis=2, keepdims=True)
-    xmu = xg - mu
-    var = np.mean(xmu**2, axis=2, keepdims=True)
-    ivar = 1 / np.sqrt(var + eps)
+    layout = groupnorm_layout(*x.shape, G)
+    mu, var, _ = group_stats(layout, x, eps)
+    xmu = layout.to_groups(x) - mu
+    ivar = (var + eps) ** -0.5
     expected = {"x": x, "G": G, "mu": mu, "xmu": xmu, "var": var, "ivar": ivar, "xhat": xmu * ivar,
                 "gamma": gamma, "eps": eps}
     others = {"the standard deviation sqrt(var + eps)": 1 / ivar, "the variance": var,
