@@ -340,7 +340,10 @@ def test_drawing_makes_its_own_figure_without_an_axes():
     ax = graph.draw_batchnorm_graph()
     try:
         assert ax.get_title() == "Batch normalization as a computational graph"
-        assert tuple(ax.figure.get_size_inches()) == (14.5, 5.0)
+        # at most 8.5 in wide: a 900 px notebook column shows it at full size (100 dpi)
+        assert tuple(ax.figure.get_size_inches()) == (8.5, 4.2)
+        sizes = [t.get_fontsize() for t in ax.texts] + [ax.title.get_fontsize()]
+        assert min(sizes) >= 9
     finally:
         plt.close(ax.figure)
 
