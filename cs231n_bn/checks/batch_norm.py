@@ -227,9 +227,7 @@ def check_batchnorm_forward(batchnorm_forward=None):
     """
     fn = batchnorm_forward or package_function("batchnorm", "batchnorm_forward")
     _verify_batchnorm_forward(fn)
-    passed("batchnorm_forward", "train mode normalizes each feature over the batch (biased "
-           "variance, eps inside the root), updates the running averages, fills the cache, and "
-           "test mode uses the running averages")
+    passed("batchnorm_forward", "train mode, running averages, cache and test mode are right")
 
 
 def needs_forward(exercise, where, forward_name, verify, forward):
@@ -260,7 +258,7 @@ def _check_bn_backward(exercise, style, backward, forward):
 
 
 def gradients_passed(name):
-    passed(name, "dx, dgamma and dbeta match numeric gradients (relative error < 1e-7)")
+    passed(name, "dx, dgamma, dbeta match numeric gradients (rel. error < 1e-7)")
 
 
 def check_batchnorm_backward(batchnorm_backward=None, forward=None):
