@@ -258,7 +258,7 @@ def _check_bn_backward(exercise, style, backward, forward):
 
 
 def gradients_passed(name):
-    passed(name, "dx, dgamma, dbeta match numeric gradients (rel. error < 1e-7)")
+    passed(name, "dx, dgamma and dbeta match numeric gradients (relative error < 1e-07)")
 
 
 def check_batchnorm_backward(batchnorm_backward=None, forward=None):

@@ -65,7 +65,9 @@ def check_layernorm_forward(layernorm_forward=None):
     """Check a layernorm_forward(x, gamma, beta, ln_param) -> (out, cache)."""
     fn = layernorm_forward or package_function("layernorm", "layernorm_forward")
     _verify_layernorm_forward(fn)
-    passed("layernorm_forward", "each sample normalized on its own; the cache is right")
+    # (the words notebook 6's stored output holds)
+    passed("layernorm_forward", "each sample is normalized over its own features (biased variance, eps "
+           "inside the root), independently of the rest of the batch")
 
 
 def check_layernorm_backward(layernorm_backward=None, forward=None):

@@ -174,7 +174,9 @@ def check_fc_net_forward(FullyConnectedNet=None):
     """Check the hidden layers' forward pass: affine -> [norm] -> activation -> [dropout]."""
     cls = FullyConnectedNet or package_function("fc_net", "FullyConnectedNet")
     _verify_fc_net_forward(cls)
-    passed("FullyConnectedNet forward", "affine -> [norm] -> activation -> [dropout], both modes")
+    # (the words notebook 5's stored output holds)
+    passed("FullyConnectedNet forward", "every hidden layer is affine -> [batch/layer norm] -> "
+           "activation, in train and test mode")
 
 
 # (normalization, activation, keep ratio) -> the feature it adds to the plain net
@@ -264,4 +266,5 @@ def check_fc_net_backward(FullyConnectedNet=None):
             f"check_fc_net_forward. {err.message}", FORWARD_EXERCISE, "forward first",
         ) from err
     _verify_fc_net_backward(cls)
-    passed("FullyConnectedNet backward", "every gradient matches its numeric gradient")
+    passed("FullyConnectedNet backward", "every gradient matches its numeric gradient, with batch "
+           "norm, layer norm and dropout")
