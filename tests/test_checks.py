@@ -5,7 +5,6 @@ What each diagnosis says about each planted mistake is tested in test_checks_cat
 the student edition leaves it out (see cs231n_bn.classroom.release).
 """
 
-import importlib
 import sys
 
 import numpy as np
@@ -170,11 +169,36 @@ def test_a_bad_hint_request_names_the_options():
         checks.hint("adam", 4)
 
 
-def test_the_package_loads_from_another_directory_as_the_grader_does(tmp_path):
-    # The grader runs the instructor's checks against a student's copy: the package must
-    # import as a whole from its own directory, whatever cs231n_bn.checks was before.
-    package = importlib.import_module("cs231n_bn.checks")
-    assert hasattr(package, "check_adam") and package.CheckFailed is checks.CheckFailed
+TRUSTED_LOAD = """
+import importlib.util, sys
+import cs231n_bn
+trusted = sys.argv[1]
+for name in [n for n in sys.modules if n == "cs231n_bn.checks" or n.startswith("cs231n_bn.checks.")]:
+    del sys.modules[name]
+spec = importlib.util.spec_from_file_location(
+    "cs231n_bn.checks", trusted + "/__init__.py", submodule_search_locations=[trusted])
+module = importlib.util.module_from_spec(spec)
+sys.modules["cs231n_bn.checks"] = cs231n_bn.checks = module
+spec.loader.exec_module(module)
+from cs231n_bn.checks import core
+print(module.__file__.startswith(trusted), core.__file__.startswith(trusted), module.CheckFailed.__module__)
+module.check_sgd_momentum()
+"""
+
+
+def test_the_package_loads_whole_from_another_directory_as_the_grader_needs(tmp_path):
+    # The grader runs the instructor's checks against a student's copy: the package, every
+    # module of it, must come from the instructor's directory. This is the recipe.
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    trusted = tmp_path / "trusted_checks"
+    shutil.copytree(Path(checks.__file__).parent, trusted, ignore=shutil.ignore_patterns("__pycache__"))
+    result = subprocess.run([sys.executable, "-c", TRUSTED_LOAD, str(trusted)], capture_output=True, text=True,
+                            check=True)
+    lines = result.stdout.splitlines()
+    assert lines[0] == "True True cs231n_bn.checks.display" and lines[1].startswith("PASS sgd_momentum")
 
 
 def test_the_undo_check_names_the_usual_mistakes():

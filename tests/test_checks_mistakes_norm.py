@@ -552,3 +552,45 @@ GN_BACKWARD = [
     (gn_backward(count=2), ["same factor"]),
     (gn_backward(dgamma_axes=(0, 1)), ["dgamma"]),
 ]
+
+
+def _bn_without(part):
+    def forward(x, gamma, beta, bn_param):
+        out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+        xhat = (out - beta) / gamma
+        return {"gamma": xhat + beta, "beta": gamma * xhat}[part], cache
+
+    return forward
+
+
+def _ln_without(part):
+    def forward(x, gamma, beta, ln_param):
+        out, cache = layernorm_forward(x, gamma, beta, ln_param)
+        return {"gamma": cache.xhat + beta, "beta": gamma * cache.xhat}[part], cache
+
+    return forward
+
+
+BN_FORWARD += [
+    (_bn_without("gamma"), ["gamma is not applied"]),
+    (_bn_without("beta"), ["beta is not added"]),
+    (bn_forward(cache_edit=lambda f, out: {"sqrtvar": np.sqrt(f["var"])}), ["cache.sqrtvar holds sqrt(var) without eps"]),
+    (bn_forward(cache_edit=lambda f, out: {"xhat": f["gamma"] * f["xhat"]}), ["cache.xhat holds gamma * xhat"]),
+    (bn_forward(cache_edit=lambda f, out: {"xmu": f["x"]}), ["cache.xmu holds the input x"]),
+]
+LN_FORWARD += [
+    (_ln_without("gamma"), ["gamma is not applied"]),
+    (_ln_without("beta"), ["beta is not added"]),
+]
+
+
+def _bn_train_uses_running(x, gamma, beta, bn_param):
+    params = dict(bn_param)
+    out, cache = batchnorm_forward(x, gamma, beta, bn_param)  # updates the running statistics
+    if bn_param["mode"] == "train":
+        params.update(mode="test", running_mean=bn_param["running_mean"], running_var=bn_param["running_var"])
+        out, _ = batchnorm_forward(x, gamma, beta, params)
+    return out, cache
+
+
+BN_FORWARD.append((_bn_train_uses_running, ["train mode normalizes with the running statistics"]))

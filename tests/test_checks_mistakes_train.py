@@ -235,3 +235,15 @@ ADAM = [
     (adam_rule("beta not powered"), ["power t"]),
     (adam_rule("store corrected"), ["bias-corrected moment"]),
 ]
+
+
+class _ZIsAffineOutput(FullyConnectedNet):
+    """A right forward pass that keeps the affine output, not the normalized one, as z."""
+
+    def _hidden_forward(self, x, i, mode, rng):
+        out, cache = super()._hidden_forward(x, i, mode, rng)
+        return out, HiddenLayerCache(cache.affine, cache.norm, cache.affine.x @ cache.affine.w + cache.affine.b,
+                                     cache.activation, cache.dropout)
+
+
+NET_FORWARD += [(_ZIsAffineOutput, ["the scores are right", "cache's z"])]

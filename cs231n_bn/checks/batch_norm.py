@@ -161,6 +161,15 @@ def verify_batchnorm_like(exercise, where, fn, layout, x, gamma, beta, momentum,
     if np.shares_memory(out, x):
         raise CheckFailed(f"{where}: out shares memory with x: x was overwritten in place",
                           exercise, "in place")
+    new_mean, new_var = momentum * old_mean + (1 - momentum) * batch_mean, momentum * old_var + (1 - momentum) * batch_var
+    for mean, var, which in ((old_mean, old_var, "before"), (new_mean, new_var, "after")):
+        view = layout.param_view
+        by_running = view(gamma) * (x - view(mean)) / np.sqrt(view(var) + EPS) + view(beta)
+        if matches(out, by_running, 1e-9):
+            raise CheckFailed(
+                f"{where}: train mode normalizes with the running statistics (as they are {which} "
+                f"this step's update) instead of the batch's mean and variance", exercise, "train uses running",
+            )
     diagnose_normalized(exercise, where, layout, x, out, gamma, beta, EPS)
     _check_running_update(exercise, where, bn_param, old_mean, old_var, batch_mean, batch_var, momentum, n)
     if cache_check is not None:
@@ -198,7 +207,8 @@ def _bn_cache_check(exercise, where):
                   "the variance (var)": var, "var + eps": var + eps,
                   "the unbiased variance": x.var(axis=0, ddof=1) if mode == "train" else var * np.nan,
                   "x - mu (xmu)": xmu, "xhat": xmu / std, "the input x": x, "mu": mu,
-                  "1 / (var + eps)": 1 / (var + eps)}
+                  "1 / (var + eps)": 1 / (var + eps), "sqrt(var) without eps": np.sqrt(var),
+                  "1 / sqrt(var) without eps": 1 / np.sqrt(var), "gamma * xhat (gammax)": gamma * xmu / std}
         if out is not None:
             others["the layer's output out"] = out
         check_cache_fields(exercise, f"{where} ({mode} mode)", cache, BatchNormCache, expected, others)

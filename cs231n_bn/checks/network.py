@@ -14,7 +14,7 @@ import numpy as np
 
 from cs231n_bn.checks.core import CheckFailed, call, factor_text, matches, package_function, rel_error, require_array
 from cs231n_bn.checks.display import passed
-from cs231n_bn.checks.normalized import DEFAULT_EPS, bn_layout, diagnose_normalized, ln_layout
+from cs231n_bn.checks.normalized import DEFAULT_EPS, bn_layout, diagnose_normalized, group_stats, ln_layout
 from cs231n_bn.gradient_check import eval_numerical_gradient
 
 FORWARD_EXERCISE = "fc_net_forward"
@@ -45,6 +45,24 @@ def _label(normalization, activation, keep):
     return f"normalization={normalization!r}, activation={activation!r}{extra}"
 
 
+def _reference(net, X, normalization, activation):
+    """Test-mode (zs, affine outputs, scores) of a right network whose running statistics are
+    its batch statistics."""
+    h, zs, affine = X, [], []
+    for i in range(1, net.num_layers):
+        a = h @ net.params[f"W{i}"] + net.params[f"b{i}"]
+        z = a
+        if normalization is not None:
+            layout = bn_layout(*a.shape) if normalization == "batchnorm" else ln_layout(*a.shape)
+            xhat = layout.from_groups(group_stats(layout, a, DEFAULT_EPS)[2])
+            z = net.params[f"gamma{i}"] * xhat + net.params[f"beta{i}"]
+        zs.append(z)
+        affine.append(a)
+        h = _activation(activation, z)
+    L = net.num_layers
+    return zs, affine, h @ net.params[f"W{L}"] + net.params[f"b{L}"]
+
+
 def _check_layers(cls, normalization, activation):
     """Test mode, no dropout: each hidden layer's activation input, and the scores."""
     label = _label(normalization, activation, 1.0)
@@ -56,6 +74,19 @@ def _check_layers(cls, normalization, activation):
     call(FORWARD_EXERCISE, "FullyConnectedNet._forward", net._forward, X, "train")
     zs = call(FORWARD_EXERCISE, "FullyConnectedNet.activation_inputs", net.activation_inputs, X)
     scores = call(FORWARD_EXERCISE, "FullyConnectedNet.loss", net.loss, X)
+    zs_right, affine_right, scores_right = _reference(net, X, normalization, activation)
+    if matches(scores, scores_right, 1e-9):
+        # the forward pass is right; only what the cache keeps as z can be off
+        for i, (z, z_right) in enumerate(zip(zs, zs_right), start=1):
+            if not matches(z, z_right, 1e-9):
+                holds = [words for value, words in (
+                    (affine_right[i - 1], "the affine output"),
+                    (_activation(activation, z_right), "the activation's output")) if matches(z, value, 1e-9)]
+                raise CheckFailed(
+                    f"FullyConnectedNet ({label}): the scores are right, but the cache's z of hidden "
+                    f"layer {i} (what activation_inputs returns) is not the activation's input"
+                    + (f"; it holds {holds[0]}" if holds else ""), FORWARD_EXERCISE, "cache z",
+                )
     h = X
     for i, z in enumerate(zs, start=1):
         where = f"FullyConnectedNet ({label}), hidden layer {i}"

@@ -266,6 +266,18 @@ def _variance_models(v, n, eps):
 
 def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps):
     """Raise CheckFailed unless out is gamma times a per-group normalized x, plus beta."""
+    g_map = np.broadcast_to(layout.param_view(gamma), x.shape)
+    b_map = np.broadcast_to(layout.param_view(beta), x.shape)
+    right = layout.from_groups(group_stats(layout, x, eps)[2])
+    for wrong, message, topic in (
+        (right, "the output is normalized, but gamma and beta are not applied to it", "gamma beta missing"),
+        (right + b_map, "gamma is not applied: the output matches xhat + beta", "gamma missing"),
+        (g_map * right, "beta is not added: the output matches gamma * xhat", "beta missing"),
+        (b_map * right + g_map, "gamma and beta are swapped: the output matches beta * xhat + gamma. "
+                                "gamma is the scale, beta the shift", "gamma beta swapped"),
+    ):
+        if matches(out, wrong, 1e-9):
+            raise CheckFailed(f"{where}: {message}", exercise, topic)
     xhat = (out - layout.param_view(beta)) / layout.param_view(gamma)
     groups = layout.to_groups(xhat)
     if not _is_centred(groups):
@@ -274,11 +286,6 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps):
             raise CheckFailed(
                 f"{where}: gamma and beta are swapped: the output matches beta * xhat + gamma. "
                 f"gamma is the scale, beta the shift", exercise, "gamma beta swapped",
-            )
-        if _is_centred(layout.to_groups(out)):
-            raise CheckFailed(
-                f"{where}: the output is normalized, but gamma and beta are not applied to it "
-                f"(out itself has mean 0 in every group)", exercise, "gamma beta missing",
             )
         _wrong_grouping(exercise, where, layout, x, out, gamma, beta)
         worst = float(np.max(np.abs(groups.mean(axis=1))))
@@ -297,7 +304,12 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps):
             f"and beta); yours is not. Entries that do not use their own group's statistics, "
             f"or something nonlinear applied to x - mean, do this", exercise, "not affine",
         )
-    if np.any(slope <= 0):
+    if np.any(slope <= 0) and not np.all(slope <= 0):
+        raise CheckFailed(
+            f"{where}: (out - beta) / gamma decreases as x grows in some groups and increases in "
+            f"others: the output's scale does not follow gamma in every group", exercise, "sign mixed",
+        )
+    if np.all(slope <= 0):
         raise CheckFailed(
             f"{where}: the normalized output decreases as x grows: its sign is flipped "
             f"(mean - x where x - mean belongs)", exercise, "sign",
