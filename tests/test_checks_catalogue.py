@@ -54,7 +54,7 @@ FAMILIES = (
     ("sgd_momentum", checks.check_sgd_momentum, SGD),
     ("adam", checks.check_adam, ADAM),
 )
-GENERIC_TOPICS = ("unexplained", "spread", "not centred", "not affine", "several paths")
+GENERIC_TOPICS = ("unexplained", "spread", "not centred", "not affine", "several paths", "ambiguous")
 OUTCOMES = ("accepted", "false alarm", "named", "generic", "misnamed", "missed", "crashed")
 
 

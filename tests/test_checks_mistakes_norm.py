@@ -594,3 +594,63 @@ def _bn_train_uses_running(x, gamma, beta, bn_param):
 
 
 BN_FORWARD.append((_bn_train_uses_running, ["train mode normalizes with the running statistics"]))
+
+
+def _bn_variant(kind):
+    """batchnorm_forward around the package's, with one more kind of mistake."""
+
+    def forward(x, gamma, beta, bn_param):
+        params = dict(bn_param)
+        if kind == "eps 1e-8" and "eps" not in params:
+            params["eps"] = 1e-8
+        if kind == "momentum 0.99" and "momentum" not in params:
+            params["momentum"] = 0.99
+        out, cache = batchnorm_forward(x, gamma, beta, params)
+        for key in ("running_mean", "running_var"):
+            if key in params:
+                bn_param[key] = params[key]
+        if kind == "running of output" and bn_param["mode"] == "train":
+            m = bn_param.get("momentum", 0.9)
+            old = {k: v for k, v in bn_param.items()}
+            before_mean = (params["running_mean"] - (1 - m) * x.mean(axis=0)) / m if m else 0
+            before_var = (params["running_var"] - (1 - m) * x.var(axis=0)) / m if m else 0
+            bn_param["running_mean"] = m * before_mean + (1 - m) * out.mean(axis=0)
+            bn_param["running_var"] = m * before_var + (1 - m) * out.var(axis=0)
+            del old
+        if kind == "test without gamma beta" and bn_param["mode"] == "test":
+            out = (out - beta) / gamma
+        return out, cache
+
+    return forward
+
+
+BN_FORWARD += [
+    (_bn_variant("eps 1e-8"), ["matches eps = 1e-08"]),
+    (_bn_variant("momentum 0.99"), ["used momentum 0.99"]),
+    (_bn_variant("running of output"), ["statistic of the layer's output"]),
+    (_bn_variant("test without gamma beta"), ["does not apply gamma and beta"]),
+]
+
+
+def _staged_dxmu2_without_xmu(dout, cache):
+    """dxmu2 = 2 * dsq: the local gradient of the square loses its xmu."""
+    N = dout.shape[0]
+    dxhat = cache.gamma * dout
+    divar = np.sum(cache.xmu * dxhat, axis=0)
+    dvar = 0.5 / cache.sqrtvar * (-divar / cache.sqrtvar**2)
+    dxmu = cache.ivar * dxhat + 2.0 * np.ones_like(dout) / N * dvar
+    dx = dxmu - dxmu.sum(axis=0) / N
+    return dx, np.sum(dout * cache.xhat, axis=0), dout.sum(axis=0)
+
+
+def _alt_third_term_bare(dout, cache):
+    """The xhat term subtracted outside the factor gamma * ivar."""
+    N = dout.shape[0]
+    dbeta, dgamma = dout.sum(axis=0), np.sum(dout * cache.xhat, axis=0)
+    dx = cache.gamma * cache.ivar * (dout - dbeta / N) - cache.xhat * dgamma / N
+    return dx, dgamma, dbeta
+
+
+# the constant dxmu2 is cancelled by the mean path: what is left is the variance path, missing
+BN_BACKWARD.append((_staged_dxmu2_without_xmu, ["through the variance", "zero: it is missing"]))
+BN_BACKWARD_ALT.append((_alt_third_term_bare, ["xhat term", "sqrt(var + eps)^1 / gamma"]))

@@ -247,3 +247,38 @@ class _ZIsAffineOutput(FullyConnectedNet):
 
 
 NET_FORWARD += [(_ZIsAffineOutput, ["the scores are right", "cache's z"])]
+
+
+def _sgd_ignoring(key):
+    def sgd_momentum(w, dw, config=None):
+        config = dict(config or {})
+        lr = 1e-2 if key == "learning_rate" else config.setdefault("learning_rate", 1e-2)
+        mom = 0.9 if key == "momentum" else config.setdefault("momentum", 0.9)
+        v = mom * config.get("velocity", np.zeros_like(w)) - lr * dw
+        config["velocity"] = v
+        return w + v, config
+
+    return sgd_momentum
+
+
+def _adam_variant(kind):
+    def adam(w, dw, config=None):
+        config = dict(config or {})
+        lr = 1e-3 if kind == "lr ignored" else config.setdefault("learning_rate", 1e-3)
+        eps = 1e-8 if kind == "eps ignored" else config.setdefault("epsilon", 1e-8)
+        b1, b2 = config.setdefault("beta1", 0.9), config.setdefault("beta2", 0.999)
+        t = config.get("t", 0) + 1
+        m = b1 * config.get("m", np.zeros_like(w)) + (1 - b1) * (dw**2 if kind == "m squared" else dw)
+        v = b2 * config.get("v", np.zeros_like(w)) + (1 - b2) * dw**2
+        next_w = w - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+        config.update(m=m, v=v, t=t)
+        return next_w, config
+
+    return adam
+
+
+SGD += [(_sgd_ignoring("momentum"), ["config['momentum'] is not used"]),
+        (_sgd_ignoring("learning_rate"), ["config['learning_rate'] is not used"])]
+ADAM += [(_adam_variant("lr ignored"), ["config['learning_rate'] is not used"]),
+         (_adam_variant("eps ignored"), ["config['epsilon'] is not used"]),
+         (_adam_variant("m squared"), ["averages the squared gradient"])]

@@ -96,6 +96,11 @@ def _per_group_quantities(s, r, gamma_group):
     out = []
     if gamma_group is not None:
         out += [(gamma_group, "gamma (an extra factor gamma)"), (1 / gamma_group, "1/gamma (gamma is missing)")]
+        for k in (1, -1, 2, -2):
+            out += [(gamma_group * s**k, f"gamma * sqrt(var + eps)^{k} (an extra gamma and a power of the "
+                                         f"standard deviation off by {k})"),
+                    (s**k / gamma_group, f"sqrt(var + eps)^{k} / gamma (gamma missing and a power of the "
+                                         f"standard deviation off by {k})")]
     out += [
         (s / r, "sqrt(var + eps) / sqrt(var) (eps is dropped from one sqrt(var + eps))"),
         ((s / r) ** 2, "(var + eps) / var (eps is dropped from one var + eps)"),
@@ -148,6 +153,17 @@ def _explain_dx(exercise, where, style, layout, x, gamma, dout, eps, dx, err):
                 f"instead of gamma * dout: {what} where the gradient enters xhat.",
                 exercise, "gamma in dxhat",
             )
+    if exact:
+        # It splits into the paths, but some factor follows no pattern the checks know: say
+        # what was measured, path by path, and no more.
+        lines = [head, "Split into its three paths from x to out, group by group:"]
+        for j, name in enumerate(names):
+            w = words[j] or (f"{factors[:, j].min():.4g} to {factors[:, j].max():.4g} times the right "
+                             f"one, a factor that differs between groups")
+            lines.append(f"- {name}: {w}")
+        lines.append("The paths marked with a varying factor follow none of the patterns the checks "
+                     "recognize (a constant, gamma, a power of the standard deviation, eps left out).")
+        raise CheckFailed("\n".join(lines), exercise, "paths unexplained")
     sums = np.abs(target.sum(axis=1))
     zero_sum = bool(np.all(sums <= 1e-9 * np.abs(target).sum(axis=1)))
     worst = np.unravel_index(int(np.argmax(np.abs(target - (P1 + P2 + P3)))), target.shape)

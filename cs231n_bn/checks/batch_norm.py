@@ -25,7 +25,8 @@ def forward_call(exercise, where, fn, *args):
     return unpack(exercise, where, call(exercise, where, fn, *args), ("out", "cache"))
 
 
-def _check_running_update(exercise, where, bn_param, old_mean, old_var, batch_mean, batch_var, momentum, n):
+def _check_running_update(exercise, where, bn_param, old_mean, old_var, batch_mean, batch_var, momentum, n,
+                          out_stats=None):
     """bn_param after one training step must hold momentum * old + (1 - momentum) * batch."""
     keep, new = momentum, 1.0 - momentum
     for key, old, batch in (("running_mean", old_mean, batch_mean), ("running_var", old_var, batch_var)):
@@ -67,6 +68,9 @@ def _check_running_update(exercise, where, bn_param, old_mean, old_var, batch_me
         for wrong, message, topic in mistakes:
             if matches(got, wrong):
                 raise CheckFailed(f"{where}: {message}", exercise, topic)
+        if out_stats is not None and matches(got, keep * old + new * out_stats[key]):
+            raise CheckFailed(f"{where}: bn_param['{key}'] averages the statistic of the layer's OUTPUT, "
+                              f"not of its input x", exercise, "running of output")
         raise CheckFailed(
             f"{where}: bn_param['{key}'] after one training step is not momentum * old + "
             f"(1 - momentum) * batch statistic (momentum={momentum:g}), nor one of the usual "
@@ -91,6 +95,11 @@ def _check_running_start(exercise, where, bn_param, batch_mean, batch_var, momen
         elif matches(got, batch):
             message = (f"bn_param['{key}'] started from the first batch's statistic; without a "
                        f"stored value it starts at zeros")
+        elif isinstance(got, np.ndarray) and got.shape == batch.shape and np.allclose(
+                got / batch, (got / batch).flat[0], rtol=1e-6):
+            used = 1 - float((got / batch).flat[0])
+            message = (f"with no momentum in bn_param the update used momentum {used:.6g}; the "
+                       f"documented default is {momentum:g}")
         else:
             message = (f"starting from an empty bn_param (default momentum {momentum:g}), "
                        f"bn_param['{key}'] after one step is not (1 - momentum) * batch statistic, "
@@ -131,6 +140,10 @@ def check_test_mode(exercise, where, layout, fn, x, gamma, beta, running_mean, r
          "test mode does not subtract running_mean"),
         (centred, "test mode does not divide by the running standard deviation"),
     )
+    plain = layout.from_groups(ok)
+    if matches(out, plain, 1e-9):
+        raise CheckFailed(f"{where}: test mode normalizes with the running statistics but does not "
+                          f"apply gamma and beta", exercise, "test gamma beta")
     if matches(groups, ok):
         return cache
     for wrong, message in mistakes:
@@ -171,7 +184,10 @@ def verify_batchnorm_like(exercise, where, fn, layout, x, gamma, beta, momentum,
                 f"this step's update) instead of the batch's mean and variance", exercise, "train uses running",
             )
     diagnose_normalized(exercise, where, layout, x, out, gamma, beta, EPS)
-    _check_running_update(exercise, where, bn_param, old_mean, old_var, batch_mean, batch_var, momentum, n)
+    out_groups = layout.to_groups(out)
+    out_stats = {"running_mean": out_groups.mean(axis=1), "running_var": out_groups.var(axis=1)}
+    _check_running_update(exercise, where, bn_param, old_mean, old_var, batch_mean, batch_var, momentum, n,
+                          out_stats)
     if cache_check is not None:
         cache_check(cache, x, gamma, out, "train", EPS)
 

@@ -325,6 +325,14 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps):
             continue
         if matches(s2, predicted):
             raise CheckFailed(f"{where}: {message}", exercise, name)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eps_used = v * (1 / s2 - 1)  # the eps for which v / (v + eps) is the measured spread
+    if np.all(np.isfinite(eps_used)) and eps_used.min() > 0 and np.allclose(eps_used, eps_used[0], rtol=1e-4):
+        raise CheckFailed(
+            f"{where}: the spread matches eps = {eps_used[0]:.3g} in every group; the eps in use "
+            f"here is {eps:g} ({'the one passed in the parameter dict' if eps != DEFAULT_EPS else 'the documented default'})",
+            exercise, "eps value",
+        )
     ratio = np.sqrt(s2 / models[0][1])
     g = int(np.argmax(np.abs(ratio - 1)))
     raise CheckFailed(

@@ -29,9 +29,12 @@ def _judge(exercise, what, got, right, mistakes):
     """Return if got matches right; else raise naming the first mistake it matches."""
     if matches(got, right):
         return
-    for wrong, message, topic in mistakes:
-        if matches(got, wrong):
-            raise CheckFailed(f"{exercise}: {message}", exercise, topic)
+    found = [(message, topic) for wrong, message, topic in mistakes if matches(got, wrong)]
+    if len(found) == 1:
+        raise CheckFailed(f"{exercise}: {found[0][0]}", exercise, found[0][1])
+    if found:  # two mistakes give the same numbers here: say so, claim neither
+        raise CheckFailed(f"{exercise}: {what} matches either of two mistakes: "
+                          + "; or ".join(m for m, _ in found), exercise, f"{what} ambiguous")
     raise CheckFailed(f"{exercise}: {what} matches neither the right update nor one of the usual "
                       f"mistakes", exercise, f"{what} unexplained")
 
@@ -57,6 +60,10 @@ def check_sgd_momentum(sgd_momentum=None):
         (v_old - lr * dw, "the old velocity is not decayed by momentum", "momentum missing"),
         (-lr * dw, "the old velocity is dropped: the velocity holds only this step's gradient term",
          "old velocity dropped"),
+        (0.9 * v_old - lr * dw, "config['momentum'] is not used: the velocity decays by 0.9, the default",
+         "momentum ignored"),
+        (mom * v_old - 1e-2 * dw, "config['learning_rate'] is not used: the gradient is scaled by 1e-2, the "
+                                  "default", "lr ignored"),
     ))
     _judge(name, "next_w", next_w, w + v, (
         (w - v, "the step has the wrong sign: w moves against the velocity", "step sign"),
@@ -103,7 +110,7 @@ def check_adam(adam=None):
     rng = np.random.default_rng(21)
     w, dw1, dw2 = (rng.normal(size=(3, 4)) for _ in range(3))
     # epsilon larger than the default, so that where it goes shows in the result
-    lr, b1, b2, tiny = 1e-2, 0.9, 0.999, 1e-4
+    lr, b1, b2, tiny = 2e-2, 0.9, 0.999, 1e-4
 
     first_w, config = _run_rule(name, rule, w, dw1, {"learning_rate": lr, "epsilon": tiny}, allow_nan=True)
     if not isinstance(first_w, np.ndarray) or not np.all(np.isfinite(first_w)):
@@ -116,6 +123,8 @@ def check_adam(adam=None):
          "corrected m stored"),
         ((1 - b2) * dw1, "config['m'] uses beta2: the first moment decays with beta1", "betas swapped"),
         (b1 * dw1, "config['m'] weighs the new gradient by beta1 instead of 1 - beta1", "m weights"),
+        ((1 - b1) * dw1**2, "config['m'] averages the squared gradient; m is the average of the gradient",
+         "m squared"),
     ))
     _judge(name, "config['v'] after one step", config.get("v", np.nan), v1, (
         (dw1**2, "config['v'] holds the bias-corrected moment; the stored average is the uncorrected one",
@@ -140,6 +149,10 @@ def check_adam(adam=None):
             (lr * dw1 / (np.abs(dw1) + tiny), "the step has the wrong sign: w moves uphill", "step sign"),
             (-dw1 / (np.abs(dw1) + tiny), "the learning rate is not applied to the step", "lr missing"),
             (-lr * lr * dw1 / (np.abs(dw1) + tiny), "the learning rate is applied twice", "lr twice"),
+            (-1e-3 * dw1 / (np.abs(dw1) + tiny), "config['learning_rate'] is not used: the step matches the "
+                                                  "default 1e-3", "lr ignored"),
+            (-lr * dw1 / (np.abs(dw1) + 1e-8), "config['epsilon'] is not used: the step matches the default "
+                                                "1e-8", "eps ignored"),
             (-lr * ((1 - b1) / (1 - b1**2)) * dw1 / (np.sqrt((1 - b2) / (1 - b2**2)) * np.abs(dw1) + tiny),
              "the first step's bias correction used t = 2: t is incremented twice per step", "t twice"),
         ))
