@@ -268,19 +268,31 @@ def needs_forward(exercise, where, forward_name, verify, forward):
         ) from err
 
 
+def backward_inputs(seed, shape, channels):
+    """Seeded x, gamma, beta, dout for a gradient check: off-centre x, gamma far from 1."""
+    rng = np.random.default_rng(seed)
+    x = smooth_input(rng, shape)
+    gamma, beta = params(rng, (channels,))
+    return x, gamma, beta, rng.normal(size=shape)
+
+
+def run_backward_check(exercise, style, backward, forward, verify, layout, inputs, forward_args):
+    """Check `backward` against numeric gradients of `forward`, which must pass `verify` first.
+
+    forward_args: the arguments after (x, gamma, beta), e.g. ({"mode": "train", "eps": EPS},).
+    """
+    needs_forward(exercise, exercise, verify.__name__.replace("_verify_", ""), verify, forward)
+    x, gamma, beta, dout = inputs
+    check_backward(exercise, exercise, style, backward, lambda x_, g_, b_: forward(x_, g_, b_, *forward_args),
+                   layout, x, gamma, beta, dout, EPS)
+    gradients_passed(exercise)
+
+
 def _check_bn_backward(exercise, style, backward, forward):
     forward = forward or package_function("batchnorm", "batchnorm_forward")
-    needs_forward(exercise, exercise, "batchnorm_forward", _verify_batchnorm_forward, forward)
     N, D = 6, 4
-    rng = np.random.default_rng(1)
-    x = smooth_input(rng, (N, D))
-    gamma, beta = params(rng, (D,))
-    dout = rng.normal(size=(N, D))
-    check_backward(
-        exercise, exercise, style, backward,
-        lambda x_, g_, b_: forward(x_, g_, b_, {"mode": "train", "eps": EPS}),
-        bn_layout(N, D), x, gamma, beta, dout, EPS,
-    )
+    run_backward_check(exercise, style, backward, forward, _verify_batchnorm_forward, bn_layout(N, D),
+                       backward_inputs(1, (N, D), D), ({"mode": "train", "eps": EPS},))
 
 
 def gradients_passed(name):
@@ -295,11 +307,9 @@ def check_batchnorm_backward(batchnorm_backward=None, forward=None):
     """
     fn = batchnorm_backward or package_function("batchnorm", "batchnorm_backward")
     _check_bn_backward("batchnorm_backward", "staged", fn, forward)
-    gradients_passed("batchnorm_backward")
 
 
 def check_batchnorm_backward_alt(batchnorm_backward_alt=None, forward=None):
     """Check the closed-form batchnorm_backward_alt(dout, cache) numerically."""
     fn = batchnorm_backward_alt or package_function("batchnorm", "batchnorm_backward_alt")
     _check_bn_backward("batchnorm_backward_alt", "closed", fn, forward)
-    gradients_passed("batchnorm_backward_alt")

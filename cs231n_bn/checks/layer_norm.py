@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from cs231n_bn.checks.backward import check_backward
-from cs231n_bn.checks.batch_norm import forward_call, gradients_passed, needs_forward
+from cs231n_bn.checks.batch_norm import backward_inputs, forward_call, run_backward_check
 from cs231n_bn.checks.core import CheckFailed, matches, package_function, require_array, require_unchanged
 from cs231n_bn.checks.display import passed
 from cs231n_bn.checks.normalized import (
@@ -15,7 +14,6 @@ from cs231n_bn.checks.normalized import (
     grouped_input,
     ln_layout,
     params,
-    smooth_input,
 )
 
 
@@ -75,12 +73,8 @@ def check_layernorm_backward(layernorm_backward=None, forward=None):
     exercise = "layernorm_backward"
     fn = layernorm_backward or package_function("layernorm", "layernorm_backward")
     forward = forward or package_function("layernorm", "layernorm_forward")
-    needs_forward(exercise, exercise, "layernorm_forward", _verify_layernorm_forward, forward)
     N, D = 4, 6
-    rng = np.random.default_rng(3)
-    x = smooth_input(rng, (N, D)) * rng.uniform(0.5, 2.0, size=(N, 1))
-    gamma, beta = params(rng, (D,))
-    dout = rng.normal(size=(N, D))
-    check_backward(exercise, exercise, "closed", fn, lambda x_, g_, b_: forward(x_, g_, b_, {"eps": EPS}),
-                   ln_layout(N, D), x, gamma, beta, dout, EPS)
-    gradients_passed(exercise)
+    x, gamma, beta, dout = backward_inputs(3, (N, D), D)
+    x = x * np.random.default_rng(3).uniform(0.5, 2.0, size=(N, 1))  # samples of different spreads
+    run_backward_check(exercise, "closed", fn, forward, _verify_layernorm_forward, ln_layout(N, D),
+                       (x, gamma, beta, dout), ({"eps": EPS},))

@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from cs231n_bn.checks.backward import check_backward
-from cs231n_bn.checks.batch_norm import forward_call, gradients_passed, needs_forward, verify_batchnorm_like
+from cs231n_bn.checks.batch_norm import backward_inputs, forward_call, run_backward_check, verify_batchnorm_like
 from cs231n_bn.checks.core import package_function, require_array, require_unchanged
 from cs231n_bn.checks.display import passed
 from cs231n_bn.checks.normalized import (
@@ -15,7 +14,6 @@ from cs231n_bn.checks.normalized import (
     grouped_input,
     groupnorm_layout,
     params,
-    smooth_input,
     spatial_bn_layout,
 )
 
@@ -65,16 +63,10 @@ def check_spatial_batchnorm_backward(spatial_batchnorm_backward=None, forward=No
     exercise = "spatial_batchnorm_backward"
     fn = spatial_batchnorm_backward or package_function("spatial", "spatial_batchnorm_backward")
     forward = forward or package_function("spatial", "spatial_batchnorm_forward")
-    needs_forward(exercise, exercise, "spatial_batchnorm_forward", _verify_spatial_batchnorm_forward, forward)
     N, C, H, W = 2, 3, 2, 2
-    rng = np.random.default_rng(5)
-    x = smooth_input(rng, (N, C, H, W))
-    gamma, beta = params(rng, (C,))
-    dout = rng.normal(size=x.shape)
-    check_backward(exercise, exercise, "closed", fn,
-                   lambda x_, g_, b_: forward(x_, g_, b_, {"mode": "train", "eps": EPS}),
-                   spatial_bn_layout(N, C, H, W), x, gamma, beta, dout, EPS)
-    gradients_passed(exercise)
+    run_backward_check(exercise, "closed", fn, forward, _verify_spatial_batchnorm_forward,
+                       spatial_bn_layout(N, C, H, W), backward_inputs(5, (N, C, H, W), C),
+                       ({"mode": "train", "eps": EPS},))
 
 
 def _check_gn_cache(exercise, where, cache, x, gamma, out, G, eps):
@@ -124,13 +116,6 @@ def check_spatial_groupnorm_backward(spatial_groupnorm_backward=None, forward=No
     exercise = "spatial_groupnorm_backward"
     fn = spatial_groupnorm_backward or package_function("spatial", "spatial_groupnorm_backward")
     forward = forward or package_function("spatial", "spatial_groupnorm_forward")
-    needs_forward(exercise, exercise, "spatial_groupnorm_forward", _verify_spatial_groupnorm_forward, forward)
     N, C, H, W, G = 2, 4, 2, 2, 2
-    rng = np.random.default_rng(8)
-    x = smooth_input(rng, (N, C, H, W))
-    gamma, beta = params(rng, (C,))
-    dout = rng.normal(size=x.shape)
-    check_backward(exercise, exercise, "closed", fn,
-                   lambda x_, g_, b_: forward(x_, g_, b_, G, {"eps": EPS}),
-                   groupnorm_layout(N, C, H, W, G), x, gamma, beta, dout, EPS)
-    gradients_passed(exercise)
+    run_backward_check(exercise, "closed", fn, forward, _verify_spatial_groupnorm_forward,
+                       groupnorm_layout(N, C, H, W, G), backward_inputs(8, (N, C, H, W), C), (G, {"eps": EPS}))
