@@ -654,3 +654,19 @@ def _alt_third_term_bare(dout, cache):
 # the constant dxmu2 is cancelled by the mean path: what is left is the variance path, missing
 BN_BACKWARD.append((_staged_dxmu2_without_xmu, ["through the variance", "zero: it is missing"]))
 BN_BACKWARD_ALT.append((_alt_third_term_bare, ["xhat term", "sqrt(var + eps)^1 / gamma"]))
+
+
+def _bn_test_mixes(which):
+    def forward(x, gamma, beta, bn_param):
+        if bn_param["mode"] != "test":
+            return batchnorm_forward(x, gamma, beta, bn_param)
+        eps = bn_param.get("eps", 1e-5)
+        mean = x.mean(axis=0) if which == "batch mean" else bn_param["running_mean"]
+        var = x.var(axis=0) if which == "batch var" else bn_param["running_var"]
+        return gamma * (x - mean) / np.sqrt(var + eps) + beta, batchnorm_forward(x, gamma, beta, dict(bn_param))[1]
+
+    return forward
+
+
+BN_FORWARD += [(_bn_test_mixes("batch mean"), ["subtracts the batch's mean"]),
+               (_bn_test_mixes("batch var"), ["divides by the batch's standard deviation"])]

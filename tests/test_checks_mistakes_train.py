@@ -282,3 +282,18 @@ SGD += [(_sgd_ignoring("momentum"), ["config['momentum'] is not used"]),
 ADAM += [(_adam_variant("lr ignored"), ["config['learning_rate'] is not used"]),
          (_adam_variant("eps ignored"), ["config['epsilon'] is not used"]),
          (_adam_variant("m squared"), ["averages the squared gradient"])]
+
+
+class _AlwaysRelu(FullyConnectedNet):
+    """Applies ReLU whatever self.activation says."""
+
+    def _hidden_forward(self, x, i, mode, rng):
+        asked = self.activation
+        self.activation = "relu"
+        try:
+            return super()._hidden_forward(x, i, mode, rng)
+        finally:
+            self.activation = asked
+
+
+NET_FORWARD.append((_AlwaysRelu, ["with relu as its activation"]))

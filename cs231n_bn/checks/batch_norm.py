@@ -125,11 +125,14 @@ def check_test_mode(exercise, where, layout, fn, x, gamma, beta, running_mean, r
     xhat = (out - layout.param_view(beta)) / layout.param_view(gamma)
     groups = layout.to_groups(xhat)
     if np.all(np.abs(groups.mean(axis=1)) < 1e-8 * max(1.0, float(np.max(np.abs(groups))))):
-        raise CheckFailed(
-            f"{where}: test mode uses batch statistics: its output is normalized with the mean "
-            f"and variance of the test batch, so a sample's output depends on the rest of the "
-            f"batch", exercise, "test uses batch",
-        )
+        batch_centred = layout.to_groups(x) - layout.to_groups(x).mean(axis=1, keepdims=True)
+        if matches(groups, batch_centred / np.sqrt(layout.to_groups(x).var(axis=1, keepdims=True) + eps)):
+            message = ("test mode uses batch statistics: its output is normalized with the mean and "
+                       "variance of the test batch")
+        else:
+            message = "test mode subtracts the batch's mean (the output has mean beta in every batch)"
+        raise CheckFailed(f"{where}: {message}, so a sample's output depends on the rest of the batch",
+                          exercise, "test uses batch")
     centred = layout.to_groups(x) - layout.to_groups(np.broadcast_to(layout.param_view(running_mean), x.shape))
     ok = (1.0 / np.sqrt(running_var + eps))[:, None] * centred
     mistakes = (
@@ -139,6 +142,8 @@ def check_test_mode(exercise, where, layout, fn, x, gamma, beta, running_mean, r
         ((1.0 / np.sqrt(running_var + eps))[:, None] * layout.to_groups(x),
          "test mode does not subtract running_mean"),
         (centred, "test mode does not divide by the running standard deviation"),
+        ((1.0 / np.sqrt(layout.to_groups(x).var(axis=1) + eps))[:, None] * centred,
+         "test mode subtracts running_mean but divides by the batch's standard deviation"),
     )
     plain = layout.from_groups(ok)
     if matches(out, plain, 1e-9):

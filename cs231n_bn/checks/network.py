@@ -75,6 +75,11 @@ def _check_layers(cls, normalization, activation):
     zs = call(FORWARD_EXERCISE, "FullyConnectedNet.activation_inputs", net.activation_inputs, X)
     scores = call(FORWARD_EXERCISE, "FullyConnectedNet.loss", net.loss, X)
     zs_right, affine_right, scores_right = _reference(net, X, normalization, activation)
+    other = "sigmoid" if activation == "relu" else "relu"
+    if matches(scores, _reference(net, X, normalization, other)[2], 1e-9):
+        raise CheckFailed(f"FullyConnectedNet ({label}): the scores are those of the same network with "
+                          f"{other} as its activation: the activation asked for is not the one applied",
+                          FORWARD_EXERCISE, "activation")
     if matches(scores, scores_right, 1e-9):
         # the forward pass is right; only what the cache keeps as z can be off
         for i, (z, z_right) in enumerate(zip(zs, zs_right), start=1):
