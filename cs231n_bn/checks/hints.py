@@ -50,8 +50,9 @@ HINTS = {
         "Inside each sample the algebra is batch norm's: the closed form of notebook 3, with means over "
         "the features instead of over the batch. dgamma and dbeta still sum over the batch, because "
         "gamma and beta are shared by all samples.",
-        "Write dxhat = gamma * dout first. dx is ivar times dxhat minus its mean over the row minus "
-        "xhat times the row-mean of dxhat * xhat (keep the row axis in both means).",
+        "Write dxhat = gamma * dout first. Then the three paths of notebook 3 become three terms, with "
+        "means over each row (axis 1, kept) where batch norm has sums over the batch divided by N; "
+        "dgamma and dbeta are still sums over axis 0.",
     ),
     "spatial_batchnorm_forward": (
         "Spatial batch norm keeps one mean and one variance per channel, taken over the batch AND every "
@@ -117,8 +118,9 @@ HINTS = {
     "dx_from_dxhat": (
         "This is the middle line of your derivation in notebook 3, before dxhat = gamma * dout is "
         "substituted: the backward pass of x -> xhat alone.",
-        "Three terms over the common factor ivar / N: N * dxhat, minus its sum over the batch, minus "
-        "xhat times the sum over the batch of dxhat * xhat.",
+        "Take the closed form you derived for batchnorm_backward_alt and undo its last substitution: "
+        "the sums of dxhat and of dxhat * xhat over the batch take the places of gamma * dbeta and "
+        "gamma * dgamma.",
     ),
 }
 
