@@ -670,3 +670,36 @@ def _bn_test_mixes(which):
 
 BN_FORWARD += [(_bn_test_mixes("batch mean"), ["subtracts the batch's mean"]),
                (_bn_test_mixes("batch var"), ["divides by the batch's standard deviation"])]
+
+
+def _bn_returns_cache_first(x, gamma, beta, bn_param):
+    out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+    return cache, out
+
+
+def _bn_eps_squared(x, gamma, beta, bn_param):
+    out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+    if bn_param["mode"] == "train":
+        eps = bn_param.get("eps", 1e-5)
+        out = gamma * (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps**2) + beta
+    return out, cache
+
+
+def _alt_dgamma_without_eps(dout, cache):
+    N = dout.shape[0]
+    dbeta, dgamma = dout.sum(axis=0), (dout * cache.xmu / np.sqrt(cache.var)).sum(axis=0)
+    return cache.gamma * cache.ivar * (dout - (dbeta + cache.xhat * dgamma) / N), dgamma, dbeta
+
+
+def _gn_eps_missing(x, gamma, beta, G, gn_param):
+    N, C, H, W = x.shape
+    xg = x.reshape(N, G, -1)
+    xhat = ((xg - xg.mean(axis=2, keepdims=True)) / xg.std(axis=2, keepdims=True)).reshape(N, C, H, W)
+    return gamma[:, None, None] * xhat + beta[:, None, None], spatial_groupnorm_forward(x, gamma, beta, G, gn_param)[1]
+
+
+BN_FORWARD += [(_bn_returns_cache_first, ["the order is (out, cache)"]),
+               (_bn_eps_squared, ["matches eps = 1e-06"])]
+BN_BACKWARD_ALT += [(_alt_dgamma_without_eps, ["dgamma", "eps is dropped"]),
+                    (alt(minus_dgamma=6.0), ["xhat term alone", "1/n is missing"])]
+GN_FORWARD += [(_gn_eps_missing, ["eps is missing"])]

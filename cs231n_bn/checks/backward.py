@@ -18,7 +18,7 @@ lists what was measured.
 import numpy as np
 
 from cs231n_bn.checks.core import CheckFailed, call, factor_text, matches, rel_error, require_array, require_unchanged, unpack
-from cs231n_bn.checks.normalized import group_stats
+from cs231n_bn.checks.normalized import EPS, group_stats
 from cs231n_bn.gradient_check import eval_numerical_gradient_array
 
 GRAD_TOL = 1e-7  # relative error against the numeric gradient (float64, h = 1e-5)
@@ -185,7 +185,8 @@ def _verdict(style, words, same, a, n, names):
     if not off:
         return "All three paths are right, but the total is not: the paths are not added up.", "sum"
     if len(off) == 1:
-        short = ("the direct path", "the path through the mean", "the path through the variance")[off[0]]
+        short = (("the direct path", "the path through the mean", "the path through the variance")
+                 if style == "staged" else ("the dout term", "the mean term", "the xhat term"))[off[0]]
         return f"So the mistake is on {short} alone.", ("direct", "mean", "variance")[off[0]] + " path"
     if off == [0, 1] and same(0, 1):
         where = ("in dxmu1, which feeds both dx1 and (through dmu) dx2" if style == "staged"
@@ -251,7 +252,14 @@ def _explain_param(exercise, where, name, got, right, other_right, layout, x, do
             words = factor_text(float(ratio.flat[0]), n, layout.sizes)
             if words:
                 raise CheckFailed(f"{head} It is {words}.", exercise, f"{name} factor")
-        for quantity, words in ((gamma, "gamma (an extra factor gamma)"), (1 / gamma, "1/gamma")):
+        per_param = [(gamma, "gamma (an extra factor gamma)"), (1 / gamma, "1/gamma")]
+        groups_x = layout.to_groups(x)
+        if groups_x.shape[0] == right.size:  # one group per parameter entry: batch norm's layouts
+            var = groups_x.var(axis=1)
+            s, r = np.sqrt(var + EPS), np.sqrt(var)  # every backward check passes EPS
+            per_param += [(s / r, "sqrt(var + eps) / sqrt(var) (eps is dropped from one sqrt(var + eps))")]
+            per_param += [(s**k, f"sqrt(var + eps)^{k} (a wrong power of the standard deviation)") for k in (1, -1, 2, -2)]
+        for quantity, words in per_param:
             if matches(got, quantity * right):
                 raise CheckFailed(f"{head} It is {words} times the right one.", exercise, f"{name} factor")
     raise CheckFailed(

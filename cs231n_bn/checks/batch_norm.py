@@ -22,7 +22,10 @@ from cs231n_bn.checks.normalized import (
 
 def forward_call(exercise, where, fn, *args):
     """(out, cache) from a forward pass, or CheckFailed saying what came back instead."""
-    return unpack(exercise, where, call(exercise, where, fn, *args), ("out", "cache"))
+    out, cache = unpack(exercise, where, call(exercise, where, fn, *args), ("out", "cache"))
+    if isinstance(cache, np.ndarray) and not isinstance(out, np.ndarray):
+        raise CheckFailed(f"{where} returned (cache, out): the order is (out, cache)", exercise, "return order")
+    return out, cache
 
 
 def _check_running_update(exercise, where, bn_param, old_mean, old_var, batch_mean, batch_var, momentum, n,
