@@ -72,7 +72,7 @@ def test_a_stub_passes_through_as_not_implemented_yet_with_the_line_to_replace()
 
     with pytest.raises(NotImplementedError) as info:
         checks.check_batchnorm_forward(stub)
-    assert isinstance(info.value, checks.NotImplementedYet)
+    assert type(info.value) is NotImplementedError  # the type a grader tells "not started" by
     lines = info.value._render_traceback_()
     assert lines[0] == "Not implemented yet: batchnorm_forward (notebook 1, Exercise 1)"
     assert "test_checks.py" in lines[1] and "raise NotImplementedError" in lines[1]

@@ -9,7 +9,7 @@ import importlib
 
 import numpy as np
 
-from cs231n_bn.checks.display import CheckFailed, NotImplementedYet, student_line
+from cs231n_bn.checks.display import CheckFailed, NotImplementedYet, shown_briefly, student_line
 
 MODEL_RTOL = 1e-6  # relative tolerance when matching a value against a model of it
 
@@ -53,15 +53,16 @@ def _exception_hint(err):
 def call(exercise, function_name, fn, *args):
     """Call fn(*args); an exception on valid input becomes CheckFailed naming it.
 
-    A NotImplementedError (the student edition's stub) passes through as NotImplementedYet,
-    so the notebook shows one line saying which exercise is next.
+    A NotImplementedError (the student edition's stub) passes through unchanged but shown
+    briefly, so the notebook shows one line saying which exercise is next.
     """
     try:
         return fn(*args)
     except NotImplementedYet:
         raise
     except NotImplementedError as err:
-        raise NotImplementedYet(str(err) or function_name).with_traceback(err.__traceback__) from None
+        shown_briefly(err)
+        raise
     except Exception as err:
         shapes = ", ".join(str(a.shape) for a in args if isinstance(a, np.ndarray))
         lines = [f"{function_name} raised {type(err).__name__}: {err}"]
