@@ -703,3 +703,11 @@ BN_FORWARD += [(_bn_returns_cache_first, ["the order is (out, cache)"]),
 BN_BACKWARD_ALT += [(_alt_dgamma_without_eps, ["dgamma", "eps is dropped"]),
                     (alt(minus_dgamma=6.0), ["xhat term alone", "1/n is missing"])]
 GN_FORWARD += [(_gn_eps_missing, ["eps is missing"])]
+
+
+def _ln_default_eps_outside(x, gamma, beta, ln_param):
+    mu, sd = x.mean(axis=1, keepdims=True), x.std(axis=1, keepdims=True)
+    return gamma * (x - mu) / (sd + 1e-5) + beta, layernorm_forward(x, gamma, beta, ln_param)[1]
+
+
+LN_FORWARD.append((_ln_default_eps_outside, ["eps is outside", "eps is not read"]))

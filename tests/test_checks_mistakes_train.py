@@ -297,3 +297,19 @@ class _AlwaysRelu(FullyConnectedNet):
 
 
 NET_FORWARD.append((_AlwaysRelu, ["with relu as its activation"]))
+
+
+class _DropoutBackwardTwice(FullyConnectedNet):
+    def _hidden_backward(self, dout, cache, i, grads):
+        return super()._hidden_backward(dropout_backward(dout, cache.dropout), cache, i, grads)
+
+
+class _BiasGradientDoubled(FullyConnectedNet):
+    def _hidden_backward(self, dout, cache, i, grads):
+        dx = super()._hidden_backward(dout, cache, i, grads)
+        grads[f"b{i}"] = 2 * grads[f"b{i}"]
+        return dx
+
+
+NET_BACKWARD += [(_DropoutBackwardTwice, ["go wrong with dropout"]),
+                 (_BiasGradientDoubled, ["b1 (2 times the right one", "even the plain network"])]

@@ -280,9 +280,15 @@ def _verify_fc_net_backward(cls):
                    "so the mistake is in the part every configuration shares: the affine and ReLU "
                    "steps, their order, or which cache each step gets")
     else:
-        features = " and ".join(failing)
-        verdict = (f"the plain network's gradients are right; they go wrong with {features}: the "
-                   f"backward step through {features} is where to look")
+        combined = BACKWARD_CONFIGS[-1][1]
+        single = [f for f in failing if f != combined]
+        if single:
+            features = " and with ".join(single)
+            verdict = (f"the plain network's gradients are right; they go wrong with {features}: the "
+                       f"backward step through {' and through '.join(single)} is where to look")
+        else:
+            verdict = (f"the gradients are right with each feature alone and go wrong only with {combined}: "
+                       f"look at how the steps hand their gradients to each other")
     raise CheckFailed(
         f"FullyConnectedNet ({_label(*config)}): gradients that disagree with numeric ones: "
         f"{details}. The deepest layer with a wrong gradient is layer {layers[0]} (layer 3 is the "

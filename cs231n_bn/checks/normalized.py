@@ -325,6 +325,13 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps):
             continue
         if matches(s2, predicted):
             raise CheckFailed(f"{where}: {message}", exercise, name)
+    if eps != DEFAULT_EPS:  # the same mistakes, made with the default eps instead of the one passed
+        for name, predicted, message in _variance_models(v, n, DEFAULT_EPS)[1:5]:
+            if matches(s2, predicted):
+                raise CheckFailed(
+                    f"{where}: {message}; and eps is not read from the parameter dict (the output "
+                    f"matches eps={DEFAULT_EPS:g}, the checks passed eps={eps:g})", exercise, name,
+                )
     with np.errstate(divide="ignore", invalid="ignore"):
         eps_used = v * (1 / s2 - 1)  # the eps for which v / (v + eps) is the measured spread
     if np.all(np.isfinite(eps_used)) and eps_used.min() > 0 and np.allclose(eps_used, eps_used[0], rtol=1e-4):
