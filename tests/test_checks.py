@@ -1,17 +1,19 @@
-"""The diagnostic checks: the right implementations pass, each classic mistake is named.
+"""The checks' machinery: one PASS line, concise failures, exceptions named as they are, hints.
 
-Every broken implementation below is written out deliberately, one mistake each, and the
-test asserts that the check's message names that mistake. This file holds near-solutions,
-so the student edition leaves it out (see cs231n_bn.classroom.release).
+What each diagnosis says about each planted mistake is tested in test_checks_catalogue.py
+(over the mistakes of test_checks_mistakes_*.py). This file holds near-solutions too, so
+the student edition leaves it out (see cs231n_bn.classroom.release).
 """
+
+import sys
 
 import numpy as np
 import pytest
 
 from cs231n_bn import checks
 from cs231n_bn.batchnorm import batchnorm_forward
-from cs231n_bn.fc_net import FullyConnectedNet
-from cs231n_bn.spatial import spatial_groupnorm_forward
+from cs231n_bn.checks.display import student_line
+from cs231n_bn.checks.hints import HINTS
 
 ALL_CHECKS = [
     checks.check_fc_net_forward,
@@ -37,417 +39,190 @@ def test_the_package_passes_with_one_pass_line(check, capsys):
     assert len(lines) == 1 and lines[0].startswith("PASS"), lines
 
 
-def test_check_failed_is_an_assertion_error():
-    assert issubclass(checks.CheckFailed, AssertionError)
+@pytest.mark.parametrize("check", ALL_CHECKS, ids=lambda c: c.__name__)
+def test_every_check_takes_the_implementation_first_and_backward_checks_take_forward(check):
+    import inspect
+
+    parameters = list(inspect.signature(check).parameters.values())
+    assert parameters[0].default is None
+    if "backward" in check.__name__ and "fc_net" not in check.__name__:
+        assert [p.name for p in parameters[1:]] == ["forward"]
+    else:
+        assert len(parameters) == 1
 
 
-def test_an_unimplemented_exercise_reaches_the_student_untouched():
-    def stub(x, gamma, beta, bn_param):
-        raise NotImplementedError("batchnorm_forward: implement me (notebook 1)")
+def test_check_failed_is_an_assertion_error_whose_str_is_the_message_and_the_hint_offer():
+    err = checks.CheckFailed("batchnorm_forward: eps is missing", "batchnorm_forward", "eps missing")
+    assert isinstance(err, AssertionError)
+    assert str(err) == "batchnorm_forward: eps is missing\nA hint is available: checks.hint('batchnorm_forward')"
+    assert err.message == "batchnorm_forward: eps is missing" and err.topic == "eps missing"
 
-    with pytest.raises(NotImplementedError, match="notebook 1"):
-        checks.check_batchnorm_forward(stub)
 
-
-def expect(check, fn, *words):
-    """Run check(fn); it must raise CheckFailed whose message contains every word."""
+def test_a_failure_renders_in_ipython_as_a_few_lines_without_the_checks_traceback():
     with pytest.raises(checks.CheckFailed) as info:
-        check(fn)
+        checks.check_batchnorm_forward(lambda x, gamma, beta, bn_param: (x.copy(), None))
+    lines = info.value._render_traceback_()
+    assert lines[0].startswith("CheckFailed: batchnorm_forward")
+    assert 2 <= len(lines) <= 6 and not any("File " in line for line in lines), lines
+
+
+def test_a_stub_passes_through_as_not_implemented_yet_with_the_line_to_replace():
+    def stub(x, gamma, beta, bn_param):
+        raise NotImplementedError("batchnorm_forward (notebook 1, Exercise 1)")
+
+    with pytest.raises(NotImplementedError) as info:
+        checks.check_batchnorm_forward(stub)
+    assert type(info.value) is NotImplementedError  # the type a grader tells "not started" by
+    lines = info.value._render_traceback_()
+    assert lines[0] == "Not implemented yet: batchnorm_forward (notebook 1, Exercise 1)"
+    assert "test_checks.py" in lines[1] and "raise NotImplementedError" in lines[1]
+
+
+def test_the_release_stub_class_renders_the_same_way():
+    def stub(dout, cache):
+        raise checks.NotImplementedYet("batchnorm_backward (notebook 2, section 4)")
+
+    with pytest.raises(checks.NotImplementedYet) as info:
+        checks.check_batchnorm_backward(stub)
+    assert info.value._render_traceback_()[0] == "Not implemented yet: batchnorm_backward (notebook 2, section 4)"
+
+
+def _raising(exc):
+    def forward(x, gamma, beta, bn_param):
+        raise exc
+
+    return forward
+
+
+@pytest.mark.parametrize("exc, words, not_words", [
+    (KeyError("m"), ["KeyError", "read the key 'm'"], ["keepdims", "keeps it"]),
+    (AttributeError("'tuple' object has no attribute 'xhat'"), ["AttributeError", "what type the object"], ["keeps it"]),
+    (ValueError("operands could not be broadcast together with shapes (8,5) (8,)"), ["ValueError", "keeps it"], []),
+    (TypeError("'NoneType' object is not subscriptable"), ["TypeError", "is None"], ["keeps it"]),
+    (IndexError("index 5 is out of bounds"), ["IndexError", "out of range"], ["keeps it"]),
+    (ZeroDivisionError("division by zero"), ["ZeroDivisionError", "division by zero"], ["keeps it"]),
+])
+def test_an_exception_of_the_implementation_gets_a_hint_that_matches_its_kind(exc, words, not_words):
+    with pytest.raises(checks.CheckFailed) as info:
+        checks.check_batchnorm_forward(_raising(exc))
     message = str(info.value)
     for word in words:
-        assert word in message, f"{word!r} not in: {message}"
-    return message
+        assert word in message, message
+    for word in not_words:
+        assert word not in message, message
+    # the student's line stays visible
+    assert "test_checks.py" in message and "raise exc" in message
 
 
-# ---------------------------------------------------------------------------------------
-# batchnorm_forward, broken one way at a time
-# ---------------------------------------------------------------------------------------
-
-
-def broken_bn_forward(
-    ddof=0,
-    eps_place="inside",
-    axis=0,
-    reversed_momentum=False,
-    test_uses_batch=False,
-    write_back=True,
-    in_place=False,
-    running_var_ddof=0,
-    swap_gamma_beta=False,
-):
+def test_a_refusal_by_the_layers_validation_points_at_the_line_that_called_the_layer():
     def forward(x, gamma, beta, bn_param):
-        eps = bn_param.get("eps", 1e-5)
-        momentum = bn_param.get("momentum", 0.9)
-        D = x.shape[1]
-        running_mean = bn_param.get("running_mean", np.zeros(D))
-        running_var = bn_param.get("running_var", np.zeros(D))
-        if bn_param["mode"] == "train" or test_uses_batch:
-            mean = x.mean(axis=axis, keepdims=True)
-            var = x.var(axis=axis, ddof=ddof, keepdims=True)
-            stored = x.var(axis=0, ddof=running_var_ddof)
-            if in_place:
-                x -= mean
-                centred = x
-            else:
-                centred = x - mean
-            if bn_param["mode"] == "train" and write_back:
-                keep = 1 - momentum if reversed_momentum else momentum
-                bn_param["running_mean"] = keep * running_mean + (1 - keep) * x.mean(axis=0)
-                bn_param["running_var"] = keep * running_var + (1 - keep) * stored
-        else:
-            mean, var = running_mean, running_var
-            centred = x - mean
-        if eps_place == "inside":
-            scaled = centred / np.sqrt(var + eps)
-        elif eps_place == "outside":
-            scaled = centred / (np.sqrt(var) + eps)
-        else:
-            scaled = centred / np.sqrt(var)
-        if swap_gamma_beta:
-            return beta * scaled + gamma, None
-        return gamma * scaled + beta, None
+        return batchnorm_forward(x, gamma[:-1], beta, bn_param)  # the wrong gamma
 
-    return forward
+    with pytest.raises(checks.CheckFailed) as info:
+        checks.check_batchnorm_forward(forward)
+    assert "gamma[:-1]" in str(info.value)
 
 
-def test_the_broken_forward_without_breakage_passes(capsys):
-    checks.check_batchnorm_forward(broken_bn_forward())
-    assert capsys.readouterr().out.startswith("PASS")
+def test_student_line_is_none_without_a_frame_outside_the_machinery():
+    assert student_line(None) is None
 
 
-@pytest.mark.parametrize(
-    "kwargs, words",
-    [
-        ({"ddof": 1}, ["unbiased", "biased batch variance", "by n"]),
-        ({"eps_place": "outside"}, ["eps is outside the square root"]),
-        ({"eps_place": "missing"}, ["eps is missing"]),
-        ({"axis": 1}, ["wrong axis", "axis 1"]),
-        ({"reversed_momentum": True}, ["momentum reversed"]),
-        ({"test_uses_batch": True}, ["test mode uses batch statistics"]),
-        ({"write_back": False}, ["not written back"]),
-        ({"in_place": True}, ["modified its input x in place"]),
-        ({"running_var_ddof": 1}, ["running_var looks like the unbiased variance"]),
-        ({"swap_gamma_beta": True}, ["gamma and beta are swapped"]),
-    ],
-)
-def test_batchnorm_forward_mistakes_are_named(kwargs, words):
-    expect(checks.check_batchnorm_forward, broken_bn_forward(**kwargs), *words)
-
-
-def test_ignoring_the_eps_in_bn_param_is_named():
+def test_a_backward_check_refuses_to_judge_on_a_broken_forward():
     def forward(x, gamma, beta, bn_param):
-        params = dict(bn_param, eps=1e-5)
-        return batchnorm_forward(x, gamma, beta, params)
-
-    expect(checks.check_batchnorm_forward, forward, "not read from the parameter dict")
-
-
-def test_running_statistics_that_do_not_start_at_zero_are_named():
-    def forward(x, gamma, beta, bn_param):
-        if "running_mean" not in bn_param:
-            bn_param["running_mean"] = x.mean(axis=0)
-            bn_param["running_var"] = x.var(axis=0)
-        return batchnorm_forward(x, gamma, beta, bn_param)
-
-    expect(checks.check_batchnorm_forward, forward, "start at zeros")
-
-
-def test_a_crash_on_valid_input_becomes_a_check_failure():
-    def forward(x, gamma, beta, bn_param):
-        return x - x.mean(axis=1), None  # (N, D) - (N,) does not broadcast for N != D
-
-    expect(checks.check_batchnorm_forward, forward, "raised ValueError", "keepdims")
-
-
-def test_a_bare_array_instead_of_a_tuple_is_named():
-    expect(checks.check_batchnorm_forward, lambda x, g, b, p: x, "must return a tuple")
-
-
-# ---------------------------------------------------------------------------------------
-# batchnorm_backward and batchnorm_backward_alt
-# ---------------------------------------------------------------------------------------
-
-
-def broken_bn_backward(mean_path=True, var_path=True, dgamma_from_x=False, sum_axis=0):
-    """Closed-form pieces from the cache, with the chosen paths or reductions wrong."""
-
-    def backward(dout, cache):
-        N = dout.shape[0]
-        dbeta = dout.sum(axis=sum_axis)
-        source = cache.x if dgamma_from_x else cache.xhat
-        dgamma = np.sum(dout * source, axis=sum_axis)
-        dxhat = cache.gamma * dout
-        dx = dxhat * cache.ivar
-        if mean_path:
-            dx = dx - cache.ivar * dxhat.sum(axis=0) / N
-        if var_path:
-            dx = dx - cache.ivar * cache.xhat * np.sum(dxhat * cache.xhat, axis=0) / N
-        return dx, dgamma, dbeta
-
-    return backward
-
-
-@pytest.mark.parametrize("check", [checks.check_batchnorm_backward, checks.check_batchnorm_backward_alt])
-def test_the_broken_backward_without_breakage_passes(check, capsys):
-    check(broken_bn_backward())
-    assert capsys.readouterr().out.startswith("PASS")
-
-
-@pytest.mark.parametrize(
-    "kwargs, words",
-    [
-        ({"mean_path": False}, ["missing the path through the mean"]),
-        ({"var_path": False}, ["missing the path through the variance"]),
-        ({"mean_path": False, "var_path": False}, ["mean AND the variance"]),
-        ({"dgamma_from_x": True}, ["dgamma computed from x instead of xhat"]),
-        ({"sum_axis": 1}, ["summed over the wrong axis", "dbeta", "axis 1"]),
-    ],
-)
-@pytest.mark.parametrize("check", [checks.check_batchnorm_backward, checks.check_batchnorm_backward_alt])
-def test_batchnorm_backward_mistakes_are_named(check, kwargs, words):
-    expect(check, broken_bn_backward(**kwargs), *words)
-
-
-def test_a_backward_that_modifies_dout_is_named():
-    def backward(dout, cache):
-        grads = broken_bn_backward()(dout.copy(), cache)
-        dout *= 2
-        return grads
-
-    expect(checks.check_batchnorm_backward, backward, "modified its input dout in place")
-
-
-def test_the_backward_check_refuses_a_broken_forward():
-    with pytest.raises(checks.CheckFailed, match="until batchnorm_forward passes"):
-        checks.check_batchnorm_backward(broken_bn_backward(), broken_bn_forward(ddof=1))
-
-
-# ---------------------------------------------------------------------------------------
-# Layer norm
-# ---------------------------------------------------------------------------------------
-
-
-def broken_ln_forward(axis=1, ddof=0):
-    def forward(x, gamma, beta, ln_param):
-        eps = ln_param.get("eps", 1e-5)
-        centred = x - x.mean(axis=axis, keepdims=True)
-        return gamma * centred / np.sqrt(x.var(axis=axis, ddof=ddof, keepdims=True) + eps) + beta, None
-
-    return forward
-
-
-def test_the_broken_layernorm_without_breakage_passes(capsys):
-    checks.check_layernorm_forward(broken_ln_forward())
-    assert capsys.readouterr().out.startswith("PASS")
-
-
-def test_layer_norm_normalizing_over_the_batch_is_named():
-    expect(checks.check_layernorm_forward, broken_ln_forward(axis=0), "wrong axis", "over the batch")
-
-
-def test_layer_norm_unbiased_variance_is_named():
-    expect(checks.check_layernorm_forward, broken_ln_forward(ddof=1), "unbiased")
-
-
-def broken_ln_backward(mean_path=True, var_path=True, sum_axis=0):
-    def backward(dout, cache):
-        D = dout.shape[1]
-        dxhat = cache.gamma * dout
-        dx = dxhat
-        if mean_path:
-            dx = dx - dxhat.sum(axis=1, keepdims=True) / D
-        if var_path:
-            dx = dx - cache.xhat * np.sum(dxhat * cache.xhat, axis=1, keepdims=True) / D
-        return cache.ivar * dx, np.sum(dout * cache.xhat, axis=sum_axis), dout.sum(axis=sum_axis)
-
-    return backward
-
-
-@pytest.mark.parametrize(
-    "kwargs, words",
-    [
-        ({}, None),
-        ({"mean_path": False}, ["path through the mean"]),
-        ({"var_path": False}, ["path through the variance"]),
-        ({"sum_axis": 1}, ["summed over the wrong axis"]),
-    ],
-)
-def test_layernorm_backward_mistakes_are_named(kwargs, words, capsys):
-    if words is None:
-        checks.check_layernorm_backward(broken_ln_backward())
-        assert capsys.readouterr().out.startswith("PASS")
-    else:
-        expect(checks.check_layernorm_backward, broken_ln_backward(**kwargs), *words)
-
-
-# ---------------------------------------------------------------------------------------
-# Spatial batch norm and group norm
-# ---------------------------------------------------------------------------------------
-
-
-def test_spatial_batchnorm_reshaped_without_transpose_is_named():
-    def forward(x, gamma, beta, bn_param):
-        N, C, H, W = x.shape
-        out, cache = batchnorm_forward(x.reshape(-1, C), gamma, beta, bn_param)
-        return out.reshape(N, C, H, W), cache
-
-    expect(checks.check_spatial_batchnorm_forward, forward, "wrong axis", "reshape(-1, C)")
-
-
-def test_spatial_batchnorm_per_position_is_named():
-    def forward(x, gamma, beta, bn_param):
-        N, C, H, W = x.shape
-        mean = x.mean(axis=0, keepdims=True)
-        var = x.var(axis=0, keepdims=True)
-        out = (x - mean) / np.sqrt(var + bn_param.get("eps", 1e-5))
-        return gamma.reshape(1, C, 1, 1) * out + beta.reshape(1, C, 1, 1), None
-
-    expect(checks.check_spatial_batchnorm_forward, forward, "wrong axis", "spatial axes 2 and 3")
-
-
-def test_group_norm_with_strided_groups_is_named():
-    def forward(x, gamma, beta, G, gn_param):
-        N, C, H, W = x.shape
-        permuted = x.reshape(N, C // G, G, H, W).transpose(0, 2, 1, 3, 4).reshape(N, C, H, W)
-        order = np.arange(C).reshape(C // G, G).T.ravel()
-        out, cache = spatial_groupnorm_forward(permuted, gamma[order], beta[order], G, gn_param)
-        inverse = np.argsort(order)
-        return out[:, inverse], cache
-
-    expect(checks.check_spatial_groupnorm_forward, forward, "wrong axis", "c % G")
-
-
-def test_group_norm_as_layer_norm_is_named():
-    def forward(x, gamma, beta, G, gn_param):
-        return spatial_groupnorm_forward(x, gamma, beta, 1, gn_param)
-
-    expect(checks.check_spatial_groupnorm_forward, forward, "wrong axis", "G = 1")
-
-
-def test_group_norm_eps_missing_is_named():
-    def forward(x, gamma, beta, G, gn_param):
-        return spatial_groupnorm_forward(x, gamma, beta, G, dict(gn_param, eps=1e-300))
-
-    expect(checks.check_spatial_groupnorm_forward, forward, "eps is missing")
-
-
-def test_group_norm_backward_missing_mean_path_is_named():
-    def backward(dout, cache):
-        N, C, H, W = dout.shape
-        dxhat = (cache.gamma[:, None, None] * dout).reshape(N, cache.G, -1)
-        dx = cache.ivar * (dxhat - cache.xhat * np.mean(dxhat * cache.xhat, axis=2, keepdims=True))
-        xhat = cache.xhat.reshape(N, C, H, W)
-        return dx.reshape(N, C, H, W), np.sum(dout * xhat, axis=(0, 2, 3)), dout.sum(axis=(0, 2, 3))
-
-    expect(checks.check_spatial_groupnorm_backward, backward, "path through the mean")
-
-
-def test_spatial_batchnorm_backward_dgamma_from_x_is_named():
-    def backward(dout, cache):
-        from cs231n_bn.spatial import spatial_batchnorm_backward
-
-        dx, _, dbeta = spatial_batchnorm_backward(dout, cache)
-        N, C, H, W = dout.shape
-        x = cache.bn.x.reshape(N, H, W, C).transpose(0, 3, 1, 2)
-        return dx, np.sum(dout * x, axis=(0, 2, 3)), dbeta
-
-    expect(checks.check_spatial_batchnorm_backward, backward, "dgamma computed from x instead of xhat")
-
-
-# ---------------------------------------------------------------------------------------
-# FullyConnectedNet and the update rules
-# ---------------------------------------------------------------------------------------
-
-
-class ForgetsTheNorm(FullyConnectedNet):
-    def _hidden_forward(self, x, i, mode, rng):
-        normalization, self.normalization = self.normalization, None
-        try:
-            return super()._hidden_forward(x, i, mode, rng)
-        finally:
-            self.normalization = normalization
-
-
-class AlwaysTrainMode(FullyConnectedNet):
-    def _hidden_forward(self, x, i, mode, rng):
-        return super()._hidden_forward(x, i, "train", rng)
-
-
-class DoubleGammaGradient(FullyConnectedNet):
-    def _hidden_backward(self, dout, cache, i, grads):
-        dx = super()._hidden_backward(dout, cache, i, grads)
-        if f"gamma{i}" in grads:
-            grads[f"gamma{i}"] = 2 * grads[f"gamma{i}"]
-        return dx
-
-
-@pytest.mark.parametrize(
-    "cls, check, words",
-    [
-        (ForgetsTheNorm, checks.check_fc_net_forward, ["hidden layer 1", "batchnorm layer must come"]),
-        (AlwaysTrainMode, checks.check_fc_net_forward, ["test mode", "batch statistics"]),
-        (DoubleGammaGradient, checks.check_fc_net_backward, ["grads['gamma"]),
-        (ForgetsTheNorm, checks.check_fc_net_backward, ["cannot be checked until its forward pass"]),
-    ],
-)
-def test_network_mistakes_are_named(cls, check, words):
-    expect(check, cls, *words)
-
-
-def broken_sgd_momentum(mistake):
-    def rule(w, dw, config=None):
-        config = {"learning_rate": 1e-2, "momentum": 0.9, **(config or {})}
-        lr, mom = config["learning_rate"], config["momentum"]
-        if mistake == "swap":
-            lr, mom = mom, lr
-        v = mom * config.get("velocity", np.zeros_like(w)) - lr * dw
-        if mistake == "forget":
-            return w + v, {k: val for k, val in config.items() if k != "velocity"}
-        step = -v if mistake == "sign" else v
-        return w + step, dict(config, velocity=v)
-
-    return rule
-
-
-@pytest.mark.parametrize(
-    "mistake, words",
-    [(None, None), ("swap", ["swapped"]), ("forget", ["not stored"]), ("sign", ["wrong sign"])],
-)
-def test_sgd_momentum_mistakes_are_named(mistake, words, capsys):
-    if words is None:
-        checks.check_sgd_momentum(broken_sgd_momentum(None))
-        assert capsys.readouterr().out.startswith("PASS")
-    else:
-        expect(checks.check_sgd_momentum, broken_sgd_momentum(mistake), *words)
-
-
-def broken_adam(mistake):
-    def rule(w, dw, config=None):
-        config = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8, "t": 0, **(config or {})}
-        b1, b2, eps = config["beta1"], config["beta2"], config["epsilon"]
-        t = config["t"] + 1
-        m = b1 * config.get("m", np.zeros_like(w)) + (1 - b1) * dw
-        v = b2 * config.get("v", np.zeros_like(w)) + (1 - b2) * dw * dw
-        if mistake == "no correction":
-            m_used, v_used = m, v
-        else:
-            m_used, v_used = m / (1 - b1**t), v / (1 - b2**t)
-        if mistake == "eps inside":
-            denominator = np.sqrt(v_used + eps)
-        else:
-            denominator = np.sqrt(v_used) + eps
-        return w - config["learning_rate"] * m_used / denominator, dict(config, m=m, v=v, t=t)
-
-    return rule
-
-
-@pytest.mark.parametrize(
-    "mistake, words",
-    [(None, None), ("no correction", ["bias correction is missing"]), ("eps inside", ["inside the square root"])],
-)
-def test_adam_mistakes_are_named(mistake, words, capsys):
-    if words is None:
-        checks.check_adam(broken_adam(None))
-        assert capsys.readouterr().out.startswith("PASS")
-    else:
-        expect(checks.check_adam, broken_adam(mistake), *words)
+        out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+        return out + 1.0, cache
+
+    with pytest.raises(checks.CheckFailed, match="cannot be checked until batchnorm_forward passes"):
+        checks.check_batchnorm_backward(forward=forward)
+
+
+@pytest.mark.parametrize("exercise", sorted(HINTS))
+def test_hints_come_in_levels_and_say_how_to_get_the_next(exercise, capsys):
+    checks.hint(exercise)
+    first = capsys.readouterr().out
+    assert first.startswith(f"Hint 1 of 3 for {exercise}: ") and f"checks.hint('{exercise}', 2)" in first
+    checks.hint(exercise, 2)
+    assert capsys.readouterr().out.startswith(f"Hint 2 of 3 for {exercise}: ")
+    checks.hint(exercise, 3)
+    assert capsys.readouterr().out.startswith(f"Hint 3 of 3 for {exercise} (the formula):")
+
+
+def test_without_solution_hints_the_last_level_says_it_is_not_in_this_edition(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "cs231n_bn.checks.solution_hints", None)  # as if the file were gone
+    checks.hint("adam", 3)
+    assert "not part of this edition" in capsys.readouterr().out
+
+
+def test_every_failure_offers_the_hint_of_an_exercise_that_has_hints():
+    from cs231n_bn.checks.solution_hints import SOLUTIONS
+
+    assert set(SOLUTIONS) == set(HINTS)
+    with pytest.raises(checks.CheckFailed) as info:
+        checks.check_adam(lambda w, dw, config=None: (w.copy(), {}))
+    assert info.value.exercise in HINTS
+
+
+def test_a_bad_hint_request_names_the_options():
+    with pytest.raises(ValueError, match="batchnorm_forward"):
+        checks.hint("batchnorm")
+    with pytest.raises(ValueError, match="level must be 1, 2 or 3"):
+        checks.hint("adam", 4)
+
+
+TRUSTED_LOAD = """
+import importlib.util, sys
+import cs231n_bn
+trusted = sys.argv[1]
+for name in [n for n in sys.modules if n == "cs231n_bn.checks" or n.startswith("cs231n_bn.checks.")]:
+    del sys.modules[name]
+spec = importlib.util.spec_from_file_location(
+    "cs231n_bn.checks", trusted + "/__init__.py", submodule_search_locations=[trusted])
+module = importlib.util.module_from_spec(spec)
+sys.modules["cs231n_bn.checks"] = cs231n_bn.checks = module
+spec.loader.exec_module(module)
+from cs231n_bn.checks import core
+print(module.__file__.startswith(trusted), core.__file__.startswith(trusted), module.CheckFailed.__module__)
+module.check_sgd_momentum()
+"""
+
+
+def test_the_package_loads_whole_from_another_directory_as_the_grader_needs(tmp_path):
+    # The grader runs the instructor's checks against a student's copy: the package, every
+    # module of it, must come from the instructor's directory. This is the recipe.
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    trusted = tmp_path / "trusted_checks"
+    shutil.copytree(Path(checks.__file__).parent, trusted, ignore=shutil.ignore_patterns("__pycache__"))
+    result = subprocess.run([sys.executable, "-c", TRUSTED_LOAD, str(trusted)], capture_output=True, text=True,
+                            check=True)
+    lines = result.stdout.splitlines()
+    assert lines[0] == "True True cs231n_bn.checks.display" and lines[1].startswith("PASS sgd_momentum")
+
+
+def test_the_undo_check_names_the_usual_mistakes():
+    rng = np.random.default_rng(0)
+    h = rng.normal(3.0, 2.0, size=(16, 4))
+    eps = 1e-5
+    mu, var = h.mean(axis=0), h.var(axis=0)
+    with pytest.raises(checks.CheckFailed, match="unbiased"):
+        checks.check_undo(np.sqrt(h.var(axis=0, ddof=1) + eps), mu, h, eps)
+    with pytest.raises(checks.CheckFailed, match="leaves eps out"):
+        checks.check_undo(np.sqrt(var), mu, h, eps)
+    with pytest.raises(checks.CheckFailed, match="swapped"):
+        checks.check_undo(mu, np.sqrt(var + eps), h, eps)
+    with pytest.raises(checks.CheckFailed, match="does not put the mean back"):
+        checks.check_undo(np.sqrt(var + eps), np.zeros(4), h, eps)
+
+
+def test_the_staged_step_check_says_pass_or_names_the_factor(bn_inputs, capsys):
+    from cs231n_bn import graph
+
+    x, gamma, beta, dout = bn_inputs
+    eps = 1e-5
+    right = graph.numeric_gradient("dvar", x, gamma, beta, dout, eps)
+    checks.check_step("dvar", right, x, gamma, beta, dout, eps)
+    assert capsys.readouterr().out.startswith("PASS dvar")
+    with pytest.raises(checks.CheckFailed, match="1/2 is missing"):
+        checks.check_step("dvar", 2 * right, x, gamma, beta, dout, eps)

@@ -225,7 +225,7 @@ def test_check_gradient_passes_the_staged_values(bn_inputs, staged, capsys):
     x, gamma, beta, dout = bn_inputs
     graph.check_gradient("dxmu1", staged["dxmu1"], x, gamma, beta, dout)
     line = capsys.readouterr().out.strip()
-    assert line == "dxmu1: matches the numeric gradient, max relative error < 1e-08: pass"
+    assert line == "PASS dxmu1: matches the numeric gradient, max relative error < 1e-08"
 
 
 def test_check_gradient_explains_a_missing_sum_over_the_batch(bn_inputs, staged):
@@ -251,15 +251,26 @@ def test_check_gradient_explains_a_total_given_for_a_branch(bn_inputs, staged):
 
 def test_check_gradient_explains_a_flipped_sign(bn_inputs, staged):
     x, gamma, beta, dout = bn_inputs
-    with pytest.raises(AssertionError, match="sign is flipped"):
+    with pytest.raises(AssertionError, match="-1 times the right one: a sign error"):
         graph.check_gradient("dsqrtvar", -staged["dsqrtvar"], x, gamma, beta, dout)
+
+
+@pytest.mark.parametrize("grad, factor, words", [
+    ("dvar", 2.0, "a factor 1/2 is missing"),
+    ("dxmu2", 0.5, "a factor 2 is missing"),
+    ("dsq", 7.0, "a factor 1/n is missing"),
+])
+def test_check_gradient_names_a_constant_factor(bn_inputs, staged, grad, factor, words):
+    x, gamma, beta, dout = bn_inputs
+    with pytest.raises(AssertionError, match=words):
+        graph.check_gradient(grad, factor * staged[grad], x, gamma, beta, dout)
 
 
 def test_check_gradient_points_to_local_times_upstream(bn_inputs, staged):
     x, gamma, beta, dout = bn_inputs
     expected = r"local gradient dsqrtvar/dvar times the upstream gradient dsqrtvar"
     with pytest.raises(AssertionError, match=expected):
-        graph.check_gradient("dvar", 2 * staged["dvar"], x, gamma, beta, dout)
+        graph.check_gradient("dvar", staged["dvar"] * np.sqrt(staged["var"]), x, gamma, beta, dout)
 
 
 def test_describe_check_says_what_is_held_fixed():
@@ -329,7 +340,10 @@ def test_drawing_makes_its_own_figure_without_an_axes():
     ax = graph.draw_batchnorm_graph()
     try:
         assert ax.get_title() == "Batch normalization as a computational graph"
-        assert tuple(ax.figure.get_size_inches()) == (14.5, 5.0)
+        # at most 8.5 in wide: a 900 px notebook column shows it at full size (100 dpi)
+        assert tuple(ax.figure.get_size_inches()) == (8.5, 4.2)
+        sizes = [t.get_fontsize() for t in ax.texts] + [ax.title.get_fontsize()]
+        assert min(sizes) >= 9
     finally:
         plt.close(ax.figure)
 

@@ -1,0 +1,55 @@
+"""Check cells for the exercises: one PASS line, or what is wrong; hints on request.
+
+    from cs231n_bn import checks
+    checks.check_batchnorm_forward(batchnorm_forward)   # PASS ... or CheckFailed
+    checks.hint("batchnorm_forward")                    # level 1; then 2, then 3
+
+Every `check_<exercise>` takes the implementation under test as its first argument (a
+function; the FullyConnectedNet class for the two network exercises), None meaning the
+installed package's. Backward checks also take `forward=`, the forward pass that makes
+their caches. A pass prints one line starting with "PASS"; a failure raises CheckFailed
+(an AssertionError) whose message states what is wrong, names the mistake when the evidence
+proves it, and offers a hint. The package ships in the student edition and holds no
+solution; only `solution_hints` (the last hint level) does, and the release leaves it out
+unless the instructor asks for it.
+
+Modules: display (how a check speaks), core (calling the code under test), normalized
+(judging a normalized output), backward (judging gradients path by path), one module per
+exercise family (batch_norm, layer_norm, spatial_norm, network, optimizers,
+notebook_steps), and hints.
+"""
+
+from cs231n_bn.checks.batch_norm import check_batchnorm_backward, check_batchnorm_backward_alt, check_batchnorm_forward
+from cs231n_bn.checks.display import CheckFailed, NotImplementedYet
+from cs231n_bn.checks.hints import hint
+from cs231n_bn.checks.layer_norm import check_layernorm_backward, check_layernorm_forward
+from cs231n_bn.checks.network import check_fc_net_backward, check_fc_net_forward
+from cs231n_bn.checks.notebook_steps import check_step, check_undo
+from cs231n_bn.checks.optimizers import check_adam, check_sgd_momentum
+from cs231n_bn.checks.spatial_norm import (
+    check_spatial_batchnorm_backward,
+    check_spatial_batchnorm_forward,
+    check_spatial_groupnorm_backward,
+    check_spatial_groupnorm_forward,
+)
+
+__all__ = [
+    "CheckFailed",
+    "NotImplementedYet",
+    "hint",
+    "check_adam",
+    "check_batchnorm_backward",
+    "check_batchnorm_backward_alt",
+    "check_batchnorm_forward",
+    "check_fc_net_backward",
+    "check_fc_net_forward",
+    "check_layernorm_backward",
+    "check_layernorm_forward",
+    "check_sgd_momentum",
+    "check_spatial_batchnorm_backward",
+    "check_spatial_batchnorm_forward",
+    "check_spatial_groupnorm_backward",
+    "check_spatial_groupnorm_forward",
+    "check_step",
+    "check_undo",
+]

@@ -1,0 +1,165 @@
+"""Calling the code under test, and the facts every check establishes the same way.
+
+Every function here raises CheckFailed with a message that states a symptom: what came
+back, where, and how it differs from what was expected. None of them says how to write
+the fix (that is what checks.hint is for).
+"""
+
+import importlib
+
+import numpy as np
+
+from cs231n_bn.checks.display import CheckFailed, NotImplementedYet, shown_briefly, student_line
+
+MODEL_RTOL = 1e-6  # relative tolerance when matching a value against a model of it
+
+
+def package_function(module, name):
+    """The package's implementation, looked up at call time (so edits and reloads count)."""
+    return getattr(importlib.import_module(f"cs231n_bn.{module}"), name)
+
+
+def _exception_hint(err):
+    """One sentence about what this kind of exception usually means, or ''."""
+    text = str(err)
+    if isinstance(err, ValueError) and "broadcast" in text:
+        return (
+            "Two arrays with incompatible shapes met in one operation: print the shape of "
+            "each operand on that line. A statistic taken over an axis loses that axis "
+            "unless it keeps it."
+        )
+    if isinstance(err, KeyError):
+        return (
+            f"Your code read the key {text} from a dict that does not have it. A fresh "
+            f"parameter or config dict holds only what the caller put in; state the function "
+            f"creates itself is not there on the first call."
+        )
+    if isinstance(err, AttributeError):
+        return (
+            "Your code read an attribute that the object does not have: check what type the "
+            "object really is (a cache is whatever your forward pass returned)."
+        )
+    if isinstance(err, TypeError) and "NoneType" in text:
+        return "A value your code uses is None: some branch did not assign or return it."
+    if isinstance(err, TypeError):
+        return "A value has another type than your code expects (an array, a number, a dict?)."
+    if isinstance(err, IndexError) or (isinstance(err, np.exceptions.AxisError)):
+        return "An index or an axis is out of range for the array it is used on: compare with its shape."
+    if isinstance(err, (ZeroDivisionError, FloatingPointError)):
+        return "A division by zero: which quantity in a denominator can be 0 on these inputs?"
+    return ""
+
+
+def call(exercise, function_name, fn, *args):
+    """Call fn(*args); an exception on valid input becomes CheckFailed naming it.
+
+    A NotImplementedError (the student edition's stub) passes through unchanged but shown
+    briefly, so the notebook shows one line saying which exercise is next.
+    """
+    try:
+        return fn(*args)
+    except NotImplementedYet:
+        raise
+    except NotImplementedError as err:
+        shown_briefly(err)
+        raise
+    except Exception as err:
+        shapes = ", ".join(str(a.shape) for a in args if isinstance(a, np.ndarray))
+        lines = [f"{function_name} raised {type(err).__name__}: {err}"]
+        where = student_line(err.__traceback__)
+        if where:
+            lines.append(f"at {where}")
+        lines.append(f"The inputs were valid{f' (array shapes {shapes})' if shapes else ''}. "
+                     + _exception_hint(err))
+        raise CheckFailed("\n".join(lines).rstrip(), exercise, topic=type(err).__name__) from err
+
+
+def unpack(exercise, function_name, result, names):
+    if not isinstance(result, tuple) or len(result) != len(names):
+        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
+        raise CheckFailed(
+            f"{function_name} must return a tuple ({', '.join(names)}); got {got}", exercise, "return"
+        )
+    return result
+
+
+def require_array(exercise, function_name, name, a, shape, note=""):
+    """a must be a finite float64 array of this shape."""
+    if not isinstance(a, np.ndarray):
+        raise CheckFailed(
+            f"{function_name}: {name} must be a numpy array; got {type(a).__name__}", exercise, "type"
+        )
+    if a.shape != tuple(shape):
+        raise CheckFailed(
+            f"{function_name}: {name} has shape {a.shape}; expected {tuple(shape)}. {note}".rstrip(),
+            exercise, "shape",
+        )
+    if a.dtype != np.float64:
+        raise CheckFailed(
+            f"{function_name}: {name} has dtype {a.dtype} for float64 inputs; the result "
+            f"should keep the input's precision", exercise, "dtype",
+        )
+    if not np.all(np.isfinite(a)):
+        raise CheckFailed(
+            f"{function_name}: {name} contains NaN or inf on ordinary inputs (no variance "
+            f"is 0 here): somewhere a denominator is 0 or a square root gets a negative number",
+            exercise, "nan",
+        )
+
+
+def require_unchanged(exercise, function_name, originals):
+    """originals: {name: (array as passed, copy taken before the call)}."""
+    for name, (now, before) in originals.items():
+        if now.shape != before.shape or not np.array_equal(now, before):
+            raise CheckFailed(
+                f"{function_name} modified its input {name} in place: after the call the "
+                f"caller's {name} holds other values. The caller still needs its {name}",
+                exercise, "in place",
+            )
+
+
+def matches(a, b, rtol=MODEL_RTOL):
+    """Do a and b agree to rtol, entry by entry? False for anything not numeric."""
+    try:
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    if a.shape != b.shape or not np.all(np.isfinite(a)):
+        return False
+    return bool(np.all(np.abs(a - b) <= rtol * np.maximum(np.abs(b), 1e-300) + 1e-14))
+
+
+def rel_error(a, b):
+    """CS231n's relative error, max |a - b| / max(1e-8, |a| + |b|)."""
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+
+def factor_text(c, n, sizes=None):
+    """Words for a constant factor c between a value and the right one, or None.
+
+    n is the group size the statistics are taken over; sizes maps other sizes in play
+    to their names ({N: "N"}), for a division by the wrong count.
+    """
+    named = [
+        (0.0, "zero: it is missing"),
+        (-1.0, "-1 times the right one: a sign error"),
+        (2.0, "2 times the right one: a factor 1/2 is missing"),
+        (0.5, "1/2 of the right one: a factor 2 is missing"),
+        (-2.0, "-2 times the right one: a sign error and a missing factor 1/2"),
+        (-0.5, "-1/2 of the right one: a sign error and a missing factor 2"),
+        (float(n), f"n = {n} times the right one: a factor 1/n is missing (n = {n}, the size of a group)"),
+        (1.0 / n, f"1/n of the right one: an extra factor 1/n (n = {n}, the size of a group)"),
+        (-float(n), f"-n times the right one (n = {n}): a sign error and a missing 1/n"),
+        (float(n * n), f"n^2 times the right one (n = {n}): 1/n is missing twice"),
+        (n / (n - 1.0), f"n/(n-1) times the right one (n = {n}): divided by n - 1 where n belongs"),
+        ((n - 1.0) / n, f"(n-1)/n of the right one (n = {n}): too small by the factor (n-1)/n"),
+    ]
+    for size, label in (sizes or {}).items():
+        if size != n:
+            named.append((n / size, f"{n}/{size} times the right one: divided by {label} where the "
+                                    f"group size n = {n} belongs"))
+            named.append((size / n, f"{size}/{n} of the right one: an extra factor {label}/n"))
+    for value, label in named:
+        if abs(c - value) <= 1e-6 * max(1.0, abs(value)):
+            return label
+    return None

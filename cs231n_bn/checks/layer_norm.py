@@ -1,0 +1,80 @@
+"""Checks of layer norm's exercises: layernorm_forward and layernorm_backward."""
+
+import numpy as np
+
+from cs231n_bn.checks.batch_norm import backward_inputs, forward_call, run_backward_check
+from cs231n_bn.checks.core import CheckFailed, matches, package_function, require_array, require_unchanged
+from cs231n_bn.checks.display import passed
+from cs231n_bn.checks.normalized import (
+    DEFAULT_EPS,
+    EPS,
+    check_cache_fields,
+    diagnose_normalized,
+    group_stats,
+    grouped_input,
+    ln_layout,
+    params,
+)
+
+
+def _check_ln_cache(exercise, where, cache, x, gamma, out, eps):
+    from cs231n_bn.layernorm import LayerNormCache
+
+    mu, var, _ = group_stats(ln_layout(*x.shape), x, eps)
+    xmu = x - mu
+    ivar = (var + eps) ** -0.5
+    expected = {"x": x, "mu": mu, "xmu": xmu, "var": var, "ivar": ivar, "xhat": xmu * ivar,
+                "gamma": gamma, "eps": eps}
+    others = {"the standard deviation sqrt(var + eps)": 1 / ivar, "the variance": var,
+              "x - mu (xmu)": xmu, "xhat": xmu * ivar, "the input x": x, "the layer's output out": out,
+              "1 / sqrt(var + eps) (ivar)": ivar}
+    check_cache_fields(exercise, where, cache, LayerNormCache, expected, others)
+
+
+def _verify_layernorm_forward(fn):
+    exercise = where = "layernorm_forward"
+    N, D = 5, 8
+    rng = np.random.default_rng(2)
+    layout = ln_layout(N, D)
+    x = grouped_input(rng, layout, (N, D), EPS)
+    gamma, beta = params(rng, (D,))
+    originals = {"x": (x, x.copy()), "gamma": (gamma, gamma.copy()), "beta": (beta, beta.copy())}
+    out, cache = forward_call(exercise, where, fn, x, gamma, beta, {"eps": EPS})
+    require_unchanged(exercise, where, originals)
+    require_array(exercise, where, "out", out, x.shape, "out has the shape of x")
+    diagnose_normalized(exercise, where, layout, x, out, gamma, beta, EPS)
+    _check_ln_cache(exercise, where, cache, x, gamma, out, EPS)
+
+    x_default = grouped_input(np.random.default_rng(12), layout, (N, D), DEFAULT_EPS)
+    out_default, _ = forward_call(exercise, where, fn, x_default, gamma, beta, {})
+    require_array(exercise, where, "out", out_default, x.shape)
+    diagnose_normalized(exercise, where, layout, x_default, out_default, gamma, beta, DEFAULT_EPS)
+
+    for i in range(N):
+        alone, _ = forward_call(exercise, where, fn, x[i:i + 1], gamma, beta, {"eps": EPS})
+        if not matches(alone, out[i:i + 1], 1e-12):
+            raise CheckFailed(
+                f"{where}: sample {i} comes out differently alone than in the batch: the output "
+                f"depends on the other samples", exercise, "batch dependence",
+            )
+
+
+def check_layernorm_forward(layernorm_forward=None):
+    """Check a layernorm_forward(x, gamma, beta, ln_param) -> (out, cache)."""
+    fn = layernorm_forward or package_function("layernorm", "layernorm_forward")
+    _verify_layernorm_forward(fn)
+    # (the words notebook 6's stored output holds)
+    passed("layernorm_forward", "each sample is normalized over its own features (biased variance, eps "
+           "inside the root), independently of the rest of the batch")
+
+
+def check_layernorm_backward(layernorm_backward=None, forward=None):
+    """Check a layernorm_backward(dout, cache) -> (dx, dgamma, dbeta) numerically."""
+    exercise = "layernorm_backward"
+    fn = layernorm_backward or package_function("layernorm", "layernorm_backward")
+    forward = forward or package_function("layernorm", "layernorm_forward")
+    N, D = 4, 6
+    x, gamma, beta, dout = backward_inputs(3, (N, D), D)
+    x = x * np.random.default_rng(3).uniform(0.5, 2.0, size=(N, 1))  # samples of different spreads
+    run_backward_check(exercise, "closed", fn, forward, _verify_layernorm_forward, ln_layout(N, D),
+                       (x, gamma, beta, dout), ({"eps": EPS},))

@@ -1,0 +1,312 @@
+"""Checks of FullyConnectedNet's hidden layers: _hidden_forward and _hidden_backward.
+
+The forward check follows the activations layer by layer (affine -> [norm] -> activation
+-> [dropout]) in test mode, then recomputes a training pass with a fixed dropout mask and
+compares the places dropout could have gone. The backward check compares every gradient
+with a numeric one on several small networks that differ in one feature each (sigmoid,
+batch norm, layer norm, dropout): which of them fail says which part of the backward pass
+is wrong.
+"""
+
+import warnings
+
+import numpy as np
+
+from cs231n_bn.checks.core import CheckFailed, call, factor_text, matches, package_function, rel_error, require_array
+from cs231n_bn.checks.display import passed
+from cs231n_bn.checks.normalized import DEFAULT_EPS, bn_layout, diagnose_normalized, group_stats, ln_layout
+from cs231n_bn.gradient_check import eval_numerical_gradient
+
+FORWARD_EXERCISE = "fc_net_forward"
+BACKWARD_EXERCISE = "fc_net_backward"
+
+
+def _activation(name, z):
+    if name == "relu":
+        return np.maximum(z, 0.0)
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic sigmoid, written without overflow
+
+
+def small_net(cls, normalization, activation, keep, seed):
+    """A float64 net with 2 hidden layers and non-trivial biases, gamma and beta."""
+    net = cls([5, 4], input_dim=4, num_classes=3, normalization=normalization, activation=activation,
+              dropout_keep_ratio=keep, dtype=np.float64, weight_scale=0.7, seed=seed, reg=0.1)
+    rng = np.random.default_rng(seed + 100)
+    for name, p in net.params.items():
+        if name.startswith("gamma"):
+            net.params[name] = rng.uniform(0.5, 2.0, p.shape) * rng.choice([-1.0, 1.0], p.shape)
+        elif name.startswith(("beta", "b")):
+            net.params[name] = rng.normal(0.0, 0.5, p.shape)
+    return net
+
+
+def _label(normalization, activation, keep):
+    extra = f", dropout_keep_ratio={keep:g}" if keep != 1 else ""
+    return f"normalization={normalization!r}, activation={activation!r}{extra}"
+
+
+def _reference(net, X, normalization, activation):
+    """Test-mode (zs, affine outputs, scores) of a right network whose running statistics are
+    its batch statistics."""
+    h, zs, affine = X, [], []
+    for i in range(1, net.num_layers):
+        a = h @ net.params[f"W{i}"] + net.params[f"b{i}"]
+        z = a
+        if normalization is not None:
+            layout = bn_layout(*a.shape) if normalization == "batchnorm" else ln_layout(*a.shape)
+            xhat = layout.from_groups(group_stats(layout, a, DEFAULT_EPS)[2])
+            z = net.params[f"gamma{i}"] * xhat + net.params[f"beta{i}"]
+        zs.append(z)
+        affine.append(a)
+        h = _activation(activation, z)
+    L = net.num_layers
+    return zs, affine, h @ net.params[f"W{L}"] + net.params[f"b{L}"]
+
+
+def _check_layers(cls, normalization, activation):
+    """Test mode, no dropout: each hidden layer's activation input, and the scores."""
+    label = _label(normalization, activation, 1.0)
+    net = small_net(cls, normalization, activation, 1.0, seed=3)
+    for bn_param in net.bn_params:
+        bn_param["momentum"] = 0.0  # after one step the running statistics ARE the batch's
+    X = np.random.default_rng(9).normal(size=(8, 4))
+    # A training-mode forward pass alone (loss(X, y) would also run the backward pass).
+    call(FORWARD_EXERCISE, "FullyConnectedNet._forward", net._forward, X, "train")
+    zs = call(FORWARD_EXERCISE, "FullyConnectedNet.activation_inputs", net.activation_inputs, X)
+    scores = call(FORWARD_EXERCISE, "FullyConnectedNet.loss", net.loss, X)
+    zs_right, affine_right, scores_right = _reference(net, X, normalization, activation)
+    other = "sigmoid" if activation == "relu" else "relu"
+    if matches(scores, _reference(net, X, normalization, other)[2], 1e-9):
+        raise CheckFailed(f"FullyConnectedNet ({label}): the scores are those of the same network with "
+                          f"{other} as its activation: the activation asked for is not the one applied",
+                          FORWARD_EXERCISE, "activation")
+    if matches(scores, scores_right, 1e-9):
+        # the forward pass is right; only what the cache keeps as z can be off
+        for i, (z, z_right) in enumerate(zip(zs, zs_right), start=1):
+            if not matches(z, z_right, 1e-9):
+                holds = [words for value, words in (
+                    (affine_right[i - 1], "the affine output"),
+                    (_activation(activation, z_right), "the activation's output")) if matches(z, value, 1e-9)]
+                raise CheckFailed(
+                    f"FullyConnectedNet ({label}): the scores are right, but the cache's z of hidden "
+                    f"layer {i} (what activation_inputs returns) is not the activation's input"
+                    + (f"; it holds {holds[0]}" if holds else ""), FORWARD_EXERCISE, "cache z",
+                )
+    h = X
+    for i, z in enumerate(zs, start=1):
+        where = f"FullyConnectedNet ({label}), hidden layer {i}"
+        a = h @ net.params[f"W{i}"] + net.params[f"b{i}"]
+        require_array(FORWARD_EXERCISE, where, "the activation's input z", z, a.shape)
+        if normalization is None:
+            if not matches(z, a, 1e-9):
+                for other, words in ((_activation(activation, a), "the activation's OUTPUT"),):
+                    if matches(z, other, 1e-9):
+                        raise CheckFailed(f"{where}: the cache's z holds {words}; z is what the "
+                                          f"activation receives", FORWARD_EXERCISE, "z")
+                raise CheckFailed(
+                    f"{where}: without normalization the activation's input should be the affine "
+                    f"output of the previous layer's activations (with W{i} and b{i}); it is not",
+                    FORWARD_EXERCISE, "affine",
+                )
+        else:
+            if matches(z, a, 1e-9):
+                raise CheckFailed(
+                    f"{where}: the activation receives the affine output itself: the "
+                    f"{normalization} layer is not between the affine layer and the activation "
+                    f"(it is missing, or it comes after the activation)", FORWARD_EXERCISE, "order",
+                )
+            layout = bn_layout(*a.shape) if normalization == "batchnorm" else ln_layout(*a.shape)
+            try:
+                diagnose_normalized(FORWARD_EXERCISE, where, layout, a, z, net.params[f"gamma{i}"],
+                                    net.params[f"beta{i}"], DEFAULT_EPS)
+            except CheckFailed as err:
+                raise CheckFailed(
+                    f"{err.message}\n(The {normalization} layer comes right after the affine layer "
+                    f"and uses gamma{i} and beta{i}; your {normalization}_forward passes its own check.)",
+                    FORWARD_EXERCISE, err.topic,
+                ) from err
+        h = _activation(activation, z)
+    if normalization == "batchnorm":
+        few = call(FORWARD_EXERCISE, "FullyConnectedNet.activation_inputs", net.activation_inputs, X[:3])
+        if not all(matches(z_few, z[:3], 1e-9) for z_few, z in zip(few, zs)):
+            raise CheckFailed(
+                f"FullyConnectedNet ({label}): in test mode a sample's output depends on the rest "
+                f"of the batch: batch norm still uses batch statistics in test mode (the pass's "
+                f"mode does not reach bn_params)", FORWARD_EXERCISE, "bn mode",
+            )
+    L = net.num_layers
+    expected = h @ net.params[f"W{L}"] + net.params[f"b{L}"]
+    if not matches(scores, expected, 1e-9):
+        if matches(scores, zs[-1] @ net.params[f"W{L}"] + net.params[f"b{L}"], 1e-9):
+            message = "the last hidden layer's activation is not applied before the output layer"
+        else:
+            message = (f"the scores are not the output layer applied to the last hidden layer's "
+                       f"{activation} output, although every hidden layer's activation input is "
+                       f"right")
+        raise CheckFailed(f"FullyConnectedNet ({label}): {message}", FORWARD_EXERCISE, "scores")
+
+
+def _dropout_reference(net, X, keep, seed, place):
+    """Scores of a plain (no normalization) net with dropout at `place`, mask from `seed`."""
+    rng = np.random.default_rng(seed)
+    h = X
+    for i in range(1, net.num_layers):
+        a = h @ net.params[f"W{i}"] + net.params[f"b{i}"]
+        if place == "before activation":
+            mask = (rng.random(a.shape) < keep) / keep
+            h = _activation(net.activation, a * mask)
+        else:
+            h = _activation(net.activation, a)
+            if place != "none":
+                p = keep if place == "after activation" else 1 - keep
+                h = h * (rng.random(h.shape) < p) / p
+    L = net.num_layers
+    return h @ net.params[f"W{L}"] + net.params[f"b{L}"]
+
+
+def _check_dropout(cls):
+    keep, seed = 0.6, 5
+    label = _label(None, "sigmoid", keep)
+    net = small_net(cls, None, "sigmoid", keep, seed=3)
+    plain = small_net(cls, None, "sigmoid", 1.0, seed=3)
+    plain.params = {k: v.copy() for k, v in net.params.items()}
+    X = np.random.default_rng(9).normal(size=(8, 4))
+    test_scores = call(FORWARD_EXERCISE, "FullyConnectedNet.loss", net.loss, X)
+    if not matches(test_scores, call(FORWARD_EXERCISE, "FullyConnectedNet.loss", plain.loss, X), 1e-9):
+        raise CheckFailed(
+            f"FullyConnectedNet ({label}): in test mode the scores differ from those of the same "
+            f"network without dropout: dropout is still active in test mode", FORWARD_EXERCISE,
+            "dropout in test mode",
+        )
+    net.dropout_param["seed"] = seed
+    net.dropout_param["mode"] = "train"
+    train_scores = call(FORWARD_EXERCISE, "FullyConnectedNet._forward", net._forward, X, "train")[0]
+    if matches(train_scores, _dropout_reference(net, X, keep, seed, "after activation"), 1e-9):
+        return
+    places = (
+        ("none", "dropout is not applied in train mode"),
+        ("before activation", "dropout is applied before the activation; it belongs after it"),
+        ("keep inverted", "dropout keeps units with probability 1 - dropout_keep_ratio"),
+    )
+    for place, message in places:
+        if matches(train_scores, _dropout_reference(net, X, keep, seed, place), 1e-9):
+            raise CheckFailed(f"FullyConnectedNet ({label}), train mode: {message}",
+                              FORWARD_EXERCISE, f"dropout {place}")
+    raise CheckFailed(
+        f"FullyConnectedNet ({label}), train mode: with a fixed dropout mask the scores match "
+        f"neither dropout after the activation nor the usual mistakes (no dropout, dropout "
+        f"before the activation)", FORWARD_EXERCISE, "dropout unexplained",
+    )
+
+
+def _verify_fc_net_forward(cls):
+    for normalization, activation in ((None, "relu"), ("batchnorm", "relu"), ("layernorm", "sigmoid"),
+                                      ("batchnorm", "sigmoid")):
+        _check_layers(cls, normalization, activation)
+    _check_dropout(cls)
+
+
+def check_fc_net_forward(FullyConnectedNet=None):
+    """Check the hidden layers' forward pass: affine -> [norm] -> activation -> [dropout]."""
+    cls = FullyConnectedNet or package_function("fc_net", "FullyConnectedNet")
+    _verify_fc_net_forward(cls)
+    # (the words notebook 5's stored output holds)
+    passed("FullyConnectedNet forward", "every hidden layer is affine -> [batch/layer norm] -> "
+           "activation, in train and test mode")
+
+
+# (normalization, activation, keep ratio) -> the feature it adds to the plain net
+BACKWARD_CONFIGS = (
+    ((None, "relu", 1.0), "the plain network (affine and ReLU)"),
+    ((None, "sigmoid", 1.0), "the sigmoid"),
+    (("batchnorm", "relu", 1.0), "batch norm"),
+    (("layernorm", "relu", 1.0), "layer norm"),
+    ((None, "relu", 0.7), "dropout"),
+    (("batchnorm", "sigmoid", 0.7), "batch norm, sigmoid and dropout together"),
+)
+
+
+def _wrong_gradients(cls, config):
+    """{param name: (analytic, numeric)} of the gradients that disagree, for one network."""
+    net = small_net(cls, *config, seed=4)
+    net.dropout_param["seed"] = 5  # the same dropout mask on every call
+    rng = np.random.default_rng(10)
+    X = rng.normal(size=(6, 4))
+    y = rng.integers(0, 3, size=6)
+    where = f"FullyConnectedNet ({_label(*config)})"
+    _, grads = call(BACKWARD_EXERCISE, "FullyConnectedNet.loss", net.loss, X, y)
+    wrong = {}
+    for name in sorted(net.params):
+        if name not in grads:
+            raise CheckFailed(f"{where}: grads has no '{name}'; every parameter needs its gradient",
+                              BACKWARD_EXERCISE, "missing key")
+        require_array(BACKWARD_EXERCISE, where, f"grads['{name}']", grads[name], net.params[name].shape)
+        with warnings.catch_warnings():
+            # b right before batch norm does not move the loss; that is the point, not a bug
+            warnings.simplefilter("ignore", UserWarning)
+            numeric = eval_numerical_gradient(lambda _: net.loss(X, y)[0], net.params[name], verbose=False)
+        # b right before batch norm has a true gradient of 0: compare absolutely there.
+        if rel_error(grads[name], numeric) > 1e-6 and np.max(np.abs(grads[name] - numeric)) > 1e-8:
+            wrong[name] = (grads[name], numeric)
+    return wrong
+
+
+def _param_words(name, got, right):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = got / right
+    if np.all(np.isfinite(ratio)) and np.allclose(ratio, ratio.flat[0], rtol=1e-6):
+        words = factor_text(float(ratio.flat[0]), 6)
+        if words:
+            return f"{name} ({words})"
+    if not np.any(got):
+        return f"{name} (all zeros)"
+    return name
+
+
+def _verify_fc_net_backward(cls):
+    failing = {}
+    for config, feature in BACKWARD_CONFIGS:
+        wrong = _wrong_gradients(cls, config)
+        if wrong:
+            failing[feature] = (config, wrong)
+    if not failing:
+        return
+    first_feature, (config, wrong) = next(iter(failing.items()))
+    # hidden layer numbers of the wrong parameters, deepest first: backprop meets them first
+    layers = sorted({int("".join(c for c in n if c.isdigit())) for n in wrong}, reverse=True)
+    details = ", ".join(_param_words(n, *wrong[n]) for n in sorted(wrong))
+    if "the plain network (affine and ReLU)" in failing:
+        verdict = ("even the plain network (no normalization, ReLU, no dropout) has wrong gradients, "
+                   "so the mistake is in the part every configuration shares: the affine and ReLU "
+                   "steps, their order, or which cache each step gets")
+    else:
+        combined = BACKWARD_CONFIGS[-1][1]
+        single = [f for f in failing if f != combined]
+        if single:
+            features = " and with ".join(single)
+            verdict = (f"the plain network's gradients are right; they go wrong with {features}: the "
+                       f"backward step through {' and through '.join(single)} is where to look")
+        else:
+            verdict = (f"the gradients are right with each feature alone and go wrong only with {combined}: "
+                       f"look at how the steps hand their gradients to each other")
+    raise CheckFailed(
+        f"FullyConnectedNet ({_label(*config)}): gradients that disagree with numeric ones: "
+        f"{details}. The deepest layer with a wrong gradient is layer {layers[0]} (layer 3 is the "
+        f"output layer; backpropagation reaches the deepest first).\nComparing small networks that differ in "
+        f"one feature each: {verdict}.", BACKWARD_EXERCISE, "backward " + first_feature,
+    )
+
+
+def check_fc_net_backward(FullyConnectedNet=None):
+    """Check every gradient of FullyConnectedNet.loss against numeric gradients."""
+    cls = FullyConnectedNet or package_function("fc_net", "FullyConnectedNet")
+    try:
+        _verify_fc_net_forward(cls)
+    except CheckFailed as err:
+        raise CheckFailed(
+            f"the network's backward pass cannot be checked until its forward pass passes "
+            f"check_fc_net_forward. {err.message}", FORWARD_EXERCISE, "forward first",
+        ) from err
+    _verify_fc_net_backward(cls)
+    passed("FullyConnectedNet backward", "every gradient matches its numeric gradient, with batch "
+           "norm, layer norm and dropout")

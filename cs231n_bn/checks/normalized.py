@@ -1,0 +1,395 @@
+"""Judging a normalized output by the properties it must have, and naming what is off.
+
+A forward pass is judged without a reference implementation: (out - beta) / gamma must
+have mean 0 over each normalization group, be an increasing affine function of x inside
+the group, and have variance var / (var + eps). Each classic mistake breaks exactly one of
+these in a recognizable way (a variance ratio of (n - 1) / n is Bessel's correction, a
+group with variance near eps coming out at exactly 1 is a missing eps, ...).
+"""
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from cs231n_bn.checks.core import CheckFailed, matches
+
+MEAN_TOL = 1e-8  # |mean of a normalized group|, on values of order 1
+DEFAULT_EPS = 1e-5  # the documented default of bn_param / ln_param / gn_param['eps']
+EPS = 1e-3  # the eps the checks pass, large enough that misplacing it shows
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Which entries of x share one mean and one variance, and how gamma broadcasts.
+
+    `to_groups` maps an array shaped like x to a (groups, members) matrix whose rows are
+    the normalization groups; `from_groups` is its inverse. `alternatives` are the
+    groupings a mistaken implementation tends to use, each with a description (and its
+    own gamma layout when the mistake also misplaces gamma and beta). `sizes` names the
+    counts in play ({N: "N"}), to recognize a division by the wrong one.
+    """
+
+    groups_text: str
+    to_groups: Callable
+    from_groups: Callable
+    param_view: Callable
+    param_axes: tuple
+    alternatives: tuple
+    sizes: dict
+    param_sums: tuple = ()  # ((array shaped like x -> wrong per-parameter sum, description), ...)
+
+
+def bn_layout(N, D):
+    """Batch norm of (N, D): one group per feature, over the batch."""
+    return Layout(
+        groups_text="over the batch (axis 0), one mean and one variance per feature",
+        to_groups=lambda a: a.T,
+        from_groups=lambda m: m.T,
+        param_view=lambda p: p,
+        param_axes=(0,),
+        alternatives=(
+            (lambda a: a, "over the features of each sample (axis 1), which is layer norm"),
+            (lambda a: a.reshape(1, -1), "over all entries at once (no axis given)"),
+        ),
+        sizes={N: "N", D: "D"},
+    )
+
+
+def ln_layout(N, D):
+    """Layer norm of (N, D): one group per sample, over its features."""
+    return Layout(
+        groups_text="over the features of each sample (axis 1), one mean and one variance per sample",
+        to_groups=lambda a: a,
+        from_groups=lambda m: m,
+        param_view=lambda p: p,
+        param_axes=(0,),
+        alternatives=(
+            (lambda a: a.T, "over the batch (axis 0), which is batch norm: layer norm must not "
+                            "look at the other samples"),
+            (lambda a: a.reshape(1, -1), "over all entries at once (no axis given)"),
+        ),
+        sizes={N: "N", D: "D"},
+    )
+
+
+def spatial_bn_layout(N, C, H, W):
+    """Spatial batch norm of (N, C, H, W): one group per channel, over N, H and W."""
+    return Layout(
+        groups_text="over the batch and every position (axes 0, 2, 3), one mean and one "
+        "variance per channel",
+        to_groups=lambda a: a.transpose(1, 0, 2, 3).reshape(C, -1),
+        from_groups=lambda m: m.reshape(C, N, H, W).transpose(1, 0, 2, 3),
+        param_view=lambda p: p.reshape(1, C, 1, 1),
+        param_axes=(0, 2, 3),
+        alternatives=(
+            (
+                lambda a: a.reshape(-1, C).T,
+                "over the columns of x.reshape(-1, C): a reshape that does not first move the "
+                "channel axis last mixes channels, so each 'channel' holds values of several",
+                lambda p: np.broadcast_to(p, (N * H * W, C)).reshape(N, C, H, W),
+            ),
+            (
+                lambda a: a.reshape(N * C, H * W),
+                "over the positions of each image and channel (axes 2, 3), which is instance "
+                "norm: the batch axis 0 is left out",
+            ),
+            (
+                lambda a: a.reshape(N, -1).T,
+                "over the batch only (axis 0), one statistic per channel AND position: the "
+                "spatial axes 2 and 3 are left out",
+            ),
+            (lambda a: a.reshape(N, -1), "over each whole sample (axes 1, 2, 3), which is layer norm"),
+        ),
+        sizes={N * H * W: "N*H*W", N: "N", H * W: "H*W", N * C: "N*C"},
+        param_sums=(
+            (lambda a: a.reshape(-1, C).sum(axis=0),
+             "the column sums of dout.reshape(-1, C): a reshape that does not first move the channel "
+             "axis last mixes channels"),
+        ),
+    )
+
+
+def groupnorm_layout(N, C, H, W, G):
+    """Group norm of (N, C, H, W): one group per sample and block of C/G channels."""
+    return Layout(
+        groups_text=f"over each sample's groups of C/G = {C // G} consecutive channels and "
+        f"their positions, one mean and one variance per (sample, group)",
+        to_groups=lambda a: a.reshape(N * G, -1),
+        from_groups=lambda m: m.reshape(N, C, H, W),
+        param_view=lambda p: p.reshape(1, C, 1, 1),
+        param_axes=(0, 2, 3),
+        alternatives=(
+            (
+                lambda a: a.reshape(N, C // G, G, H, W).transpose(0, 2, 1, 3, 4).reshape(N * G, -1),
+                "over strided channels (channel c in group c % G); the groups are blocks of "
+                "consecutive channels g*C/G ... (g+1)*C/G - 1",
+            ),
+            (lambda a: a.reshape(N, -1), "over each whole sample (as if G = 1, layer norm)"),
+            (lambda a: a.reshape(N * C, -1), "over each channel of each sample (as if G = C, instance norm)"),
+            (
+                lambda a: a.transpose(1, 0, 2, 3).reshape(C, -1),
+                "over the batch for each channel, which is spatial batch norm: group norm "
+                "never looks across samples",
+            ),
+            (lambda a: a.reshape(G, -1), "over groups that span the whole batch: the statistics "
+                                         "must be per sample"),
+        ),
+        sizes={(C // G) * H * W: "(C/G)*H*W", C * H * W: "C*H*W", H * W: "H*W", C // G: "C/G",
+               N * (C // G) * H * W: "N*(C/G)*H*W"},
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Seeded inputs
+# ---------------------------------------------------------------------------------------
+
+
+def grouped_input(rng, layout, groups_shape, tiny_var):
+    """x whose groups have known biased variances, the first one equal to `tiny_var`.
+
+    A group with variance comparable to eps is what tells eps-inside-the-root apart from
+    eps-outside and eps-missing; the others have variances of order 1 to 10.
+    """
+    n_groups, size = groups_shape
+    z = rng.normal(size=groups_shape)
+    z -= z.mean(axis=1, keepdims=True)
+    z /= np.sqrt(np.mean(z**2, axis=1, keepdims=True))
+    spread = rng.uniform(1.0, 3.0, size=(n_groups, 1))
+    spread[0] = np.sqrt(tiny_var)
+    centre = rng.uniform(-3.0, 3.0, size=(n_groups, 1))
+    return np.ascontiguousarray(layout.from_groups(centre + spread * z))
+
+
+def params(rng, shape):
+    """gamma far from 1 with mixed signs, beta far from 0."""
+    gamma = rng.uniform(0.5, 2.0, size=shape) * rng.choice([-1.0, 1.0], size=shape)
+    beta = rng.normal(0.0, 2.0, size=shape)
+    return gamma, beta
+
+
+def smooth_input(rng, shape):
+    """Off-centre, unevenly scaled data with no tiny variances, for gradient checks."""
+    return rng.uniform(-3, 3) + rng.uniform(0.5, 3.0) * rng.normal(size=shape)
+
+
+def group_stats(layout, x, eps):
+    """Per-group mean, biased variance, and xhat, computed by the checks (as (groups, 1) / groups)."""
+    g = layout.to_groups(x)
+    mu = g.mean(axis=1, keepdims=True)
+    var = np.square(g - mu).mean(axis=1, keepdims=True)
+    return mu, var, (g - mu) / np.sqrt(var + eps)
+
+
+# ---------------------------------------------------------------------------------------
+# Diagnosing a normalized output
+# ---------------------------------------------------------------------------------------
+
+
+def _is_centred(groups):
+    scale = max(1.0, float(np.max(np.abs(groups))))
+    return bool(np.all(np.abs(groups.mean(axis=1)) < MEAN_TOL * scale))
+
+
+def _centred_x(to_groups, x):
+    groups_x = to_groups(x)
+    return groups_x - groups_x.mean(axis=1, keepdims=True)
+
+
+def _affine_slope(groups, centred_x):
+    """Per-group least-squares slope of groups on centred_x, and whether the fit is exact."""
+    slope = np.sum(groups * centred_x, axis=1, keepdims=True) / np.sum(centred_x**2, axis=1, keepdims=True)
+    residual = groups - slope * centred_x
+    exact = np.max(np.abs(residual)) <= 1e-7 * max(1.0, float(np.max(np.abs(groups))))
+    return slope, bool(exact)
+
+
+def _normalized_under(to_groups, xhat, x):
+    groups = to_groups(xhat)
+    if not _is_centred(groups):
+        return False
+    slope, exact = _affine_slope(groups, _centred_x(to_groups, x))
+    return exact and bool(np.all(slope > 0))
+
+
+def _wrong_grouping(exercise, where, layout, x, out, gamma, beta):
+    for alternative in layout.alternatives:
+        to_groups, description = alternative[:2]
+        param_view = alternative[2] if len(alternative) > 2 else layout.param_view
+        xhat = (out - param_view(beta)) / param_view(gamma)
+        if _normalized_under(to_groups, xhat, x):
+            raise CheckFailed(
+                f"{where}: statistics over the wrong axes: your output is normalized "
+                f"{description}. It should be normalized {layout.groups_text}",
+                exercise, "grouping",
+            )
+
+
+def _variance_models(v, n, eps):
+    """Variance of xhat per group under the right formula and under the usual mistakes."""
+    return (
+        ("correct", v / (v + eps), ""),
+        (
+            "unbiased variance",
+            v / (v * n / (n - 1) + eps),
+            f"the output's spread matches the unbiased variance (squared deviations summed and "
+            f"divided by n - 1 = {n - 1}, for groups of n = {n}): its standard deviation is "
+            f"sqrt((n-1)/n) of the right one. Training normalizes with the biased batch "
+            f"variance (Algorithm 1 of the paper)",
+        ),
+        (
+            "eps missing",
+            np.ones_like(v),
+            f"eps is missing: a group whose variance is as small as eps ({eps:g}) came out "
+            f"with variance exactly 1",
+        ),
+        (
+            "eps outside the square root",
+            v / (np.sqrt(v) + eps) ** 2,
+            "eps is outside the square root: the spread matches a division by the standard "
+            "deviation plus eps",
+        ),
+        (
+            "no square root",
+            v / (v + eps) ** 2,
+            "the square root is missing: the spread matches a division by the variance plus "
+            "eps, where the standard deviation belongs",
+        ),
+        (
+            "default eps used",
+            v / (v + DEFAULT_EPS),
+            f"eps is not read from the parameter dict: the checks passed eps={EPS:g} and the "
+            f"output matches eps={DEFAULT_EPS:g}",
+        ),
+    )
+
+
+def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps):
+    """Raise CheckFailed unless out is gamma times a per-group normalized x, plus beta."""
+    g_map = np.broadcast_to(layout.param_view(gamma), x.shape)
+    b_map = np.broadcast_to(layout.param_view(beta), x.shape)
+    right = layout.from_groups(group_stats(layout, x, eps)[2])
+    for wrong, message, topic in (
+        (right, "the output is normalized, but gamma and beta are not applied to it", "gamma beta missing"),
+        (right + b_map, "gamma is not applied: the output matches xhat + beta", "gamma missing"),
+        (g_map * right, "beta is not added: the output matches gamma * xhat", "beta missing"),
+        (b_map * right + g_map, "gamma and beta are swapped: the output matches beta * xhat + gamma. "
+                                "gamma is the scale, beta the shift", "gamma beta swapped"),
+    ):
+        if matches(out, wrong, 1e-9):
+            raise CheckFailed(f"{where}: {message}", exercise, topic)
+    xhat = (out - layout.param_view(beta)) / layout.param_view(gamma)
+    groups = layout.to_groups(xhat)
+    if not _is_centred(groups):
+        swapped = (out - layout.param_view(gamma)) / layout.param_view(beta)
+        if _is_centred(layout.to_groups(swapped)):
+            raise CheckFailed(
+                f"{where}: gamma and beta are swapped: the output matches beta * xhat + gamma. "
+                f"gamma is the scale, beta the shift", exercise, "gamma beta swapped",
+            )
+        _wrong_grouping(exercise, where, layout, x, out, gamma, beta)
+        worst = float(np.max(np.abs(groups.mean(axis=1))))
+        raise CheckFailed(
+            f"{where}: (out - beta) / gamma should have mean 0 {layout.groups_text}; its "
+            f"mean is off by up to {worst:.3g}, and no other grouping of the axes makes it 0",
+            exercise, "not centred",
+        )
+    centred_x = _centred_x(layout.to_groups, x)
+    slope, exact = _affine_slope(groups, centred_x)
+    if not exact:
+        _wrong_grouping(exercise, where, layout, x, out, gamma, beta)
+        raise CheckFailed(
+            f"{where}: inside each normalization group the output should be an affine "
+            f"function of x (x minus the group's mean, times one number per group, then gamma "
+            f"and beta); yours is not. Entries that do not use their own group's statistics, "
+            f"or something nonlinear applied to x - mean, do this", exercise, "not affine",
+        )
+    if np.any(slope <= 0) and not np.all(slope <= 0):
+        raise CheckFailed(
+            f"{where}: (out - beta) / gamma decreases as x grows in some groups and increases in "
+            f"others: the output's scale does not follow gamma in every group", exercise, "sign mixed",
+        )
+    if np.all(slope <= 0):
+        raise CheckFailed(
+            f"{where}: the normalized output decreases as x grows: its sign is flipped "
+            f"(mean - x where x - mean belongs)", exercise, "sign",
+        )
+    v = np.mean(centred_x**2, axis=1)
+    n = groups.shape[1]
+    s2 = np.mean(groups**2, axis=1)
+    models = _variance_models(v, n, eps)
+    if matches(s2, models[0][1]):
+        return
+    for name, predicted, message in models[1:]:
+        if name == "default eps used" and eps == DEFAULT_EPS:
+            continue
+        if matches(s2, predicted):
+            raise CheckFailed(f"{where}: {message}", exercise, name)
+    if eps != DEFAULT_EPS:  # the same mistakes, made with the default eps instead of the one passed
+        for name, predicted, message in _variance_models(v, n, DEFAULT_EPS)[1:5]:
+            if matches(s2, predicted):
+                raise CheckFailed(
+                    f"{where}: {message}; and eps is not read from the parameter dict (the output "
+                    f"matches eps={DEFAULT_EPS:g}, the checks passed eps={eps:g})", exercise, name,
+                )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eps_used = v * (1 / s2 - 1)  # the eps for which v / (v + eps) is the measured spread
+    if np.all(np.isfinite(eps_used)) and eps_used.min() > 0 and np.allclose(eps_used, eps_used[0], rtol=1e-4):
+        raise CheckFailed(
+            f"{where}: the spread matches eps = {eps_used[0]:.3g} in every group; the eps in use "
+            f"here is {eps:g} ({'the one passed in the parameter dict' if eps != DEFAULT_EPS else 'the documented default'})",
+            exercise, "eps value",
+        )
+    ratio = np.sqrt(s2 / models[0][1])
+    g = int(np.argmax(np.abs(ratio - 1)))
+    raise CheckFailed(
+        f"{where}: the output has the wrong spread: the std of (out - beta) / gamma should be "
+        f"sqrt(var / (var + eps)) in each group (var: the biased variance of the group, "
+        f"eps={eps:g}); in group {g} it is {ratio[g]:.6g} times that, and it matches none of "
+        f"the usual mistakes (unbiased variance, eps missing or outside the root, no root)",
+        exercise, "spread",
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# The cache, checked where it is made
+# ---------------------------------------------------------------------------------------
+
+
+def check_cache_fields(exercise, where, cache, cls, expected, others):
+    """Each field of cache must hold the value in `expected` (compared entry by entry).
+
+    expected: {field: value}; others: {description: value} of what a wrong field tends to
+    hold, to say what it holds instead. Shapes are free as long as the values agree in
+    order (a (D,) or (1, D) statistic is the same statistic).
+    """
+    if not isinstance(cache, cls):
+        raise CheckFailed(
+            f"{where}: the cache must be a {cls.__name__} (the backward passes read its "
+            f"fields by name); got {type(cache).__name__}", exercise, "cache type",
+        )
+    for field, right in expected.items():
+        got = getattr(cache, field, None)
+        if isinstance(right, (str, int, float)) and not isinstance(right, bool):
+            if isinstance(right, str) and got != right:
+                raise CheckFailed(f"{where}: cache.{field} is {got!r}; expected {right!r}", exercise,
+                                  "cache")
+            if not isinstance(right, str) and not matches(got, right):
+                raise CheckFailed(f"{where}: cache.{field} is {got!r}; expected {right!r}", exercise,
+                                  "cache")
+            continue
+        if got is None:
+            raise CheckFailed(f"{where}: cache.{field} is None; the backward pass needs it",
+                              exercise, "cache")
+        flat_got = np.ravel(np.asarray(got, dtype=object)) if not isinstance(got, np.ndarray) else got.ravel()
+        if matches(flat_got, np.ravel(right)):
+            continue
+        for description, value in others.items():
+            if matches(flat_got, np.ravel(value)):
+                raise CheckFailed(
+                    f"{where}: cache.{field} holds {description}, not {field}", exercise, "cache",
+                )
+        raise CheckFailed(
+            f"{where}: cache.{field} does not hold {field} of this forward pass (compared entry "
+            f"by entry; shape {np.shape(got)})", exercise, "cache",
+        )

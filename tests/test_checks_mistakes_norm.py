@@ -1,0 +1,713 @@
+"""Mistakes and correct variants of the normalization exercises, as data for the catalogue.
+
+Each entry: (exercise, implementation, expected words or None for a correct variant).
+An implementation is what the check receives as its first argument; backward entries may
+carry their own forward pass as ("forward", fn). The words are what a message that names
+the mistake must contain (all of them, case-insensitive).
+"""
+
+import numpy as np
+
+from cs231n_bn.batchnorm import BatchNormCache, batchnorm_backward_alt, batchnorm_forward
+from cs231n_bn.layernorm import LayerNormCache, layernorm_forward
+from cs231n_bn.spatial import GroupNormCache, SpatialBatchNormCache, spatial_groupnorm_forward
+
+# ---------------------------------------------------------------------------------------
+# batchnorm_forward
+# ---------------------------------------------------------------------------------------
+
+
+def bn_forward(var_fn="two pass", ddof=0, eps_place="inside", axis=0, momentum_reversed=False,
+               test_uses_batch=False, write_back=True, in_place=False, running_var_kind="biased",
+               swap=False, no_affine=False, sign=1, start="zeros", default_eps=False,
+               cache_edit=None, test_eps="inside", test_centre=True, loops=False, keepdims=False,
+               store_batch=False):
+    """A batchnorm_forward written the long way, with one switchable mistake per argument."""
+
+    def forward(x, gamma, beta, bn_param):
+        eps = 1e-5 if default_eps else bn_param.get("eps", 1e-5)
+        momentum = bn_param.get("momentum", 0.9)
+        D = x.shape[1]
+        zero = np.zeros(D) if start == "zeros" else np.ones(D)
+        running_mean = bn_param.get("running_mean", zero)
+        running_var = bn_param.get("running_var", zero)
+        mode = bn_param["mode"]
+        if mode == "train" or test_uses_batch:
+            N = x.shape[0]
+            if loops:
+                mu = np.array([sum(x[i, j] for i in range(N)) / N for j in range(D)])
+                var = np.array([sum((x[i, j] - mu[j]) ** 2 for i in range(N)) / N for j in range(D)])
+            elif axis != 0:
+                mu = x.mean(axis=axis, keepdims=True)
+                var = x.var(axis=axis, ddof=ddof, keepdims=True)
+            elif var_fn == "np.var":
+                mu, var = x.mean(axis=0, keepdims=keepdims), x.var(axis=0, ddof=ddof, keepdims=keepdims)
+            elif var_fn == "einsum":
+                mu = np.einsum("nd->d", x) / N
+                var = np.einsum("nd,nd->d", x - mu, x - mu) / (N - ddof)
+            elif var_fn == "one pass":
+                mu = x.mean(axis=0)
+                var = (np.mean(x**2, axis=0) - mu**2) * N / (N - ddof)
+            else:
+                mu = x.mean(axis=0, keepdims=keepdims)
+                var = np.sum((x - mu) ** 2, axis=0, keepdims=keepdims) / (N - ddof)
+            if in_place:
+                x -= mu
+                xmu = x
+            else:
+                xmu = x - mu
+            if mode == "train" and write_back:
+                keep = 1 - momentum if momentum_reversed else momentum
+                batch_var = {"biased": x.var(axis=0), "unbiased": x.var(axis=0, ddof=1),
+                             "std": x.std(axis=0)}[running_var_kind] if not in_place else np.ravel(var)
+                if store_batch:
+                    bn_param["running_mean"], bn_param["running_var"] = np.ravel(mu), batch_var
+                else:
+                    bn_param["running_mean"] = keep * running_mean + (1 - keep) * x.mean(axis=0)
+                    bn_param["running_var"] = keep * running_var + (1 - keep) * batch_var
+        else:
+            mu, var = running_mean, running_var
+            xmu = x - mu if test_centre else x
+            if test_eps == "missing":
+                eps_here = 0.0
+            else:
+                eps_here = eps
+        if mode == "test" and not test_uses_batch and test_eps == "outside":
+            sqrtvar = np.sqrt(var) + eps
+        elif mode == "test" and not test_uses_batch and test_eps == "missing":
+            sqrtvar = np.sqrt(var + eps_here)
+        elif eps_place == "inside":
+            sqrtvar = np.sqrt(var + eps)
+        elif eps_place == "outside":
+            sqrtvar = np.sqrt(var) + eps
+        elif eps_place == "no root":
+            sqrtvar = var + eps
+        else:
+            sqrtvar = np.sqrt(var)
+        ivar = 1.0 / sqrtvar
+        xhat = sign * xmu * ivar
+        if no_affine:
+            out = xhat
+        elif swap:
+            out = beta * xhat + gamma
+        else:
+            out = gamma * xhat + beta
+        fields = dict(mode=mode, x=x, mu=mu, xmu=xmu, var=var, sqrtvar=sqrtvar, ivar=ivar, xhat=xhat,
+                      gamma=gamma, eps=eps)
+        if cache_edit == "tuple":
+            return out, (x, mu, var, xhat)
+        if cache_edit is not None:
+            fields.update(cache_edit(fields, out))
+        return out, BatchNormCache(**fields)
+
+    return forward
+
+
+BN_FORWARD = [
+    (bn_forward(), None),
+    (bn_forward(var_fn="np.var"), None),
+    (bn_forward(var_fn="einsum"), None),
+    (bn_forward(var_fn="one pass"), None),
+    (bn_forward(loops=True), None),
+    (bn_forward(keepdims=True), None),
+    (bn_forward(var_fn="np.var", keepdims=True), None),
+    (bn_forward(ddof=1), ["unbiased"]),
+    (bn_forward(var_fn="np.var", ddof=1), ["unbiased"]),
+    (bn_forward(eps_place="outside"), ["eps is outside"]),
+    (bn_forward(eps_place="missing"), ["eps is missing"]),
+    (bn_forward(eps_place="no root"), ["square root is missing"]),
+    (bn_forward(default_eps=True), ["eps is not read"]),
+    (bn_forward(axis=1), ["wrong axes", "layer norm"]),
+    (bn_forward(axis=None), ["wrong axes", "all entries"]),
+    (bn_forward(momentum_reversed=True), ["momentum", "reversed"]),
+    (bn_forward(test_uses_batch=True), ["test mode uses batch statistics"]),
+    (bn_forward(write_back=False), ["not written back"]),
+    (bn_forward(in_place=True), ["modified its input x in place"]),
+    (bn_forward(running_var_kind="unbiased"), ["running_var", "unbiased"]),
+    (bn_forward(running_var_kind="std"), ["running_var", "standard deviation"]),
+    (bn_forward(swap=True), ["swapped"]),
+    (bn_forward(no_affine=True), ["gamma and beta are not applied"]),
+    (bn_forward(sign=-1), ["sign"]),
+    (bn_forward(start="ones"), ["started at ones"]),
+    (bn_forward(store_batch=True), ["batch statistic itself"]),
+    (bn_forward(test_eps="missing"), ["eps is missing in test mode"]),
+    (bn_forward(test_eps="outside"), ["eps is outside the square root in test mode"]),
+    (bn_forward(test_centre=False), ["does not subtract running_mean"]),
+    (bn_forward(cache_edit=lambda f, out: {"xhat": out}), ["cache.xhat holds the layer's output"]),
+    (bn_forward(cache_edit=lambda f, out: {"ivar": f["sqrtvar"]}), ["cache.ivar holds the standard deviation"]),
+    (bn_forward(cache_edit=lambda f, out: {"xhat": None}), ["cache.xhat is none"]),
+    (bn_forward(cache_edit=lambda f, out: {"sqrtvar": f["var"]}), ["cache.sqrtvar holds the variance"]),
+    (bn_forward(cache_edit=lambda f, out: {"mode": "train"}), ["cache.mode"]),
+    (bn_forward(cache_edit="tuple"), ["must be a batchnormcache"]),
+]
+
+
+# ---------------------------------------------------------------------------------------
+# batchnorm_backward (staged) and batchnorm_backward_alt (closed form)
+# ---------------------------------------------------------------------------------------
+
+
+def staged(factor=None, eps_dvar=True, sqrtvar_power=2, dmu_sum=True, divar_sum=True, no_dx2=False,
+           no_dxmu2=False, dxhat_gamma=True, dxmu1_ivar=True, order="textbook", dgamma_from=None,
+           dbeta_axis=0, dvar_sqrt_power=-1, swap_params=False):
+    """The staged backward pass with switchable mistakes; factor multiplies one step by a constant."""
+    factor = factor or {}
+
+    def f(k):
+        return factor.get(k, 1.0)
+
+    def backward(dout, cache):
+        N = dout.shape[0]
+        xmu, var, sqrtvar, ivar, xhat = cache.xmu, cache.var, cache.sqrtvar, cache.ivar, cache.xhat
+        gamma, eps = cache.gamma, cache.eps
+        dbeta = f("dbeta") * np.sum(dout, axis=dbeta_axis)
+        dgammax = dout
+        source = {None: xhat, "x": cache.x, "xmu": xmu}[dgamma_from]
+        dgamma = f("dgamma") * np.sum(source * dgammax, axis=0)
+        dxhat = (gamma if dxhat_gamma else 1.0) * dgammax
+        divar = f("divar") * (np.sum(xmu * dxhat, axis=0) if divar_sum else xmu * dxhat)
+        dxmu1 = f("dxmu1") * (ivar if dxmu1_ivar else 1.0) * dxhat
+        dsqrtvar = f("dsqrtvar") * -1.0 / sqrtvar**sqrtvar_power * divar
+        dvar = f("dvar") * 0.5 * np.sqrt(var + (eps if eps_dvar else 0.0)) ** dvar_sqrt_power * dsqrtvar
+        dsq = f("dsq") * np.ones_like(dout) / N * dvar
+        dxmu2 = 0.0 * dsq if no_dxmu2 else f("dxmu2") * 2.0 * xmu * dsq
+        if order == "textbook":
+            dx1 = dxmu1 + dxmu2
+            dmu = f("dmu") * -(np.sum(dxmu1 + dxmu2, axis=0) if dmu_sum else dxmu1 + dxmu2)
+            dx2 = f("dx2") * np.ones_like(dout) / N * dmu
+            dx = dx1 if no_dx2 else dx1 + dx2
+        else:  # another valid order: the mean branch first, dmu from dxmu1 alone (sum dxmu2 = 0)
+            dmu = -np.sum(dxmu1, axis=0) - np.sum(dxmu2, axis=0)
+            dx = dmu / N + dxmu2 + dxmu1
+        if swap_params:
+            return dx, dbeta, dgamma
+        return dx, dgamma, dbeta
+
+    return backward
+
+
+def _staged_einsum(dout, cache):
+    N = dout.shape[0]
+    dbeta = np.einsum("nd->d", dout)
+    dgamma = np.einsum("nd,nd->d", dout, cache.xhat)
+    dxhat = cache.gamma * dout
+    dvar = np.einsum("nd,nd->d", dxhat, cache.xmu) * -0.5 * cache.ivar**3
+    dmu = -np.einsum("nd->d", dxhat) * cache.ivar + dvar * -2.0 * np.mean(cache.xmu, axis=0)
+    dx = dxhat * cache.ivar + dvar * 2.0 * cache.xmu / N + dmu / N
+    return dx, dgamma, dbeta
+
+
+def _staged_keepdims(dout, cache):
+    N = dout.shape[0]
+    dbeta = dout.sum(axis=0, keepdims=True)
+    dgamma = (dout * cache.xhat).sum(axis=0, keepdims=True)
+    dxhat = cache.gamma * dout
+    divar = np.sum(dxhat * cache.xmu, axis=0, keepdims=True)
+    dvar = divar * -1.0 / cache.sqrtvar**2 * 0.5 / cache.sqrtvar
+    dxmu = dxhat * cache.ivar + 2.0 * cache.xmu * dvar / N
+    dx = dxmu - dxmu.sum(axis=0, keepdims=True) / N
+    return dx, dgamma.ravel(), dbeta.ravel()
+
+
+def _staged_loops(dout, cache):
+    N, D = dout.shape
+    dx, dgamma, dbeta = np.zeros((N, D)), np.zeros(D), np.zeros(D)
+    for j in range(D):
+        s = cache.sqrtvar[j]
+        dbeta[j] = sum(dout[i, j] for i in range(N))
+        dgamma[j] = sum(dout[i, j] * cache.xhat[i, j] for i in range(N))
+        dxhat = [cache.gamma[j] * dout[i, j] for i in range(N)]
+        dvar = sum(dxhat[i] * cache.xmu[i, j] for i in range(N)) * -0.5 / s**3
+        dmu = -sum(dxhat) / s
+        for i in range(N):
+            dx[i, j] = dxhat[i] / s + dvar * 2 * cache.xmu[i, j] / N + dmu / N
+    return dx, dgamma, dbeta
+
+
+BN_BACKWARD = [
+    (staged(), None),
+    (staged(order="other"), None),
+    (_staged_einsum, None),
+    (_staged_keepdims, None),
+    (_staged_loops, None),
+    (batchnorm_backward_alt, None),
+    (staged(factor={"dvar": -1}), ["through the variance", "sign error"]),
+    (staged(factor={"dsqrtvar": -1}), ["through the variance", "sign error"]),
+    (staged(factor={"divar": -1}), ["through the variance", "sign error"]),
+    (staged(factor={"dxmu2": -1}), ["through the variance", "sign error"]),
+    (staged(factor={"dvar": 2}), ["through the variance", "1/2 is missing"]),
+    (staged(factor={"dsq": 6}), ["through the variance", "1/n is missing"]),
+    (staged(factor={"dxmu2": 0.5}), ["through the variance", "factor 2 is missing"]),
+    (staged(factor={"dsq": 1 / 6}), ["through the variance", "extra factor 1/n"]),
+    (staged(factor={"dx2": 6}), ["through the mean", "1/n is missing"]),
+    (staged(factor={"dmu": -1}), ["through the mean", "sign error"]),
+    (staged(factor={"dxmu1": -1}), ["dxmu1", "sign error"]),
+    (staged(factor={"dxmu1": 2}), ["dxmu1", "1/2 is missing"]),
+    (staged(no_dx2=True), ["through the mean", "missing"]),
+    (staged(no_dxmu2=True), ["through the variance", "missing"]),
+    (staged(eps_dvar=False), ["through the variance", "eps is dropped"]),
+    (staged(sqrtvar_power=1), ["through the variance", "power of the standard deviation"]),
+    (staged(sqrtvar_power=3), ["through the variance", "power of the standard deviation"]),
+    (staged(dvar_sqrt_power=1), ["through the variance", "power of the standard deviation"]),
+    (staged(dxmu1_ivar=False), ["dxmu1", "power of the standard deviation"]),
+    (staged(dxhat_gamma=False), ["1/gamma", "all three paths"]),
+    (staged(dmu_sum=False), ["not summed"]),
+    (staged(divar_sum=False), ["not summed"]),
+    (staged(factor={"dgamma": -1}), ["dgamma", "sign error"]),
+    (staged(factor={"dbeta": 1 / 6}), ["dbeta", "extra factor 1/n"]),
+    (staged(factor={"dbeta": -1}), ["dbeta", "sign error"]),
+    (staged(dgamma_from="x"), ["dgamma", "computed from x"]),
+    (staged(dgamma_from="xmu"), ["dgamma", "division by the standard deviation is missing"]),
+    (staged(dbeta_axis=1), ["dbeta", "wrong axes"]),
+    (staged(swap_params=True), ["swapped"]),
+]
+
+
+def alt(minus_dbeta=1.0, minus_dgamma=1.0, n_shift=0, gamma_on=True, ivar_power=1, xmu_term=False,
+        eps_dropped=False, dgamma_extra_gamma=False, dbeta_mean=False, no_xhat_term=False,
+        no_dbeta_term=False, form="boxed"):
+    """The closed form with switchable mistakes; minus_* are the factors of the two subtracted terms."""
+
+    def backward(dout, cache):
+        N = dout.shape[0] - n_shift
+        xhat = cache.xhat
+        dbeta = dout.sum(axis=0) / (dout.shape[0] if dbeta_mean else 1)
+        dgamma = np.sum(dout * xhat, axis=0) * (cache.gamma if dgamma_extra_gamma else 1)
+        ivar = 1.0 / np.sqrt(cache.var) if eps_dropped else cache.ivar**ivar_power
+        third = (cache.xmu if xmu_term else xhat) * dgamma
+        g = cache.gamma if gamma_on else 1.0
+        if form == "over N":
+            dx = g * ivar / N * (N * dout - minus_dbeta * dbeta - minus_dgamma * third)
+        else:
+            dx = g * ivar * (dout - (0 if no_dbeta_term else minus_dbeta * dbeta) / N
+                             - (0 if no_xhat_term else minus_dgamma * third) / N)
+        return dx, dgamma, dbeta
+
+    return backward
+
+
+def _alt_einsum(dout, cache):
+    N = dout.shape[0]
+    dbeta = np.einsum("ij->j", dout)
+    dgamma = np.einsum("ij,ij->j", dout, cache.xhat)
+    dx = np.einsum("j,ij->ij", cache.gamma * cache.ivar / N, N * dout - dbeta - cache.xhat * dgamma)
+    return dx, dgamma, dbeta
+
+
+BN_BACKWARD_ALT = [
+    (alt(), None),
+    (alt(form="over N"), None),
+    (_alt_einsum, None),
+    (staged(), None),
+    (alt(minus_dbeta=-1), ["mean term", "sign error"]),
+    (alt(minus_dgamma=-1), ["xhat term", "sign error"]),
+    (alt(minus_dbeta=0.0), ["mean term", "missing"]),
+    (alt(no_xhat_term=True), ["xhat term", "missing"]),
+    (alt(n_shift=1), ["n/(n-1)", "same factor"]),
+    (alt(form="over N", n_shift=1), ["n - 1"]),
+    (alt(gamma_on=False), ["1/gamma", "all three paths"]),
+    (alt(ivar_power=2), ["all three paths", "power of the standard deviation"]),
+    (alt(ivar_power=-1), ["all three paths", "power of the standard deviation"]),
+    (alt(xmu_term=True), ["xhat term", "power of the standard deviation"]),
+    (alt(eps_dropped=True), ["all three paths", "eps is dropped"]),
+    (alt(dgamma_extra_gamma=True), ["dgamma", "extra factor gamma"]),
+    (alt(dbeta_mean=True), ["dbeta", "extra factor 1/n"]),
+    (alt(minus_dbeta=2.0), ["mean term", "1/2 is missing"]),
+    (alt(minus_dbeta=6.0, minus_dgamma=6.0), ["same factor", "1/n is missing"]),
+    (alt(minus_dgamma=0.5), ["xhat term", "factor 2 is missing"]),
+]
+
+# ---------------------------------------------------------------------------------------
+# layer norm
+# ---------------------------------------------------------------------------------------
+
+
+def ln_forward(axis=1, keepdims=True, ddof=0, eps_place="inside", default_eps=False, cache_edit=None,
+               var_fn="two pass"):
+    def forward(x, gamma, beta, ln_param):
+        eps = 1e-5 if default_eps else ln_param.get("eps", 1e-5)
+        mu = x.mean(axis=axis, keepdims=keepdims)
+        if var_fn == "np.var":
+            var = x.var(axis=axis, ddof=ddof, keepdims=keepdims)
+        elif var_fn == "one pass":
+            var = np.mean(x**2, axis=axis, keepdims=keepdims) - mu**2
+        else:
+            var = np.sum((x - mu) ** 2, axis=axis, keepdims=keepdims) / (x.shape[axis] - ddof)
+        xmu = x - mu
+        sqrtvar = {"inside": np.sqrt(var + eps), "outside": np.sqrt(var) + eps,
+                   "missing": np.sqrt(var)}[eps_place]
+        ivar = 1 / sqrtvar
+        xhat = xmu * ivar
+        out = gamma * xhat + beta
+        fields = dict(x=x, mu=mu, xmu=xmu, var=var, ivar=ivar, xhat=xhat, gamma=gamma, eps=eps)
+        if cache_edit:
+            fields.update(cache_edit(fields, out))
+        return out, LayerNormCache(**fields)
+
+    return forward
+
+
+def ln_backward(mean_factor=1.0, xhat_factor=1.0, gamma_on=True, axis=1, dgamma_axis=0, form="means",
+                ivar_power=1, no_keepdims=False):
+    def backward(dout, cache):
+        xhat = cache.xhat
+        D = dout.shape[1]
+        dbeta = dout.sum(axis=0)
+        dgamma = np.sum(dout * xhat, axis=dgamma_axis)
+        dxhat = (cache.gamma if gamma_on else 1.0) * dout
+        ivar = cache.ivar**ivar_power
+        if form == "sums":
+            dx = ivar / D * (D * dxhat - dxhat.sum(axis=1, keepdims=True)
+                             - xhat * np.sum(dxhat * xhat, axis=1, keepdims=True))
+        elif no_keepdims:
+            dx = ivar * (dxhat - dxhat.mean(axis=1) - xhat * np.mean(dxhat * xhat, axis=1))
+        else:
+            dx = ivar * (dxhat - mean_factor * dxhat.mean(axis=axis, keepdims=True)
+                         - xhat_factor * xhat * np.mean(dxhat * xhat, axis=axis, keepdims=True))
+        return dx, dgamma, dbeta
+
+    return backward
+
+
+LN_FORWARD = [
+    (ln_forward(), None),
+    (ln_forward(var_fn="np.var"), None),
+    (ln_forward(var_fn="one pass"), None),
+    (ln_forward(axis=0), ["wrong axes", "batch norm"]),
+    (ln_forward(ddof=1), ["unbiased"]),
+    (ln_forward(eps_place="outside"), ["eps is outside"]),
+    (ln_forward(eps_place="missing"), ["eps is missing"]),
+    (ln_forward(default_eps=True), ["eps is not read"]),
+    (ln_forward(keepdims=False), ["valueerror", "broadcast"]),
+    (ln_forward(cache_edit=lambda f, out: {"ivar": 1 / f["ivar"]}), ["cache.ivar holds the standard deviation"]),
+    (ln_forward(cache_edit=lambda f, out: {"xhat": out}), ["cache.xhat holds the layer's output"]),
+]
+
+LN_BACKWARD = [
+    (ln_backward(), None),
+    (ln_backward(form="sums"), None),
+    (ln_backward(mean_factor=-1), ["mean term", "sign error"]),
+    (ln_backward(xhat_factor=-1), ["xhat term", "sign error"]),
+    (ln_backward(mean_factor=0.0), ["mean term", "missing"]),
+    (ln_backward(xhat_factor=0.0), ["xhat term", "missing"]),
+    (ln_backward(gamma_on=False), ["gamma is missing"]),
+    (ln_backward(axis=0), ["does not split"]),
+    (ln_backward(dgamma_axis=1), ["dgamma", "wrong axes"]),
+    (ln_backward(ivar_power=2), ["all three paths", "power of the standard deviation"]),
+    (ln_backward(no_keepdims=True), ["valueerror", "broadcast"]),
+    (ln_backward(xhat_factor=6.0), ["xhat term", "1/n is missing"]),
+]
+
+# ---------------------------------------------------------------------------------------
+# spatial batch norm and group norm
+# ---------------------------------------------------------------------------------------
+
+
+def sbn_forward(layout="right", vanilla=batchnorm_forward):
+    def forward(x, gamma, beta, bn_param):
+        N, C, H, W = x.shape
+        if layout == "right":
+            rows = x.transpose(0, 2, 3, 1).reshape(-1, C)
+        elif layout == "no transpose":
+            rows = x.reshape(-1, C)
+        else:  # channels moved with swapaxes: (N, W, H, C), also a valid row order
+            rows = x.swapaxes(1, 3).reshape(-1, C)
+        out_rows, cache = vanilla(rows, gamma, beta, bn_param)
+        if layout == "right":
+            out = out_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)
+        elif layout == "no transpose":
+            out = out_rows.reshape(N, C, H, W)
+        else:
+            out = out_rows.reshape(N, W, H, C).swapaxes(1, 3)
+        return out, SpatialBatchNormCache(shape=x.shape, bn=cache)
+
+    return forward
+
+
+def sbn_forward_axes(axes, ddof=0):
+    """Spatial batch norm written directly with axes; mistakes in the axes."""
+
+    def forward(x, gamma, beta, bn_param):
+        eps = bn_param.get("eps", 1e-5)
+        momentum = bn_param.get("momentum", 0.9)
+        C = x.shape[1]
+        g, b = gamma.reshape(1, C, 1, 1), beta.reshape(1, C, 1, 1)
+        if bn_param["mode"] == "train":
+            mu = x.mean(axis=axes, keepdims=True)
+            var = x.var(axis=axes, keepdims=True, ddof=ddof)
+            bn_param["running_mean"] = momentum * bn_param.get("running_mean", np.zeros(C)) + (1 - momentum) * x.mean(axis=(0, 2, 3))
+            bn_param["running_var"] = momentum * bn_param.get("running_var", np.zeros(C)) + (1 - momentum) * x.var(axis=(0, 2, 3))
+        else:
+            mu = bn_param["running_mean"].reshape(1, C, 1, 1)
+            var = bn_param["running_var"].reshape(1, C, 1, 1)
+        out = g * (x - mu) / np.sqrt(var + eps) + b
+        rows = x.transpose(0, 2, 3, 1).reshape(-1, C)
+        return out, SpatialBatchNormCache(shape=x.shape, bn=batchnorm_forward(rows, gamma, beta, dict(bn_param))[1])
+
+    return forward
+
+
+def sbn_backward(layout="right", count="N*H*W"):
+    def backward(dout, cache):
+        N, C, H, W = dout.shape
+        if layout == "right":
+            drows = dout.transpose(0, 2, 3, 1).reshape(-1, C)
+        else:
+            drows = dout.reshape(-1, C)
+        bn = cache.bn
+        M = drows.shape[0] if count == "N*H*W" else N
+        dbeta = drows.sum(axis=0)
+        dgamma = np.sum(drows * bn.xhat, axis=0)
+        dx_rows = bn.gamma * bn.ivar * (drows - (dbeta + bn.xhat * dgamma) / M)
+        if layout == "right":
+            dx = dx_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)
+        else:
+            dx = dx_rows.reshape(N, C, H, W)
+        return dx, dgamma, dbeta
+
+    return backward
+
+
+def gn_forward(grouping="right", ddof=0, eps_place="inside", stats_keepdims=True):
+    def forward(x, gamma, beta, G, gn_param):
+        eps = gn_param.get("eps", 1e-5)
+        N, C, H, W = x.shape
+        if grouping == "right":
+            xg = x.reshape(N, G, -1)
+        elif grouping == "strided":
+            xg = x.reshape(N, C // G, G, H, W).transpose(0, 2, 1, 3, 4).reshape(N, G, -1)
+        elif grouping == "whole batch":
+            xg = x.reshape(G, -1)
+        elif grouping == "layer":
+            xg = x.reshape(N, 1, -1)
+        else:
+            xg = x.reshape(N, C, -1)
+        mu = xg.mean(axis=-1, keepdims=True)
+        xmu = xg - mu
+        var = xg.var(axis=-1, ddof=ddof, keepdims=True)
+        sqrtvar = np.sqrt(var + eps) if eps_place == "inside" else np.sqrt(var) + eps
+        xhat = xmu / sqrtvar
+        if grouping == "strided":
+            xhat_map = xhat.reshape(N, G, C // G, H, W).transpose(0, 2, 1, 3, 4).reshape(N, C, H, W)
+        else:
+            xhat_map = xhat.reshape(N, C, H, W)
+        out = gamma[:, None, None] * xhat_map + beta[:, None, None]
+        if grouping != "right":
+            return out, spatial_groupnorm_forward(x, gamma, beta, G, gn_param)[1]
+        return out, GroupNormCache(x=x, G=G, mu=mu, xmu=xmu, var=var, ivar=1 / sqrtvar, xhat=xhat,
+                                   gamma=gamma, eps=eps)
+
+    return forward
+
+
+def gn_backward(mean_factor=1.0, xhat_factor=1.0, gamma_on=True, dgamma_axes=(0, 2, 3), count=None):
+    def backward(dout, cache):
+        N, C, H, W = dout.shape
+        xhat = cache.xhat
+        dbeta = dout.sum(axis=(0, 2, 3))
+        dgamma = np.sum(dout * xhat.reshape(N, C, H, W), axis=dgamma_axes)
+        dxhat = ((cache.gamma[:, None, None] if gamma_on else 1.0) * dout).reshape(N, cache.G, -1)
+        M = dxhat.shape[2] if count is None else count
+        dx = cache.ivar * (dxhat - mean_factor * dxhat.sum(axis=2, keepdims=True) / M
+                           - xhat_factor * xhat * np.sum(dxhat * xhat, axis=2, keepdims=True) / M)
+        return dx.reshape(N, C, H, W), dgamma, dbeta
+
+    return backward
+
+
+SBN_FORWARD = [
+    (sbn_forward(), None),
+    (sbn_forward("swapaxes"), None),
+    (sbn_forward_axes((0, 2, 3)), None),
+    (sbn_forward("no transpose"), ["wrong axes", "reshape"]),
+    (sbn_forward_axes((2, 3)), ["wrong axes", "instance norm"]),
+    (sbn_forward_axes((0,)), ["wrong axes", "batch only"]),
+    (sbn_forward_axes((1, 2, 3)), ["wrong axes", "layer norm"]),
+    (sbn_forward_axes((0, 2, 3), ddof=1), ["unbiased"]),
+    (sbn_forward(vanilla=bn_forward(momentum_reversed=True)), ["momentum", "reversed"]),
+    (sbn_forward(vanilla=bn_forward(test_uses_batch=True)), ["test mode uses batch statistics"]),
+]
+
+SBN_BACKWARD = [
+    (sbn_backward(), None),
+    (sbn_backward(count="N"), ["same factor", "divided by n where"]),
+    (sbn_backward(layout="no transpose"), ["dbeta", "mixes channels"]),
+]
+
+GN_FORWARD = [
+    (gn_forward(), None),
+    (gn_forward("strided"), ["wrong axes", "strided"]),
+    (gn_forward("whole batch"), ["wrong axes", "whole batch"]),
+    (gn_forward("layer"), ["wrong axes", "g = 1"]),
+    (gn_forward("instance"), ["wrong axes", "g = c"]),
+    (gn_forward(ddof=1), ["unbiased"]),
+    (gn_forward(eps_place="outside"), ["eps is outside"]),
+]
+
+GN_BACKWARD = [
+    (gn_backward(), None),
+    (gn_backward(mean_factor=-1), ["mean term", "sign error"]),
+    (gn_backward(xhat_factor=0.0), ["xhat term", "missing"]),
+    (gn_backward(gamma_on=False), ["gamma is missing"]),
+    (gn_backward(count=2), ["same factor"]),
+    (gn_backward(dgamma_axes=(0, 1)), ["dgamma"]),
+]
+
+
+def _bn_without(part):
+    def forward(x, gamma, beta, bn_param):
+        out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+        xhat = (out - beta) / gamma
+        return {"gamma": xhat + beta, "beta": gamma * xhat}[part], cache
+
+    return forward
+
+
+def _ln_without(part):
+    def forward(x, gamma, beta, ln_param):
+        out, cache = layernorm_forward(x, gamma, beta, ln_param)
+        return {"gamma": cache.xhat + beta, "beta": gamma * cache.xhat}[part], cache
+
+    return forward
+
+
+BN_FORWARD += [
+    (_bn_without("gamma"), ["gamma is not applied"]),
+    (_bn_without("beta"), ["beta is not added"]),
+    (bn_forward(cache_edit=lambda f, out: {"sqrtvar": np.sqrt(f["var"])}), ["cache.sqrtvar holds sqrt(var) without eps"]),
+    (bn_forward(cache_edit=lambda f, out: {"xhat": f["gamma"] * f["xhat"]}), ["cache.xhat holds gamma * xhat"]),
+    (bn_forward(cache_edit=lambda f, out: {"xmu": f["x"]}), ["cache.xmu holds the input x"]),
+]
+LN_FORWARD += [
+    (_ln_without("gamma"), ["gamma is not applied"]),
+    (_ln_without("beta"), ["beta is not added"]),
+]
+
+
+def _bn_train_uses_running(x, gamma, beta, bn_param):
+    params = dict(bn_param)
+    out, cache = batchnorm_forward(x, gamma, beta, bn_param)  # updates the running statistics
+    if bn_param["mode"] == "train":
+        params.update(mode="test", running_mean=bn_param["running_mean"], running_var=bn_param["running_var"])
+        out, _ = batchnorm_forward(x, gamma, beta, params)
+    return out, cache
+
+
+BN_FORWARD.append((_bn_train_uses_running, ["train mode normalizes with the running statistics"]))
+
+
+def _bn_variant(kind):
+    """batchnorm_forward around the package's, with one more kind of mistake."""
+
+    def forward(x, gamma, beta, bn_param):
+        params = dict(bn_param)
+        if kind == "eps 1e-8" and "eps" not in params:
+            params["eps"] = 1e-8
+        if kind == "momentum 0.99" and "momentum" not in params:
+            params["momentum"] = 0.99
+        out, cache = batchnorm_forward(x, gamma, beta, params)
+        for key in ("running_mean", "running_var"):
+            if key in params:
+                bn_param[key] = params[key]
+        if kind == "running of output" and bn_param["mode"] == "train":
+            m = bn_param.get("momentum", 0.9)
+            old = {k: v for k, v in bn_param.items()}
+            before_mean = (params["running_mean"] - (1 - m) * x.mean(axis=0)) / m if m else 0
+            before_var = (params["running_var"] - (1 - m) * x.var(axis=0)) / m if m else 0
+            bn_param["running_mean"] = m * before_mean + (1 - m) * out.mean(axis=0)
+            bn_param["running_var"] = m * before_var + (1 - m) * out.var(axis=0)
+            del old
+        if kind == "test without gamma beta" and bn_param["mode"] == "test":
+            out = (out - beta) / gamma
+        return out, cache
+
+    return forward
+
+
+BN_FORWARD += [
+    (_bn_variant("eps 1e-8"), ["matches eps = 1e-08"]),
+    (_bn_variant("momentum 0.99"), ["used momentum 0.99"]),
+    (_bn_variant("running of output"), ["statistic of the layer's output"]),
+    (_bn_variant("test without gamma beta"), ["does not apply gamma and beta"]),
+]
+
+
+def _staged_dxmu2_without_xmu(dout, cache):
+    """dxmu2 = 2 * dsq: the local gradient of the square loses its xmu."""
+    N = dout.shape[0]
+    dxhat = cache.gamma * dout
+    divar = np.sum(cache.xmu * dxhat, axis=0)
+    dvar = 0.5 / cache.sqrtvar * (-divar / cache.sqrtvar**2)
+    dxmu = cache.ivar * dxhat + 2.0 * np.ones_like(dout) / N * dvar
+    dx = dxmu - dxmu.sum(axis=0) / N
+    return dx, np.sum(dout * cache.xhat, axis=0), dout.sum(axis=0)
+
+
+def _alt_third_term_bare(dout, cache):
+    """The xhat term subtracted outside the factor gamma * ivar."""
+    N = dout.shape[0]
+    dbeta, dgamma = dout.sum(axis=0), np.sum(dout * cache.xhat, axis=0)
+    dx = cache.gamma * cache.ivar * (dout - dbeta / N) - cache.xhat * dgamma / N
+    return dx, dgamma, dbeta
+
+
+# the constant dxmu2 is cancelled by the mean path: what is left is the variance path, missing
+BN_BACKWARD.append((_staged_dxmu2_without_xmu, ["through the variance", "zero: it is missing"]))
+BN_BACKWARD_ALT.append((_alt_third_term_bare, ["xhat term", "sqrt(var + eps)^1 / gamma"]))
+
+
+def _bn_test_mixes(which):
+    def forward(x, gamma, beta, bn_param):
+        if bn_param["mode"] != "test":
+            return batchnorm_forward(x, gamma, beta, bn_param)
+        eps = bn_param.get("eps", 1e-5)
+        mean = x.mean(axis=0) if which == "batch mean" else bn_param["running_mean"]
+        var = x.var(axis=0) if which == "batch var" else bn_param["running_var"]
+        return gamma * (x - mean) / np.sqrt(var + eps) + beta, batchnorm_forward(x, gamma, beta, dict(bn_param))[1]
+
+    return forward
+
+
+BN_FORWARD += [(_bn_test_mixes("batch mean"), ["subtracts the batch's mean"]),
+               (_bn_test_mixes("batch var"), ["divides by the batch's standard deviation"])]
+
+
+def _bn_returns_cache_first(x, gamma, beta, bn_param):
+    out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+    return cache, out
+
+
+def _bn_eps_squared(x, gamma, beta, bn_param):
+    out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+    if bn_param["mode"] == "train":
+        eps = bn_param.get("eps", 1e-5)
+        out = gamma * (x - x.mean(axis=0)) / np.sqrt(x.var(axis=0) + eps**2) + beta
+    return out, cache
+
+
+def _alt_dgamma_without_eps(dout, cache):
+    N = dout.shape[0]
+    dbeta, dgamma = dout.sum(axis=0), (dout * cache.xmu / np.sqrt(cache.var)).sum(axis=0)
+    return cache.gamma * cache.ivar * (dout - (dbeta + cache.xhat * dgamma) / N), dgamma, dbeta
+
+
+def _gn_eps_missing(x, gamma, beta, G, gn_param):
+    N, C, H, W = x.shape
+    xg = x.reshape(N, G, -1)
+    xhat = ((xg - xg.mean(axis=2, keepdims=True)) / xg.std(axis=2, keepdims=True)).reshape(N, C, H, W)
+    return gamma[:, None, None] * xhat + beta[:, None, None], spatial_groupnorm_forward(x, gamma, beta, G, gn_param)[1]
+
+
+BN_FORWARD += [(_bn_returns_cache_first, ["the order is (out, cache)"]),
+               (_bn_eps_squared, ["matches eps = 1e-06"])]
+BN_BACKWARD_ALT += [(_alt_dgamma_without_eps, ["dgamma", "eps is dropped"]),
+                    (alt(minus_dgamma=6.0), ["xhat term alone", "1/n is missing"])]
+GN_FORWARD += [(_gn_eps_missing, ["eps is missing"])]
+
+
+def _ln_default_eps_outside(x, gamma, beta, ln_param):
+    mu, sd = x.mean(axis=1, keepdims=True), x.std(axis=1, keepdims=True)
+    return gamma * (x - mu) / (sd + 1e-5) + beta, layernorm_forward(x, gamma, beta, ln_param)[1]
+
+
+LN_FORWARD.append((_ln_default_eps_outside, ["eps is outside", "eps is not read"]))

@@ -1,0 +1,315 @@
+"""Mistakes and correct variants of FullyConnectedNet's hidden layers and the update rules.
+
+Same format as catalogue_norm: (implementation, expected words or None for a correct one).
+"""
+
+import numpy as np
+
+from cs231n_bn.batchnorm import batchnorm_backward, batchnorm_backward_alt, batchnorm_forward
+from cs231n_bn.fc_net import (
+    FullyConnectedNet,
+    HiddenLayerCache,
+    dropout_backward,
+    dropout_forward,
+    sigmoid_backward,
+    sigmoid_forward,
+)
+from cs231n_bn.layernorm import layernorm_backward, layernorm_forward
+from cs231n_bn.layers import affine_backward, affine_forward, relu_backward, relu_forward
+
+
+def net_class(order="right", pass_mode=True, dropout_mode=None, dropout_place="after", keep_inverted=False,
+              same_gamma=False, activation_on=True, z_is="input", backward="right"):
+    """A FullyConnectedNet whose hidden layer carries one switchable mistake."""
+
+    class Net(FullyConnectedNet):
+        def _hidden_forward(self, x, i, mode, rng):
+            p = self.params
+            a, affine_cache = affine_forward(x, p[f"W{i}"], p[f"b{i}"])
+            k = 1 if same_gamma else i
+            act = relu_forward if self.activation == "relu" else sigmoid_forward
+            keep = self.dropout_param["p"]
+            keep = 1 - keep if keep_inverted and keep != 1 else keep
+            drop_mode = dropout_mode or mode
+
+            def norm(v):
+                if self.normalization == "batchnorm":
+                    if pass_mode:
+                        self.bn_params[i - 1]["mode"] = mode
+                    return batchnorm_forward(v, p[f"gamma{k}"], p[f"beta{k}"], self.bn_params[i - 1])
+                if self.normalization == "layernorm":
+                    return layernorm_forward(v, p[f"gamma{k}"], p[f"beta{k}"], self.bn_params[i - 1])
+                return v, None
+
+            if dropout_place == "before":
+                a, dropout_cache = dropout_forward(a, keep, drop_mode, rng)
+            if order == "right":
+                z, norm_cache = norm(a)
+                h, activation_cache = act(z) if activation_on else (z, None)
+            else:  # activation first, normalization after it
+                z = a
+                h0, activation_cache = act(z)
+                h, norm_cache = norm(h0)
+            out = h
+            if dropout_place == "after":
+                out, dropout_cache = dropout_forward(h, keep, drop_mode, rng)
+            elif dropout_place == "none":
+                dropout_cache = dropout_forward(h, 1.0, "test", rng)[1]
+            stored_z = h if z_is == "output" else z
+            return out, HiddenLayerCache(affine_cache, norm_cache, stored_z, activation_cache, dropout_cache)
+
+        def _hidden_backward(self, dout, cache, i, grads):
+            dh = dout if backward == "no dropout" else dropout_backward(dout, cache.dropout)
+            if backward == "no activation":
+                dz = dh
+            else:
+                back = relu_backward if self.activation == "relu" else sigmoid_backward
+                if backward == "sigmoid wrong" and self.activation == "sigmoid":
+                    dz = dh * cache.activation.out
+                else:
+                    dz = back(dh, cache.activation)
+            if self.normalization == "batchnorm":
+                if backward == "no norm":
+                    da, grads[f"gamma{i}"], grads[f"beta{i}"] = dz, np.zeros_like(dz[0]), dz.sum(axis=0)
+                else:
+                    bn_back = batchnorm_backward if backward == "staged" else batchnorm_backward_alt
+                    da, dgamma, dbeta = bn_back(dz, cache.norm)
+                    if backward == "swap gamma beta":
+                        dgamma, dbeta = dbeta, dgamma
+                    grads[f"gamma{i}"], grads[f"beta{i}"] = dgamma, dbeta
+            elif self.normalization == "layernorm":
+                da, grads[f"gamma{i}"], grads[f"beta{i}"] = layernorm_backward(dz, cache.norm)
+            else:
+                da = dz
+            dx, grads[f"W{i}"], grads[f"b{i}"] = affine_backward(da, cache.affine)
+            if backward == "sign":
+                grads[f"W{i}"] = -grads[f"W{i}"]
+            return dx
+
+    return Net
+
+
+def _sigmoid_forward_only(x):
+    return sigmoid_forward(x)
+
+
+NET_FORWARD = [
+    (net_class(), None),
+    (net_class(order="activation first"), ["not between the affine layer and the activation"]),
+    (net_class(pass_mode=False), ["test mode"]),
+    (net_class(dropout_mode="train"), ["dropout is still active in test mode"]),
+    (net_class(dropout_place="before"), ["dropout is applied before the activation"]),
+    (net_class(dropout_place="none"), ["dropout is not applied in train mode"]),
+    (net_class(keep_inverted=True), ["1 - dropout_keep_ratio"]),
+    (net_class(same_gamma=True), ["valueerror", "gamma must have shape"]),
+    (net_class(activation_on=False), ["hidden layer 2"]),
+    (net_class(z_is="output"), ["activation's output"]),
+]
+
+NET_BACKWARD = [
+    (net_class(), None),
+    (net_class(backward="staged"), None),
+    (net_class(backward="no dropout"), ["go wrong with dropout"]),
+    (net_class(backward="no activation"), ["even the plain network"]),
+    (net_class(backward="sigmoid wrong"), ["go wrong with the sigmoid"]),
+    (net_class(backward="no norm"), ["go wrong with batch norm"]),
+    (net_class(backward="swap gamma beta"), ["go wrong with batch norm", "gamma"]),
+    (net_class(backward="sign"), ["even the plain network", "W1, W2"]),
+]
+
+
+def sgd_rule(kind="right"):
+    def sgd_momentum(w, dw, config=None):
+        config = dict(config or {})
+        lr = config.setdefault("learning_rate", 1e-2)
+        mom = config.setdefault("momentum", 0.9)
+        v = config.get("velocity", np.zeros_like(w))
+        if kind == "right":
+            v = mom * v - lr * dw
+            next_w = w + v
+        elif kind == "in place style":
+            v = v * mom
+            v -= lr * dw
+            next_w = w.copy()
+            next_w += v
+        elif kind == "velocity sign":
+            v = mom * v + lr * dw
+            next_w = w + v
+        elif kind == "flipped convention":
+            v = lr * dw - mom * v
+            next_w = w - v
+        elif kind == "step sign":
+            v = mom * v - lr * dw
+            next_w = w - v
+        elif kind == "lr twice":
+            v = mom * v - lr * dw
+            next_w = w + v - lr * dw
+        elif kind == "lr missing":
+            v = mom * v - dw
+            next_w = w + v
+        elif kind == "old velocity":
+            next_w = w + v
+            v = mom * v - lr * dw
+        elif kind == "not stored":
+            next_w = w + (mom * v - lr * dw)
+            return next_w, config
+        elif kind == "swapped":
+            v = lr * v - mom * dw
+            next_w = w + v
+        elif kind == "no decay":
+            v = v - lr * dw
+            next_w = w + v
+        elif kind == "lr on step":
+            v = mom * v - lr * dw
+            next_w = w + lr * v
+        config["velocity"] = v
+        return next_w, config
+
+    return sgd_momentum
+
+
+def adam_rule(kind="right"):
+    def adam(w, dw, config=None):
+        config = dict(config or {})
+        lr = config.setdefault("learning_rate", 1e-3)
+        b1, b2 = config.setdefault("beta1", 0.9), config.setdefault("beta2", 0.999)
+        eps = config.setdefault("epsilon", 1e-8)
+        m = config.get("m", np.zeros_like(w))
+        v = config.get("v", np.zeros_like(w))
+        t = config.get("t", 0)
+        if kind != "t after" and kind != "t never" and kind != "t not stored":
+            t += 2 if kind == "t twice" else 1
+        t_used = t + 1 if kind == "t not stored" else t
+        m = (b2 if kind == "betas swapped" else b1) * m + (1 - (b2 if kind == "betas swapped" else b1)) * dw
+        v = b2 * v + (1 - b2) * (dw if kind == "v not squared" else dw**2)
+        if kind == "efficient":
+            step = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
+            next_w = w - step * m / (np.sqrt(v) + eps)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mhat = m if kind == "no correction" else m / (1 - (b1 if kind == "beta not powered" else b1**t_used))
+                vhat = v if kind in ("no correction", "v uncorrected") else v / (1 - (b2 if kind == "beta not powered" else b2**t_used))
+                if kind == "eps inside":
+                    next_w = w - lr * mhat / np.sqrt(vhat + eps)
+                else:
+                    next_w = w - lr * mhat / (np.sqrt(vhat) + eps)
+        if kind == "t after":
+            t += 1
+        if kind == "store corrected":
+            m = m / (1 - b1**t)
+        config.update(m=m, v=v, t=t_used if kind == "t not stored" else t)
+        if kind == "t not stored":
+            config["t"] = t
+        return next_w, config
+
+    return adam
+
+
+SGD = [
+    (sgd_rule(), None),
+    (sgd_rule("in place style"), None),
+    (sgd_rule("velocity sign"), ["velocity", "wrong sign"]),
+    (sgd_rule("flipped convention"), ["velocity", "-1 times"]),
+    (sgd_rule("step sign"), ["step has the wrong sign"]),
+    (sgd_rule("lr twice"), ["learning rate is applied twice"]),
+    (sgd_rule("lr missing"), ["learning rate is not applied"]),
+    (sgd_rule("old velocity"), ["old velocity"]),
+    (sgd_rule("not stored"), ["not stored"]),
+    (sgd_rule("swapped"), ["swapped"]),
+    (sgd_rule("no decay"), ["not decayed"]),
+    (sgd_rule("lr on step"), ["learning rate again"]),
+]
+
+ADAM = [
+    (adam_rule(), None),
+    (adam_rule("efficient"), None),
+    (adam_rule("t never"), ["is still 0"]),
+    (adam_rule("t after"), ["before it was incremented"]),
+    (adam_rule("t not stored"), ["config['t']"]),
+    (adam_rule("t twice"), ["incremented twice"]),
+    (adam_rule("no correction"), ["bias correction is missing"]),
+    (adam_rule("v uncorrected"), ["only m is bias-corrected"]),
+    (adam_rule("eps inside"), ["epsilon is inside"]),
+    (adam_rule("betas swapped"), ["beta2", "first moment"]),
+    (adam_rule("v not squared"), ["squared"]),
+    (adam_rule("beta not powered"), ["power t"]),
+    (adam_rule("store corrected"), ["bias-corrected moment"]),
+]
+
+
+class _ZIsAffineOutput(FullyConnectedNet):
+    """A right forward pass that keeps the affine output, not the normalized one, as z."""
+
+    def _hidden_forward(self, x, i, mode, rng):
+        out, cache = super()._hidden_forward(x, i, mode, rng)
+        return out, HiddenLayerCache(cache.affine, cache.norm, cache.affine.x @ cache.affine.w + cache.affine.b,
+                                     cache.activation, cache.dropout)
+
+
+NET_FORWARD += [(_ZIsAffineOutput, ["the scores are right", "cache's z"])]
+
+
+def _sgd_ignoring(key):
+    def sgd_momentum(w, dw, config=None):
+        config = dict(config or {})
+        lr = 1e-2 if key == "learning_rate" else config.setdefault("learning_rate", 1e-2)
+        mom = 0.9 if key == "momentum" else config.setdefault("momentum", 0.9)
+        v = mom * config.get("velocity", np.zeros_like(w)) - lr * dw
+        config["velocity"] = v
+        return w + v, config
+
+    return sgd_momentum
+
+
+def _adam_variant(kind):
+    def adam(w, dw, config=None):
+        config = dict(config or {})
+        lr = 1e-3 if kind == "lr ignored" else config.setdefault("learning_rate", 1e-3)
+        eps = 1e-8 if kind == "eps ignored" else config.setdefault("epsilon", 1e-8)
+        b1, b2 = config.setdefault("beta1", 0.9), config.setdefault("beta2", 0.999)
+        t = config.get("t", 0) + 1
+        m = b1 * config.get("m", np.zeros_like(w)) + (1 - b1) * (dw**2 if kind == "m squared" else dw)
+        v = b2 * config.get("v", np.zeros_like(w)) + (1 - b2) * dw**2
+        next_w = w - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
+        config.update(m=m, v=v, t=t)
+        return next_w, config
+
+    return adam
+
+
+SGD += [(_sgd_ignoring("momentum"), ["config['momentum'] is not used"]),
+        (_sgd_ignoring("learning_rate"), ["config['learning_rate'] is not used"])]
+ADAM += [(_adam_variant("lr ignored"), ["config['learning_rate'] is not used"]),
+         (_adam_variant("eps ignored"), ["config['epsilon'] is not used"]),
+         (_adam_variant("m squared"), ["averages the squared gradient"])]
+
+
+class _AlwaysRelu(FullyConnectedNet):
+    """Applies ReLU whatever self.activation says."""
+
+    def _hidden_forward(self, x, i, mode, rng):
+        asked = self.activation
+        self.activation = "relu"
+        try:
+            return super()._hidden_forward(x, i, mode, rng)
+        finally:
+            self.activation = asked
+
+
+NET_FORWARD.append((_AlwaysRelu, ["with relu as its activation"]))
+
+
+class _DropoutBackwardTwice(FullyConnectedNet):
+    def _hidden_backward(self, dout, cache, i, grads):
+        return super()._hidden_backward(dropout_backward(dout, cache.dropout), cache, i, grads)
+
+
+class _BiasGradientDoubled(FullyConnectedNet):
+    def _hidden_backward(self, dout, cache, i, grads):
+        dx = super()._hidden_backward(dout, cache, i, grads)
+        grads[f"b{i}"] = 2 * grads[f"b{i}"]
+        return dx
+
+
+NET_BACKWARD += [(_DropoutBackwardTwice, ["go wrong with dropout"]),
+                 (_BiasGradientDoubled, ["b1 (2 times the right one", "even the plain network"])]
