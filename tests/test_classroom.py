@@ -19,7 +19,7 @@ from nbclient.exceptions import CellExecutionError
 
 from cs231n_bn.classroom.exercises import BY_FUNCTION, notebook_path
 from cs231n_bn.classroom.grade import Limits, grade
-from cs231n_bn.classroom.leaks import public_text, secret_lines, student_text
+from cs231n_bn.classroom.leaks import STATED_ON_PURPOSE, public_text, secret_lines, solved_outside_regions, student_text
 from cs231n_bn.classroom.regions import HIDDEN_TESTS, SOLUTION, RegionError, find_regions, is_trivial
 from cs231n_bn.classroom.release import (
     INSTRUCTOR_ONLY,
@@ -30,6 +30,7 @@ from cs231n_bn.classroom.release import (
     strip_notebook,
     strip_python,
 )
+from cs231n_bn.exercise import NotImplementedYet
 
 SOURCE = Path(__file__).resolve().parents[1]
 FIRST_NOTEBOOK = notebook_path(SOURCE, 1)
@@ -106,8 +107,14 @@ def test_a_package_region_becomes_a_stub_naming_function_and_notebook():
     report = ReleaseReport()
     stripped = strip_python(text, "cs231n_bn/batchnorm.py", SOURCE, report)
     assert "secret_formula" not in stripped and "check(x)" in stripped
-    assert "raise NotImplementedError(" in stripped and "batchnorm_forward is not implemented" in stripped
-    assert "notebook" in stripped
+    assert "raise NotImplementedYet(" in stripped and "batchnorm_forward is not implemented" in stripped
+    # Named as the notebook names the exercise, not by a grade id.
+    if FIRST_NOTEBOOK is not None:
+        assert f"of notebooks/{FIRST_NOTEBOOK.name}: batchnorm_forward is not implemented yet" in stripped
+    namespace = {"check": lambda x: None}
+    exec(compile(stripped, "batchnorm.py", "exec"), namespace)
+    with pytest.raises(NotImplementedYet, match="batchnorm_forward is not implemented yet"):
+        namespace["batchnorm_forward"](1, 2, 3, {})
     assert report.stubbed_functions == ["cs231n_bn/batchnorm.py:batchnorm_forward"]
 
 
@@ -172,15 +179,18 @@ def test_a_notebook_loses_solutions_hidden_tests_and_outputs():
                                "locked": False, "schema_version": 3}},
     )
     report = ReleaseReport()
-    nb = strip_notebook(nbformat.v4.new_notebook(cells=[code, check, answer]), "nb.ipynb", report)
-    assert nb.cells[0].source.splitlines()[1:] == [
+    heading = nbformat.v4.new_markdown_cell("### Exercise 4: `f`, the answer")
+    nb = strip_notebook(nbformat.v4.new_notebook(cells=[heading, code, check, answer]), "nb.ipynb", report)
+    code, check, answer = nb.cells[1:]
+    assert code.source.splitlines()[1:] == [
         "    # YOUR CODE HERE",
-        "    raise NotImplementedError('nb99_f: write your code here, in place of these two lines')",
+        "    from cs231n_bn.exercise import NotImplementedYet",
+        "    raise NotImplementedYet('Exercise 4 of nb.ipynb: f: write your code here, in place of these lines')",
     ]
-    assert nb.cells[0].outputs == [] and nb.cells[0].execution_count is None
-    assert "execution" not in nb.cells[0].metadata and nb.cells[0].metadata["nbgrader"]["grade_id"] == "nb99_f"
-    assert nb.cells[1].source == "assert f(1) == 42"
-    assert nb.cells[2].source == "YOUR ANSWER HERE"
+    assert code.outputs == [] and code.execution_count is None
+    assert "execution" not in code.metadata and code.metadata["nbgrader"]["grade_id"] == "nb99_f"
+    assert check.source == "assert f(1) == 42"
+    assert answer.source == "YOUR ANSWER HERE"
     assert report.notebook_regions == 2 and report.hidden_regions == 1 and report.warnings == []
 
 
@@ -206,6 +216,8 @@ def test_the_student_edition_holds_the_tracked_files_less_the_instructor_only(st
     written = {str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()}
     assert written == shipped
     assert not any(rel.startswith((".git/", ".venv/")) or rel.startswith(INSTRUCTOR_ONLY) for rel in written)
+    assert not (dest / "cs231n_bn" / "classroom").exists()
+    assert not list((dest / "tests").glob("test_checks*")) and not list((dest / "tests").glob("test_classroom*"))
 
 
 def test_every_registered_exercise_is_stubbed_and_nothing_else(student):
@@ -238,7 +250,7 @@ def test_the_student_edition_installs_as_a_package(student, tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
                     "-w", str(tmp_path), str(tree)], check=True, capture_output=True, timeout=300)
     (wheel,) = tmp_path.glob("cs231n_bn-*.whl")
-    script = "import cs231n_bn.batchnorm as m, cs231n_bn.checks, cs231n_bn.classroom.grade; print(m.__file__)"
+    script = "import cs231n_bn.batchnorm as m, cs231n_bn.checks, cs231n_bn.progress; print(m.__file__)"
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=copy_env(wheel),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -293,13 +305,9 @@ def test_no_solution_or_hidden_test_line_survives_the_release(student, instructo
     assert len(leaked_lines(instructor)) > 50
 
 
-# The only secret lines the course states outside a region, on purpose. Every other line of
-# every solution region and hidden test is absent from every file of the student edition.
-STATED_ON_PURPOSE = {
-    "dx = dx1 + dx2": "notebook 2's graph figure labels where x's two branches meet",
-    "dxmu = dxmu1 + dxmu2": "notebook 2's graph figure labels where xmu's two branches meet",
-    'if self.normalization == "batchnorm":': "the same branch selects given code in cnn.py",
-}
+# STATED_ON_PURPOSE (in leaks.py) names the only secret lines the course states outside a
+# region. Every other line of every solution region and hidden test is absent from every
+# file of the student edition.
 
 
 def secret_lines_shown(edition):
@@ -320,7 +328,9 @@ def test_the_shipped_checks_and_classroom_code_hold_no_solution_line(student):
     # is a line of a solution (fragments such as "axis=0)" are bound to recur).
     dest, _ = student
     secrets = secret_lines(SOURCE, shipped_files(SOURCE))
-    for path in [dest / "cs231n_bn" / "checks.py", *sorted((dest / "cs231n_bn" / "classroom").glob("*.py"))]:
+    checks = [dest / "cs231n_bn" / "checks.py", *sorted((dest / "cs231n_bn" / "checks").glob("*.py"))]
+    tools = [dest / "cs231n_bn" / "progress.py", dest / "cs231n_bn" / "exercise.py"]
+    for path in [p for p in checks if p.exists()] + tools:
         lines = {line.strip() for line in path.read_text(encoding="utf-8").splitlines()}
         assert sorted(lines & set(secrets)) == [], path.name
 
@@ -456,11 +466,14 @@ def test_the_student_notebook_runs_up_to_its_first_exercise_and_stops_there(stud
     client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     with pytest.raises(CellExecutionError) as info:
         client.execute(env=copy_env(dest))  # the kernel imports the student's package
-    assert info.value.ename == "NotImplementedError"
-    assert "is not implemented yet" in info.value.evalue
+    assert info.value.ename == "NotImplementedYet"
+    assert "Exercise 1 of notebooks/01_forward_pass.ipynb: batchnorm_forward is not implemented yet" in info.value.evalue
     ran = [c for c in nb.cells if c.cell_type == "code" and c.get("execution_count")]
     stopped = next(c for c in nb.cells if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.outputs))
     assert len(ran) >= 2 and stopped is ran[-1]
+    # JupyterLab shows the stub's one-line message, not a traceback through the checks.
+    (error,) = [o for o in stopped.outputs if o.output_type == "error"]
+    assert len(error.traceback) == 1 and "batchnorm_forward is not implemented yet" in error.traceback[0]
 
 
 @needs_notebook_1
