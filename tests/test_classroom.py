@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import nbformat
@@ -273,6 +274,130 @@ def test_student_notebooks_have_no_outputs_markers_or_runtime_metadata(student):
             assert set(cell.metadata) <= {"nbgrader", "tags", "editable", "deletable", "jupyter", "slideshow"}, where
             for marker in (*SOLUTION, *HIDDEN_TESTS):
                 assert marker not in cell.source.splitlines(), where
+
+
+# ---------------------------------------------------------------------------------------
+# A student edition that speaks to students, built from the last commit
+# ---------------------------------------------------------------------------------------
+
+
+def test_the_student_readme_speaks_to_students(student):
+    readme = (student[0] / "README.md").read_text(encoding="utf-8")
+    instructor = (SOURCE / "README.md").read_text(encoding="utf-8")
+    assert readme != instructor and "instructor edition" not in readme
+    for needed in ("pip install -r requirements.txt", "jupyter lab notebooks/", "python -m cs231n_bn.progress",
+                   "python -m pytest tests", "YOUR CODE HERE", "check cell", "Hand in", "--allow-root",
+                   ".venv\\Scripts\\"):
+        assert needed in readme, needed
+    # The course table comes from the instructor's README, so the two never disagree.
+    table = [line for line in instructor.splitlines() if line.startswith("| `0")]
+    assert table and all(line in readme for line in table)
+
+
+def test_the_untouched_release_explains_the_lines_it_shows_on_purpose(student):
+    _, report = student
+    assert report.on_purpose == len(STATED_ON_PURPOSE)
+    assert not [w for w in report.warnings if "also visible outside any region" in w]
+
+
+def git_course(root, readme="# Demo\n\n## The course\n\nOne notebook.\n"):
+    """A tiny course in a new git repository, committed: README.md and notes.txt."""
+    root.mkdir()
+    (root / "README.md").write_text(readme)
+    (root / "notes.txt").write_text("committed\n")
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "course"], check=True)
+    return root
+
+
+def test_a_release_builds_from_the_last_commit_and_names_what_it_left_out(tmp_path, capsys):
+    from cs231n_bn.classroom.__main__ import main
+
+    repo = git_course(tmp_path / "course")
+    (repo / "notes.txt").write_text("edited, not committed\n")  # e.g. JupyterLab's autosave
+    (repo / "scratch.txt").write_text("untracked\n")
+    report = release(repo, tmp_path / "from-head", committed=True)
+    assert (tmp_path / "from-head" / "notes.txt").read_text() == "committed\n"
+    assert not (tmp_path / "from-head" / "scratch.txt").exists()
+    assert report.uncommitted == ["notes.txt"]
+    release(repo, tmp_path / "from-disk")
+    assert (tmp_path / "from-disk" / "notes.txt").read_text() == "edited, not committed\n"
+    # The command says so in one line, and --working-tree takes the files on disk.
+    assert main(["release", str(tmp_path / "cli"), "--source", str(repo)]) == 0
+    assert "built from the last commit; uncommitted changes to 1 tracked file(s) are left out (notes.txt)" in (
+        capsys.readouterr().err)
+    assert main(["release", str(tmp_path / "cli-disk"), "--source", str(repo), "--working-tree"]) == 0
+    assert (tmp_path / "cli-disk" / "notes.txt").read_text() == "edited, not committed\n"
+
+
+def test_a_function_an_exercise_asks_for_must_not_ship_solved(tmp_path):
+    heading = nbformat.v4.new_markdown_cell("### Exercise 3 (in this notebook): `steps`")
+    cell = nbformat.v4.new_code_cell("def steps(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION")
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[heading, cell]), tmp_path / "notebooks" / "05_demo.ipynb")
+    (tmp_path / "helpers.py").write_text("def steps(x):\n    return x + 1\n")
+    files = ["helpers.py", "notebooks/05_demo.ipynb"]
+    ((name, exercise, where),) = solved_outside_regions(tmp_path, files)
+    assert (name, where) == ("steps", "helpers.py") and "notebooks/05_demo.ipynb" in exercise
+    (tmp_path / "helpers.py").write_text(
+        "def steps(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n")
+    assert solved_outside_regions(tmp_path, files) == []
+
+
+def solve(edition, module, function):
+    """Put the instructor's solution of `function` back in place of its stub in `edition`."""
+    lines = (SOURCE / "cs231n_bn" / module).read_text(encoding="utf-8").split("\n")
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith(f"def {function}("))
+    (region, *_) = [r for r in find_regions(lines, SOLUTION, module, strict=False) if r.begin > start]
+    target = edition / "cs231n_bn" / module
+    theirs = target.read_text(encoding="utf-8").split("\n")
+    stub = next(i for i, line in enumerate(theirs) if f"# YOUR CODE HERE: implement {function}," in line)
+    theirs[stub:stub + 2] = lines[region.begin + 1:region.end]
+    target.write_text("\n".join(theirs), encoding="utf-8")
+
+
+def test_in_the_student_edition_tests_and_progress_tell_done_wrong_and_not_started(student, tmp_path):
+    # A student who finished the forward pass, got the closed-form backward wrong (no path
+    # through the mean and the variance) and has not started the staged backward.
+    copy = tmp_path / "copy"
+    shutil.copytree(student[0], copy)
+    solve(copy, "batchnorm.py", "batchnorm_forward")
+    path = copy / "cs231n_bn" / "batchnorm.py"
+    text = path.read_text(encoding="utf-8").split("\n")
+    stub = next(i for i, line in enumerate(text) if "# YOUR CODE HERE: implement batchnorm_backward_alt," in line)
+    text[stub:stub + 2] = ["    dbeta = dout.sum(axis=0)", "    dgamma = (dout * cache.xhat).sum(axis=0)",
+                           "    return cache.gamma * dout * cache.ivar, dgamma, dbeta"]
+    path.write_text("\n".join(text), encoding="utf-8")
+
+    junit = tmp_path / "report.xml"
+    subprocess.run([sys.executable, "-m", "pytest", "tests/test_batchnorm.py", "-q", f"--junitxml={junit}"],
+                   cwd=copy, env=copy_env(copy), capture_output=True, text=True, timeout=300)
+    outcomes = {}
+    for case in ElementTree.parse(junit).iter("testcase"):
+        kind = next((child.tag for child in case if child.tag in ("failure", "error", "skipped")), "passed")
+        message = next((child.get("message", "") for child in case), "")
+        outcomes[case.get("name")] = (kind, message)
+    forward = [kind for name, (kind, _) in outcomes.items() if name.startswith("test_forward")]
+    assert forward and set(forward) == {"passed"}, outcomes
+    staged = outcomes["test_backward_matches_numeric_gradient[batchnorm_backward]"]
+    assert staged[0] == "skipped" and "not implemented yet" in staged[1] and "batchnorm_backward" in staged[1]
+    wrong = outcomes["test_backward_matches_numeric_gradient[batchnorm_backward_alt]"]
+    assert wrong[0] == "failure" and "dx" in wrong[1]
+    assert not [name for name, (kind, _) in outcomes.items() if kind == "error"]
+    assert all("not implemented yet" in message for kind, message in outcomes.values() if kind == "skipped")
+
+    shown = subprocess.run([sys.executable, "-m", "cs231n_bn.progress"], cwd=copy, env=copy_env(copy),
+                           capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    forward = next(line for line in lines if "batchnorm_forward" in line and "/" in line)
+    assert forward.split()[:2] == ["done", "4/4"] and "Exercise 1" in forward, shown.stdout
+    alt = lines.index(next(line for line in lines if line.rstrip().endswith("batchnorm_backward_alt")))
+    assert lines[alt].split()[0] == "failing" and "mean" in lines[alt + 1], shown.stdout
+    assert any(line.split()[:2] == ["not", "started"] and "batchnorm_backward" in line for line in lines)
+    assert "Exercises: 4 of " in shown.stdout
 
 
 # ---------------------------------------------------------------------------------------
