@@ -87,9 +87,13 @@ def start_lab(jupyter, root, port, token, settings):
     raise RuntimeError(f"jupyter lab did not answer on port {port} within 60 s; see {log.name}")
 
 
-def open_notebook(page, port, token, name):
-    page.goto(f"http://127.0.0.1:{port}/lab/tree/{name}?token={token}")
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook on show
+
+
+def open_notebook(page, port, token, name, workspace):
+    # A workspace of its own, reset: JupyterLab would otherwise reopen the last notebooks.
+    page.goto(f"http://127.0.0.1:{port}/lab/workspaces/{workspace}/tree/{name}?reset&token={token}")
+    page.wait_for_selector(f"{PANEL} .jp-Cell", timeout=60_000)
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell.currentWidget", timeout=60_000)
     # The panel shows a spinner until the kernel is up; then MathJax and images settle.
     page.wait_for_function("""() => {
@@ -126,7 +130,7 @@ def set_left_panel(page, open_):
 
 
 def notebook_width(page):
-    return page.evaluate("() => document.querySelector('.jp-NotebookPanel').getBoundingClientRect().width")
+    return page.evaluate(f"() => document.querySelector('{PANEL}').getBoundingClientRect().width")
 
 
 def fit_column(page):
@@ -141,39 +145,59 @@ def fit_column(page):
         width = int(round(width + COLUMN_PX - got))
 
 
-# Does a text output have a line longer than its box (JupyterLab wraps it, or it scrolls)?
-WRAPS_OR_OVERFLOWS = """(e) => {
+# What one output shows: its images (natural and displayed width) and, for text, the
+# longest line in characters and whether it is wider than its box (JupyterLab wraps it).
+DESCRIBE_OUTPUT = """(e) => {
+    const images = [...e.querySelectorAll('img')].map(
+        i => ({natural: i.naturalWidth, shown: Math.round(i.getBoundingClientRect().width)}));
     const pre = e.querySelector('pre');
-    if (!pre) return false;
-    const ctx = document.createElement('canvas').getContext('2d');
-    ctx.font = getComputedStyle(pre).font;
-    const longest = Math.max(...pre.textContent.split('\\n').map(l => ctx.measureText(l).width));
-    return longest > pre.clientWidth || pre.scrollWidth > pre.clientWidth;
+    let chars = 0, wraps = false;
+    if (pre) {
+        const lines = pre.textContent.split('\\n');
+        chars = Math.max(...lines.map(l => l.length));
+        const ctx = document.createElement('canvas').getContext('2d');
+        ctx.font = getComputedStyle(pre).font;
+        const longest = Math.max(...lines.map(l => ctx.measureText(l).width));
+        wraps = longest > pre.clientWidth || pre.scrollWidth > pre.clientWidth;
+    }
+    const visible = e.getBoundingClientRect().height > 0;
+    return {images, chars, wraps, table: !!e.querySelector('table'), visible};
 }"""
 
 
+def describe(seen):
+    parts = [f"image {i['natural']} px shown at {i['shown']} px ({100 * i['shown'] / max(i['natural'], 1):.0f}%)"
+             for i in seen["images"]]
+    if seen["chars"]:
+        parts.append(f"text, longest line {seen['chars']} characters" + (", wraps" if seen["wraps"] else ""))
+    if seen["table"]:
+        parts.append("HTML table")
+    return "; ".join(parts)
+
+
 def shoot(page, out, stem):
-    """The whole notebook in one image, then every figure and wide text output."""
-    height = page.evaluate("""() => Math.max(...[
-        '.jp-NotebookPanel .jp-WindowedPanel-outer', '.jp-NotebookPanel .jp-WindowedPanel-inner',
-        '.jp-NotebookPanel .jp-Notebook'].map(s => document.querySelector(s))
+    """The whole notebook in one image, then every figure, table and wrapping text output.
+    Returns one line per saved output: its file name and what it shows."""
+    height = page.evaluate(f"""() => Math.max(...[
+        '{PANEL} .jp-WindowedPanel-outer', '{PANEL} .jp-WindowedPanel-inner',
+        '{PANEL} .jp-Notebook'].map(s => document.querySelector(s))
         .filter(e => e).map(e => e.scrollHeight))""")
     size = page.viewport_size
     page.set_viewport_size({"width": size["width"], "height": min(int(height) + 200, 30000)})
     page.wait_for_timeout(800)
     page.screenshot(path=str(out / f"{stem}-page.png"))
-    outputs = page.locator(".jp-OutputArea-output")
-    shown = 0
+    outputs = page.locator(f"{PANEL} .jp-OutputArea-output")
+    lines = []
     for index in range(outputs.count()):
         output = outputs.nth(index)
-        has_image = output.locator("img").count() > 0
-        wide_text = output.evaluate(WRAPS_OR_OVERFLOWS)
-        table = output.locator("table").count() > 0
-        if has_image or wide_text or table:
-            shown += 1
-            output.screenshot(path=str(out / f"{stem}-out-{shown:02d}.png"))
+        seen = output.evaluate(DESCRIBE_OUTPUT)
+        if not seen["visible"] or not (seen["images"] or seen["wraps"] or seen["table"]):
+            continue
+        name = f"{stem}-out-{len(lines) + 1:02d}.png"
+        output.screenshot(path=str(out / name), timeout=10_000)
+        lines.append(f"{name}: {describe(seen)}")
     page.set_viewport_size(size)
-    return shown
+    return lines
 
 
 def main(argv=None):
@@ -195,19 +219,22 @@ def main(argv=None):
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=args.chromium, args=["--no-sandbox"])
-            for name in names:
+            for number, name in enumerate(names):
                 page = browser.new_page(viewport=WIDE, device_scale_factor=1)
-                open_notebook(page, port, token, name)
+                open_notebook(page, port, token, name, f"look-{number}")
                 if args.run:
                     run_all(page)
                 stem = Path(name).stem
                 set_left_panel(page, open_=True)
-                wide = shoot(page, args.out_dir, f"{stem}-wide")
+                seen = [f"{name}: wide layout, notebook {notebook_width(page):.0f} px"]
+                seen += shoot(page, args.out_dir, f"{stem}-wide")
                 set_left_panel(page, open_=False)
                 fit_column(page)
-                column = shoot(page, args.out_dir, f"{stem}-column")
-                print(f"{name}: notebook {notebook_width(page):.0f} px in the column layout; "
-                      f"{wide} + {column} outputs saved")
+                seen.append(f"{name}: column layout, notebook {notebook_width(page):.0f} px")
+                seen += shoot(page, args.out_dir, f"{stem}-column")
+                with open(args.out_dir / "index.txt", "a", encoding="utf-8") as index:
+                    index.write("\n".join(seen) + "\n")
+                print("\n".join(seen), flush=True)
                 page.close()
             browser.close()
     finally:
