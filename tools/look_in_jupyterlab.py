@@ -223,7 +223,9 @@ def main(argv=None):
                 page = browser.new_page(viewport=WIDE, device_scale_factor=1)
                 open_notebook(page, port, token, name, f"look-{number}")
                 if args.run:
+                    started = time.time()
                     run_all(page)
+                    print(f"{name}: ran every cell in {time.time() - started:.0f} s", flush=True)
                 stem = Path(name).stem
                 set_left_panel(page, open_=True)
                 seen = [f"{name}: wide layout, notebook {notebook_width(page):.0f} px"]
