@@ -50,7 +50,7 @@ def test_the_core_install_holds_no_pytorch_and_the_extra_pins_the_cpu_build_vers
     assert requirement_names("requirements-torch.txt") == {"torch": "torch==2.13.0"}
     assert 'torch = ["torch==2.13.0"]' in (ROOT / "pyproject.toml").read_text()
     # The README's CPU-only command is PyTorch's own index, never a bare `torch` from PyPI.
-    assert "pip install torch --index-url https://download.pytorch.org/whl/cpu" in README
+    assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in README
 
 
 def test_the_readme_covers_windows_root_and_every_exercise():
