@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import nbformat
@@ -19,7 +20,7 @@ from nbclient.exceptions import CellExecutionError
 
 from cs231n_bn.classroom.exercises import BY_FUNCTION, notebook_path
 from cs231n_bn.classroom.grade import Limits, grade
-from cs231n_bn.classroom.leaks import public_text, secret_lines, student_text
+from cs231n_bn.classroom.leaks import STATED_ON_PURPOSE, public_text, secret_lines, solved_outside_regions, student_text
 from cs231n_bn.classroom.regions import HIDDEN_TESTS, SOLUTION, RegionError, find_regions, is_trivial
 from cs231n_bn.classroom.release import (
     INSTRUCTOR_ONLY,
@@ -30,6 +31,7 @@ from cs231n_bn.classroom.release import (
     strip_notebook,
     strip_python,
 )
+from cs231n_bn.exercise import NotImplementedYet
 
 SOURCE = Path(__file__).resolve().parents[1]
 FIRST_NOTEBOOK = notebook_path(SOURCE, 1)
@@ -106,8 +108,14 @@ def test_a_package_region_becomes_a_stub_naming_function_and_notebook():
     report = ReleaseReport()
     stripped = strip_python(text, "cs231n_bn/batchnorm.py", SOURCE, report)
     assert "secret_formula" not in stripped and "check(x)" in stripped
-    assert "raise NotImplementedError(" in stripped and "batchnorm_forward is not implemented" in stripped
-    assert "notebook" in stripped
+    assert "raise NotImplementedYet(" in stripped and "batchnorm_forward is not implemented" in stripped
+    # Named as the notebook names the exercise, not by a grade id.
+    if FIRST_NOTEBOOK is not None:
+        assert f"of notebooks/{FIRST_NOTEBOOK.name}: batchnorm_forward is not implemented yet" in stripped
+    namespace = {"check": lambda x: None}
+    exec(compile(stripped, "batchnorm.py", "exec"), namespace)
+    with pytest.raises(NotImplementedYet, match="batchnorm_forward is not implemented yet"):
+        namespace["batchnorm_forward"](1, 2, 3, {})
     assert report.stubbed_functions == ["cs231n_bn/batchnorm.py:batchnorm_forward"]
 
 
@@ -172,15 +180,18 @@ def test_a_notebook_loses_solutions_hidden_tests_and_outputs():
                                "locked": False, "schema_version": 3}},
     )
     report = ReleaseReport()
-    nb = strip_notebook(nbformat.v4.new_notebook(cells=[code, check, answer]), "nb.ipynb", report)
-    assert nb.cells[0].source.splitlines()[1:] == [
+    heading = nbformat.v4.new_markdown_cell("### Exercise 4: `f`, the answer")
+    nb = strip_notebook(nbformat.v4.new_notebook(cells=[heading, code, check, answer]), "nb.ipynb", report)
+    code, check, answer = nb.cells[1:]
+    assert code.source.splitlines()[1:] == [
         "    # YOUR CODE HERE",
-        "    raise NotImplementedError('nb99_f: write your code here, in place of these two lines')",
+        "    from cs231n_bn.exercise import NotImplementedYet",
+        "    raise NotImplementedYet('Exercise 4 of nb.ipynb: f: write your code here, in place of these lines')",
     ]
-    assert nb.cells[0].outputs == [] and nb.cells[0].execution_count is None
-    assert "execution" not in nb.cells[0].metadata and nb.cells[0].metadata["nbgrader"]["grade_id"] == "nb99_f"
-    assert nb.cells[1].source == "assert f(1) == 42"
-    assert nb.cells[2].source == "YOUR ANSWER HERE"
+    assert code.outputs == [] and code.execution_count is None
+    assert "execution" not in code.metadata and code.metadata["nbgrader"]["grade_id"] == "nb99_f"
+    assert check.source == "assert f(1) == 42"
+    assert answer.source == "YOUR ANSWER HERE"
     assert report.notebook_regions == 2 and report.hidden_regions == 1 and report.warnings == []
 
 
@@ -206,6 +217,8 @@ def test_the_student_edition_holds_the_tracked_files_less_the_instructor_only(st
     written = {str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()}
     assert written == shipped
     assert not any(rel.startswith((".git/", ".venv/")) or rel.startswith(INSTRUCTOR_ONLY) for rel in written)
+    assert not (dest / "cs231n_bn" / "classroom").exists()
+    assert not list((dest / "tests").glob("test_checks*")) and not list((dest / "tests").glob("test_classroom*"))
 
 
 def test_every_registered_exercise_is_stubbed_and_nothing_else(student):
@@ -238,7 +251,7 @@ def test_the_student_edition_installs_as_a_package(student, tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
                     "-w", str(tmp_path), str(tree)], check=True, capture_output=True, timeout=300)
     (wheel,) = tmp_path.glob("cs231n_bn-*.whl")
-    script = "import cs231n_bn.batchnorm as m, cs231n_bn.checks, cs231n_bn.classroom.grade; print(m.__file__)"
+    script = "import cs231n_bn.batchnorm as m, cs231n_bn.checks, cs231n_bn.progress; print(m.__file__)"
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=copy_env(wheel),
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -261,6 +274,133 @@ def test_student_notebooks_have_no_outputs_markers_or_runtime_metadata(student):
             assert set(cell.metadata) <= {"nbgrader", "tags", "editable", "deletable", "jupyter", "slideshow"}, where
             for marker in (*SOLUTION, *HIDDEN_TESTS):
                 assert marker not in cell.source.splitlines(), where
+
+
+# ---------------------------------------------------------------------------------------
+# A student edition that speaks to students, built from the last commit
+# ---------------------------------------------------------------------------------------
+
+
+def test_the_student_readme_speaks_to_students(student):
+    readme = (student[0] / "README.md").read_text(encoding="utf-8")
+    instructor = (SOURCE / "README.md").read_text(encoding="utf-8")
+    assert readme != instructor and "instructor edition" not in readme
+    for needed in ("pip install -r requirements.txt", "jupyter lab notebooks/", "python -m cs231n_bn.progress",
+                   "python -m pytest tests", "YOUR CODE HERE", "check cell", "Hand in", "--allow-root",
+                   ".venv\\Scripts\\"):
+        assert needed in readme, needed
+    # The course table comes from the instructor's README, so the two never disagree.
+    table = [line for line in instructor.splitlines() if line.startswith("| `0")]
+    assert table and all(line in readme for line in table)
+
+
+def test_the_untouched_release_explains_the_lines_it_shows_on_purpose(student):
+    _, report = student
+    assert report.on_purpose == len(STATED_ON_PURPOSE)
+    assert not [w for w in report.warnings if "also visible outside any region" in w]
+
+
+def git_course(root, readme="# Demo\n\n## The course\n\nOne notebook.\n"):
+    """A tiny course in a new git repository, committed: README.md and notes.txt."""
+    root.mkdir()
+    (root / "README.md").write_text(readme)
+    (root / "notes.txt").write_text("committed\n")
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "course"], check=True)
+    return root
+
+
+def test_a_release_builds_from_the_last_commit_and_names_what_it_left_out(tmp_path, capsys):
+    from cs231n_bn.classroom.__main__ import main
+
+    repo = git_course(tmp_path / "course")
+    (repo / "notes.txt").write_text("edited, not committed\n")  # e.g. JupyterLab's autosave
+    (repo / "scratch.txt").write_text("untracked\n")
+    report = release(repo, tmp_path / "from-head", committed=True)
+    assert (tmp_path / "from-head" / "notes.txt").read_text() == "committed\n"
+    assert not (tmp_path / "from-head" / "scratch.txt").exists()
+    assert report.uncommitted == ["notes.txt"]
+    release(repo, tmp_path / "from-disk")
+    assert (tmp_path / "from-disk" / "notes.txt").read_text() == "edited, not committed\n"
+    # The command says so in one line, and --working-tree takes the files on disk.
+    assert main(["release", str(tmp_path / "cli"), "--source", str(repo)]) == 0
+    assert "built from the last commit; uncommitted changes to 1 tracked file(s) are left out (notes.txt)" in (
+        capsys.readouterr().err)
+    assert main(["release", str(tmp_path / "cli-disk"), "--source", str(repo), "--working-tree"]) == 0
+    assert (tmp_path / "cli-disk" / "notes.txt").read_text() == "edited, not committed\n"
+
+
+def test_a_function_an_exercise_asks_for_must_not_ship_solved(tmp_path):
+    heading = nbformat.v4.new_markdown_cell("### Exercise 3 (in this notebook): `steps`")
+    cell = nbformat.v4.new_code_cell("def steps(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION")
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(nbformat.v4.new_notebook(cells=[heading, cell]), tmp_path / "notebooks" / "05_demo.ipynb")
+    (tmp_path / "helpers.py").write_text("def steps(x):\n    return x + 1\n")
+    files = ["helpers.py", "notebooks/05_demo.ipynb"]
+    ((name, exercise, where),) = solved_outside_regions(tmp_path, files)
+    assert (name, where) == ("steps", "helpers.py") and "notebooks/05_demo.ipynb" in exercise
+    (tmp_path / "helpers.py").write_text(
+        "def steps(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n")
+    assert solved_outside_regions(tmp_path, files) == []
+
+
+def solve(edition, module, function):
+    """Put the instructor's solution of `function` back in place of its stub in `edition`."""
+    lines = (SOURCE / "cs231n_bn" / module).read_text(encoding="utf-8").split("\n")
+    start = next(i for i, line in enumerate(lines) if line.lstrip().startswith(f"def {function}("))
+    (region, *_) = [r for r in find_regions(lines, SOLUTION, module, strict=False) if r.begin > start]
+    target = edition / "cs231n_bn" / module
+    theirs = target.read_text(encoding="utf-8").split("\n")
+    stub = next(i for i, line in enumerate(theirs) if f"# YOUR CODE HERE: implement {function}," in line)
+    theirs[stub:stub + 2] = lines[region.begin + 1:region.end]
+    target.write_text("\n".join(theirs), encoding="utf-8")
+
+
+def test_in_the_student_edition_tests_and_progress_tell_done_wrong_and_not_started(student, tmp_path):
+    # A student who finished the forward pass, got the closed-form backward wrong (no path
+    # through the mean and the variance) and has not started the staged backward.
+    copy = tmp_path / "copy"
+    shutil.copytree(student[0], copy)
+    solve(copy, "batchnorm.py", "batchnorm_forward")
+    path = copy / "cs231n_bn" / "batchnorm.py"
+    text = path.read_text(encoding="utf-8").split("\n")
+    stub = next(i for i, line in enumerate(text) if "# YOUR CODE HERE: implement batchnorm_backward_alt," in line)
+    text[stub:stub + 2] = ["    dbeta = dout.sum(axis=0)", "    dgamma = (dout * cache.xhat).sum(axis=0)",
+                           "    return cache.gamma * dout * cache.ivar, dgamma, dbeta"]
+    path.write_text("\n".join(text), encoding="utf-8")
+
+    junit = tmp_path / "report.xml"
+    # The benchmark command runs in a child process, which stops at the staged backward's stub.
+    command = "tests/test_benchmark.py::test_the_command_prints_both_tables"
+    subprocess.run([sys.executable, "-m", "pytest", "tests/test_batchnorm.py", command, "-q", f"--junitxml={junit}"],
+                   cwd=copy, env=copy_env(copy), capture_output=True, text=True, timeout=300)
+    outcomes = {}
+    for case in ElementTree.parse(junit).iter("testcase"):
+        kind = next((child.tag for child in case if child.tag in ("failure", "error", "skipped")), "passed")
+        message = next((child.get("message", "") for child in case), "")
+        outcomes[case.get("name")] = (kind, message)
+    forward = [kind for name, (kind, _) in outcomes.items() if name.startswith("test_forward")]
+    assert forward and set(forward) == {"passed"}, outcomes
+    staged = outcomes["test_backward_matches_numeric_gradient[batchnorm_backward]"]
+    assert staged[0] == "skipped" and "not implemented yet" in staged[1] and "batchnorm_backward" in staged[1]
+    wrong = outcomes["test_backward_matches_numeric_gradient[batchnorm_backward_alt]"]
+    assert wrong[0] == "failure" and "dx" in wrong[1]
+    assert not [name for name, (kind, _) in outcomes.items() if kind == "error"]
+    assert all("not implemented yet" in message for kind, message in outcomes.values() if kind == "skipped")
+    assert outcomes["test_the_command_prints_both_tables"][0] == "skipped"
+
+    shown = subprocess.run([sys.executable, "-m", "cs231n_bn.progress"], cwd=copy, env=copy_env(copy),
+                           capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    forward = next(line for line in lines if "batchnorm_forward" in line and "/" in line)
+    assert forward.split()[:2] == ["done", "4/4"] and "Exercise 1" in forward, shown.stdout
+    alt = lines.index(next(line for line in lines if line.rstrip().endswith("batchnorm_backward_alt")))
+    assert lines[alt].split()[0] == "failing" and "mean" in lines[alt + 1], shown.stdout
+    assert any(line.split()[:2] == ["not", "started"] and "batchnorm_backward" in line for line in lines)
+    assert "Exercises: 4 of " in shown.stdout
 
 
 # ---------------------------------------------------------------------------------------
@@ -293,13 +433,9 @@ def test_no_solution_or_hidden_test_line_survives_the_release(student, instructo
     assert len(leaked_lines(instructor)) > 50
 
 
-# The only secret lines the course states outside a region, on purpose. Every other line of
-# every solution region and hidden test is absent from every file of the student edition.
-STATED_ON_PURPOSE = {
-    "dx = dx1 + dx2": "notebook 2's graph figure labels where x's two branches meet",
-    "dxmu = dxmu1 + dxmu2": "notebook 2's graph figure labels where xmu's two branches meet",
-    'if self.normalization == "batchnorm":': "the same branch selects given code in cnn.py",
-}
+# STATED_ON_PURPOSE (in leaks.py) names the only secret lines the course states outside a
+# region. Every other line of every solution region and hidden test is absent from every
+# file of the student edition.
 
 
 def secret_lines_shown(edition):
@@ -320,7 +456,9 @@ def test_the_shipped_checks_and_classroom_code_hold_no_solution_line(student):
     # is a line of a solution (fragments such as "axis=0)" are bound to recur).
     dest, _ = student
     secrets = secret_lines(SOURCE, shipped_files(SOURCE))
-    for path in [dest / "cs231n_bn" / "checks.py", *sorted((dest / "cs231n_bn" / "classroom").glob("*.py"))]:
+    checks = [dest / "cs231n_bn" / "checks.py", *sorted((dest / "cs231n_bn" / "checks").glob("*.py"))]
+    tools = [dest / "cs231n_bn" / "progress.py", dest / "cs231n_bn" / "exercise.py"]
+    for path in [p for p in checks if p.exists()] + tools:
         lines = {line.strip() for line in path.read_text(encoding="utf-8").splitlines()}
         assert sorted(lines & set(secrets)) == [], path.name
 
@@ -456,11 +594,14 @@ def test_the_student_notebook_runs_up_to_its_first_exercise_and_stops_there(stud
     client = NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
     with pytest.raises(CellExecutionError) as info:
         client.execute(env=copy_env(dest))  # the kernel imports the student's package
-    assert info.value.ename == "NotImplementedError"
-    assert "is not implemented yet" in info.value.evalue
+    assert info.value.ename == "NotImplementedYet"
+    assert "Exercise 1 of notebooks/01_forward_pass.ipynb: batchnorm_forward is not implemented yet" in info.value.evalue
     ran = [c for c in nb.cells if c.cell_type == "code" and c.get("execution_count")]
     stopped = next(c for c in nb.cells if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.outputs))
     assert len(ran) >= 2 and stopped is ran[-1]
+    # JupyterLab shows the stub's one-line message, not a traceback through the checks.
+    (error,) = [o for o in stopped.outputs if o.output_type == "error"]
+    assert len(error.traceback) == 1 and "batchnorm_forward is not implemented yet" in error.traceback[0]
 
 
 @needs_notebook_1

@@ -9,13 +9,25 @@ from cs231n_bn.classroom.release import ReleaseError, release
 
 
 def _release(args):
-    report = release(args.source, args.dest)
+    report = release(args.source, args.dest, committed=not args.working_tree)
+    if report.uncommitted:
+        print(
+            f"note: built from the last commit; uncommitted changes to {len(report.uncommitted)} "
+            f"tracked file(s) are left out ({', '.join(report.uncommitted)}); commit them, or "
+            f"pass --working-tree to release the files on disk",
+            file=sys.stderr,
+        )
     print(
         f"student edition written to {args.dest}: {report.files} files, "
         f"{len(report.stubbed_functions)} package functions stubbed, "
         f"{report.notebook_regions} notebook solution regions replaced, "
         f"{report.hidden_regions} hidden-test regions removed"
     )
+    if report.on_purpose:
+        print(
+            f"({report.on_purpose} solution lines stay visible outside their regions on purpose, "
+            f"e.g. in notebook 2's graph figure: cs231n_bn/classroom/leaks.py, STATED_ON_PURPOSE)"
+        )
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return 0
@@ -43,6 +55,8 @@ def main(argv=None):
     rel = commands.add_parser("release", help="write the student edition into a new folder")
     rel.add_argument("dest", help="new (or empty) folder for the student edition")
     rel.add_argument("--source", default=PACKAGE_SOURCE, help="the instructor's checkout (default: this one)")
+    rel.add_argument("--working-tree", action="store_true",
+                     help="release the files on disk, uncommitted edits included (default: the last commit)")
     rel.set_defaults(run=_release)
 
     gr = commands.add_parser("grade", help="grade a student's copy offline")

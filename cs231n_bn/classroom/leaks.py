@@ -4,15 +4,32 @@ A secret is a non-trivial line (regions.is_trivial) inside a solution or hidden-
 region of the instructor's course. The release removes every region; what it cannot
 remove is a secret line that the course also shows *outside* a region, e.g. a notebook
 cell that prints the code of an exercise, or a module that implements the same thing.
-`visible_elsewhere` lists those, so that an instructor sees them on every release.
+`visible_elsewhere` lists those, so that an instructor sees them on every release, less
+the few the course states on purpose (STATED_ON_PURPOSE).
+
+A notebook exercise can also leak as a whole: it asks for a function by name
+(`def steps_to_reach(...)` in its solution cell, or the name in backticks in its
+heading) while a module of the package defines that function, solved, outside any
+region. `solved_outside_regions` finds those.
 """
 
+import ast
 import json
+import re
 from pathlib import Path
 
 import nbformat
 
 from cs231n_bn.classroom.regions import HIDDEN_TESTS, SOLUTION, find_regions, is_trivial
+from cs231n_bn.exercise import heading_before
+
+# The only secret lines the course states outside a region, on purpose: the release counts
+# them in one line instead of warning about each.
+STATED_ON_PURPOSE = {
+    "dx = dx1 + dx2": "notebook 2's graph figure labels where x's two branches meet",
+    "dxmu = dxmu1 + dxmu2": "notebook 2's graph figure labels where xmu's two branches meet",
+    'if self.normalization == "batchnorm":': "the same branch selects given code in cnn.py",
+}
 
 
 def _texts(path):
@@ -88,3 +105,60 @@ def student_text(path):
             if "text" in output:
                 parts.append(output["text"] if isinstance(output["text"], str) else "".join(output["text"]))
     return "\n".join(parts)
+
+
+def _functions_around_regions(source):
+    """Names of the functions of a notebook cell whose body holds a solution region."""
+    try:
+        tree = ast.parse("\n".join("pass" if l.lstrip().startswith(("%", "!")) else l for l in source.split("\n")))
+    except SyntaxError:
+        return set()
+    lines = source.split("\n")
+    regions = find_regions(lines, SOLUTION, "cell", strict=True, warnings=[])
+    return {
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        for region in regions
+        if node.lineno <= region.begin < node.end_lineno
+    }
+
+
+def asked_for_by_name(source, files):
+    """{function name: "Exercise N of notebooks/X.ipynb"} for the functions that notebook
+    exercises ask for: defined around a solution region, or named in backticks in the
+    heading of a section whose solution cell follows."""
+    asked = {}
+    for rel in files:
+        if not rel.endswith(".ipynb"):
+            continue
+        cells = nbformat.read(Path(source, rel), as_version=4).cells
+        for index, cell in enumerate(cells):
+            if cell.cell_type != "code" or not any(l.strip() == SOLUTION[0] for l in cell.source.split("\n")):
+                continue
+            heading = heading_before(cells, index) or ""
+            names = _functions_around_regions(cell.source)
+            if "Exercise" in heading:
+                names |= set(re.findall(r"`([A-Za-z_]\w*)(?:\(.*?\))?`", heading))
+            for name in names:
+                asked.setdefault(name, f"the exercise under '{heading}' in {rel}")
+    return asked
+
+
+def solved_outside_regions(source, files):
+    """[(name, exercise, "cs231n_bn/x.py")]: functions a notebook exercise asks for that a
+    shipped Python file defines with no solution region in their body."""
+    asked = asked_for_by_name(source, files)
+    found = []
+    for rel in files:
+        if not rel.endswith(".py"):
+            continue
+        text = Path(source, rel).read_text(encoding="utf-8")
+        lines = text.split("\n")
+        regions = find_regions(lines, SOLUTION, rel, strict=False, warnings=[])
+        for node in ast.walk(ast.parse(text, filename=rel)):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) or node.name not in asked:
+                continue
+            if not any(node.lineno <= r.begin < node.end_lineno for r in regions):
+                found.append((node.name, asked[node.name], rel))
+    return sorted(found)

@@ -2,17 +2,23 @@
 
     python -m cs231n_bn.classroom release DEST
 
-copies the files git tracks in this checkout (never .git, .venv or untracked work) into
-DEST, except the instructor-only ones, and on the way:
+builds from the last commit (`git archive HEAD`; `--working-tree` takes the files on disk
+instead), so an autosaved or half-run notebook is never handed out. It copies the files
+git tracks (never .git, .venv or untracked work) into DEST, except the instructor-only
+ones (the classroom tools, the checks' and the release's own tests), and on the way:
 
-- in Python files, each solution region becomes a stub that raises NotImplementedError
-  naming its function and the notebook that explains it (the registry in exercises.py);
-- in notebooks (through nbformat), solution regions become `# YOUR CODE HERE` plus a
-  raise in code cells and "YOUR ANSWER HERE" in markdown cells, hidden-test regions are
-  removed, and outputs, execution counts and run-time metadata are cleared.
+- in Python files, each solution region becomes a stub raising
+  cs231n_bn.exercise.NotImplementedYet, named as its notebook names the exercise, e.g.
+  "Exercise 1 of notebooks/01_forward_pass.ipynb: batchnorm_forward is not implemented yet";
+- in notebooks (through nbformat), solution regions become `# YOUR CODE HERE` plus the same
+  kind of stub in code cells and "YOUR ANSWER HERE" in markdown cells, hidden-test regions
+  are removed, and outputs, execution counts and run-time metadata are cleared;
+- README.md becomes the student README (student_readme.md beside this file, with the
+  course table of the instructor's README).
 """
 
 import ast
+import re
 import shutil
 import subprocess
 import tempfile
@@ -21,12 +27,17 @@ from pathlib import Path
 
 import nbformat
 
-from cs231n_bn.classroom.exercises import BY_FUNCTION, notebook_label
-from cs231n_bn.classroom.leaks import visible_elsewhere
+from cs231n_bn.classroom.exercises import BY_FUNCTION, notebook_label, notebook_path
+from cs231n_bn.classroom.leaks import STATED_ON_PURPOSE, solved_outside_regions, visible_elsewhere
 from cs231n_bn.classroom.regions import HIDDEN_TESTS, SOLUTION, find_regions, replace_regions
+from cs231n_bn.exercise import exercise_name, lower_first
 
-# Files that hold near-solutions or the grader's own tests: instructors only.
-INSTRUCTOR_ONLY = ("tests/test_checks.py", "tests/test_classroom.py")
+# Path prefixes for instructors only: the classroom tools (release, grader), the tests of
+# the checks (near-solutions) and of the classroom, and the README test (the student
+# edition has its own README).
+INSTRUCTOR_ONLY = ("cs231n_bn/classroom/", "tests/test_checks", "tests/test_classroom", "tests/test_readme.py")
+STUDENT_README = Path(__file__).with_name("student_readme.md")
+STUB_IMPORT = "from cs231n_bn.exercise import NotImplementedYet"
 # Cell metadata a student edition keeps; the rest (timings, widget state, ...) is dropped.
 KEPT_CELL_METADATA = ("nbgrader", "tags", "editable", "deletable", "jupyter", "slideshow")
 ANSWER_PLACEHOLDER = "YOUR ANSWER HERE"
@@ -45,25 +56,43 @@ class ReleaseReport:
     notebook_regions: int = 0
     hidden_regions: int = 0
     warnings: list = field(default_factory=list)
+    on_purpose: int = 0  # solution lines shown outside a region on purpose (leaks.STATED_ON_PURPOSE)
+    uncommitted: list = field(default_factory=list)  # tracked files whose edits were left out
+
+
+def _git(source, *args):
+    try:
+        return subprocess.run(["git", *args], cwd=source, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as err:
+        raise ReleaseError(
+            f"release: the source {source} must be a git checkout (the files git tracks are "
+            f"what gets released); `git {' '.join(args)}` failed: {err}"
+        ) from err
 
 
 def shipped_files(source):
     """Relative paths of the files git tracks under `source`, less the instructor-only ones."""
-    try:
-        listing = subprocess.run(
-            ["git", "ls-files", "-z"], cwd=source, capture_output=True, check=True
-        ).stdout.decode()
-    except (OSError, subprocess.CalledProcessError) as err:
-        raise ReleaseError(
-            f"release: the source {source} must be a git checkout (the files git tracks are "
-            f"what gets released); `git ls-files` failed: {err}"
-        ) from err
-    paths = []
-    for rel in sorted(p for p in listing.split("\0") if p):
-        if rel.startswith(INSTRUCTOR_ONLY) or not (Path(source) / rel).is_file():
-            continue
-        paths.append(rel)
-    return paths
+    listing = _git(source, "ls-files", "-z").decode()
+    return [
+        rel for rel in sorted(p for p in listing.split("\0") if p)
+        if not rel.startswith(INSTRUCTOR_ONLY) and (Path(source) / rel).is_file()
+    ]
+
+
+def uncommitted_files(source):
+    """Tracked files whose content on disk differs from the last commit."""
+    status = _git(source, "status", "--porcelain", "-z", "--untracked-files=no").decode()
+    return sorted(entry[3:] for entry in status.split("\0") if len(entry) > 3 and entry[2] == " ")
+
+
+def committed_tree(source, into):
+    """Extract the last commit of `source` (git archive HEAD) into the folder `into`, with
+    an empty .git so that `git ls-files` there lists exactly the committed files."""
+    archive = _git(source, "archive", "--format=tar", "HEAD")
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    _git(into, "init", "-q")
+    _git(into, "add", "-A", "-f")
+    return into
 
 
 # ---------------------------------------------------------------------------------------
@@ -89,6 +118,33 @@ def _enclosing_function(tree, lineno):
     return best
 
 
+def _exercise_cell(cells, exercise):
+    """Index of the cell that presents a package exercise: the check cell calling its
+    check, else the first markdown cell naming the function in backticks, else None."""
+    short = exercise.function.rsplit(".", 1)[-1]
+    for index, cell in enumerate(cells):
+        if exercise.check and cell.cell_type == "code" and f"{exercise.check}(" in cell.source:
+            return index
+    for index, cell in enumerate(cells):
+        if cell.cell_type == "markdown" and f"`{short}" in cell.source:
+            return index
+    return None
+
+
+def package_exercise_name(root, exercise):
+    """"Exercise 1 of notebooks/01_forward_pass.ipynb: batchnorm_forward": as the notebook
+    explaining it names it (its number and topic while that notebook does not exist)."""
+    path = notebook_path(root, exercise.notebook)
+    label = notebook_label(root, exercise.notebook, exercise.topic)
+    if path is None:
+        return f"{label}: {exercise.function}"
+    cells = nbformat.read(path, as_version=4).cells
+    index = _exercise_cell(cells, exercise)
+    if index is None:
+        return f"{label}: {exercise.function}"
+    return exercise_name(cells, index, label, exercise.function)
+
+
 def _stub(root, rel, function, indent):
     exercise = BY_FUNCTION.get(function)
     if exercise is None:
@@ -100,12 +156,26 @@ def _stub(root, rel, function, indent):
         raise ReleaseError(
             f"{rel}: {function} is registered in cs231n_bn/{exercise.module}, not in {rel}"
         )
-    label = notebook_label(root, exercise.notebook, exercise.topic)
-    message = f"{function} is not implemented yet: write it in {rel}, as {label} explains"
+    name = package_exercise_name(root, exercise)
+    message = f"{name} is not implemented yet: write it in {rel}"
     return [
-        f"{indent}# YOUR CODE HERE: implement {function}; {label} explains it.",
-        f"{indent}raise NotImplementedError({message!r})",
+        f"{indent}# YOUR CODE HERE: implement {function}, {lower_first(name.split(':')[0])}.",
+        f"{indent}raise NotImplementedYet({message!r})",
     ]
+
+
+def _with_stub_import(text, rel):
+    """`text` with the stub exception imported after the module's last top-level import
+    (before its first function or class), so that its stubs can raise it."""
+    tree = ast.parse(text, filename=rel)
+    after = 0
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            break
+        if isinstance(node, (ast.Import, ast.ImportFrom)) or (after == 0 and isinstance(node, ast.Expr)):
+            after = node.end_lineno
+    lines = text.split("\n")
+    return "\n".join(lines[:after] + [STUB_IMPORT] + lines[after:])
 
 
 def strip_python(text, rel, root, report):
@@ -126,7 +196,7 @@ def strip_python(text, rel, root, report):
         report.stubbed_functions.append(f"{rel}:{function}")
         return _stub(root, rel, function, region.indent)
 
-    stripped = "\n".join(replace_regions(lines, solutions, stub))
+    stripped = _with_stub_import("\n".join(replace_regions(lines, solutions, stub)), rel)
     try:
         ast.parse(stripped, filename=rel)
     except SyntaxError as err:
@@ -139,12 +209,34 @@ def strip_python(text, rel, root, report):
 # ---------------------------------------------------------------------------------------
 
 
-def _code_stub(cell, where):
-    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", where)
-    message = f"{grade_id}: write your code here, in place of these two lines"
+def _asked_for(source, region):
+    """What a notebook's solution region asks for: the function it lies in, else the names
+    it assigns, as one string for messages."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        tree = None
+    if tree is not None:
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.lineno <= region.begin < node.end_lineno:
+                return node.name
+    names = []
+    for line in source.split("\n")[region.begin + 1:region.end]:
+        assigned = re.match(r"\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*=[^=]", line)
+        if assigned and not line.startswith(region.indent + " "):
+            names += [n.strip() for n in assigned[1].split(",") if n.strip() not in names]
+    return ", ".join(names) if names else "the code this exercise asks for"
 
+
+def _code_stub(cells, index, rel, source):
     def stub(region):
-        return [f"{region.indent}# YOUR CODE HERE", f"{region.indent}raise NotImplementedError({message!r})"]
+        name = exercise_name(cells, index, rel, _asked_for(source, region))
+        message = f"{name}: write your code here, in place of these lines"
+        return [
+            f"{region.indent}# YOUR CODE HERE",
+            f"{region.indent}{STUB_IMPORT}",
+            f"{region.indent}raise NotImplementedYet({message!r})",
+        ]
 
     return stub
 
@@ -162,6 +254,7 @@ def _parses(source):
 def strip_notebook(nb, rel, report):
     """Student version of a notebook (a new NotebookNode; `nb` is left as it was)."""
     nb = nbformat.from_dict(nb)
+    original = nbformat.from_dict(nb).cells  # headings and sources as the instructor wrote them
     nb.metadata.pop("widgets", None)
     grade_ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
     for grade_id in sorted({g for g in grade_ids if g and grade_ids.count(g) > 1}):
@@ -174,7 +267,7 @@ def strip_notebook(nb, rel, report):
         report.hidden_regions += len(hidden)
         solutions = find_regions(lines, SOLUTION, where, warnings=report.warnings)
         if cell.cell_type == "code":
-            lines = replace_regions(lines, solutions, _code_stub(cell, where))
+            lines = replace_regions(lines, solutions, _code_stub(original, index, rel, "\n".join(lines)))
         else:
             lines = replace_regions(lines, solutions, lambda region: [ANSWER_PLACEHOLDER])
         report.notebook_regions += len(solutions)
@@ -204,12 +297,15 @@ def strip_notebook(nb, rel, report):
 # ---------------------------------------------------------------------------------------
 
 
-def release(source, dest, strip=True):
+def release(source, dest, strip=True, committed=False):
     """Copy the course from `source` to the new folder `dest`, as the student edition.
 
-    With strip=False the copy keeps its solutions (the instructor edition: the same
-    files, for grading tests). The copy is built beside dest and renamed into place at
-    the end, so a failed release leaves nothing behind. Returns a ReleaseReport.
+    With committed=True the files come from the last commit (git archive HEAD), and the
+    tracked files whose edits that leaves out are listed in the report; otherwise from
+    the working tree. With strip=False the copy keeps its solutions and README (the
+    instructor edition: the same files, for grading tests). The copy is built beside
+    dest and renamed into place at the end, so a failed release leaves nothing behind.
+    Returns a ReleaseReport.
     """
     source, dest = Path(source).resolve(), Path(dest).resolve()
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
@@ -219,22 +315,56 @@ def release(source, dest, strip=True):
     report = ReleaseReport()
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
-        files = shipped_files(source)
-        for rel in files:
-            _write(source, partial, rel, strip, report)
-        if strip:
-            for line, where in sorted(visible_elsewhere(source, files).items()):
-                report.warnings.append(
-                    f"a solution line is also visible outside any region, in {', '.join(where)}: {line!r}"
-                )
-        if dest.exists():
-            dest.rmdir()
-        partial.rename(dest)
-    finally:
-        if partial.exists():
-            shutil.rmtree(partial)
+    with tempfile.TemporaryDirectory(prefix="release-head-") as head:
+        try:
+            if committed:
+                report.uncommitted = uncommitted_files(source)
+                source = committed_tree(source, Path(head))
+            _build(source, partial, strip, report)
+            if dest.exists():
+                dest.rmdir()
+            partial.rename(dest)
+        finally:
+            if partial.exists():
+                shutil.rmtree(partial)
     return report
+
+
+def _build(source, out, strip, report):
+    files = shipped_files(source)
+    for rel in files:
+        _write(source, out, rel, strip, report)
+    if not strip:
+        return
+    (out / "README.md").write_text(student_readme(source), encoding="utf-8")
+    for line, where in sorted(visible_elsewhere(source, files).items()):
+        if line in STATED_ON_PURPOSE:
+            report.on_purpose += 1
+            continue
+        report.warnings.append(
+            f"a solution line is also visible outside any region, in {', '.join(where)}: {line!r}"
+        )
+    for name, exercise, where in solved_outside_regions(source, files):
+        report.warnings.append(
+            f"{exercise} asks for {name}, but {where} defines it outside a solution region: "
+            f"the student edition hands out the answer"
+        )
+
+
+def _section(markdown, title):
+    """The body of the `## title` section of a markdown text (without its heading)."""
+    found = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", markdown, flags=re.S | re.M)
+    if found is None:
+        raise ReleaseError(f"release: README.md has no '## {title}' section for the student README")
+    return found[1].strip()
+
+
+def student_readme(source):
+    """The student edition's README: student_readme.md with the instructor README's
+    description of the course (its "## The course" section) filled in."""
+    instructor = Path(source, "README.md").read_text(encoding="utf-8")
+    template = STUDENT_README.read_text(encoding="utf-8")
+    return template.replace("{course}", _section(instructor, "The course"))
 
 
 def _write(source, dest, rel, strip, report):
