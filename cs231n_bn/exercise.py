@@ -17,7 +17,7 @@ class NotImplementedYet(NotImplementedError):
     def _render_traceback_(self):
         # IPython calls this instead of printing the traceback: the student needs the
         # exercise's name and where to write it, not the frames of the check machinery.
-        return [f"\x1b[1;33mNot implemented yet\x1b[0m: {self}"]
+        return [f"Not implemented yet: {self}"]
 
 
 def not_started(err):

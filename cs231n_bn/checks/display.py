@@ -6,13 +6,16 @@ when the error came from the student's own code, that line) instead of a traceba
 through the checking machinery. Outside IPython they are ordinary exceptions whose str is
 the message.
 
-This module imports nothing from the course, so that a layer's stub can raise
-`NotImplementedYet` without an import cycle.
+The stub exception itself, `NotImplementedYet`, lives in `cs231n_bn.exercise` (which
+imports nothing from the course, so a layer's stub can raise it without an import cycle)
+and is re-exported here.
 """
 
 import linecache
 import os
 import traceback
+
+from cs231n_bn.exercise import NotImplementedYet  # noqa: F401  (re-exported: one stub exception)
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _CHECKS_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -88,17 +91,6 @@ def _not_implemented_lines(err):
     if where:
         lines.append(f"  (raised at {where})")
     return lines
-
-
-class NotImplementedYet(NotImplementedError):
-    """An exercise that is not written yet; raised by the student edition's stubs.
-
-    Shown in the notebook as one line naming the exercise and the line to replace:
-        raise NotImplementedYet("batchnorm_forward (notebook 1, Exercise 1)")
-    """
-
-    def _render_traceback_(self):
-        return _not_implemented_lines(self)
 
 
 def shown_briefly(err):
