@@ -74,6 +74,17 @@ def param_dict(where, name, params):
     return params
 
 
+def known_keys(where, name, params, known):
+    """Raise if the dict `params` holds a key outside `known`: a misspelled key would be ignored."""
+    unknown = sorted(set(params) - set(known), key=str)
+    if unknown:
+        raise ValueError(
+            f"{where}: {name} has unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"known keys: {', '.join(map(repr, known))}"
+        )
+    return params
+
+
 def cache_of(where, cache, cls, producer):
     """Raise unless `cache` is an instance of `cls`, the cache that `producer` returns."""
     if not isinstance(cache, cls):
