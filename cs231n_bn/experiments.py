@@ -288,6 +288,33 @@ def sweep(make_model, data, parameter, values, normalizations=(None, "batchnorm"
     )
 
 
+def statistic_noise(model, X, batch_size, seed=0):
+    """How far one batch's statistics stray from the whole set's, at the last norm layer.
+
+    The inputs of the model's last norm layer over all of X (model.norm_inputs, test mode)
+    are cut, in a seeded random order, into batches of `batch_size` images; for each channel,
+    the root-mean-square difference between a batch's mean (and standard deviation) over
+    (batch, H, W) and the whole set's is divided by the channel's standard deviation over
+    the set. Those relative errors are summarized by their median over the channels.
+
+    Inputs:
+    - model: a trained SmallConvNet with norm layers
+    - X: (N, C, H, W) images, e.g. the training split
+    - batch_size: B, images per batch (N // B whole batches are used)
+    - seed: seeds the order of the images
+
+    Returns a tuple of floats (mean_error, std_error), each in units of the channel's std.
+    """
+    features = model.norm_inputs(X)[-1][np.random.default_rng(seed).permutation(len(X))]
+    N, F, H, W = features.shape
+    population_mean = features.mean(axis=(0, 2, 3))
+    population_std = features.std(axis=(0, 2, 3))
+    batches = features[: N // batch_size * batch_size].reshape(-1, batch_size, F, H, W)
+    mean_error = np.sqrt(np.mean((batches.mean(axis=(1, 3, 4)) - population_mean) ** 2, axis=0)) / population_std
+    std_error = np.sqrt(np.mean((batches.std(axis=(1, 3, 4)) - population_std) ** 2, axis=0)) / population_std
+    return float(np.median(mean_error)), float(np.median(std_error))
+
+
 def weight_scale_sweep(
     data, weight_scales=np.logspace(-4, 0, 13), normalizations=(None, "batchnorm"), num_epochs=5, **train_kwargs
 ):

@@ -250,3 +250,53 @@ def test_loss_refuses_what_is_not_a_batch_of_images(X, error, pattern, rng):
         net.loss(X)
     with pytest.raises(error, match=r"^SmallConvNet.loss: " + pattern):
         net.loss(X, np.zeros(5, dtype=int))
+
+
+@pytest.fixture
+def tiny_images(rng):
+    """A learnable 3-class problem on 4x4 images: the class sets which quadrant is bright."""
+    def split(n):
+        y = rng.integers(0, 3, size=n)
+        X = rng.normal(0, 0.3, size=(n, 1, 4, 4))
+        for i, label in enumerate(y):
+            X[i, 0, 2 * (label // 2) : 2 * (label // 2) + 2, 2 * (label % 2) : 2 * (label % 2) + 2] += 2.0
+        return X, y
+    (X_train, y_train), (X_val, y_val), (X_test, y_test) = split(60), split(30), split(30)
+    return {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val, "X_test": X_test, "y_test": y_test}
+
+
+def test_sweep_trains_convnets_with_a_derived_learning_rate(tiny_images):
+    from cs231n_bn import experiments
+
+    result = experiments.sweep(
+        experiments.convnet, tiny_images, "batch_size", [4, 12], ("batchnorm", "groupnorm"), seed=1,
+        derived={"learning_rate": lambda b: 0.02 * b}, update_rule="sgd_momentum", momentum=0.9,
+        num_epochs=2, num_filters=4, num_groups=2,
+    )
+    assert list(result.values) == [4, 12]
+    assert set(result.test_acc) == set(result.models) == {"batchnorm", "groupnorm"}
+    for label, models in result.models.items():
+        assert len(models) == 2 and all(isinstance(m, SmallConvNet) for m in models)
+        # the recorded test accuracy is the kept checkpoint's
+        for model, accuracy in zip(models, result.test_acc[label]):
+            assert accuracy == np.mean(model.loss(tiny_images["X_test"]).argmax(axis=1) == tiny_images["y_test"])
+    assert result.models["groupnorm"][0].num_groups == 2
+    assert np.all(result.best_val_acc["batchnorm"] > 0.6), result.best_val_acc
+
+
+def test_sweep_refuses_a_setting_nobody_takes(tiny_images):
+    from cs231n_bn import experiments
+
+    with pytest.raises(ValueError, match=r"^sweep: unknown setting\(s\) 'num_filter'; known: the keywords of convnet"):
+        experiments.sweep(experiments.convnet, tiny_images, "batch_size", [4], ("batchnorm",), num_filter=4)
+
+
+def test_statistic_noise_is_zero_for_the_whole_set_and_grows_as_batches_shrink(tiny_images):
+    from cs231n_bn import experiments
+
+    net = SmallConvNet(input_dim=(1, 4, 4), num_filters=4, num_classes=3, normalization="batchnorm", seed=0)
+    X = tiny_images["X_train"]
+    mean_all, std_all = experiments.statistic_noise(net, X, len(X))
+    assert mean_all < 1e-12 and std_all < 1e-12  # one batch of every image: the population itself
+    errors = [experiments.statistic_noise(net, X, b) for b in (2, 6, 20)]
+    assert errors[0][0] > errors[1][0] > errors[2][0] > 0
