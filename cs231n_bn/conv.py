@@ -105,6 +105,17 @@ def _read_conv_inputs(where, x, w, b, conv_param):
     return stride, pad, H_out, W_out
 
 
+def _check_conv_dout(where, dout, x_shape, w_shape, stride, pad):
+    """Raise unless dout has the shape of the forward pass's out; returns (H_out, W_out)."""
+    N, _, H, W = x_shape
+    F, _, HH, WW = w_shape
+    H_out = (H + 2 * pad - HH) // stride + 1
+    W_out = (W + 2 * pad - WW) // stride + 1
+    check.float_array(where, "dout", dout)
+    check.same_shape(where, "dout", dout, (N, F, H_out, W_out), "the shape of out")
+    return H_out, W_out
+
+
 def _read_pool_inputs(where, x, pool_param):
     """Validate the forward inputs; returns (pool_height, pool_width, stride, H_out, W_out)."""
     check.float_array(where, "x", x, ndim=4)
@@ -146,17 +157,7 @@ def conv_forward_naive(x, w, b, conv_param):
 
         out[n, f, i, j] = b[f] + sum_{c, p, q} w[f, c, p, q] * x_pad[n, c, i*stride + p, j*stride + q]
 
-    Inputs:
-    - x: (N, C, H, W) floating-point data; never modified
-    - w: (F, C, HH, WW) filters
-    - b: (F,) biases
-    - conv_param: dict with keys
-      - stride: step between neighbouring receptive fields (default 1)
-      - pad: zeros added on every side of H and W (default 0)
-
-    Returns a tuple of:
-    - out: (N, F, H_out, W_out), H_out = (H + 2*pad - HH) / stride + 1, likewise W_out
-    - cache: ConvNaiveCache for conv_backward_naive
+    Inputs and returns as conv_forward; the cache is a ConvNaiveCache for conv_backward_naive.
     """
     stride, pad, H_out, W_out = _read_conv_inputs("conv_forward_naive", x, w, b, conv_param)
     N = x.shape[0]
@@ -179,24 +180,14 @@ def conv_backward_naive(dout, cache):
     gradient dout[n, f, i, j] adds w[f] times itself onto that field of dx_pad, the field
     times itself onto dw[f], and itself onto db[f].
 
-    Inputs:
-    - dout: (N, F, H_out, W_out) upstream gradient
-    - cache: ConvNaiveCache from conv_forward_naive
-
-    Returns a tuple of:
-    - dx: (N, C, H, W)
-    - dw: (F, C, HH, WW)
-    - db: (F,)
+    Inputs and returns as conv_backward, with the ConvNaiveCache of conv_forward_naive.
     """
     where = "conv_backward_naive"
     check.cache_of(where, cache, ConvNaiveCache, "conv_forward_naive")
     x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
     N, _, H, W = x.shape
     F, _, HH, WW = w.shape
-    H_out = (H + 2 * pad - HH) // stride + 1
-    W_out = (W + 2 * pad - WW) // stride + 1
-    check.float_array(where, "dout", dout)
-    check.same_shape(where, "dout", dout, (N, F, H_out, W_out), "the shape of out")
+    H_out, W_out = _check_conv_dout(where, dout, x.shape, w.shape, stride, pad)
     x_pad = _pad(x, pad)
     dtype = np.result_type(dout, x, w)
     dx_pad = np.zeros(x_pad.shape, dtype=dtype)
@@ -217,14 +208,7 @@ def conv_backward_naive(dout, cache):
 def max_pool_forward_naive(x, pool_param):
     """Max-pooling layer, forward pass, as loops: the largest value of each window, per channel.
 
-    Inputs:
-    - x: (N, C, H, W) floating-point data; never modified
-    - pool_param: dict with keys pool_height, pool_width (default 2 each) and stride
-      (default 2); the windows must tile H and W exactly
-
-    Returns a tuple of:
-    - out: (N, C, H_out, W_out), H_out = (H - pool_height) / stride + 1, likewise W_out
-    - cache: MaxPoolCache for max_pool_backward_naive
+    Inputs and returns as max_pool_forward.
     """
     ph, pw, stride, H_out, W_out = _read_pool_inputs("max_pool_forward_naive", x, pool_param)
     N, C = x.shape[:2]
@@ -241,15 +225,8 @@ def max_pool_backward_naive(dout, cache):
     """Max-pooling layer, backward pass, as loops: each window's gradient goes to its maximum.
 
     A tie sends the whole gradient to the first maximum of the window in row-major order,
-    as PyTorch does. Where windows overlap, a pixel that is the maximum of several windows
-    receives the sum of their gradients.
-
-    Inputs:
-    - dout: (N, C, H_out, W_out) upstream gradient
-    - cache: MaxPoolCache from max_pool_forward_naive (or max_pool_forward)
-
-    Returns:
-    - dx: (N, C, H, W)
+    as PyTorch does; where windows overlap, a pixel that is the maximum of several windows
+    receives the sum of their gradients. Inputs and returns as max_pool_backward.
     """
     where = "max_pool_backward_naive"
     check.cache_of(where, cache, MaxPoolCache, "max_pool_forward_naive")
@@ -330,10 +307,7 @@ def conv_backward(dout, cache):
     cols, w, stride, pad = cache.cols, cache.w, cache.stride, cache.pad
     N, C, H, W = cache.x_shape
     F, _, HH, WW = w.shape
-    H_out = (H + 2 * pad - HH) // stride + 1
-    W_out = (W + 2 * pad - WW) // stride + 1
-    check.float_array(where, "dout", dout)
-    check.same_shape(where, "dout", dout, (N, F, H_out, W_out), "the shape of out")
+    H_out, W_out = _check_conv_dout(where, dout, cache.x_shape, w.shape, stride, pad)
 
     dout_rows = dout.reshape(N, F, H_out * W_out)
     db = dout_rows.sum(axis=(0, 2))
