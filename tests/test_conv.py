@@ -126,6 +126,8 @@ def test_conv_forward_matches_the_definition(conv_inputs, conv_param, version):
 def test_conv_gradients(conv_inputs, conv_param, version, rng):
     forward, backward = CONV[version]
     x, w, b = conv_inputs
+    if version == "naive":  # each numeric derivative runs the loops twice: fewer samples and channels
+        x, w, b = x[:1, :2], w[:2, :2], b[:2]
     out, cache = forward(x, w, b, conv_param)
     dout = rng.normal(size=out.shape)
     analytic = backward(dout, cache)
