@@ -12,10 +12,8 @@ into benchmarks/README.md.
 """
 
 import argparse
-import datetime
 import multiprocessing
 import os
-import platform
 
 import numpy as np
 
@@ -57,24 +55,6 @@ def parse_size(text):
     return N, D
 
 
-def machine_description():
-    """One paragraph on where and under what load the numbers were taken."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    torch_version = benchmark.torch.__version__ if benchmark.torch is not None else "not installed"
-    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    return (
-        f"{date}; {cpu}, {os.cpu_count()} logical CPUs; Python {platform.python_version()}, "
-        f"NumPy {np.__version__}, PyTorch {torch_version}; load average (1, 5, 15 min) "
-        f"at the start: {load}"
-    )
-
-
 def bench_in_fresh_process(args):
     """bench_batchnorm(*args) in a new interpreter: a clean heap for every size."""
     context = multiprocessing.get_context("spawn")
@@ -86,12 +66,6 @@ def bench_one(N, D, dtype, repeat, min_time, torch_threads):
     return benchmark.bench_batchnorm(
         N, D, np.dtype(dtype), repeat=repeat, min_time=min_time, torch_threads=torch_threads
     )
-
-
-def markdown_table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def main():
@@ -111,7 +85,7 @@ def main():
     if ALLOCATORS[args.allocator] is not None:
         # read by glibc when each fresh benchmark process starts
         os.environ["GLIBC_TUNABLES"] = ALLOCATORS[args.allocator]
-    print(machine_description())
+    print(benchmark.machine_description())
     print(f"PyTorch threads: {threads}; allocator: {args.allocator}; repeat {args.repeat}, "
           f"rounds of >= {args.min_time} s\n", flush=True)
     median_rows, ratio_rows = [], []
@@ -128,9 +102,9 @@ def main():
             ])
             print(f"done {dtype} {N}x{D}", flush=True)
     print("\nMedian milliseconds per call\n")
-    print(markdown_table(["dtype", "N", "D"] + [name for name, _ in MEDIAN_COLUMNS], median_rows))
+    print(benchmark.markdown_table(["dtype", "N", "D"] + [name for name, _ in MEDIAN_COLUMNS], median_rows))
     print("\nRatios of medians\n")
-    print(markdown_table(["dtype", "N", "D"] + [name for name, _ in RATIO_COLUMNS], ratio_rows))
+    print(benchmark.markdown_table(["dtype", "N", "D"] + [name for name, _ in RATIO_COLUMNS], ratio_rows))
     print(f"\nload average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

@@ -16,11 +16,16 @@ from cs231n_bn.batchnorm import (
 from cs231n_bn.cnn import SmallConvNet
 from cs231n_bn.conv import (
     ConvCache,
+    ConvNaiveCache,
     MaxPoolCache,
     conv_backward,
+    conv_backward_naive,
     conv_forward,
+    conv_forward_naive,
     max_pool_backward,
+    max_pool_backward_naive,
     max_pool_forward,
+    max_pool_forward_naive,
 )
 from cs231n_bn.data import get_data
 from cs231n_bn.fc_net import FullyConnectedNet
@@ -56,6 +61,7 @@ __all__ = [
     "AffineCache",
     "BatchNormCache",
     "ConvCache",
+    "ConvNaiveCache",
     "FullyConnectedNet",
     "GroupNormCache",
     "LayerNormCache",
@@ -72,7 +78,9 @@ __all__ = [
     "batchnorm_backward_alt",
     "batchnorm_forward",
     "conv_backward",
+    "conv_backward_naive",
     "conv_forward",
+    "conv_forward_naive",
     "eval_numerical_gradient",
     "eval_numerical_gradient_array",
     "get_data",
@@ -80,7 +88,9 @@ __all__ = [
     "layernorm_backward",
     "layernorm_forward",
     "max_pool_backward",
+    "max_pool_backward_naive",
     "max_pool_forward",
+    "max_pool_forward_naive",
     "rel_error",
     "relu_backward",
     "relu_forward",

@@ -16,6 +16,7 @@ norm's running statistics, so a Solver can train it.
 """
 
 from dataclasses import dataclass
+import numbers
 
 import numpy as np
 
@@ -31,6 +32,14 @@ from cs231n_bn.spatial import (
 
 NORMALIZATIONS = (None, "batchnorm", "groupnorm")
 BLOCK_ORDERS = ("conv-norm-relu-pool", "conv-relu-pool-norm")
+
+
+def _is_integer(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -75,28 +84,41 @@ class SmallConvNet:
         Inputs:
         - input_dim: (C, H, W) of one image; H and W must be divisible by 2**num_blocks
           (every block's 2x2 pool halves them)
-        - num_filters: F, the number of convolution filters of every block
+        - num_filters: F >= 1, the number of convolution filters of every block
         - filter_size: k, an odd filter width, so that padding (k - 1) / 2 keeps H and W
-        - num_classes: number of scores the network outputs
+        - num_classes: number of scores the network outputs, >= 1
         - normalization: None, "batchnorm" or "groupnorm"
-        - num_groups: G for group norm; must divide num_filters
+        - num_groups: G >= 1 for group norm; must divide num_filters
         - num_blocks: L, the number of conv - norm - relu - pool blocks, an integer >= 1
         - block_order: "conv-norm-relu-pool" (the usual place of the norm, before the
           nonlinearity) or "conv-relu-pool-norm" (the norm sees the pooled, 4x smaller maps)
-        - weight_scale: standard deviation of the initial weights; None scales each layer's
-          weights by sqrt(2 / fan_in) (He et al. 2015), which suits the ReLU
-        - reg: L2 regularization strength; the loss adds 0.5 * reg * sum(W**2) over all W
-        - dtype: floating dtype of the parameters (float64 for gradient checks)
+        - weight_scale: standard deviation (>= 0) of the initial weights; None scales each
+          layer's weights by sqrt(2 / fan_in) (He et al. 2015), which suits the ReLU
+        - reg: L2 regularization strength >= 0; the loss adds 0.5 * reg * sum(W**2) over all W
+        - dtype: floating dtype of the parameters (float64 for gradient checks); loss() casts
+          floating-point images of another dtype to it, as CS231n's models do
         - seed: seed of the generator that draws the initial weights
         """
         where = "SmallConvNet"
         check.choice(where, "normalization", normalization, NORMALIZATIONS)
         check.choice(where, "block_order", block_order, BLOCK_ORDERS)
-        if len(input_dim) != 3:
-            raise ValueError(f"{where}: input_dim must be (C, H, W); got {input_dim!r}")
-        if not isinstance(num_blocks, (int, np.integer)) or isinstance(num_blocks, bool) or num_blocks < 1:
-            raise ValueError(f"{where}: num_blocks must be an integer >= 1; got {num_blocks!r}")
-        C, H, W = input_dim
+        if not isinstance(input_dim, (tuple, list)) or len(input_dim) != 3 or not all(
+            _is_integer(d) and d >= 1 for d in input_dim
+        ):
+            raise ValueError(f"{where}: input_dim must be (C, H, W), three integers >= 1; got {input_dim!r}")
+        for name, value in (
+            ("num_blocks", num_blocks), ("num_filters", num_filters), ("num_classes", num_classes),
+            ("num_groups", num_groups), ("filter_size", filter_size),
+        ):
+            if not _is_integer(value) or value < 1:
+                raise ValueError(f"{where}: {name} must be an integer >= 1; got {value!r}")
+        if not _is_real(reg) or not np.isfinite(reg) or reg < 0:
+            raise ValueError(f"{where}: reg must be a finite number >= 0; got {reg!r}")
+        if weight_scale is not None and (not _is_real(weight_scale) or not np.isfinite(weight_scale) or weight_scale < 0):
+            raise ValueError(
+                f"{where}: weight_scale must be None (He initialization) or a finite number >= 0; got {weight_scale!r}"
+            )
+        C, H, W = (int(d) for d in input_dim)
         if H % 2 or W % 2:
             raise ValueError(f"{where}: the 2x2 pool needs an even height and width; got input_dim {input_dim!r}")
         shrink = 2**num_blocks
@@ -118,7 +140,8 @@ class SmallConvNet:
         self.num_blocks = num_blocks
         self.block_order = block_order
         self.reg = reg
-        self.dtype = dtype
+        self.input_dim = (C, H, W)
+        self.dtype = np.dtype(dtype)
         self.conv_param = {"stride": 1, "pad": (filter_size - 1) // 2}
         self.pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
 
@@ -163,10 +186,15 @@ class SmallConvNet:
         if seen is not None:
             seen.append(a)
         if self.normalization == "batchnorm":
-            return spatial_batchnorm_forward(a, p[f"gamma{i}"], p[f"beta{i}"], self.bn_params[i - 1])
-        if self.normalization == "groupnorm":
-            return spatial_groupnorm_forward(a, p[f"gamma{i}"], p[f"beta{i}"], self.num_groups, self.bn_params[i - 1])
-        return a, None
+            out, cache = spatial_batchnorm_forward(a, p[f"gamma{i}"], p[f"beta{i}"], self.bn_params[i - 1])
+        elif self.normalization == "groupnorm":
+            out, cache = spatial_groupnorm_forward(a, p[f"gamma{i}"], p[f"beta{i}"], self.num_groups, self.bn_params[i - 1])
+        else:
+            return a, None
+        # A norm may return a transposed view (spatial batch norm works on (N*H*W, C) rows);
+        # one copy into (N, C, H, W) order keeps the ReLU and pool passes after it, and their
+        # backward passes, reading memory in order instead of mixing two layouts.
+        return np.ascontiguousarray(out), cache
 
     def _norm_backward(self, dout, cache, i, grads):
         """Backward through block i's normalization; writes dgamma_i and dbeta_i into grads."""
@@ -174,7 +202,7 @@ class SmallConvNet:
             dout, grads[f"gamma{i}"], grads[f"beta{i}"] = spatial_batchnorm_backward(dout, cache)
         elif self.normalization == "groupnorm":
             dout, grads[f"gamma{i}"], grads[f"beta{i}"] = spatial_groupnorm_backward(dout, cache)
-        return dout
+        return np.ascontiguousarray(dout)
 
     def _block_forward(self, x, i, seen=None):
         """Block i (1-based) in self.block_order; returns (out, BlockCache)."""
@@ -199,11 +227,18 @@ class SmallConvNet:
         dx, grads[f"W{i}"], grads[f"b{i}"] = conv_backward(da, cache.conv)
         return dx
 
+    def _images(self, where, X):
+        """X checked against input_dim and cast to the network's dtype (a view if it already is)."""
+        check.float_array(where, "X", X, ndim=4)
+        if X.shape[1:] != self.input_dim:
+            raise ValueError(f"{where}: X must have shape (N, {', '.join(map(str, self.input_dim))}); got {X.shape}")
+        return X.astype(self.dtype, copy=False)
+
     def norm_inputs(self, X):
         """The feature maps entering every norm layer, in test mode (running statistics).
 
         Inputs:
-        - X: (N, C, H, W) images
+        - X: (N, C, H, W) floating-point images (cast to the network's dtype)
 
         Returns:
         - list of num_blocks arrays, block i's of shape (N, F, H_i, W_i): H_i = H / 2^(i-1)
@@ -211,6 +246,7 @@ class SmallConvNet:
         """
         if self.normalization is None:
             raise ValueError("SmallConvNet.norm_inputs: this network has no norm layers (normalization=None)")
+        X = self._images("SmallConvNet.norm_inputs", X)
         for bn_param in self.bn_params:
             bn_param["mode"] = "test"
         seen, a = [], X
@@ -222,7 +258,8 @@ class SmallConvNet:
         """Class scores for X, or the loss and its gradients when labels y are given.
 
         Inputs:
-        - X: (N, C, H, W) images
+        - X: (N, C, H, W) floating-point images; another floating dtype than the network's
+          is cast to it (as CS231n's models do); integer, bool and complex arrays are refused
         - y: (N,) integer labels, or None
 
         Returns:
@@ -230,6 +267,7 @@ class SmallConvNet:
         - else a tuple (loss, grads): the mean softmax loss plus L2 regularization, and a
           dict with the gradient of the loss for every entry of self.params
         """
+        X = self._images("SmallConvNet.loss", X)
         if self.normalization == "batchnorm":
             for bn_param in self.bn_params:
                 bn_param["mode"] = "test" if y is None else "train"

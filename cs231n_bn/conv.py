@@ -1,13 +1,26 @@
-"""Convolution and max-pooling layers for (N, C, H, W) data, vectorized with stride tricks.
+"""Convolution and max-pooling layers for (N, C, H, W) data: readable loops and fast versions.
 
-`numpy.lib.stride_tricks.sliding_window_view` presents every receptive field of the padded
-input as one more pair of axes without copying: windows[n, c, i, j] is the (HH, WW) patch
-under output position (i, j). A convolution is then one tensor contraction of the windows
-with the filters (the "im2col" product, with numpy doing the unrolling), and pooling is a
-maximum over the window axes. No Python loop runs over pixels; the backward passes loop
-only over the HH*WW offsets inside a filter (9 for a 3x3 filter), each step vectorized over
-every sample, channel and position.
+Two versions of each layer, with CS231n's names and signatures:
 
+- `conv_forward_naive`, `conv_backward_naive`, `max_pool_forward_naive`,
+  `max_pool_backward_naive`: loops over samples, filters and output positions, to be read
+  against the formulas. Slow, and meant only for small inputs and for testing.
+- `conv_forward`, `conv_backward`, `max_pool_forward`, `max_pool_backward`: the same
+  results, fast enough to train a convnet on CIFAR-10 in NumPy.
+
+How the fast convolution works ("im2col"): the receptive fields of the padded input are
+copied into one matrix of columns, cols[n] of shape (C*HH*WW, H_out*W_out), one column per
+output position. The convolution is then a matrix product per sample, out[n] = w_row @ cols[n]
+with the filters as rows w_row (F, C*HH*WW), which NumPy hands to BLAS. The backward pass is
+two more products: dw = sum_n dout[n] @ cols[n].T and dcols[n] = w_row.T @ dout[n]. dcols is
+scattered back onto the input by adding, for each of the HH*WW filter offsets, one strided
+slice: a loop over the 9 offsets of a 3x3 filter, never over pixels.
+
+Max pooling loops over the offsets inside a window the same way (4 for a 2x2 window), taking
+the running maximum of strided slices. In the common case of windows that tile the input
+(e.g. 2x2 with stride 2) those slices come from one reshape of x, without padding or copying.
+
+Every array keeps its dtype: float32 data and filters give float32 results throughout.
 Shapes follow CS231n: x (N, C, H, W), filters w (F, C, HH, WW), biases b (F,),
 conv_param {'stride', 'pad'}, pool_param {'pool_height', 'pool_width', 'stride'}.
 """
@@ -16,15 +29,29 @@ from dataclasses import dataclass
 import numbers
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from cs231n_bn import validation as check
+
+CONV_KEYS = ("stride", "pad")
+POOL_KEYS = ("pool_height", "pool_width", "stride")
 
 
 @dataclass(frozen=True)
 class ConvCache:
+    """What conv_forward keeps for conv_backward."""
+
+    x_shape: tuple  # (N, C, H, W) of the input
+    cols: np.ndarray  # (N, C*HH*WW, H_out*W_out) receptive fields of the padded input
+    w: np.ndarray  # (F, C, HH, WW) filters
+    stride: int
+    pad: int
+
+
+@dataclass(frozen=True)
+class ConvNaiveCache:
+    """What conv_forward_naive keeps for conv_backward_naive."""
+
     x: np.ndarray  # (N, C, H, W) input
-    x_pad: np.ndarray  # (N, C, H + 2*pad, W + 2*pad) zero-padded input
     w: np.ndarray  # (F, C, HH, WW) filters
     stride: int
     pad: int
@@ -32,8 +59,10 @@ class ConvCache:
 
 @dataclass(frozen=True)
 class MaxPoolCache:
+    """What max_pool_forward and max_pool_forward_naive keep for the backward passes."""
+
     x: np.ndarray  # (N, C, H, W) input
-    argmax: np.ndarray  # (N, C, H_out, W_out) flat index of each window's maximum within the window
+    out: np.ndarray  # (N, C, H_out, W_out) the maximum of each window
     pool_height: int
     pool_width: int
     stride: int
@@ -55,15 +84,178 @@ def _output_size(where, what, size, window, stride):
     return (size - window) // stride + 1
 
 
-def _windows(x_pad, HH, WW, stride):
-    """(N, C, H_out, W_out, HH, WW) read-only view of every receptive field of x_pad."""
-    return sliding_window_view(x_pad, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
+def _read_conv_inputs(where, x, w, b, conv_param):
+    """Validate the forward inputs; returns (stride, pad, H_out, W_out)."""
+    check.float_array(where, "x", x, ndim=4)
+    check.float_array(where, "w", w, ndim=4)
+    check.float_array(where, "b", b, ndim=1)
+    C, H, W = x.shape[1:]
+    F, Cw, HH, WW = w.shape
+    if Cw != C:
+        raise ValueError(
+            f"{where}: w must have shape (F, {C}, HH, WW), one filter slice per channel of x; got {w.shape}"
+        )
+    check.same_shape(where, "b", b, (F,), "one bias per filter")
+    check.param_dict(where, "conv_param", conv_param)
+    check.known_keys(where, "conv_param", conv_param, CONV_KEYS)
+    stride = _integer(where, "conv_param['stride']", conv_param.get("stride", 1), 1)
+    pad = _integer(where, "conv_param['pad']", conv_param.get("pad", 0), 0)
+    H_out = _output_size(where, "padded height", H + 2 * pad, HH, stride)
+    W_out = _output_size(where, "padded width", W + 2 * pad, WW, stride)
+    return stride, pad, H_out, W_out
+
+
+def _check_conv_dout(where, dout, x_shape, w_shape, stride, pad):
+    """Raise unless dout has the shape of the forward pass's out; returns (H_out, W_out)."""
+    N, _, H, W = x_shape
+    F, _, HH, WW = w_shape
+    H_out = (H + 2 * pad - HH) // stride + 1
+    W_out = (W + 2 * pad - WW) // stride + 1
+    check.float_array(where, "dout", dout)
+    check.same_shape(where, "dout", dout, (N, F, H_out, W_out), "the shape of out")
+    return H_out, W_out
+
+
+def _read_pool_inputs(where, x, pool_param):
+    """Validate the forward inputs; returns (pool_height, pool_width, stride, H_out, W_out)."""
+    check.float_array(where, "x", x, ndim=4)
+    check.param_dict(where, "pool_param", pool_param)
+    check.known_keys(where, "pool_param", pool_param, POOL_KEYS)
+    ph = _integer(where, "pool_param['pool_height']", pool_param.get("pool_height", 2), 1)
+    pw = _integer(where, "pool_param['pool_width']", pool_param.get("pool_width", 2), 1)
+    stride = _integer(where, "pool_param['stride']", pool_param.get("stride", 2), 1)
+    H, W = x.shape[2:]
+    H_out = _output_size(where, "height", H, ph, stride)
+    W_out = _output_size(where, "width", W, pw, stride)
+    return ph, pw, stride, H_out, W_out
+
+
+def _offset(p, q, stride, H_out, W_out):
+    """Index of the pixels that offset (p, q) of a window touches, over all window positions."""
+    return (
+        slice(None), slice(None),
+        slice(p, p + stride * (H_out - 1) + 1, stride), slice(q, q + stride * (W_out - 1) + 1, stride),
+    )
+
+
+def _pad(x, pad):
+    """x zero-padded by `pad` on every side of H and W, in x's dtype."""
+    if pad == 0:
+        return x
+    N, C, H, W = x.shape
+    x_pad = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
+    x_pad[:, :, pad : pad + H, pad : pad + W] = x
+    return x_pad
+
+
+# ---------------------------------------------------------------------------------------
+# Readable versions: the formulas as loops.
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    """Convolutional layer, forward pass, as loops (slow; read it against the formula).
+
+        out[n, f, i, j] = b[f] + sum_{c, p, q} w[f, c, p, q] * x_pad[n, c, i*stride + p, j*stride + q]
+
+    Inputs and returns as conv_forward; the cache is a ConvNaiveCache for conv_backward_naive.
+    """
+    stride, pad, H_out, W_out = _read_conv_inputs("conv_forward_naive", x, w, b, conv_param)
+    N = x.shape[0]
+    F, _, HH, WW = w.shape
+    x_pad = _pad(x, pad)
+    out = np.zeros((N, F, H_out, W_out), dtype=np.result_type(x, w, b))
+    for n in range(N):
+        for f in range(F):
+            for i in range(H_out):
+                for j in range(W_out):
+                    field = x_pad[n, :, i * stride : i * stride + HH, j * stride : j * stride + WW]
+                    out[n, f, i, j] = np.sum(field * w[f]) + b[f]
+    return out, ConvNaiveCache(x=x, w=w, stride=stride, pad=pad)
+
+
+def conv_backward_naive(dout, cache):
+    """Convolutional layer, backward pass, as loops (slow; read it against the formula).
+
+    Output (n, f, i, j) was w[f] dotted with one receptive field plus b[f], so its upstream
+    gradient dout[n, f, i, j] adds w[f] times itself onto that field of dx_pad, the field
+    times itself onto dw[f], and itself onto db[f].
+
+    Inputs and returns as conv_backward, with the ConvNaiveCache of conv_forward_naive.
+    """
+    where = "conv_backward_naive"
+    check.cache_of(where, cache, ConvNaiveCache, "conv_forward_naive")
+    x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
+    N, _, H, W = x.shape
+    F, _, HH, WW = w.shape
+    H_out, W_out = _check_conv_dout(where, dout, x.shape, w.shape, stride, pad)
+    x_pad = _pad(x, pad)
+    dtype = np.result_type(dout, x, w)
+    dx_pad = np.zeros(x_pad.shape, dtype=dtype)
+    dw = np.zeros(w.shape, dtype=dtype)
+    db = np.zeros(F, dtype=dtype)
+    for n in range(N):
+        for f in range(F):
+            for i in range(H_out):
+                for j in range(W_out):
+                    field = (n, slice(None), slice(i * stride, i * stride + HH), slice(j * stride, j * stride + WW))
+                    dx_pad[field] += w[f] * dout[n, f, i, j]
+                    dw[f] += x_pad[field] * dout[n, f, i, j]
+                    db[f] += dout[n, f, i, j]
+    dx = dx_pad[:, :, pad : pad + H, pad : pad + W].copy()
+    return dx, dw, db
+
+
+def max_pool_forward_naive(x, pool_param):
+    """Max-pooling layer, forward pass, as loops: the largest value of each window, per channel.
+
+    Inputs and returns as max_pool_forward.
+    """
+    ph, pw, stride, H_out, W_out = _read_pool_inputs("max_pool_forward_naive", x, pool_param)
+    N, C = x.shape[:2]
+    out = np.zeros((N, C, H_out, W_out), dtype=x.dtype)
+    for n in range(N):
+        for c in range(C):
+            for i in range(H_out):
+                for j in range(W_out):
+                    out[n, c, i, j] = x[n, c, i * stride : i * stride + ph, j * stride : j * stride + pw].max()
+    return out, MaxPoolCache(x=x, out=out, pool_height=ph, pool_width=pw, stride=stride)
+
+
+def max_pool_backward_naive(dout, cache):
+    """Max-pooling layer, backward pass, as loops: each window's gradient goes to its maximum.
+
+    A tie sends the whole gradient to the first maximum of the window in row-major order,
+    as PyTorch does; where windows overlap, a pixel that is the maximum of several windows
+    receives the sum of their gradients. Inputs and returns as max_pool_backward.
+    """
+    where = "max_pool_backward_naive"
+    check.cache_of(where, cache, MaxPoolCache, "max_pool_forward_naive")
+    check.float_array(where, "dout", dout)
+    check.same_shape(where, "dout", dout, cache.out.shape, "the shape of out")
+    x, ph, pw, stride = cache.x, cache.pool_height, cache.pool_width, cache.stride
+    N, C, H_out, W_out = dout.shape
+    dx = np.zeros(x.shape, dtype=dout.dtype)
+    for n in range(N):
+        for c in range(C):
+            for i in range(H_out):
+                for j in range(W_out):
+                    window = x[n, c, i * stride : i * stride + ph, j * stride : j * stride + pw]
+                    p, q = np.unravel_index(np.argmax(window), window.shape)
+                    dx[n, c, i * stride + p, j * stride + q] += dout[n, c, i, j]
+    return dx
+
+
+# ---------------------------------------------------------------------------------------
+# Fast versions: the same results from matrix products and strided slices.
 
 
 def conv_forward(x, w, b, conv_param):
     """Convolutional layer (cross-correlation, as in every deep-learning library), forward pass.
 
         out[n, f, i, j] = b[f] + sum_{c, p, q} w[f, c, p, q] * x_pad[n, c, i*stride + p, j*stride + q]
+
+    computed as one matrix product per sample with the receptive fields as columns (im2col,
+    see the module docstring). Same inputs and results as conv_forward_naive.
 
     Inputs:
     - x: (N, C, H, W) floating-point data; never modified
@@ -75,38 +267,31 @@ def conv_forward(x, w, b, conv_param):
 
     Returns a tuple of:
     - out: (N, F, H_out, W_out), H_out = (H + 2*pad - HH) / stride + 1, likewise W_out
-    - cache: ConvCache
+    - cache: ConvCache for conv_backward
     """
-    where = "conv_forward"
-    check.float_array(where, "x", x, ndim=4)
-    check.float_array(where, "w", w, ndim=4)
-    check.float_array(where, "b", b, ndim=1)
-    N, C, H, W = x.shape
-    F, Cw, HH, WW = w.shape
-    if Cw != C:
-        raise ValueError(
-            f"{where}: w must have shape (F, {C}, HH, WW), one filter slice per channel of x; got {w.shape}"
-        )
-    check.same_shape(where, "b", b, (F,), "one bias per filter")
-    check.param_dict(where, "conv_param", conv_param)
-    stride = _integer(where, "conv_param['stride']", conv_param.get("stride", 1), 1)
-    pad = _integer(where, "conv_param['pad']", conv_param.get("pad", 0), 0)
-    _output_size(where, "padded height", H + 2 * pad, HH, stride)
-    _output_size(where, "padded width", W + 2 * pad, WW, stride)
-
-    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    windows = _windows(x_pad, HH, WW, stride)
-    # Contract channel and filter offsets: (N, H_out, W_out, F), then filters to axis 1.
-    out = np.tensordot(windows, w, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2) + b[:, None, None]
-    return np.ascontiguousarray(out), ConvCache(x=x, x_pad=x_pad, w=w, stride=stride, pad=pad)
+    stride, pad, H_out, W_out = _read_conv_inputs("conv_forward", x, w, b, conv_param)
+    N, C = x.shape[:2]
+    F, _, HH, WW = w.shape
+    x_pad = _pad(x, pad)
+    # cols[n, c, p, q, i, j] = x_pad[n, c, i*stride + p, j*stride + q]: one strided copy per offset.
+    cols = np.empty((N, C, HH, WW, H_out, W_out), dtype=x.dtype)
+    for p in range(HH):
+        for q in range(WW):
+            cols[:, :, p, q] = x_pad[_offset(p, q, stride, H_out, W_out)]
+    cols = cols.reshape(N, C * HH * WW, H_out * W_out)
+    out = np.matmul(w.reshape(F, -1), cols)  # (N, F, H_out*W_out): N products (F, CHW) @ (CHW, HW)
+    out = out.astype(np.result_type(out, b), copy=False)
+    out += b[:, None]
+    cache = ConvCache(x_shape=x.shape, cols=cols, w=w, stride=stride, pad=pad)
+    return out.reshape(N, F, H_out, W_out), cache
 
 
 def conv_backward(dout, cache):
-    """Convolutional layer, backward pass.
+    """Convolutional layer, backward pass, as matrix products (see the module docstring).
 
     Every input pixel fed several outputs (one per filter offset that covered it), so dx
     collects, for each offset (p, q), the upstream gradient routed back through w[:, :, p, q]
-    onto the pixels that offset touched.
+    onto the pixels that offset touched. Same results as conv_backward_naive.
 
     Inputs:
     - dout: (N, F, H_out, W_out) upstream gradient
@@ -119,32 +304,44 @@ def conv_backward(dout, cache):
     """
     where = "conv_backward"
     check.cache_of(where, cache, ConvCache, "conv_forward")
-    x_pad, w, stride, pad = cache.x_pad, cache.w, cache.stride, cache.pad
-    N = x_pad.shape[0]
-    F, C, HH, WW = w.shape
-    H_out = (x_pad.shape[2] - HH) // stride + 1
-    W_out = (x_pad.shape[3] - WW) // stride + 1
-    check.float_array(where, "dout", dout)
-    check.same_shape(where, "dout", dout, (N, F, H_out, W_out), "the shape of out")
+    cols, w, stride, pad = cache.cols, cache.w, cache.stride, cache.pad
+    N, C, H, W = cache.x_shape
+    F, _, HH, WW = w.shape
+    H_out, W_out = _check_conv_dout(where, dout, cache.x_shape, w.shape, stride, pad)
 
-    db = dout.sum(axis=(0, 2, 3))
-    dw = np.tensordot(dout, _windows(x_pad, HH, WW, stride), axes=([0, 2, 3], [0, 2, 3]))
-    dx_pad = np.zeros(x_pad.shape, dtype=np.result_type(dout, w))
+    dout_rows = dout.reshape(N, F, H_out * W_out)
+    db = dout_rows.sum(axis=(0, 2))
+    # dw = sum_n dout[n] @ cols[n].T; BLAS reads cols[n].T in place, where one product over
+    # all samples at once (tensordot) would first copy cols into another layout.
+    dw = np.matmul(dout_rows, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+    dcols = np.matmul(w.reshape(F, -1).T, dout_rows).reshape(N, C, HH, WW, H_out, W_out)
+    dx_pad = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=dcols.dtype)
     for p in range(HH):
         for q in range(WW):
-            # Offset (p, q) touched the pixels x_pad[:, :, p + stride*i, q + stride*j].
-            covered = (
-                slice(None), slice(None),
-                slice(p, p + stride * H_out, stride), slice(q, q + stride * W_out, stride),
-            )
-            dx_pad[covered] += np.einsum("nfij,fc->ncij", dout, w[:, :, p, q])
-    H, W = cache.x.shape[2:]
-    dx = dx_pad[:, :, pad : pad + H, pad : pad + W]
+            # Within one offset no two positions touch the same pixel, so += on the slice is exact.
+            dx_pad[_offset(p, q, stride, H_out, W_out)] += dcols[:, :, p, q]
+    dx = dx_pad[:, :, pad : pad + H, pad : pad + W] if pad else dx_pad
     return np.ascontiguousarray(dx), dw, db
+
+
+def _window_offsets(x, ph, pw, stride, H_out, W_out):
+    """The ph*pw strided views x[:, :, p + stride*i, q + stride*j], offsets in row-major order.
+
+    When the windows tile x (stride equal to the window, no remainder) the views come from
+    one reshape of x to (N, C, H_out, ph, W_out, pw); otherwise from strided slices.
+    """
+    N, C, H, W = x.shape
+    if stride == ph == pw and H == ph * H_out and W == pw * W_out:
+        tiles = x.reshape(N, C, H_out, ph, W_out, pw)
+        return [tiles[:, :, :, p, :, q] for p in range(ph) for q in range(pw)]
+    return [x[_offset(p, q, stride, H_out, W_out)] for p in range(ph) for q in range(pw)]
 
 
 def max_pool_forward(x, pool_param):
     """Max-pooling layer, forward pass: the largest value of each window, per channel.
+
+    The running maximum over the window's offsets, each a strided view of x (see the module
+    docstring). Same inputs and results as max_pool_forward_naive.
 
     Inputs:
     - x: (N, C, H, W) floating-point data; never modified
@@ -153,34 +350,27 @@ def max_pool_forward(x, pool_param):
 
     Returns a tuple of:
     - out: (N, C, H_out, W_out), H_out = (H - pool_height) / stride + 1, likewise W_out
-    - cache: MaxPoolCache
+    - cache: MaxPoolCache for max_pool_backward
     """
-    where = "max_pool_forward"
-    check.float_array(where, "x", x, ndim=4)
-    check.param_dict(where, "pool_param", pool_param)
-    ph = _integer(where, "pool_param['pool_height']", pool_param.get("pool_height", 2), 1)
-    pw = _integer(where, "pool_param['pool_width']", pool_param.get("pool_width", 2), 1)
-    stride = _integer(where, "pool_param['stride']", pool_param.get("stride", 2), 1)
-    N, C, H, W = x.shape
-    H_out = _output_size(where, "height", H, ph, stride)
-    W_out = _output_size(where, "width", W, pw, stride)
-
-    flat = _windows(x, ph, pw, stride).reshape(N, C, H_out, W_out, ph * pw)
-    argmax = flat.argmax(axis=4)
-    out = np.take_along_axis(flat, argmax[..., None], axis=4)[..., 0]
-    return out, MaxPoolCache(x=x, argmax=argmax, pool_height=ph, pool_width=pw, stride=stride)
+    ph, pw, stride, H_out, W_out = _read_pool_inputs("max_pool_forward", x, pool_param)
+    views = _window_offsets(x, ph, pw, stride, H_out, W_out)
+    out = views[0].copy()
+    for view in views[1:]:
+        np.maximum(out, view, out=out)
+    return out, MaxPoolCache(x=x, out=out, pool_height=ph, pool_width=pw, stride=stride)
 
 
 def max_pool_backward(dout, cache):
     """Max-pooling layer, backward pass: each window's gradient goes to its maximum.
 
-    A tie sends the whole gradient to the first maximum in the window (row-major), as
-    PyTorch does. Where windows overlap, a pixel that is the maximum of several windows
-    receives the sum of their gradients.
+    A tie sends the whole gradient to the first maximum of the window in row-major order,
+    as PyTorch does: the offsets are visited in that order, and a window whose maximum has
+    been found takes no more. Where windows overlap, a pixel that is the maximum of several
+    windows receives the sum of their gradients. Same results as max_pool_backward_naive.
 
     Inputs:
     - dout: (N, C, H_out, W_out) upstream gradient
-    - cache: MaxPoolCache from max_pool_forward
+    - cache: MaxPoolCache from max_pool_forward (or max_pool_forward_naive)
 
     Returns:
     - dx: (N, C, H, W)
@@ -188,15 +378,25 @@ def max_pool_backward(dout, cache):
     where = "max_pool_backward"
     check.cache_of(where, cache, MaxPoolCache, "max_pool_forward")
     check.float_array(where, "dout", dout)
-    check.same_shape(where, "dout", dout, cache.argmax.shape, "the shape of out")
-    N, C, H_out, W_out = dout.shape
-    # Pixel coordinates of each window's maximum: window origin plus offset inside it.
-    p, q = np.divmod(cache.argmax, cache.pool_width)
-    rows = np.arange(H_out)[:, None] * cache.stride + p
-    cols = np.arange(W_out)[None, :] * cache.stride + q
-    n = np.arange(N)[:, None, None, None]
-    c = np.arange(C)[None, :, None, None]
-    dx = np.zeros(cache.x.shape, dtype=dout.dtype)
-    # add.at, not fancy-index assignment, so overlapping windows accumulate.
-    np.add.at(dx, (n, c, rows, cols), dout)
+    check.same_shape(where, "dout", dout, cache.out.shape, "the shape of out")
+    x, ph, pw, stride = cache.x, cache.pool_height, cache.pool_width, cache.stride
+    H_out, W_out = dout.shape[2:]
+    tiled = stride == ph == pw and x.shape[2:] == (ph * H_out, pw * W_out)
+    # Tiling windows cover every pixel exactly once, so each offset's gradient is written
+    # straight into dx; otherwise dx starts at zero and the offsets' gradients are added.
+    dx = np.empty(x.shape, dtype=dout.dtype) if tiled else np.zeros(x.shape, dtype=dout.dtype)
+    unclaimed = np.ones(dout.shape, dtype=bool)  # windows whose maximum is still to be found
+    hit = np.empty(dout.shape, dtype=bool)
+    routed = None if tiled else np.empty(dout.shape, dtype=dout.dtype)
+    views = _window_offsets(x, ph, pw, stride, H_out, W_out)
+    for view, dx_view in zip(views, _window_offsets(dx, ph, pw, stride, H_out, W_out)):
+        np.equal(view, cache.out, out=hit)
+        hit &= unclaimed
+        unclaimed ^= hit  # hit is a subset of unclaimed: this clears the windows just found
+        if tiled:
+            np.multiply(dout, hit, out=dx_view)
+        else:
+            # Views of one offset never share a pixel, so accumulating through them is exact.
+            np.multiply(dout, hit, out=routed)
+            dx_view += routed
     return dx

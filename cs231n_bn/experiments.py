@@ -18,13 +18,15 @@ arguments always give the same numbers.
 
 import copy
 from dataclasses import dataclass
+import inspect
 
 import numpy as np
 
+from cs231n_bn.cnn import SmallConvNet
 from cs231n_bn.fc_net import FullyConnectedNet
 from cs231n_bn.solver import Solver
 
-NORMALIZATION_LABELS = {None: "baseline", "batchnorm": "batchnorm", "layernorm": "layernorm"}
+NORMALIZATION_LABELS = {None: "baseline", "batchnorm": "batchnorm", "layernorm": "layernorm", "groupnorm": "groupnorm"}
 
 
 def label(normalization):
@@ -55,6 +57,8 @@ class SweepResult:
     best_val_acc: dict  # label -> (V,) best validation accuracy at each value
     final_loss: dict  # label -> (V,) mean training loss of the last epoch (nan if diverged)
     diverged: dict  # label -> (V,) bool, True where training stopped on an overflow
+    test_acc: dict = None  # label -> (V,) test accuracy of the best checkpoint ({} without a test split)
+    models: dict = None  # label -> V trained models (best checkpoints), for measurements after training
 
 
 @dataclass(frozen=True)
@@ -177,27 +181,138 @@ def _final_loss(solver):
     return float(np.mean(solver.loss_history[-solver.iterations_per_epoch :]))
 
 
-def sweep(data, parameter, values, normalizations=(None, "batchnorm"), **train_kwargs):
-    """Train once per (normalization, value) with train_network's `parameter` set to value.
+def fully_connected(
+    data, normalization=None, seed=0, hidden_dims=(100, 100, 100, 100, 100), activation="relu", weight_scale=2e-2,
+    reg=0.0,
+):
+    """A FullyConnectedNet for `data` with train_network's defaults: sweep's model for notebook 5."""
+    return make_network(data, hidden_dims, normalization, activation, weight_scale, reg, seed)
+
+
+def convnet(
+    data, normalization=None, seed=0, num_filters=16, filter_size=3, num_groups=4, num_blocks=1,
+    block_order="conv-norm-relu-pool", weight_scale=None, reg=0.0,
+):
+    """A SmallConvNet for `data` (image shape and number of classes from the data): sweep's
+    model for notebook 7. The other arguments are SmallConvNet's (see there)."""
+    num_classes = int(max(data["y_train"].max(), data["y_val"].max())) + 1
+    return SmallConvNet(
+        input_dim=data["X_train"].shape[1:], num_filters=num_filters, filter_size=filter_size,
+        num_classes=num_classes, normalization=normalization, num_groups=num_groups, num_blocks=num_blocks,
+        block_order=block_order, weight_scale=weight_scale, reg=reg, dtype=data["X_train"].dtype, seed=seed,
+    )
+
+
+TRAINING_SETTINGS = ("update_rule", "learning_rate", "momentum", "lr_decay", "batch_size", "num_epochs",
+                     "eval_every", "num_train_samples", "on_evaluate", "verbose")
+
+
+def train_model(
+    model, data, update_rule="adam", learning_rate=1e-3, momentum=None, lr_decay=1.0, batch_size=50,
+    num_epochs=10, eval_every=None, num_train_samples=1000, on_evaluate=None, seed=0, verbose=False, desc=None,
+):
+    """Train `model` on `data` with a Solver; returns the trained Solver (best checkpoint restored).
+
+    Inputs: the Solver's settings; `momentum` (for "sgd_momentum") goes into the optimizer's
+    config when given, and the optimizer's default is used otherwise.
+    """
+    optim_config = {"learning_rate": learning_rate}
+    if momentum is not None:
+        optim_config["momentum"] = momentum
+    solver = Solver(
+        model, data, update_rule=update_rule, optim_config=optim_config, lr_decay=lr_decay,
+        batch_size=batch_size, num_epochs=num_epochs, eval_every=eval_every,
+        num_train_samples=num_train_samples, on_evaluate=on_evaluate, seed=seed, verbose=verbose, desc=desc,
+    )
+    return solver.train()
+
+
+def sweep(make_model, data, parameter, values, normalizations=(None, "batchnorm"), seed=0, derived=None, **settings):
+    """Train once per (normalization, value) with one setting, `parameter`, set to each value.
+
+    The one experiment runner of notebooks 5 and 7. For every normalization and value it
+    builds a model with make_model, trains it with train_model (a Solver), and records the
+    best validation accuracy, the final training loss, divergence and, when `data` has a
+    test split, the test accuracy of the best checkpoint (batch norm in test mode).
+
+        sweep(fully_connected, data, "weight_scale", np.logspace(-4, 0, 13))      # notebook 5
+        sweep(convnet, data, "batch_size", [2, 4, 8, 16, 32], ("batchnorm", "groupnorm"),
+              seed=1, derived={"learning_rate": lambda b: 0.1 * b / 32},
+              update_rule="sgd_momentum", num_blocks=3)                           # notebook 7
 
     Inputs:
-    - data: dict of splits
-    - parameter: a keyword of train_network, e.g. "weight_scale", "learning_rate", "batch_size"
+    - make_model: function make_model(data, normalization=..., seed=..., **model_settings)
+      returning a model with CS231n's interface, e.g. fully_connected or convnet
+    - data: dict of splits (X_train, y_train, X_val, y_val, optionally X_test, y_test)
+    - parameter: the setting varied, a keyword of make_model or of train_model
     - values: the values to try
     - normalizations: the normalizations to compare at every value
-    - train_kwargs: the other settings, fixed across the sweep
+    - seed: seeds the model's weights and the Solver's batch order (the same at every value)
+    - derived: optional dict setting -> function of the value, for settings that follow the
+      varied one (e.g. a learning rate proportional to the batch size)
+    - settings: everything else, fixed across the sweep. A keyword that make_model accepts
+      goes to make_model; the rest (TRAINING_SETTINGS) go to train_model
 
     Returns:
-    - SweepResult
+    - SweepResult; its arrays have one entry per value, its models one trained model
+      (best checkpoint) per value
     """
+    model_keywords = set(inspect.signature(make_model).parameters) - {"data", "normalization", "seed"}
+    derived = {} if derived is None else dict(derived)
     values = np.asarray(values)
-    best, final, diverged = {}, {}, {}
+    best, final, diverged, test_acc, models = {}, {}, {}, {}, {}
     for norm in normalizations:
-        runs = [train_network(data, normalization=norm, **{parameter: v.item()}, **train_kwargs) for v in values]
-        best[label(norm)] = np.array([s.best_val_acc for s in runs])
-        final[label(norm)] = np.array([_final_loss(s) for s in runs])
-        diverged[label(norm)] = np.array([s.diverged_at is not None for s in runs])
-    return SweepResult(parameter=parameter, values=values, best_val_acc=best, final_loss=final, diverged=diverged)
+        runs = []
+        for v in values:
+            chosen = {**settings, parameter: v.item(), **{name: f(v.item()) for name, f in derived.items()}}
+            unknown = sorted(set(chosen) - model_keywords - set(TRAINING_SETTINGS))
+            if unknown:
+                raise ValueError(
+                    f"sweep: unknown setting(s) {', '.join(map(repr, unknown))}; known: the keywords of "
+                    f"{make_model.__name__} ({', '.join(sorted(model_keywords))}) and {', '.join(TRAINING_SETTINGS)}"
+                )
+            model = make_model(data, normalization=norm, seed=seed,
+                               **{k: x for k, x in chosen.items() if k in model_keywords})
+            training = {k: x for k, x in chosen.items() if k not in model_keywords}
+            runs.append(train_model(model, data, seed=seed, desc=label(norm), **training))
+        key = label(norm)
+        best[key] = np.array([s.best_val_acc for s in runs])
+        final[key] = np.array([_final_loss(s) for s in runs])
+        diverged[key] = np.array([s.diverged_at is not None for s in runs])
+        if "X_test" in data:
+            test_acc[key] = np.array([s.check_accuracy(data["X_test"], data["y_test"]) for s in runs])
+        models[key] = tuple(s.model for s in runs)
+    return SweepResult(
+        parameter=parameter, values=values, best_val_acc=best, final_loss=final, diverged=diverged,
+        test_acc=test_acc, models=models,
+    )
+
+
+def statistic_noise(model, X, batch_size, seed=0):
+    """How far one batch's statistics stray from the whole set's, at the last norm layer.
+
+    The inputs of the model's last norm layer over all of X (model.norm_inputs, test mode)
+    are cut, in a seeded random order, into batches of `batch_size` images; for each channel,
+    the root-mean-square difference between a batch's mean (and standard deviation) over
+    (batch, H, W) and the whole set's is divided by the channel's standard deviation over
+    the set. Those relative errors are summarized by their median over the channels.
+
+    Inputs:
+    - model: a trained SmallConvNet with norm layers
+    - X: (N, C, H, W) images, e.g. the training split
+    - batch_size: B, images per batch (N // B whole batches are used)
+    - seed: seeds the order of the images
+
+    Returns a tuple of floats (mean_error, std_error), each in units of the channel's std.
+    """
+    features = model.norm_inputs(X)[-1][np.random.default_rng(seed).permutation(len(X))]
+    N, F, H, W = features.shape
+    population_mean = features.mean(axis=(0, 2, 3))
+    population_std = features.std(axis=(0, 2, 3))
+    batches = features[: N // batch_size * batch_size].reshape(-1, batch_size, F, H, W)
+    mean_error = np.sqrt(np.mean((batches.mean(axis=(1, 3, 4)) - population_mean) ** 2, axis=0)) / population_std
+    std_error = np.sqrt(np.mean((batches.std(axis=(1, 3, 4)) - population_std) ** 2, axis=0)) / population_std
+    return float(np.median(mean_error)), float(np.median(std_error))
 
 
 def weight_scale_sweep(
@@ -216,7 +331,7 @@ def weight_scale_sweep(
     Returns:
     - SweepResult with parameter "weight_scale"
     """
-    return sweep(data, "weight_scale", weight_scales, normalizations, num_epochs=num_epochs, **train_kwargs)
+    return sweep(fully_connected, data, "weight_scale", weight_scales, normalizations, num_epochs=num_epochs, **train_kwargs)
 
 
 def learning_rate_sweep(
@@ -239,7 +354,7 @@ def learning_rate_sweep(
     - SweepResult with parameter "learning_rate"
     """
     return sweep(
-        data, "learning_rate", learning_rates, normalizations, update_rule=update_rule,
+        fully_connected, data, "learning_rate", learning_rates, normalizations, update_rule=update_rule,
         weight_scale=weight_scale, num_epochs=num_epochs, **train_kwargs,
     )
 
@@ -271,7 +386,7 @@ def batch_size_sweep(
     - SweepResult with parameter "batch_size"
     """
     return sweep(
-        data, "batch_size", batch_sizes, normalizations, weight_scale=weight_scale, num_epochs=num_epochs,
+        fully_connected, data, "batch_size", batch_sizes, normalizations, weight_scale=weight_scale, num_epochs=num_epochs,
         **train_kwargs,
     )
 

@@ -161,3 +161,85 @@ def test_the_command_prints_both_tables():
     # a median row: copy, forward, staged, simplified, ours fwd+bwd, torch (or "-")
     cells = [c.strip() for c in rows[0].strip("|").split("|")][3:]
     assert len(cells) == 6 and all(float(c) > 0 for c in cells[:5])
+
+
+def test_interleaved_rounds_time_every_case_in_turn():
+    """Each round visits every case once, so a slow stretch of the clock hits all cases alike."""
+    clock = FakeClock(costs=[0.0] * 0)
+    order = []
+
+    def case(name, cost):
+        def fn():
+            order.append(name)
+            clock.now += cost
+        return fn
+
+    medians = benchmark.interleaved_medians(
+        {"a": case("a", 0.1), "b": case("b", 0.3)}, repeat=3, min_time=0.05, timer=clock
+    )
+    assert medians == pytest.approx({"a": 0.1, "b": 0.3})
+    # calibration: one call each (0.1 and 0.3 s last min_time); then a, b, a, b, a, b
+    assert order == ["a", "b"] + ["a", "b"] * 3
+
+
+def test_interleaved_median_ignores_one_disturbed_round():
+    costs = iter([0.1, 0.1, 9.0, 0.1, 0.1])  # calibration, then five rounds, the second slow
+    clock = FakeClock(costs=[])
+
+    def fn():
+        clock.now += next(costs)
+
+    assert benchmark.interleaved_medians({"only": fn}, repeat=4, min_time=0.05, timer=clock) == {"only": pytest.approx(0.1)}
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, pattern",
+    [
+        ({"cases": {}}, TypeError, r"cases must be a non-empty dict"),
+        ({"cases": {"x": 3}}, TypeError, r"case 'x' must be callable with no arguments; got int"),
+        ({"cases": {"x": print}, "repeat": 0}, ValueError, r"repeat must be an integer >= 1; got 0"),
+        ({"cases": {"x": print}, "min_time": -1}, ValueError, r"min_time must be a finite number > 0; got -1"),
+    ],
+)
+def test_interleaved_medians_rejects_bad_arguments(kwargs, error, pattern):
+    with pytest.raises(error, match=r"^interleaved_medians: " + pattern):
+        benchmark.interleaved_medians(**kwargs)
+
+
+SMALL_CONVNET = {"N": 4, "input_dim": (3, 8, 8), "num_filters": 4}
+
+
+def test_bench_convnet_times_the_step_and_every_layer_of_every_block():
+    medians = benchmark.bench_convnet(**SMALL_CONVNET, repeat=1, min_time=1e-4)
+    expected = {"step"} | {f"block {i} {layer}" for i in (1, 2) for layer in benchmark.CONVNET_LAYERS}
+    assert set(medians) == expected
+    for ours, theirs in medians.values():
+        assert ours > 0 and (theirs is None if benchmark.torch is None else theirs > 0)
+
+
+def test_torch_convnet_step_computes_our_loss_and_gradients():
+    """The PyTorch step times the same network with the same weights, not something cheaper."""
+    pytest.importorskip("torch")
+    model, X, y = benchmark.convnet_inputs(**SMALL_CONVNET, dtype=np.float64, seed=2)
+    model.reg = 0.1
+    loss, grads = model.loss(X, y)
+    torch_loss, torch_grads = benchmark._torch_convnet_step(model, X, y)()
+    assert torch_loss.item() == pytest.approx(loss, rel=1e-12)
+    assert set(torch_grads) == set(grads)
+    for name, g in grads.items():
+        np.testing.assert_allclose(torch_grads[name].numpy(), g, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_torch_layer_cases_compute_what_ours_compute():
+    pytest.importorskip("torch")
+    model, X, _ = benchmark.convnet_inputs(**SMALL_CONVNET, dtype=np.float64, seed=4)
+    cases = benchmark._layer_cases(model, X, np.random.default_rng(0))
+    for name, (ours, theirs) in cases.items():
+        a, b = ours(), theirs()
+        a = a if isinstance(a, tuple) else (a,)
+        b = tuple(b) if isinstance(b, (tuple, list)) else (b,)
+        if name.endswith("forward"):  # (out, cache) against out or (out, saved tensors...)
+            a, b = a[:1], b[:1]
+        assert len(a) == len(b), name
+        for ours_part, theirs_part in zip(a, b):
+            np.testing.assert_allclose(theirs_part.numpy(), ours_part, rtol=1e-9, atol=1e-12, err_msg=name)

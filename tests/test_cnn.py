@@ -21,8 +21,8 @@ def model(normalization, rng, **kwargs):
     net = SmallConvNet(input_dim=INPUT, num_filters=4, num_classes=4, normalization=normalization, num_groups=2, seed=3, **kwargs)
     if normalization is not None:
         # Non-trivial gamma and beta, so that a backward pass ignoring them cannot pass.
-        net.params["gamma1"] = rng.uniform(0.5, 2.0, 4) * rng.choice([-1, 1], 4)
-        net.params["beta1"] = rng.normal(0, 1, 4)
+        net.params["gamma1"] = (rng.uniform(0.5, 2.0, 4) * rng.choice([-1, 1], 4)).astype(net.dtype)
+        net.params["beta1"] = rng.normal(0, 1, 4).astype(net.dtype)
     return net
 
 
@@ -171,6 +171,16 @@ def test_parameters_have_the_requested_dtype():
         ({"num_blocks": 0}, ValueError, r"num_blocks must be an integer >= 1; got 0"),
         ({"num_blocks": 2.0}, ValueError, r"num_blocks must be an integer >= 1; got 2.0"),
         ({"block_order": "conv-pool-norm"}, ValueError, r"block_order must be one of 'conv-norm-relu-pool', 'conv-relu-pool-norm'; got 'conv-pool-norm'"),
+        ({"num_classes": 0}, ValueError, r"num_classes must be an integer >= 1; got 0"),
+        ({"num_filters": 0}, ValueError, r"num_filters must be an integer >= 1; got 0"),
+        ({"num_filters": 16.0}, ValueError, r"num_filters must be an integer >= 1; got 16.0"),
+        ({"normalization": "groupnorm", "num_groups": 0}, ValueError, r"num_groups must be an integer >= 1; got 0"),
+        ({"filter_size": -1}, ValueError, r"filter_size must be an integer >= 1; got -1"),
+        ({"reg": -1}, ValueError, r"reg must be a finite number >= 0; got -1"),
+        ({"reg": float("nan")}, ValueError, r"reg must be a finite number >= 0; got nan"),
+        ({"weight_scale": -1}, ValueError, r"weight_scale must be None \(He initialization\) or a finite number >= 0; got -1"),
+        ({"weight_scale": "1e-3"}, ValueError, r"weight_scale must be None .* got '1e-3'"),
+        ({"input_dim": (1, 8, 0)}, ValueError, r"input_dim must be \(C, H, W\), three integers >= 1; got \(1, 8, 0\)"),
     ],
 )
 def test_rejects_bad_configuration(kwargs, error, pattern):
@@ -207,3 +217,86 @@ def test_norm_inputs_have_the_shape_of_each_norm_layer(block_order, sizes, rng):
 def test_norm_inputs_needs_norm_layers(rng):
     with pytest.raises(ValueError, match=r"^SmallConvNet.norm_inputs: this network has no norm layers"):
         SmallConvNet(normalization=None).norm_inputs(rng.normal(size=(2, 1, 8, 8)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_floating_images_are_cast_to_the_network_dtype(dtype, batch, rng):
+    """The rule FullyConnectedNet follows too: a floating X of another dtype is cast, as in CS231n."""
+    X, y = batch
+    net = model("batchnorm", rng, dtype=dtype)
+    other = np.float64 if dtype == np.float32 else np.float32
+    loss_cast, grads_cast = net.loss(X.astype(other), y)
+    loss_same, grads_same = net.loss(X.astype(other).astype(dtype), y)
+    assert loss_cast == loss_same
+    assert all(grads_cast[name].dtype == dtype for name in net.params)
+    assert net.loss(X.astype(other)).dtype == dtype
+
+
+@pytest.mark.parametrize(
+    "X, error, pattern",
+    [
+        (np.ones((5, 2, 6, 6), dtype=np.int64), TypeError, r"X must have a floating-point dtype .*got int64"),
+        (np.ones((5, 2, 6, 6), dtype=bool), TypeError, r"X must have a floating-point dtype .*got bool"),
+        (np.ones((5, 2, 6, 6), dtype=complex), TypeError, r"X must have a floating-point dtype .*got complex128"),
+        (np.ones((5, 2, 6, 6), dtype=object), TypeError, r"X must have a floating-point dtype .*got object"),
+        ([[[[1.0]]]], TypeError, r"X must be a numpy array; got list"),
+        (np.ones((5, 2, 6)), ValueError, r"X must be a 4-D array; got 3-D"),
+        (np.ones((5, 3, 6, 6)), ValueError, r"X must have shape \(N, 2, 6, 6\); got \(5, 3, 6, 6\)"),
+    ],
+)
+def test_loss_refuses_what_is_not_a_batch_of_images(X, error, pattern, rng):
+    net = model(None, rng)
+    with pytest.raises(error, match=r"^SmallConvNet.loss: " + pattern):
+        net.loss(X)
+    with pytest.raises(error, match=r"^SmallConvNet.loss: " + pattern):
+        net.loss(X, np.zeros(5, dtype=int))
+
+
+@pytest.fixture
+def tiny_images(rng):
+    """A learnable 3-class problem on 4x4 images: the class sets which quadrant is bright."""
+    def split(n):
+        y = rng.integers(0, 3, size=n)
+        X = rng.normal(0, 0.3, size=(n, 1, 4, 4))
+        for i, label in enumerate(y):
+            X[i, 0, 2 * (label // 2) : 2 * (label // 2) + 2, 2 * (label % 2) : 2 * (label % 2) + 2] += 2.0
+        return X, y
+    (X_train, y_train), (X_val, y_val), (X_test, y_test) = split(60), split(30), split(30)
+    return {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val, "X_test": X_test, "y_test": y_test}
+
+
+def test_sweep_trains_convnets_with_a_derived_learning_rate(tiny_images):
+    from cs231n_bn import experiments
+
+    result = experiments.sweep(
+        experiments.convnet, tiny_images, "batch_size", [4, 12], ("batchnorm", "groupnorm"), seed=1,
+        derived={"learning_rate": lambda b: 0.02 * b}, update_rule="sgd_momentum", momentum=0.9,
+        num_epochs=2, num_filters=4, num_groups=2,
+    )
+    assert list(result.values) == [4, 12]
+    assert set(result.test_acc) == set(result.models) == {"batchnorm", "groupnorm"}
+    for label, models in result.models.items():
+        assert len(models) == 2 and all(isinstance(m, SmallConvNet) for m in models)
+        # the recorded test accuracy is the kept checkpoint's
+        for model, accuracy in zip(models, result.test_acc[label]):
+            assert accuracy == np.mean(model.loss(tiny_images["X_test"]).argmax(axis=1) == tiny_images["y_test"])
+    assert result.models["groupnorm"][0].num_groups == 2
+    assert np.all(result.best_val_acc["batchnorm"] > 0.6), result.best_val_acc
+
+
+def test_sweep_refuses_a_setting_nobody_takes(tiny_images):
+    from cs231n_bn import experiments
+
+    with pytest.raises(ValueError, match=r"^sweep: unknown setting\(s\) 'num_filter'; known: the keywords of convnet"):
+        experiments.sweep(experiments.convnet, tiny_images, "batch_size", [4], ("batchnorm",), num_filter=4)
+
+
+def test_statistic_noise_is_zero_for_the_whole_set_and_grows_as_batches_shrink(tiny_images):
+    from cs231n_bn import experiments
+
+    net = SmallConvNet(input_dim=(1, 4, 4), num_filters=4, num_classes=3, normalization="batchnorm", seed=0)
+    X = tiny_images["X_train"]
+    mean_all, std_all = experiments.statistic_noise(net, X, len(X))
+    assert mean_all < 1e-12 and std_all < 1e-12  # one batch of every image: the population itself
+    errors = [experiments.statistic_noise(net, X, b) for b in (2, 6, 20)]
+    assert errors[0][0] > errors[1][0] > errors[2][0] > 0

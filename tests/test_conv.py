@@ -1,16 +1,36 @@
-"""Convolution and max-pooling: against loop references, numeric gradients and PyTorch."""
+"""Convolution and max-pooling: fast against naive, both against numeric gradients and PyTorch."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cs231n_bn.conv import conv_backward, conv_forward, max_pool_backward, max_pool_forward
+from cs231n_bn.conv import (
+    conv_backward,
+    conv_backward_naive,
+    conv_forward,
+    conv_forward_naive,
+    max_pool_backward,
+    max_pool_backward_naive,
+    max_pool_forward,
+    max_pool_forward_naive,
+)
 from cs231n_bn.gradient_check import eval_numerical_gradient_array, rel_error
 
 CONV_PARAMS = [{"stride": 1, "pad": 1}, {"stride": 2, "pad": 1}, {"stride": 1, "pad": 0}, {"stride": 3, "pad": 1}]
 POOL_PARAMS = [
-    {"pool_height": 2, "pool_width": 2, "stride": 2},
+    {"pool_height": 2, "pool_width": 2, "stride": 2},  # windows tile the input: the reshape path
     {"pool_height": 3, "pool_width": 2, "stride": 1},  # overlapping windows
+    {"pool_height": 2, "pool_width": 2, "stride": 3},  # gaps between windows
 ]
+CONV = {"fast": (conv_forward, conv_backward), "naive": (conv_forward_naive, conv_backward_naive)}
+POOL = {"fast": (max_pool_forward, max_pool_backward), "naive": (max_pool_forward_naive, max_pool_backward_naive)}
+
+
+def scaled_error(a, b):
+    """max |a - b| over max |b|: the tolerance of a sum whose order changed, wherever it cancels."""
+    assert a.shape == b.shape and a.dtype == b.dtype, (a.shape, b.shape, a.dtype, b.dtype)
+    return np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300)
 
 
 @pytest.fixture
@@ -21,91 +41,178 @@ def conv_inputs(rng):
     return x, w, b
 
 
-def conv_by_loops(x, w, b, stride, pad):
-    """The definition, one output entry at a time (slow, obviously right)."""
+def conv_by_definition(x, w, b, stride, pad):
+    """The definition written independently of both versions, one output entry at a time."""
     N, _, H, W = x.shape
     F, _, HH, WW = w.shape
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     H_out, W_out = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
     out = np.zeros((N, F, H_out, W_out))
-    for n in range(N):
-        for f in range(F):
-            for i in range(H_out):
-                for j in range(W_out):
-                    patch = xp[n, :, i * stride : i * stride + HH, j * stride : j * stride + WW]
-                    out[n, f, i, j] = np.sum(patch * w[f]) + b[f]
+    for n, f, i, j in np.ndindex(N, F, H_out, W_out):
+        patch = xp[n, :, i * stride : i * stride + HH, j * stride : j * stride + WW]
+        out[n, f, i, j] = np.einsum("cpq,cpq->", patch, w[f]) + b[f]
     return out
 
 
-def pool_by_loops(x, ph, pw, stride):
+def pool_by_definition(x, ph, pw, stride):
     N, C, H, W = x.shape
     out = np.zeros((N, C, (H - ph) // stride + 1, (W - pw) // stride + 1))
-    for i in range(out.shape[2]):
-        for j in range(out.shape[3]):
-            out[:, :, i, j] = x[:, :, i * stride : i * stride + ph, j * stride : j * stride + pw].max(axis=(2, 3))
+    for i, j in np.ndindex(*out.shape[2:]):
+        out[:, :, i, j] = x[:, :, i * stride : i * stride + ph, j * stride : j * stride + pw].max(axis=(2, 3))
     return out
 
 
-@pytest.mark.parametrize("conv_param", CONV_PARAMS)
-def test_conv_forward_matches_the_definition(conv_inputs, conv_param):
-    x, w, b = conv_inputs
-    out, _ = conv_forward(x, w, b, conv_param)
-    np.testing.assert_allclose(out, conv_by_loops(x, w, b, conv_param["stride"], conv_param["pad"]), rtol=1e-12, atol=1e-12)
+@st.composite
+def conv_cases(draw):
+    """Shapes, stride, pad and filter size such that the windows tile the padded input."""
+    N, C, F = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    HH, WW = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    stride = draw(st.integers(1, 3))
+    # Choose the output size; the padded input that gives it, minus the pad, is the input.
+    H_pad = HH + stride * (draw(st.integers(1, 4)) - 1)
+    W_pad = WW + stride * (draw(st.integers(1, 4)) - 1)
+    pad = min(draw(st.integers(0, 2)), (H_pad - 1) // 2, (W_pad - 1) // 2)
+    x_shape = (N, C, H_pad - 2 * pad, W_pad - 2 * pad)
+    return x_shape, (F, C, HH, WW), {"stride": stride, "pad": pad}, draw(st.integers(0, 2**32 - 1))
 
 
+@st.composite
+def pool_cases(draw):
+    ph, pw, stride = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    H = ph + stride * (draw(st.integers(1, 4)) - 1)
+    W = pw + stride * (draw(st.integers(1, 4)) - 1)
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)), H, W)
+    return shape, {"pool_height": ph, "pool_width": pw, "stride": stride}, draw(st.integers(0, 2**32 - 1))
+
+
+@settings(max_examples=60)
+@given(conv_cases())
+def test_fast_and_naive_convolutions_agree(case):
+    x_shape, w_shape, conv_param, seed = case
+    rng = np.random.default_rng(seed)
+    x, w, b = rng.normal(size=x_shape), rng.normal(size=w_shape), rng.normal(size=w_shape[0])
+    fast, fast_cache = conv_forward(x, w, b, conv_param)
+    naive, naive_cache = conv_forward_naive(x, w, b, conv_param)
+    assert scaled_error(fast, naive) < 1e-12
+    dout = rng.normal(size=fast.shape)
+    for name, a, n in zip(("dx", "dw", "db"), conv_backward(dout, fast_cache), conv_backward_naive(dout, naive_cache)):
+        assert scaled_error(a, n) < 1e-12, name
+
+
+@settings(max_examples=60)
+@given(pool_cases())
+def test_fast_and_naive_pooling_agree(case):
+    shape, pool_param, seed = case
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=shape)
+    fast, fast_cache = max_pool_forward(x, pool_param)
+    naive, naive_cache = max_pool_forward_naive(x, pool_param)
+    np.testing.assert_array_equal(fast, naive)
+    dout = rng.normal(size=fast.shape)
+    # Overlapping windows add several gradients into one pixel, in a different order in each version.
+    assert scaled_error(max_pool_backward(dout, fast_cache), max_pool_backward_naive(dout, naive_cache)) < 1e-12
+
+
+@pytest.mark.parametrize("version", ["fast", "naive"])
 @pytest.mark.parametrize("conv_param", CONV_PARAMS)
-def test_conv_gradients(conv_inputs, conv_param, rng):
+def test_conv_forward_matches_the_definition(conv_inputs, conv_param, version):
     x, w, b = conv_inputs
-    out, cache = conv_forward(x, w, b, conv_param)
+    out, _ = CONV[version][0](x, w, b, conv_param)
+    assert scaled_error(out, conv_by_definition(x, w, b, conv_param["stride"], conv_param["pad"])) < 1e-12
+
+
+@pytest.mark.parametrize("version", ["fast", "naive"])
+@pytest.mark.parametrize("conv_param", CONV_PARAMS)
+def test_conv_gradients(conv_inputs, conv_param, version, rng):
+    forward, backward = CONV[version]
+    x, w, b = conv_inputs
+    if version == "naive":  # each numeric derivative runs the loops twice: fewer samples and channels
+        x, w, b = x[:1, :2], w[:2, :2], b[:2]
+    out, cache = forward(x, w, b, conv_param)
     dout = rng.normal(size=out.shape)
-    analytic = conv_backward(dout, cache)
+    analytic = backward(dout, cache)
     numeric = (
-        eval_numerical_gradient_array(lambda x_: conv_forward(x_, w, b, conv_param)[0], x, dout),
-        eval_numerical_gradient_array(lambda w_: conv_forward(x, w_, b, conv_param)[0], w, dout),
-        eval_numerical_gradient_array(lambda b_: conv_forward(x, w, b_, conv_param)[0], b, dout),
+        eval_numerical_gradient_array(lambda x_: forward(x_, w, b, conv_param)[0], x, dout),
+        eval_numerical_gradient_array(lambda w_: forward(x, w_, b, conv_param)[0], w, dout),
+        eval_numerical_gradient_array(lambda b_: forward(x, w, b_, conv_param)[0], b, dout),
     )
     for name, a, n in zip(("dx", "dw", "db"), analytic, numeric):
         assert a.shape == n.shape, name
         assert rel_error(a, n) < 1e-6, f"{name}: {rel_error(a, n):.1e}"
 
 
+@pytest.mark.parametrize("version", ["fast", "naive"])
 @pytest.mark.parametrize("pool_param", POOL_PARAMS)
-def test_max_pool_forward_and_gradient(pool_param, rng):
-    x = rng.normal(size=(2, 3, 6, 6))
-    out, cache = max_pool_forward(x, pool_param)
+def test_max_pool_forward_and_gradient(pool_param, version, rng):
+    forward, backward = POOL[version]
+    x = rng.normal(size=(2, 3, 8, 8))
+    out, cache = forward(x, pool_param)
     ph, pw, s = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
-    np.testing.assert_array_equal(out, pool_by_loops(x, ph, pw, s))
+    np.testing.assert_array_equal(out, pool_by_definition(x, ph, pw, s))
     dout = rng.normal(size=out.shape)
-    numeric = eval_numerical_gradient_array(lambda x_: max_pool_forward(x_, pool_param)[0], x, dout)
-    assert rel_error(max_pool_backward(dout, cache), numeric) < 1e-8
+    numeric = eval_numerical_gradient_array(lambda x_: forward(x_, pool_param)[0], x, dout)
+    assert rel_error(backward(dout, cache), numeric) < 1e-8
 
 
-def test_max_pool_tie_sends_gradient_to_first_maximum():
-    x = np.zeros((1, 1, 2, 2))
-    _, cache = max_pool_forward(x, {})
-    dx = max_pool_backward(np.full((1, 1, 1, 1), 5.0), cache)
+@pytest.mark.parametrize("version", ["fast", "naive"])
+def test_float32_stays_float32(version, rng):
+    x = rng.normal(size=(2, 3, 8, 8)).astype(np.float32)
+    w = rng.normal(size=(4, 3, 3, 3)).astype(np.float32)
+    b = rng.normal(size=4).astype(np.float32)
+    out, cache = CONV[version][0](x, w, b, {"stride": 1, "pad": 1})
+    assert out.dtype == np.float32
+    assert [g.dtype for g in CONV[version][1](out, cache)] == [np.float32] * 3
+    pooled, pool_cache = POOL[version][0](x, {})
+    assert pooled.dtype == np.float32 and POOL[version][1](pooled, pool_cache).dtype == np.float32
+    reference, _ = conv_forward_naive(*(a.astype(np.float64) for a in (x, w, b)), {"stride": 1, "pad": 1})
+    assert scaled_error(out.astype(np.float64), reference) < 1e-6
+
+
+@pytest.mark.parametrize("version", ["fast", "naive"])
+@pytest.mark.parametrize("pool_param", [{}, {"pool_height": 2, "pool_width": 2, "stride": 1}])
+def test_max_pool_tie_sends_gradient_to_first_maximum(version, pool_param):
+    forward, backward = POOL[version]
+    x = np.zeros((1, 1, 2, 2))  # after a ReLU, ties at zero are common
+    _, cache = forward(x, pool_param)
+    dx = backward(np.full((1, 1, 1, 1), 5.0), cache)
     np.testing.assert_array_equal(dx[0, 0], [[5.0, 0.0], [0.0, 0.0]])
 
 
-def test_overlapping_windows_accumulate_at_a_shared_maximum():
+@pytest.mark.parametrize("version", ["fast", "naive"])
+def test_overlapping_windows_accumulate_at_a_shared_maximum(version):
+    forward, backward = POOL[version]
     x = np.zeros((1, 1, 1, 3))
     x[0, 0, 0, 1] = 1.0  # the maximum of both windows [0:2] and [1:3]
-    _, cache = max_pool_forward(x, {"pool_height": 1, "pool_width": 2, "stride": 1})
-    dx = max_pool_backward(np.array([[[[2.0, 3.0]]]]), cache)
+    _, cache = forward(x, {"pool_height": 1, "pool_width": 2, "stride": 1})
+    dx = backward(np.array([[[[2.0, 3.0]]]]), cache)
     np.testing.assert_array_equal(dx[0, 0, 0], [0.0, 5.0, 0.0])
 
 
-def test_inputs_are_never_modified(conv_inputs, rng):
+@pytest.mark.parametrize("version", ["fast", "naive"])
+def test_inputs_are_never_modified(conv_inputs, version, rng):
     x, w, b = conv_inputs
     copies = [a.copy() for a in conv_inputs]
-    out, cache = conv_forward(x, w, b, {"stride": 1, "pad": 1})
+    out, cache = CONV[version][0](x, w, b, {"stride": 1, "pad": 1})
     dout = rng.normal(size=out.shape)
     dout_copy = dout.copy()
-    conv_backward(dout, cache)
-    pooled, pool_cache = max_pool_forward(x[:, :, :6, :6], {})
-    max_pool_backward(np.ones_like(pooled), pool_cache)
-    for a, c in zip((*conv_inputs, dout), (*copies, dout_copy)):
+    CONV[version][1](dout, cache)
+    pooled, pool_cache = POOL[version][0](x[:, :, :6, :6], {})
+    dpooled = rng.normal(size=pooled.shape)
+    dpooled_copy = dpooled.copy()
+    POOL[version][1](dpooled, pool_cache)
+    for a, c in zip((*conv_inputs, dout, dpooled), (*copies, dout_copy, dpooled_copy)):
         np.testing.assert_array_equal(a, c)
+
+
+def test_pooling_reads_any_memory_layout(rng):
+    """A transposed view (as a norm layer may return) pools exactly like its contiguous copy."""
+    x = rng.normal(size=(2, 4, 4, 3)).transpose(0, 3, 1, 2)
+    assert not x.flags.c_contiguous
+    out, cache = max_pool_forward(x, {})
+    expected, expected_cache = max_pool_forward(np.ascontiguousarray(x), {})
+    np.testing.assert_array_equal(out, expected)
+    dout = rng.normal(size=out.shape)
+    np.testing.assert_array_equal(max_pool_backward(dout, cache), max_pool_backward(dout, expected_cache))
 
 
 def test_agrees_with_pytorch(conv_inputs, rng):
@@ -164,3 +271,29 @@ def test_pool_and_backward_reject():
         conv_backward(np.ones((1, 3, 5, 5)), pool_cache)
     with pytest.raises(TypeError, match=r"^max_pool_backward: cache must be the MaxPoolCache.*ConvCache"):
         max_pool_backward(np.ones((1, 2, 2, 2)), conv_cache)
+
+
+@pytest.mark.parametrize("version", ["fast", "naive"])
+def test_unknown_keys_are_refused(version, rng):
+    """A misspelled key would otherwise be ignored and its default used without a word."""
+    x = rng.normal(size=(1, 2, 4, 4))
+    forward = CONV[version][0]
+    with pytest.raises(ValueError, match=rf"^{forward.__name__}: conv_param has unknown key\(s\) 'padding'; known keys: 'stride', 'pad'$"):
+        forward(x, np.ones((3, 2, 3, 3)), np.zeros(3), {"padding": 1})
+    forward = POOL[version][0]
+    with pytest.raises(ValueError, match=rf"^{forward.__name__}: pool_param has unknown key\(s\) 'height', 'width'; known keys: 'pool_height', 'pool_width', 'stride'$"):
+        forward(x, {"height": 2, "width": 2})
+
+
+def test_naive_versions_reject_like_the_fast_ones():
+    x = np.ones((1, 2, 5, 5))
+    with pytest.raises(ValueError, match=r"^conv_forward_naive: a window of 3 with stride 2 does not fit the padded height of 6"):
+        conv_forward_naive(np.ones((1, 2, 6, 6)), np.ones((3, 2, 3, 3)), np.zeros(3), {"stride": 2})
+    with pytest.raises(ValueError, match=r"^max_pool_forward_naive: a window of 2 with stride 2 does not fit the height of 5"):
+        max_pool_forward_naive(x, {})
+    _, fast_cache = conv_forward(x, np.ones((3, 2, 3, 3)), np.zeros(3), {"pad": 1})
+    with pytest.raises(TypeError, match=r"^conv_backward_naive: cache must be the ConvNaiveCache returned by conv_forward_naive; got ConvCache"):
+        conv_backward_naive(np.ones((1, 3, 5, 5)), fast_cache)
+    _, pool_cache = max_pool_forward_naive(x[:, :, :4, :4], {})
+    with pytest.raises(ValueError, match=r"^max_pool_backward_naive: dout must have shape \(1, 2, 2, 2\).*got \(1, 2, 4, 4\)"):
+        max_pool_backward_naive(np.ones((1, 2, 4, 4)), pool_cache)
