@@ -177,9 +177,16 @@ def bn_param_from_module(module, batch_size=None):
     )
 
 
+class FrameworkMissing(ImportError):
+    """An optional framework is not installed. IPython shows it as its one-line message."""
+
+    def _render_traceback_(self):
+        return [f"{type(self).__name__}: {self}"]
+
+
 def _require_torch(where):
     if torch is None:
-        raise ImportError(
+        raise FrameworkMissing(
             f"{where}: needs PyTorch, which is not installed; install the CPU build with "
             f"`pip install torch==2.13.0`"
         )
