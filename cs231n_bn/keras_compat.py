@@ -46,6 +46,7 @@ import numpy as np
 
 from cs231n_bn import validation as check
 from cs231n_bn.batchnorm import DEFAULT_EPS, DEFAULT_MOMENTUM
+from cs231n_bn.torch_compat import nonnegative_int, trained_arrays
 
 # Keras picks its backend once, at its first import; the course needs no TensorFlow.
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -61,14 +62,8 @@ INSTALL_HINT = "pip install torch==2.13.0 'keras>=3.15,<4'"
 
 
 def _steps(where, steps):
-    if steps is None:
-        return None
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(
-            f"{where}: steps must be an integer >= 0 (the training batches the layer has seen) "
-            f"or None; got {steps!r}"
-        )
-    return int(steps)
+    # None: no training history to convert; else the training batches the layer has seen
+    return None if steps is None else nonnegative_int(where, "steps", steps)
 
 
 def _require_keras(where):
@@ -170,23 +165,8 @@ def weights_from_bn_param(gamma, beta, bn_param, steps=None):
       layer.set_weights
     """
     where = "weights_from_bn_param"
-    check.param_dict(where, "bn_param", bn_param)
-    for key in ("running_mean", "running_var"):
-        if key not in bn_param:
-            raise KeyError(
-                f"{where}: bn_param has no '{key}' yet (our layer creates it on the first "
-                f"training batch); got keys {sorted(bn_param)}"
-            )
-    check.float_array(where, "gamma", gamma, ndim=1)
-    D = gamma.shape[0]
-    arrays = [gamma, beta, bn_param["running_mean"], bn_param["running_var"]]
-    for name, a in zip(("gamma", "beta", "running_mean", "running_var"), arrays):
-        check.float_array(where, name, a, ndim=1)
-        check.same_shape(where, name, a, (D,), "one value per feature, like gamma")
-        if a.dtype != gamma.dtype:
-            raise TypeError(f"{where}: {name} must have gamma's dtype {gamma.dtype}; got {a.dtype}")
+    arrays = [a.copy() for a in trained_arrays(where, gamma, beta, bn_param)]
     steps = _steps(where, steps)
-    arrays = [a.copy() for a in arrays]
     if steps is not None:
         momentum = check.unit_interval(where, "bn_param['momentum']", bn_param.get("momentum", DEFAULT_MOMENTUM))
         arrays[3] = arrays[3] + momentum**steps
