@@ -46,7 +46,7 @@ import numpy as np
 
 from cs231n_bn import validation as check
 from cs231n_bn.batchnorm import DEFAULT_EPS, DEFAULT_MOMENTUM
-from cs231n_bn.torch_compat import nonnegative_int, trained_arrays
+from cs231n_bn.torch_compat import FrameworkMissing, nonnegative_int, trained_arrays
 
 # Keras picks its backend once, at its first import; the course needs no TensorFlow.
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -68,7 +68,7 @@ def _steps(where, steps):
 
 def _require_keras(where):
     if keras is None:
-        raise ImportError(f"{where}: needs Keras 3, which is not installed; install it with `{INSTALL_HINT}`")
+        raise FrameworkMissing(f"{where}: needs Keras 3, which is not installed; install it with `{INSTALL_HINT}`")
 
 
 def bn_param_from_weights(weights, momentum=KERAS_DEFAULT_MOMENTUM, eps=KERAS_DEFAULT_EPS, steps=None, mode="test"):

@@ -208,5 +208,5 @@ def test_layer_reader_rejects_what_has_no_counterpart(keras):
 
 def test_without_keras_the_layer_functions_say_how_to_install_it(monkeypatch):
     monkeypatch.setattr(keras_compat, "keras", None)
-    with pytest.raises(ImportError, match=r"layer_from_bn_param: needs Keras 3.*pip install"):
+    with pytest.raises(keras_compat.FrameworkMissing, match=r"layer_from_bn_param: needs Keras 3.*pip install"):
         layer_from_bn_param(np.ones(2), np.zeros(2), {"running_mean": np.zeros(2), "running_var": np.ones(2)})
