@@ -68,7 +68,8 @@ def _batch_size(where, batch_size):
     return int(batch_size)
 
 
-def _count(where, name, k):
+def nonnegative_int(where, name, k):
+    """Return `k` as an int if it is an integer >= 0 (a count of batches), else raise."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
         raise ValueError(f"{where}: {name} must be an integer >= 0; got {k!r}")
     return int(k)
@@ -128,7 +129,7 @@ def bn_param_from_state_dict(
         tracked = state_dict["num_batches_tracked"]
         # a 0-d tensor or array holds the count; .item() gives the Python number unchanged
         tracked = tracked.item() if hasattr(tracked, "item") else tracked
-        k = _count(where, "state_dict['num_batches_tracked']", tracked)
+        k = nonnegative_int(where, "state_dict['num_batches_tracked']", tracked)
         N = batch_size
         # (*) solved for ours: remove the decayed start value, then the Bessel factor
         running_var = (N - 1) / N * (running_var - (1.0 - momentum) ** k)
@@ -177,12 +178,49 @@ def bn_param_from_module(module, batch_size=None):
     )
 
 
+class FrameworkMissing(ImportError):
+    """An optional framework is not installed. IPython shows it as its one-line message."""
+
+    def _render_traceback_(self):
+        return [f"{type(self).__name__}: {self}"]
+
+
 def _require_torch(where):
     if torch is None:
-        raise ImportError(
+        raise FrameworkMissing(
             f"{where}: needs PyTorch, which is not installed; install the CPU build with "
             f"`pip install torch==2.13.0`"
         )
+
+
+def trained_arrays(where, gamma, beta, bn_param):
+    """gamma, beta and bn_param's running_mean, running_var, checked for a conversion.
+
+    Inputs:
+    - where: the calling function's name, for messages
+    - gamma, beta: (D,) floating arrays
+    - bn_param: dict holding running_mean and running_var (our layer creates them on the
+      first training batch)
+
+    Returns:
+    - list of the four (D,) arrays, in that order (not copies); all of gamma's dtype
+    """
+    check.param_dict(where, "bn_param", bn_param)
+    for key in ("running_mean", "running_var"):
+        if key not in bn_param:
+            raise KeyError(
+                f"{where}: bn_param has no '{key}' yet (our layer creates it on the first "
+                f"training batch); got keys {sorted(bn_param)}"
+            )
+    check.float_array(where, "gamma", gamma, ndim=1)
+    D = gamma.shape[0]
+    arrays = [gamma, beta, bn_param["running_mean"], bn_param["running_var"]]
+    for name, a in zip(("gamma", "beta", "running_mean", "running_var"), arrays):
+        check.float_array(where, name, a, ndim=1)
+        check.same_shape(where, name, a, (D,), "one value per feature, like gamma")
+        if a.dtype != gamma.dtype:
+            raise TypeError(f"{where}: {name} must have gamma's dtype {gamma.dtype}; got {a.dtype}")
+    return arrays
 
 
 def state_dict_from_bn_param(gamma, beta, bn_param, batch_size=None, num_batches_tracked=0):
@@ -203,24 +241,9 @@ def state_dict_from_bn_param(gamma, beta, bn_param, batch_size=None, num_batches
     """
     where = "state_dict_from_bn_param"
     _require_torch(where)
-    check.param_dict(where, "bn_param", bn_param)
-    for key in ("running_mean", "running_var"):
-        if key not in bn_param:
-            raise KeyError(
-                f"{where}: bn_param has no '{key}' yet (our layer creates it on the first "
-                f"training batch); got keys {sorted(bn_param)}"
-            )
-    check.float_array(where, "gamma", gamma, ndim=1)
-    D = gamma.shape[0]
-    arrays = {"weight": gamma, "bias": beta,
-              "running_mean": bn_param["running_mean"], "running_var": bn_param["running_var"]}
-    for key, a in arrays.items():
-        check.float_array(where, key, a, ndim=1)
-        check.same_shape(where, key, a, (D,), "one value per feature, like gamma")
-        if a.dtype != gamma.dtype:
-            raise TypeError(f"{where}: {key} must have gamma's dtype {gamma.dtype}; got {a.dtype}")
+    arrays = dict(zip(STATE_KEYS, trained_arrays(where, gamma, beta, bn_param)))
     batch_size = _batch_size(where, batch_size)
-    k = _count(where, "num_batches_tracked", num_batches_tracked)
+    k = nonnegative_int(where, "num_batches_tracked", num_batches_tracked)
     if batch_size is not None:
         # (*): our momentum is PyTorch's 1 - m, so the start term (1 - m)**k is ours**k
         momentum = check.unit_interval(

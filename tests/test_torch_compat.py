@@ -225,3 +225,15 @@ def test_writer_rejects_a_param_without_running_statistics(torch):
     bn_param = {"mode": "train", "running_mean": np.zeros(2), "running_var": np.ones(2, dtype=np.float32)}
     with pytest.raises(TypeError, match="running_var must have gamma's dtype float64; got float32"):
         state_dict_from_bn_param(np.ones(2), np.zeros(2), bn_param)
+
+
+def test_without_torch_the_writers_say_in_one_line_how_to_install_it(monkeypatch):
+    from cs231n_bn import torch_compat
+
+    monkeypatch.setattr(torch_compat, "torch", None)
+    bn_param = {"mode": "test", "running_mean": np.zeros(2), "running_var": np.ones(2)}
+    with pytest.raises(torch_compat.FrameworkMissing, match=r"state_dict_from_bn_param: needs PyTorch.*pip install torch==2.13.0") as info:
+        state_dict_from_bn_param(np.ones(2), np.zeros(2), bn_param)
+    assert isinstance(info.value, ImportError)
+    # what IPython shows in place of a traceback
+    assert info.value._render_traceback_() == [f"FrameworkMissing: {info.value}"]
