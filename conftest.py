@@ -1,5 +1,6 @@
-"""Notebook 8 compares our layer with PyTorch, an optional install: without PyTorch its
-cells are skipped, not failed, and the run ends with one line saying how to install it."""
+"""Notebook 8 compares our layer with PyTorch and Keras, optional installs: without either,
+its cells are skipped, not failed, and the run ends with one line saying how to install them.
+(Its stored outputs are those of a run with both, so a run without one could not match.)"""
 
 import importlib.util
 
@@ -7,17 +8,18 @@ import pytest
 
 TORCH_NOTEBOOK = "08_frameworks.ipynb"
 HOW_TO_ENABLE = (
-    "PyTorch is not installed: notebook 8 and the PyTorch comparisons in tests/ were skipped. "
-    "To run them: .venv/bin/pip install -r requirements-torch.txt (the README gives the CPU-only command)."
+    "PyTorch or Keras is not installed: notebook 8 and the framework comparisons in tests/ were "
+    "skipped. To run them: .venv/bin/pip install -r requirements-torch.txt (the README gives the "
+    "CPU-only command)."
 )
 
 
-def _torch_missing():
-    return importlib.util.find_spec("torch") is None
+def _frameworks_missing():
+    return any(importlib.util.find_spec(name) is None for name in ("torch", "keras"))
 
 
 def pytest_collection_modifyitems(config, items):
-    if not _torch_missing():
+    if not _frameworks_missing():
         return
     skip = pytest.mark.skip(reason=HOW_TO_ENABLE)
     for item in items:
@@ -26,5 +28,5 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_terminal_summary(terminalreporter):
-    if _torch_missing() and terminalreporter.stats.get("skipped"):
+    if _frameworks_missing() and terminalreporter.stats.get("skipped"):
         terminalreporter.write_line(HOW_TO_ENABLE)

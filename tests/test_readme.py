@@ -47,7 +47,7 @@ def requirement_names(path):
 
 def test_the_core_install_holds_no_pytorch_and_the_extra_pins_the_cpu_build_version():
     assert "torch" not in requirement_names("requirements.txt")
-    assert requirement_names("requirements-torch.txt") == {"torch": "torch==2.13.0"}
+    assert requirement_names("requirements-torch.txt") == {"torch": "torch==2.13.0", "keras": "keras==3.15.1"}
     assert 'torch = ["torch==2.13.0"]' in (ROOT / "pyproject.toml").read_text()
     # The README's CPU-only command is PyTorch's own index, never a bare `torch` from PyPI.
     assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in README
@@ -73,7 +73,7 @@ def root_conftest():
 
 
 def test_without_pytorch_notebook_8_is_skipped_and_the_run_says_how_to_enable_it(root_conftest, monkeypatch):
-    monkeypatch.setattr(root_conftest, "_torch_missing", lambda: True)
+    monkeypatch.setattr(root_conftest, "_frameworks_missing", lambda: True)
     marked = {}
     items = [SimpleNamespace(path=ROOT / "notebooks" / name, add_marker=lambda m, name=name: marked.setdefault(name, m))
              for name in ("07_conv_nets.ipynb", "08_frameworks.ipynb")]
@@ -88,7 +88,7 @@ def test_without_pytorch_notebook_8_is_skipped_and_the_run_says_how_to_enable_it
 
 
 def test_with_pytorch_nothing_is_skipped(root_conftest, monkeypatch):
-    monkeypatch.setattr(root_conftest, "_torch_missing", lambda: False)
+    monkeypatch.setattr(root_conftest, "_frameworks_missing", lambda: False)
     item = SimpleNamespace(path=ROOT / "notebooks" / "08_frameworks.ipynb", add_marker=pytest.fail)
     root_conftest.pytest_collection_modifyitems(None, [item])
     written = []
