@@ -4,7 +4,7 @@
 
 For the student, as self-assessment (the instructor grades with checks of their own):
 
-- a check cell that calls `checks.check_<exercise>` is run here and now, in this process,
+- a check cell that calls `checks.check_<exercise>(<exercise>)` is run here and now, in this process,
   on the package as it is on disk: done, failing with the check's diagnosis, or not
   started while the exercise's stub is still in place;
 - a check cell of a notebook exercise (code written in the notebook itself) is judged by
@@ -32,7 +32,7 @@ from cs231n_bn.exercise import heading_before, not_started, plain_text
 
 STUB_WORDS = ("NotImplementedYet", "YOUR CODE HERE", "raise NotImplementedError")
 ANSWER_PLACEHOLDER = "YOUR ANSWER HERE"
-DETAIL_LINES = 4  # lines of a failure's diagnosis shown under its exercise
+DETAIL_LINES = 12  # lines of a failure's diagnosis shown under its exercise
 
 
 @dataclass
@@ -129,7 +129,11 @@ def notebook_standings(path, rel, checks, results):
             standings.append(Standing(rel, _question_name(cells, index),
                                       "answered" if answered else "not answered", 0, max_points))
             continue
-        call = re.search(r"\bchecks\.(check_\w+)\(", cell.source)
+        # A package exercise's check takes at most the function under test, and runs here
+        # on the installed package; a check of the notebook's own variables
+        # (checks.check_undo(gamma_undo, beta_undo, ...)) is judged from the notebook as
+        # saved, like any in-notebook exercise.
+        call = re.search(r"\bchecks\.(check_\w+)\(\s*\w*\s*\)", cell.source)
         if call:
             if call[1] not in results:
                 results[call[1]] = run_check(checks, call[1])
@@ -185,7 +189,9 @@ def format_standings(items):
             item.status == "not started" and item.detail and f"of {item.notebook}:" not in item.detail
         ):
             wrapped = [w for text in item.detail.strip().split("\n") for w in textwrap.wrap(text, 72) or [""]]
-            lines += [f"{'':23}{text}" for text in wrapped[:DETAIL_LINES]]
+            if len(wrapped) > DETAIL_LINES:
+                wrapped = wrapped[: DETAIL_LINES - 1] + ["... (the rest: run the exercise's check cell)"]
+            lines += [f"{'':23}{text}" for text in wrapped]
     code = [i for i in items if not i.written]
     written = [i for i in items if i.written]
     count = {s: sum(i.status == s for i in code) for s in ("done", "failing", "not started", "not checked")}

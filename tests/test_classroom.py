@@ -398,7 +398,9 @@ def test_in_the_student_edition_tests_and_progress_tell_done_wrong_and_not_start
     forward = next(line for line in lines if "batchnorm_forward" in line and "/" in line)
     assert forward.split()[:2] == ["done", "4/4"] and "Exercise 1" in forward, shown.stdout
     alt = lines.index(next(line for line in lines if line.rstrip().endswith("batchnorm_backward_alt")))
-    assert lines[alt].split()[0] == "failing" and "mean" in lines[alt + 1], shown.stdout
+    # The diagnosis follows on the lines under the exercise, up to the next exercise.
+    diagnosis = " ".join(lines[alt + 1:alt + 8])
+    assert lines[alt].split()[0] == "failing" and "mean" in diagnosis and "missing" in diagnosis, shown.stdout
     assert any(line.split()[:2] == ["not", "started"] and "batchnorm_backward" in line for line in lines)
     assert "Exercises: 4 of " in shown.stdout
 

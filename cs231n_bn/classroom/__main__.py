@@ -9,7 +9,7 @@ from cs231n_bn.classroom.release import ReleaseError, release
 
 
 def _release(args):
-    report = release(args.source, args.dest, committed=not args.working_tree)
+    report = release(args.source, args.dest, committed=not args.working_tree, solution_hints=args.with_solution_hints)
     if report.uncommitted:
         print(
             f"note: built from the last commit; uncommitted changes to {len(report.uncommitted)} "
@@ -57,6 +57,8 @@ def main(argv=None):
     rel.add_argument("--source", default=PACKAGE_SOURCE, help="the instructor's checkout (default: this one)")
     rel.add_argument("--working-tree", action="store_true",
                      help="release the files on disk, uncommitted edits included (default: the last commit)")
+    rel.add_argument("--with-solution-hints", action="store_true",
+                     help="keep the last hint level, the formulas, in the student edition (default: left out)")
     rel.set_defaults(run=_release)
 
     gr = commands.add_parser("grade", help="grade a student's copy offline")

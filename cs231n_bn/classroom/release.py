@@ -32,10 +32,15 @@ from cs231n_bn.classroom.leaks import STATED_ON_PURPOSE, solved_outside_regions,
 from cs231n_bn.classroom.regions import HIDDEN_TESTS, SOLUTION, find_regions, replace_regions
 from cs231n_bn.exercise import exercise_name, lower_first
 
-# Path prefixes for instructors only: the classroom tools (release, grader), the tests of
-# the checks (near-solutions) and of the classroom, and the README test (the student
-# edition has its own README).
-INSTRUCTOR_ONLY = ("cs231n_bn/classroom/", "tests/test_checks", "tests/test_classroom", "tests/test_readme.py")
+# Path prefixes for instructors only: the classroom tools (release, grader), the nbgrader
+# course set-up, the tests of the checks (near-solutions) and of the classroom, and the
+# README test (the student edition has its own README).
+INSTRUCTOR_ONLY = (
+    "cs231n_bn/classroom/", "nbgrader_course/", "tests/test_checks", "tests/test_classroom", "tests/test_readme.py",
+)
+# The last hint level states the formulas: a student edition carries it only when the
+# instructor asks for it (`release --with-solution-hints`).
+SOLUTION_HINTS = "cs231n_bn/checks/solution_hints.py"
 STUDENT_README = Path(__file__).with_name("student_readme.md")
 STUB_IMPORT = "from cs231n_bn.exercise import NotImplementedYet"
 # Cell metadata a student edition keeps; the rest (timings, widget state, ...) is dropped.
@@ -70,12 +75,14 @@ def _git(source, *args):
         ) from err
 
 
-def shipped_files(source):
-    """Relative paths of the files git tracks under `source`, less the instructor-only ones."""
+def shipped_files(source, solution_hints=False):
+    """Relative paths of the files git tracks under `source`, less the instructor-only ones
+    (and less the formula hints unless `solution_hints`)."""
     listing = _git(source, "ls-files", "-z").decode()
+    left_out = INSTRUCTOR_ONLY if solution_hints else (*INSTRUCTOR_ONLY, SOLUTION_HINTS)
     return [
         rel for rel in sorted(p for p in listing.split("\0") if p)
-        if not rel.startswith(INSTRUCTOR_ONLY) and (Path(source) / rel).is_file()
+        if not rel.startswith(left_out) and (Path(source) / rel).is_file()
     ]
 
 
@@ -297,13 +304,14 @@ def strip_notebook(nb, rel, report):
 # ---------------------------------------------------------------------------------------
 
 
-def release(source, dest, strip=True, committed=False):
+def release(source, dest, strip=True, committed=False, solution_hints=False):
     """Copy the course from `source` to the new folder `dest`, as the student edition.
 
     With committed=True the files come from the last commit (git archive HEAD), and the
     tracked files whose edits that leaves out are listed in the report; otherwise from
     the working tree. With strip=False the copy keeps its solutions and README (the
-    instructor edition: the same files, for grading tests). The copy is built beside
+    instructor edition: the same files, for grading tests). With solution_hints=True the
+    student edition keeps the last hint level (the formulas, cs231n_bn/checks/solution_hints.py). The copy is built beside
     dest and renamed into place at the end, so a failed release leaves nothing behind.
     Returns a ReleaseReport.
     """
@@ -320,7 +328,7 @@ def release(source, dest, strip=True, committed=False):
             if committed:
                 report.uncommitted = uncommitted_files(source)
                 source = committed_tree(source, Path(head))
-            _build(source, partial, strip, report)
+            _build(source, partial, strip, report, solution_hints or not strip)
             if dest.exists():
                 dest.rmdir()
             partial.rename(dest)
@@ -330,8 +338,8 @@ def release(source, dest, strip=True, committed=False):
     return report
 
 
-def _build(source, out, strip, report):
-    files = shipped_files(source)
+def _build(source, out, strip, report, solution_hints):
+    files = shipped_files(source, solution_hints)
     for rel in files:
         _write(source, out, rel, strip, report)
     if not strip:
