@@ -102,6 +102,23 @@ def positive_int(where, name, value):
     return int(value)
 
 
+def writable(where, name, a):
+    """Raise unless the array `a` may be written: the numeric gradients nudge x in place."""
+    if not a.flags.writeable:
+        raise ValueError(
+            f"{where}: {name} is read-only, but the check nudges its entries in place (and "
+            f"restores them). Pass a writable copy, {name}.copy(), and make f read that copy"
+        )
+    return a
+
+
+def seed(where, name, value):
+    """Return `value` if it is a seed np.random.default_rng takes: an integer >= 0, or None."""
+    if value is not None and (not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0):
+        raise ValueError(f"{where}: {name} must be an integer >= 0 (or None); got {value!r}")
+    return value
+
+
 def nonempty_batch(where, name, a):
     """Raise if the array `a` has no samples (a statistic of zero samples is 0/0)."""
     if a.shape[0] == 0:
