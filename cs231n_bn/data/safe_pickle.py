@@ -5,12 +5,19 @@ REDUCE opcodes call it, so `pickle.load` on a tampered file can run `os.system`.
 CIFAR-10's batches need only dicts, lists, strings, ints and numpy arrays; the first
 four are built by opcodes without any import, and a numpy array needs exactly three
 names (the reconstruction function, ndarray and dtype), plus, for files re-pickled by
-Python 3, a latin1 text-to-bytes conversion. The unpickler below hands out those and
-refuses every other name before anything is called.
+Python 3, a latin1 text-to-bytes conversion (and `bytes()` for an empty one). The
+unpickler below hands out those and refuses every other name before anything is called.
+
+Memory: nothing a batch file asks for may exceed what the file itself holds. The opcodes
+are walked once before unpickling, which refuses any length field that claims more bytes
+than the file has left (a 1 kB file cannot make the unpickler allocate 6 GiB), and the
+reconstruction function only makes empty arrays: an array's contents then come from the
+file's own bytes, whose length numpy checks against the shape.
 """
 
 import io
 import pickle
+import pickletools
 
 import numpy as np
 
@@ -20,6 +27,26 @@ from cs231n_bn.data.errors import DatasetIntegrityError
 # that it is right whatever numpy's private module is called in this version.
 _reconstruct = np.zeros(1).__reduce__()[0]
 
+
+def _empty_array(subtype, shape, dtype):
+    """numpy's _reconstruct limited to what numpy's pickles ask: an empty ndarray to fill.
+
+    Left unrestricted it would allocate any shape it is given, uninitialized, however
+    small the file.
+    """
+    if subtype is not np.ndarray or tuple(shape) != (0,):
+        raise pickle.UnpicklingError(
+            f"refusing _reconstruct({getattr(subtype, '__name__', subtype)!s}, {shape!r}): "
+            f"numpy's pickles only ask for an empty ndarray, of shape (0,)"
+        )
+    return _reconstruct(subtype, shape, dtype)
+
+
+def _empty_bytes(*args):
+    """What Python 3 pickles (protocol < 3) call for b'': bytes() with no argument only."""
+    if args:
+        raise pickle.UnpicklingError("refusing bytes(...) with arguments: only bytes() is expected")
+    return b""
 
 
 def _latin1_bytes(text, encoding):
@@ -32,13 +59,16 @@ def _latin1_bytes(text, encoding):
 ALLOWED_GLOBALS = {
     # numpy < 2 writes (and the official CIFAR-10 files contain) numpy.core.multiarray;
     # numpy >= 2 writes numpy._core.multiarray. Both name one and the same callable.
-    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy.core.multiarray", "_reconstruct"): _empty_array,
+    ("numpy._core.multiarray", "_reconstruct"): _empty_array,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     # Bytes pickled by Python 3 with protocol 2 (as numpy's array data is) come back through
     # _codecs.encode(text, "latin1"); only that exact call is let through.
     ("_codecs", "encode"): _latin1_bytes,
+    # ... and an empty bytes object as a call of bytes() (an empty batch's data, say)
+    ("__builtin__", "bytes"): _empty_bytes,
+    ("builtins", "bytes"): _empty_bytes,
 }
 
 
@@ -69,11 +99,21 @@ def restricted_loads(where, payload, source):
     Returns:
     - the unpickled object
 
-    Raises DatasetIntegrityError for a refused name or a malformed pickle.
+    Raises DatasetIntegrityError for a refused name, a malformed pickle, or one that asks
+    for more memory than its own size accounts for.
     """
     try:
+        # pickletools reads each opcode's argument with a bounded read, and fails on a
+        # length that runs past the end; the C unpickler would allocate the length first.
+        for _ in pickletools.genops(payload):
+            pass
         # The files were written by Python 2; latin1 maps its byte strings to str one to
         # one, and is what numpy expects for arrays pickled by Python 2.
         return RestrictedUnpickler(io.BytesIO(payload), encoding="latin1").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as err:
         raise DatasetIntegrityError(f"{where}: {source} is not a valid CIFAR-10 batch: {err}") from err
+    except MemoryError as err:
+        raise DatasetIntegrityError(
+            f"{where}: {source} asks for more memory than a CIFAR-10 batch needs "
+            f"({len(payload)} bytes on disk); it is not a valid batch"
+        ) from err
