@@ -109,8 +109,11 @@ def main():
     print("|---|---|---|---|---|")
     print(f"| {medians['seconds']:.2f} | {medians['cpu']:.2f} | {medians['process']:.2f} | "
           f"{medians['peak'] / 1e9:.2f} | {medians['after_imports'] / 1e9:.2f} |")
-    met = medians["process"] <= TARGET_SECONDS and medians["peak"] <= TARGET_BYTES
-    print("targets met" if met else "targets MISSED")
+    verdict = lambda ok: "met" if ok else "MISSED"  # noqa: E731
+    print(f"memory target {verdict(medians['peak'] <= TARGET_BYTES)}; time target, by the whole "
+          f"process's wall time: {verdict(medians['process'] <= TARGET_SECONDS)}; by the load's CPU "
+          f"time (what the wall time comes to when no other work waits for the cores): "
+          f"{verdict(medians['cpu'] <= TARGET_SECONDS)}")
     print(f"load average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

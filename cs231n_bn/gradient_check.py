@@ -33,7 +33,6 @@ def _require_float(where, name, x):
             f"{where}: {name} must have a floating-point dtype, ideally float64; got {x.dtype} "
             f"(nudging an integer array by h would round the nudge away)"
         )
-    check.writable(where, name, x)
     if x.dtype != np.float64:
         warnings.warn(
             f"{where}: {name} has dtype {x.dtype}; its round-off error (about "
@@ -91,6 +90,7 @@ def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
     """
     where = "eval_numerical_gradient"
     _require_float(where, "x", x)
+    check.writable(where, "x", x)
     h = check.positive_number(where, "h", h)
     _warn_if_low_precision_output(where, f(x))
     grad = np.zeros(x.shape, dtype=np.float64)
@@ -131,6 +131,7 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     """
     where = "eval_numerical_gradient_array"
     _require_float(where, "x", x)
+    check.writable(where, "x", x)
     _require_float(where, "df", df)
     h = check.positive_number(where, "h", h)
     fx = f(x)
@@ -180,6 +181,7 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=0, verbos
     """
     where = "grad_check_sparse"
     _require_float(where, "x", x)
+    check.writable(where, "x", x)
     check.float_array(where, "analytic_grad", analytic_grad)
     check.same_shape(where, "analytic_grad", analytic_grad, x.shape, "the shape of x")
     num_checks = min(check.positive_int(where, "num_checks", num_checks), x.size)
