@@ -127,8 +127,9 @@ def batchnorm_forward(x, gamma, beta, bn_param):
       - running_mean, running_var: (D,) arrays (running_var >= 0); required in test mode
 
     float16 and float32 x are normalized in their own dtype, with the batch statistics
-    summed in float32 or wider so that a large mean costs no accuracy. An x so large that
-    its variance overflows is refused (otherwise every output would silently be beta).
+    summed in float32 around the first sample, so that a large mean costs no accuracy. An
+    x so large that its variance overflows is refused (otherwise every output would
+    silently be beta).
 
     Returns a tuple of:
     - out: (N, D) gamma * xhat + beta
@@ -147,20 +148,24 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 
     ### BEGIN SOLUTION
     if mode == "train":
-        # Shifted data: x - x[0] is exact for entries within a factor of 2 of the first
-        # sample and leaves deviations the size of the spread, so the sums below lose
-        # nothing to a large mean (the plain float32 mean of 64 values near 1e8 comes out
-        # tens off). The sums run in float32 or wider (float16 overflows at 65504); summing
-        # float32 in float64 instead would slow the whole forward pass down by about 80%.
-        acc = np.promote_types(x.dtype, np.float32)
-        xmu = x - x[0]
-        dmu = np.einsum("nd->d", xmu, dtype=acc) / N
-        mu = (x[0] + dmu).astype(x.dtype)
-        xmu -= dmu.astype(x.dtype)
-        # Two passes (mean first, then squared deviations): E[x^2] - E[x]^2 would cancel
-        # catastrophically when |mean| >> std. einsum sums sq = xmu**2 over the batch
-        # without storing sq, one (N, D) array fewer to allocate and write.
-        var = (np.einsum("nd,nd->d", xmu, xmu, dtype=acc) / N).astype(x.dtype)
+        if np.finfo(x.dtype).bits < 64:
+            # float16 and float32, on shifted data: x - x[0] is exact for entries within a
+            # factor of 2 of the first sample and leaves deviations the size of the spread,
+            # so the sums lose nothing to a large mean (the plain float32 mean of 64 values
+            # near 1e8 comes out tens off). The sums run in float32, as float16 overflows at
+            # 65504; summing float32 in float64 would slow the forward pass down by 80%.
+            xmu = x - x[0]
+            dmu = np.einsum("nd->d", xmu, dtype=np.float32) / N
+            mu = (x[0] + dmu).astype(x.dtype)
+            xmu -= dmu.astype(x.dtype)
+            var = (np.einsum("nd,nd->d", xmu, xmu, dtype=np.float32) / N).astype(x.dtype)
+        else:
+            mu = x.mean(axis=0)
+            xmu = x - mu
+            # Two passes (mean first, then squared deviations): E[x^2] - E[x]^2 would cancel
+            # catastrophically when |mean| >> std. einsum sums sq = xmu**2 over the batch
+            # without storing sq, one (N, D) array fewer to allocate and write.
+            var = np.einsum("nd,nd->d", xmu, xmu) / N
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
     else:
