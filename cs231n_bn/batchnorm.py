@@ -19,6 +19,9 @@ from cs231n_bn import validation as check
 MODES = ("train", "test")
 DEFAULT_EPS = 1e-5
 DEFAULT_MOMENTUM = 0.9
+# CS231n's names for bn_param's keys; any other key is refused (a misspelled 'epsilon'
+# or 'momentun' would otherwise fall back to the default without a word)
+BN_PARAM_KEYS = ("mode", "eps", "momentum", "running_mean", "running_var")
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,7 @@ def read_bn_param(where, bn_param, D, dtype):
       (test mode cannot do without them)
     """
     check.param_dict(where, "bn_param", bn_param)
+    check.known_keys(where, "bn_param", bn_param, BN_PARAM_KEYS)
     if "mode" not in bn_param:
         raise ValueError(f"{where}: bn_param['mode'] is required ('train' or 'test'); got no 'mode' key")
     mode = check.choice(where, "bn_param['mode']", bn_param["mode"], MODES)
@@ -86,6 +90,14 @@ def read_bn_param(where, bn_param, D, dtype):
     zeros = np.zeros(D, dtype=dtype) if mode == "train" else None
     running_mean = _running_stat(where, bn_param, "running_mean", D, zeros)
     running_var = _running_stat(where, bn_param, "running_var", D, zeros)
+    valid = (running_var >= 0) & np.isfinite(running_var)
+    if not valid.all():
+        # test mode divides by its square root: NaN for a negative variance, and for an
+        # infinite one every output would silently be beta
+        raise ValueError(
+            f"{where}: bn_param['running_var'] must hold finite variances >= 0; got "
+            f"{np.count_nonzero(~valid)} that are not, e.g. {float(running_var[~valid][0])}"
+        )
     return mode, eps, momentum, running_mean, running_var
 
 
@@ -108,11 +120,16 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     - x: (N, D) floating-point data; never modified
     - gamma: (D,) scale
     - beta: (D,) shift
-    - bn_param: dict with keys
+    - bn_param: dict with CS231n's keys, and no others (an unknown key is refused)
       - mode: 'train' or 'test' (required)
       - eps: constant > 0 added to the variance (default 1e-5)
       - momentum: in [0, 1], weight on the old running value (default 0.9)
-      - running_mean, running_var: (D,) arrays; required in test mode
+      - running_mean, running_var: (D,) arrays (running_var >= 0); required in test mode
+
+    float16 and float32 x are normalized in their own dtype, with the batch statistics
+    summed in float32 around the first sample, so that a large mean costs no accuracy. An
+    x so large that its variance overflows is refused (otherwise every output would
+    silently be beta).
 
     Returns a tuple of:
     - out: (N, D) gamma * xhat + beta
@@ -120,6 +137,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     """
     where = "batchnorm_forward"
     _check_forward_inputs(where, x, gamma, beta)
+    check.nonempty_batch(where, "x", x)
     N, D = x.shape
     mode, eps, momentum, running_mean, running_var = read_bn_param(where, bn_param, D, x.dtype)
     if mode == "train" and N < 2:
@@ -130,12 +148,24 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 
     ### BEGIN SOLUTION
     if mode == "train":
-        mu = x.mean(axis=0)
-        xmu = x - mu
-        # Two passes (mean first, then squared deviations): E[x^2] - E[x]^2 would cancel
-        # catastrophically when |mean| >> std. einsum sums sq = xmu**2 over the batch
-        # without storing sq, one (N, D) array fewer to allocate and write.
-        var = np.einsum("nd,nd->d", xmu, xmu) / N
+        if np.finfo(x.dtype).bits < 64:
+            # float16 and float32, on shifted data: x - x[0] is exact for entries within a
+            # factor of 2 of the first sample and leaves deviations the size of the spread,
+            # so the sums lose nothing to a large mean (the plain float32 mean of 64 values
+            # near 1e8 comes out tens off). The sums run in float32, as float16 overflows at
+            # 65504; summing float32 in float64 would slow the forward pass down by 80%.
+            xmu = x - x[0]
+            dmu = np.einsum("nd->d", xmu, dtype=np.float32) / N
+            mu = (x[0] + dmu).astype(x.dtype)
+            xmu -= dmu.astype(x.dtype)
+            var = (np.einsum("nd,nd->d", xmu, xmu, dtype=np.float32) / N).astype(x.dtype)
+        else:
+            mu = x.mean(axis=0)
+            xmu = x - mu
+            # Two passes (mean first, then squared deviations): E[x^2] - E[x]^2 would cancel
+            # catastrophically when |mean| >> std. einsum sums sq = xmu**2 over the batch
+            # without storing sq, one (N, D) array fewer to allocate and write.
+            var = np.einsum("nd,nd->d", xmu, xmu) / N
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
     else:
@@ -153,6 +183,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         xhat=xhat, gamma=gamma, eps=eps,
     )
     ### END SOLUTION
+    check.finite_variance(where, cache.var, x)
     return out, cache
 
 

@@ -4,7 +4,9 @@
 
 Each entry of x is nudged *in place* and put back, so `f` may read x either through its
 argument or through a closure (e.g. a model's parameter dict). Every function here
-restores x bit for bit, even when `f` raises.
+restores x bit for bit, even when `f` raises. For the same reason x must be writable:
+a read-only x is refused rather than copied, because a copy would be invisible to an f
+that reads the original through a closure (pass a writable copy and let f read that).
 
 Round-off matters: f is only known to about machine epsilon times its size, so the
 difference quotient carries an error of roughly eps_machine / h. In float64 (eps ~ 1e-16)
@@ -15,6 +17,8 @@ Hence the warning below for anything but float64 (notebook 4 shows it).
 import warnings
 
 import numpy as np
+
+from cs231n_bn import validation as check
 
 
 class LowPrecisionWarning(UserWarning):
@@ -51,14 +55,22 @@ def _warn_if_low_precision_output(where, value):
         )
 
 
-def _centered_difference(f, x, ix, h):
+def _as_float64(where, value):
+    """f's value as a float64 array (a fresh copy), or a clear error if it is not numeric."""
+    dtype = np.asarray(value).dtype
+    if not (np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)):
+        raise TypeError(f"{where}: f must return a real number or array of them; got {type(value).__name__} of dtype {dtype}")
+    return np.array(value, dtype=np.float64, copy=True)
+
+
+def _centered_difference(where, f, x, ix, h):
     """(f(x + h e_ix) - f(x - h e_ix)), with x restored exactly afterwards."""
     old = x[ix]
     try:
         x[ix] = old + h
-        fxph = np.array(f(x), dtype=np.float64, copy=True)
+        fxph = _as_float64(where, f(x))
         x[ix] = old - h
-        fxmh = np.array(f(x), dtype=np.float64, copy=True)
+        fxmh = _as_float64(where, f(x))
     finally:
         x[ix] = old
     return fxph - fxmh
@@ -78,10 +90,12 @@ def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
     """
     where = "eval_numerical_gradient"
     _require_float(where, "x", x)
+    check.writable(where, "x", x)
+    h = check.positive_number(where, "h", h)
     _warn_if_low_precision_output(where, f(x))
     grad = np.zeros(x.shape, dtype=np.float64)
     for ix in np.ndindex(*x.shape):
-        diff = _centered_difference(f, x, ix, h)
+        diff = _centered_difference(where, f, x, ix, h)
         if diff.shape != ():
             raise ValueError(
                 f"{where}: f must return a scalar; got an array of shape {diff.shape}. "
@@ -117,14 +131,16 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     """
     where = "eval_numerical_gradient_array"
     _require_float(where, "x", x)
+    check.writable(where, "x", x)
     _require_float(where, "df", df)
+    h = check.positive_number(where, "h", h)
     fx = f(x)
     _warn_if_low_precision_output(where, fx)
     if np.shape(fx) != df.shape:
         raise ValueError(f"{where}: df must have the shape of f(x), {np.shape(fx)}; got {df.shape}")
     grad = np.zeros(x.shape, dtype=np.float64)
     for ix in np.ndindex(*x.shape):
-        grad[ix] = np.sum(_centered_difference(f, x, ix, h) * df) / (2 * h)
+        grad[ix] = np.sum(_centered_difference(where, f, x, ix, h) * df) / (2 * h)
     return grad
 
 
@@ -135,6 +151,9 @@ def rel_error(x, y):
     hide a shape bug behind a small number.
     """
     x, y = np.asarray(x), np.asarray(y)
+    for name, a in (("x", x), ("y", y)):
+        if not np.issubdtype(a.dtype, np.number):
+            raise TypeError(f"rel_error: {name} must be a number or an array of numbers; got dtype {a.dtype}")
     if x.shape != y.shape:
         raise ValueError(f"rel_error: x and y must have the same shape; got {x.shape} and {y.shape}")
     if x.size == 0:
@@ -152,7 +171,7 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=0, verbos
     - f: function of one array returning a scalar
     - x: floating-point array; restored exactly on return
     - analytic_grad: gradient of f at x, shaped like x
-    - num_checks: how many entries to check (at most x.size)
+    - num_checks: how many entries to check, an integer >= 1 (capped at x.size)
     - h: step size
     - seed: seed for choosing the entries
     - verbose: print one line per entry
@@ -162,17 +181,17 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=0, verbos
     """
     where = "grad_check_sparse"
     _require_float(where, "x", x)
-    if np.shape(analytic_grad) != x.shape:
-        raise ValueError(
-            f"{where}: analytic_grad must have the shape of x, {x.shape}; got {np.shape(analytic_grad)}"
-        )
-    num_checks = min(int(num_checks), x.size)
-    rng = np.random.default_rng(seed)
+    check.writable(where, "x", x)
+    check.float_array(where, "analytic_grad", analytic_grad)
+    check.same_shape(where, "analytic_grad", analytic_grad, x.shape, "the shape of x")
+    num_checks = min(check.positive_int(where, "num_checks", num_checks), x.size)
+    h = check.positive_number(where, "h", h)
+    rng = np.random.default_rng(check.seed(where, "seed", seed))
     flat = rng.choice(x.size, size=num_checks, replace=False)
     errors = np.empty(num_checks)
     for k, i in enumerate(flat):
         ix = np.unravel_index(i, x.shape)
-        numeric = float(_centered_difference(f, x, ix, h)) / (2 * h)
+        numeric = float(_centered_difference(where, f, x, ix, h)) / (2 * h)
         analytic = float(analytic_grad[ix])
         errors[k] = rel_error(np.array(numeric), np.array(analytic))
         if verbose:

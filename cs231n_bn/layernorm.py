@@ -9,8 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from cs231n_bn import validation as check
+from cs231n_bn.batchnorm import MODES
 
 DEFAULT_EPS = 1e-5
+# ln_param's keys: CS231n's eps, and the 'mode' a solver writes into every norm's dict
+# (layer norm behaves the same in both modes). Any other key is refused.
+LN_PARAM_KEYS = ("mode", "eps")
 
 
 @dataclass(frozen=True)
@@ -34,8 +38,12 @@ def layernorm_forward(x, gamma, beta, ln_param):
     - x: (N, D) floating-point data; never modified
     - gamma: (D,) scale
     - beta: (D,) shift
-    - ln_param: dict; optional key eps (default 1e-5). Other keys (e.g. a 'mode' left by a
-      solver) are ignored, because layer norm behaves the same in both modes.
+    - ln_param: dict; optional keys eps (default 1e-5) and mode ('train' or 'test', as a
+      solver writes it; ignored, because layer norm behaves the same in both modes). Any
+      other key is refused.
+
+    float16 and float32 x are normalized in their own dtype, with each sample's statistics
+    summed in float64. An x so large that its variance overflows is refused.
 
     Returns a tuple of:
     - out: (N, D) gamma * xhat + beta
@@ -48,21 +56,31 @@ def layernorm_forward(x, gamma, beta, ln_param):
         check.float_array(where, name, p, ndim=1)
         check.same_shape(where, name, p, (D,), "one value per feature of x")
     check.param_dict(where, "ln_param", ln_param)
+    check.known_keys(where, "ln_param", ln_param, LN_PARAM_KEYS)
+    if "mode" in ln_param:
+        check.choice(where, "ln_param['mode']", ln_param["mode"], MODES)
     eps = check.positive_number(where, "ln_param['eps']", ln_param.get("eps", DEFAULT_EPS))
+    check.nonempty_batch(where, "x", x)
     if D < 2:
         raise ValueError(
             f"{where}: layer norm needs at least 2 features per sample to estimate a "
             f"variance; got x with shape {x.shape} (D={D})"
         )
     ### BEGIN SOLUTION
-    mu = x.mean(axis=1, keepdims=True)
-    xmu = x - mu
-    var = np.mean(xmu**2, axis=1, keepdims=True)
+    # Sums in float64 whatever x's dtype: in float16, the mean of values near 300 is
+    # only known to 0.25, a quarter of a unit-variance sample's spread. x - mu is
+    # computed in float64 too, then rounded once to x's dtype.
+    acc = np.promote_types(x.dtype, np.float64)
+    mu = x.mean(axis=1, keepdims=True, dtype=acc)
+    xmu = (x - mu).astype(x.dtype, copy=False)
+    var = np.mean(xmu**2, axis=1, keepdims=True, dtype=acc).astype(x.dtype)
+    mu = mu.astype(x.dtype)
     ivar = 1.0 / np.sqrt(var + eps)
     xhat = xmu * ivar
     out = gamma * xhat + beta
     cache = LayerNormCache(x=x, mu=mu, xmu=xmu, var=var, ivar=ivar, xhat=xhat, gamma=gamma, eps=eps)
     ### END SOLUTION
+    check.finite_variance(where, cache.var, x)
     return out, cache
 
 

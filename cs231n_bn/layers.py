@@ -59,10 +59,12 @@ def affine_backward(dout, cache):
     - dw: (D, M)
     - db: (M,)
     """
+    where = "affine_backward"
+    check.cache_of(where, cache, AffineCache, "affine_forward")
     x, w = cache.x, cache.w
     N = x.shape[0]
-    check.float_array("affine_backward", "dout", dout)
-    check.same_shape("affine_backward", "dout", dout, (N, w.shape[1]), "the shape of out")
+    check.float_array(where, "dout", dout)
+    check.same_shape(where, "dout", dout, (N, w.shape[1]), "the shape of out")
     dx = (dout @ w.T).reshape(x.shape)
     dw = x.reshape(N, -1).T @ dout
     db = dout.sum(axis=0)
@@ -86,8 +88,11 @@ def relu_backward(dout, cache):
     Returns:
     - dx: shaped like x
     """
-    check.float_array("relu_backward", "dout", dout)
-    check.same_shape("relu_backward", "dout", dout, cache.x.shape, "the shape of x")
+    where = "relu_backward"
+    # An AffineCache also has an x: without this check its x would pass for the ReLU's input
+    check.cache_of(where, cache, ReluCache, "relu_forward")
+    check.float_array(where, "dout", dout)
+    check.same_shape(where, "dout", dout, cache.x.shape, "the shape of x")
     return dout * (cache.x > 0)
 
 
@@ -108,7 +113,9 @@ def softmax_loss(x, y):
     if not isinstance(y, np.ndarray) or not np.issubdtype(y.dtype, np.integer):
         raise TypeError(f"{where}: y must be an integer numpy array of labels; got {getattr(y, 'dtype', type(y).__name__)}")
     check.same_shape(where, "y", y, (N,), "one label per row of x")
-    if N and (y.min() < 0 or y.max() >= C):
+    # The mean loss of no samples is 0/0: refuse instead of returning NaN
+    check.nonempty_batch(where, "x", x)
+    if y.min() < 0 or y.max() >= C:
         raise ValueError(f"{where}: labels y must lie in [0, {C - 1}]; got values from {y.min()} to {y.max()}")
     # Shifting by the row maximum leaves the softmax unchanged and keeps exp() from overflowing.
     shifted = x - x.max(axis=1, keepdims=True)

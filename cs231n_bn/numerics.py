@@ -27,6 +27,10 @@ ORDER = {"forward": 1, "backward": 1, "centered": 2}
 
 def _value(f, x):
     value = np.asarray(f(x))
+    if not (np.issubdtype(value.dtype, np.floating) or np.issubdtype(value.dtype, np.integer)):
+        raise TypeError(
+            f"finite_difference_gradient: f must return a real number; got dtype {value.dtype}"
+        )
     if value.shape != ():
         raise ValueError(
             f"finite_difference_gradient: f must return a scalar; got an array of shape {value.shape}"
@@ -63,7 +67,7 @@ def finite_difference_gradient(f, x, h=1e-5, scheme="centered"):
     """Numeric gradient of a scalar function f at x by forward, backward or centered differences.
 
     Each entry of x is nudged in place and restored bit for bit (even if f raises), so f
-    may read x through its argument or through a closure. Works in any floating dtype
+    may read x through its argument or through a closure; a read-only x is refused. Works in any floating dtype
     without warning: the nudged x keeps x's dtype, so f computes in that precision.
 
     Inputs:
@@ -77,6 +81,7 @@ def finite_difference_gradient(f, x, h=1e-5, scheme="centered"):
     """
     where = "finite_difference_gradient"
     check.float_array(where, "x", x)
+    check.writable(where, "x", x)
     h = check.positive_number(where, "h", h)
     check.choice(where, "scheme", scheme, SCHEMES)
     width = 2 * h if scheme == "centered" else h
@@ -101,9 +106,12 @@ def step_size_sweep(f, x, grad, hs, scheme="centered"):
     """
     where = "step_size_sweep"
     check.float_array(where, "x", x)
+    check.writable(where, "x", x)
     grad = np.asarray(grad)
     if grad.shape != x.shape:
         raise ValueError(f"{where}: grad must have the shape of x, {x.shape}; got {grad.shape}")
+    if not np.issubdtype(np.asarray(hs).dtype, np.number):
+        raise ValueError(f"{where}: hs must be a sequence of step sizes > 0; got {hs!r}")
     hs = np.asarray(hs, dtype=np.float64)
     if hs.ndim != 1 or hs.size == 0 or not np.all(hs > 0):
         raise ValueError(f"{where}: hs must be a non-empty 1-D sequence of step sizes > 0; got {hs!r}")

@@ -11,12 +11,12 @@ normalizes each (sample, group) block over its channels and positions. It never 
 across the batch, so it has no running statistics and behaves the same in training and
 at test time. G = 1 is layer norm over (C, H, W); G = C is instance norm over (H, W).
 
-Shapes of gamma and beta: (C,) for both functions, one scale and one shift per channel,
-as for `batchnorm_forward` and `layernorm_forward`, where they are (D,). CS231n uses
-(C,) for spatial batch norm but (1, C, 1, 1) for group norm; we use one convention for
-every norm in the package so that a network can switch normalization without reshaping
-its parameters, and because the gradients dgamma and dbeta then come back as (C,) too.
-A (1, C, 1, 1) array is refused with a message saying so: it is not silently flattened.
+Shapes of gamma and beta: (C,), one scale and one shift per channel, as for
+`batchnorm_forward` and `layernorm_forward`, where they are (D,): one convention for every
+norm in the package, so a network can switch normalization without reshaping its
+parameters. Group norm also takes CS231n's layout for it, (1, C, 1, 1), so CS231n's cells
+run unchanged; gamma and beta must then have the same one of the two shapes, and dgamma
+and dbeta come back in it. Spatial batch norm takes (C,) only, as in CS231n.
 """
 
 from dataclasses import dataclass
@@ -27,6 +27,7 @@ import numpy as np
 from cs231n_bn import validation as check
 from cs231n_bn.batchnorm import (
     DEFAULT_EPS,
+    MODES,
     BatchNormCache,
     batchnorm_backward_alt,
     batchnorm_forward,
@@ -57,23 +58,45 @@ class GroupNormCache:
     var: np.ndarray  # (N, G, 1) biased variance of each group
     ivar: np.ndarray  # (N, G, 1) 1 / sqrt(var + eps)
     xhat: np.ndarray  # (N, G, M) xmu * ivar
-    gamma: np.ndarray  # (C,) scale
+    gamma: np.ndarray  # (C,) or (1, C, 1, 1) scale, as given; beta has the same shape
     eps: float
 
 
-def _check_channel_params(where, x, gamma, beta):
-    """x must be (N, C, H, W) floats; gamma and beta (C,) floats (see the module docstring)."""
+# gn_param's keys: CS231n's eps, and the 'mode' a solver writes into every norm's dict
+# (group norm behaves the same in both modes). Any other key is refused.
+GN_PARAM_KEYS = ("mode", "eps")
+
+
+def _check_channel_params(where, x, gamma, beta, group_layout=False):
+    """x must be (N, C, H, W) floats with N >= 1; gamma and beta (C,) floats.
+
+    With group_layout, gamma and beta may instead both be (1, C, 1, 1), CS231n's layout
+    for group norm (see the module docstring).
+    """
     check.float_array(where, "x", x, ndim=4)
+    check.nonempty_batch(where, "x", x)
     C = x.shape[1]
     for name, p in (("gamma", gamma), ("beta", beta)):
         check.float_array(where, name, p)
+        if group_layout and p.shape == (1, C, 1, 1):
+            continue
         if p.shape == (1, C, 1, 1):
             raise ValueError(
                 f"{where}: {name} must have shape ({C},), one value per channel; got {p.shape}, "
-                f"CS231n's group-norm layout. This package uses (C,) for every norm: pass "
-                f"{name}.reshape({C})"
+                f"CS231n's group-norm layout, which spatial batch norm does not use (nor does "
+                f"CS231n's): pass {name}.reshape({C})"
             )
-        check.same_shape(where, name, p, (C,), "one value per channel of x")
+        layouts = f"({C},) or (1, {C}, 1, 1)" if group_layout else f"({C},)"
+        if p.shape != (C,):
+            raise ValueError(
+                f"{where}: {name} must have shape {layouts}, one value per channel of x; "
+                f"got {p.shape}"
+            )
+    if gamma.shape != beta.shape:
+        raise ValueError(
+            f"{where}: gamma and beta must have the same shape, ({C},) or (1, {C}, 1, 1); "
+            f"got {gamma.shape} and {beta.shape}"
+        )
 
 
 def _check_bn_param(where, bn_param, C, count):
@@ -175,34 +198,46 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
 
     Inputs:
     - x: (N, C, H, W) floating-point data; never modified
-    - gamma: (C,) scale, one per channel
-    - beta: (C,) shift, one per channel
+    - gamma: (C,) scale, one per channel, or CS231n's layout (1, C, 1, 1)
+    - beta: shift, shaped like gamma
     - G: number of groups, an integer that divides C
-    - gn_param: dict; optional key eps (default 1e-5). Other keys (e.g. a 'mode' left
-      by a solver) are ignored, because group norm behaves the same in both modes.
+    - gn_param: dict; optional keys eps (default 1e-5) and mode ('train' or 'test', as a
+      solver writes it; ignored, because group norm behaves the same in both modes). Any
+      other key is refused.
+
+    float16 and float32 x are normalized in their own dtype, with each group's statistics
+    summed in float64. An x so large that its variance overflows is refused.
 
     Returns a tuple of:
     - out: (N, C, H, W)
     - cache: GroupNormCache for spatial_groupnorm_backward
     """
     where = "spatial_groupnorm_forward"
-    _check_channel_params(where, x, gamma, beta)
+    _check_channel_params(where, x, gamma, beta, group_layout=True)
     G = _check_groups(where, G, x)
     check.param_dict(where, "gn_param", gn_param)
+    check.known_keys(where, "gn_param", gn_param, GN_PARAM_KEYS)
+    if "mode" in gn_param:
+        check.choice(where, "gn_param['mode']", gn_param["mode"], MODES)
     eps = check.positive_number(where, "gn_param['eps']", gn_param.get("eps", DEFAULT_EPS))
     ### BEGIN SOLUTION
     N, C, H, W = x.shape
     # Consecutive channels are contiguous in memory, so one reshape lines up each group's
     # (C/G)*H*W values along the last axis.
     xg = x.reshape(N, G, -1)
-    mu = xg.mean(axis=2, keepdims=True)
-    xmu = xg - mu
-    var = np.mean(xmu**2, axis=2, keepdims=True)
+    # Sums in float64 whatever x's dtype (as in layer norm), results rounded to x's dtype
+    acc = np.promote_types(x.dtype, np.float64)
+    mu = xg.mean(axis=2, keepdims=True, dtype=acc)
+    xmu = (xg - mu).astype(x.dtype, copy=False)
+    var = np.mean(xmu**2, axis=2, keepdims=True, dtype=acc).astype(x.dtype)
+    mu = mu.astype(x.dtype)
     ivar = 1.0 / np.sqrt(var + eps)
     xhat = xmu * ivar
-    out = gamma[:, None, None] * xhat.reshape(N, C, H, W) + beta[:, None, None]
+    # reshape(C, 1, 1) serves gamma and beta of shape (C,) and (1, C, 1, 1) alike
+    out = gamma.reshape(C, 1, 1) * xhat.reshape(N, C, H, W) + beta.reshape(C, 1, 1)
     cache = GroupNormCache(x=x, G=G, mu=mu, xmu=xmu, var=var, ivar=ivar, xhat=xhat, gamma=gamma, eps=eps)
     ### END SOLUTION
+    check.finite_variance(where, cache.var, x)
     return out, cache
 
 
@@ -215,8 +250,9 @@ def spatial_groupnorm_backward(dout, cache):
 
     Returns a tuple of:
     - dx: (N, C, H, W)
-    - dgamma: (C,) summed over the batch and the positions
-    - dbeta: (C,)
+    - dgamma: summed over the batch and the positions; shaped like the forward's gamma,
+      (C,) or (1, C, 1, 1)
+    - dbeta: shaped like dgamma
     """
     where = "spatial_groupnorm_backward"
     check.cache_of(where, cache, GroupNormCache, "spatial_groupnorm_forward")
@@ -228,9 +264,10 @@ def spatial_groupnorm_backward(dout, cache):
     N, C, H, W = dout.shape
     xhat = cache.xhat
     xhat_map = xhat.reshape(N, C, H, W)
-    dbeta = dout.sum(axis=(0, 2, 3))
-    dgamma = np.sum(dout * xhat_map, axis=(0, 2, 3))
-    dxhat = (cache.gamma[:, None, None] * dout).reshape(N, cache.G, -1)
+    # gamma and beta share one shape (C,) or (1, C, 1, 1); the gradients come back in it
+    dbeta = dout.sum(axis=(0, 2, 3)).reshape(cache.gamma.shape)
+    dgamma = np.sum(dout * xhat_map, axis=(0, 2, 3)).reshape(cache.gamma.shape)
+    dxhat = (cache.gamma.reshape(C, 1, 1) * dout).reshape(N, cache.G, -1)
     dx = cache.ivar * (
         dxhat
         - dxhat.mean(axis=2, keepdims=True)

@@ -93,3 +93,52 @@ def cache_of(where, cache, cls, producer):
             f"got {type(cache).__name__}"
         )
     return cache
+
+
+def positive_int(where, name, value):
+    """Return `value` as an int if it is an integer >= 1 (not a bool, not 2.7), else raise."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{where}: {name} must be an integer >= 1; got {value!r}")
+    return int(value)
+
+
+def writable(where, name, a):
+    """Raise unless the array `a` may be written: the numeric gradients nudge x in place."""
+    if not a.flags.writeable:
+        raise ValueError(
+            f"{where}: {name} is read-only, but the check nudges its entries in place (and "
+            f"restores them). Pass a writable copy, {name}.copy(), and make f read that copy"
+        )
+    return a
+
+
+def seed(where, name, value):
+    """Return `value` if it is a seed np.random.default_rng takes: an integer >= 0, or None."""
+    if value is not None and (not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0):
+        raise ValueError(f"{where}: {name} must be an integer >= 0 (or None); got {value!r}")
+    return value
+
+
+def nonempty_batch(where, name, a):
+    """Raise if the array `a` has no samples (a statistic of zero samples is 0/0)."""
+    if a.shape[0] == 0:
+        raise ValueError(f"{where}: {name} must hold at least one sample; got shape {a.shape} (N=0)")
+    return a
+
+
+def finite_variance(where, var, x):
+    """Raise if a variance computed from x came out +inf: the squares of x overflowed.
+
+    Left alone, an infinite variance makes xhat exactly 0, so the layer would return beta
+    (and zero gradients) without any sign of trouble. NaN is not caught here: it comes from
+    NaN or inf in x itself and stays visible in the output.
+    """
+    if np.isposinf(var).any():
+        scale = float(np.max(np.abs(x)))
+        limit = float(np.sqrt(np.finfo(x.dtype).max))
+        raise ValueError(
+            f"{where}: x is too large to normalize in {x.dtype}: its entries reach {scale:.3g} in "
+            f"magnitude, and squares above {limit:.3g} overflow, so the variance is inf and every "
+            f"output would be beta. Rescale x (divide it by a power of 10) first"
+        )
+    return var

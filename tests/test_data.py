@@ -5,18 +5,18 @@ layout (pickled dicts of uint8 arrays) in tmp_path, and the download goes throug
 urlopen that serves a local file.
 """
 
-import hashlib
-import io
 import os
 import pickle
 import subprocess
 import sys
 import tarfile
+import tracemalloc
 
 import numpy as np
 import pytest
 
 from cs231n_bn.data import (
+    DatasetError,
     DatasetIntegrityError,
     DatasetMissingError,
     download_cifar10,
@@ -31,6 +31,8 @@ from cs231n_bn.data import (
 from cs231n_bn.data.cifar10 import DOWNLOAD_COMMAND, FOLDER, MANIFEST, TRAIN_BATCHES
 from cs231n_bn.data.digits import DIGITS_FILE
 from cs231n_bn.data.errors import DATASETS_DIR
+from cs231n_bn.data.safe_tar import extract_tar_gz
+from cs231n_bn.data.synthetic import add_file, batch_bytes, write_archive
 
 # ---------------------------------------------------------------- the embedded digits
 
@@ -95,36 +97,9 @@ def test_bad_split_arguments_are_named():
 # ---------------------------------------------------------------- tiny CIFAR-format archives
 
 
-def batch_bytes(n, seed, data=None, labels=None, protocol=2):
-    rng = np.random.default_rng(seed)
-    if data is None:
-        data = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
-    if labels is None:
-        labels = [int(v) for v in rng.integers(0, 10, size=n)]
-    return pickle.dumps({"batch_label": "tiny", "labels": labels, "data": data, "filenames": ["a.png"] * n}, protocol=protocol)
-
-
-def add_file(tar, name, payload):
-    info = tarfile.TarInfo(name)
-    info.size = len(payload)
-    tar.addfile(info, io.BytesIO(payload))
-
-
 def make_archive(path, per_batch=4, extra=None, replace=None):
-    """A CIFAR-10-shaped .tar.gz with `per_batch` images per batch; returns its MD5."""
-    files = {f"{FOLDER}/{name}": batch_bytes(per_batch, i) for i, name in enumerate(TRAIN_BATCHES)}
-    files[f"{FOLDER}/test_batch"] = batch_bytes(per_batch, 99)
-    files[f"{FOLDER}/batches.meta"] = pickle.dumps({"label_names": ["airplane"] * 10}, protocol=2)
-    files.update(replace or {})
-    with tarfile.open(path, "w:gz") as tar:
-        info = tarfile.TarInfo(FOLDER)
-        info.type = tarfile.DIRTYPE
-        tar.addfile(info)
-        for name, payload in files.items():
-            add_file(tar, name, payload)
-        if extra is not None:
-            extra(tar)
-    return hashlib.md5(path.read_bytes()).hexdigest()
+    """A CIFAR-10-layout .tar.gz with `per_batch` images per batch; returns its MD5."""
+    return write_archive(path, per_batch, extra=extra, replace=replace)
 
 
 @pytest.fixture
@@ -136,7 +111,8 @@ def archive(tmp_path):
 def test_happy_path_extracts_and_loads_only_what_is_asked(tmp_path, archive):
     path, md5 = archive
     folder = extract_cifar10(path, tmp_path, md5)
-    assert sorted(p.name for p in folder.iterdir()) == sorted([*TRAIN_BATCHES, "test_batch", "batches.meta", MANIFEST])
+    expected = [*TRAIN_BATCHES, "test_batch", "batches.meta", "readme.html", MANIFEST]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(expected)
     data = get_cifar10_data(num_training=5, num_validation=2, num_test=3, root=tmp_path)
     assert data["X_train"].shape == (5, 3, 32, 32) and data["X_train"].dtype == np.float32
     assert data["X_val"].shape == (2, 3, 32, 32) and data["X_test"].shape == (3, 3, 32, 32)
@@ -240,12 +216,12 @@ def test_unsafe_members_are_refused_and_nothing_is_written(tmp_path, extra, prob
     assert not (tmp_path / "escaped").exists()
 
 
-@pytest.mark.parametrize("protocol", [2, 4])
+@pytest.mark.parametrize("protocol", [None, 2, 4], ids=["python2", "2", "4"])
 def test_batches_pickled_with_any_protocol_load(tmp_path, protocol):
     path = tmp_path / "data_batch_1"
     path.write_bytes(batch_bytes(3, 7, protocol=protocol))
     X, y = load_cifar10_batch(path)
-    expected = pickle.loads(path.read_bytes())
+    expected = pickle.loads(path.read_bytes(), encoding="latin1")
     np.testing.assert_array_equal(X.reshape(3, -1), expected["data"])
     assert y.tolist() == expected["labels"]
 
@@ -353,3 +329,175 @@ def test_the_command_line_reports_a_refusal_and_fails(tmp_path, monkeypatch, cap
     monkeypatch.setattr(cli, "download_cifar10", refuse)
     assert cli.main(["download-cifar10", "--root", str(tmp_path)]) == 1
     assert "bad MD5" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- every refusal is a DatasetError
+
+
+def test_both_kinds_of_refusal_are_dataset_errors():
+    assert issubclass(DatasetMissingError, DatasetError) and issubclass(DatasetIntegrityError, DatasetError)
+    # and stay what they were, for code that catches the builtin kinds
+    assert issubclass(DatasetMissingError, FileNotFoundError) and issubclass(DatasetIntegrityError, ValueError)
+
+
+def plant_link(path, target):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.symlink_to(target)
+
+
+@pytest.mark.parametrize("planted", ["cifar-10-python.tar.gz.part", "cifar-10-python.tar.gz"])
+def test_download_refuses_a_planted_symlink_and_writes_nothing_through_it(tmp_path, archive, planted):
+    source, md5 = archive
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me")
+    root = tmp_path / "root"
+    plant_link(root / planted, outside)
+    with pytest.raises(DatasetError, match=rf"^download_cifar10: refusing to write or delete .*{planted}.*symbolic link"):
+        download_cifar10(root, url="https://x/y", md5=md5, urlopen=lambda url, timeout: open(source, "rb"), progress=False)
+    assert outside.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("planted", [FOLDER, f".{FOLDER}.partial"])
+def test_extraction_refuses_a_planted_symlink_and_deletes_nothing_through_it(tmp_path, archive, planted):
+    path, md5 = archive
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "precious").write_text("keep me")
+    dest = tmp_path / "dest"
+    plant_link(dest / planted, elsewhere)
+    with pytest.raises(DatasetError, match=rf"^extract_cifar10: refusing to write or delete .*{planted}.*symbolic link"):
+        extract_cifar10(path, dest, md5)
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["precious"]
+
+
+def test_a_planted_manifest_link_is_refused(tmp_path, archive, monkeypatch):
+    # A link inside the extracted folder cannot come from the archive (links are refused
+    # there); plant it between extraction and the manifest's write.
+    path, md5 = archive
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me")
+    from cs231n_bn.data import cifar10
+
+    def extract_then_plant(where, archive_path, root, folder):
+        written = extract_tar_gz(where, archive_path, root, folder)
+        plant_link(tmp_path / FOLDER / MANIFEST, outside)
+        return written
+
+    monkeypatch.setattr(cifar10, "extract_tar_gz", extract_then_plant)
+    with pytest.raises(DatasetError, match="symbolic link"):
+        extract_cifar10(path, tmp_path, md5)
+    assert outside.read_text() == "keep me"
+
+
+class ClaimsManyImages:
+    """numpy's rebuild function asked for 400,000 images outright (1.2 GB, uninitialized)."""
+
+    def __reduce__(self):
+        return (np.zeros(1).__reduce__()[0], (np.ndarray, (400000, 3072), b"B"))
+
+
+def test_a_batch_cannot_allocate_more_than_its_file_holds(tmp_path):
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps({"data": ClaimsManyImages(), "labels": [0] * 40000}, protocol=2))
+    assert path.stat().st_size < 100_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetIntegrityError, match=r"refusing _reconstruct.*\(400000, 3072\)"):
+            load_cifar10_batch(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50e6, f"{peak / 1e6:.0f} MB allocated for a file of under 1 MB"
+
+
+def test_a_length_field_past_the_end_of_the_file_is_refused_before_allocating(tmp_path):
+    path = tmp_path / "data_batch_1"
+    # protocol 5's BYTEARRAY8 claiming 6 GiB, followed by ten bytes
+    path.write_bytes(b"\x80\x05\x96" + (6 << 30).to_bytes(8, "little") + b"x" * 10 + b".")
+    with pytest.raises(DatasetIntegrityError, match="^load_cifar10_batch: data_batch_1 is not a valid CIFAR-10 batch"):
+        load_cifar10_batch(path)
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (batch_bytes(4, 0, labels=[True, False, True, False]), "not bools|True at index 0"),
+        (batch_bytes(4, 0, labels=[1, 2, 3.0, 4]), "3.0 at index 2"),
+        (batch_bytes(0, 0), r"holds no images \(data has shape \(0, 3072\)\)"),
+    ],
+    ids=["bool-labels", "float-label", "empty-batch"],
+)
+def test_labels_and_sizes_are_checked_with_a_reason(tmp_path, payload, message):
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(payload)
+    with pytest.raises(DatasetIntegrityError, match=message):
+        load_cifar10_batch(path)
+
+
+def test_a_missing_batch_file_is_a_dataset_error(tmp_path):
+    with pytest.raises(DatasetMissingError, match="^load_cifar10_batch: .*missing"):
+        load_cifar10_batch(tmp_path / "nothing")
+
+
+@pytest.mark.parametrize(
+    "manifest, reason",
+    [
+        ("{not json", "JSONDecodeError"),
+        ('{"archive_md5": "x"}', "KeyError"),
+        ('{"sha256": ["a", "b"]}', "'sha256' is a list"),
+        ('{"sha256": {"test_batch": 3}}', "'sha256' is a dict"),
+        ("[1, 2]", "TypeError"),
+    ],
+    ids=["not-json", "no-sha256", "sha256-a-list", "digest-not-a-string", "not-an-object"],
+)
+def test_a_broken_manifest_is_refused_with_its_reason(tmp_path, archive, manifest, reason):
+    path, md5 = archive
+    folder = extract_cifar10(path, tmp_path, md5)
+    (folder / MANIFEST).write_text(manifest)
+    with pytest.raises(DatasetIntegrityError, match=rf"^get_cifar10_data: .*{MANIFEST} is not the JSON.*{reason}"):
+        get_cifar10_data(num_training=2, num_validation=0, num_test=0, root=tmp_path)
+
+
+def test_get_data_refuses_a_name_that_is_not_a_string_and_a_bad_seed():
+    with pytest.raises(TypeError, match=r"^get_data: name must be one of 'digits', 'cifar10'; got \['digits'\]"):
+        get_data(["digits"])
+    with pytest.raises(ValueError, match=r"^get_digits_data: seed must be an integer >= 0.*'abc'"):
+        get_data("digits", seed="abc")
+    with pytest.raises(ValueError, match=r"^stratified_split: seed must be an integer >= 0.*True"):
+        stratified_split(load_digits()[1], 300, 300, seed=True)
+
+
+# ---------------------------------------------------------------- the real layout, end to end
+
+
+def test_the_real_layout_loads_every_batch_as_float32_without_a_float64_copy(tmp_path):
+    # The real archive's layout with 400 images per batch instead of 10,000; the sizes
+    # cross batch boundaries, and the train/validation boundary falls inside batch 5.
+    per_batch = 400
+    path = tmp_path / "cifar-10-python.tar.gz"
+    extract_cifar10(path, tmp_path, write_archive(path, per_batch))
+    folder = tmp_path / FOLDER
+    raw = [load_cifar10_batch(folder / name) for name in (*TRAIN_BATCHES, "test_batch")]
+    tracemalloc.start()
+    try:
+        data = get_cifar10_data(num_training=1800, num_validation=200, num_test=400, root=tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    sizes = {"train": 1800, "val": 200, "test": 400}
+    for split, n in sizes.items():
+        assert data[f"X_{split}"].shape == (n, 3, 32, 32) and data[f"X_{split}"].dtype == np.float32
+        assert data[f"y_{split}"].shape == (n,) and data[f"y_{split}"].dtype == np.int64
+    X_all = np.concatenate([X for X, _ in raw[:5]]).astype(np.float64) / 255
+    y_all = np.concatenate([y for _, y in raw[:5]])
+    np.testing.assert_array_equal(data["y_train"], y_all[:1800])
+    np.testing.assert_array_equal(data["y_val"], y_all[1800:])
+    np.testing.assert_array_equal(data["y_test"], raw[5][1])
+    mean_image = X_all[:1800].mean(axis=0)
+    np.testing.assert_allclose(data["X_train"], X_all[:1800] - mean_image, atol=1e-6)
+    np.testing.assert_allclose(data["X_val"], X_all[1800:] - mean_image, atol=1e-6)
+    np.testing.assert_allclose(data["X_test"], raw[5][0] / 255 - mean_image, atol=1e-6)
+    # Everything returned, in float32, plus room for one batch in flight; a float64 copy
+    # of the set (twice the float32 size) would not fit.
+    returned = sum(a.nbytes for a in data.values())
+    assert peak < 1.5 * returned, f"peak {peak / 1e6:.0f} MB for {returned / 1e6:.0f} MB returned"

@@ -130,3 +130,11 @@ def test_grad_check_sparse_draws_distinct_entries_reproducibly(rng):
     a = grad_check_sparse(lambda a: float(np.sum(a**2)), x, 2 * x, num_checks=3, seed=5, verbose=False)
     b = grad_check_sparse(lambda a: float(np.sum(a**2)), x, 2 * x, num_checks=3, seed=5, verbose=False)
     np.testing.assert_array_equal(a, b)
+
+
+def test_a_read_only_upstream_gradient_is_fine_it_is_never_written(rng):
+    x = rng.normal(size=(3, 2))
+    df = rng.normal(size=(3, 2))
+    df.flags.writeable = False
+    grad = eval_numerical_gradient_array(lambda a: 3 * a, x, df)
+    np.testing.assert_allclose(grad, 3 * df, rtol=1e-8)

@@ -18,7 +18,7 @@ from cs231n_bn.data.cifar10 import (
     load_cifar10_batch,
 )
 from cs231n_bn.data.digits import DIGITS_SHA256, get_digits_data, load_digits
-from cs231n_bn.data.errors import DATASETS_DIR, DatasetIntegrityError, DatasetMissingError
+from cs231n_bn.data.errors import DATASETS_DIR, DatasetError, DatasetIntegrityError, DatasetMissingError
 from cs231n_bn.data.splits import stratified_split
 
 # Sizes for notebooks: CIFAR-10 in full (49,000 training images) takes far longer than a
@@ -40,9 +40,10 @@ def get_data(name="digits", **kwargs):
 
     Returns a dict with X_train, y_train, X_val, y_val, X_test, y_test.
     """
-    if name not in LOADERS:
+    if not isinstance(name, str) or name not in LOADERS:
         options = ", ".join(repr(n) for n in LOADERS)
-        raise ValueError(f"get_data: name must be one of {options}; got {name!r}")
+        error = ValueError if isinstance(name, str) else TypeError
+        raise error(f"get_data: name must be one of {options}; got {name!r}")
     return LOADERS[name](**{**NOTEBOOK_DEFAULTS[name], **kwargs})
 
 
@@ -52,6 +53,7 @@ __all__ = [
     "DATASETS_DIR",
     "DIGITS_SHA256",
     "DOWNLOAD_COMMAND",
+    "DatasetError",
     "DatasetIntegrityError",
     "DatasetMissingError",
     "download_cifar10",

@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from cs231n_bn.data.cifar10 import download_cifar10
-from cs231n_bn.data.errors import DATASETS_DIR, DatasetIntegrityError
+from cs231n_bn.data.errors import DATASETS_DIR, DatasetError
 
 
 def main(argv=None):
@@ -19,7 +19,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         folder = download_cifar10(args.root)
-    except DatasetIntegrityError as err:
+    except DatasetError as err:
         print(err, file=sys.stderr)
         return 1
     print(f"CIFAR-10 verified and extracted to {folder}")

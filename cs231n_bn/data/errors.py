@@ -1,4 +1,9 @@
-"""The two ways a dataset can fail to load, and the checksums that tell them apart."""
+"""Why a dataset can be refused, the checksums that tell, and the paths a loader may write.
+
+Every refusal is a DatasetError whose message names the function and the reason; its two
+kinds say whether to fetch the file (DatasetMissingError) or to replace it
+(DatasetIntegrityError).
+"""
 
 import hashlib
 from pathlib import Path
@@ -8,12 +13,32 @@ from pathlib import Path
 DATASETS_DIR = Path(__file__).resolve().parents[2] / "datasets"
 
 
-class DatasetMissingError(FileNotFoundError):
+class DatasetError(Exception):
+    """A dataset cannot be fetched, extracted or loaded; the message says why."""
+
+
+class DatasetMissingError(DatasetError, FileNotFoundError):
     """A dataset file is not there; the message says the command that fetches it."""
 
 
-class DatasetIntegrityError(ValueError):
+class DatasetIntegrityError(DatasetError, ValueError):
     """A dataset file is there but is not what was published: corrupt or tampered with."""
+
+
+def refuse_symlink(where, path):
+    """Raise DatasetIntegrityError if `path` is a symbolic link (dangling or not).
+
+    Called on every path a loader is about to write, replace or delete: a link planted
+    there would send the write (or the deletion) to wherever it points, outside the
+    dataset folder.
+    """
+    if Path(path).is_symlink():
+        raise DatasetIntegrityError(
+            f"{where}: refusing to write or delete {path}: it is a symbolic link (to "
+            f"{Path(path).readlink()}), so the write would land outside the dataset folder. "
+            f"Remove the link and run again"
+        )
+    return Path(path)
 
 
 def file_digest(path, algorithm, chunk_size=1 << 20):

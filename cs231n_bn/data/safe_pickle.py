@@ -5,12 +5,20 @@ REDUCE opcodes call it, so `pickle.load` on a tampered file can run `os.system`.
 CIFAR-10's batches need only dicts, lists, strings, ints and numpy arrays; the first
 four are built by opcodes without any import, and a numpy array needs exactly three
 names (the reconstruction function, ndarray and dtype), plus, for files re-pickled by
-Python 3, a latin1 text-to-bytes conversion. The unpickler below hands out those and
-refuses every other name before anything is called.
+Python 3, a latin1 text-to-bytes conversion (and `bytes()` for an empty one). The
+unpickler below hands out those and refuses every other name before anything is called.
+
+Memory: nothing a batch file asks for may exceed what the file itself holds. The opcodes
+are walked once before unpickling (check_lengths), refusing any length field that claims
+more bytes than the file has left: the C unpickler allocates such a length before
+reading, so a 1 kB file could otherwise ask for 6 GiB. The reconstruction function only
+makes empty arrays: an array's contents then come from the file's own bytes, whose length
+numpy checks against the shape.
 """
 
 import io
 import pickle
+import pickletools
 
 import numpy as np
 
@@ -20,6 +28,26 @@ from cs231n_bn.data.errors import DatasetIntegrityError
 # that it is right whatever numpy's private module is called in this version.
 _reconstruct = np.zeros(1).__reduce__()[0]
 
+
+def _empty_array(subtype, shape, dtype):
+    """numpy's _reconstruct limited to what numpy's pickles ask: an empty ndarray to fill.
+
+    Left unrestricted it would allocate any shape it is given, uninitialized, however
+    small the file.
+    """
+    if subtype is not np.ndarray or tuple(shape) != (0,):
+        raise pickle.UnpicklingError(
+            f"refusing _reconstruct({getattr(subtype, '__name__', subtype)!s}, {shape!r}): "
+            f"numpy's pickles only ask for an empty ndarray, of shape (0,)"
+        )
+    return _reconstruct(subtype, shape, dtype)
+
+
+def _empty_bytes(*args):
+    """What Python 3 pickles (protocol < 3) call for b'': bytes() with no argument only."""
+    if args:
+        raise pickle.UnpicklingError("refusing bytes(...) with arguments: only bytes() is expected")
+    return b""
 
 
 def _latin1_bytes(text, encoding):
@@ -32,13 +60,16 @@ def _latin1_bytes(text, encoding):
 ALLOWED_GLOBALS = {
     # numpy < 2 writes (and the official CIFAR-10 files contain) numpy.core.multiarray;
     # numpy >= 2 writes numpy._core.multiarray. Both name one and the same callable.
-    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy.core.multiarray", "_reconstruct"): _empty_array,
+    ("numpy._core.multiarray", "_reconstruct"): _empty_array,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     # Bytes pickled by Python 3 with protocol 2 (as numpy's array data is) come back through
     # _codecs.encode(text, "latin1"); only that exact call is let through.
     ("_codecs", "encode"): _latin1_bytes,
+    # ... and an empty bytes object as a call of bytes() (an empty batch's data, say)
+    ("__builtin__", "bytes"): _empty_bytes,
+    ("builtins", "bytes"): _empty_bytes,
 }
 
 
@@ -58,6 +89,52 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError("refusing a persistent id: CIFAR-10 batches use none")
 
 
+# Byte width and signedness of the length prefix of each kind of counted argument
+_COUNTED = {
+    pickletools.TAKEN_FROM_ARGUMENT1: (1, False),
+    pickletools.TAKEN_FROM_ARGUMENT4: (4, True),
+    pickletools.TAKEN_FROM_ARGUMENT4U: (4, False),
+    pickletools.TAKEN_FROM_ARGUMENT8U: (8, False),
+}
+_OPCODES = {ord(op.code): op for op in pickletools.opcodes}
+
+
+def check_lengths(payload):
+    """Walk a pickle's opcodes and raise ValueError if an argument runs past the end.
+
+    Only the argument sizes are read, not their values, so this is fast enough for a
+    30 MB batch (pickletools.genops decodes every argument, several times slower).
+    """
+    pos, end = 0, len(payload)
+    while pos < end:
+        op = _OPCODES.get(payload[pos])
+        if op is None:
+            raise ValueError(f"unknown opcode {payload[pos]:#04x} at byte {pos}")
+        pos += 1
+        n = 0 if op.arg is None else op.arg.n
+        if n >= 0:
+            pos += n
+        elif n == pickletools.UP_TO_NEWLINE:
+            # GLOBAL and INST take two lines (module and name), the others one
+            for _ in range(2 if op.name in ("GLOBAL", "INST") else 1):
+                newline = payload.find(b"\n", pos)
+                if newline < 0:
+                    raise ValueError(f"{op.name} at byte {pos} has no end of line")
+                pos = newline + 1
+        else:
+            width, signed = _COUNTED[n]
+            size = int.from_bytes(payload[pos : pos + width], "little", signed=signed)
+            pos += width
+            if size < 0 or size > end - pos:
+                raise ValueError(f"{op.name} claims {size} bytes, but only {end - pos} remain in the file")
+            pos += size
+        if op.name == "STOP":
+            return
+    if pos > end:
+        raise ValueError("the last opcode's argument runs past the end of the file")
+    raise ValueError("no STOP opcode: the pickle is truncated")
+
+
 def restricted_loads(where, payload, source):
     """Unpickle bytes with RestrictedUnpickler, as the CIFAR-10 python files expect.
 
@@ -69,11 +146,18 @@ def restricted_loads(where, payload, source):
     Returns:
     - the unpickled object
 
-    Raises DatasetIntegrityError for a refused name or a malformed pickle.
+    Raises DatasetIntegrityError for a refused name, a malformed pickle, or one that asks
+    for more memory than its own size accounts for.
     """
     try:
+        check_lengths(payload)
         # The files were written by Python 2; latin1 maps its byte strings to str one to
         # one, and is what numpy expects for arrays pickled by Python 2.
         return RestrictedUnpickler(io.BytesIO(payload), encoding="latin1").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as err:
         raise DatasetIntegrityError(f"{where}: {source} is not a valid CIFAR-10 batch: {err}") from err
+    except MemoryError as err:
+        raise DatasetIntegrityError(
+            f"{where}: {source} asks for more memory than a CIFAR-10 batch needs "
+            f"({len(payload)} bytes on disk); it is not a valid batch"
+        ) from err

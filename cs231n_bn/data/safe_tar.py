@@ -5,14 +5,15 @@ tarfile's extractall trusts member names and link targets: a member called
 lands outside the destination. Here every member is checked before a single byte is
 written, only regular files and folders are accepted, and files are written by
 copying their bytes (never by tarfile's extraction, which would also restore modes,
-owners and times from the archive).
+owners and times from the archive). Nothing is written or deleted through a symbolic
+link planted in the destination folder: such a link is refused.
 """
 
 import shutil
 import tarfile
 from pathlib import Path, PurePosixPath
 
-from cs231n_bn.data.errors import DatasetIntegrityError
+from cs231n_bn.data.errors import DatasetIntegrityError, refuse_symlink
 
 
 def checked_members(where, tar, top_folder):
@@ -69,8 +70,7 @@ def extract_tar_gz(where, archive, destination, top_folder):
     destination = Path(destination)
     final = destination / top_folder
     partial = destination / f".{top_folder}.partial"
-    if partial.exists():
-        shutil.rmtree(partial)
+    _remove(where, partial)  # left over from an interrupted run
     partial.mkdir(parents=True)
     written = []
     try:
@@ -81,7 +81,8 @@ def extract_tar_gz(where, archive, destination, top_folder):
                     target.mkdir(parents=True, exist_ok=True)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)
-                with tar.extractfile(member) as src, open(target, "wb") as dst:
+                # "x": the folder is new, so an existing file means a member named twice
+                with tar.extractfile(member) as src, open(target, "xb") as dst:
                     shutil.copyfileobj(src, dst)
                 written.append(name)
     except (tarfile.TarError, EOFError, OSError) as err:
@@ -90,7 +91,15 @@ def extract_tar_gz(where, archive, destination, top_folder):
     except DatasetIntegrityError:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    if final.exists():
-        shutil.rmtree(final)
+    _remove(where, final)
     partial.rename(final)
     return written
+
+
+def _remove(where, path):
+    """Delete the folder or file at `path` if there is one; refuse a symbolic link."""
+    refuse_symlink(where, path)
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
