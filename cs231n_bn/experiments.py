@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cs231n_bn import validation
 from cs231n_bn.fc_net import FullyConnectedNet
 from cs231n_bn.solver import Solver
 
@@ -336,14 +337,25 @@ def steps_to_reach(eval_steps, accuracies, target):
     """The first step at which an accuracy history reaches `target`, or None if it never does.
 
     Inputs:
-    - eval_steps: (E,) steps at which the accuracies were measured, increasing
+    - eval_steps: (E,) steps at which the accuracies were measured, increasing (a list or array)
     - accuracies: (E,) accuracy at each of those steps
-    - target: accuracy to reach (>= counts as reached)
+    - target: accuracy to reach, in [0, 1] (reaching it exactly counts)
 
     Returns:
-    - int step, or None
+    - the step as a Python int, or None
     """
-    return next((int(step) for step, accuracy in zip(eval_steps, accuracies) if accuracy >= target), None)
+    where = "steps_to_reach"
+    eval_steps, accuracies = np.asarray(eval_steps), np.asarray(accuracies)
+    if eval_steps.ndim != 1 or accuracies.shape != eval_steps.shape:
+        raise ValueError(
+            f"{where}: eval_steps and accuracies must be 1-D and of the same length; "
+            f"got shapes {eval_steps.shape} and {accuracies.shape}"
+        )
+    target = validation.unit_interval(where, "target", target)
+    ### BEGIN SOLUTION
+    reached = np.flatnonzero(accuracies >= target)
+    return int(eval_steps[reached[0]]) if reached.size else None
+    ### END SOLUTION
 
 
 def fewer_steps(baseline, normalized):
