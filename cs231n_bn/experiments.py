@@ -22,6 +22,7 @@ import inspect
 
 import numpy as np
 
+from cs231n_bn import validation
 from cs231n_bn.cnn import SmallConvNet
 from cs231n_bn.fc_net import FullyConnectedNet
 from cs231n_bn.solver import Solver
@@ -316,7 +317,7 @@ def statistic_noise(model, X, batch_size, seed=0):
 
 
 def weight_scale_sweep(
-    data, weight_scales=np.logspace(-4, 0, 13), normalizations=(None, "batchnorm"), num_epochs=5, **train_kwargs
+    data, weight_scales=np.logspace(-4, 0, 9), normalizations=(None, "batchnorm"), num_epochs=3, **train_kwargs
 ):
     """Best validation accuracy and final loss against the initial weight scale (log-spaced).
 
@@ -325,8 +326,9 @@ def weight_scale_sweep(
     rescales every hidden layer's output, so the scale of the weights before it matters
     much less (the last, unnormalized layer still feels it).
 
-    Inputs: data, the scales, the normalizations, and train_network's other settings
-    (by default 5 hidden layers of 100 ReLUs, Adam at 1e-3, batches of 50, 5 epochs).
+    Inputs: data, the scales (by default half a decade apart), the normalizations, and
+    train_network's other settings (by default 5 hidden layers of 100 ReLUs, Adam at 1e-3,
+    batches of 50, 3 epochs: enough for the contrast to show).
 
     Returns:
     - SweepResult with parameter "weight_scale"
@@ -340,7 +342,7 @@ def learning_rate_sweep(
     normalizations=(None, "batchnorm"),
     update_rule="sgd_momentum",
     weight_scale=0.1,
-    num_epochs=5,
+    num_epochs=3,
     **train_kwargs,
 ):
     """Best validation accuracy and final loss against the learning rate (log-spaced).
@@ -364,7 +366,7 @@ def batch_size_sweep(
     batch_sizes=(2, 4, 8, 16, 32, 64),
     normalizations=(None, "batchnorm", "layernorm"),
     weight_scale=0.1,
-    num_epochs=3,
+    num_epochs=2,
     **train_kwargs,
 ):
     """Best validation accuracy and final loss against the batch size, per normalization.
@@ -380,7 +382,8 @@ def batch_size_sweep(
     - batch_sizes: the batch sizes to try, each >= 2
     - normalizations: any of None, "batchnorm", "layernorm"
     - weight_scale, num_epochs, train_kwargs: train_network's settings (by default 5
-      hidden layers of 100 ReLUs, Adam at 1e-3)
+      hidden layers of 100 ReLUs, Adam at 1e-3, 2 epochs: a batch of 2 then takes about
+      1,200 steps on the digits)
 
     Returns:
     - SweepResult with parameter "batch_size"
@@ -396,7 +399,7 @@ def figure1(
     normalizations=(None, "batchnorm"),
     hidden_dims=(100, 100, 100),
     batch_size=60,
-    num_epochs=50,
+    num_epochs=30,
     eval_every=20,
     update_rule="sgd",
     learning_rate=0.1,
@@ -451,14 +454,25 @@ def steps_to_reach(eval_steps, accuracies, target):
     """The first step at which an accuracy history reaches `target`, or None if it never does.
 
     Inputs:
-    - eval_steps: (E,) steps at which the accuracies were measured, increasing
+    - eval_steps: (E,) steps at which the accuracies were measured, increasing (a list or array)
     - accuracies: (E,) accuracy at each of those steps
-    - target: accuracy to reach (>= counts as reached)
+    - target: accuracy to reach, in [0, 1] (reaching it exactly counts)
 
     Returns:
-    - int step, or None
+    - the step as a Python int, or None
     """
-    return next((int(step) for step, accuracy in zip(eval_steps, accuracies) if accuracy >= target), None)
+    where = "steps_to_reach"
+    eval_steps, accuracies = np.asarray(eval_steps), np.asarray(accuracies)
+    if eval_steps.ndim != 1 or accuracies.shape != eval_steps.shape:
+        raise ValueError(
+            f"{where}: eval_steps and accuracies must be 1-D and of the same length; "
+            f"got shapes {eval_steps.shape} and {accuracies.shape}"
+        )
+    target = validation.unit_interval(where, "target", target)
+    ### BEGIN SOLUTION
+    reached = np.flatnonzero(accuracies >= target)
+    return int(eval_steps[reached[0]]) if reached.size else None
+    ### END SOLUTION
 
 
 def fewer_steps(baseline, normalized):

@@ -83,6 +83,22 @@ def test_steps_to_reach_is_the_first_step_at_or_above_the_target():
     assert ex.steps_to_reach(steps, acc, 0.75) == 20
     assert ex.steps_to_reach(steps, acc, 0.05) == 0
     assert ex.steps_to_reach(steps, acc, 0.9) is None
+    assert ex.steps_to_reach(np.array(steps), np.array(acc), 0.8) == 20
+    assert type(ex.steps_to_reach(np.array(steps), np.array(acc), 0.5)) is int
+    assert ex.steps_to_reach([], [], 0.1) is None
+
+
+@pytest.mark.parametrize(
+    "steps, acc, target, message",
+    [
+        ([0, 10], [0.1], 0.5, r"same length; got shapes \(2,\) and \(1,\)"),
+        ([[0, 10]], [[0.1, 0.2]], 0.5, r"1-D .* got shapes \(1, 2\)"),
+        ([0, 10], [0.1, 0.2], 1.5, r"target must be a number in \[0, 1\]; got 1.5"),
+    ],
+)
+def test_steps_to_reach_refuses_mismatched_histories_and_targets_outside_0_1(steps, acc, target, message):
+    with pytest.raises(ValueError, match="steps_to_reach: .*" + message):
+        ex.steps_to_reach(steps, acc, target)
 
 
 def test_fewer_steps_divides_the_baselines_steps_by_the_normalized_ones():
