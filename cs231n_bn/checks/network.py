@@ -67,8 +67,9 @@ def _check_layers(cls, normalization, activation):
     """Test mode, no dropout: each hidden layer's activation input, and the scores."""
     label = _label(normalization, activation, 1.0)
     net = small_net(cls, normalization, activation, 1.0, seed=3)
-    for bn_param in net.bn_params:
-        bn_param["momentum"] = 0.0  # after one step the running statistics ARE the batch's
+    if normalization == "batchnorm":  # layer norm keeps no running statistics (and refuses the key)
+        for bn_param in net.bn_params:
+            bn_param["momentum"] = 0.0  # after one step the running statistics ARE the batch's
     X = np.random.default_rng(9).normal(size=(8, 4))
     # A training-mode forward pass alone (loss(X, y) would also run the backward pass).
     call(FORWARD_EXERCISE, "FullyConnectedNet._forward", net._forward, X, "train")
