@@ -311,7 +311,7 @@ def _scrubber(source):
     return scrub
 
 
-def grade(copy, source=PACKAGE_SOURCE, notebooks=True, only=None, limits=Limits(), use_bwrap=True):
+def grade(copy, source=PACKAGE_SOURCE, notebooks=True, only=None, limits=Limits(), use_bwrap=True, exercises=None):
     """Grade the copy at `copy` against the instructor's checkout `source`.
 
     Inputs:
@@ -323,6 +323,8 @@ def grade(copy, source=PACKAGE_SOURCE, notebooks=True, only=None, limits=Limits(
     - only: names of the notebooks to run (default: all of them)
     - limits: time and memory limits
     - use_bwrap: run student code under bubblewrap when it is available
+    - exercises: names of the package exercises to grade (default: all of them; the others
+      are listed as skipped)
 
     Returns a GradeReport. Nothing in the copy can make this raise: a bad submission
     scores what it earns, with reasons.
@@ -343,7 +345,7 @@ def grade(copy, source=PACKAGE_SOURCE, notebooks=True, only=None, limits=Limits(
             report.warnings.append("the copy has no cs231n_bn/ folder: every package exercise is missing")
         for rel in modified_support_files(source, submission):
             report.warnings.append(f"{rel} differs from the instructor's version (the instructor's checks grade it)")
-        _grade_into(report, submission, source, notebooks, only, limits, bwrap)
+        _grade_into(report, submission, source, notebooks, only, limits, bwrap, exercises)
     after = fingerprint(source)
     changed = changes(before, after)
     if changed:
@@ -356,7 +358,7 @@ def grade(copy, source=PACKAGE_SOURCE, notebooks=True, only=None, limits=Limits(
     return report
 
 
-def _grade_into(report, submission, source, notebooks, only, limits, bwrap):
+def _grade_into(report, submission, source, notebooks, only, limits, bwrap, exercises):
     package_points = {e.function: 0.0 for e in EXERCISES}
     package_notebook = {e.function: _registered_notebook(source, e) for e in EXERCISES}
     notebook_items = []
@@ -380,7 +382,9 @@ def _grade_into(report, submission, source, notebooks, only, limits, bwrap):
         if exercise.check is None:
             continue  # graded through the check cells of its notebook only
         points = package_points[exercise.function] or float(exercise.points)
-        if (submission / "cs231n_bn" / exercise.module).is_file():
+        if exercises is not None and exercise.function not in exercises:
+            status, message = "skipped", "not graded in this run (--exercise)"
+        elif (submission / "cs231n_bn" / exercise.module).is_file():
             status, message = run_package_exercise(submission, exercise, limits, bwrap)
         else:
             status, message = "missing", f"cs231n_bn/{exercise.module} is missing from the copy"
@@ -428,7 +432,7 @@ def format_table(report, width=100):
     lines.append("-" * len(lines[0]))
     lines.append(f"automatic total: {report.points:g} / {report.max_points:g}")
     if skipped:
-        lines.append(f"not run: {len(skipped)} notebook check cells ({sum(i.max_points for i in skipped):g} points)")
+        lines.append(f"not run: {len(skipped)} exercises or check cells ({sum(i.max_points for i in skipped):g} points)")
     if report.manual_points:
         lines.append(f"written answers to grade by hand: {report.manual_points:g} points")
     lines.extend(f"warning: {w}" for w in report.warnings)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from cs231n_bn.classroom import sandbox, wire
+from cs231n_bn.classroom.exercises import BY_FUNCTION
 
 HERE = Path(__file__).resolve().parent
 WORKER_FILES = ("worker.py", "wire.py")
@@ -123,7 +124,12 @@ class StudentProcess:
         for name, (module, _) in oracles.items():
             by_module.setdefault(module, []).append(name)
         module, function = exercise.module[:-3], exercise.function
-        self._send({"package_dir": package_dir, "module": module, "function": function, "oracles": by_module})
+        exercises = {}
+        for other in BY_FUNCTION.values():
+            if "." not in other.function and other.function != function:
+                exercises.setdefault(other.module[:-3], []).append(other.function)
+        self._send({"package_dir": package_dir, "module": module, "function": function, "oracles": by_module,
+                    "exercises": exercises})
         reply = self._receive()
         if not reply.get("ready"):
             raise trusted_exception(reply.get("raised") or {})

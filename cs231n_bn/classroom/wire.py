@@ -2,9 +2,10 @@
 
 Both sides use this module (it imports only the standard library and numpy, so the
 sandboxed student process can load it without any course code). A message is one frame:
-an 8-byte length, then a JSON document, then the arrays it refers to, each as .npy bytes
-with its own length. Decoding never unpickles: arrays are read with
-`np.load(allow_pickle=False)` and only numeric dtypes are accepted; every frame, string,
+an 8-byte length, then a JSON document, then the raw bytes of the arrays it refers to, each
+with its own length (the JSON gives each array's dtype and shape). Decoding never
+unpickles: an array is rebuilt with `np.frombuffer` only when its dtype is numeric (no
+object or structured dtypes) and its bytes match its shape exactly; every frame, string,
 container and nesting depth has a limit. What the student's process sends is therefore
 only numbers and structure, however it was produced.
 
@@ -15,7 +16,6 @@ numpy dtypes, and numpy Generators (sent as their PCG64 state).
 """
 
 import dataclasses
-import io
 import json
 import os
 import select
@@ -83,7 +83,8 @@ class _Encoder:
             if a.dtype.kind not in NUMERIC_KINDS:
                 return {"t": "foreign", "n": f"ndarray of dtype {a.dtype}"[:200], "f": {}}
             self.arrays.append(a)
-            return {"t": "a" if isinstance(v, np.ndarray) else "s", "i": len(self.arrays) - 1}
+            return {"t": "a" if isinstance(v, np.ndarray) else "s", "i": len(self.arrays) - 1,
+                    "d": a.dtype.str, "s": list(a.shape)}
         if isinstance(v, np.dtype):
             return {"t": "dtype", "v": v.str} if v.kind in NUMERIC_KINDS else {"t": "foreign", "n": "dtype", "f": {}}
         if isinstance(v, np.random.Generator) and isinstance(v.bit_generator, np.random.PCG64):
@@ -95,11 +96,12 @@ class _Encoder:
             if not all(isinstance(k, (str, int)) and not isinstance(k, bool) for k in keys):
                 return {"t": "foreign", "n": "dict with keys other than str and int", "f": {}}
             return {"t": "d", "k": keys, "v": [self.value(v[k], depth + 1) for k in keys]}
+        if isinstance(v, Foreign):  # passed on as it came: the next receiver may know its class
+            fields = {name: self.value(x, depth + 1) for name, x in v.fields.items()}
+            return {"t": "dc", "n": v.type_name[:200], "f": fields}
         if dataclasses.is_dataclass(v) and not isinstance(v, type):
             fields = {f.name: self.value(getattr(v, f.name, None), depth + 1) for f in dataclasses.fields(v)}
             return {"t": "dc", "n": type(v).__name__[:200], "f": fields}
-        if isinstance(v, Foreign):
-            return {"t": "foreign", "n": v.type_name[:200], "f": {}}
         return {"t": "foreign", "n": type(v).__name__[:200], "f": {}}
 
 
@@ -109,9 +111,8 @@ def encode(message, refs=None):
     document = json.dumps(encoder.value(message), allow_nan=False).encode("utf-8")
     parts = [_LENGTH.pack(len(document)), document]
     for a in encoder.arrays:
-        buffer = io.BytesIO()
-        np.save(buffer, a if a.flags.c_contiguous else a.copy(order="C"), allow_pickle=False)
-        parts += [_LENGTH.pack(buffer.getbuffer().nbytes), buffer.getvalue()]
+        data = a.tobytes(order="C")
+        parts += [_LENGTH.pack(len(data)), data]
     body = b"".join(parts)
     if len(body) > MAX_FRAME:
         raise WireError(f"the message is {len(body)} bytes; at most {MAX_FRAME} may be sent")
@@ -146,7 +147,7 @@ class _Decoder:
         if kind == "f":
             return float(_text(v.get("v"), 40))
         if kind in ("a", "s"):
-            a = self.arrays[_index(v.get("i"), len(self.arrays))]
+            a = _array(self.arrays[_index(v.get("i"), len(self.arrays))], v.get("d"), v.get("s"))
             return a if kind == "a" else a[()]
         if kind == "ref":
             return self.refs[_index(v.get("i"), len(self.refs))]
@@ -214,30 +215,25 @@ def decode(body, classes=None, refs=()):
     arrays = []
     while offset < len(view):
         length, offset = _take_length(view, offset)
-        arrays.append(_npy(view[offset:offset + length]))
+        arrays.append(view[offset:offset + length])
         offset += length
     return _Decoder(arrays, classes or {}, list(refs)).value(document)
 
 
-def _npy(data):
-    """One .npy array, read without pickle and only if its bytes match its declared size.
-
-    (np.load would allocate the declared shape before finding the data short.)
-    """
-    stream = io.BytesIO(data)
+def _array(data, dtype, shape):
+    """A numeric array from raw bytes, only if they match the declared dtype and shape."""
     try:
-        version = np.lib.format.read_magic(stream)
-        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran_order, dtype = read_header(stream)
-    except Exception as err:  # any malformed header: its bytes came from the other side
-        raise WireError(f"an array in the message is not valid .npy data ({type(err).__name__})") from None
-    if dtype.kind not in NUMERIC_KINDS or dtype.hasobject:
+        dtype = np.dtype(_text(dtype, 8))
+    except TypeError:
+        raise WireError("an array's dtype is not a numpy dtype string") from None
+    if dtype.kind not in NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype is not None:
         raise WireError(f"only numeric arrays may be sent; got dtype {dtype}")
-    payload = data[stream.tell():]
-    if int(np.prod(shape, dtype=object)) * dtype.itemsize != len(payload):
+    if not (isinstance(shape, list) and len(shape) <= 32
+            and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape)):
+        raise WireError("an array's shape must be a list of at most 32 sizes")
+    if int(np.prod(shape, dtype=object)) * dtype.itemsize != len(data):
         raise WireError("an array's data does not match its declared shape")
-    flat = np.frombuffer(payload, dtype=dtype).copy()
-    return flat.reshape(shape, order="F" if fortran_order else "C")
+    return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
 
 def _take_length(view, offset):
