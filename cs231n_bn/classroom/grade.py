@@ -11,14 +11,15 @@ Two kinds of automatically graded exercises:
 - notebook check cells (nbgrader metadata `grade: true`): the copy's notebook is run in
   the sandbox with every check cell restored from the instructor's notebook, hidden tests
   included, and a check cell scores its points when it runs without an error. The kernel
-  reports that outcome, so these points are only as trustworthy as the kernel: the report
-  says so (see the README).
+  runs the student's code and reports that outcome, so it could forge it: these points are
+  reported apart ("kernel-reported", `verified=False`) and are not in the automatic total.
+  A check cell that calls a package check earns nothing itself: its points go to that
+  exercise, which the grader verifies.
 
 Before anything runs, the submission is copied (regular files only, sizes capped) into a
 folder of the grader's; the instructor's checkout is fingerprinted before and after, and
-any change is reported. A check cell that only calls a package exercise's check is not
-scored twice: its points become that exercise's points. Written answers (markdown cells
-with `grade: true`) are listed with their points for grading by hand.
+any change is reported. Written answers (markdown cells with `grade: true`) are listed
+with their points for grading by hand.
 """
 
 import json
@@ -54,6 +55,7 @@ class GradeItem:
     status: str  # pass, fail, not implemented, error, timeout, missing, manual
     message: str
     counted_in: str = ""  # for a check cell that only calls a package check: that exercise
+    verified: bool = True  # False: the outcome is the notebook kernel's word (see the module docstring)
 
 
 @dataclass
@@ -63,17 +65,26 @@ class GradeReport:
     warnings: list = field(default_factory=list)
     instructor_changes: list = field(default_factory=list)  # files of the checkout a job changed
 
-    def _graded(self):
-        return [i for i in self.items if i.kind != "manual" and i.status != "skipped"]
+    def _graded(self, verified=True):
+        return [i for i in self.items if i.kind != "manual" and i.status != "skipped" and i.verified == verified]
 
     @property
     def points(self):
-        """Automatic points earned (skipped notebooks and written answers not counted)."""
+        """Automatic points earned and verified by the grader (kernel-reported ones apart)."""
         return sum(i.points for i in self._graded())
 
     @property
     def max_points(self):
         return sum(i.max_points for i in self._graded())
+
+    @property
+    def kernel_points(self):
+        """Points of notebook check cells as the notebook's kernel reported them."""
+        return sum(i.points for i in self._graded(verified=False))
+
+    @property
+    def kernel_max_points(self):
+        return sum(i.max_points for i in self._graded(verified=False))
 
     @property
     def manual_points(self):
@@ -84,6 +95,8 @@ class GradeReport:
             "copy": self.copy,
             "points": self.points,
             "max_points": self.max_points,
+            "kernel_reported_points": self.kernel_points,
+            "kernel_reported_max_points": self.kernel_max_points,
             "manual_points_to_grade": self.manual_points,
             "exercises": [asdict(i) for i in self.items],
             "warnings": self.warnings,
@@ -108,7 +121,10 @@ class Limits:
 
 
 def _nbgrader(cell):
-    return cell.get("metadata", {}).get("nbgrader", {})
+    """A cell's nbgrader metadata; {} where it is absent or not a dict (a student's notebook)."""
+    metadata = cell.get("metadata") if isinstance(cell, dict) else None
+    nbgrader = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    return nbgrader if isinstance(nbgrader, dict) else {}
 
 
 def check_cells(nb):
@@ -163,8 +179,8 @@ def _restored_notebook(student_path, source_cells):
     nb = nbformat.read(student_path, as_version=4)
     seen = set()
     for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        gid = meta.get("grade_id") if isinstance(meta, dict) else None
+        meta = _nbgrader(cell)
+        gid = meta.get("grade_id")
         if isinstance(gid, str) and gid in source_cells:
             # The instructor's version, hidden tests included, whatever the student did to it.
             cell.cell_type, cell.source = "code", source_cells[gid].source
@@ -172,7 +188,7 @@ def _restored_notebook(student_path, source_cells):
             cell.setdefault("execution_count", None)
             cell.pop("attachments", None)
             seen.add(gid)
-        elif isinstance(meta, dict) and meta.get("grade_id") is not None:
+        elif gid is not None:
             meta.pop("grade_id")  # not a check cell of ours: its outcome must not count as one
     return nb, seen
 
@@ -185,9 +201,10 @@ def run_graded_notebook(submission, source_nb, limits, bwrap):
         return {gid: ("missing", f"notebooks/{source_nb.name} is missing from the copy") for gid in source_cells}
     try:
         nb, seen = _restored_notebook(student_path, source_cells)
+        nbformat.validate(nb)
     except Exception as err:  # malformed JSON, schema, metadata of the wrong type: this notebook only
         reason = f"notebooks/{source_nb.name} cannot be read as a notebook ({type(err).__name__}: {err})"
-        return {gid: ("error", reason) for gid in source_cells}
+        return {gid: ("error", reason[:500]) for gid in source_cells}
     results = {gid: ("missing", "this check cell was deleted from the notebook") for gid in source_cells if gid not in seen}
     with tempfile.TemporaryDirectory(prefix="cs231n_nb_") as work:
         work = Path(work)
@@ -372,7 +389,7 @@ def _grade_into(report, submission, source, notebooks, only, limits, bwrap, exer
                 package_notebook[exercise.function] = nb_path.name
             # A covered cell still runs and shows its result, but its points are the exercise's.
             notebook_items.append(GradeItem(gid, "notebook", nb_path.name, 0.0, 0.0 if covered else points,
-                                            "", "", ", ".join(e.function for e in covered)))
+                                            "", "", ", ".join(e.function for e in covered), verified=bool(covered)))
         for cell in written_answers(nb):
             nbg = _nbgrader(cell)
             report.items.append(GradeItem(nbg.get("grade_id", "?"), "manual", nb_path.name, 0.0,
@@ -400,7 +417,11 @@ def _grade_into(report, submission, source, notebooks, only, limits, bwrap, exer
             for item in items:
                 item.status, item.message = "skipped", "notebooks not run (--no-notebooks or --notebook)"
             continue
-        results = run_graded_notebook(submission, nb_path, limits, bwrap)
+        try:
+            results = run_graded_notebook(submission, nb_path, limits, bwrap)
+        except Exception as err:  # whatever this notebook did, it costs this notebook only
+            results = {i.exercise: ("error", f"the notebook could not be graded ({type(err).__name__}: {err})")
+                       for i in items}
         for item in items:
             item.status, item.message = results.get(item.exercise, ("missing", "not run"))
             item.points = item.max_points if item.status == "pass" else 0.0
@@ -431,6 +452,9 @@ def format_table(report, width=100):
     lines.insert(1, "-" * len(lines[0]))
     lines.append("-" * len(lines[0]))
     lines.append(f"automatic total: {report.points:g} / {report.max_points:g}")
+    if report.kernel_max_points:
+        lines.append(f"notebook check cells, as reported by the notebook's kernel (not verified by the "
+                     f"grader): {report.kernel_points:g} / {report.kernel_max_points:g}")
     if skipped:
         lines.append(f"not run: {len(skipped)} exercises or check cells ({sum(i.max_points for i in skipped):g} points)")
     if report.manual_points:
