@@ -313,10 +313,12 @@ def _scrubber(source):
     for path in sorted(HERE.glob("*.py")):
         secret.update(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if not is_trivial(line))
 
+    long_secrets = [line for line in secret if len(line) >= 12]  # also caught inside a longer line
+
     def scrub(message):
         kept, removed = [], 0
         for line in str(message)[: MAX_MESSAGE * 4].splitlines():
-            if line.strip() in secret or any(s in line for s in secret if len(s) >= 30):
+            if line.strip() in secret or any(s in line for s in long_secrets):
                 removed += 1
             else:
                 kept.append(line)
