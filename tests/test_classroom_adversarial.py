@@ -52,7 +52,10 @@ def edition(editions, tmp_path, kind):
 @pytest.fixture()
 def decoy(tmp_path):
     """A copy of the instructor's checkout that attacks aim at, graded as `source`."""
-    dest = tmp_path / "instructor"
+    return make_decoy(tmp_path / "instructor")
+
+
+def make_decoy(dest):
     for part in ("cs231n_bn", "notebooks"):
         shutil.copytree(SOURCE / part, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
     (dest / ".git" / "hooks").mkdir(parents=True)
@@ -82,9 +85,14 @@ def job_processes():
     return found
 
 
-def graded(copy, source=SOURCE, exercises=CHEAP, limits=QUICK, **kwargs):
+def graded(copy, source=None, exercises=CHEAP, limits=QUICK, **kwargs):
     """Grade, and assert what every attack must leave true: the grader finished in time,
-    the source checkout is unchanged, and no process of a job is left."""
+    the instructor's checkout is unchanged, and no process of a job is left.
+
+    The checkout graded against is a decoy copy of this one (unless given), so that edits
+    to this checkout while the tests run cannot look like an attack's damage."""
+    if source is None:
+        source = make_decoy(Path(copy).parent / "instructor")
     before = fingerprint(source)
     started = time.monotonic()
     report = grade(copy, source, notebooks=kwargs.pop("notebooks", False), limits=limits, exercises=exercises, **kwargs)
