@@ -23,6 +23,7 @@ from cs231n_bn.classroom.exercises import BY_FUNCTION
 from cs231n_bn.classroom.grade import MAX_MESSAGE, Limits, grade
 from cs231n_bn.classroom.leaks import secret_lines
 from cs231n_bn.classroom.release import release
+from cs231n_bn.classroom.replay import replayed_cells
 from cs231n_bn.classroom.sandbox import TOKEN_VARIABLE, bwrap_path
 from cs231n_bn.classroom.submission import fingerprint
 
@@ -42,9 +43,9 @@ def editions(tmp_path_factory):
     return root
 
 
-def edition(editions, tmp_path, kind):
+def edition(editions, tmp_path, kind, name="copy"):
     """A fresh copy of the solved or the blank edition, to plant an attack in."""
-    dest = tmp_path / f"{kind}_copy"
+    dest = tmp_path / f"{kind}_{name}"
     shutil.copytree(editions / kind, dest)
     return dest
 
@@ -466,3 +467,55 @@ def adam(w, dw, config=None):
     assert points(report) == {**full(report, ("sgd_momentum",)), "adam": 0.0}
     loud = [w for w in report.warnings if "bwrap" in w]
     assert len(loud) == 1 and "WITHOUT a sandbox" in loud[0] and "\n" not in loud[0]
+
+
+# ---------------------------------------------------------------------------------------
+# Notebook check cells: verified outside the kernel where replay.py covers them
+# ---------------------------------------------------------------------------------------
+
+HOOKS = '''\
+ip = get_ipython()
+ip.input_transformers_post.append(lambda lines: ["pass\\n"] if any("check(" in l for l in lines) else lines)
+ip.events.register("post_run_cell", lambda result: setattr(result, "error_in_exec", None))
+def check(*args, **kwargs):
+    return None
+'''
+
+
+def forged_notebook_2(copy):
+    """Notebook 2 of `copy` with hooks that make every check cell pass, and no real work."""
+    path = sorted((copy / "notebooks").glob("02_*.ipynb"))[0]
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+        if gid.startswith("nb02_solve_"):
+            name = gid[len("nb02_solve_"):]
+            cell["source"] = f"{name} = np.zeros_like(x)  # wrong, and the hooks say pass\n"
+    code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    code["source"] = "".join(code["source"]) + "\n" + HOOKS
+    path.write_text(json.dumps(nb))
+    return path, nb
+
+
+def test_hooks_and_a_redefined_helper_cannot_forge_notebook_2_which_is_replayed(editions, tmp_path):
+    copy = edition(editions, tmp_path, "solved")
+    _, nb = forged_notebook_2(copy)
+    results = replayed_cells(copy, "02_staged_backward.ipynb", nb, Limits(timeout=30), BWRAP)
+    assert len(results) == 15 and all(status != "pass" for status, _ in results.values()), results
+    honest = edition(editions, tmp_path, "solved", "honest")
+    nb_honest = json.loads(sorted((honest / "notebooks").glob("02_*.ipynb"))[0].read_text())
+    results = replayed_cells(honest, "02_staged_backward.ipynb", nb_honest, Limits(timeout=30), BWRAP)
+    assert len(results) == 15 and all(status == "pass" for status, _ in results.values()), results
+    assert job_processes() == []
+
+
+@pytest.mark.slow
+def test_kernel_hooks_forge_only_kernel_reported_points_never_the_verified_total(editions, tmp_path):
+    copy = edition(editions, tmp_path, "solved")
+    path, _ = forged_notebook_2(copy)
+    report = graded(copy, exercises=(), notebooks=True, only=[path.name],
+                    limits=Limits(timeout=30, memory_mb=1024, notebook_timeout=300))
+    cells = {i.exercise: i for i in report.items if i.kind == "notebook" and i.notebook == path.name}
+    replayed = {gid: i for gid, i in cells.items() if gid.startswith("nb02_check_d")}
+    assert len(replayed) == 15 and all(i.verified and i.points == 0 for i in replayed.values())
+    assert report.points == 0  # whatever the kernel said about the other cells is kept apart

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import nbformat
 
-from cs231n_bn.classroom import sandbox, wire
+from cs231n_bn.classroom import replay, sandbox, wire
 from cs231n_bn.classroom.exercises import EXERCISES, notebook_path
 from cs231n_bn.classroom.judge import judge
 from cs231n_bn.classroom.leaks import secret_lines
@@ -259,6 +259,15 @@ def run_graded_notebook(submission, source_nb, limits, bwrap):
     return results
 
 
+def _replayed(submission, nb_path, limits, bwrap):
+    """The check cells of this notebook verified by replaying its solution cells (replay.py)."""
+    try:
+        student_nb = json.loads(Path(submission, "notebooks", nb_path.name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return replay.replayed_cells(submission, nb_path.name, student_nb, limits, bwrap)
+
+
 def _notebook_outcome(read_fd, deadline, limits):
     """The job's {grade_id: outcome} dict, or (status, message) when it gave none in time."""
     try:
@@ -390,8 +399,9 @@ def _grade_into(report, submission, source, notebooks, only, limits, bwrap, exer
                 package_points[exercise.function] += points / len(covered)
                 package_notebook[exercise.function] = nb_path.name
             # A covered cell still runs and shows its result, but its points are the exercise's.
+            verified = bool(covered) or replay.covers(nb_path.name, gid)
             notebook_items.append(GradeItem(gid, "notebook", nb_path.name, 0.0, 0.0 if covered else points,
-                                            "", "", ", ".join(e.function for e in covered), verified=bool(covered)))
+                                            "", "", ", ".join(e.function for e in covered), verified=verified))
         for cell in written_answers(nb):
             nbg = _nbgrader(cell)
             report.items.append(GradeItem(nbg.get("grade_id", "?"), "manual", nb_path.name, 0.0,
@@ -424,8 +434,12 @@ def _grade_into(report, submission, source, notebooks, only, limits, bwrap, exer
         except Exception as err:  # whatever this notebook did, it costs this notebook only
             results = {i.exercise: ("error", f"the notebook could not be graded ({type(err).__name__}: {err})")
                        for i in items}
+        replayed = _replayed(submission, nb_path, limits, bwrap)
         for item in items:
             item.status, item.message = results.get(item.exercise, ("missing", "not run"))
+            if replay.covers(nb_path.name, item.exercise):
+                item.status, item.message = replayed.get(
+                    item.exercise, ("missing", "its solution cell is missing from the notebook"))
             item.points = item.max_points if item.status == "pass" else 0.0
     report.items.extend(notebook_items)
     report.items.sort(key=lambda i: (i.kind == "manual", i.notebook, i.kind != "package", i.exercise))

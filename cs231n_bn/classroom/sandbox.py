@@ -170,6 +170,20 @@ def _kill(pid):
         pass
 
 
+def _processes_of(uid):
+    """How many processes (threads included) the user runs now; 0 for root, whom no limit binds."""
+    if uid == 0 or not Path("/proc").is_dir():
+        return 0
+    count = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and entry.stat().st_uid == uid:
+                count += len(list((entry / "task").iterdir()))
+        except OSError:
+            continue
+    return count
+
+
 def _pids_with_token(token):
     """Processes whose environment carries the job's token (forks that left its group)."""
     marker = f"{TOKEN_VARIABLE}={token}".encode()
@@ -204,6 +218,8 @@ class Job:
         base.update(env or {})
         memory = memory_mb * 2**20
         cgroup = self.cgroup
+        # RLIMIT_NPROC counts every process of the user, not the job's: leave room for the rest.
+        nproc = max_processes + _processes_of(os.getuid())
 
         def limit():
             if cgroup.active:
@@ -211,7 +227,7 @@ class Job:
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
-            resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
         self.stderr_file = open(stderr_path, "wb+") if stderr_path else None
         self.process = subprocess.Popen(

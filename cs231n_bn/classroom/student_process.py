@@ -18,6 +18,7 @@ import os
 import shutil
 import signal
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -72,18 +73,20 @@ def trusted_exception(info):
 
 
 class StudentProcess:
-    """One sandboxed worker serving one exercise; ends with `close()`."""
+    """One sandboxed worker serving one exercise (or one notebook's cells); ends with `close()`."""
 
-    def __init__(self, submission, exercise, oracles, limits, bwrap, work_dir, deadline):
+    def __init__(self, submission, exercise, oracles, limits, bwrap, work_dir, deadline, namespace=None):
         """
         Inputs:
         - submission: host folder of the sanitized copy (holding cs231n_bn/)
-        - exercise: the PackageExercise graded
+        - exercise: the PackageExercise graded, or None to run notebook cells (`run_cell`)
         - oracles: {function name: (module, trusted function)} the student's code may call
         - limits: grade.Limits; bwrap: its path or None; work_dir: an empty host folder
         - deadline: time.monotonic() by which the whole job must be done
+        - namespace: for notebook cells, the variables they start from (data only)
         """
         self.deadline, self.limits = deadline, limits
+        self.allowed = round(deadline - time.monotonic())  # seconds, for the message
         self.oracles = {name: fn for name, (_, fn) in oracles.items()}
         self.classes = trusted_classes()
         work_dir = Path(work_dir)
@@ -113,7 +116,11 @@ class StudentProcess:
             os.close(to_child)
             os.close(from_child)
         try:
-            self._start(exercise, oracles, package_dir)
+            if exercise is None:
+                self._send({"package_dir": package_dir, "cells": True, "namespace": namespace or {}})
+                self._receive()
+            else:
+                self._start(exercise, oracles, package_dir)
         except BaseException:
             self.close()
             raise
@@ -151,7 +158,7 @@ class StudentProcess:
                 raise self._ended()
             message = wire.decode(body, self.classes, refs)
         except wire.Timeout:
-            raise JobAborted("timeout", f"stopped after {self.limits.timeout:g} s: an infinite loop, or far too slow") from None
+            raise JobAborted("timeout", f"stopped after {self.allowed:g} s: an infinite loop, or far too slow") from None
         except wire.WireError as err:
             raise JobAborted("error", f"the student's process sent something that is not an answer ({err})") from None
         if not isinstance(message, dict):
@@ -194,6 +201,14 @@ class StudentProcess:
         if "result" not in reply:
             raise JobAborted("error", "the student's process sent something that is not an answer")
         return reply["result"]
+
+    def run_cell(self, source, names):
+        """Run one cell's source in the student's process; ({name: value}, exception or None)."""
+        self._send({"op": "cell", "source": source, "extract": list(names)})
+        reply = self._receive()
+        values = reply.get("values") if isinstance(reply.get("values"), dict) else {}
+        raised = reply.get("raised")
+        return values, trusted_exception(raised) if isinstance(raised, dict) else None
 
     def _serve_oracle(self, request):
         """Another exercise's function, called by the student's code: run the trusted one."""

@@ -9,7 +9,8 @@ the package is created here from the submission's folder alone, without running 
 __init__.py, so every module comes from the submission or is missing, and a module that
 does not import costs only the exercises that need it.
 
-Protocol (wire.py frames): the grader sends a setup message, then calls; every call is
+Protocol (wire.py frames): the grader sends a setup message, then calls (or, for a
+notebook's solution cells, cell sources to run on the grader's data); every call is
 answered with the result and the arguments as they are afterwards (the student's code may
 have changed them in place), or with the exception raised. The functions of OTHER
 exercises that the graded one may call ("oracles") are replaced by stubs that ask the
@@ -241,10 +242,29 @@ def serve(channel, setup):
                                      "frames": []}})
 
 
+def run_cells(channel, setup):
+    """Notebook cells, one per request, in one namespace that starts from the grader's data."""
+    create_package(setup["package_dir"])
+    namespace = {"__name__": "__main__", "np": np, **setup.get("namespace", {})}
+    channel.send({"ready": True})
+    while True:
+        request = channel.receive()
+        reply = {}
+        try:
+            exec(compile(request["source"], "<cell>", "exec"), namespace)
+        except BaseException as err:  # the student's cell: whatever it raises goes back as data
+            reply["raised"] = exception_info(err, setup["package_dir"])
+        reply["values"] = {name: namespace[name] for name in request["extract"] if name in namespace}
+        channel.send(reply)
+
+
 def main():
     channel = Channel(int(sys.argv[1]), int(sys.argv[2]))
     setup = channel.receive()
-    serve(channel, setup)
+    if setup.get("cells"):
+        run_cells(channel, setup)
+    else:
+        serve(channel, setup)
 
 
 if __name__ == "__main__":
