@@ -177,12 +177,13 @@ class StudentProcess:
 
     # -- calls --------------------------------------------------------------------------
 
-    def call(self, args, kwargs, instance=None):
-        """Run the student's function on args (instance: the object a method runs on)."""
+    def call(self, args, kwargs, instance=None, name=None):
+        """Run the student's function on args (instance: the object a method runs on; name:
+        a function a replayed notebook cell defined)."""
         args = list(args)
         refs = {id(a): i for i, a in enumerate(args) if isinstance(a, np.ndarray)}
         state = dict(vars(instance)) if instance is not None else None
-        self._send({"op": "call", "args": args, "kwargs": kwargs, "self": state})
+        self._send({"op": "call", "args": args, "kwargs": kwargs, "self": state, "name": name})
         while True:
             reply = self._receive(refs=args)
             if reply.get("op") != "oracle":
@@ -209,6 +210,10 @@ class StudentProcess:
         values = reply.get("values") if isinstance(reply.get("values"), dict) else {}
         raised = reply.get("raised")
         return values, trusted_exception(raised) if isinstance(raised, dict) else None
+
+    def call_name(self, name, *args):
+        """Call the function `name` that a replayed cell defined, on the grader's arguments."""
+        return self.call(args, {}, name=name)
 
     def _serve_oracle(self, request):
         """Another exercise's function, called by the student's code: run the trusted one."""

@@ -218,28 +218,33 @@ def serve(channel, setup):
     owner = resolve(module, owner_name) if owner_name else None
     channel.send({"ready": True, "dependency_failures": failures})
     while True:
-        request = channel.receive()
-        args, kwargs = list(request.get("args", [])), dict(request.get("kwargs", {}))
-        state = request.get("self")
-        instance = None
-        if owner is not None:
-            instance = owner.__new__(owner)
-            instance.__dict__.update(state or {})
-            args.insert(0, instance)
-        refs = {id(a): i for i, a in enumerate(request.get("args", [])) if isinstance(a, np.ndarray)}
-        try:
-            result = target(*args, **kwargs)
-            reply = {"result": result}
-        except BaseException as err:  # whatever the student's code raises goes back as data
-            reply = {"raised": exception_info(err, package_dir)}
-        reply["args"] = wire.unshared(request.get("args", []))
-        if instance is not None:
-            reply["self"] = {k: v for k, v in vars(instance).items() if k in (state or {})}
-        try:
-            channel.send(reply, refs)
-        except wire.WireError as err:
-            channel.send({"raised": {"type": "ValueError", "args": [], "message": f"the result cannot be sent: {err}",
-                                     "frames": []}})
+        answer_call(channel, channel.receive(), target, owner, package_dir)
+
+
+def answer_call(channel, request, target, owner, package_dir):
+    """Run target on the request's arguments (on a fresh `owner` holding its `self` state)."""
+    args, kwargs = list(request.get("args", [])), dict(request.get("kwargs", {}))
+    state = request.get("self")
+    instance = None
+    if owner is not None:
+        instance = owner.__new__(owner)
+        instance.__dict__.update(state or {})
+        args.insert(0, instance)
+    refs = {id(a): i for i, a in enumerate(request.get("args", [])) if isinstance(a, np.ndarray)}
+    try:
+        if not callable(target):
+            raise TypeError(f"{request.get('name')!r} is not a function defined by your cell")
+        reply = {"result": target(*args, **kwargs)}
+    except BaseException as err:  # whatever the student's code raises goes back as data
+        reply = {"raised": exception_info(err, package_dir)}
+    reply["args"] = wire.unshared(request.get("args", []))
+    if instance is not None:
+        reply["self"] = {k: v for k, v in vars(instance).items() if k in (state or {})}
+    try:
+        channel.send(reply, refs)
+    except wire.WireError as err:
+        channel.send({"raised": {"type": "ValueError", "args": [], "message": f"the result cannot be sent: {err}",
+                                 "frames": []}})
 
 
 def run_cells(channel, setup):
@@ -249,6 +254,9 @@ def run_cells(channel, setup):
     channel.send({"ready": True})
     while True:
         request = channel.receive()
+        if request.get("op") == "call":
+            answer_call(channel, request, namespace.get(request.get("name")), None, setup["package_dir"])
+            continue
         reply = {}
         try:
             exec(compile(request["source"], "<cell>", "exec"), namespace)
