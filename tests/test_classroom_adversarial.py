@@ -12,8 +12,7 @@ Instructor-only (the release leaves tests/test_classroom* out).
 import json
 import os
 import shutil
-import subprocess
-import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +23,8 @@ from cs231n_bn.classroom.grade import MAX_MESSAGE, Limits, grade
 from cs231n_bn.classroom.leaks import secret_lines
 from cs231n_bn.classroom.release import release
 from cs231n_bn.classroom.replay import replayed_cells
+from cs231n_bn.classroom import sandbox
+from cs231n_bn.classroom.__main__ import main
 from cs231n_bn.classroom.sandbox import TOKEN_VARIABLE, bwrap_path
 from cs231n_bn.classroom.submission import fingerprint
 
@@ -70,8 +71,10 @@ def append(copy, module, code):
         f.write("\n\n" + code + "\n")
 
 
-def job_processes():
-    """Processes still carrying a grading job's token, or left behind by an attack."""
+def job_processes(tokens=None):
+    """Processes still carrying the token of one of our grading jobs (default: any job this
+    test process started), or left behind by an attack."""
+    tokens = set(sandbox.STARTED if tokens is None else tokens)
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -81,7 +84,9 @@ def job_processes():
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
-        if f"{TOKEN_VARIABLE}=".encode() in environ or MARKER.encode() in cmdline:
+        carried = {item.split(b"=", 1)[1].decode(errors="replace") for item in environ.split(b"\0")
+                   if item.startswith(f"{TOKEN_VARIABLE}=".encode())}
+        if carried & tokens or MARKER.encode() in cmdline:
             found.append((int(entry.name), cmdline[:100]))
     return found
 
@@ -93,7 +98,7 @@ def graded(copy, source=None, exercises=CHEAP, limits=QUICK, **kwargs):
     The checkout graded against is a decoy copy of this one (unless given), so that edits
     to this checkout while the tests run cannot look like an attack's damage."""
     if source is None:
-        source = make_decoy(Path(copy).parent / "instructor")
+        source = make_decoy(Path(tempfile.mkdtemp(dir=Path(copy).parent)) / "instructor")
     before = fingerprint(source)
     started = time.monotonic()
     report = grade(copy, source, notebooks=kwargs.pop("notebooks", False), limits=limits, exercises=exercises, **kwargs)
@@ -420,12 +425,9 @@ def test_a_broken_notebook_costs_its_cells_and_the_run_still_writes_every_grade(
     first = sorted((copy / "notebooks").glob("01_*.ipynb"))[0]
     first.write_text(first.read_text()[:500])  # truncated
     out = tmp_path / "grades.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "cs231n_bn.classroom", "grade", str(copy), "--notebook", first.name,
-         "--exercise", "batchnorm_forward", "--json", str(out)],
-        capture_output=True, text=True, timeout=300, cwd=SOURCE,
-    )
-    assert done.returncode == 0, done.stderr
+    decoy_source = make_decoy(tmp_path / "instructor")
+    assert main(["grade", str(copy), "--source", str(decoy_source), "--notebook", first.name,
+                 "--exercise", "batchnorm_forward", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     by_id = {e["exercise"]: e for e in report["exercises"]}
     assert by_id["batchnorm_forward"]["status"] == "pass"

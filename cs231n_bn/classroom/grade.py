@@ -260,11 +260,12 @@ def run_graded_notebook(submission, source_nb, limits, bwrap):
 
 
 def _replayed(submission, nb_path, limits, bwrap):
-    """The check cells of this notebook verified by replaying its solution cells (replay.py)."""
+    """The check cells of this notebook verified by replaying its solution cells (replay.py);
+    None when the notebook cannot be read (the kernel's run reports why)."""
     try:
         student_nb = json.loads(Path(submission, "notebooks", nb_path.name).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
+        return None
     return replay.replayed_cells(submission, nb_path.name, student_nb, limits, bwrap)
 
 
@@ -437,7 +438,7 @@ def _grade_into(report, submission, source, notebooks, only, limits, bwrap, exer
         replayed = _replayed(submission, nb_path, limits, bwrap)
         for item in items:
             item.status, item.message = results.get(item.exercise, ("missing", "not run"))
-            if replay.covers(nb_path.name, item.exercise):
+            if replayed is not None and replay.covers(nb_path.name, item.exercise):
                 item.status, item.message = replayed.get(
                     item.exercise, ("missing", "its solution cell is missing from the notebook"))
             item.points = item.max_points if item.status == "pass" else 0.0

@@ -31,6 +31,7 @@ TOKEN_VARIABLE = "CS231N_GRADER_JOB"
 FILE_SIZE_LIMIT = 64 * 2**20  # bytes of any one file a job writes
 TMP_SIZE = 256 * 2**20  # bytes of a job's private /tmp (bwrap only)
 CGROUP_V1 = Path("/sys/fs/cgroup")
+STARTED = []  # the token of every job this process started, oldest first (tests look for survivors)
 
 
 def bwrap_path():
@@ -208,6 +209,7 @@ class Job:
 
     def __init__(self, argv, jail, memory_mb, max_processes, pass_fds=(), stderr_path=None, hide=(), env=None):
         self.token = secrets.token_hex(8)
+        STARTED.append(self.token)
         self.cgroup = JobCgroup(self.token, memory_mb * 2**20, max_processes)
         base = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "TMPDIR": "/tmp",
                 "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg", TOKEN_VARIABLE: self.token}
