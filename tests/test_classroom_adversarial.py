@@ -455,7 +455,10 @@ def test_notebooks_with_wrong_metadata_are_graded_without_stopping_the_run(editi
     assert points(report) == full(report, ("batchnorm_forward",))
     cells = [i for i in report.items if i.kind == "notebook" and i.notebook == first.name]
     assert cells and all(i.status in ("pass", "error", "missing") for i in cells)
-    assert all(not i.verified or i.max_points == 0 for i in cells)  # kernel-reported points stay apart
+    # Verified (by replay) and scoring: the two replayed cells, whose solutions are intact.
+    replayed = {i.exercise: i for i in cells if i.verified and i.max_points}
+    assert set(replayed) == {"nb01_check_undo", "nb01_check_running_after_k"}
+    assert all(i.points == i.max_points for i in replayed.values()), [(i.exercise, i.message) for i in cells]
 
 
 def test_without_bwrap_the_report_says_so_in_one_line_and_the_verdicts_still_hold(editions, tmp_path):
@@ -521,3 +524,36 @@ def test_kernel_hooks_forge_only_kernel_reported_points_never_the_verified_total
     replayed = {gid: i for gid, i in cells.items() if gid.startswith("nb02_check_d")}
     assert len(replayed) == 15 and all(i.verified and i.points == 0 for i in replayed.values())
     assert report.points == 0  # whatever the kernel said about the other cells is kept apart
+
+
+def _cgroups_writable():
+    probe = sandbox.JobCgroup("probe", 2**30, 8)
+    active = probe.active
+    probe.kill_and_remove()
+    return active
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _cgroups_writable(), reason="no writable cgroup: the memory limit is per process only")
+def test_forked_children_share_the_memory_limit_of_their_job(editions, tmp_path):
+    copy = edition(editions, tmp_path, "solved")
+    append(copy, "optim.py", """
+def adam(w, dw, config=None):
+    import os
+    children = []
+    for _ in range(3):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                hoard = np.ones(75_000_000)  # 600 MB each, touched
+                os._exit(0 if hoard[-1] == 1 else 1)
+            except MemoryError:
+                os._exit(1)
+        children.append(pid)
+    held = sum(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0 for pid in children)
+    raise ValueError(f"{held} children held 600 MB")
+""")
+    report = graded(copy, exercises=("adam",), limits=Limits(timeout=60, memory_mb=1024))
+    message = next(i.message for i in report.items if i.exercise == "adam")
+    assert points(report) == {"adam": 0.0}
+    assert "children held" not in message or int(message.split(" children held")[0].split()[-1]) <= 1, message

@@ -42,6 +42,7 @@ from cs231n_bn.classroom.submission import changes, fingerprint, snapshot
 
 HERE = Path(__file__).resolve().parent
 MAX_MESSAGE = 2000  # characters of one report message
+MAX_WARNINGS = 50  # warnings kept in one report
 PACKAGE_SOURCE = HERE.parents[1]  # the checkout this grader runs from: the instructor's
 
 
@@ -301,7 +302,7 @@ def modified_support_files(source, copy):
         if _has_solution_region(text):
             continue
         theirs = Path(copy, rel)
-        if theirs.exists() and theirs.read_text(encoding="utf-8") != text:
+        if theirs.is_file() and theirs.read_bytes() != path.read_bytes():
             changed.append(str(rel))
     return changed
 
@@ -383,6 +384,9 @@ def grade(copy, source=PACKAGE_SOURCE, notebooks=True, only=None, limits=Limits(
         report.instructor_changes = changed
     for item in report.items:
         item.message = scrub(item.message)
+    if len(report.warnings) > MAX_WARNINGS:
+        extra = len(report.warnings) - MAX_WARNINGS
+        report.warnings = report.warnings[:MAX_WARNINGS] + [f"... and {extra} more warnings like these"]
     report.warnings = [scrub(w) for w in report.warnings]
     return report
 
