@@ -41,10 +41,10 @@ def test_values_cross_as_themselves():
 
 def test_a_dataclass_is_rebuilt_as_the_receivers_class_or_kept_as_foreign():
     x = np.arange(4.0).reshape(2, 2)
-    cache = BatchNormCache("train", x, x[0], x, x[0], x[0], x[0], x, x[0], 1e-5)
-    rebuilt = roundtrip(cache, {"BatchNormCache": BatchNormCache})
+    made = BatchNormCache("train", x, x[0], x, x[0], x[0], x[0], x, x[0], 1e-5)
+    rebuilt = roundtrip(made, {"BatchNormCache": BatchNormCache})
     assert isinstance(rebuilt, BatchNormCache) and np.array_equal(rebuilt.xhat, x)
-    foreign = roundtrip(cache, {})
+    foreign = roundtrip(made, {})
     assert isinstance(foreign, wire.Foreign) and foreign.type_name == "BatchNormCache"
     again = roundtrip(foreign, {"BatchNormCache": BatchNormCache})  # passed on, it is rebuilt further on
     assert isinstance(again, BatchNormCache)
