@@ -81,6 +81,7 @@ def exception_info(err, package_dir):
     args = list(err.args) if all(isinstance(a, (str, int, float)) for a in err.args) else [message]
     return {
         "type": type(err).__name__[:100],
+        "bases": [cls.__name__[:100] for cls in type(err).__mro__[1:12]],
         "args": [a[:MAX_MESSAGE] if isinstance(a, str) else a for a in args[:4]],
         "message": message[:MAX_MESSAGE],
         "frames": frames[-MAX_FRAMES:],
