@@ -444,15 +444,17 @@ def test_a_module_that_does_not_import_leaves_the_exercises_that_only_call_its_f
 
 
 def test_a_student_cannot_pass_by_editing_their_copy_of_the_checks(tmp_path_factory):
-    copy = planted(tmp_path_factory, "tampered", "checks.py", (
-        "def check_batchnorm_forward(batchnorm_forward=None):\n    print('PASS')\n"
+    # The checks are a module (checks.py) or a package (checks/__init__.py): tamper with either.
+    checks = "checks/__init__.py" if (SOURCE / "cs231n_bn" / "checks").is_dir() else "checks.py"
+    copy = planted(tmp_path_factory, "tampered", checks, (
+        "def check_batchnorm_forward(batchnorm_forward=None, *args, **kwargs):\n    print('PASS')\n"
     ))
     (copy / "cs231n_bn" / "batchnorm.py").write_text(
         (copy / "cs231n_bn" / "batchnorm.py").read_text().replace("### BEGIN SOLUTION", "### BEGIN SOLUTION\n    raise RuntimeError('no')", 1)
     )
-    report = grade(copy, SOURCE, notebooks=False)
+    report = grade(copy, SOURCE, notebooks=False, exercises={"batchnorm_forward"})
     assert by_exercise(report)["batchnorm_forward"].points == 0
-    assert any("checks.py" in w for w in report.warnings)
+    assert any(f"cs231n_bn/{checks}" in w for w in report.warnings)
 
 
 # ---------------------------------------------------------------------------------------
