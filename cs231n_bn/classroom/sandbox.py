@@ -145,23 +145,22 @@ class JobCgroup:
             (path / "cgroup.procs").write_text(str(os.getpid()))
 
     def kill_and_remove(self):
-        for _ in range(50):
-            alive = False
-            for path in self.dirs:
+        """Kill every process left in the cgroups, then remove them (once their last task
+        is reaped, which can take a moment after the kill)."""
+        remaining = list(self.dirs)
+        for _ in range(100):
+            for path in list(remaining):
                 try:
                     for pid in (path / "cgroup.procs").read_text().split():
-                        alive = True
                         _kill(int(pid))
+                    path.rmdir()
+                    remaining.remove(path)
                 except OSError:
                     pass
-            if not alive:
+            if not remaining:
                 break
             time.sleep(0.05)
-        for path in self.dirs:
-            try:
-                path.rmdir()
-            except OSError:
-                pass
+        self.dirs = remaining
 
 
 def _kill(pid):
@@ -265,10 +264,10 @@ class Job:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        self.cgroup.kill_and_remove()
         for pid in _pids_with_token(self.token):
             _kill(pid)
         status = self.wait(10)
+        self.cgroup.kill_and_remove()
         if self.stderr_file is not None:
             self.stderr_file.close()
         return status
