@@ -257,6 +257,24 @@ def adam(w, dw, config=None):
     assert points(report) == {"sgd_momentum": 0.0, "adam": 0.0}
 
 
+def test_asking_the_grader_for_the_graded_function_itself_is_refused(editions, tmp_path):
+    # The worker may ask the grader to run the grader's version of ANOTHER exercise (an
+    # "oracle"); asking for the one being graded, through the worker's own pipe, ends the job.
+    copy = edition(editions, tmp_path, "blank")
+    append(copy, "batchnorm.py", """
+def batchnorm_backward(dout, cache):
+    import sys
+    wire = sys.modules["wire"]
+    write_fd, read_fd = int(sys.argv[2]), int(sys.argv[1])
+    wire.send(write_fd, wire.encode({"op": "oracle", "name": "batchnorm_backward", "args": [dout, cache], "kwargs": {}}))
+    reply = wire.decode(wire.receive(read_fd))
+    return reply["result"]
+""")
+    report = graded(copy, exercises=("batchnorm_backward",))
+    item = next(i for i in report.items if i.exercise == "batchnorm_backward")
+    assert (item.points, item.status) == (0.0, "error") and "may not call" in item.message
+
+
 # ---------------------------------------------------------------------------------------
 # Checks patched from inside
 # ---------------------------------------------------------------------------------------
