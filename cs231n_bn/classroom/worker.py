@@ -26,7 +26,6 @@ import importlib.util
 import os
 import sys
 import traceback
-import types
 
 sys.path[:0] = [os.path.dirname(os.path.abspath(__file__))]
 sys.path.extend(sys.argv[3:])
