@@ -549,36 +549,52 @@ def test_a_loop_a_huge_allocation_and_a_crash_cost_only_their_exercises(tmp_path
     ))
     with open(copy / "cs231n_bn" / "optim.py", "a", encoding="utf-8") as f:
         f.write("\n\ndef adam(w, dw, config=None):\n    import os\n    os._exit(3)\n")
-    report = grade(copy, SOURCE, notebooks=False, limits=Limits(timeout=5, memory_mb=1024))
-    items = by_exercise(report)
+    hit = {"layernorm_forward", "layernorm_backward", "adam"}
+    neighbours = {"sgd_momentum", "batchnorm_forward", "FullyConnectedNet._hidden_forward"}  # same modules, or callers
+    report = grade(copy, SOURCE, notebooks=False, limits=Limits(timeout=5, memory_mb=1024), exercises=hit | neighbours)
+    items = {name: item for name, item in by_exercise(report).items() if item.status != "skipped"}
+    assert set(items) == hit | neighbours
     assert items["layernorm_forward"].status == "timeout"
     assert items["layernorm_backward"].status in ("memory", "fail") and "Memory" in items["layernorm_backward"].message
     assert items["adam"].status == "error"
-    hit = {"layernorm_forward", "layernorm_backward", "adam"}
     for name, item in items.items():
         assert (item.points == 0) == (name in hit), (name, item.status, item.message)
 
 
-def test_a_copy_that_does_not_even_import_scores_zero_without_stopping_the_grader(tmp_path_factory):
-    copy = planted(tmp_path_factory, "syntax", "batchnorm.py", "def broken(:\n")
+def test_a_syntax_error_costs_only_the_exercises_of_its_module(tmp_path_factory):
+    copy = planted(tmp_path_factory, "syntax", "spatial.py", "def broken(:\n")
     report = grade(copy, SOURCE, notebooks=False)
     items = by_exercise(report)
     assert set(items) == GRADED
-    assert all(i.points == 0 and "SyntaxError" in i.message for i in items.values()), [
-        (n, i.status, i.message) for n, i in items.items()
-    ]
+    lost = {name for name, item in items.items() if item.points < item.max_points}
+    assert lost == {name for name in GRADED if BY_FUNCTION[name].module == "spatial.py"}
+    assert all(items[name].status == "error" and "SyntaxError" in items[name].message for name in lost)
+    assert report.points == report.max_points - sum(items[name].max_points for name in lost)
+
+
+def test_a_module_that_does_not_import_leaves_the_exercises_that_only_call_its_functions(tmp_path_factory):
+    # fc_net.py imports batchnorm_forward & co from batchnorm.py; the network's exercises
+    # call the grader's versions of those, so they still earn their points.
+    copy = planted(tmp_path_factory, "syntax_bn", "batchnorm.py", "def broken(:\n")
+    net = {"FullyConnectedNet._hidden_forward", "FullyConnectedNet._hidden_backward"}
+    report = grade(copy, SOURCE, notebooks=False, exercises=net | {"batchnorm_forward"})
+    items = by_exercise(report)
+    assert items["batchnorm_forward"].points == 0 and "SyntaxError" in items["batchnorm_forward"].message
+    assert all(items[name].status == "pass" for name in net), [(n, items[n].message) for n in net]
 
 
 def test_a_student_cannot_pass_by_editing_their_copy_of_the_checks(tmp_path_factory):
-    copy = planted(tmp_path_factory, "tampered", "checks.py", (
-        "def check_batchnorm_forward(batchnorm_forward=None):\n    print('PASS')\n"
+    # The checks are a module (checks.py) or a package (checks/__init__.py): tamper with either.
+    checks = "checks/__init__.py" if (SOURCE / "cs231n_bn" / "checks").is_dir() else "checks.py"
+    copy = planted(tmp_path_factory, "tampered", checks, (
+        "def check_batchnorm_forward(batchnorm_forward=None, *args, **kwargs):\n    print('PASS')\n"
     ))
     (copy / "cs231n_bn" / "batchnorm.py").write_text(
         (copy / "cs231n_bn" / "batchnorm.py").read_text().replace("### BEGIN SOLUTION", "### BEGIN SOLUTION\n    raise RuntimeError('no')", 1)
     )
-    report = grade(copy, SOURCE, notebooks=False)
+    report = grade(copy, SOURCE, notebooks=False, exercises={"batchnorm_forward"})
     assert by_exercise(report)["batchnorm_forward"].points == 0
-    assert any("checks.py" in w for w in report.warnings)
+    assert any(f"cs231n_bn/{checks}" in w for w in report.warnings)
 
 
 # ---------------------------------------------------------------------------------------

@@ -7,6 +7,10 @@
 - exercises.py: the package exercises, each with its notebook and its check
 - release.py: write the student edition (stubs, cleared notebooks)
 - leaks.py: which solution lines can be seen where (the evidence for "no leaks")
-- grade.py: the autograder; sandbox.py runs each of its jobs under time and memory limits,
-  run_check.py and run_notebook.py are those jobs
+- grade.py: the autograder. judge.py runs an instructor's check here against a proxy of
+  the student's code; student_process.py and worker.py are the two ends of the pipe
+  (wire.py: what crosses it, data only); sandbox.py starts each job under bubblewrap and
+  limits; submission.py copies a submission safely and fingerprints the checkout;
+  replay.py verifies some notebook check cells outside the kernel; run_notebook.py runs a
+  notebook in the sandbox
 """

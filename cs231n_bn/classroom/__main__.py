@@ -40,8 +40,10 @@ def _grade(args):
         notebook_timeout=args.notebook_timeout,
         cell_timeout=args.cell_timeout,
         notebook_memory_mb=args.notebook_memory_mb,
+        max_processes=args.max_processes,
     )
-    report = grade(args.copy, args.source, notebooks=not args.no_notebooks, only=args.notebook, limits=limits)
+    report = grade(args.copy, args.source, notebooks=not args.no_notebooks, only=args.notebook, limits=limits,
+                   use_bwrap=not args.no_sandbox, exercises=args.exercise)
     print(format_table(report))
     if args.json:
         write_json(report, args.json)
@@ -67,17 +69,23 @@ def main(argv=None):
     gr.add_argument("--source", default=PACKAGE_SOURCE, help="the instructor's checkout (default: this one)")
     gr.add_argument("--no-notebooks", action="store_true", help="grade the package exercises only")
     gr.add_argument("--notebook", action="append", help="run only this notebook (file name; repeatable)")
+    gr.add_argument("--exercise", action="append",
+                    help="grade only this package exercise, e.g. batchnorm_forward (repeatable)")
+    gr.add_argument("--no-sandbox", action="store_true",
+                    help="do not use bubblewrap even where it is installed (student code can then reach your files)")
     limits = Limits()
     gr.add_argument("--timeout", type=float, default=limits.timeout,
                     help=f"seconds per package exercise ({limits.timeout:g})")
     gr.add_argument("--memory-mb", type=int, default=limits.memory_mb,
-                    help=f"MiB of address space per package exercise ({limits.memory_mb})")
+                    help=f"MiB of memory per package exercise, per process and per job ({limits.memory_mb})")
     gr.add_argument("--notebook-timeout", type=float, default=limits.notebook_timeout,
                     help=f"seconds per notebook ({limits.notebook_timeout:g})")
     gr.add_argument("--cell-timeout", type=int, default=limits.cell_timeout,
                     help=f"seconds per notebook cell ({limits.cell_timeout})")
+    gr.add_argument("--max-processes", dest="max_processes", type=int, default=limits.max_processes,
+                    help=f"processes and threads per package exercise ({limits.max_processes})")
     gr.add_argument("--notebook-memory-mb", type=int, default=limits.notebook_memory_mb,
-                    help=f"MiB of address space per notebook run, kernel included ({limits.notebook_memory_mb})")
+                    help=f"MiB of memory per notebook run, kernel included ({limits.notebook_memory_mb})")
     gr.set_defaults(run=_grade)
 
     args = parser.parse_args(argv)

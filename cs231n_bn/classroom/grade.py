@@ -4,33 +4,45 @@
 
 Two kinds of automatically graded exercises:
 
-- package exercises (exercises.py): the instructor's check function runs against the
-  copy's package, each in its own time- and memory-limited process;
-- notebook check cells (nbgrader metadata `grade: true`): the copy's notebook is run with
-  every check cell restored from the instructor's notebook, hidden tests included, and a
-  check cell scores its points when it runs without an error.
+- package exercises (exercises.py): the instructor's check runs HERE, in the grading
+  process, and calls the student's function through a proxy; the student's code runs in a
+  sandboxed process of its own per exercise (judge.py, student_process.py, sandbox.py)
+  and only data comes back. Verdicts never come from the student's process;
+- notebook check cells (nbgrader metadata `grade: true`): the copy's notebook is run in
+  the sandbox with every check cell restored from the instructor's notebook, hidden tests
+  included, and a check cell scores its points when it runs without an error. The kernel
+  runs the student's code and reports that outcome, so it could forge it: these points are
+  reported apart ("kernel-reported", `verified=False`) and are not in the automatic total.
+  A check cell that calls a package check earns nothing itself: its points go to that
+  exercise, which the grader verifies.
 
-A check cell that only calls a package exercise's check is not scored twice: its points
-become that exercise's points. Written answers (markdown cells with `grade: true`) are
-listed with their points for grading by hand.
+Before anything runs, the submission is copied (regular files only, sizes capped) into a
+folder of the grader's; the instructor's checkout is fingerprinted before and after, and
+any change is reported. Written answers (markdown cells with `grade: true`) are listed
+with their points for grading by hand.
 """
 
 import json
+import os
 import re
-import sys
+import shutil
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
 
+from cs231n_bn.classroom import replay, sandbox, wire
 from cs231n_bn.classroom.exercises import EXERCISES, notebook_path
-from cs231n_bn.classroom.regions import SOLUTION
-from cs231n_bn.classroom.sandbox import run_job
+from cs231n_bn.classroom.judge import judge
+from cs231n_bn.classroom.leaks import secret_lines
+from cs231n_bn.classroom.regions import SOLUTION, is_trivial
+from cs231n_bn.classroom.submission import changes, fingerprint, snapshot
 
 HERE = Path(__file__).resolve().parent
-RUN_CHECK = HERE / "run_check.py"
-RUN_NOTEBOOK = HERE / "run_notebook.py"
+MAX_MESSAGE = 2000  # characters of one report message
+MAX_WARNINGS = 50  # warnings kept in one report
 PACKAGE_SOURCE = HERE.parents[1]  # the checkout this grader runs from: the instructor's
 
 
@@ -44,6 +56,7 @@ class GradeItem:
     status: str  # pass, fail, not implemented, error, timeout, missing, manual
     message: str
     counted_in: str = ""  # for a check cell that only calls a package check: that exercise
+    verified: bool = True  # False: the outcome is the notebook kernel's word (see the module docstring)
 
 
 @dataclass
@@ -51,18 +64,28 @@ class GradeReport:
     copy: str
     items: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    instructor_changes: list = field(default_factory=list)  # files of the checkout a job changed
 
-    def _graded(self):
-        return [i for i in self.items if i.kind != "manual" and i.status != "skipped"]
+    def _graded(self, verified=True):
+        return [i for i in self.items if i.kind != "manual" and i.status != "skipped" and i.verified == verified]
 
     @property
     def points(self):
-        """Automatic points earned (skipped notebooks and written answers not counted)."""
+        """Automatic points earned and verified by the grader (kernel-reported ones apart)."""
         return sum(i.points for i in self._graded())
 
     @property
     def max_points(self):
         return sum(i.max_points for i in self._graded())
+
+    @property
+    def kernel_points(self):
+        """Points of notebook check cells as the notebook's kernel reported them."""
+        return sum(i.points for i in self._graded(verified=False))
+
+    @property
+    def kernel_max_points(self):
+        return sum(i.max_points for i in self._graded(verified=False))
 
     @property
     def manual_points(self):
@@ -73,19 +96,24 @@ class GradeReport:
             "copy": self.copy,
             "points": self.points,
             "max_points": self.max_points,
+            "kernel_reported_points": self.kernel_points,
+            "kernel_reported_max_points": self.kernel_max_points,
             "manual_points_to_grade": self.manual_points,
             "exercises": [asdict(i) for i in self.items],
             "warnings": self.warnings,
+            "instructor_changes": self.instructor_changes,
         }
 
 
 @dataclass(frozen=True)
 class Limits:
     timeout: float = 60.0  # seconds per package exercise
-    memory_mb: int = 2048  # address space per package exercise
+    memory_mb: int = 2048  # memory per package exercise (per process, and per job where cgroups allow)
+    max_processes: int = 16  # processes and threads per job
     notebook_timeout: float = 600.0  # seconds per notebook
     cell_timeout: int = 120  # seconds per notebook cell
-    notebook_memory_mb: int = 4096  # address space of a notebook run, kernel included
+    notebook_memory_mb: int = 4096  # memory of a notebook run, kernel included (as memory_mb)
+    notebook_processes: int = 64  # processes and threads of a notebook run
 
 
 # ---------------------------------------------------------------------------------------
@@ -94,7 +122,10 @@ class Limits:
 
 
 def _nbgrader(cell):
-    return cell.get("metadata", {}).get("nbgrader", {})
+    """A cell's nbgrader metadata; {} where it is absent or not a dict (a student's notebook)."""
+    metadata = cell.get("metadata") if isinstance(cell, dict) else None
+    nbgrader = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    return nbgrader if isinstance(nbgrader, dict) else {}
 
 
 def check_cells(nb):
@@ -127,80 +158,130 @@ def _source_notebooks(source):
 # ---------------------------------------------------------------------------------------
 
 
-def _job_failure(job, limit_text):
-    if job.timed_out:
-        return "timeout", f"stopped after {limit_text}: an infinite loop, or far too slow"
-    tail = job.stderr.strip().splitlines()[-1:] or [f"exit status {job.returncode}"]
-    if "MemoryError" in tail[0]:
-        return "memory", "MemoryError: the memory limit was exceeded"
-    if job.returncode < 0:
-        return "error", f"the process was killed by signal {-job.returncode} (a crash, or the memory limit)"
-    return "error", tail[0]
-
-
-def run_package_exercise(copy, source, exercise, limits):
-    """(status, message) of one package exercise, run in a limited child process.
-
-    The other exercises' functions run the instructor's versions meanwhile (run_check.py).
-    """
-    with tempfile.TemporaryDirectory() as tmp:
-        result, registry = Path(tmp) / "result.json", Path(tmp) / "exercises.json"
-        registry.write_text(json.dumps([asdict(e) for e in EXERCISES]), encoding="utf-8")
-        argv = [sys.executable, str(RUN_CHECK), str(copy), str(source), str(registry),
-                exercise.function, exercise.check, str(result)]
-        job = run_job(argv, cwd=copy, pythonpath=copy, timeout=limits.timeout, memory_mb=limits.memory_mb)
-        if result.exists() and not job.timed_out:
-            verdict = json.loads(result.read_text(encoding="utf-8"))
-            return verdict["status"], verdict["message"]
-    return _job_failure(job, f"{limits.timeout:g} s")
+def run_package_exercise(submission, exercise, limits, bwrap):
+    """(status, message) of one package exercise; see judge.py."""
+    return judge(submission, exercise, limits, bwrap)
 
 
 # Run first in a graded notebook, so that `from cs231n_bn import checks` in its check cells
-# gets the instructor's checks, not the copy's (which the student could have edited).
+# gets the instructor's checks (copied into the job), not the copy's.
 _TRUSTED_CHECKS = """\
 import importlib.util as _util, sys as _sys
 import cs231n_bn as _package
-_spec = _util.spec_from_file_location("cs231n_bn.checks", {path!r})
+_spec = _util.spec_from_file_location("cs231n_bn.checks", {init!r}, submodule_search_locations={search!r})
 _sys.modules["cs231n_bn.checks"] = _package.checks = _util.module_from_spec(_spec)
 _spec.loader.exec_module(_package.checks)
 del _util, _sys, _package, _spec
 """
 
 
-def run_graded_notebook(copy, source_nb, limits):
-    """{grade_id: (status, message)} for one notebook of the copy, check cells restored."""
-    student_path = Path(copy, "notebooks", source_nb.name)
-    source_cells = check_cells(nbformat.read(source_nb, as_version=4))
-    if not student_path.exists():
-        return {gid: ("missing", f"notebooks/{source_nb.name} is missing from the copy") for gid in source_cells}
+def _restored_notebook(student_path, source_cells):
+    """The student's notebook with the instructor's check cells, and the ids found in it."""
     nb = nbformat.read(student_path, as_version=4)
     seen = set()
     for cell in nb.cells:
-        gid = _nbgrader(cell).get("grade_id")
-        if gid in source_cells:
+        meta = _nbgrader(cell)
+        gid = meta.get("grade_id")
+        if isinstance(gid, str) and gid in source_cells:
             # The instructor's version, hidden tests included, whatever the student did to it.
             cell.cell_type, cell.source = "code", source_cells[gid].source
             cell.setdefault("outputs", [])
             cell.setdefault("execution_count", None)
+            cell.pop("attachments", None)
             seen.add(gid)
+        elif gid is not None:
+            meta.pop("grade_id")  # not a check cell of ours: its outcome must not count as one
+    return nb, seen
+
+
+def run_graded_notebook(submission, source_nb, limits, bwrap):
+    """{grade_id: (status, message)} for one notebook of the submission, check cells restored."""
+    source_cells = check_cells(nbformat.read(source_nb, as_version=4))
+    student_path = Path(submission, "notebooks", source_nb.name)
+    if not student_path.exists():
+        return {gid: ("missing", f"notebooks/{source_nb.name} is missing from the copy") for gid in source_cells}
+    try:
+        nb, seen = _restored_notebook(student_path, source_cells)
+        nbformat.validate(nb)
+    except Exception as err:  # malformed JSON, schema, metadata of the wrong type: this notebook only
+        reason = f"notebooks/{source_nb.name} cannot be read as a notebook ({type(err).__name__}: {err})"
+        return {gid: ("error", reason[:500]) for gid in source_cells}
     results = {gid: ("missing", "this check cell was deleted from the notebook") for gid in source_cells if gid not in seen}
-    trusted = Path(source_nb).parents[1] / "cs231n_bn" / "checks.py"
-    nb.cells.insert(0, nbformat.v4.new_code_cell(_TRUSTED_CHECKS.format(path=str(trusted))))
-    with tempfile.TemporaryDirectory() as tmp:
-        graded, result = Path(tmp) / source_nb.name, Path(tmp) / "result.json"
-        nbformat.write(nb, graded)
-        argv = [sys.executable, str(RUN_NOTEBOOK), str(graded), str(student_path.parent), str(result),
-                str(limits.cell_timeout)]
-        job = run_job(argv, cwd=student_path.parent, pythonpath=copy, timeout=limits.notebook_timeout,
-                      memory_mb=limits.notebook_memory_mb)
-        if result.exists() and not job.timed_out:
-            for gid, outcome in json.loads(result.read_text(encoding="utf-8")).items():
-                if gid in seen:
-                    results[gid] = (outcome["status"], outcome["message"])
+    with tempfile.TemporaryDirectory(prefix="cs231n_nb_") as work:
+        work = Path(work)
+        jail = sandbox.Jail(work, bwrap)
+        trusted = work / "trusted"
+        trusted.mkdir()
+        checks_source = Path(source_nb).parents[1] / "cs231n_bn"
+        if (checks_source / "checks").is_dir():
+            shutil.copytree(checks_source / "checks", trusted / "checks", ignore=shutil.ignore_patterns("__pycache__"))
+            inside = jail.place(trusted, "/trusted") + "/checks"
+            init, search = inside + "/__init__.py", [inside]
         else:
-            status, message = _job_failure(job, f"{limits.notebook_timeout:g} s for the notebook")
-            results.update({gid: (status, message) for gid in seen})
+            shutil.copyfile(checks_source / "checks.py", trusted / "checks.py")
+            init, search = jail.place(trusted, "/trusted") + "/checks.py", None
+        nb.cells.insert(0, nbformat.v4.new_code_cell(_TRUSTED_CHECKS.format(init=init, search=search)))
+        runner = work / "grader"
+        runner.mkdir()
+        for name in ("run_notebook.py", "wire.py"):
+            shutil.copyfile(HERE / name, runner / name)
+        nbformat.write(nb, runner / source_nb.name)
+        root = jail.place(submission, "/submission")
+        executable, _, sites = sandbox.python_roots()
+        site_inside = [jail.place(site, f"/site{k}") for k, site in enumerate(sites)]
+        hide = [(p, f"/site{k}/{p.name}") for k, site in enumerate(sites) for p in site.iterdir()
+                if bwrap and ("cs231n_bn" in p.name or p.name.startswith("__editable__"))]
+        grader = jail.place(runner, "/grader")
+        read_fd, write_fd = os.pipe()
+        try:
+            job = sandbox.Job(
+                [str(executable), "-I", "-S", "-B", f"{grader}/run_notebook.py", f"{grader}/{source_nb.name}",
+                 f"{root}/notebooks", str(write_fd), str(limits.cell_timeout), root, *site_inside],
+                jail, limits.notebook_memory_mb, limits.notebook_processes, pass_fds=(write_fd,),
+                stderr_path=work / "stderr.txt", hide=hide,
+            )
+        finally:
+            os.close(write_fd)
+        try:
+            outcome = _notebook_outcome(read_fd, time.monotonic() + limits.notebook_timeout, limits)
+        finally:
+            os.close(read_fd)
+            job.kill()
+    if isinstance(outcome, tuple):
+        results.update({gid: outcome for gid in seen})
+        return results
+    for gid in seen:
+        got = outcome.get(gid)
+        if isinstance(got, dict) and got.get("status") == "pass":
+            results[gid] = ("pass", "")
+        else:
+            message = got.get("message") if isinstance(got, dict) else "no outcome reported for this cell"
+            results[gid] = ("error", str(message))
     return results
+
+
+def _replayed(submission, nb_path, limits, bwrap):
+    """The check cells of this notebook verified by replaying its solution cells (replay.py);
+    None when the notebook cannot be read (the kernel's run reports why)."""
+    try:
+        student_nb = json.loads(Path(submission, "notebooks", nb_path.name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return replay.replayed_cells(submission, nb_path.name, student_nb, limits, bwrap)
+
+
+def _notebook_outcome(read_fd, deadline, limits):
+    """The job's {grade_id: outcome} dict, or (status, message) when it gave none in time."""
+    try:
+        body = wire.receive(read_fd, deadline)
+        outcome = wire.decode(body) if body is not None else None
+    except wire.Timeout:
+        return "timeout", f"stopped after {limits.notebook_timeout:g} s for the notebook"
+    except wire.WireError as err:
+        return "error", f"the notebook job sent no usable outcome ({err})"
+    if not isinstance(outcome, dict):
+        return "error", "the notebook job ended without an outcome (a crash, or the memory limit)"
+    return outcome
 
 
 # ---------------------------------------------------------------------------------------
@@ -221,7 +302,7 @@ def modified_support_files(source, copy):
         if _has_solution_region(text):
             continue
         theirs = Path(copy, rel)
-        if theirs.exists() and theirs.read_text(encoding="utf-8") != text:
+        if theirs.is_file() and theirs.read_bytes() != path.read_bytes():
             changed.append(str(rel))
     return changed
 
@@ -231,25 +312,86 @@ def _registered_notebook(source, exercise):
     return path.name if path else f"{exercise.notebook:02d} ({exercise.topic})"
 
 
-def grade(copy, source=PACKAGE_SOURCE, notebooks=True, only=None, limits=Limits()):
+def _scrubber(source):
+    """A function that caps a report message and removes the instructor's secret lines.
+
+    Secret: the lines of solution and hidden-test regions, and every line of the grader's
+    own source, wherever they come from (an error message can carry anything).
+    """
+    files = [p.relative_to(source).as_posix() for p in sorted(Path(source, "cs231n_bn").glob("*.py"))]
+    files += [p.relative_to(source).as_posix() for p in _source_notebooks(source)]
+    secret = set(secret_lines(source, files))
+    for path in sorted(HERE.glob("*.py")):
+        secret.update(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if not is_trivial(line))
+
+    long_secrets = [line for line in secret if len(line) >= 12]  # also caught inside a longer line
+
+    def scrub(message):
+        kept, removed = [], 0
+        for line in str(message)[: MAX_MESSAGE * 4].splitlines():
+            if line.strip() in secret or any(s in line for s in long_secrets):
+                removed += 1
+            else:
+                kept.append(line)
+        text = "\n".join(kept)
+        if removed:
+            text += f"\n[{removed} line(s) of the instructor's source removed from this message]"
+        return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE] + " [... message cut]"
+
+    return scrub
+
+
+def grade(copy, source=PACKAGE_SOURCE, notebooks=True, only=None, limits=Limits(), use_bwrap=True, exercises=None):
     """Grade the copy at `copy` against the instructor's checkout `source`.
 
     Inputs:
-    - copy: folder of the student's copy (it must contain cs231n_bn/)
-    - source: the instructor's checkout: its checks and its notebooks' check cells count
+    - copy: folder of the student's copy (it should contain cs231n_bn/)
+    - source: the instructor's checkout: its notebooks' check cells count, and it is
+      fingerprinted before and after; the package exercises are checked by the checks of
+      the cs231n_bn this grader runs from
     - notebooks: also run the notebooks (False grades the package exercises only)
     - only: names of the notebooks to run (default: all of them)
     - limits: time and memory limits
+    - use_bwrap: run student code under bubblewrap when it is available
+    - exercises: names of the package exercises to grade (default: all of them; the others
+      are listed as skipped)
 
-    Returns a GradeReport.
+    Returns a GradeReport. Nothing in the copy can make this raise: a bad submission
+    scores what it earns, with reasons.
     """
     copy, source = Path(copy).resolve(), Path(source).resolve()
-    if not (copy / "cs231n_bn" / "__init__.py").exists():
-        raise FileNotFoundError(f"grade: COPY must be a copy of the course with cs231n_bn/; got {copy}")
+    if not copy.is_dir():
+        raise FileNotFoundError(f"grade: COPY must be a folder holding a copy of the course; got {copy}")
+    bwrap = sandbox.bwrap_path() if use_bwrap else None
     report = GradeReport(copy=str(copy))
-    for rel in modified_support_files(source, copy):
-        report.warnings.append(f"{rel} differs from the instructor's version (grading uses the instructor's checks)")
+    if not bwrap:
+        report.warnings.append(sandbox.notice(bwrap))
+    before = fingerprint(source)
+    scrub = _scrubber(source)
+    with tempfile.TemporaryDirectory(prefix="cs231n_submission_") as work:
+        submission = Path(work) / "copy"
+        report.warnings.extend(snapshot(copy, submission))
+        if not (submission / "cs231n_bn").is_dir():
+            report.warnings.append("the copy has no cs231n_bn/ folder: every package exercise is missing")
+        for rel in modified_support_files(source, submission):
+            report.warnings.append(f"{rel} differs from the instructor's version (the instructor's checks grade it)")
+        _grade_into(report, submission, source, notebooks, only, limits, bwrap, exercises)
+    after = fingerprint(source)
+    changed = changes(before, after)
+    if changed:
+        shown = ", ".join(changed[:20]) + (f" and {len(changed) - 20} more" if len(changed) > 20 else "")
+        report.warnings.append(f"the instructor's checkout CHANGED while this copy was graded: {shown}")
+        report.instructor_changes = changed
+    for item in report.items:
+        item.message = scrub(item.message)
+    if len(report.warnings) > MAX_WARNINGS:
+        extra = len(report.warnings) - MAX_WARNINGS
+        report.warnings = report.warnings[:MAX_WARNINGS] + [f"... and {extra} more warnings like these"]
+    report.warnings = [scrub(w) for w in report.warnings]
+    return report
 
+
+def _grade_into(report, submission, source, notebooks, only, limits, bwrap, exercises):
     package_points = {e.function: 0.0 for e in EXERCISES}
     package_notebook = {e.function: _registered_notebook(source, e) for e in EXERCISES}
     notebook_items = []
@@ -262,8 +404,9 @@ def grade(copy, source=PACKAGE_SOURCE, notebooks=True, only=None, limits=Limits(
                 package_points[exercise.function] += points / len(covered)
                 package_notebook[exercise.function] = nb_path.name
             # A covered cell still runs and shows its result, but its points are the exercise's.
+            verified = bool(covered) or replay.covers(nb_path.name, gid)
             notebook_items.append(GradeItem(gid, "notebook", nb_path.name, 0.0, 0.0 if covered else points,
-                                            "", "", ", ".join(e.function for e in covered)))
+                                            "", "", ", ".join(e.function for e in covered), verified=verified))
         for cell in written_answers(nb):
             nbg = _nbgrader(cell)
             report.items.append(GradeItem(nbg.get("grade_id", "?"), "manual", nb_path.name, 0.0,
@@ -273,7 +416,12 @@ def grade(copy, source=PACKAGE_SOURCE, notebooks=True, only=None, limits=Limits(
         if exercise.check is None:
             continue  # graded through the check cells of its notebook only
         points = package_points[exercise.function] or float(exercise.points)
-        status, message = run_package_exercise(copy, source, exercise, limits)
+        if exercises is not None and exercise.function not in exercises:
+            status, message = "skipped", "not graded in this run (--exercise)"
+        elif (submission / "cs231n_bn" / exercise.module).is_file():
+            status, message = run_package_exercise(submission, exercise, limits, bwrap)
+        else:
+            status, message = "missing", f"cs231n_bn/{exercise.module} is missing from the copy"
         earned = points if status == "pass" else 0.0
         report.items.append(GradeItem(exercise.function, "package", package_notebook[exercise.function],
                                       earned, points, status, message))
@@ -286,13 +434,20 @@ def grade(copy, source=PACKAGE_SOURCE, notebooks=True, only=None, limits=Limits(
             for item in items:
                 item.status, item.message = "skipped", "notebooks not run (--no-notebooks or --notebook)"
             continue
-        results = run_graded_notebook(copy, nb_path, limits)
+        try:
+            results = run_graded_notebook(submission, nb_path, limits, bwrap)
+        except Exception as err:  # whatever this notebook did, it costs this notebook only
+            results = {i.exercise: ("error", f"the notebook could not be graded ({type(err).__name__}: {err})")
+                       for i in items}
+        replayed = _replayed(submission, nb_path, limits, bwrap)
         for item in items:
             item.status, item.message = results.get(item.exercise, ("missing", "not run"))
+            if replayed is not None and replay.covers(nb_path.name, item.exercise):
+                item.status, item.message = replayed.get(
+                    item.exercise, ("missing", "its solution cell is missing from the notebook"))
             item.points = item.max_points if item.status == "pass" else 0.0
     report.items.extend(notebook_items)
     report.items.sort(key=lambda i: (i.kind == "manual", i.notebook, i.kind != "package", i.exercise))
-    return report
 
 
 # ---------------------------------------------------------------------------------------
@@ -318,8 +473,11 @@ def format_table(report, width=100):
     lines.insert(1, "-" * len(lines[0]))
     lines.append("-" * len(lines[0]))
     lines.append(f"automatic total: {report.points:g} / {report.max_points:g}")
+    if report.kernel_max_points:
+        lines.append(f"notebook check cells, as reported by the notebook's kernel (not verified by the "
+                     f"grader): {report.kernel_points:g} / {report.kernel_max_points:g}")
     if skipped:
-        lines.append(f"not run: {len(skipped)} notebook check cells ({sum(i.max_points for i in skipped):g} points)")
+        lines.append(f"not run: {len(skipped)} exercises or check cells ({sum(i.max_points for i in skipped):g} points)")
     if report.manual_points:
         lines.append(f"written answers to grade by hand: {report.manual_points:g} points")
     lines.extend(f"warning: {w}" for w in report.warnings)
@@ -327,4 +485,8 @@ def format_table(report, width=100):
 
 
 def write_json(report, path):
-    Path(path).write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+    """Write the report as JSON atomically: a reader sees the old file or the whole new one."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, path)

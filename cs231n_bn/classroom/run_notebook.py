@@ -1,25 +1,53 @@
-"""Grading job: execute a notebook cell by cell and record which graded cells raised.
+"""Notebook job: execute a notebook cell by cell and report which graded cells raised.
 
-    python run_notebook.py NOTEBOOK WORKDIR RESULT_JSON CELL_TIMEOUT
+    python -I -S -B run_notebook.py NOTEBOOK WORKDIR WRITE_FD CELL_TIMEOUT ROOT SITE_PACKAGES...
 
-Run as a script by `sandbox.run_job` (PYTHONPATH = the student's copy, so the kernel,
-which inherits the environment and the memory limit, imports the student's package).
-A failing cell does not stop the run: later exercises are graded on their own. A cell
-that runs past CELL_TIMEOUT seconds is interrupted and counts as failed. The kernel runs
-in WORKDIR (the notebook's folder in the student's copy), as it would for the student.
+Runs inside the sandbox (sandbox.py), kernel included. The interpreter is isolated; its
+sys.path is the standard library, this folder and the site-packages given. The kernel is
+started from a kernel spec written here whose PYTHONPATH is ROOT (the submission copy) and
+the site-packages, so the notebook imports the student's package and nothing else of the
+course. A failing cell does not stop the run; a cell past CELL_TIMEOUT seconds is
+interrupted and fails. The outcome goes back over WRITE_FD as one wire.py frame.
+
+The kernel and this process run the student's code, so the grader treats the outcome as
+the kernel's word, not as a verdict it computed (see grade.py).
 """
 
 import json
+import os
 import sys
-from pathlib import Path
+import tempfile
 
-import nbformat
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError, DeadKernelError
+sys.path[:0] = [os.path.dirname(os.path.abspath(__file__))]
+sys.path.extend(sys.argv[6:])
+
+import nbformat  # noqa: E402
+from nbclient import NotebookClient  # noqa: E402
+from nbclient.exceptions import CellExecutionError, DeadKernelError  # noqa: E402
+
+import wire  # noqa: E402
 
 
 def _grade_id(cell):
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta.get("grade_id") if isinstance(meta, dict) else None
+
+
+def _kernel_spec(root, sites):
+    """A python3 kernel spec (in a fresh JUPYTER_PATH) that imports the submission's package."""
+    base = tempfile.mkdtemp(prefix="jupyter_")
+    spec_dir = os.path.join(base, "kernels", "python3")
+    os.makedirs(spec_dir)
+    spec = {
+        "argv": [sys.executable, "-S", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (grading)",
+        "language": "python",
+        "env": {"PYTHONPATH": os.pathsep.join([root, *sites])},
+    }
+    with open(os.path.join(spec_dir, "kernel.json"), "w", encoding="utf-8") as f:
+        json.dump(spec, f)
+    os.environ["JUPYTER_PATH"] = base
+    os.environ["JUPYTER_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="runtime_")
 
 
 def execute(path, workdir, cell_timeout):
@@ -62,8 +90,10 @@ def execute(path, workdir, cell_timeout):
 
 
 def main():
-    path, workdir, result_path, cell_timeout = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    Path(result_path).write_text(json.dumps(execute(path, workdir, cell_timeout)), encoding="utf-8")
+    path, workdir, write_fd, cell_timeout, root = sys.argv[1:6]
+    _kernel_spec(root, sys.argv[6:])
+    results = execute(path, workdir, int(cell_timeout))
+    wire.send(int(write_fd), wire.encode(results))
 
 
 if __name__ == "__main__":
