@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cs231n_bn import validation as check
+from cs231n_bn import validation
 
 MODES = ("train", "test")
 DEFAULT_EPS = 1e-5
@@ -45,11 +45,11 @@ class BatchNormCache:
 
 
 def _check_forward_inputs(where, x, gamma, beta):
-    check.float_array(where, "x", x, ndim=2)
+    validation.float_array(where, "x", x, ndim=2)
     D = x.shape[1]
     for name, p in (("gamma", gamma), ("beta", beta)):
-        check.float_array(where, name, p, ndim=1)
-        check.same_shape(where, name, p, (D,), "one value per feature of x")
+        validation.float_array(where, name, p, ndim=1)
+        validation.same_shape(where, name, p, (D,), "one value per feature of x")
 
 
 def _running_stat(where, bn_param, key, D, default):
@@ -60,8 +60,8 @@ def _running_stat(where, bn_param, key, D, default):
             f"mode accumulates; got none. Run at least one training batch first (or load "
             f"trained statistics)"
         )
-    check.float_array(where, f"bn_param['{key}']", value, ndim=1)
-    return check.same_shape(where, f"bn_param['{key}']", value, (D,), "one value per feature")
+    validation.float_array(where, f"bn_param['{key}']", value, ndim=1)
+    return validation.same_shape(where, f"bn_param['{key}']", value, (D,), "one value per feature")
 
 
 def read_bn_param(where, bn_param, D, dtype):
@@ -78,13 +78,13 @@ def read_bn_param(where, bn_param, D, dtype):
     - running_mean, running_var: (D,) arrays; zeros in train mode when bn_param has none
       (test mode cannot do without them)
     """
-    check.param_dict(where, "bn_param", bn_param)
-    check.known_keys(where, "bn_param", bn_param, BN_PARAM_KEYS)
+    validation.param_dict(where, "bn_param", bn_param)
+    validation.known_keys(where, "bn_param", bn_param, BN_PARAM_KEYS)
     if "mode" not in bn_param:
         raise ValueError(f"{where}: bn_param['mode'] is required ('train' or 'test'); got no 'mode' key")
-    mode = check.choice(where, "bn_param['mode']", bn_param["mode"], MODES)
-    eps = check.positive_number(where, "bn_param['eps']", bn_param.get("eps", DEFAULT_EPS))
-    momentum = check.unit_interval(
+    mode = validation.choice(where, "bn_param['mode']", bn_param["mode"], MODES)
+    eps = validation.positive_number(where, "bn_param['eps']", bn_param.get("eps", DEFAULT_EPS))
+    momentum = validation.unit_interval(
         where, "bn_param['momentum']", bn_param.get("momentum", DEFAULT_MOMENTUM)
     )
     zeros = np.zeros(D, dtype=dtype) if mode == "train" else None
@@ -137,7 +137,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     """
     where = "batchnorm_forward"
     _check_forward_inputs(where, x, gamma, beta)
-    check.nonempty_batch(where, "x", x)
+    validation.nonempty_batch(where, "x", x)
     N, D = x.shape
     mode, eps, momentum, running_mean, running_var = read_bn_param(where, bn_param, D, x.dtype)
     if mode == "train" and N < 2:
@@ -183,19 +183,19 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         xhat=xhat, gamma=gamma, eps=eps,
     )
     ### END SOLUTION
-    check.finite_variance(where, cache.var, x)
+    validation.finite_variance(where, cache.var, x)
     return out, cache
 
 
 def _check_backward_inputs(where, dout, cache):
-    check.cache_of(where, cache, BatchNormCache, "batchnorm_forward")
+    validation.cache_of(where, cache, BatchNormCache, "batchnorm_forward")
     if cache.mode != "train":
         raise ValueError(
             f"{where}: cache comes from a '{cache.mode}'-mode forward pass; its statistics are "
             f"constants, so backpropagate through a 'train'-mode forward pass instead"
         )
-    check.float_array(where, "dout", dout)
-    check.same_shape(where, "dout", dout, cache.x.shape, "the shape of x and of out")
+    validation.float_array(where, "dout", dout)
+    validation.same_shape(where, "dout", dout, cache.x.shape, "the shape of x and of out")
 
 
 def batchnorm_backward(dout, cache):

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cs231n_bn.batchnorm import batchnorm_backward, batchnorm_backward_alt, batchnorm_forward
-from cs231n_bn import validation as check
+from cs231n_bn import validation
 
 try:
     import torch
@@ -103,7 +103,7 @@ def time_rounds(fn, repeat=7, min_time=0.05, timer=time.perf_counter):
         raise TypeError(f"{where}: fn must be callable with no arguments; got {type(fn).__name__}")
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
         raise ValueError(f"{where}: repeat must be an integer >= 1; got {repeat!r}")
-    min_time = check.positive_number(where, "min_time", min_time)
+    min_time = validation.positive_number(where, "min_time", min_time)
     clock = timeit.Timer(fn, timer=timer)
     number, calibration_calls = _calibrate(clock, min_time)
     seconds = tuple(clock.timeit(number) / number for _ in range(repeat))
@@ -145,7 +145,7 @@ def interleaved_medians(cases, repeat=7, min_time=0.05, timer=time.perf_counter)
             raise TypeError(f"{where}: case {name!r} must be callable with no arguments; got {type(fn).__name__}")
     if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
         raise ValueError(f"{where}: repeat must be an integer >= 1; got {repeat!r}")
-    min_time = check.positive_number(where, "min_time", min_time)
+    min_time = validation.positive_number(where, "min_time", min_time)
     clocks = {name: timeit.Timer(fn, timer=timer) for name, fn in cases.items()}
     numbers = {name: _calibrate(clock, min_time)[0] for name, clock in clocks.items()}
     seconds = {name: [] for name in cases}

@@ -20,7 +20,7 @@ import numbers
 
 import numpy as np
 
-from cs231n_bn import validation as check
+from cs231n_bn import validation
 from cs231n_bn.conv import conv_backward, conv_forward, max_pool_backward, max_pool_forward
 from cs231n_bn.layers import affine_backward, affine_forward, relu_backward, relu_forward, softmax_loss
 from cs231n_bn.spatial import (
@@ -100,8 +100,8 @@ class SmallConvNet:
         - seed: seed of the generator that draws the initial weights
         """
         where = "SmallConvNet"
-        check.choice(where, "normalization", normalization, NORMALIZATIONS)
-        check.choice(where, "block_order", block_order, BLOCK_ORDERS)
+        validation.choice(where, "normalization", normalization, NORMALIZATIONS)
+        validation.choice(where, "block_order", block_order, BLOCK_ORDERS)
         if not isinstance(input_dim, (tuple, list)) or len(input_dim) != 3 or not all(
             _is_integer(d) and d >= 1 for d in input_dim
         ):
@@ -229,7 +229,7 @@ class SmallConvNet:
 
     def _images(self, where, X):
         """X checked against input_dim and cast to the network's dtype (a view if it already is)."""
-        check.float_array(where, "X", X, ndim=4)
+        validation.float_array(where, "X", X, ndim=4)
         if X.shape[1:] != self.input_dim:
             raise ValueError(f"{where}: X must have shape (N, {', '.join(map(str, self.input_dim))}); got {X.shape}")
         return X.astype(self.dtype, copy=False)

@@ -30,7 +30,7 @@ import numbers
 
 import numpy as np
 
-from cs231n_bn import validation as check
+from cs231n_bn import validation
 
 CONV_KEYS = ("stride", "pad")
 POOL_KEYS = ("pool_height", "pool_width", "stride")
@@ -86,18 +86,18 @@ def _output_size(where, what, size, window, stride):
 
 def _read_conv_inputs(where, x, w, b, conv_param):
     """Validate the forward inputs; returns (stride, pad, H_out, W_out)."""
-    check.float_array(where, "x", x, ndim=4)
-    check.float_array(where, "w", w, ndim=4)
-    check.float_array(where, "b", b, ndim=1)
+    validation.float_array(where, "x", x, ndim=4)
+    validation.float_array(where, "w", w, ndim=4)
+    validation.float_array(where, "b", b, ndim=1)
     C, H, W = x.shape[1:]
     F, Cw, HH, WW = w.shape
     if Cw != C:
         raise ValueError(
             f"{where}: w must have shape (F, {C}, HH, WW), one filter slice per channel of x; got {w.shape}"
         )
-    check.same_shape(where, "b", b, (F,), "one bias per filter")
-    check.param_dict(where, "conv_param", conv_param)
-    check.known_keys(where, "conv_param", conv_param, CONV_KEYS)
+    validation.same_shape(where, "b", b, (F,), "one bias per filter")
+    validation.param_dict(where, "conv_param", conv_param)
+    validation.known_keys(where, "conv_param", conv_param, CONV_KEYS)
     stride = _integer(where, "conv_param['stride']", conv_param.get("stride", 1), 1)
     pad = _integer(where, "conv_param['pad']", conv_param.get("pad", 0), 0)
     H_out = _output_size(where, "padded height", H + 2 * pad, HH, stride)
@@ -111,16 +111,16 @@ def _check_conv_dout(where, dout, x_shape, w_shape, stride, pad):
     F, _, HH, WW = w_shape
     H_out = (H + 2 * pad - HH) // stride + 1
     W_out = (W + 2 * pad - WW) // stride + 1
-    check.float_array(where, "dout", dout)
-    check.same_shape(where, "dout", dout, (N, F, H_out, W_out), "the shape of out")
+    validation.float_array(where, "dout", dout)
+    validation.same_shape(where, "dout", dout, (N, F, H_out, W_out), "the shape of out")
     return H_out, W_out
 
 
 def _read_pool_inputs(where, x, pool_param):
     """Validate the forward inputs; returns (pool_height, pool_width, stride, H_out, W_out)."""
-    check.float_array(where, "x", x, ndim=4)
-    check.param_dict(where, "pool_param", pool_param)
-    check.known_keys(where, "pool_param", pool_param, POOL_KEYS)
+    validation.float_array(where, "x", x, ndim=4)
+    validation.param_dict(where, "pool_param", pool_param)
+    validation.known_keys(where, "pool_param", pool_param, POOL_KEYS)
     ph = _integer(where, "pool_param['pool_height']", pool_param.get("pool_height", 2), 1)
     pw = _integer(where, "pool_param['pool_width']", pool_param.get("pool_width", 2), 1)
     stride = _integer(where, "pool_param['stride']", pool_param.get("stride", 2), 1)
@@ -183,7 +183,7 @@ def conv_backward_naive(dout, cache):
     Inputs and returns as conv_backward, with the ConvNaiveCache of conv_forward_naive.
     """
     where = "conv_backward_naive"
-    check.cache_of(where, cache, ConvNaiveCache, "conv_forward_naive")
+    validation.cache_of(where, cache, ConvNaiveCache, "conv_forward_naive")
     x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
     N, _, H, W = x.shape
     F, _, HH, WW = w.shape
@@ -229,9 +229,9 @@ def max_pool_backward_naive(dout, cache):
     receives the sum of their gradients. Inputs and returns as max_pool_backward.
     """
     where = "max_pool_backward_naive"
-    check.cache_of(where, cache, MaxPoolCache, "max_pool_forward_naive")
-    check.float_array(where, "dout", dout)
-    check.same_shape(where, "dout", dout, cache.out.shape, "the shape of out")
+    validation.cache_of(where, cache, MaxPoolCache, "max_pool_forward_naive")
+    validation.float_array(where, "dout", dout)
+    validation.same_shape(where, "dout", dout, cache.out.shape, "the shape of out")
     x, ph, pw, stride = cache.x, cache.pool_height, cache.pool_width, cache.stride
     N, C, H_out, W_out = dout.shape
     dx = np.zeros(x.shape, dtype=dout.dtype)
@@ -303,7 +303,7 @@ def conv_backward(dout, cache):
     - db: (F,)
     """
     where = "conv_backward"
-    check.cache_of(where, cache, ConvCache, "conv_forward")
+    validation.cache_of(where, cache, ConvCache, "conv_forward")
     cols, w, stride, pad = cache.cols, cache.w, cache.stride, cache.pad
     N, C, H, W = cache.x_shape
     F, _, HH, WW = w.shape
@@ -376,9 +376,9 @@ def max_pool_backward(dout, cache):
     - dx: (N, C, H, W)
     """
     where = "max_pool_backward"
-    check.cache_of(where, cache, MaxPoolCache, "max_pool_forward")
-    check.float_array(where, "dout", dout)
-    check.same_shape(where, "dout", dout, cache.out.shape, "the shape of out")
+    validation.cache_of(where, cache, MaxPoolCache, "max_pool_forward")
+    validation.float_array(where, "dout", dout)
+    validation.same_shape(where, "dout", dout, cache.out.shape, "the shape of out")
     x, ph, pw, stride = cache.x, cache.pool_height, cache.pool_width, cache.stride
     H_out, W_out = dout.shape[2:]
     tiled = stride == ph == pw and x.shape[2:] == (ph * H_out, pw * W_out)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cs231n_bn import validation as check
+from cs231n_bn import validation
 from cs231n_bn.batchnorm import batchnorm_backward_alt, batchnorm_forward
 from cs231n_bn.layernorm import layernorm_backward, layernorm_forward
 from cs231n_bn.layers import affine_backward, affine_forward, relu_backward, relu_forward, softmax_loss
@@ -55,7 +55,7 @@ def sigmoid_forward(x):
     - out: shaped like x
     - cache: SigmoidCache
     """
-    check.float_array("sigmoid_forward", "x", x)
+    validation.float_array("sigmoid_forward", "x", x)
     # exp(-|x|) <= 1 never overflows; the two branches are the same function rearranged.
     e = np.exp(-np.abs(x))
     out = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
@@ -64,8 +64,8 @@ def sigmoid_forward(x):
 
 def sigmoid_backward(dout, cache):
     """Sigmoid, backward pass: dx = dout * out * (1 - out)."""
-    check.float_array("sigmoid_backward", "dout", dout)
-    check.same_shape("sigmoid_backward", "dout", dout, cache.out.shape, "the shape of x")
+    validation.float_array("sigmoid_backward", "dout", dout)
+    validation.same_shape("sigmoid_backward", "dout", dout, cache.out.shape, "the shape of x")
     return dout * cache.out * (1 - cache.out)
 
 
@@ -84,7 +84,7 @@ def dropout_forward(x, keep_ratio, mode, rng):
     - out: shaped like x
     - cache: DropoutCache
     """
-    check.choice("dropout_forward", "mode", mode, ("train", "test"))
+    validation.choice("dropout_forward", "mode", mode, ("train", "test"))
     if mode == "test" or keep_ratio == 1:
         return x, DropoutCache(mask=None)
     mask = (rng.random(x.shape) < keep_ratio) / x.dtype.type(keep_ratio)
@@ -139,14 +139,14 @@ class FullyConnectedNet:
         for name, value in (("input_dim", input_dim), ("num_classes", num_classes)):
             if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{where}: {name} must be an integer >= 1; got {value!r}")
-        self.normalization = check.choice(where, "normalization", normalization, NORMALIZATIONS)
-        self.activation = check.choice(where, "activation", activation, ACTIVATIONS)
-        keep = check.unit_interval(where, "dropout_keep_ratio", dropout_keep_ratio)
+        self.normalization = validation.choice(where, "normalization", normalization, NORMALIZATIONS)
+        self.activation = validation.choice(where, "activation", activation, ACTIVATIONS)
+        keep = validation.unit_interval(where, "dropout_keep_ratio", dropout_keep_ratio)
         if keep == 0:
             raise ValueError(f"{where}: dropout_keep_ratio must be in (0, 1]; got 0 (every unit dropped)")
         if not isinstance(reg, numbers.Real) or isinstance(reg, bool) or not np.isfinite(reg) or reg < 0:
             raise ValueError(f"{where}: reg must be a finite number >= 0; got {reg!r}")
-        check.positive_number(where, "weight_scale", weight_scale)
+        validation.positive_number(where, "weight_scale", weight_scale)
         if not np.issubdtype(np.dtype(dtype), np.floating):
             raise TypeError(f"{where}: dtype must be a floating-point dtype such as np.float32; got {dtype!r}")
         if normalization == "layernorm" and min(hidden_dims, default=2) < 2:
@@ -225,7 +225,7 @@ class FullyConnectedNet:
     def _forward(self, X, mode):
         """Scores and every layer's cache; validates X against the network."""
         where = "FullyConnectedNet.loss"
-        check.float_array(where, "X", X)
+        validation.float_array(where, "X", X)
         if X.ndim < 2 or int(np.prod(X.shape[1:])) != self.params["W1"].shape[0]:
             raise ValueError(
                 f"{where}: X must hold samples of {self.params['W1'].shape[0]} features, shape "

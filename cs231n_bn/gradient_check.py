@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from cs231n_bn import validation as check
+from cs231n_bn import validation
 
 
 class LowPrecisionWarning(UserWarning):
@@ -90,8 +90,8 @@ def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
     """
     where = "eval_numerical_gradient"
     _require_float(where, "x", x)
-    check.writable(where, "x", x)
-    h = check.positive_number(where, "h", h)
+    validation.writable(where, "x", x)
+    h = validation.positive_number(where, "h", h)
     _warn_if_low_precision_output(where, f(x))
     grad = np.zeros(x.shape, dtype=np.float64)
     for ix in np.ndindex(*x.shape):
@@ -131,9 +131,9 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     """
     where = "eval_numerical_gradient_array"
     _require_float(where, "x", x)
-    check.writable(where, "x", x)
+    validation.writable(where, "x", x)
     _require_float(where, "df", df)
-    h = check.positive_number(where, "h", h)
+    h = validation.positive_number(where, "h", h)
     fx = f(x)
     _warn_if_low_precision_output(where, fx)
     if np.shape(fx) != df.shape:
@@ -181,12 +181,12 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=0, verbos
     """
     where = "grad_check_sparse"
     _require_float(where, "x", x)
-    check.writable(where, "x", x)
-    check.float_array(where, "analytic_grad", analytic_grad)
-    check.same_shape(where, "analytic_grad", analytic_grad, x.shape, "the shape of x")
-    num_checks = min(check.positive_int(where, "num_checks", num_checks), x.size)
-    h = check.positive_number(where, "h", h)
-    rng = np.random.default_rng(check.seed(where, "seed", seed))
+    validation.writable(where, "x", x)
+    validation.float_array(where, "analytic_grad", analytic_grad)
+    validation.same_shape(where, "analytic_grad", analytic_grad, x.shape, "the shape of x")
+    num_checks = min(validation.positive_int(where, "num_checks", num_checks), x.size)
+    h = validation.positive_number(where, "h", h)
+    rng = np.random.default_rng(validation.seed(where, "seed", seed))
     flat = rng.choice(x.size, size=num_checks, replace=False)
     errors = np.empty(num_checks)
     for k, i in enumerate(flat):

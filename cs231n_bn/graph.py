@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cs231n_bn import validation as check
+from cs231n_bn import validation
 from cs231n_bn.batchnorm import DEFAULT_EPS
 from cs231n_bn.gradient_check import eval_numerical_gradient_array, rel_error
 
@@ -203,14 +203,14 @@ def _resolve(where, grad):
 
 
 def _check_inputs(where, x, gamma, beta, dout=None):
-    check.float_array(where, "x", x, ndim=2)
+    validation.float_array(where, "x", x, ndim=2)
     D = x.shape[1]
     for name, p in (("gamma", gamma), ("beta", beta)):
-        check.float_array(where, name, p, ndim=1)
-        check.same_shape(where, name, p, (D,), "one value per feature of x")
+        validation.float_array(where, name, p, ndim=1)
+        validation.same_shape(where, name, p, (D,), "one value per feature of x")
     if dout is not None:
-        check.float_array(where, "dout", dout)
-        check.same_shape(where, "dout", dout, x.shape, "the shape of x and of out")
+        validation.float_array(where, "dout", dout)
+        validation.same_shape(where, "dout", dout, x.shape, "the shape of x and of out")
 
 
 def forward_values(x, gamma, beta, eps=DEFAULT_EPS):

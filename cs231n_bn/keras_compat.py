@@ -44,7 +44,7 @@ import os
 
 import numpy as np
 
-from cs231n_bn import validation as check
+from cs231n_bn import validation
 from cs231n_bn.batchnorm import DEFAULT_EPS, DEFAULT_MOMENTUM
 from cs231n_bn.torch_compat import FrameworkMissing, nonnegative_int, trained_arrays
 
@@ -97,18 +97,18 @@ def bn_param_from_weights(weights, momentum=KERAS_DEFAULT_MOMENTUM, eps=KERAS_DE
             f"({', '.join(WEIGHT_NAMES)}); got {type(weights).__name__}"
             + (f" of length {len(weights)}" if hasattr(weights, "__len__") else "")
         )
-    momentum = check.unit_interval(where, "momentum", momentum)
-    eps = check.positive_number(where, "eps", eps)
+    momentum = validation.unit_interval(where, "momentum", momentum)
+    eps = validation.positive_number(where, "eps", eps)
     steps = _steps(where, steps)
-    mode = check.choice(where, "mode", mode, ("train", "test"))
+    mode = validation.choice(where, "mode", mode, ("train", "test"))
     # Copies: the caller's arrays (or the layer's) must not change under our later updates.
     gamma, beta, running_mean, running_var = (
-        check.float_array(where, f"weights[{i}] ({name})", a, ndim=1).copy()
+        validation.float_array(where, f"weights[{i}] ({name})", a, ndim=1).copy()
         for i, (name, a) in enumerate(zip(WEIGHT_NAMES, weights))
     )
     D = gamma.shape[0]
     for name, a in zip(WEIGHT_NAMES[1:], (beta, running_mean, running_var)):
-        check.same_shape(where, name, a, (D,), "the shape of gamma")
+        validation.same_shape(where, name, a, (D,), "the shape of gamma")
     if steps is not None:
         # (**) solved for ours: remove the decayed start value 1
         running_var = running_var - momentum**steps
@@ -168,7 +168,7 @@ def weights_from_bn_param(gamma, beta, bn_param, steps=None):
     arrays = [a.copy() for a in trained_arrays(where, gamma, beta, bn_param)]
     steps = _steps(where, steps)
     if steps is not None:
-        momentum = check.unit_interval(where, "bn_param['momentum']", bn_param.get("momentum", DEFAULT_MOMENTUM))
+        momentum = validation.unit_interval(where, "bn_param['momentum']", bn_param.get("momentum", DEFAULT_MOMENTUM))
         arrays[3] = arrays[3] + momentum**steps
     return arrays
 
@@ -189,8 +189,8 @@ def layer_from_bn_param(gamma, beta, bn_param, steps=None):
     _require_keras(where)
     weights = weights_from_bn_param(gamma, beta, bn_param, steps)
     layer = keras.layers.BatchNormalization(
-        momentum=check.unit_interval(where, "bn_param['momentum']", bn_param.get("momentum", DEFAULT_MOMENTUM)),
-        epsilon=check.positive_number(where, "bn_param['eps']", bn_param.get("eps", DEFAULT_EPS)),
+        momentum=validation.unit_interval(where, "bn_param['momentum']", bn_param.get("momentum", DEFAULT_MOMENTUM)),
+        epsilon=validation.positive_number(where, "bn_param['eps']", bn_param.get("eps", DEFAULT_EPS)),
         dtype=str(gamma.dtype),
     )
     layer.build((None, gamma.shape[0]))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cs231n_bn import validation as check
+from cs231n_bn import validation
 from cs231n_bn.batchnorm import MODES
 
 DEFAULT_EPS = 1e-5
@@ -50,17 +50,17 @@ def layernorm_forward(x, gamma, beta, ln_param):
     - cache: LayerNormCache for layernorm_backward
     """
     where = "layernorm_forward"
-    check.float_array(where, "x", x, ndim=2)
+    validation.float_array(where, "x", x, ndim=2)
     D = x.shape[1]
     for name, p in (("gamma", gamma), ("beta", beta)):
-        check.float_array(where, name, p, ndim=1)
-        check.same_shape(where, name, p, (D,), "one value per feature of x")
-    check.param_dict(where, "ln_param", ln_param)
-    check.known_keys(where, "ln_param", ln_param, LN_PARAM_KEYS)
+        validation.float_array(where, name, p, ndim=1)
+        validation.same_shape(where, name, p, (D,), "one value per feature of x")
+    validation.param_dict(where, "ln_param", ln_param)
+    validation.known_keys(where, "ln_param", ln_param, LN_PARAM_KEYS)
     if "mode" in ln_param:
-        check.choice(where, "ln_param['mode']", ln_param["mode"], MODES)
-    eps = check.positive_number(where, "ln_param['eps']", ln_param.get("eps", DEFAULT_EPS))
-    check.nonempty_batch(where, "x", x)
+        validation.choice(where, "ln_param['mode']", ln_param["mode"], MODES)
+    eps = validation.positive_number(where, "ln_param['eps']", ln_param.get("eps", DEFAULT_EPS))
+    validation.nonempty_batch(where, "x", x)
     if D < 2:
         raise ValueError(
             f"{where}: layer norm needs at least 2 features per sample to estimate a "
@@ -80,7 +80,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     out = gamma * xhat + beta
     cache = LayerNormCache(x=x, mu=mu, xmu=xmu, var=var, ivar=ivar, xhat=xhat, gamma=gamma, eps=eps)
     ### END SOLUTION
-    check.finite_variance(where, cache.var, x)
+    validation.finite_variance(where, cache.var, x)
     return out, cache
 
 
@@ -97,9 +97,9 @@ def layernorm_backward(dout, cache):
     - dbeta: (D,)
     """
     where = "layernorm_backward"
-    check.cache_of(where, cache, LayerNormCache, "layernorm_forward")
-    check.float_array(where, "dout", dout)
-    check.same_shape(where, "dout", dout, cache.x.shape, "the shape of x and of out")
+    validation.cache_of(where, cache, LayerNormCache, "layernorm_forward")
+    validation.float_array(where, "dout", dout)
+    validation.same_shape(where, "dout", dout, cache.x.shape, "the shape of x and of out")
     ### BEGIN SOLUTION
     # Batch norm's closed form with the roles of the axes swapped: with dxhat = gamma * dout
     # and means over each sample's D features,

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cs231n_bn import validation as check
+from cs231n_bn import validation
 
 
 @dataclass(frozen=True)
@@ -32,9 +32,9 @@ def affine_forward(x, w, b):
     - cache: AffineCache
     """
     where = "affine_forward"
-    check.float_array(where, "x", x)
-    check.float_array(where, "w", w, ndim=2)
-    check.float_array(where, "b", b, ndim=1)
+    validation.float_array(where, "x", x)
+    validation.float_array(where, "w", w, ndim=2)
+    validation.float_array(where, "b", b, ndim=1)
     if x.ndim < 2:
         raise ValueError(f"{where}: x must have a batch axis and at least one feature axis; got shape {x.shape}")
     N, D = x.shape[0], int(np.prod(x.shape[1:]))
@@ -42,7 +42,7 @@ def affine_forward(x, w, b):
         raise ValueError(
             f"{where}: w must have shape ({D}, M) to match x's {D} features per sample; got {w.shape}"
         )
-    check.same_shape(where, "b", b, (w.shape[1],), "one bias per output unit")
+    validation.same_shape(where, "b", b, (w.shape[1],), "one bias per output unit")
     out = x.reshape(N, D) @ w + b
     return out, AffineCache(x=x, w=w, b=b)
 
@@ -60,11 +60,11 @@ def affine_backward(dout, cache):
     - db: (M,)
     """
     where = "affine_backward"
-    check.cache_of(where, cache, AffineCache, "affine_forward")
+    validation.cache_of(where, cache, AffineCache, "affine_forward")
     x, w = cache.x, cache.w
     N = x.shape[0]
-    check.float_array(where, "dout", dout)
-    check.same_shape(where, "dout", dout, (N, w.shape[1]), "the shape of out")
+    validation.float_array(where, "dout", dout)
+    validation.same_shape(where, "dout", dout, (N, w.shape[1]), "the shape of out")
     dx = (dout @ w.T).reshape(x.shape)
     dw = x.reshape(N, -1).T @ dout
     db = dout.sum(axis=0)
@@ -78,7 +78,7 @@ def relu_forward(x):
     - out: shaped like x
     - cache: ReluCache
     """
-    check.float_array("relu_forward", "x", x)
+    validation.float_array("relu_forward", "x", x)
     return np.maximum(x, 0), ReluCache(x=x)
 
 
@@ -90,9 +90,9 @@ def relu_backward(dout, cache):
     """
     where = "relu_backward"
     # An AffineCache also has an x: without this check its x would pass for the ReLU's input
-    check.cache_of(where, cache, ReluCache, "relu_forward")
-    check.float_array(where, "dout", dout)
-    check.same_shape(where, "dout", dout, cache.x.shape, "the shape of x")
+    validation.cache_of(where, cache, ReluCache, "relu_forward")
+    validation.float_array(where, "dout", dout)
+    validation.same_shape(where, "dout", dout, cache.x.shape, "the shape of x")
     return dout * (cache.x > 0)
 
 
@@ -108,13 +108,13 @@ def softmax_loss(x, y):
     - dx: (N, C) gradient of the loss with respect to x
     """
     where = "softmax_loss"
-    check.float_array(where, "x", x, ndim=2)
+    validation.float_array(where, "x", x, ndim=2)
     N, C = x.shape
     if not isinstance(y, np.ndarray) or not np.issubdtype(y.dtype, np.integer):
         raise TypeError(f"{where}: y must be an integer numpy array of labels; got {getattr(y, 'dtype', type(y).__name__)}")
-    check.same_shape(where, "y", y, (N,), "one label per row of x")
+    validation.same_shape(where, "y", y, (N,), "one label per row of x")
     # The mean loss of no samples is 0/0: refuse instead of returning NaN
-    check.nonempty_batch(where, "x", x)
+    validation.nonempty_batch(where, "x", x)
     if y.min() < 0 or y.max() >= C:
         raise ValueError(f"{where}: labels y must lie in [0, {C - 1}]; got values from {y.min()} to {y.max()}")
     # Shifting by the row maximum leaves the softmax unchanged and keeps exp() from overflowing.

@@ -18,7 +18,7 @@ and float64 is the point of the exercise.
 
 import numpy as np
 
-from cs231n_bn import validation as check
+from cs231n_bn import validation
 from cs231n_bn.gradient_check import rel_error
 
 SCHEMES = ("forward", "backward", "centered")
@@ -80,10 +80,10 @@ def finite_difference_gradient(f, x, h=1e-5, scheme="centered"):
     - grad: float64 array shaped like x
     """
     where = "finite_difference_gradient"
-    check.float_array(where, "x", x)
-    check.writable(where, "x", x)
-    h = check.positive_number(where, "h", h)
-    check.choice(where, "scheme", scheme, SCHEMES)
+    validation.float_array(where, "x", x)
+    validation.writable(where, "x", x)
+    h = validation.positive_number(where, "h", h)
+    validation.choice(where, "scheme", scheme, SCHEMES)
     width = 2 * h if scheme == "centered" else h
     grad = np.zeros(x.shape, dtype=np.float64)
     for ix in np.ndindex(*x.shape):
@@ -105,8 +105,8 @@ def step_size_sweep(f, x, grad, hs, scheme="centered"):
     - errors: (len(hs),) float64 array, rel_error(numeric, grad) at each h
     """
     where = "step_size_sweep"
-    check.float_array(where, "x", x)
-    check.writable(where, "x", x)
+    validation.float_array(where, "x", x)
+    validation.writable(where, "x", x)
     grad = np.asarray(grad)
     if grad.shape != x.shape:
         raise ValueError(f"{where}: grad must have the shape of x, {x.shape}; got {grad.shape}")
@@ -164,6 +164,6 @@ def best_step(dtype, scheme="centered"):
     dtype = np.dtype(dtype)
     if not np.issubdtype(dtype, np.floating):
         raise TypeError(f"best_step: dtype must be a floating-point dtype; got {dtype}")
-    check.choice(where, "scheme", scheme, SCHEMES)
+    validation.choice(where, "scheme", scheme, SCHEMES)
     eps = float(np.finfo(dtype).eps)
     return eps ** (1.0 / (ORDER[scheme] + 1))

@@ -22,7 +22,7 @@ import numbers
 
 import numpy as np
 
-from cs231n_bn import validation as check
+from cs231n_bn import validation
 
 
 def _decay(where, name, value):
@@ -41,12 +41,12 @@ def _step_count(where, name, value):
 
 # How each hyperparameter is checked, whichever rule takes it.
 HYPERPARAMETERS = {
-    "learning_rate": check.positive_number,
-    "momentum": check.unit_interval,
+    "learning_rate": validation.positive_number,
+    "momentum": validation.unit_interval,
     "beta1": _decay,
     "beta2": _decay,
     "decay_rate": _decay,
-    "epsilon": check.positive_number,
+    "epsilon": validation.positive_number,
     "t": _step_count,
 }
 # State arrays shaped like w; the averages of squared gradients cannot be negative.
@@ -66,21 +66,21 @@ def _config(where, w, dw, config, defaults, state):
     Returns:
     - config, holding every key of defaults and state
     """
-    check.float_array(where, "w", w)
-    check.float_array(where, "dw", dw)
-    check.same_shape(where, "dw", dw, w.shape, "the shape of w")
+    validation.float_array(where, "w", w)
+    validation.float_array(where, "dw", dw)
+    validation.same_shape(where, "dw", dw, w.shape, "the shape of w")
     if config is None:
         config = {}
     if not isinstance(config, dict):
         raise TypeError(f"{where}: config must be a dict or None; got {type(config).__name__}")
-    check.known_keys(where, "config", config, (*defaults, *state))
+    validation.known_keys(where, "config", config, (*defaults, *state))
     for name, value in config.items():
         label = f"config['{name}']"
         if name in HYPERPARAMETERS:
             HYPERPARAMETERS[name](where, label, value)
         else:
-            check.float_array(where, label, value)
-            check.same_shape(where, label, value, w.shape, "the shape of w")
+            validation.float_array(where, label, value)
+            validation.same_shape(where, label, value, w.shape, "the shape of w")
             if STATE_ARRAYS[name] and np.any(value < 0):
                 raise ValueError(f"{where}: {label} is an average of squared gradients and cannot be negative")
     for name, value in defaults.items():

@@ -24,7 +24,7 @@ import numbers
 
 import numpy as np
 
-from cs231n_bn import validation as check
+from cs231n_bn import validation
 from cs231n_bn.batchnorm import (
     DEFAULT_EPS,
     MODES,
@@ -73,11 +73,11 @@ def _check_channel_params(where, x, gamma, beta, group_layout=False):
     With group_layout, gamma and beta may instead both be (1, C, 1, 1), CS231n's layout
     for group norm (see the module docstring).
     """
-    check.float_array(where, "x", x, ndim=4)
-    check.nonempty_batch(where, "x", x)
+    validation.float_array(where, "x", x, ndim=4)
+    validation.nonempty_batch(where, "x", x)
     C = x.shape[1]
     for name, p in (("gamma", gamma), ("beta", beta)):
-        check.float_array(where, name, p)
+        validation.float_array(where, name, p)
         if group_layout and p.shape == (1, C, 1, 1):
             continue
         if p.shape == (1, C, 1, 1):
@@ -151,14 +151,14 @@ def spatial_batchnorm_backward(dout, cache):
     - dbeta: (C,)
     """
     where = "spatial_batchnorm_backward"
-    check.cache_of(where, cache, SpatialBatchNormCache, "spatial_batchnorm_forward")
+    validation.cache_of(where, cache, SpatialBatchNormCache, "spatial_batchnorm_forward")
     if cache.bn.mode != "train":
         raise ValueError(
             f"{where}: cache comes from a '{cache.bn.mode}'-mode forward pass; its statistics "
             f"are constants, so backpropagate through a 'train'-mode forward pass instead"
         )
-    check.float_array(where, "dout", dout)
-    check.same_shape(where, "dout", dout, cache.shape, "the shape of x and of out")
+    validation.float_array(where, "dout", dout)
+    validation.same_shape(where, "dout", dout, cache.shape, "the shape of x and of out")
     ### BEGIN SOLUTION
     N, C, H, W = dout.shape
     drows = dout.transpose(0, 2, 3, 1).reshape(N * H * W, C)
@@ -215,11 +215,11 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     where = "spatial_groupnorm_forward"
     _check_channel_params(where, x, gamma, beta, group_layout=True)
     G = _check_groups(where, G, x)
-    check.param_dict(where, "gn_param", gn_param)
-    check.known_keys(where, "gn_param", gn_param, GN_PARAM_KEYS)
+    validation.param_dict(where, "gn_param", gn_param)
+    validation.known_keys(where, "gn_param", gn_param, GN_PARAM_KEYS)
     if "mode" in gn_param:
-        check.choice(where, "gn_param['mode']", gn_param["mode"], MODES)
-    eps = check.positive_number(where, "gn_param['eps']", gn_param.get("eps", DEFAULT_EPS))
+        validation.choice(where, "gn_param['mode']", gn_param["mode"], MODES)
+    eps = validation.positive_number(where, "gn_param['eps']", gn_param.get("eps", DEFAULT_EPS))
     ### BEGIN SOLUTION
     N, C, H, W = x.shape
     # Consecutive channels are contiguous in memory, so one reshape lines up each group's
@@ -237,7 +237,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     out = gamma.reshape(C, 1, 1) * xhat.reshape(N, C, H, W) + beta.reshape(C, 1, 1)
     cache = GroupNormCache(x=x, G=G, mu=mu, xmu=xmu, var=var, ivar=ivar, xhat=xhat, gamma=gamma, eps=eps)
     ### END SOLUTION
-    check.finite_variance(where, cache.var, x)
+    validation.finite_variance(where, cache.var, x)
     return out, cache
 
 
@@ -255,9 +255,9 @@ def spatial_groupnorm_backward(dout, cache):
     - dbeta: shaped like dgamma
     """
     where = "spatial_groupnorm_backward"
-    check.cache_of(where, cache, GroupNormCache, "spatial_groupnorm_forward")
-    check.float_array(where, "dout", dout)
-    check.same_shape(where, "dout", dout, cache.x.shape, "the shape of x and of out")
+    validation.cache_of(where, cache, GroupNormCache, "spatial_groupnorm_forward")
+    validation.float_array(where, "dout", dout)
+    validation.same_shape(where, "dout", dout, cache.x.shape, "the shape of x and of out")
     ### BEGIN SOLUTION
     # Inside one group this is layer norm's backward pass: with dxhat = gamma * dout and
     # means over each group's values, dx = ivar * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))

@@ -39,7 +39,7 @@ formulas also round differently, so "exact" means equal up to a few units in the
 
 import numpy as np
 
-from cs231n_bn import validation as check
+from cs231n_bn import validation
 from cs231n_bn.batchnorm import DEFAULT_EPS, DEFAULT_MOMENTUM
 
 try:
@@ -54,7 +54,7 @@ TORCH_DEFAULT_EPS = 1e-5
 
 def convert_momentum(momentum):
     """Our momentum from PyTorch's, or PyTorch's from ours: the weight on the other term, 1 - m."""
-    return 1.0 - check.unit_interval("convert_momentum", "momentum", momentum)
+    return 1.0 - validation.unit_interval("convert_momentum", "momentum", momentum)
 
 
 def _batch_size(where, batch_size):
@@ -79,7 +79,7 @@ def _as_numpy(where, name, value):
     # Always a copy: a view would change under the caller's later in-place updates.
     if torch is not None and isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
-    return check.float_array(where, name, value, ndim=1).copy()
+    return validation.float_array(where, name, value, ndim=1).copy()
 
 
 def bn_param_from_state_dict(
@@ -115,16 +115,16 @@ def bn_param_from_state_dict(
     missing = [key for key in needed if key not in state_dict]
     if missing:
         raise KeyError(f"{where}: state_dict lacks {missing}; it has {sorted(state_dict.keys())}")
-    momentum = check.unit_interval(where, "momentum", momentum)
-    eps = check.positive_number(where, "eps", eps)
+    momentum = validation.unit_interval(where, "momentum", momentum)
+    eps = validation.positive_number(where, "eps", eps)
     batch_size = _batch_size(where, batch_size)
-    mode = check.choice(where, "mode", mode, ("train", "test"))
+    mode = validation.choice(where, "mode", mode, ("train", "test"))
     gamma, beta, running_mean, running_var = (
         _as_numpy(where, f"state_dict['{key}']", state_dict[key]) for key in STATE_KEYS[:4]
     )
     D = gamma.shape[0]
     for name, a in (("bias", beta), ("running_mean", running_mean), ("running_var", running_var)):
-        check.same_shape(where, f"state_dict['{name}']", a, (D,), "the shape of weight")
+        validation.same_shape(where, f"state_dict['{name}']", a, (D,), "the shape of weight")
     if batch_size is not None:
         tracked = state_dict["num_batches_tracked"]
         # a 0-d tensor or array holds the count; .item() gives the Python number unchanged
@@ -205,19 +205,19 @@ def trained_arrays(where, gamma, beta, bn_param):
     Returns:
     - list of the four (D,) arrays, in that order (not copies); all of gamma's dtype
     """
-    check.param_dict(where, "bn_param", bn_param)
+    validation.param_dict(where, "bn_param", bn_param)
     for key in ("running_mean", "running_var"):
         if key not in bn_param:
             raise KeyError(
                 f"{where}: bn_param has no '{key}' yet (our layer creates it on the first "
                 f"training batch); got keys {sorted(bn_param)}"
             )
-    check.float_array(where, "gamma", gamma, ndim=1)
+    validation.float_array(where, "gamma", gamma, ndim=1)
     D = gamma.shape[0]
     arrays = [gamma, beta, bn_param["running_mean"], bn_param["running_var"]]
     for name, a in zip(("gamma", "beta", "running_mean", "running_var"), arrays):
-        check.float_array(where, name, a, ndim=1)
-        check.same_shape(where, name, a, (D,), "one value per feature, like gamma")
+        validation.float_array(where, name, a, ndim=1)
+        validation.same_shape(where, name, a, (D,), "one value per feature, like gamma")
         if a.dtype != gamma.dtype:
             raise TypeError(f"{where}: {name} must have gamma's dtype {gamma.dtype}; got {a.dtype}")
     return arrays
@@ -246,7 +246,7 @@ def state_dict_from_bn_param(gamma, beta, bn_param, batch_size=None, num_batches
     k = nonnegative_int(where, "num_batches_tracked", num_batches_tracked)
     if batch_size is not None:
         # (*): our momentum is PyTorch's 1 - m, so the start term (1 - m)**k is ours**k
-        momentum = check.unit_interval(
+        momentum = validation.unit_interval(
             where, "bn_param['momentum']", bn_param.get("momentum", DEFAULT_MOMENTUM)
         )
         N = batch_size
@@ -269,12 +269,12 @@ def module_from_bn_param(gamma, beta, bn_param, batch_size=None, num_batches_tra
     """
     where = "module_from_bn_param"
     _require_torch(where)
-    check.param_dict(where, "bn_param", bn_param)
-    mode = check.choice(where, "bn_param['mode']", bn_param.get("mode"), ("train", "test"))
+    validation.param_dict(where, "bn_param", bn_param)
+    mode = validation.choice(where, "bn_param['mode']", bn_param.get("mode"), ("train", "test"))
     state = state_dict_from_bn_param(gamma, beta, bn_param, batch_size, num_batches_tracked)
     module = torch.nn.BatchNorm1d(
         gamma.shape[0],
-        eps=check.positive_number(where, "bn_param['eps']", bn_param.get("eps", DEFAULT_EPS)),
+        eps=validation.positive_number(where, "bn_param['eps']", bn_param.get("eps", DEFAULT_EPS)),
         momentum=convert_momentum(bn_param.get("momentum", DEFAULT_MOMENTUM)),
         dtype=state["weight"].dtype,
     )

@@ -20,7 +20,7 @@ from urllib.request import urlopen as urllib_urlopen
 import numpy as np
 from tqdm.auto import tqdm
 
-from cs231n_bn import validation as check
+from cs231n_bn import validation
 from cs231n_bn.data.errors import (
     DATASETS_DIR,
     DatasetIntegrityError,
@@ -243,7 +243,7 @@ def get_cifar10_data(num_training=49000, num_validation=1000, num_test=1000, sub
             f"num_test <= 10000; got {num_training}, {num_validation}, {num_test}"
         )
     dtype = float_dtype(where, dtype)
-    check.choice(where, "subtract_mean", subtract_mean, (True, False))
+    validation.choice(where, "subtract_mean", subtract_mean, (True, False))
     hashes = _manifest(where, root)
     data = {}
     for split, size in (("train", num_training), ("val", num_validation), ("test", num_test)):

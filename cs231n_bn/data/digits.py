@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cs231n_bn import validation as check
+from cs231n_bn import validation
 from cs231n_bn.data.errors import DATASETS_DIR, DatasetIntegrityError, DatasetMissingError, verify_digest
 from cs231n_bn.data.splits import preprocess_splits, stratified_split
 
@@ -69,7 +69,7 @@ def get_digits_data(num_validation=300, num_test=300, seed=0, subtract_mean=True
     - X_train, X_val, X_test: (N, 1, 8, 8) arrays of `dtype`
     - y_train, y_val, y_test: (N,) int64 labels
     """
-    check.seed("get_digits_data", "seed", seed)
+    validation.seed("get_digits_data", "seed", seed)
     X, y = load_digits(root)
     splits = stratified_split(y, num_validation, num_test, seed)
     return preprocess_splits(X, y, splits, MAX_PIXEL, subtract_mean, dtype)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from cs231n_bn import validation as check
+from cs231n_bn import validation
 
 
 def stratified_split(y, num_validation, num_test, seed=0):
@@ -28,7 +28,7 @@ def stratified_split(y, num_validation, num_test, seed=0):
     for name, size in (("num_validation", num_validation), ("num_test", num_test)):
         if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 0:
             raise ValueError(f"{where}: {name} must be an integer >= 0; got {size!r}")
-    check.seed(where, "seed", seed)
+    validation.seed(where, "seed", seed)
     if num_validation + num_test >= N:
         raise ValueError(
             f"{where}: num_validation + num_test must leave training samples out of N={N}; "
@@ -62,7 +62,7 @@ def preprocess_splits(X, y, splits, max_value, subtract_mean, dtype):
     """
     where = "preprocess_splits"
     dtype = float_dtype(where, dtype)
-    check.choice(where, "subtract_mean", subtract_mean, (True, False))
+    validation.choice(where, "subtract_mean", subtract_mean, (True, False))
     data = {}
     for name in ("train", "val", "test"):
         idx = splits[name]
