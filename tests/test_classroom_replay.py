@@ -1,0 +1,131 @@
+"""Notebook check cells of notebooks 3, 4, 6 and 8 verified by replay (cs231n_bn/classroom/replay.py).
+
+Each notebook is replayed straight through `replayed_cells` (no notebook kernel): a solved
+edition earns every replayed cell, a blank one none, a wrong solution costs exactly its own
+cell, and hooks or helpers planted in the notebook's other cells forge nothing.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cs231n_bn.classroom import sandbox
+from cs231n_bn.classroom.grade import Limits
+from cs231n_bn.classroom.release import release
+from cs231n_bn.classroom.replay import SPECS, covers, replayed_cells
+from cs231n_bn.classroom.sandbox import bwrap_path
+
+SOURCE = Path(__file__).resolve().parents[1]
+BWRAP = bwrap_path()
+LIMITS = Limits(timeout=60, memory_mb=1024)
+NOTEBOOKS = {3: "03_simplified_backward.ipynb", 4: "04_gradient_checks.ipynb", 6: "06_layer_norm.ipynb",
+             8: "08_frameworks.ipynb"}
+
+# Planted in the notebook's first code cell: the kernel would report every check cell passed.
+HOOKS = '''
+ip = get_ipython()
+ip.input_transformers_post.append(lambda lines: ["pass\\n"] if any("check" in l for l in lines) else lines)
+ip.events.register("post_run_cell", lambda result: setattr(result, "error_in_exec", None))
+def check_dx_from_dxhat(*args, **kwargs):
+    return None
+'''
+
+# One wrong solution per replayed cell: (solution grade_id, its source)
+WRONG = {
+    "nb03_dx_from_dxhat": "def dx_from_dxhat(dxhat, xhat, ivar):\n    return ivar * (dxhat - dxhat.mean(axis=0))\n",
+    "nb04_centered_gradient": (
+        "def centered_gradient(f, x, h=1e-5):\n"
+        "    grad = np.zeros(x.shape)\n"
+        "    for i in range(x.size):\n"
+        "        saved = x.flat[i]\n"
+        "        base = f(x)\n"
+        "        x.flat[i] = saved + h\n"
+        "        grad.flat[i] = (f(x) - base) / h  # one-sided\n"
+        "        x.flat[i] = saved\n"
+        "    return grad\n"),
+    "nb04_pick_h": "h_float64 = 1e-12\nh_float32 = 1e-2\n",
+    "nb04_two_layer_loss": (  # forgets the relu on the way back
+        "def two_layer_loss(params, X, y):\n"
+        "    a, ca = affine_forward(X, params['W1'], params['b1'])\n"
+        "    z, cb = batchnorm_forward(a, params['gamma'], params['beta'], {'mode': 'train'})\n"
+        "    r, _ = relu_forward(z)\n"
+        "    s, cs = affine_forward(r, params['W2'], params['b2'])\n"
+        "    loss, ds = softmax_loss(s, y)\n"
+        "    dr, dW2, db2 = affine_backward(ds, cs)\n"
+        "    da, dgamma, dbeta = batchnorm_backward_alt(dr, cb)\n"
+        "    _, dW1, db1 = affine_backward(da, ca)\n"
+        "    return loss, {'W1': dW1, 'b1': db1, 'gamma': dgamma, 'beta': dbeta, 'W2': dW2, 'b2': db2}\n"),
+    "nb06_normalize_over": (  # one-pass variance: wrong far from zero
+        "def normalize_over(x, axes, eps=1e-5):\n"
+        "    mu = x.mean(axis=axes, keepdims=True)\n"
+        "    var = (x**2).mean(axis=axes, keepdims=True) - mu**2\n"
+        "    return (x - mu) / np.sqrt(var + eps)\n"
+        "def normalization_axes(kind):\n"
+        "    return {'batch norm': (0, 2, 3), 'layer norm': (1, 2, 3), 'instance norm': (2, 3)}[kind]\n"
+        "def group_norm(x, G, eps=1e-5):\n"
+        "    N, C, H, W = x.shape\n"
+        "    return normalize_over(x.reshape(N, G, C // G, H, W), (2, 3, 4), eps).reshape(N, C, H, W)\n"),
+    "nb08_torch_running_var": (  # the start term with the wrong momentum
+        "def torch_running_var(running_var, N, k, momentum=0.9):\n"
+        "    return N / (N - 1) * running_var + (1 - momentum) ** k\n"),
+}
+
+
+@pytest.fixture(scope="module")
+def editions(tmp_path_factory):
+    root = tmp_path_factory.mktemp("replay")
+    release(SOURCE, root / "solved", strip=False)
+    release(SOURCE, root / "blank")
+    return root
+
+
+def notebook(editions, kind, number):
+    return json.loads((editions / kind / "notebooks" / NOTEBOOKS[number]).read_text())
+
+
+def replay(editions, number, nb, kind="solved"):
+    results = replayed_cells(editions / kind, NOTEBOOKS[number], nb, LIMITS, BWRAP)
+    assert sandbox.STARTED and all(status in ("pass", "fail", "error", "missing") for status, _ in results.values())
+    return results
+
+
+def set_source(nb, grade_id, source):
+    cell = next(c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == grade_id)
+    cell["source"] = source
+
+
+def test_every_notebook_named_here_is_replayed_and_only_these_new_cells():
+    checks = {n: {spec.check_id for spec in SPECS[n][1]} for n in NOTEBOOKS}
+    assert checks == {3: {"nb03_check_dx_from_dxhat"},
+                      4: {"nb04_check_centered_gradient", "nb04_check_pick_h", "nb04_check_two_layer"},
+                      6: {"nb06_check_normalize_over"}, 8: {"nb08_check_torch_running_var"}}
+    assert all(covers(NOTEBOOKS[n], gid) for n in NOTEBOOKS for gid in checks[n])  # grade.py: verified
+    solutions = {spec.solve_id for n in NOTEBOOKS for spec in SPECS[n][1]}
+    assert solutions == set(WRONG)
+
+
+@pytest.mark.parametrize("number", sorted(NOTEBOOKS))
+def test_solved_blank_wrong_and_forged(editions, number):
+    """Solved: every replayed cell passes; blank: none does; each wrong solution costs its
+    own cell only; hooks and a redefined helper in another cell change nothing."""
+    specs = SPECS[number][1]
+    solved = replay(editions, number, notebook(editions, "solved", number))
+    assert solved == {spec.check_id: ("pass", "") for spec in specs}, solved
+
+    blank = replay(editions, number, notebook(editions, "blank", number), kind="blank")
+    assert set(blank) == set(solved) and all(status != "pass" for status, _ in blank.values()), blank
+
+    for spec in specs:
+        nb = notebook(editions, "solved", number)
+        set_source(nb, spec.solve_id, WRONG[spec.solve_id])
+        wrong = replay(editions, number, nb)
+        assert {gid for gid, (status, _) in wrong.items() if status != "pass"} == {spec.check_id}, wrong
+
+    # The blank solutions, with the kernel told to call every check cell passed.
+    forged = notebook(editions, "blank", number)
+    first = next(c for c in forged["cells"] if c["cell_type"] == "code")
+    first["source"] = "".join(first["source"]) + "\n" + HOOKS
+    results = replay(editions, number, forged, kind="blank")
+    assert results and all(status != "pass" for status, _ in results.values()), results
+
