@@ -1,11 +1,14 @@
-"""Notebook check cells of notebooks 3, 4, 6 and 8 verified by replay (cs231n_bn/classroom/replay.py).
+"""Notebook check cells verified by replay (cs231n_bn/classroom/replay.py), beyond notebook 1's
+and notebook 2's step cells (tests/test_classroom_adversarial.py covers those).
 
 Each notebook is replayed straight through `replayed_cells` (no notebook kernel): a solved
-edition earns every replayed cell, a blank one none, a wrong solution costs exactly its own
-cell, and hooks or helpers planted in the notebook's other cells forge nothing.
+edition earns every replayed cell, a blank one none, a wrong solution (or a wrong package
+function, for the checks of the package's functions) costs exactly its own cell, and hooks or
+helpers planted in the notebook's other cells forge nothing.
 """
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,8 @@ from cs231n_bn.classroom.sandbox import bwrap_path
 SOURCE = Path(__file__).resolve().parents[1]
 BWRAP = bwrap_path()
 LIMITS = Limits(timeout=60, memory_mb=1024)
-NOTEBOOKS = {3: "03_simplified_backward.ipynb", 4: "04_gradient_checks.ipynb", 6: "06_layer_norm.ipynb",
+NOTEBOOKS = {2: "02_staged_backward.ipynb", 3: "03_simplified_backward.ipynb", 4: "04_gradient_checks.ipynb",
+             5: "05_training_with_batchnorm.ipynb", 6: "06_layer_norm.ipynb", 7: "07_conv_nets.ipynb",
              8: "08_frameworks.ipynb"}
 
 # Planted in the notebook's first code cell: the kernel would report every check cell passed.
@@ -71,6 +75,27 @@ WRONG = {
         "    return N / (N - 1) * running_var + (1 - momentum) ** k\n"),
 }
 
+# A wrong package function per check of the package's functions: (module, code appended, cells it costs)
+WRONG_PACKAGE = {
+    2: ("batchnorm.py", "_right_backward = batchnorm_backward\n"
+                        "def batchnorm_backward(dout, cache):\n"
+                        "    dx, dgamma, dbeta = _right_backward(dout, cache)\n"
+                        "    return dx * (1 + 1e-9), dgamma, dbeta\n", {"nb02_check_backward_matches_steps"}),
+    3: ("batchnorm.py", "_right_alt = batchnorm_backward_alt\n"
+                        "def batchnorm_backward_alt(dout, cache):\n"
+                        "    dx, dgamma, dbeta = _right_alt(dout, cache)\n"
+                        "    return dx, dgamma, 2 * dbeta\n", {"nb03_check_alt_vs_staged"}),
+    5: ("experiments.py", "_right_steps = steps_to_reach\n"
+                          "def steps_to_reach(eval_steps, accuracies, target):\n"
+                          "    got = _right_steps(eval_steps, accuracies, target)\n"
+                          "    return None if got is None else np.int64(got)  # not a Python int\n",
+        {"nb05_check_steps_to_reach"}),
+    7: ("spatial.py", "_right_gn_backward = spatial_groupnorm_backward\n"
+                      "def spatial_groupnorm_backward(dout, cache):\n"
+                      "    dx, dgamma, dbeta = _right_gn_backward(dout, cache)\n"
+                      "    return dx, dgamma * 1.001, dbeta\n", {"nb07_check_gn_numeric"}),
+}
+
 
 @pytest.fixture(scope="module")
 def editions(tmp_path_factory):
@@ -96,16 +121,20 @@ def set_source(nb, grade_id, source):
 
 
 def test_every_notebook_named_here_is_replayed_and_only_these_new_cells():
-    checks = {n: {spec.check_id for spec in SPECS[n][1]} for n in NOTEBOOKS}
-    assert checks == {3: {"nb03_check_dx_from_dxhat"},
+    checks = {n: {spec.check_id for spec in SPECS[n][1]} for n in NOTEBOOKS if n != 2}
+    assert checks == {3: {"nb03_check_alt_vs_staged", "nb03_check_dx_from_dxhat"},
                       4: {"nb04_check_centered_gradient", "nb04_check_pick_h", "nb04_check_two_layer"},
-                      6: {"nb06_check_normalize_over"}, 8: {"nb08_check_torch_running_var"}}
-    assert all(covers(NOTEBOOKS[n], gid) for n in NOTEBOOKS for gid in checks[n])  # grade.py: verified
-    solutions = {spec.solve_id for n in NOTEBOOKS for spec in SPECS[n][1]}
+                      5: {"nb05_check_steps_to_reach"}, 6: {"nb06_check_normalize_over"},
+                      7: {"nb07_check_sbn_stats", "nb07_check_sbn_numeric", "nb07_check_gn_special_cases",
+                          "nb07_check_gn_numeric"},
+                      8: {"nb08_check_torch_running_var"}}
+    assert covers(NOTEBOOKS[2], "nb02_check_backward_matches_steps")
+    assert all(covers(NOTEBOOKS[n], gid) for n in checks for gid in checks[n])  # grade.py: verified
+    solutions = {spec.solve_id for n in NOTEBOOKS if n != 2 for spec in SPECS[n][1]} - {""}
     assert solutions == set(WRONG)
 
 
-@pytest.mark.parametrize("number", sorted(NOTEBOOKS))
+@pytest.mark.parametrize("number", [3, 4, 5, 6, 7, 8])
 def test_solved_blank_wrong_and_forged(editions, number):
     """Solved: every replayed cell passes; blank: none does; each wrong solution costs its
     own cell only; hooks and a redefined helper in another cell change nothing."""
@@ -117,10 +146,11 @@ def test_solved_blank_wrong_and_forged(editions, number):
     assert set(blank) == set(solved) and all(status != "pass" for status, _ in blank.values()), blank
 
     for spec in specs:
-        nb = notebook(editions, "solved", number)
-        set_source(nb, spec.solve_id, WRONG[spec.solve_id])
-        wrong = replay(editions, number, nb)
-        assert {gid for gid, (status, _) in wrong.items() if status != "pass"} == {spec.check_id}, wrong
+        if spec.solve_id:
+            nb = notebook(editions, "solved", number)
+            set_source(nb, spec.solve_id, WRONG[spec.solve_id])
+            wrong = replay(editions, number, nb)
+            assert {gid for gid, (status, _) in wrong.items() if status != "pass"} == {spec.check_id}, wrong
 
     # The blank solutions, with the kernel told to call every check cell passed.
     forged = notebook(editions, "blank", number)
@@ -129,3 +159,12 @@ def test_solved_blank_wrong_and_forged(editions, number):
     results = replay(editions, number, forged, kind="blank")
     assert results and all(status != "pass" for status, _ in results.values()), results
 
+
+@pytest.mark.parametrize("number", sorted(WRONG_PACKAGE))
+def test_a_wrong_package_function_costs_exactly_the_cell_that_checks_it(editions, tmp_path, number):
+    module, code, costs = WRONG_PACKAGE[number]
+    shutil.copytree(editions / "solved" / "cs231n_bn", tmp_path / "wrong" / "cs231n_bn")
+    with open(tmp_path / "wrong" / "cs231n_bn" / module, "a", encoding="utf-8") as f:
+        f.write("\n\n" + code)
+    results = replayed_cells(tmp_path / "wrong", NOTEBOOKS[number], notebook(editions, "solved", number), LIMITS, BWRAP)
+    assert {gid for gid, (status, _) in results.items() if status != "pass"} == costs, results

@@ -8,10 +8,25 @@ in other cells of the notebook are never run, and the only way to return the rig
 for inputs nobody saw in advance is to compute them.
 
 A function a solution cell defines stays in the student's process; the grader calls it
-there with arguments of its own (`call_name`). Covered: notebook 1's `nb01_check_undo` and
-`nb01_check_running_after_k`, and notebook 2's fifteen `nb02_check_<grad>` cells (each
-judges the variable `<grad>` from `nb02_solve_<grad>` with graph.check_gradient). Every
-other notebook check cell is reported by the kernel (grade.py keeps those points apart).
+there with arguments of its own (`call_name`). A check of the package's own functions on
+notebook data (no solution cell of its own) calls them the same way, in the student's
+process, through a few lines of the grader's (`CellSpec.after`). Every judge computes the
+right answer here with the instructor's code and takes nothing from the student but data.
+
+Covered:
+- notebook 1: nb01_check_undo, nb01_check_running_after_k
+- notebook 2: the fifteen nb02_check_<grad> cells (the variable <grad> of nb02_solve_<grad>,
+  judged with graph.check_gradient) and nb02_check_backward_matches_steps
+- notebook 3: nb03_check_alt_vs_staged, nb03_check_dx_from_dxhat
+- notebook 4: nb04_check_centered_gradient, nb04_check_pick_h, nb04_check_two_layer
+- notebook 5: nb05_check_steps_to_reach
+- notebook 6: nb06_check_normalize_over
+- notebook 7: nb07_check_sbn_stats, nb07_check_sbn_numeric, nb07_check_gn_special_cases,
+  nb07_check_gn_numeric
+- notebook 8: nb08_check_torch_running_var
+The one other check cell, nb08_check_load_trained (it needs PyTorch in the student's
+process), is reported by the kernel (grade.py keeps those points apart). Cells that call a
+package check (`checks.check_...`) score through that exercise, verified by grade.py.
 """
 
 import contextlib
@@ -25,11 +40,14 @@ from typing import Callable
 
 import numpy as np
 
-from cs231n_bn import graph
+from cs231n_bn import experiments, graph
 from cs231n_bn.batchnorm import batchnorm_backward_alt, batchnorm_forward
 from cs231n_bn.gradient_check import rel_error
+from cs231n_bn.layernorm import layernorm_forward
 from cs231n_bn.layers import affine_backward, affine_forward, relu_backward, relu_forward, softmax_loss
 from cs231n_bn.numerics import finite_difference_gradient
+from cs231n_bn.spatial import (spatial_batchnorm_backward, spatial_batchnorm_forward, spatial_groupnorm_backward,
+                               spatial_groupnorm_forward)
 from cs231n_bn.classroom.student_process import JobAborted, StudentProcess
 
 
@@ -44,7 +62,7 @@ class CellSpec:
     """How the grader verifies one check cell: which solution cell, on what, judged how."""
 
     check_id: str  # the check cell's grade_id
-    solve_id: str  # the solution cell whose source is replayed
+    solve_id: str  # the solution cell whose source is replayed; "" for a check of the package's functions
     names: tuple  # variables (or functions) it must define
     judge: Callable  # judge(values, data, call) raises AssertionError when wrong
     after: str = ""  # the grader's own source, run right after the solution cell (helpers the judge calls)
@@ -260,6 +278,141 @@ def _judge_torch_running_var(values, data, call):
         _close(f"torch_running_var(running_var, N={N}, k={k}, momentum={m:.3g})", got, right, 1e-10)
 
 
+# Checks of the student's package functions on notebook data (no solution cell of their own):
+# the functions are called in the student's process on the grader's data; a cache is built
+# there by the student's forward pass, as in the kernel (a cache sent from here stays data).
+
+BACKWARDS = """
+from cs231n_bn import batchnorm as _replayed_batchnorm
+
+def _replayed_backwards(x, gamma, beta, dout, eps):
+    _, cache = _replayed_batchnorm.batchnorm_forward(x, gamma, beta, {"mode": "train", "eps": eps})
+    return (_replayed_batchnorm.batchnorm_backward(dout, cache),
+            _replayed_batchnorm.batchnorm_backward_alt(dout, cache))
+"""
+
+
+def _judge_matches_steps(values, data, call):
+    got = call("_replayed_backwards", data["x"], data["gamma"], data["beta"], data["dout"], data["eps"])[0]
+    assert isinstance(got, tuple) and len(got) == 3, "batchnorm_backward must return (dx, dgamma, dbeta)"
+    for name, pkg in zip(("dx", "dgamma", "dbeta"), got):
+        mine = values[name]
+        assert isinstance(pkg, np.ndarray) and isinstance(mine, np.ndarray) and pkg.shape == mine.shape, (
+            f"batchnorm_backward's {name} and the step-by-step {name} must be arrays of one shape")
+        err = rel_error(pkg, mine)
+        assert err < 1e-12, (f"batchnorm_backward's {name} differs from the one you derived step by step "
+                             f"(relative error {err:.1e})")
+
+
+def _judge_alt_vs_staged(values, data, call):
+    rng = np.random.default_rng([data["seed"], 33])
+    for N, D in ((int(rng.integers(2, 10)), int(rng.integers(1, 13))), (int(rng.integers(10, 200)), int(rng.integers(1, 8)))):
+        # |mu|/sigma stays below ~3, where the two must agree to round-off (notebook 3, section 2)
+        x = rng.normal(loc=rng.uniform(-3, 3, D), scale=rng.uniform(0.5, 4, D), size=(N, D))
+        gamma = rng.uniform(0.5, 2.0, D) * rng.choice([-1, 1], D)
+        beta, dout = rng.normal(0, 2, D), rng.normal(size=(N, D))
+        staged, alt = call("_replayed_backwards", x, gamma, beta, dout, 1e-5)
+        for which, got in (("batchnorm_backward", staged), ("batchnorm_backward_alt", alt)):
+            assert isinstance(got, tuple) and len(got) == 3 and all(
+                isinstance(g, np.ndarray) and g.shape == e.shape for g, e in zip(got, (x, gamma, beta))), (
+                f"{which} must return the tuple (dx, dgamma, dbeta) shaped like (x, gamma, beta)")
+        for name, a, b in zip(("dx", "dgamma", "dbeta"), alt, staged):
+            diff = np.max(np.abs(a - b))
+            assert diff < 1e-12, (f"N={N}, D={D}: {name} of batchnorm_backward_alt differs from the staged "
+                                  f"batchnorm_backward by up to {diff:.1e}")
+
+
+STEPS_IMPORT = "from cs231n_bn.experiments import steps_to_reach as _replayed_steps_to_reach\n"
+
+
+def _judge_steps_to_reach(values, data, call):
+    rng = np.random.default_rng([data["seed"], 5])
+    for case in range(12):
+        E = int(rng.integers(0, 10)) if case else 0
+        steps = np.cumsum(rng.integers(1, 30, size=E)) - (1 if case % 3 == 0 else 0)
+        acc = rng.choice([0.1, 0.25, 0.5, 0.75, 0.9, 1.0], size=E)
+        target = float(rng.choice(acc)) if E and case % 2 else float(rng.choice([0.0, 0.3, 0.75, 0.95, 1.0]))
+        args = [steps, acc] if case % 4 else [steps.tolist(), acc.tolist()]
+        right = experiments.steps_to_reach(steps, acc, target)
+        got = call("_replayed_steps_to_reach", *args, target)
+        assert (got is None and right is None) or (type(got) is int and got == right), (
+            f"steps_to_reach({steps.tolist()}, {acc.tolist()}, {target}) returned {got!r}, expected {right!r}: "
+            f"the FIRST step whose accuracy is >= target (as a Python int), None if none is")
+
+
+SPATIAL_CALLS = """
+from cs231n_bn import spatial as _replayed_spatial
+
+def _replayed_sbn_out(x, gamma, beta, eps):
+    return _replayed_spatial.spatial_batchnorm_forward(x, gamma, beta, {"mode": "train", "eps": eps})[0]
+
+def _replayed_sbn_grads(x, gamma, beta, dout):
+    _, cache = _replayed_spatial.spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    return _replayed_spatial.spatial_batchnorm_backward(dout, cache)
+
+def _replayed_gn_out(x, gamma, beta, G):
+    return _replayed_spatial.spatial_groupnorm_forward(x, gamma, beta, G, {})[0]
+
+def _replayed_gn_grads(x, gamma, beta, dout, G):
+    _, cache = _replayed_spatial.spatial_groupnorm_forward(x, gamma, beta, G, {})
+    return _replayed_spatial.spatial_groupnorm_backward(dout, cache)
+"""
+
+
+def _spatial_batch(rng, C):
+    N, H, W = (int(n) for n in rng.integers((2, 2, 2), (5, 4, 4)))
+    x = rng.normal(size=(N, C, H, W)) * rng.uniform(0.5, 3, (1, C, 1, 1)) + rng.uniform(-2, 2, (1, C, 1, 1))
+    gamma = rng.uniform(0.5, 2.0, C) * rng.choice([-1.0, 1.0], C)
+    return x, gamma, rng.normal(size=C), rng.normal(size=x.shape)
+
+
+def _grads_close(what, got, right):
+    assert isinstance(got, tuple) and len(got) == 3, f"{what} must return (dx, dgamma, dbeta)"
+    for name, g, r in zip(("dx", "dgamma", "dbeta"), got, right):
+        _close(f"{what}: {name}", g, r, 1e-8)
+
+
+def _judge_sbn_stats(values, data, call):
+    rng = np.random.default_rng([data["seed"], 71])
+    C = int(rng.integers(2, 6))
+    x = rng.normal(size=(5, C, 4, 3)) * rng.uniform(1, 5, (1, C, 1, 1)) + rng.uniform(-10, 10, (1, C, 1, 1))
+    out = _call_checked(call, "_replayed_sbn_out", [x, np.ones(C), np.zeros(C), 1e-12])
+    right, _ = spatial_batchnorm_forward(x, np.ones(C), np.zeros(C), {"mode": "train", "eps": 1e-12})
+    _close("spatial_batchnorm_forward (per-channel statistics over N, H, W)", out, right, 1e-9)
+
+
+def _judge_sbn_numeric(values, data, call):
+    rng = np.random.default_rng([data["seed"], 72])
+    x, gamma, beta, dout = _spatial_batch(rng, int(rng.integers(1, 5)))
+    _, cache = spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    got = _call_checked(call, "_replayed_sbn_grads", [x, gamma, beta, dout])
+    _grads_close("spatial_batchnorm_backward", got, spatial_batchnorm_backward(dout, cache))
+
+
+def _judge_gn_special_cases(values, data, call):
+    rng = np.random.default_rng([data["seed"], 73])
+    C = int(rng.choice([2, 4, 6]))
+    x, gamma, beta, _ = _spatial_batch(rng, C)
+    N, _, H, W = x.shape
+    as_layer_norm, _ = layernorm_forward(x.reshape(N, -1), np.repeat(gamma, H * W), np.repeat(beta, H * W), {})
+    got = _call_checked(call, "_replayed_gn_out", [x, gamma, beta, 1])
+    _close("spatial_groupnorm_forward with G = 1 (layer norm over C, H, W)", got, as_layer_norm.reshape(x.shape), 1e-10)
+    xmu = x - x.mean(axis=(2, 3), keepdims=True)
+    instance = xmu / np.sqrt((xmu**2).mean(axis=(2, 3), keepdims=True) + 1e-5)
+    right = gamma.reshape(1, C, 1, 1) * instance + beta.reshape(1, C, 1, 1)
+    got = _call_checked(call, "_replayed_gn_out", [x, gamma, beta, C])
+    _close("spatial_groupnorm_forward with G = C (instance norm over H, W)", got, right, 1e-10)
+
+
+def _judge_gn_numeric(values, data, call):
+    rng = np.random.default_rng([data["seed"], 74])
+    x, gamma, beta, dout = _spatial_batch(rng, 6)
+    for G in (1, 2, 3, 6):
+        _, cache = spatial_groupnorm_forward(x, gamma, beta, G, {})
+        got = _call_checked(call, "_replayed_gn_grads", [x, gamma, beta, dout, G])
+        _grads_close(f"spatial_groupnorm_backward with G={G}", got, spatial_groupnorm_backward(dout, cache))
+
+
 def _no_inputs(rng):
     return {}
 
@@ -273,18 +426,29 @@ SPECS = {
                  _judge_running_after_k),
     ]),
     2: (_staged_backward_inputs, [
-        CellSpec(f"nb02_check_{g}", f"nb02_solve_{g}", (g,), _gradient_judge(g)) for g in _GRADIENTS
+        *(CellSpec(f"nb02_check_{g}", f"nb02_solve_{g}", (g,), _gradient_judge(g)) for g in _GRADIENTS),
+        CellSpec("nb02_check_backward_matches_steps", "", ("dx", "dgamma", "dbeta"), _judge_matches_steps,
+                 after=BACKWARDS),
     ]),
-    3: (_no_inputs, [CellSpec("nb03_check_dx_from_dxhat", "nb03_dx_from_dxhat", ("dx_from_dxhat",), _judge_dx_from_dxhat)]),
+    3: (_no_inputs, [
+        CellSpec("nb03_check_alt_vs_staged", "", (), _judge_alt_vs_staged, after=BACKWARDS),
+        CellSpec("nb03_check_dx_from_dxhat", "nb03_dx_from_dxhat", ("dx_from_dxhat",), _judge_dx_from_dxhat),
+    ]),
     4: (_no_inputs, [
         CellSpec("nb04_check_centered_gradient", "nb04_centered_gradient", ("centered_gradient",),
                  _judge_centered_gradient, after=CENTERED_WRAPPER),
         CellSpec("nb04_check_pick_h", "nb04_pick_h", ("h_float64", "h_float32"), _judge_pick_h),
         CellSpec("nb04_check_two_layer", "nb04_two_layer_loss", ("two_layer_loss",), _judge_two_layer),
     ]),
+    5: (_no_inputs, [CellSpec("nb05_check_steps_to_reach", "", (), _judge_steps_to_reach, after=STEPS_IMPORT)]),
     6: (_no_inputs, [
         CellSpec("nb06_check_normalize_over", "nb06_normalize_over", ("normalize_over", "normalization_axes", "group_norm"),
                  _judge_normalize_over),
+    ]),
+    7: (_no_inputs, [
+        CellSpec(f"nb07_check_{name}", "", (), judge, after=SPATIAL_CALLS)
+        for name, judge in (("sbn_stats", _judge_sbn_stats), ("sbn_numeric", _judge_sbn_numeric),
+                            ("gn_special_cases", _judge_gn_special_cases), ("gn_numeric", _judge_gn_numeric))
     ]),
     8: (_no_inputs, [
         CellSpec("nb08_check_torch_running_var", "nb08_torch_running_var", ("torch_running_var",),
@@ -338,7 +502,7 @@ def replayed_cells(submission, notebook_name, student_nb, limits, bwrap):
     seed = secrets.randbits(63)
     data = inputs(np.random.default_rng(seed))
     results = {spec.check_id: ("missing", f"its solution cell {spec.solve_id} is missing from the notebook")
-               for spec in specs if spec.solve_id not in sources}
+               for spec in specs if spec.solve_id and spec.solve_id not in sources}
     deadline = time.monotonic() + limits.timeout
     with tempfile.TemporaryDirectory(prefix="cs231n_replay_") as work:
         process = None
@@ -348,8 +512,9 @@ def replayed_cells(submission, notebook_name, student_nb, limits, bwrap):
                 # an import that fails (a broken package) fails the cells that need it, as in the kernel
                 process.run_cell(PRELUDES[_number(notebook_name)], ())
             for spec in specs:
-                if spec.solve_id in sources:
-                    results[spec.check_id] = _replay_one(process, spec, sources[spec.solve_id], dict(data, seed=seed))
+                if spec.check_id not in results:
+                    results[spec.check_id] = _replay_one(process, spec, sources.get(spec.solve_id, ""),
+                                                         dict(data, seed=seed))
         except JobAborted as err:
             for spec in specs:
                 results.setdefault(spec.check_id, (err.status, err.message))
@@ -367,7 +532,8 @@ def _replay_one(process, spec, source, data):
         process.run_cell(spec.after, ())
     missing = [name for name in spec.names if name not in values]
     if missing:
-        return "fail", f"your cell does not define {', '.join(missing)}"
+        where = "your cell does" if spec.solve_id else "the solution cells above do"
+        return "fail", f"{where} not define {', '.join(missing)}"
     with contextlib.redirect_stdout(io.StringIO()):
         try:
             spec.judge(values, data, process.call_name)
