@@ -23,10 +23,11 @@ Covered:
 - notebook 6: nb06_check_normalize_over
 - notebook 7: nb07_check_sbn_stats, nb07_check_sbn_numeric, nb07_check_gn_special_cases,
   nb07_check_gn_numeric
-- notebook 8: nb08_check_torch_running_var
-The one other check cell, nb08_check_load_trained (it needs PyTorch in the student's
-process), is reported by the kernel (grade.py keeps those points apart). Cells that call a
-package check (`checks.check_...`) score through that exercise, verified by grade.py.
+- notebook 8: nb08_check_torch_running_var, nb08_check_load_trained (the trained
+  nn.BatchNorm1d is built from the grader's numbers in the student's process, with PyTorch)
+That is every check cell of the course that does not call a package check; those
+(`checks.check_...`) score through their exercise, verified by grade.py. A check cell added
+to a notebook and not listed here is reported by the kernel (grade.py keeps those points apart).
 """
 
 import contextlib
@@ -413,6 +414,47 @@ def _judge_gn_numeric(values, data, call):
         _grads_close(f"spatial_groupnorm_backward with G={G}", got, spatial_groupnorm_backward(dout, cache))
 
 
+def _trained_layer(rng):
+    """Notebook 8's trained nn.BatchNorm1d, as numbers (the student's process builds it: PRELUDES)."""
+    D = int(rng.integers(2, 7))
+    state = {"D": D, "weight": rng.uniform(0.5, 2.0, D), "bias": rng.normal(0, 1, D),
+             "running_mean": rng.normal(0, 2, D), "running_var": rng.uniform(0.3, 5.0, D),
+             "momentum": float(rng.uniform(0.05, 0.3)), "eps": float(rng.choice([1e-5, 1e-4, 1e-3])),
+             "k": int(rng.integers(1, 50))}
+    return {"_replayed_trained": state, "x_new": rng.normal(2.0, 3.0, size=(10, D))}
+
+
+TRAINED_LAYER = """
+import torch
+from cs231n_bn import torch_compat
+
+def _replayed_module(D, weight, bias, running_mean, running_var, momentum, eps, k):
+    module = torch.nn.BatchNorm1d(D, momentum=momentum, eps=eps, dtype=torch.float64)
+    module.load_state_dict({"weight": torch.from_numpy(weight), "bias": torch.from_numpy(bias),
+                            "running_mean": torch.from_numpy(running_mean),
+                            "running_var": torch.from_numpy(running_var),
+                            "num_batches_tracked": torch.tensor(k, dtype=torch.long)})
+    return module.eval()
+
+trained = _replayed_module(**_replayed_trained)
+"""
+
+
+def _judge_load_trained(values, data, call):
+    t, x_new = data["_replayed_trained"], data["x_new"]
+    gamma_e, beta_e, bn_param_e = values["gamma_e"], values["beta_e"], values["bn_param_e"]
+    assert isinstance(bn_param_e, dict) and bn_param_e.get("mode") == "test", (
+        "bn_param_e must be a dict with mode 'test': a module in eval() converts to mode 'test'")
+    out, _ = batchnorm_forward(x_new, gamma_e, beta_e, dict(bn_param_e))
+    # PyTorch's eval(): the stored statistics, as stored
+    right = (x_new - t["running_mean"]) / np.sqrt(t["running_var"] + t["eps"]) * t["weight"] + t["bias"]
+    err = rel_error(out, right)
+    assert err < 1e-10, f"our test-mode output differs from the trained module's eval() output by {err:.1e} (relative)"
+    assert np.isclose(bn_param_e.get("momentum"), 1.0 - t["momentum"], rtol=1e-12, atol=0), (
+        "bn_param_e['momentum'] is not the module's momentum converted (ours is 1 - PyTorch's)")
+    assert bn_param_e.get("eps") == t["eps"], "bn_param_e['eps'] is not the module's eps"
+
+
 def _no_inputs(rng):
     return {}
 
@@ -450,15 +492,19 @@ SPECS = {
         for name, judge in (("sbn_stats", _judge_sbn_stats), ("sbn_numeric", _judge_sbn_numeric),
                             ("gn_special_cases", _judge_gn_special_cases), ("gn_numeric", _judge_gn_numeric))
     ]),
-    8: (_no_inputs, [
+    8: (_trained_layer, [
         CellSpec("nb08_check_torch_running_var", "nb08_torch_running_var", ("torch_running_var",),
                  _judge_torch_running_var),
+        CellSpec("nb08_check_load_trained", "nb08_load_trained", ("gamma_e", "beta_e", "bn_param_e"),
+                 _judge_load_trained),
     ]),
 }
 
-# What a notebook's solution cells may use from the package, as its first cell imports it
-# (run in the student's process, so it is the student's package, as in the kernel).
+# What a notebook's solution cells may use, as its first cells set it up (run in the student's
+# process, so it is the student's package, as in the kernel; notebook 8's trained layer is the
+# grader's, with PyTorch in the student's process).
 PRELUDES = {
+    8: TRAINED_LAYER,
     4: "from cs231n_bn.batchnorm import batchnorm_backward_alt, batchnorm_forward\n"
        "from cs231n_bn.layers import affine_backward, affine_forward, relu_backward, relu_forward, softmax_loss\n",
 }
