@@ -131,8 +131,9 @@ def _call_checked(call, name, args):
 def _close(name, got, right, rtol):
     """Assert that got is an array of right's shape within rtol of it (relative to its size)."""
     got = np.asarray(got) if isinstance(got, (np.ndarray, list, tuple, float, int)) else None
+    shape = "no array" if got is None else got.shape
     assert got is not None and got.dtype.kind in "biuf" and got.shape == right.shape, (
-        f"{name} must be a numeric array of shape {right.shape}; got {np.shape(got) if got is not None else 'no array'}")
+        f"{name} must be a numeric array of shape {right.shape}; got {shape}")
     err = np.max(np.abs(got - right), initial=0.0) / max(np.max(np.abs(right), initial=0.0), 1e-300)
     assert err < rtol, f"{name} is off by {err:.1e} (relative to its largest entry), more than {rtol:g}"
 
@@ -228,7 +229,8 @@ def _judge_two_layer(values, data, call):
     before = {k: v.copy() for k, v in p.items()}
     got = call("two_layer_loss", p, X.copy(), y.copy())
     assert all(np.array_equal(p[k], before[k]) for k in p), "two_layer_loss modified params"
-    assert isinstance(got, tuple) and len(got) == 2 and isinstance(got[1], dict), "two_layer_loss must return (loss, grads)"
+    assert isinstance(got, tuple) and len(got) == 2 and isinstance(got[1], dict), (
+        "two_layer_loss must return (loss, grads)")
     loss, grads = got
     right_loss, right = _two_layer_reference(before, X, y)
     assert set(grads) == set(right), f"grads must have the keys {sorted(right)}; got {sorted(map(str, grads))}"
@@ -270,7 +272,8 @@ def _judge_normalize_over(values, data, call):
 
 def _judge_torch_running_var(values, data, call):
     rng = np.random.default_rng([data["seed"], 8])
-    for N, k in ((int(rng.integers(2, 9)), int(rng.integers(1, 5))), (int(rng.integers(10, 80)), int(rng.integers(5, 40)))):
+    for N, k in ((int(rng.integers(2, 9)), int(rng.integers(1, 5))),
+                 (int(rng.integers(10, 80)), int(rng.integers(5, 40)))):
         m, D = float(rng.uniform(0.5, 0.99)), int(rng.integers(1, 6))
         ours = rng.uniform(0.1, 4.0, D) * (1 - m**k)  # a running variance after k batches, from zeros
         # PyTorch's relation (*), as torch_compat states it (the numbers, not its tensors)
@@ -307,7 +310,8 @@ def _judge_matches_steps(values, data, call):
 
 def _judge_alt_vs_staged(values, data, call):
     rng = np.random.default_rng([data["seed"], 33])
-    for N, D in ((int(rng.integers(2, 10)), int(rng.integers(1, 13))), (int(rng.integers(10, 200)), int(rng.integers(1, 8)))):
+    for N, D in ((int(rng.integers(2, 10)), int(rng.integers(1, 13))),
+                 (int(rng.integers(10, 200)), int(rng.integers(1, 8)))):
         # |mu|/sigma stays below ~3, where the two must agree to round-off (notebook 3, section 2)
         x = rng.normal(loc=rng.uniform(-3, 3, D), scale=rng.uniform(0.5, 4, D), size=(N, D))
         gamma = rng.uniform(0.5, 2.0, D) * rng.choice([-1, 1], D)
@@ -484,8 +488,8 @@ SPECS = {
     ]),
     5: (_no_inputs, [CellSpec("nb05_check_steps_to_reach", "", (), _judge_steps_to_reach, after=STEPS_IMPORT)]),
     6: (_no_inputs, [
-        CellSpec("nb06_check_normalize_over", "nb06_normalize_over", ("normalize_over", "normalization_axes", "group_norm"),
-                 _judge_normalize_over),
+        CellSpec("nb06_check_normalize_over", "nb06_normalize_over",
+                 ("normalize_over", "normalization_axes", "group_norm"), _judge_normalize_over),
     ]),
     7: (_no_inputs, [
         CellSpec(f"nb07_check_{name}", "", (), judge, after=SPATIAL_CALLS)
