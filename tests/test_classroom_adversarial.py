@@ -524,11 +524,11 @@ def test_hooks_and_a_redefined_helper_cannot_forge_notebook_2_which_is_replayed(
     copy = edition(editions, tmp_path, "solved")
     _, nb = forged_notebook_2(copy)
     results = replayed_cells(copy, "02_staged_backward.ipynb", nb, Limits(timeout=30), BWRAP)
-    assert len(results) == 15 and all(status != "pass" for status, _ in results.values()), results
+    assert len(results) == 16 and all(status != "pass" for status, _ in results.values()), results
     honest = edition(editions, tmp_path, "solved", "honest")
     nb_honest = json.loads(sorted((honest / "notebooks").glob("02_*.ipynb"))[0].read_text())
     results = replayed_cells(honest, "02_staged_backward.ipynb", nb_honest, Limits(timeout=30), BWRAP)
-    assert len(results) == 15 and all(status == "pass" for status, _ in results.values()), results
+    assert len(results) == 16 and all(status == "pass" for status, _ in results.values()), results
     assert job_processes() == []
 
 
