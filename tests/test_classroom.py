@@ -227,6 +227,7 @@ def test_every_registered_exercise_is_stubbed_and_nothing_else(student):
     assert stubbed == set(BY_FUNCTION)
 
 
+@pytest.mark.slow  # grades or installs a whole edition in subprocesses
 def test_the_student_package_imports_cleanly_from_the_copy(student):
     dest, _ = student
     script = (
@@ -243,6 +244,7 @@ def test_the_student_package_imports_cleanly_from_the_copy(student):
     assert Path(done.stdout.strip()).resolve().is_relative_to(dest.resolve())
 
 
+@pytest.mark.slow  # grades or installs a whole edition in subprocesses
 def test_the_student_edition_installs_as_a_package(student, tmp_path):
     # Building a wheel is what `pip install` does first; a pure-Python wheel then imports
     # straight from its zip file, without touching any environment.
@@ -358,6 +360,7 @@ def solve(edition, module, function):
     target.write_text("\n".join(theirs), encoding="utf-8")
 
 
+@pytest.mark.slow  # grades or installs a whole edition in subprocesses
 def test_in_the_student_edition_tests_and_progress_tell_done_wrong_and_not_started(student, tmp_path):
     # A student who finished the forward pass, got the closed-form backward wrong (no path
     # through the mean and the variance) and has not started the staged backward.
@@ -490,6 +493,7 @@ def solution_report(instructor):
     return grade(instructor, SOURCE, notebooks=False)
 
 
+@pytest.mark.slow  # grades or installs a whole edition in subprocesses
 def test_the_solution_edition_gets_full_marks(solution_report):
     items = by_exercise(solution_report)
     assert set(items) == GRADED
@@ -498,6 +502,7 @@ def test_the_solution_edition_gets_full_marks(solution_report):
     assert solution_report.points == solution_report.max_points > 0
 
 
+@pytest.mark.slow  # grades or installs a whole edition in subprocesses
 def test_the_untouched_student_edition_scores_zero_on_every_exercise(blank_report):
     for name, item in by_exercise(blank_report).items():
         assert (item.status, item.points) == ("not implemented", 0), (name, item.message)
@@ -508,6 +513,7 @@ def test_the_untouched_student_edition_scores_zero_on_every_exercise(blank_repor
     assert blank_report.points == 0
 
 
+@pytest.mark.slow  # grades or installs a whole edition in subprocesses
 def test_a_planted_mistake_costs_exactly_its_exercise_and_is_named(tmp_path_factory, tmp_path):
     # Unbiased variance in training, built from the reference: shrinking eps and gamma by
     # (N-1)/N and its root turns 1/sqrt(var + eps) into 1/sqrt(var * N/(N-1) + eps).
@@ -538,6 +544,7 @@ def test_a_planted_mistake_costs_exactly_its_exercise_and_is_named(tmp_path_fact
     assert report["points"] == report["max_points"] - package["batchnorm_forward"]["max_points"]
 
 
+@pytest.mark.slow  # grades or installs a whole edition in subprocesses
 def test_a_loop_a_huge_allocation_and_a_crash_cost_only_their_exercises(tmp_path_factory):
     copy = planted(tmp_path_factory, "hostile", "layernorm.py", (
         "def layernorm_forward(x, gamma, beta, ln_param):\n"
@@ -561,6 +568,7 @@ def test_a_loop_a_huge_allocation_and_a_crash_cost_only_their_exercises(tmp_path
         assert (item.points == 0) == (name in hit), (name, item.status, item.message)
 
 
+@pytest.mark.slow  # grades or installs a whole edition in subprocesses
 def test_a_syntax_error_costs_only_the_exercises_of_its_module(tmp_path_factory):
     copy = planted(tmp_path_factory, "syntax", "spatial.py", "def broken(:\n")
     report = grade(copy, SOURCE, notebooks=False)
@@ -572,6 +580,7 @@ def test_a_syntax_error_costs_only_the_exercises_of_its_module(tmp_path_factory)
     assert report.points == report.max_points - sum(items[name].max_points for name in lost)
 
 
+@pytest.mark.slow  # grades or installs a whole edition in subprocesses
 def test_a_module_that_does_not_import_leaves_the_exercises_that_only_call_its_functions(tmp_path_factory):
     # fc_net.py imports batchnorm_forward & co from batchnorm.py; the network's exercises
     # call the grader's versions of those, so they still earn their points.
@@ -622,6 +631,7 @@ def test_the_student_notebook_runs_up_to_its_first_exercise_and_stops_there(stud
     assert len(error.traceback) == 1 and "batchnorm_forward is not implemented yet" in error.traceback[0]
 
 
+@pytest.mark.slow  # grades or installs a whole edition in subprocesses
 @needs_notebook_1
 def test_the_untouched_student_notebook_scores_zero(student):
     report = grade(student[0], SOURCE, notebooks=True, only=[FIRST_NOTEBOOK.name])
@@ -630,6 +640,7 @@ def test_the_untouched_student_notebook_scores_zero(student):
     assert report.points == 0
 
 
+@pytest.mark.slow  # grades or installs a whole edition in subprocesses
 @needs_notebook_1
 def test_grading_runs_the_notebook_with_its_check_cells_restored(tmp_path_factory):
     # A copy with the solutions whose owner emptied every check cell of notebook 1, broke
