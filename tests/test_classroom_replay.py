@@ -148,7 +148,7 @@ def test_no_check_cell_of_the_course_is_left_to_the_kernel():
     assert left == []
 
 
-@pytest.mark.parametrize("number", [3, 4, 5, 6, 7, pytest.param(8, marks=NEEDS_TORCH)])
+@pytest.mark.parametrize("number", [3, 4, 5, 6, 7, pytest.param(8, marks=[NEEDS_TORCH, pytest.mark.slow])])
 def test_solved_blank_wrong_and_forged(editions, number):
     """Solved: every replayed cell passes; blank: none does; each wrong solution costs its
     own cell only; hooks and a redefined helper in another cell change nothing."""
