@@ -135,6 +135,7 @@ class SmallConvNet:
             )
         if not np.issubdtype(dtype, np.floating):
             raise TypeError(f"{where}: dtype must be a floating-point type; got {dtype!r}")
+        validation.seed(where, "seed", seed)
         self.normalization = normalization
         self.num_groups = num_groups
         self.num_blocks = num_blocks

@@ -151,6 +151,7 @@ class FullyConnectedNet:
             raise TypeError(f"{where}: dtype must be a floating-point dtype such as np.float32; got {dtype!r}")
         if normalization == "layernorm" and min(hidden_dims, default=2) < 2:
             raise ValueError(f"{where}: layer norm needs hidden layers of at least 2 units; got {hidden_dims!r}")
+        validation.seed(where, "seed", seed)
 
         self.use_dropout = keep != 1
         self.reg = float(reg)

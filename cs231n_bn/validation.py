@@ -112,10 +112,17 @@ def writable(where, name, a):
     return a
 
 
-def seed(where, name, value):
-    """Return `value` if it is a seed np.random.default_rng takes: an integer >= 0, or None."""
-    if value is not None and (not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0):
-        raise ValueError(f"{where}: {name} must be an integer >= 0 (or None); got {value!r}")
+def seed(where, name, value, allow_none=True):
+    """Return `value` if it is a seed np.random.default_rng takes: an integer >= 0, or None.
+
+    NumPy's own messages for -1 or 'abc' name neither the function nor the argument.
+    With allow_none=False only an integer passes (a run that must be repeatable).
+    """
+    if value is None and allow_none:
+        return value
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+        alternative = " (or None)" if allow_none else ""
+        raise ValueError(f"{where}: {name} must be an integer >= 0{alternative}; got {value!r}")
     return value
 
 

@@ -143,7 +143,7 @@ def test_weight_lists_round_trip_exactly(rng, steps):
 
 
 def test_conversions_return_copies(rng):
-    weights = [rng.normal(size=2) for _ in range(4)]
+    weights = [rng.normal(size=2) for _ in range(3)] + [rng.uniform(0.5, 2.0, size=2)]
     gamma, beta, bn_param = bn_param_from_weights(weights)
     assert not any(np.shares_memory(a, w) for a, w in zip((gamma, beta, bn_param["running_mean"], bn_param["running_var"]), weights))
     back = weights_from_bn_param(gamma, beta, bn_param)
