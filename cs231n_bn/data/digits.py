@@ -38,13 +38,25 @@ def load_digits(root=DATASETS_DIR):
             f"{where}: {path} is missing. It ships with the repository; restore it with "
             f"`git checkout -- datasets/{DIGITS_FILE}` (or pass root= the folder that holds it)"
         )
-    verify_digest(where, path, "sha256", DIGITS_SHA256)
-    with gzip.open(path, "rt") as f:
-        table = np.loadtxt(f, delimiter=",", dtype=np.int64)
+    restore = f"It ships with the repository: restore it with `git checkout -- datasets/{DIGITS_FILE}`"
+    verify_digest(where, path, "sha256", DIGITS_SHA256, remedy=restore)
+    try:
+        with gzip.open(path, "rt") as f:
+            table = np.loadtxt(f, delimiter=",", dtype=np.int64, ndmin=2)
+    except (OSError, EOFError, ValueError, UnicodeDecodeError) as err:
+        raise DatasetIntegrityError(f"{where}: {path} is not a gzipped table of integers ({err}). {restore}") from err
     # 64 pixel columns and one label column; the checksum already vouches for this, but a
     # changed DIGITS_SHA256 must not let a differently shaped file through.
     if table.shape != (NUM_IMAGES, 65):
-        raise DatasetIntegrityError(f"{where}: expected a ({NUM_IMAGES}, 65) table; got {table.shape}")
+        raise DatasetIntegrityError(f"{where}: expected a ({NUM_IMAGES}, 65) table; got {table.shape}. {restore}")
+    # ... nor values that are no pixel counts or digits (uint8 would wrap 300 round to 44).
+    for what, values, top in (("pixel", table[:, :64], MAX_PIXEL), ("label", table[:, 64], 9)):
+        bad = (values < 0) | (values > top)
+        if bad.any():
+            raise DatasetIntegrityError(
+                f"{where}: every {what} must lie in 0..{top}; got {values[bad][0]} in row "
+                f"{np.flatnonzero(bad.reshape(NUM_IMAGES, -1).any(axis=1))[0]}. {restore}"
+            )
     X = table[:, :64].astype(np.uint8).reshape((NUM_IMAGES,) + IMAGE_SHAPE)
     y = table[:, 64]
     return X, y
