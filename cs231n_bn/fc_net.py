@@ -150,7 +150,10 @@ class FullyConnectedNet:
         if not np.issubdtype(np.dtype(dtype), np.floating):
             raise TypeError(f"{where}: dtype must be a floating-point dtype such as np.float32; got {dtype!r}")
         if normalization == "layernorm" and min(hidden_dims, default=2) < 2:
-            raise ValueError(f"{where}: layer norm needs hidden layers of at least 2 units; got {hidden_dims!r}")
+            raise ValueError(
+                f"{where}: layer norm needs hidden layers of at least 2 units (over 1 unit, x - mean is 0 "
+                f"and the layer would output beta whatever its input, so nothing could train); got {hidden_dims!r}"
+            )
         validation.seed(where, "seed", seed)
 
         self.use_dropout = keep != 1
