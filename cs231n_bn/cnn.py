@@ -133,8 +133,7 @@ class SmallConvNet:
             raise ValueError(
                 f"{where}: num_groups must divide num_filters={num_filters}; got num_groups={num_groups}"
             )
-        if not np.issubdtype(dtype, np.floating):
-            raise TypeError(f"{where}: dtype must be a floating-point type; got {dtype!r}")
+        validation.float_dtype(where, "dtype", dtype)
         validation.seed(where, "seed", seed)
         self.normalization = normalization
         self.num_groups = num_groups

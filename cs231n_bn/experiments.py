@@ -296,10 +296,11 @@ def sweep(make_model, data, parameter, values, normalizations=(None, "batchnorm"
             chosen = {**settings, parameter: v.item(), **{name: f(v.item()) for name, f in derived.items()}}
             model = make_model(data, normalization=norm, seed=seed,
                                **{k: x for k, x in chosen.items() if k in model_keywords})
-            if model is None:
+            if not isinstance(getattr(model, "params", None), dict) or not callable(getattr(model, "loss", None)):
+                missing = " (is a `return` missing?)" if model is None else ""
                 raise TypeError(
-                    f"{where}: make_model {getattr(make_model, '__name__', '')} must return a model; got None "
-                    f"(is a `return` missing?)"
+                    f"{where}: make_model {getattr(make_model, '__name__', '')} must return a model with "
+                    f"`params` and `loss`, like FullyConnectedNet; got {type(model).__name__}{missing}"
                 )
             training = {k: x for k, x in chosen.items() if k not in model_keywords}
             runs.append(train_model(model, data, seed=seed, desc=label(norm), **training))

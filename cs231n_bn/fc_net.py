@@ -147,8 +147,7 @@ class FullyConnectedNet:
         if not isinstance(reg, numbers.Real) or isinstance(reg, bool) or not np.isfinite(reg) or reg < 0:
             raise ValueError(f"{where}: reg must be a finite number >= 0; got {reg!r}")
         validation.positive_number(where, "weight_scale", weight_scale)
-        if not np.issubdtype(np.dtype(dtype), np.floating):
-            raise TypeError(f"{where}: dtype must be a floating-point dtype such as np.float32; got {dtype!r}")
+        validation.float_dtype(where, "dtype", dtype)
         if normalization == "layernorm" and min(hidden_dims, default=2) < 2:
             raise ValueError(
                 f"{where}: layer norm needs hidden layers of at least 2 units (over 1 unit, x - mean is 0 "

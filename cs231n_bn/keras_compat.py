@@ -45,7 +45,7 @@ import os
 import numpy as np
 
 from cs231n_bn import validation
-from cs231n_bn.batchnorm import DEFAULT_EPS, DEFAULT_MOMENTUM
+from cs231n_bn.batchnorm import BN_PARAM_KEYS, DEFAULT_EPS, DEFAULT_MOMENTUM
 from cs231n_bn.torch_compat import FrameworkMissing, nonnegative_int, remove_start_value, trained_arrays, variances
 
 # Keras picks its backend once, at its first import; the course needs no TensorFlow.
@@ -191,6 +191,8 @@ def layer_from_bn_param(gamma, beta, bn_param, steps=None):
     """
     where = "layer_from_bn_param"
     _require_keras(where)
+    validation.param_dict(where, "bn_param", bn_param)
+    validation.known_keys(where, "bn_param", bn_param, BN_PARAM_KEYS)
     weights = weights_from_bn_param(gamma, beta, bn_param, steps)
     layer = keras.layers.BatchNormalization(
         momentum=validation.unit_interval(where, "bn_param['momentum']", bn_param.get("momentum", DEFAULT_MOMENTUM)),

@@ -327,6 +327,7 @@ def module_from_bn_param(gamma, beta, bn_param, batch_size=None, num_batches_tra
     where = "module_from_bn_param"
     _require_torch(where)
     validation.param_dict(where, "bn_param", bn_param)
+    validation.known_keys(where, "bn_param", bn_param, BN_PARAM_KEYS)
     mode = validation.choice(where, "bn_param['mode']", bn_param.get("mode"), ("train", "test"))
     state = state_dict_from_bn_param(gamma, beta, bn_param, batch_size, num_batches_tracked)
     module = torch.nn.BatchNorm1d(

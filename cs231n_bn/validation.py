@@ -35,6 +35,17 @@ def float_array(where, name, a, ndim=None):
     return a
 
 
+def float_dtype(where, name, value):
+    """Return np.dtype(value) if it names a floating-point dtype (np.float32, "float64"), else raise."""
+    try:
+        dtype = np.dtype(value)
+    except (TypeError, ValueError):
+        dtype = None
+    if dtype is None or not np.issubdtype(dtype, np.floating):
+        raise TypeError(f"{where}: {name} must be a floating-point dtype such as np.float32; got {value!r}")
+    return dtype
+
+
 def same_shape(where, name, a, shape, meaning=None):
     """Raise unless the array `a` has exactly `shape` (no broadcasting is implied)."""
     if a.shape != tuple(shape):

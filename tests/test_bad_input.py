@@ -352,7 +352,7 @@ from cs231n_bn.conv import conv_forward, conv_forward_naive  # noqa: E402
 from cs231n_bn.fc_net import FullyConnectedNet  # noqa: E402
 from cs231n_bn.keras_compat import bn_param_from_weights, weights_from_bn_param  # noqa: E402
 from cs231n_bn.solver import Solver  # noqa: E402
-from cs231n_bn.torch_compat import bn_param_from_state_dict, state_dict_from_bn_param  # noqa: E402
+from cs231n_bn.torch_compat import bn_param_from_state_dict, module_from_bn_param, state_dict_from_bn_param  # noqa: E402
 
 
 def tiny_data(n=40, d=6, classes=3, seed=0):
@@ -517,6 +517,17 @@ AROUND = [
      "bn_param_from_weights", ["moving_variance", "decayed start value", "negative", "steps"]),
     ("keras-out-epsilon", lambda: weights_from_bn_param(np.ones(3), np.zeros(3), {**TRAINED, "epsilon": 1e-3}),
      ValueError, "weights_from_bn_param", ["bn_param", "'epsilon'", "'eps'"]),
+    # found by a second round: messages named an inner function, or NumPy's
+    ("fc-dtype-name", lambda: FullyConnectedNet([5], dtype="abc"), TypeError,
+     "FullyConnectedNet", ["dtype", "floating-point", "'abc'"]),
+    ("cnn-dtype-name", lambda: SmallConvNet(dtype="abc"), TypeError, "SmallConvNet", ["dtype", "floating-point", "'abc'"]),
+    ("sweep-make-model-returns-int", lambda: experiments.sweep(lambda data, normalization=None, seed=0: 3, tiny_data(),
+                                                                "batch_size", [10], num_epochs=1), TypeError,
+     "sweep", ["make_model", "params", "int"]),
+    ("torch-module-epsilon", lambda: module_from_bn_param(np.ones(3), np.zeros(3), {**TRAINED, "epsilon": 1e-3}),
+     ValueError, "module_from_bn_param", ["bn_param", "'epsilon'", "'eps'"]),
+    ("digits-fractional-split", lambda: get_data("digits", num_validation=2.5), ValueError,
+     "get_digits_data", ["num_validation", "integer >= 0", "2.5"]),
     # gradient checks
     ("sparse-vector-f", lambda: grad_check_sparse(lambda x: x * 2, X2.copy(), 2 * X2, verbose=False), ValueError,
      "grad_check_sparse", ["f", "scalar", "(4, 3)"]),

@@ -164,7 +164,7 @@ def test_parameters_have_the_requested_dtype():
         ({"normalization": "groupnorm", "num_filters": 6, "num_groups": 4}, ValueError, r"num_groups must divide num_filters=6; got num_groups=4"),
         ({"input_dim": (8, 8)}, ValueError, r"input_dim must be \(C, H, W\)"),
         ({"filter_size": 4}, ValueError, r"filter_size must be odd"),
-        ({"dtype": np.int64}, TypeError, r"dtype must be a floating-point type"),
+        ({"dtype": np.int64}, TypeError, r"dtype must be a floating-point dtype such as np.float32; got <class .numpy.int64.>"),
         ({"num_blocks": 4}, ValueError, r"num_blocks=4 pools halve the height and width 4 times, so both must be at least 16; got input_dim \(1, 8, 8\)"),
         ({"input_dim": (1, 8, 7), "num_blocks": 3}, ValueError, r"num_blocks=3 .* at least 8; got input_dim \(1, 8, 7\)"),
         ({"seed": -1}, ValueError, r"seed must be an integer >= 0 \(or None\); got -1"),

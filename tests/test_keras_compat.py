@@ -210,3 +210,9 @@ def test_without_keras_the_layer_functions_say_how_to_install_it(monkeypatch):
     monkeypatch.setattr(keras_compat, "keras", None)
     with pytest.raises(keras_compat.FrameworkMissing, match=r"layer_from_bn_param: needs Keras 3.*pip install"):
         layer_from_bn_param(np.ones(2), np.zeros(2), {"running_mean": np.zeros(2), "running_var": np.ones(2)})
+
+
+def test_a_foreign_key_in_bn_param_is_an_error_naming_the_function_called(keras):
+    bn_param = {"mode": "train", "running_mean": np.zeros(2), "running_var": np.ones(2), "epsilon": 1e-3}
+    with pytest.raises(ValueError, match=r"^layer_from_bn_param: bn_param has unknown key\(s\) 'epsilon'"):
+        layer_from_bn_param(np.ones(2), np.zeros(2), bn_param)

@@ -32,7 +32,7 @@ from cs231n_bn.data.errors import (
 )
 from cs231n_bn.data.safe_pickle import restricted_loads
 from cs231n_bn.data.safe_tar import extract_tar_gz
-from cs231n_bn.data.splits import float_dtype, scale_into, subtract_train_mean
+from cs231n_bn.data.splits import scale_into, subtract_train_mean
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"  # published on https://www.cs.toronto.edu/~kriz/cifar.html
@@ -246,7 +246,7 @@ def get_cifar10_data(num_training=49000, num_validation=1000, num_test=1000, sub
             f"{where}: need 2 <= num_training, num_training + num_validation <= 50000 and "
             f"num_test <= 10000; got {num_training}, {num_validation}, {num_test}"
         )
-    dtype = float_dtype(where, dtype)
+    dtype = validation.float_dtype(where, "dtype", dtype)
     validation.choice(where, "subtract_mean", subtract_mean, (True, False))
     hashes = _manifest(where, root)
     data = {}

@@ -81,7 +81,18 @@ def get_digits_data(num_validation=300, num_test=300, seed=0, subtract_mean=True
     - X_train, X_val, X_test: (N, 1, 8, 8) arrays of `dtype`
     - y_train, y_val, y_test: (N,) int64 labels
     """
-    validation.seed("get_digits_data", "seed", seed)
+    where = "get_digits_data"
+    for name, size in (("num_validation", num_validation), ("num_test", num_test)):
+        if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 0:
+            raise ValueError(f"{where}: {name} must be an integer >= 0; got {size!r}")
+    if num_validation + num_test > NUM_IMAGES - 2:
+        raise ValueError(
+            f"{where}: num_validation + num_test must leave at least 2 of the {NUM_IMAGES} images for "
+            f"training; got {num_validation} + {num_test}"
+        )
+    validation.seed(where, "seed", seed)
+    validation.float_dtype(where, "dtype", dtype)
+    validation.choice(where, "subtract_mean", subtract_mean, (True, False))
     X, y = load_digits(root)
     splits = stratified_split(y, num_validation, num_test, seed)
     return preprocess_splits(X, y, splits, MAX_PIXEL, subtract_mean, dtype)
