@@ -192,7 +192,10 @@ class Solver:
         self.batch_size = _positive_int(where, "batch_size", batch_size)
         num_train = self.X_train.shape[0]
         if not 2 <= self.batch_size <= num_train:
-            raise ValueError(f"{where}: batch_size must be between 2 and the {num_train} training samples; got {batch_size}")
+            raise ValueError(
+                f"{where}: batch_size must be between 2 and the {num_train} training samples (batch norm "
+                f"estimates a variance from each batch, which one sample cannot give); got {batch_size}"
+            )
         self.num_epochs = _positive_int(where, "num_epochs", num_epochs)
         self.num_train_samples = None if num_train_samples is None else _positive_int(where, "num_train_samples", num_train_samples)
         self.num_val_samples = None if num_val_samples is None else _positive_int(where, "num_val_samples", num_val_samples)

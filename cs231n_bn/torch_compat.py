@@ -62,8 +62,8 @@ def _batch_size(where, batch_size):
         return None
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 2:
         raise ValueError(
-            f"{where}: batch_size must be an integer >= 2 (the rows per training batch) or None; "
-            f"got {batch_size!r}"
+            f"{where}: batch_size must be an integer >= 2 (the rows per training batch; PyTorch refuses "
+            f"to train on one row, and N/(N-1) has no value at N=1) or None; got {batch_size!r}"
         )
     return int(batch_size)
 

@@ -138,15 +138,15 @@ class RestrictedUnpickler(pickle.Unpickler):
         return data
 
     def find_class(self, module, name):
-        if (module, name) == ("_codecs", "encode"):
-            return self._counted_latin1_bytes
         try:
-            return ALLOWED_GLOBALS[(module, name)]
+            found = ALLOWED_GLOBALS[(module, name)]
         except KeyError:
             raise pickle.UnpicklingError(
                 f"refusing to load the global {module}.{name}: a CIFAR-10 batch contains only "
                 f"dicts, lists, strings, ints and numpy arrays"
             ) from None
+        # the latin1 conversion is the one allowed call whose output is counted against the budget
+        return self._counted_latin1_bytes if found is _latin1_bytes else found
 
     def persistent_load(self, pid):
         raise pickle.UnpicklingError("refusing a persistent id: CIFAR-10 batches use none")
