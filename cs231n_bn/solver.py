@@ -263,12 +263,14 @@ class Solver:
             labels = y[start : start + batch_size]
             if labels.max() >= scores.shape[1]:
                 raise ValueError(
-                    f"Solver: labels must lie in [0, {scores.shape[1] - 1}], one per class the model "
+                    f"Solver.check_accuracy: labels y must lie in [0, {scores.shape[1] - 1}], one per class the model "
                     f"scores; got label {labels.max()}"
                 )
             if not np.isfinite(scores).all():
                 # NaN or inf scores (from the weights or from the data) have no argmax worth counting
-                raise FloatingPointError("the model's scores are not finite")
+                raise FloatingPointError(
+                    "Solver.check_accuracy: the model's scores are not finite (NaN or inf in X, or in the weights)"
+                )
             correct += int(np.sum(np.argmax(scores, axis=1) == labels))
         return correct / N
 
