@@ -12,6 +12,10 @@ nbval compares the claim line exactly; `notebooks/sanitize.cfg` masks the eviden
 which the student still reads in full.
 """
 
+import numbers
+
+import numpy as np
+
 EVIDENCE_PREFIX = "    evidence: "
 
 
@@ -26,10 +30,20 @@ def claim(text, held, evidence):
     Returns:
     - held, as a bool, so a notebook can build on it
     """
-    if not isinstance(text, str) or not text or "\n" in text:
+    # splitlines() also breaks at \r, \v, \f and Unicode line separators: any of them would
+    # split the compared claim line, or the masked evidence line, in two.
+    if not isinstance(text, str) or not text.strip() or text.splitlines() != [text]:
         raise ValueError(f"claim: text must be a one-line, non-empty string; got {text!r}")
-    if not isinstance(evidence, str) or "\n" in evidence:
+    if not isinstance(evidence, str) or evidence.splitlines() not in ([evidence], []):
         raise ValueError(f"claim: evidence must be a one-line string; got {evidence!r}")
+    # Only a real truth value (or 0 and 1): bool('False') and bool(nan) are True, and an
+    # array has none.
+    truth = isinstance(held, (bool, np.bool_)) or (isinstance(held, numbers.Integral) and held in (0, 1))
+    if not truth:
+        raise TypeError(
+            f"claim: held must be True or False (a comparison such as ratio >= 2); got {held!r} "
+            f"of type {type(held).__name__}"
+        )
     held = bool(held)
     print(f"[{'held' if held else 'NOT SEEN'}] {text}")
     print(f"{EVIDENCE_PREFIX}{evidence}")

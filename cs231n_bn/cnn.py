@@ -82,8 +82,8 @@ class SmallConvNet:
         """Initialize the network.
 
         Inputs:
-        - input_dim: (C, H, W) of one image; H and W must be divisible by 2**num_blocks
-          (every block's 2x2 pool halves them)
+        - input_dim: (C, H, W) of one image; H and W at least 2**num_blocks (each pool halves
+          them, rounding down as PyTorch does)
         - num_filters: F >= 1, the number of convolution filters of every block
         - filter_size: k, an odd filter width, so that padding (k - 1) / 2 keeps H and W
         - num_classes: number of scores the network outputs, >= 1
@@ -119,13 +119,13 @@ class SmallConvNet:
                 f"{where}: weight_scale must be None (He initialization) or a finite number >= 0; got {weight_scale!r}"
             )
         C, H, W = (int(d) for d in input_dim)
-        if H % 2 or W % 2:
-            raise ValueError(f"{where}: the 2x2 pool needs an even height and width; got input_dim {input_dim!r}")
+        # Each 2x2 pool halves the maps, rounding down as PyTorch does (an odd last row or
+        # column is left out), so num_blocks pools leave H // 2**num_blocks rows.
         shrink = 2**num_blocks
-        if H % shrink or W % shrink:
+        if H < shrink or W < shrink:
             raise ValueError(
                 f"{where}: num_blocks={num_blocks} pools halve the height and width {num_blocks} times, "
-                f"so both must be divisible by {shrink}; got input_dim {input_dim!r}"
+                f"so both must be at least {shrink}; got input_dim {input_dim!r}"
             )
         if filter_size % 2 == 0:
             raise ValueError(f"{where}: filter_size must be odd so 'same' padding exists; got {filter_size}")
@@ -133,8 +133,8 @@ class SmallConvNet:
             raise ValueError(
                 f"{where}: num_groups must divide num_filters={num_filters}; got num_groups={num_groups}"
             )
-        if not np.issubdtype(dtype, np.floating):
-            raise TypeError(f"{where}: dtype must be a floating-point type; got {dtype!r}")
+        validation.float_dtype(where, "dtype", dtype)
+        validation.seed(where, "seed", seed)
         self.normalization = normalization
         self.num_groups = num_groups
         self.num_blocks = num_blocks

@@ -75,11 +75,15 @@ def _integer(where, name, value, minimum):
 
 
 def _output_size(where, what, size, window, stride):
-    """Number of window positions along one axis; the windows must tile it exactly."""
-    if window > size or (size - window) % stride:
+    """Number of window positions along one axis, rounded down as PyTorch does.
+
+    When the stride does not divide (size - window), the last rows or columns that no
+    whole window reaches are left out of the output (and get a zero gradient).
+    """
+    if window > size:
         raise ValueError(
-            f"{where}: a window of {window} with stride {stride} does not fit the {what} of "
-            f"{size} exactly ((size - window) must be a non-negative multiple of stride)"
+            f"{where}: a window of {window} does not fit the {what} of {size}: the window must "
+            f"be at most as large as the input (PyTorch refuses this too)"
         )
     return (size - window) // stride + 1
 
@@ -94,6 +98,16 @@ def _read_conv_inputs(where, x, w, b, conv_param):
     if Cw != C:
         raise ValueError(
             f"{where}: w must have shape (F, {C}, HH, WW), one filter slice per channel of x; got {w.shape}"
+        )
+    if HH < 1 or WW < 1:
+        raise ValueError(
+            f"{where}: w must have filters of height and width >= 1, shape (F, C, HH, WW); got {w.shape} "
+            f"(an empty filter would output only the biases; PyTorch refuses it too)"
+        )
+    if F < 1:
+        raise ValueError(
+            f"{where}: w must hold at least one filter, shape (F, C, HH, WW) with F >= 1; got {w.shape} "
+            f"(a layer without filters has no output to train)"
         )
     validation.same_shape(where, "b", b, (F,), "one bias per filter")
     validation.param_dict(where, "conv_param", conv_param)
@@ -225,8 +239,9 @@ def max_pool_backward_naive(dout, cache):
     """Max-pooling layer, backward pass, as loops: each window's gradient goes to its maximum.
 
     A tie sends the whole gradient to the first maximum of the window in row-major order,
-    as PyTorch does; where windows overlap, a pixel that is the maximum of several windows
-    receives the sum of their gradients. Inputs and returns as max_pool_backward.
+    as PyTorch does, and a window holding a NaN (its maximum is NaN) sends it to its first
+    NaN, also as PyTorch does; where windows overlap, a pixel that is the maximum of several
+    windows receives the sum of their gradients. Inputs and returns as max_pool_backward.
     """
     where = "max_pool_backward_naive"
     validation.cache_of(where, cache, MaxPoolCache, "max_pool_forward_naive")
@@ -266,7 +281,8 @@ def conv_forward(x, w, b, conv_param):
       - pad: zeros added on every side of H and W (default 0)
 
     Returns a tuple of:
-    - out: (N, F, H_out, W_out), H_out = (H + 2*pad - HH) / stride + 1, likewise W_out
+    - out: (N, F, H_out, W_out), H_out = (H + 2*pad - HH) // stride + 1 (rounded down, as
+      in PyTorch), likewise W_out
     - cache: ConvCache for conv_backward
     """
     stride, pad, H_out, W_out = _read_conv_inputs("conv_forward", x, w, b, conv_param)
@@ -346,10 +362,10 @@ def max_pool_forward(x, pool_param):
     Inputs:
     - x: (N, C, H, W) floating-point data; never modified
     - pool_param: dict with keys pool_height, pool_width (default 2 each) and stride
-      (default 2); the windows must tile H and W exactly
+      (default 2); rows and columns that no whole window reaches are left out, as in PyTorch
 
     Returns a tuple of:
-    - out: (N, C, H_out, W_out), H_out = (H - pool_height) / stride + 1, likewise W_out
+    - out: (N, C, H_out, W_out), H_out = (H - pool_height) // stride + 1, likewise W_out
     - cache: MaxPoolCache for max_pool_backward
     """
     ph, pw, stride, H_out, W_out = _read_pool_inputs("max_pool_forward", x, pool_param)
@@ -388,9 +404,14 @@ def max_pool_backward(dout, cache):
     unclaimed = np.ones(dout.shape, dtype=bool)  # windows whose maximum is still to be found
     hit = np.empty(dout.shape, dtype=bool)
     routed = None if tiled else np.empty(dout.shape, dtype=dout.dtype)
+    # A window holding a NaN has NaN as its maximum; as in PyTorch its gradient goes to the
+    # first NaN (NaN == NaN is False, so those windows are matched by isnan instead).
+    nan_windows = bool(np.isnan(cache.out).any())
     views = _window_offsets(x, ph, pw, stride, H_out, W_out)
     for view, dx_view in zip(views, _window_offsets(dx, ph, pw, stride, H_out, W_out)):
         np.equal(view, cache.out, out=hit)
+        if nan_windows:
+            hit |= np.isnan(view)
         hit &= unclaimed
         unclaimed ^= hit  # hit is a subset of unclaimed: this clears the windows just found
         if tiled:

@@ -258,22 +258,50 @@ def sweep(make_model, data, parameter, values, normalizations=(None, "batchnorm"
     - SweepResult; its arrays have one entry per value, its models one trained model
       (best checkpoint) per value
     """
+    where = "sweep"
+    if not callable(make_model):
+        raise TypeError(
+            f"{where}: make_model must be a function make_model(data, normalization=..., seed=..., ...) "
+            f"such as fully_connected or convnet; got {type(make_model).__name__}"
+        )
     model_keywords = set(inspect.signature(make_model).parameters) - {"data", "normalization", "seed"}
+    if derived is not None and not isinstance(derived, dict):
+        raise TypeError(f"{where}: derived must be a dict setting -> function of the value, or None; got {type(derived).__name__}")
     derived = {} if derived is None else dict(derived)
+    for name, f in derived.items():
+        if not callable(f):
+            raise TypeError(f"{where}: derived[{name!r}] must be a function of the value; got {type(f).__name__}")
+    if not isinstance(parameter, str):
+        raise TypeError(f"{where}: parameter must be the name of a setting, a string; got {type(parameter).__name__}")
+    # Checked before training anything, and even when there are no values to try.
+    unknown = sorted(({parameter} | set(settings) | set(derived)) - model_keywords - set(TRAINING_SETTINGS))
+    if unknown:
+        raise ValueError(
+            f"{where}: unknown setting(s) {', '.join(map(repr, unknown))}; known: the keywords of "
+            f"{getattr(make_model, '__name__', 'make_model')} ({', '.join(sorted(model_keywords))}) and "
+            f"{', '.join(TRAINING_SETTINGS)}"
+        )
+    if isinstance(values, (str, bytes)) or np.ndim(values) != 1 or len(values) == 0:
+        got = repr(values) if isinstance(values, (str, bytes)) or np.ndim(values) == 0 else f"shape {np.shape(values)}"
+        raise ValueError(f"{where}: values must be a non-empty 1-D sequence of the values to try, e.g. [2, 8, 32]; got {got}")
     values = np.asarray(values)
+    if isinstance(normalizations, (str, bytes)) or not hasattr(normalizations, "__iter__"):
+        raise TypeError(
+            f"{where}: normalizations must be a sequence such as (None, 'batchnorm'); got {normalizations!r}"
+        )
     best, final, diverged, test_acc, models = {}, {}, {}, {}, {}
     for norm in normalizations:
         runs = []
         for v in values:
             chosen = {**settings, parameter: v.item(), **{name: f(v.item()) for name, f in derived.items()}}
-            unknown = sorted(set(chosen) - model_keywords - set(TRAINING_SETTINGS))
-            if unknown:
-                raise ValueError(
-                    f"sweep: unknown setting(s) {', '.join(map(repr, unknown))}; known: the keywords of "
-                    f"{make_model.__name__} ({', '.join(sorted(model_keywords))}) and {', '.join(TRAINING_SETTINGS)}"
-                )
             model = make_model(data, normalization=norm, seed=seed,
                                **{k: x for k, x in chosen.items() if k in model_keywords})
+            if not isinstance(getattr(model, "params", None), dict) or not callable(getattr(model, "loss", None)):
+                missing = " (is a `return` missing?)" if model is None else ""
+                raise TypeError(
+                    f"{where}: make_model {getattr(make_model, '__name__', '')} must return a model with "
+                    f"`params` and `loss`, like FullyConnectedNet; got {type(model).__name__}{missing}"
+                )
             training = {k: x for k, x in chosen.items() if k not in model_keywords}
             runs.append(train_model(model, data, seed=seed, desc=label(norm), **training))
         key = label(norm)
@@ -306,6 +334,12 @@ def statistic_noise(model, X, batch_size, seed=0):
 
     Returns a tuple of floats (mean_error, std_error), each in units of the channel's std.
     """
+    where = "statistic_noise"
+    batch_size = validation.positive_int(where, "batch_size", batch_size)
+    validation.seed(where, "seed", seed)
+    if not hasattr(X, "shape") or len(X) < batch_size:
+        got = f"{len(X)} images" if hasattr(X, "shape") else type(X).__name__
+        raise ValueError(f"{where}: X must be an array of at least batch_size={batch_size} images; got {got}")
     features = model.norm_inputs(X)[-1][np.random.default_rng(seed).permutation(len(X))]
     N, F, H, W = features.shape
     population_mean = features.mean(axis=(0, 2, 3))
@@ -450,6 +484,28 @@ def figure1(
     return runs
 
 
+def _check_history(where, eval_steps, accuracies):
+    """Raise unless the steps are increasing whole numbers >= 0 and the accuracies fractions."""
+    numeric = all(np.issubdtype(a.dtype, np.number) and not np.issubdtype(a.dtype, np.complexfloating)
+                  for a in (eval_steps, accuracies))
+    if not numeric:
+        raise TypeError(
+            f"{where}: eval_steps and accuracies must be numbers; got dtypes {eval_steps.dtype} and {accuracies.dtype}"
+        )
+    whole = np.all(np.isfinite(eval_steps)) and np.all(eval_steps == np.floor(eval_steps))
+    if not whole or np.any(eval_steps < 0):
+        raise ValueError(f"{where}: eval_steps must be whole numbers of steps >= 0; got {eval_steps.tolist()[:8]}")
+    if np.any(np.diff(eval_steps) <= 0):
+        raise ValueError(
+            f"{where}: eval_steps must be increasing (the order the accuracies were measured in); "
+            f"got {eval_steps.tolist()[:8]}"
+        )
+    if not np.all((accuracies >= 0) & (accuracies <= 1)):
+        bad = accuracies[~((accuracies >= 0) & (accuracies <= 1))][0]
+        hint = " (percent? divide by 100)" if 1 < bad <= 100 else ""
+        raise ValueError(f"{where}: accuracies must be fractions in [0, 1]; got {bad!r}{hint}")
+
+
 def steps_to_reach(eval_steps, accuracies, target):
     """The first step at which an accuracy history reaches `target`, or None if it never does.
 
@@ -468,6 +524,7 @@ def steps_to_reach(eval_steps, accuracies, target):
             f"{where}: eval_steps and accuracies must be 1-D and of the same length; "
             f"got shapes {eval_steps.shape} and {accuracies.shape}"
         )
+    _check_history(where, eval_steps, accuracies)
     target = validation.unit_interval(where, "target", target)
     ### BEGIN SOLUTION
     reached = np.flatnonzero(accuracies >= target)
@@ -488,6 +545,11 @@ def fewer_steps(baseline, normalized):
     Returns:
     - FewerSteps
     """
+    for name, run in (("baseline", baseline), ("normalized", normalized)):
+        if not (hasattr(run, "eval_steps") and hasattr(run, "val_acc")):
+            raise TypeError(f"fewer_steps: {name} must be a TrainingRun (eval_steps, val_acc); got {type(run).__name__}")
+    if np.size(baseline.val_acc) == 0:
+        raise ValueError("fewer_steps: baseline.val_acc is empty: the baseline run has no accuracy to reach")
     target = float(np.max(baseline.val_acc))
     baseline_steps = steps_to_reach(baseline.eval_steps, baseline.val_acc, target)
     normalized_steps = steps_to_reach(normalized.eval_steps, normalized.val_acc, target)

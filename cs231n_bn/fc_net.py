@@ -147,10 +147,13 @@ class FullyConnectedNet:
         if not isinstance(reg, numbers.Real) or isinstance(reg, bool) or not np.isfinite(reg) or reg < 0:
             raise ValueError(f"{where}: reg must be a finite number >= 0; got {reg!r}")
         validation.positive_number(where, "weight_scale", weight_scale)
-        if not np.issubdtype(np.dtype(dtype), np.floating):
-            raise TypeError(f"{where}: dtype must be a floating-point dtype such as np.float32; got {dtype!r}")
+        validation.float_dtype(where, "dtype", dtype)
         if normalization == "layernorm" and min(hidden_dims, default=2) < 2:
-            raise ValueError(f"{where}: layer norm needs hidden layers of at least 2 units; got {hidden_dims!r}")
+            raise ValueError(
+                f"{where}: layer norm needs hidden layers of at least 2 units (over 1 unit, x - mean is 0 "
+                f"and the layer would output beta whatever its input, so nothing could train); got {hidden_dims!r}"
+            )
+        validation.seed(where, "seed", seed)
 
         self.use_dropout = keep != 1
         self.reg = float(reg)

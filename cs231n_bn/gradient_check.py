@@ -63,16 +63,42 @@ def _as_float64(where, value):
     return np.array(value, dtype=np.float64, copy=True)
 
 
-def _centered_difference(where, f, x, ix, h):
-    """(f(x + h e_ix) - f(x - h e_ix)), with x restored exactly afterwards."""
+def _call_read_only(where, f, x, expected):
+    """f(x), after which x must still equal `expected` (x with its one nudge); else x is reset and f refused.
+
+    An f that writes into its argument (x += ..., x.sort(), a layer that updates its input in
+    place) makes every later difference quotient meaningless, so it is refused at once.
+    """
+    value = f(x)
+    # The NaN-aware comparison is slower: it only runs when the plain one found a difference.
+    if not (np.array_equal(x, expected) or np.array_equal(x, expected, equal_nan=True)):
+        changed = np.flatnonzero(~((x == expected) | (np.isnan(x) & np.isnan(expected))).ravel())
+        x[...] = expected
+        raise ValueError(
+            f"{where}: f changed its argument x in place ({changed.size} entries, e.g. flat index "
+            f"{changed[0]}); a gradient check needs an f that only reads x. x has been restored. Make f "
+            f"work on a copy, e.g. f = lambda x: g(x.copy())"
+        )
+    return value
+
+
+def _centered_difference(where, f, x, ix, h, x0):
+    """(f(x + h e_ix) - f(x - h e_ix)), with x restored exactly afterwards.
+
+    x0 is a copy of x as it was before the check: after every call of f, x must equal it
+    up to the one entry being nudged.
+    """
     old = x[ix]
     try:
         x[ix] = old + h
-        fxph = _as_float64(where, f(x))
+        x0[ix] = x[ix]
+        fxph = _as_float64(where, _call_read_only(where, f, x, x0))
         x[ix] = old - h
-        fxmh = _as_float64(where, f(x))
+        x0[ix] = x[ix]
+        fxmh = _as_float64(where, _call_read_only(where, f, x, x0))
     finally:
         x[ix] = old
+        x0[ix] = old
     return fxph - fxmh
 
 
@@ -92,10 +118,11 @@ def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
     _require_float(where, "x", x)
     validation.writable(where, "x", x)
     h = validation.positive_number(where, "h", h)
-    _warn_if_low_precision_output(where, f(x))
+    x0 = x.copy()
+    _warn_if_low_precision_output(where, _call_read_only(where, f, x, x0))
     grad = np.zeros(x.shape, dtype=np.float64)
     for ix in np.ndindex(*x.shape):
-        diff = _centered_difference(where, f, x, ix, h)
+        diff = _centered_difference(where, f, x, ix, h, x0)
         if diff.shape != ():
             raise ValueError(
                 f"{where}: f must return a scalar; got an array of shape {diff.shape}. "
@@ -104,13 +131,20 @@ def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
         grad[ix] = diff / (2 * h)
         if verbose:
             print(ix, grad[ix])
-    if x.size and not np.any(grad):
-        warnings.warn(
-            f"{where}: f did not change at all when any entry of x was nudged by h={h}; "
-            f"does f actually read x?",
-            stacklevel=2,
-        )
+    _warn_if_unchanged(where, x, grad, h)
     return grad
+
+
+def _warn_if_unchanged(where, x, grad, h):
+    """Warn when no nudge changed f: h below x's resolution, or an f that ignores x."""
+    if not x.size or np.any(grad):
+        return
+    lost = np.all((x + x.dtype.type(h)) == x)
+    reason = (
+        f"h={h} is below the spacing of x's {x.dtype} values, so x + h == x; use h = 1e-5"
+        if lost else "does f actually read x?"
+    )
+    warnings.warn(f"{where}: f did not change at all when any entry of x was nudged by h={h}; {reason}", stacklevel=3)
 
 
 def eval_numerical_gradient_array(f, x, df, h=1e-5):
@@ -134,13 +168,19 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     validation.writable(where, "x", x)
     _require_float(where, "df", df)
     h = validation.positive_number(where, "h", h)
-    fx = f(x)
+    x0 = x.copy()
+    fx = _call_read_only(where, f, x, x0)
     _warn_if_low_precision_output(where, fx)
     if np.shape(fx) != df.shape:
         raise ValueError(f"{where}: df must have the shape of f(x), {np.shape(fx)}; got {df.shape}")
     grad = np.zeros(x.shape, dtype=np.float64)
+    changed = False
     for ix in np.ndindex(*x.shape):
-        grad[ix] = np.sum(_centered_difference(where, f, x, ix, h) * df) / (2 * h)
+        diff = _centered_difference(where, f, x, ix, h, x0)
+        changed = changed or bool(np.any(diff))
+        grad[ix] = np.sum(diff * df) / (2 * h)
+    # Judged on f itself, not on grad: with df orthogonal to every change, grad is 0 rightly.
+    _warn_if_unchanged(where, x, np.array(changed), h)
     return grad
 
 
@@ -189,9 +229,16 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=0, verbos
     rng = np.random.default_rng(validation.seed(where, "seed", seed))
     flat = rng.choice(x.size, size=num_checks, replace=False)
     errors = np.empty(num_checks)
+    x0 = x.copy()
     for k, i in enumerate(flat):
         ix = np.unravel_index(i, x.shape)
-        numeric = float(_centered_difference(where, f, x, ix, h)) / (2 * h)
+        diff = _centered_difference(where, f, x, ix, h, x0)
+        if diff.shape != ():
+            raise ValueError(
+                f"{where}: f must return a scalar (the loss); got an array of shape {diff.shape}. "
+                f"Sum it, or use eval_numerical_gradient_array for array-valued functions"
+            )
+        numeric = float(diff) / (2 * h)
         analytic = float(analytic_grad[ix])
         errors[k] = rel_error(np.array(numeric), np.array(analytic))
         if verbose:

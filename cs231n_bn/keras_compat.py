@@ -45,8 +45,8 @@ import os
 import numpy as np
 
 from cs231n_bn import validation
-from cs231n_bn.batchnorm import DEFAULT_EPS, DEFAULT_MOMENTUM
-from cs231n_bn.torch_compat import FrameworkMissing, nonnegative_int, trained_arrays
+from cs231n_bn.batchnorm import BN_PARAM_KEYS, DEFAULT_EPS, DEFAULT_MOMENTUM
+from cs231n_bn.torch_compat import FrameworkMissing, nonnegative_int, remove_start_value, trained_arrays, variances
 
 # Keras picks its backend once, at its first import; the course needs no TensorFlow.
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -109,9 +109,13 @@ def bn_param_from_weights(weights, momentum=KERAS_DEFAULT_MOMENTUM, eps=KERAS_DE
     D = gamma.shape[0]
     for name, a in zip(WEIGHT_NAMES[1:], (beta, running_mean, running_var)):
         validation.same_shape(where, name, a, (D,), "the shape of gamma")
+    variances(where, "weights[3] (moving_variance)", running_var)
     if steps is not None:
         # (**) solved for ours: remove the decayed start value 1
-        running_var = running_var - momentum**steps
+        running_var = remove_start_value(
+            where, "weights[3] (moving_variance)", running_var, momentum**steps, steps,
+            "Check steps and momentum, or pass steps=None",
+        )
     bn_param = {
         "mode": mode,
         "eps": eps,
@@ -187,6 +191,8 @@ def layer_from_bn_param(gamma, beta, bn_param, steps=None):
     """
     where = "layer_from_bn_param"
     _require_keras(where)
+    validation.param_dict(where, "bn_param", bn_param)
+    validation.known_keys(where, "bn_param", bn_param, BN_PARAM_KEYS)
     weights = weights_from_bn_param(gamma, beta, bn_param, steps)
     layer = keras.layers.BatchNormalization(
         momentum=validation.unit_interval(where, "bn_param['momentum']", bn_param.get("momentum", DEFAULT_MOMENTUM)),

@@ -17,7 +17,8 @@ verbose), so CS231n's training cells run unchanged. Where this Solver differs, o
   drawn from the Solver's own `seed`, so the same arguments give the same run;
 - the first accuracy is measured before the first step (CS231n measures after it);
 - a step whose loss overflows or turns NaN stops training and is recorded as divergence,
-  instead of filling the history with NaNs and the output with warnings;
+  instead of filling the history with NaNs and the output with warnings; so do scores that
+  are not finite when accuracy is measured (NaN in X_val, say);
 - `verbose=True` alone shows a progress bar; CS231n's lines ("(Iteration 1 / 40) loss:
   ...", "(Epoch 0 / 20) train acc: ...") are printed when `print_every` is given, as in
   CS231n's cells (CS231n prints them every 10 steps unless told otherwise);
@@ -34,7 +35,7 @@ from contextlib import contextmanager
 import numpy as np
 from tqdm.auto import tqdm
 
-from cs231n_bn import optim
+from cs231n_bn import optim, validation
 
 
 def _positive_int(where, name, value):
@@ -60,7 +61,25 @@ def _split(where, data, split):
         )
     if len(X) == 0:
         raise ValueError(f"{where}: data['X_{split}'] holds no samples")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"{where}: data['y_{split}'] must hold integer class labels; got dtype {y.dtype}")
+    if y.min() < 0:
+        raise ValueError(f"{where}: data['y_{split}'] must hold class labels >= 0; got {y.min()}")
     return X, y
+
+
+def _model(where, model):
+    """Raise unless `model` has CS231n's interface: a dict `params` and a method `loss`."""
+    if not isinstance(getattr(model, "params", None), dict) or not callable(getattr(model, "loss", None)):
+        raise TypeError(
+            f"{where}: model must have a dict `params` (name -> array) and a method `loss(X, y=None)`, "
+            f"like FullyConnectedNet; got {type(model).__name__}"
+        )
+    return model
+
+
+def _rule_name(update_rule):
+    return getattr(update_rule, "__name__", type(update_rule).__name__)
 
 
 @contextmanager
@@ -153,7 +172,7 @@ class Solver:
             raise TypeError(
                 f"{where}: data must be a dict of arrays (X_train, y_train, X_val, y_val); got {type(data).__name__}"
             )
-        self.model = model
+        self.model = _model(where, model)
         self.X_train, self.y_train = _split(where, data, "train")
         self.X_val, self.y_val = _split(where, data, "val")
         if isinstance(update_rule, str):
@@ -167,13 +186,16 @@ class Solver:
         if optim_config is not None and not isinstance(optim_config, dict):
             raise TypeError(f"{where}: optim_config must be a dict or None; got {type(optim_config).__name__}")
         self.optim_config = dict(optim_config or {})
-        if not isinstance(lr_decay, numbers.Real) or not 0 < lr_decay <= 1:
+        if not isinstance(lr_decay, numbers.Real) or isinstance(lr_decay, bool) or not 0 < lr_decay <= 1:
             raise ValueError(f"{where}: lr_decay must be a number in (0, 1]; got {lr_decay!r}")
         self.lr_decay = float(lr_decay)
         self.batch_size = _positive_int(where, "batch_size", batch_size)
         num_train = self.X_train.shape[0]
         if not 2 <= self.batch_size <= num_train:
-            raise ValueError(f"{where}: batch_size must be between 2 and the {num_train} training samples; got {batch_size}")
+            raise ValueError(
+                f"{where}: batch_size must be between 2 and the {num_train} training samples (batch norm "
+                f"estimates a variance from each batch, which one sample cannot give); got {batch_size}"
+            )
         self.num_epochs = _positive_int(where, "num_epochs", num_epochs)
         self.num_train_samples = None if num_train_samples is None else _positive_int(where, "num_train_samples", num_train_samples)
         self.num_val_samples = None if num_val_samples is None else _positive_int(where, "num_val_samples", num_val_samples)
@@ -188,7 +210,13 @@ class Solver:
         self.iterations_per_epoch = num_train // self.batch_size
         self.num_iterations = self.num_epochs * self.iterations_per_epoch
         self.eval_every = self.iterations_per_epoch if eval_every is None else _positive_int(where, "eval_every", eval_every)
+        if on_evaluate is not None and not callable(on_evaluate):
+            raise TypeError(
+                f"{where}: on_evaluate must be a function called as on_evaluate(solver), or None; "
+                f"got {type(on_evaluate).__name__}"
+            )
         self.on_evaluate = on_evaluate
+        validation.seed(where, "seed", seed, allow_none=False)
         # Two generators, so that measuring accuracy more often does not change the batches.
         self.rng = np.random.default_rng(seed)
         self.sample_rng = np.random.default_rng([seed, 1])
@@ -232,8 +260,42 @@ class Solver:
         correct = 0
         for start in range(0, N, batch_size):
             scores = self.model.loss(X[start : start + batch_size])
-            correct += int(np.sum(np.argmax(scores, axis=1) == y[start : start + batch_size]))
+            labels = y[start : start + batch_size]
+            if labels.max() >= scores.shape[1]:
+                raise ValueError(
+                    f"Solver.check_accuracy: labels y must lie in [0, {scores.shape[1] - 1}], one per class the model "
+                    f"scores; got label {labels.max()}"
+                )
+            if not np.isfinite(scores).all():
+                # NaN or inf scores (from the weights or from the data) have no argmax worth counting
+                raise FloatingPointError(
+                    "Solver.check_accuracy: the model's scores are not finite (NaN or inf in X, or in the weights)"
+                )
+            correct += int(np.sum(np.argmax(scores, axis=1) == labels))
         return correct / N
+
+    def _update(self, name, w, dw):
+        """Run the update rule on one parameter; raise naming it unless it returns (next_w, config)."""
+        result = self.update_rule(w, dw, self.optim_configs[name])
+        if not (isinstance(result, tuple) and len(result) == 2):
+            got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
+            raise TypeError(
+                f"Solver: the update rule {_rule_name(self.update_rule)} must return a tuple (next_w, config); "
+                f"for params[{name!r}] it returned {got}"
+            )
+        next_w, config = result
+        if not isinstance(next_w, np.ndarray) or next_w.shape != w.shape:
+            got = f"shape {next_w.shape}" if isinstance(next_w, np.ndarray) else type(next_w).__name__
+            raise ValueError(
+                f"Solver: the update rule {_rule_name(self.update_rule)} must return next_w of the shape of w, "
+                f"{w.shape}, for params[{name!r}]; got {got}"
+            )
+        if not isinstance(config, dict):
+            raise TypeError(
+                f"Solver: the update rule {_rule_name(self.update_rule)} must return its config dict as the "
+                f"second item; for params[{name!r}] it returned {type(config).__name__}"
+            )
+        return next_w, config
 
     def _step(self, X_batch, y_batch):
         """One gradient step on a minibatch. Returns False if the loss overflowed or became NaN."""
@@ -242,7 +304,7 @@ class Solver:
                 loss, grads = self.model.loss(X_batch, y_batch)
                 updates = {}
                 for name, w in self.model.params.items():
-                    updates[name], self.optim_configs[name] = self.update_rule(w, grads[name], self.optim_configs[name])
+                    updates[name], self.optim_configs[name] = self._update(name, w, grads[name])
             except FloatingPointError:
                 return False
         if not np.isfinite(loss):
@@ -265,6 +327,8 @@ class Solver:
                 val_acc = self.check_accuracy(self.X_val, self.y_val, self.num_val_samples)
             except FloatingPointError:
                 self.diverged_at = self.step_count
+                if self._printing:
+                    print(f"(Epoch {self.epoch} / {self.num_epochs}) the scores are not finite: training stopped")
                 return
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
@@ -316,8 +380,10 @@ class Solver:
         """
         self._reset()
         self._evaluate()
-        with _progress_bar(self.num_iterations, self.desc, bool(self.verbose) and not self._printing) as bar:
-            for t in range(self.num_iterations):
+        # Scores that are not finite before the first step (NaN in the data, say) stop it all.
+        iterations = self.num_iterations if self.diverged_at is None else 0
+        with _progress_bar(iterations, self.desc, bool(self.verbose) and not self._printing) as bar:
+            for t in range(iterations):
                 position = t % self.iterations_per_epoch
                 if position == 0:
                     order = self.rng.permutation(self.X_train.shape[0])

@@ -40,7 +40,7 @@ formulas also round differently, so "exact" means equal up to a few units in the
 import numpy as np
 
 from cs231n_bn import validation
-from cs231n_bn.batchnorm import DEFAULT_EPS, DEFAULT_MOMENTUM
+from cs231n_bn.batchnorm import BN_PARAM_KEYS, DEFAULT_EPS, DEFAULT_MOMENTUM
 
 try:
     import torch
@@ -62,8 +62,8 @@ def _batch_size(where, batch_size):
         return None
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 2:
         raise ValueError(
-            f"{where}: batch_size must be an integer >= 2 (the rows per training batch) or None; "
-            f"got {batch_size!r}"
+            f"{where}: batch_size must be an integer >= 2 (the rows per training batch; PyTorch refuses "
+            f"to train on one row, and N/(N-1) has no value at N=1) or None; got {batch_size!r}"
         )
     return int(batch_size)
 
@@ -78,8 +78,54 @@ def nonnegative_int(where, name, k):
 def _as_numpy(where, name, value):
     # Always a copy: a view would change under the caller's later in-place updates.
     if torch is not None and isinstance(value, torch.Tensor):
+        _readable_tensor(where, name, value)
         value = value.detach().cpu().numpy()
     return validation.float_array(where, name, value, ndim=1).copy()
+
+
+def _readable_tensor(where, name, value):
+    """Raise unless the tensor's values can be read into numpy (not meta, not bfloat16)."""
+    if value.is_meta:
+        raise ValueError(
+            f"{where}: {name} is on the meta device: it has a shape but no values (a module built "
+            f"with device='meta'). Load real weights first, e.g. module.to_empty(device='cpu') and "
+            f"module.load_state_dict(...); got a meta tensor of shape {tuple(value.shape)}"
+        )
+    if value.layout != torch.strided:
+        raise ValueError(f"{where}: {name} must be a dense tensor; got layout {value.layout}")
+    if value.dtype.is_floating_point and value.dtype not in (torch.float16, torch.float32, torch.float64):
+        raise TypeError(
+            f"{where}: {name} has dtype {value.dtype}, which numpy cannot hold; convert it with "
+            f".float() or .double() first"
+        )
+
+
+def remove_start_value(where, name, var, start, k, advice):
+    """var - start, for a variance accumulated over k batches from the start value `start`.
+
+    A feature that was constant in every batch holds the start value alone, so the
+    difference is 0 up to the round-off of k updates; that round-off is set to 0. A
+    clearly negative difference means the start or k is wrong: refused, with `advice`.
+    """
+    var = var - start
+    slack = 4 * (k + 1) * np.finfo(var.dtype).eps * start
+    if np.any(var < -slack):
+        raise ValueError(
+            f"{where}: {name} minus the decayed start value {start:.3g} is negative, so it was not "
+            f"accumulated over k = {k} batches as assumed; got {float(var.min()):.3g}. {advice}"
+        )
+    return np.maximum(var, 0, out=var)
+
+
+def variances(where, name, var):
+    """Raise unless every entry of `var` is a finite variance >= 0, as batchnorm_forward requires."""
+    valid = np.isfinite(var) & (var >= 0)
+    if not valid.all():
+        raise ValueError(
+            f"{where}: {name} must hold finite variances >= 0 (batchnorm_forward refuses others); got "
+            f"{np.count_nonzero(~valid)} that are not, e.g. {float(var[~valid][0])}"
+        )
+    return var
 
 
 def bn_param_from_state_dict(
@@ -115,6 +161,8 @@ def bn_param_from_state_dict(
     missing = [key for key in needed if key not in state_dict]
     if missing:
         raise KeyError(f"{where}: state_dict lacks {missing}; it has {sorted(state_dict.keys())}")
+    # A foreign key (a prefixed 'bn.weight', or 'eps') would otherwise be ignored without a word.
+    validation.known_keys(where, "state_dict", dict.fromkeys(state_dict.keys()), STATE_KEYS)
     momentum = validation.unit_interval(where, "momentum", momentum)
     eps = validation.positive_number(where, "eps", eps)
     batch_size = _batch_size(where, batch_size)
@@ -127,12 +175,19 @@ def bn_param_from_state_dict(
         validation.same_shape(where, f"state_dict['{name}']", a, (D,), "the shape of weight")
     if batch_size is not None:
         tracked = state_dict["num_batches_tracked"]
+        if torch is not None and isinstance(tracked, torch.Tensor):
+            _readable_tensor(where, "state_dict['num_batches_tracked']", tracked)
         # a 0-d tensor or array holds the count; .item() gives the Python number unchanged
         tracked = tracked.item() if hasattr(tracked, "item") else tracked
         k = nonnegative_int(where, "state_dict['num_batches_tracked']", tracked)
         N = batch_size
         # (*) solved for ours: remove the decayed start value, then the Bessel factor
-        running_var = (N - 1) / N * (running_var - (1.0 - momentum) ** k)
+        variances(where, "state_dict['running_var']", running_var)
+        running_var = (N - 1) / N * remove_start_value(
+            where, "state_dict['running_var']", running_var, (1.0 - momentum) ** k, k,
+            "Check num_batches_tracked and momentum, or pass batch_size=None",
+        )
+    variances(where, "state_dict['running_var']", running_var)
     bn_param = {
         "mode": mode,
         "eps": eps,
@@ -206,6 +261,7 @@ def trained_arrays(where, gamma, beta, bn_param):
     - list of the four (D,) arrays, in that order (not copies); all of gamma's dtype
     """
     validation.param_dict(where, "bn_param", bn_param)
+    validation.known_keys(where, "bn_param", bn_param, BN_PARAM_KEYS)
     for key in ("running_mean", "running_var"):
         if key not in bn_param:
             raise KeyError(
@@ -220,6 +276,7 @@ def trained_arrays(where, gamma, beta, bn_param):
         validation.same_shape(where, name, a, (D,), "one value per feature, like gamma")
         if a.dtype != gamma.dtype:
             raise TypeError(f"{where}: {name} must have gamma's dtype {gamma.dtype}; got {a.dtype}")
+    variances(where, "bn_param['running_var']", arrays[3])
     return arrays
 
 
@@ -270,6 +327,7 @@ def module_from_bn_param(gamma, beta, bn_param, batch_size=None, num_batches_tra
     where = "module_from_bn_param"
     _require_torch(where)
     validation.param_dict(where, "bn_param", bn_param)
+    validation.known_keys(where, "bn_param", bn_param, BN_PARAM_KEYS)
     mode = validation.choice(where, "bn_param['mode']", bn_param.get("mode"), ("train", "test"))
     state = state_dict_from_bn_param(gamma, beta, bn_param, batch_size, num_batches_tracked)
     module = torch.nn.BatchNorm1d(

@@ -35,6 +35,17 @@ def float_array(where, name, a, ndim=None):
     return a
 
 
+def float_dtype(where, name, value):
+    """Return np.dtype(value) if it names a floating-point dtype (np.float32, "float64"), else raise."""
+    try:
+        dtype = np.dtype(value)
+    except (TypeError, ValueError):
+        dtype = None
+    if dtype is None or not np.issubdtype(dtype, np.floating):
+        raise TypeError(f"{where}: {name} must be a floating-point dtype such as np.float32; got {value!r}")
+    return dtype
+
+
 def same_shape(where, name, a, shape, meaning=None):
     """Raise unless the array `a` has exactly `shape` (no broadcasting is implied)."""
     if a.shape != tuple(shape):
@@ -112,10 +123,17 @@ def writable(where, name, a):
     return a
 
 
-def seed(where, name, value):
-    """Return `value` if it is a seed np.random.default_rng takes: an integer >= 0, or None."""
-    if value is not None and (not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0):
-        raise ValueError(f"{where}: {name} must be an integer >= 0 (or None); got {value!r}")
+def seed(where, name, value, allow_none=True):
+    """Return `value` if it is a seed np.random.default_rng takes: an integer >= 0, or None.
+
+    NumPy's own messages for -1 or 'abc' name neither the function nor the argument.
+    With allow_none=False only an integer passes (a run that must be repeatable).
+    """
+    if value is None and allow_none:
+        return value
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+        alternative = " (or None)" if allow_none else ""
+        raise ValueError(f"{where}: {name} must be an integer >= 0{alternative}; got {value!r}")
     return value
 
 

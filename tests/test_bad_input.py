@@ -336,3 +336,270 @@ def test_the_cases_that_used_to_be_silently_wrong():
         expected = reference(x, ones, zeros, axes)
         assert out.dtype == np.float16
         assert np.max(np.abs(out - expected)) < 1e-2
+
+
+# ------------------------------------------------------------------ around the math
+#
+# The functions around the layers: convolution and pooling, the Solver and the networks,
+# the experiments, claims, the framework converters and the gradient checkers. Same table
+# as above: the call, the exception, the function that must open the message, and words
+# naming the argument, what was expected and what came.
+
+from cs231n_bn import experiments  # noqa: E402
+from cs231n_bn.claims import claim  # noqa: E402
+from cs231n_bn.cnn import SmallConvNet  # noqa: E402
+from cs231n_bn.conv import conv_forward, conv_forward_naive  # noqa: E402
+from cs231n_bn.fc_net import FullyConnectedNet  # noqa: E402
+from cs231n_bn.keras_compat import bn_param_from_weights, weights_from_bn_param  # noqa: E402
+from cs231n_bn.solver import Solver  # noqa: E402
+from cs231n_bn.torch_compat import bn_param_from_state_dict, module_from_bn_param, state_dict_from_bn_param  # noqa: E402
+
+
+def tiny_data(n=40, d=6, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = np.arange(n) % classes
+    return {"X_train": X, "y_train": y, "X_val": X[:10].copy(), "y_val": y[:10].copy()}
+
+
+def tiny_net(seed=0):
+    return FullyConnectedNet([5], input_dim=6, num_classes=3, dtype=np.float64, seed=seed)
+
+
+def solver_with(data=None, **kwargs):
+    return Solver(tiny_net(), tiny_data() if data is None else data, batch_size=10, num_epochs=1, verbose=False, **kwargs)
+
+
+def with_split(key, value):
+    data = tiny_data()
+    data[key] = value
+    return data
+
+
+def returns_transposed(w, dw, config):
+    return w.T - 0.0, config
+
+
+def returns_scalar(w, dw, config):
+    return 0.5
+
+
+def returns_bare_array(w, dw, config):
+    return w - 1e-3 * dw
+
+
+def run(history):
+    """A TrainingRun-like record with these steps and validation accuracies."""
+    steps, acc = history
+    return experiments.TrainingRun("x", np.zeros(0), np.array(steps), np.array(acc), np.array(acc), 0.0, 0, None)
+
+
+def fc_model(data, normalization=None, seed=0, weight_scale=1e-2):
+    return experiments.fully_connected(data, normalization, seed, hidden_dims=(5,), weight_scale=weight_scale)
+
+
+def no_model(data, normalization=None, seed=0, weight_scale=1e-2):
+    fc_model(data, normalization, seed, weight_scale)
+
+
+def state(**changes):
+    base = {"weight": np.ones(3), "bias": np.zeros(3), "running_mean": np.zeros(3), "running_var": np.ones(3),
+            "num_batches_tracked": np.array(5)}
+    base.update(changes)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def keras_weights(var):
+    return [np.ones(3), np.zeros(3), np.zeros(3), np.array(var, dtype=float)]
+
+
+TRAINED = {"mode": "train", "running_mean": np.zeros(3), "running_var": np.ones(3)}
+X_MAPS = np.random.default_rng(3).normal(size=(2, 3, 6, 6))
+AROUND = [
+    # conv / pool
+    ("conv-zero-height", lambda: conv_forward(X_MAPS, np.ones((2, 3, 0, 3)), np.zeros(2), {}), ValueError,
+     "conv_forward", ["w", "height and width >= 1", "(2, 3, 0, 3)"]),
+    ("conv-zero-width-naive", lambda: conv_forward_naive(X_MAPS, np.ones((2, 3, 3, 0)), np.zeros(2), {}), ValueError,
+     "conv_forward_naive", ["w", "height and width >= 1", "(2, 3, 3, 0)"]),
+    ("conv-zero-filters", lambda: conv_forward(X_MAPS, np.ones((0, 3, 3, 3)), np.zeros(0), {}), ValueError,
+     "conv_forward", ["w", "at least one filter", "(0, 3, 3, 3)"]),
+    ("conv-zero-filters-naive", lambda: conv_forward_naive(X_MAPS, np.ones((0, 3, 3, 3)), np.zeros(0), {}), ValueError,
+     "conv_forward_naive", ["w", "at least one filter", "(0, 3, 3, 3)"]),
+    ("conv-window-too-large", lambda: conv_forward(X_MAPS, np.ones((2, 3, 7, 7)), np.zeros(2), {}), ValueError,
+     "conv_forward", ["window of 7", "padded height of 6", "PyTorch refuses"]),
+    # Solver
+    ("solver-y-val-float", lambda: solver_with(with_split("y_val", np.zeros(10))), TypeError,
+     "Solver", ["data['y_val']", "integer", "float64"]),
+    ("solver-y-val-negative", lambda: solver_with(with_split("y_val", -np.ones(10, int))), ValueError,
+     "Solver", ["data['y_val']", ">= 0", "-1"]),
+    ("solver-y-val-too-large", lambda: solver_with(with_split("y_val", np.full(10, 7))).train(), ValueError,
+     "Solver.check_accuracy", ["labels y", "[0, 2]", "7"]),
+    ("solver-y-train-float", lambda: solver_with(with_split("y_train", np.zeros(40))), TypeError,
+     "Solver", ["data['y_train']", "integer", "float64"]),
+    ("solver-check-accuracy-nan", lambda: solver_with().check_accuracy(np.full((4, 6), np.nan), np.zeros(4, int)),
+     FloatingPointError, "Solver.check_accuracy", ["scores", "not finite", "X"]),
+    ("solver-transposed-update", lambda: solver_with(update_rule=returns_transposed).train(), ValueError,
+     "Solver", ["update rule returns_transposed", "next_w", "(6, 5)", "params['W1']", "(5, 6)"]),
+    ("solver-scalar-update", lambda: solver_with(update_rule=returns_scalar).train(), TypeError,
+     "Solver", ["update rule returns_scalar", "(next_w, config)", "float"]),
+    ("solver-bare-array-update", lambda: solver_with(update_rule=returns_bare_array).train(), TypeError,
+     "Solver", ["update rule returns_bare_array", "(next_w, config)", "ndarray"]),
+    ("solver-lr-decay-true", lambda: solver_with(lr_decay=True), ValueError,
+     "Solver", ["lr_decay", "(0, 1]", "True"]),
+    ("solver-seed-negative", lambda: solver_with(seed=-1), ValueError, "Solver", ["seed", "integer >= 0", "-1"]),
+    ("solver-seed-text", lambda: solver_with(seed="abc"), ValueError, "Solver", ["seed", "integer >= 0", "'abc'"]),
+    ("solver-seed-none", lambda: solver_with(seed=None), ValueError, "Solver", ["seed", "integer >= 0", "None"]),
+    ("solver-on-evaluate-int", lambda: solver_with(on_evaluate=5), TypeError,
+     "Solver", ["on_evaluate", "function", "int"]),
+    ("solver-model-object", lambda: Solver(object(), tiny_data(), verbose=False), TypeError,
+     "Solver", ["model", "params", "loss", "object"]),
+    ("fc-seed-negative", lambda: FullyConnectedNet([5], seed=-1), ValueError,
+     "FullyConnectedNet", ["seed", "integer >= 0", "-1"]),
+    ("fc-seed-text", lambda: FullyConnectedNet([5], seed="abc"), ValueError,
+     "FullyConnectedNet", ["seed", "integer >= 0", "'abc'"]),
+    ("cnn-seed-negative", lambda: SmallConvNet(seed=-1), ValueError, "SmallConvNet", ["seed", "integer >= 0", "-1"]),
+    ("cnn-seed-text", lambda: SmallConvNet(seed="abc"), ValueError, "SmallConvNet", ["seed", "integer >= 0", "'abc'"]),
+    # experiments
+    ("sweep-2d-values", lambda: experiments.sweep(fc_model, tiny_data(), "weight_scale", np.ones((2, 2))), ValueError,
+     "sweep", ["values", "1-D", "(2, 2)"]),
+    ("sweep-scalar-values", lambda: experiments.sweep(fc_model, tiny_data(), "weight_scale", 0.1), ValueError,
+     "sweep", ["values", "1-D", "0.1"]),
+    ("sweep-string-values", lambda: experiments.sweep(fc_model, tiny_data(), "weight_scale", "0.1, 0.2"), ValueError,
+     "sweep", ["values", "1-D", "'0.1, 0.2'"]),
+    ("sweep-empty-values", lambda: experiments.sweep(fc_model, tiny_data(), "weight_scale", []), ValueError,
+     "sweep", ["values", "non-empty", "(0,)"]),
+    ("sweep-no-make-model", lambda: experiments.sweep(None, tiny_data(), "weight_scale", [0.1]), TypeError,
+     "sweep", ["make_model", "function", "NoneType"]),
+    ("sweep-make-model-returns-none", lambda: experiments.sweep(no_model, tiny_data(), "weight_scale", [0.1],
+                                                                 num_epochs=1, batch_size=10), TypeError,
+     "sweep", ["make_model", "no_model", "None"]),
+    ("sweep-misspelled-empty", lambda: experiments.sweep(fc_model, tiny_data(), "wieght_scale", []), ValueError,
+     "sweep", ["unknown setting", "'wieght_scale'", "weight_scale"]),
+    ("steps-percent", lambda: experiments.steps_to_reach([0, 10], [10.0, 90.0], 0.5), ValueError,
+     "steps_to_reach", ["accuracies", "[0, 1]", "10.0", "percent"]),
+    ("steps-decreasing", lambda: experiments.steps_to_reach([10, 0], [0.1, 0.9], 0.5), ValueError,
+     "steps_to_reach", ["eval_steps", "increasing", "[10, 0]"]),
+    ("steps-fractional", lambda: experiments.steps_to_reach([0, 2.5], [0.1, 0.9], 0.5), ValueError,
+     "steps_to_reach", ["eval_steps", "whole numbers", "2.5"]),
+    ("steps-negative", lambda: experiments.steps_to_reach([-5, 0], [0.1, 0.9], 0.5), ValueError,
+     "steps_to_reach", ["eval_steps", ">= 0", "-5"]),
+    ("fewer-steps-empty-baseline", lambda: experiments.fewer_steps(run(([], [])), run(([0], [0.5]))), ValueError,
+     "fewer_steps", ["baseline.val_acc", "empty"]),
+    ("noise-batch-zero", lambda: experiments.statistic_noise(None, X_MAPS, 0), ValueError,
+     "statistic_noise", ["batch_size", "integer >= 1", "0"]),
+    ("noise-batch-too-large", lambda: experiments.statistic_noise(None, X_MAPS, 3), ValueError,
+     "statistic_noise", ["X", "at least batch_size=3", "2 images"]),
+    # claims
+    ("claim-nan", lambda: claim("it holds", float("nan"), "e"), TypeError, "claim", ["held", "True or False", "nan"]),
+    ("claim-text-false", lambda: claim("it holds", "False", "e"), TypeError, "claim", ["held", "True or False", "'False'"]),
+    ("claim-array", lambda: claim("it holds", np.array([True, False]), "e"), TypeError,
+     "claim", ["held", "True or False", "ndarray"]),
+    ("claim-carriage-return", lambda: claim("it\rholds", True, "e"), ValueError, "claim", ["text", "one-line", "\\r"]),
+    ("claim-evidence-separator", lambda: claim("it holds", True, "a\u2028b"), ValueError,
+     "claim", ["evidence", "one-line", "\\u2028"]),
+    # torch_compat / keras_compat
+    ("torch-negative-var", lambda: bn_param_from_state_dict(state(running_var=np.array([1.0, -2.0, 1.0]))), ValueError,
+     "bn_param_from_state_dict", ["state_dict['running_var']", "finite variances >= 0", "-2.0"]),
+    ("torch-inf-var", lambda: bn_param_from_state_dict(state(running_var=np.array([1.0, np.inf, 1.0]))), ValueError,
+     "bn_param_from_state_dict", ["state_dict['running_var']", "finite variances >= 0", "inf"]),
+    ("torch-conversion-negative", lambda: bn_param_from_state_dict(state(running_var=np.full(3, 0.1)), batch_size=4),
+     ValueError, "bn_param_from_state_dict", ["running_var", "decayed start value", "negative", "num_batches_tracked"]),
+    ("torch-epsilon-key", lambda: bn_param_from_state_dict(state(epsilon=np.array(1e-3))), ValueError,
+     "bn_param_from_state_dict", ["state_dict", "'epsilon'", "'running_var'"]),
+    ("torch-out-epsilon", lambda: state_dict_from_bn_param(np.ones(3), np.zeros(3), {**TRAINED, "epsilon": 1e-3}),
+     ValueError, "state_dict_from_bn_param", ["bn_param", "'epsilon'", "'eps'"]),
+    ("torch-out-negative-var", lambda: state_dict_from_bn_param(np.ones(3), np.zeros(3),
+                                                                {**TRAINED, "running_var": -np.ones(3)}), ValueError,
+     "state_dict_from_bn_param", ["bn_param['running_var']", "finite variances >= 0", "-1.0"]),
+    ("keras-negative-var", lambda: bn_param_from_weights(keras_weights([1.0, -1.0, 1.0])), ValueError,
+     "bn_param_from_weights", ["moving_variance", "finite variances >= 0", "-1.0"]),
+    ("keras-nan-var", lambda: bn_param_from_weights(keras_weights([1.0, np.nan, 1.0])), ValueError,
+     "bn_param_from_weights", ["moving_variance", "finite variances >= 0", "nan"]),
+    ("keras-conversion-negative", lambda: bn_param_from_weights(keras_weights([0.5, 0.5, 0.5]), steps=2), ValueError,
+     "bn_param_from_weights", ["moving_variance", "decayed start value", "negative", "steps"]),
+    ("keras-out-epsilon", lambda: weights_from_bn_param(np.ones(3), np.zeros(3), {**TRAINED, "epsilon": 1e-3}),
+     ValueError, "weights_from_bn_param", ["bn_param", "'epsilon'", "'eps'"]),
+    # found by a second round: messages named an inner function, or NumPy's
+    ("fc-dtype-name", lambda: FullyConnectedNet([5], dtype="abc"), TypeError,
+     "FullyConnectedNet", ["dtype", "floating-point", "'abc'"]),
+    ("cnn-dtype-name", lambda: SmallConvNet(dtype="abc"), TypeError, "SmallConvNet", ["dtype", "floating-point", "'abc'"]),
+    ("sweep-make-model-returns-int", lambda: experiments.sweep(lambda data, normalization=None, seed=0: 3, tiny_data(),
+                                                                "batch_size", [10], num_epochs=1), TypeError,
+     "sweep", ["make_model", "params", "int"]),
+    ("torch-module-epsilon", lambda: module_from_bn_param(np.ones(3), np.zeros(3), {**TRAINED, "epsilon": 1e-3}),
+     ValueError, "module_from_bn_param", ["bn_param", "'epsilon'", "'eps'"]),
+    ("digits-fractional-split", lambda: get_data("digits", num_validation=2.5), ValueError,
+     "get_digits_data", ["num_validation", "integer >= 0", "2.5"]),
+    # gradient checks
+    ("sparse-vector-f", lambda: grad_check_sparse(lambda x: x * 2, X2.copy(), 2 * X2, verbose=False), ValueError,
+     "grad_check_sparse", ["f", "scalar", "(4, 3)"]),
+    ("numgrad-f-writes-x", lambda: eval_numerical_gradient(lambda x: float(np.sum(np.square(x, out=x))), X2.copy(),
+                                                           verbose=False), ValueError,
+     "eval_numerical_gradient", ["f changed its argument x", "restored", "copy"]),
+    ("numgrad-array-f-writes-x", lambda: eval_numerical_gradient_array(lambda x: x.sort() or x, X2.copy(),
+                                                                       np.ones_like(X2)), ValueError,
+     "eval_numerical_gradient_array", ["f changed its argument x", "restored"]),
+    ("sparse-f-writes-x", lambda: grad_check_sparse(lambda x: float(np.sum(np.abs(x, out=x))), X2.copy(), 2 * X2,
+                                                    verbose=False), ValueError,
+     "grad_check_sparse", ["f changed its argument x", "restored"]),
+]
+
+
+@pytest.mark.parametrize("call, error, function, words", [row[1:] for row in AROUND], ids=[row[0] for row in AROUND])
+def test_bad_input_around_the_math_is_refused_by_name(call, error, function, words):
+    with pytest.raises(error) as info:
+        call()
+    message = str(info.value)
+    assert message.startswith(f"{function}: "), message
+    for word in words:
+        assert word in message, f"{word!r} missing from: {message}"
+
+
+def test_an_f_that_writes_into_x_leaves_x_as_it_was():
+    for check in (lambda f, x: eval_numerical_gradient(f, x, verbose=False),
+                  lambda f, x: eval_numerical_gradient_array(f, x, np.ones(())),
+                  lambda f, x: grad_check_sparse(f, x, np.ones_like(x), verbose=False)):
+        x = X2.copy()
+
+        def f(x):
+            x[0, 0] += 1.0  # a stray in-place update
+            return np.sum(x)
+
+        with pytest.raises(ValueError, match="f changed its argument x"):
+            check(f, x)
+        np.testing.assert_array_equal(x, X2)
+
+
+def test_a_step_below_the_resolution_of_x_warns_in_both_checkers():
+    x = np.full((2, 2), 1.0)
+    with pytest.warns(UserWarning, match=r"h=1e-20 is below the spacing of x's float64 values"):
+        grad = eval_numerical_gradient_array(lambda x: 3 * x, x, np.ones((2, 2)), h=1e-20)
+    assert not grad.any()
+    with pytest.warns(UserWarning, match=r"h=1e-20 is below the spacing"):
+        eval_numerical_gradient(lambda x: float(np.sum(x**2)), x, verbose=False, h=1e-20)
+
+
+def test_nan_in_x_val_is_recorded_as_divergence_not_as_an_accuracy():
+    data = tiny_data()
+    data["X_val"][3, 2] = np.nan
+    solver = solver_with(data)
+    solver.train()
+    assert solver.diverged_at == 0
+    assert solver.val_acc_history == [] and solver.step_count == 0
+
+
+def test_the_refusals_leave_their_inputs_untouched():
+    data = with_split("y_val", np.full(10, 7))
+    snapshot = {k: v.copy() for k, v in data.items()}
+    with pytest.raises(ValueError):
+        solver_with(data).train()
+    for k, v in data.items():
+        np.testing.assert_array_equal(v, snapshot[k])
+    sd = state(running_var=np.full(3, 0.1))
+    with pytest.raises(ValueError):
+        bn_param_from_state_dict(sd, batch_size=4)
+    np.testing.assert_array_equal(sd["running_var"], np.full(3, 0.1))
+    bn_param = {**TRAINED, "epsilon": 1e-3}
+    with pytest.raises(ValueError):
+        state_dict_from_bn_param(np.ones(3), np.zeros(3), bn_param)
+    assert set(bn_param) == {"mode", "running_mean", "running_var", "epsilon"}

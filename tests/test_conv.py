@@ -245,8 +245,10 @@ def test_agrees_with_pytorch(conv_inputs, rng):
         (np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 3)), np.ones(3), {}, ValueError, r"b must have shape \(4,\).*got \(3,\)"),
         (np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 3)), np.ones(4), {"stride": 0}, ValueError, r"conv_param\['stride'\] must be an integer >= 1; got 0"),
         (np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 3)), np.ones(4), {"pad": -1}, ValueError, r"conv_param\['pad'\] must be an integer >= 0; got -1"),
-        (np.ones((2, 3, 6, 6)), np.ones((4, 3, 3, 3)), np.ones(4), {"stride": 2}, ValueError, r"a window of 3 with stride 2 does not fit the padded height of 6"),
-        (np.ones((2, 3, 2, 2)), np.ones((4, 3, 3, 3)), np.ones(4), {}, ValueError, r"a window of 3 with stride 1 does not fit the padded height of 2"),
+        (np.ones((2, 3, 2, 2)), np.ones((4, 3, 3, 3)), np.ones(4), {}, ValueError, r"a window of 3 does not fit the padded height of 2"),
+        (np.ones((2, 3, 5, 5)), np.ones((4, 3, 0, 3)), np.ones(4), {}, ValueError, r"w must have filters of height and width >= 1.*got \(4, 3, 0, 3\)"),
+        (np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 0)), np.ones(4), {}, ValueError, r"w must have filters of height and width >= 1.*got \(4, 3, 3, 0\)"),
+        (np.ones((2, 3, 5, 5)), np.ones((0, 3, 3, 3)), np.ones(0), {}, ValueError, r"w must hold at least one filter.*got \(0, 3, 3, 3\)"),
         (np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 3)), np.ones(4), None, TypeError, r"conv_param must be a dict; got NoneType"),
     ],
 )
@@ -257,8 +259,8 @@ def test_conv_forward_rejects(x, w, b, conv_param, error, pattern):
 
 def test_pool_and_backward_reject():
     x = np.ones((1, 2, 5, 5))
-    with pytest.raises(ValueError, match=r"^max_pool_forward: a window of 2 with stride 2 does not fit the height of 5"):
-        max_pool_forward(x, {})
+    with pytest.raises(ValueError, match=r"^max_pool_forward: a window of 6 does not fit the height of 5"):
+        max_pool_forward(x, {"pool_height": 6, "stride": 1})
     with pytest.raises(ValueError, match=r"^max_pool_forward: pool_param\['pool_width'\] must be an integer >= 1; got 1.5"):
         max_pool_forward(x, {"pool_width": 1.5})
     _, pool_cache = max_pool_forward(x[:, :, :4, :4], {})
@@ -287,13 +289,86 @@ def test_unknown_keys_are_refused(version, rng):
 
 def test_naive_versions_reject_like_the_fast_ones():
     x = np.ones((1, 2, 5, 5))
-    with pytest.raises(ValueError, match=r"^conv_forward_naive: a window of 3 with stride 2 does not fit the padded height of 6"):
-        conv_forward_naive(np.ones((1, 2, 6, 6)), np.ones((3, 2, 3, 3)), np.zeros(3), {"stride": 2})
-    with pytest.raises(ValueError, match=r"^max_pool_forward_naive: a window of 2 with stride 2 does not fit the height of 5"):
-        max_pool_forward_naive(x, {})
+    with pytest.raises(ValueError, match=r"^conv_forward_naive: a window of 3 does not fit the padded height of 2"):
+        conv_forward_naive(np.ones((1, 2, 2, 6)), np.ones((3, 2, 3, 3)), np.zeros(3), {"stride": 2})
+    with pytest.raises(ValueError, match=r"^conv_forward_naive: w must hold at least one filter"):
+        conv_forward_naive(x, np.ones((0, 2, 3, 3)), np.zeros(0), {})
+    with pytest.raises(ValueError, match=r"^conv_forward_naive: w must have filters of height and width >= 1"):
+        conv_forward_naive(x, np.ones((3, 2, 0, 0)), np.zeros(3), {})
+    with pytest.raises(ValueError, match=r"^max_pool_forward_naive: a window of 6 does not fit the width of 5"):
+        max_pool_forward_naive(x, {"pool_width": 6})
     _, fast_cache = conv_forward(x, np.ones((3, 2, 3, 3)), np.zeros(3), {"pad": 1})
     with pytest.raises(TypeError, match=r"^conv_backward_naive: cache must be the ConvNaiveCache returned by conv_forward_naive; got ConvCache"):
         conv_backward_naive(np.ones((1, 3, 5, 5)), fast_cache)
     _, pool_cache = max_pool_forward_naive(x[:, :, :4, :4], {})
     with pytest.raises(ValueError, match=r"^max_pool_backward_naive: dout must have shape \(1, 2, 2, 2\).*got \(1, 2, 4, 4\)"):
         max_pool_backward_naive(np.ones((1, 2, 4, 4)), pool_cache)
+
+
+@pytest.mark.parametrize("version", ["fast", "naive"])
+def test_strides_that_do_not_divide_the_input_round_down_like_pytorch(version, rng):
+    """H - HH not a multiple of the stride: the last rows no whole window reaches are left out."""
+    conv_f, conv_b = CONV[version]
+    pool_f, pool_b = POOL[version]
+    x = rng.normal(size=(2, 3, 6, 7))
+    w = rng.normal(size=(4, 3, 3, 3))
+    b = rng.normal(size=4)
+    out, cache = conv_f(x, w, b, {"stride": 2, "pad": 0})
+    assert out.shape == (2, 4, 2, 3)
+    expected = conv_forward_naive(x[:, :, :5, :7], w, b, {"stride": 2, "pad": 0})[0]
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    dx, _, _ = conv_b(np.ones_like(out), cache)
+    assert dx.shape == x.shape and np.all(dx[:, :, 5, :] == 0)
+    pooled, pool_cache = pool_f(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
+    assert pooled.shape == (2, 3, 3, 3)
+    dx = pool_b(np.ones_like(pooled), pool_cache)
+    assert np.all(dx[:, :, :, 6] == 0) and dx.sum() == pooled.size
+
+
+def test_rounded_down_shapes_agree_with_pytorch(rng):
+    torch = pytest.importorskip("torch")
+    x = rng.normal(size=(2, 3, 6, 7))
+    w = rng.normal(size=(4, 3, 3, 3))
+    b = rng.normal(size=4)
+    out = conv_forward(x, w, b, {"stride": 2, "pad": 1})[0]
+    out_t = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), stride=2, padding=1)
+    np.testing.assert_allclose(out, out_t.numpy(), rtol=1e-10, atol=1e-10)
+    pooled = max_pool_forward(x, {"pool_height": 2, "pool_width": 3, "stride": 2})[0]
+    pooled_t = torch.nn.functional.max_pool2d(torch.tensor(x), (2, 3), stride=2)
+    np.testing.assert_array_equal(pooled, pooled_t.numpy())
+
+
+@pytest.mark.parametrize("pool_param", POOL_PARAMS)
+def test_a_window_holding_a_nan_sends_its_gradient_to_the_nan_in_both_versions(pool_param, rng):
+    x = rng.normal(size=(2, 2, 7, 7))
+    x[0, 1, 2, 3] = np.nan
+    x[1, 0, 0, 0] = np.nan
+    x[1, 0, 0, 1] = np.nan  # two NaNs in one window: the first one in row-major order takes it
+    dout_shape = max_pool_forward(x, pool_param)[0].shape
+    dout = rng.normal(size=dout_shape)
+    results = []
+    for forward, backward in POOL.values():
+        out, cache = forward(x, pool_param)
+        results.append((out, backward(dout, cache)))
+    (out_fast, dx_fast), (out_naive, dx_naive) = results
+    np.testing.assert_array_equal(out_fast, out_naive)
+    # overlapping windows add their gradients in another order: equal up to round-off
+    np.testing.assert_allclose(dx_fast, dx_naive, rtol=1e-12, atol=1e-15)
+    assert np.array_equal(dx_fast == 0, dx_naive == 0)
+    # every window's gradient arrived somewhere: none was dropped
+    np.testing.assert_allclose(dx_fast.sum(), dout.sum())
+
+
+def test_nan_routing_agrees_with_pytorch(rng):
+    torch = pytest.importorskip("torch")
+    x = rng.normal(size=(1, 2, 6, 6))
+    x[0, 0, 1, 1] = np.nan
+    x[0, 1, 4, 5] = np.nan
+    dout = rng.normal(size=(1, 2, 3, 3))
+    out, cache = max_pool_forward(x, {})
+    dx = max_pool_backward(dout, cache)
+    xt = torch.tensor(x, requires_grad=True)
+    out_t = torch.nn.functional.max_pool2d(xt, 2)
+    out_t.backward(torch.tensor(dout))
+    np.testing.assert_array_equal(out, out_t.detach().numpy())
+    np.testing.assert_array_equal(dx, xt.grad.numpy())

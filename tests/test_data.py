@@ -501,3 +501,134 @@ def test_the_real_layout_loads_every_batch_as_float32_without_a_float64_copy(tmp
     # of the set (twice the float32 size) would not fit.
     returned = sum(a.nbytes for a in data.values())
     assert peak < 1.5 * returned, f"peak {peak / 1e6:.0f} MB for {returned / 1e6:.0f} MB returned"
+
+
+# ---------------------------------------------------------------- bad input around the loaders
+
+RESTORE = "git checkout -- datasets/digits.csv.gz"
+
+
+@pytest.mark.parametrize("content", [b"", b"not a gzip file at all"], ids=["empty", "replaced"])
+def test_an_empty_or_replaced_digits_file_says_how_to_restore_it(tmp_path, content):
+    (tmp_path / DIGITS_FILE).write_bytes(content)
+    with pytest.raises(DatasetIntegrityError, match=f"^load_digits: .*{RESTORE}") as info:
+        load_digits(tmp_path)
+    assert "fetch it again" not in str(info.value)
+
+
+def _digits_table(tmp_path, monkeypatch, change):
+    """A copy of the digits file with one value changed, whose hash the loader is told to trust."""
+    import gzip
+
+    from cs231n_bn.data import digits
+    from cs231n_bn.data.errors import file_digest
+
+    rows = gzip.decompress((DATASETS_DIR / DIGITS_FILE).read_bytes()).decode().splitlines()
+    cells = rows[5].split(",")
+    cells[change[0]] = change[1]
+    rows[5] = ",".join(cells)
+    path = tmp_path / DIGITS_FILE
+    path.write_bytes(gzip.compress(("\n".join(rows) + "\n").encode()))
+    monkeypatch.setattr(digits, "DIGITS_SHA256", file_digest(path, "sha256"))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [((3, "300"), r"every pixel must lie in 0\.\.16; got 300 in row 5"),
+     ((3, "-1"), r"every pixel must lie in 0\.\.16; got -1"),
+     ((64, "10"), r"every label must lie in 0\.\.9; got 10 in row 5"),
+     ((64, "x"), r".*digits.csv.gz is not a gzipped table of integers")],
+    ids=["pixel-300", "pixel-negative", "label-10", "label-text"],
+)
+def test_digits_with_values_out_of_range_are_refused_even_with_their_hash_changed(tmp_path, monkeypatch, change, message):
+    _digits_table(tmp_path, monkeypatch, change)
+    with pytest.raises(DatasetIntegrityError, match=f"^load_digits: {message}.*{RESTORE}"):
+        load_digits(tmp_path)
+
+
+def _nested_labels_batch(depth):
+    """A batch of one image whose one label is a list nested `depth` deep (built opcode by opcode)."""
+    head = pickle.dumps({"data": np.zeros((1, 3072), np.uint8)}, protocol=2)[:-2]  # drop SETITEM, STOP
+    return head + b"s" + b"X\x06\x00\x00\x00labels" + b"]" * depth + b"a" * (depth - 1) + b"s."
+
+
+def test_labels_nested_very_deep_are_refused_without_a_recursion_error(tmp_path):
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(_nested_labels_batch(200_000))
+    with pytest.raises(DatasetIntegrityError, match=r"\['labels'\] must be a list of 1 ints.*\[\[\[.*at index 0"):
+        load_cifar10_batch(path)
+
+
+class CallsNdarray:
+    """Unpickling this would call numpy.ndarray((20000, 3072)): 61 MB from a file of 100 bytes."""
+
+    def __reduce__(self):
+        return (np.ndarray, ((20000, 3072), np.dtype("u1")))
+
+
+def _latin1_amplification(copies, size):
+    """One latin1 text in the memo, converted to bytes `copies` times: size * copies bytes."""
+    text = b"x" * size
+    out = bytearray(b"\x80\x02c_codecs\nencode\nq\x00")
+    out += b"X" + len(text).to_bytes(4, "little") + text + b"q\x01X\x06\x00\x00\x00latin1q\x02]q\x03("
+    out += b"h\x00h\x01h\x02\x86R" * copies
+    return bytes(out + b"e.")
+
+
+def _object_array(length):
+    """An object array of shape (length,) whose state holds a list of one item."""
+    return (b"\x80\x02cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87R(K\x01J"
+            + length.to_bytes(4, "little") + b"\x85cnumpy\ndtype\nX\x02\x00\x00\x00O8K\x00K\x01\x87R(K\x03X\x01"
+            b"\x00\x00\x00|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK?tb\x89]K\x01atb.")
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [(pickle.dumps({"data": CallsNdarray(), "labels": [0]}, protocol=2), r"refusing numpy\.ndarray\(\.\.\.\)"),
+     (_latin1_amplification(3000, 200_000), "more text to bytes than the file holds"),
+     (_object_array(100_000_000), r"refusing an array of dtype dtype\('O'\)")],
+    ids=["ndarray-call", "latin1-amplification", "object-array"],
+)
+def test_a_small_pickle_cannot_allocate_much_memory_behind_a_bypassed_checksum(tmp_path, payload, message):
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(payload)
+    assert len(payload) < 300_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetIntegrityError, match=message):
+            load_cifar10_batch(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20e6, f"{peak / 1e6:.0f} MB allocated for a file of {len(payload)} bytes"
+
+
+def test_an_archive_member_larger_than_any_cifar10_file_is_refused(tmp_path):
+    import io
+
+    path = tmp_path / "a.tar.gz"
+
+    def huge(tar):
+        info = tarfile.TarInfo(f"{FOLDER}/huge")
+        info.size = 65 * 2**20
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+
+    md5 = write_archive(path, 2, extra=huge, compresslevel=1)
+    assert path.stat().st_size < 2**20
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    with pytest.raises(DatasetIntegrityError, match=r"member 'cifar-10-batches-py/huge' is 68157440 bytes, more than"):
+        extract_cifar10(path, dest, md5)
+    assert list(dest.iterdir()) == []
+
+
+def test_an_archive_of_too_many_members_is_refused(tmp_path):
+    path = tmp_path / "a.tar.gz"
+
+    def many(tar):
+        for i in range(120):
+            add_file(tar, f"{FOLDER}/f{i}", b"x")
+
+    md5 = write_archive(path, 2, extra=many)
+    with pytest.raises(DatasetIntegrityError, match="more than 100 members"):
+        extract_cifar10(path, tmp_path, md5)

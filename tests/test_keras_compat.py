@@ -143,7 +143,7 @@ def test_weight_lists_round_trip_exactly(rng, steps):
 
 
 def test_conversions_return_copies(rng):
-    weights = [rng.normal(size=2) for _ in range(4)]
+    weights = [rng.normal(size=2) for _ in range(3)] + [rng.uniform(0.5, 2.0, size=2)]
     gamma, beta, bn_param = bn_param_from_weights(weights)
     assert not any(np.shares_memory(a, w) for a, w in zip((gamma, beta, bn_param["running_mean"], bn_param["running_var"]), weights))
     back = weights_from_bn_param(gamma, beta, bn_param)
@@ -210,3 +210,9 @@ def test_without_keras_the_layer_functions_say_how_to_install_it(monkeypatch):
     monkeypatch.setattr(keras_compat, "keras", None)
     with pytest.raises(keras_compat.FrameworkMissing, match=r"layer_from_bn_param: needs Keras 3.*pip install"):
         layer_from_bn_param(np.ones(2), np.zeros(2), {"running_mean": np.zeros(2), "running_var": np.ones(2)})
+
+
+def test_a_foreign_key_in_bn_param_is_an_error_naming_the_function_called(keras):
+    bn_param = {"mode": "train", "running_mean": np.zeros(2), "running_var": np.ones(2), "epsilon": 1e-3}
+    with pytest.raises(ValueError, match=r"^layer_from_bn_param: bn_param has unknown key\(s\) 'epsilon'"):
+        layer_from_bn_param(np.ones(2), np.zeros(2), bn_param)

@@ -237,3 +237,36 @@ def test_without_torch_the_writers_say_in_one_line_how_to_install_it(monkeypatch
     assert isinstance(info.value, ImportError)
     # what IPython shows in place of a traceback
     assert info.value._render_traceback_() == [f"FrameworkMissing: {info.value}"]
+
+
+def test_a_meta_device_state_dict_gets_a_clear_error(torch):
+    module = torch.nn.BatchNorm1d(3, device="meta")
+    with pytest.raises(ValueError, match=r"^bn_param_from_state_dict: state_dict\['weight'\] is on the meta device.*to_empty"):
+        bn_param_from_state_dict(module.state_dict())
+    with pytest.raises(ValueError, match=r"state_dict\[.weight.\] is on the meta device"):
+        bn_param_from_module(module)
+
+
+def test_a_bfloat16_state_dict_says_how_to_convert_it(torch):
+    module = torch.nn.BatchNorm1d(3, dtype=torch.bfloat16)
+    with pytest.raises(TypeError, match=r"^bn_param_from_state_dict: state_dict\['weight'\] has dtype torch.bfloat16.*\.float\(\)"):
+        bn_param_from_state_dict(module.state_dict())
+
+
+def test_a_prefixed_or_foreign_key_is_an_error_not_ignored(torch):
+    state = {f"bn.{k}": v for k, v in torch.nn.BatchNorm1d(3).state_dict().items()}
+    with pytest.raises(KeyError, match="lacks"):
+        bn_param_from_state_dict(state)
+    state = dict(torch.nn.BatchNorm1d(3).state_dict(), eps=torch.tensor(1e-3))
+    with pytest.raises(ValueError, match=r"^bn_param_from_state_dict: state_dict has unknown key\(s\) 'eps'"):
+        bn_param_from_state_dict(state)
+
+
+def test_a_constant_feature_converts_to_a_zero_variance_despite_round_off(torch, rng):
+    module = torch.nn.BatchNorm1d(2, dtype=torch.float32)
+    x = rng.normal(size=(8, 2)).astype(np.float32)
+    x[:, 1] = 3.0  # constant: its running_var is only the decayed start value
+    for _ in range(37):
+        module(torch.tensor(x))
+    _, _, bn_param = bn_param_from_state_dict(module.state_dict(), batch_size=8)
+    assert bn_param["running_var"][1] == 0 and bn_param["running_var"][0] > 0

@@ -14,6 +14,7 @@ through a symbolic link planted in the dataset folder. Every refusal is a Datase
 
 import json
 import os
+import reprlib
 from pathlib import Path
 from urllib.request import urlopen as urllib_urlopen
 
@@ -31,7 +32,7 @@ from cs231n_bn.data.errors import (
 )
 from cs231n_bn.data.safe_pickle import restricted_loads
 from cs231n_bn.data.safe_tar import extract_tar_gz
-from cs231n_bn.data.splits import float_dtype, scale_into, subtract_train_mean
+from cs231n_bn.data.splits import scale_into, subtract_train_mean
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"  # published on https://www.cs.toronto.edu/~kriz/cifar.html
@@ -150,6 +151,8 @@ def load_cifar10_batch(path, expected_sha256=None):
     if not isinstance(batch, dict) or "data" not in batch or "labels" not in batch:
         raise DatasetIntegrityError(f"{where}: {path.name} must hold a dict with 'data' and 'labels'; got {type(batch).__name__}")
     data, labels = batch["data"], batch["labels"]
+    if isinstance(data, np.ndarray):
+        data = data.view(np.ndarray)  # a plain array, not the unpickler's checked subclass
     pixels = int(np.prod(IMAGE_SHAPE))
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != pixels:
         got = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
@@ -174,7 +177,8 @@ def _label_problem(labels, N):
     for i, label in enumerate(labels):
         # bool is an int subclass: True would pass for class 1
         if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label < NUM_CLASSES:
-            return f"{label!r} at index {i}"
+            # reprlib cuts deep or long values short: a list nested 100,000 deep has no full repr
+            return f"{reprlib.repr(label)} at index {i}"
     return ""
 
 
@@ -242,7 +246,7 @@ def get_cifar10_data(num_training=49000, num_validation=1000, num_test=1000, sub
             f"{where}: need 2 <= num_training, num_training + num_validation <= 50000 and "
             f"num_test <= 10000; got {num_training}, {num_validation}, {num_test}"
         )
-    dtype = float_dtype(where, dtype)
+    dtype = validation.float_dtype(where, "dtype", dtype)
     validation.choice(where, "subtract_mean", subtract_mean, (True, False))
     hashes = _manifest(where, root)
     data = {}

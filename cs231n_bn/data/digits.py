@@ -38,13 +38,25 @@ def load_digits(root=DATASETS_DIR):
             f"{where}: {path} is missing. It ships with the repository; restore it with "
             f"`git checkout -- datasets/{DIGITS_FILE}` (or pass root= the folder that holds it)"
         )
-    verify_digest(where, path, "sha256", DIGITS_SHA256)
-    with gzip.open(path, "rt") as f:
-        table = np.loadtxt(f, delimiter=",", dtype=np.int64)
+    restore = f"It ships with the repository: restore it with `git checkout -- datasets/{DIGITS_FILE}`"
+    verify_digest(where, path, "sha256", DIGITS_SHA256, remedy=restore)
+    try:
+        with gzip.open(path, "rt") as f:
+            table = np.loadtxt(f, delimiter=",", dtype=np.int64, ndmin=2)
+    except (OSError, EOFError, ValueError, UnicodeDecodeError) as err:
+        raise DatasetIntegrityError(f"{where}: {path} is not a gzipped table of integers ({err}). {restore}") from err
     # 64 pixel columns and one label column; the checksum already vouches for this, but a
     # changed DIGITS_SHA256 must not let a differently shaped file through.
     if table.shape != (NUM_IMAGES, 65):
-        raise DatasetIntegrityError(f"{where}: expected a ({NUM_IMAGES}, 65) table; got {table.shape}")
+        raise DatasetIntegrityError(f"{where}: expected a ({NUM_IMAGES}, 65) table; got {table.shape}. {restore}")
+    # ... nor values that are no pixel counts or digits (uint8 would wrap 300 round to 44).
+    for what, values, top in (("pixel", table[:, :64], MAX_PIXEL), ("label", table[:, 64], 9)):
+        bad = (values < 0) | (values > top)
+        if bad.any():
+            raise DatasetIntegrityError(
+                f"{where}: every {what} must lie in 0..{top}; got {values[bad][0]} in row "
+                f"{np.flatnonzero(bad.reshape(NUM_IMAGES, -1).any(axis=1))[0]}. {restore}"
+            )
     X = table[:, :64].astype(np.uint8).reshape((NUM_IMAGES,) + IMAGE_SHAPE)
     y = table[:, 64]
     return X, y
@@ -69,7 +81,18 @@ def get_digits_data(num_validation=300, num_test=300, seed=0, subtract_mean=True
     - X_train, X_val, X_test: (N, 1, 8, 8) arrays of `dtype`
     - y_train, y_val, y_test: (N,) int64 labels
     """
-    validation.seed("get_digits_data", "seed", seed)
+    where = "get_digits_data"
+    for name, size in (("num_validation", num_validation), ("num_test", num_test)):
+        if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 0:
+            raise ValueError(f"{where}: {name} must be an integer >= 0; got {size!r}")
+    if num_validation + num_test > NUM_IMAGES - 2:
+        raise ValueError(
+            f"{where}: num_validation + num_test must leave at least 2 of the {NUM_IMAGES} images for "
+            f"training; got {num_validation} + {num_test}"
+        )
+    validation.seed(where, "seed", seed)
+    validation.float_dtype(where, "dtype", dtype)
+    validation.choice(where, "subtract_mean", subtract_mean, (True, False))
     X, y = load_digits(root)
     splits = stratified_split(y, num_validation, num_test, seed)
     return preprocess_splits(X, y, splits, MAX_PIXEL, subtract_mean, dtype)

@@ -58,7 +58,7 @@ def file_digest(path, algorithm, chunk_size=1 << 20):
     return digest.hexdigest()
 
 
-def verify_digest(where, path, algorithm, expected):
+def verify_digest(where, path, algorithm, expected, remedy="Delete it and fetch it again; do not use it"):
     """Raise DatasetIntegrityError unless the file's digest equals `expected`.
 
     Inputs:
@@ -66,10 +66,11 @@ def verify_digest(where, path, algorithm, expected):
     - path: file to check
     - algorithm: "sha256" or "md5"
     - expected: the published hex digest
+    - remedy: the sentence that ends the message, saying how to get the right file
     """
     actual = file_digest(path, algorithm)
     if actual != expected:
         raise DatasetIntegrityError(
             f"{where}: {Path(path).name} is corrupt or has been modified: its {algorithm.upper()} "
-            f"is {actual}, expected {expected}. Delete it and fetch it again; do not use it"
+            f"is {actual}, expected {expected}. {remedy}"
         )

@@ -15,14 +15,22 @@ from pathlib import Path, PurePosixPath
 
 from cs231n_bn.data.errors import DatasetIntegrityError, refuse_symlink
 
+# The published CIFAR-10 archive holds 8 files, the largest (each data batch) 31,035,704
+# bytes; a member or a count well beyond that is no CIFAR-10 (a tiny archive can declare a
+# 1 GiB member of zeros, which gzip compresses a thousand times).
+MAX_MEMBER_BYTES = 64 * 2**20
+MAX_MEMBERS = 100
 
-def checked_members(where, tar, top_folder):
+
+def checked_members(where, tar, top_folder, max_bytes=MAX_MEMBER_BYTES, max_members=MAX_MEMBERS):
     """The archive's members, after checking that each is safe to extract.
 
     Inputs:
     - where: the calling function's name, prefix of the message
     - tar: an open tarfile.TarFile
     - top_folder: the one folder every member must lie in, e.g. "cifar-10-batches-py"
+    - max_bytes: the largest size a member may declare
+    - max_members: the most members the archive may hold
 
     Returns:
     - list of (tarfile.TarInfo, PurePosixPath relative name) pairs
@@ -30,7 +38,12 @@ def checked_members(where, tar, top_folder):
     Raises DatasetIntegrityError naming the first unsafe member.
     """
     members = []
-    for member in tar.getmembers():
+    for count, member in enumerate(tar, start=1):
+        if count > max_members:
+            raise DatasetIntegrityError(
+                f"{where}: refusing to extract the archive: it holds more than {max_members} members "
+                f"(CIFAR-10's holds 8). The archive is not the published one; delete it"
+            )
         name = PurePosixPath(member.name)
         if name.is_absolute() or "\\" in member.name:
             problem = "an absolute path"
@@ -42,6 +55,8 @@ def checked_members(where, tar, top_folder):
             problem = f"a link (to {member.linkname!r})"
         elif not (member.isfile() or member.isdir()):
             problem = "neither a regular file nor a folder (a device or pipe)"
+        elif member.size > max_bytes:
+            problem = f"{member.size} bytes, more than the {max_bytes} any CIFAR-10 file needs"
         else:
             members.append((member, name))
             continue

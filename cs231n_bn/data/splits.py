@@ -61,7 +61,7 @@ def preprocess_splits(X, y, splits, max_value, subtract_mean, dtype):
     Returns a dict with X_train, y_train, X_val, y_val, X_test, y_test.
     """
     where = "preprocess_splits"
-    dtype = float_dtype(where, dtype)
+    dtype = validation.float_dtype(where, "dtype", dtype)
     validation.choice(where, "subtract_mean", subtract_mean, (True, False))
     data = {}
     for name in ("train", "val", "test"):
@@ -71,17 +71,6 @@ def preprocess_splits(X, y, splits, max_value, subtract_mean, dtype):
     if subtract_mean:
         subtract_train_mean(data)
     return data
-
-
-def float_dtype(where, dtype):
-    """np.dtype(dtype) if it is a floating-point dtype, else raise naming the function."""
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        dtype = None
-    if dtype is None or not np.issubdtype(dtype, np.floating):
-        raise TypeError(f"{where}: dtype must be a floating-point dtype such as np.float32; got {dtype!r}")
-    return dtype
 
 
 def scale_into(out, images, max_value):
