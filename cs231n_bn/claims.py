@@ -34,6 +34,9 @@ def claim(text, held, evidence):
     # split the compared claim line, or the masked evidence line, in two.
     if not isinstance(text, str) or not text.strip() or text.splitlines() != [text]:
         raise ValueError(f"claim: text must be a one-line, non-empty string; got {text!r}")
+    # A tab or NUL prints as nothing visible (or differently per terminal), yet nbval compares it.
+    if not text.isprintable():
+        raise ValueError(f"claim: text must hold only printable characters (no tab or control character); got {text!r}")
     if not isinstance(evidence, str) or evidence.splitlines() not in ([evidence], []):
         raise ValueError(f"claim: evidence must be a one-line string; got {evidence!r}")
     # Only a real truth value (or 0 and 1): bool('False') and bool(nan) are True, and an

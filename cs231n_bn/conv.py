@@ -74,15 +74,17 @@ def _integer(where, name, value, minimum):
     return int(value)
 
 
-def _output_size(where, what, size, window, stride):
+def _output_size(where, what, size, window, stride, name):
     """Number of window positions along one axis, rounded down as PyTorch does.
+
+    `name` is the argument that set the window (e.g. "w" or "pool_param['pool_height']").
 
     When the stride does not divide (size - window), the last rows or columns that no
     whole window reaches are left out of the output (and get a zero gradient).
     """
     if window > size:
         raise ValueError(
-            f"{where}: a window of {window} does not fit the {what} of {size}: the window must "
+            f"{where}: {name}, a window of {window}, does not fit the {what} of {size}: the window must "
             f"be at most as large as the input (PyTorch refuses this too)"
         )
     return (size - window) // stride + 1
@@ -114,8 +116,8 @@ def _read_conv_inputs(where, x, w, b, conv_param):
     validation.known_keys(where, "conv_param", conv_param, CONV_KEYS)
     stride = _integer(where, "conv_param['stride']", conv_param.get("stride", 1), 1)
     pad = _integer(where, "conv_param['pad']", conv_param.get("pad", 0), 0)
-    H_out = _output_size(where, "padded height", H + 2 * pad, HH, stride)
-    W_out = _output_size(where, "padded width", W + 2 * pad, WW, stride)
+    H_out = _output_size(where, "padded height", H + 2 * pad, HH, stride, "w (its HH)")
+    W_out = _output_size(where, "padded width", W + 2 * pad, WW, stride, "w (its WW)")
     return stride, pad, H_out, W_out
 
 
@@ -139,8 +141,8 @@ def _read_pool_inputs(where, x, pool_param):
     pw = _integer(where, "pool_param['pool_width']", pool_param.get("pool_width", 2), 1)
     stride = _integer(where, "pool_param['stride']", pool_param.get("stride", 2), 1)
     H, W = x.shape[2:]
-    H_out = _output_size(where, "height", H, ph, stride)
-    W_out = _output_size(where, "width", W, pw, stride)
+    H_out = _output_size(where, "height", H, ph, stride, "pool_param['pool_height']")
+    W_out = _output_size(where, "width", W, pw, stride, "pool_param['pool_width']")
     return ph, pw, stride, H_out, W_out
 
 

@@ -19,6 +19,7 @@ arguments always give the same numbers.
 import copy
 from dataclasses import dataclass
 import inspect
+import numbers
 
 import numpy as np
 
@@ -32,7 +33,7 @@ NORMALIZATION_LABELS = {None: "baseline", "batchnorm": "batchnorm", "layernorm":
 
 def label(normalization):
     """The name a normalization is plotted and keyed under ("baseline" for None)."""
-    return NORMALIZATION_LABELS[normalization]
+    return NORMALIZATION_LABELS[validation.choice("label", "normalization", normalization, tuple(NORMALIZATION_LABELS))]
 
 
 @dataclass(frozen=True)
@@ -281,6 +282,13 @@ def sweep(make_model, data, parameter, values, normalizations=(None, "batchnorm"
             f"{getattr(make_model, '__name__', 'make_model')} ({', '.join(sorted(model_keywords))}) and "
             f"{', '.join(TRAINING_SETTINGS)}"
         )
+    # Two values for one setting: whichever won would silently undo the other.
+    twice = sorted(({parameter} & (set(settings) | set(derived))) | (set(settings) & set(derived)))
+    if twice:
+        raise ValueError(
+            f"{where}: setting(s) {', '.join(map(repr, twice))} given twice (as the swept parameter, in "
+            f"derived or as a fixed setting); give each setting in one place only"
+        )
     if isinstance(values, (str, bytes)) or np.ndim(values) != 1 or len(values) == 0:
         got = repr(values) if isinstance(values, (str, bytes)) or np.ndim(values) == 0 else f"shape {np.shape(values)}"
         raise ValueError(f"{where}: values must be a non-empty 1-D sequence of the values to try, e.g. [2, 8, 32]; got {got}")
@@ -289,6 +297,9 @@ def sweep(make_model, data, parameter, values, normalizations=(None, "batchnorm"
         raise TypeError(
             f"{where}: normalizations must be a sequence such as (None, 'batchnorm'); got {normalizations!r}"
         )
+    normalizations = tuple(normalizations)
+    if not normalizations:
+        raise ValueError(f"{where}: normalizations must name at least one, e.g. (None, 'batchnorm'); got ()")
     best, final, diverged, test_acc, models = {}, {}, {}, {}, {}
     for norm in normalizations:
         runs = []
@@ -583,6 +594,18 @@ def probe_along_gradient(model, X, y, step, multipliers):
     Returns a tuple (loss, loss_range, gradient_change) of floats; the last two are inf if
     a probed point overflows.
     """
+    where = "probe_along_gradient"
+    validation.positive_number(where, "step", step)
+    sequence = not isinstance(multipliers, (str, bytes)) and np.ndim(multipliers) == 1 and len(multipliers) > 0
+    if not sequence or not all(
+        isinstance(k, numbers.Real) and not isinstance(k, bool) and np.isfinite(k) for k in multipliers
+    ):
+        raise ValueError(f"{where}: multipliers must be a non-empty 1-D sequence of finite numbers, e.g. (0.5, 1, 2); got {multipliers!r}")
+    if not isinstance(X, np.ndarray) or X.ndim < 1:
+        raise TypeError(f"{where}: X must be a numpy array of samples; got {type(X).__name__}")
+    if not isinstance(y, np.ndarray) or y.shape != (len(X),):
+        got = f"shape {y.shape}" if isinstance(y, np.ndarray) else type(y).__name__
+        raise ValueError(f"{where}: y must hold one label per sample of X, shape ({len(X)},); got {got}")
     params, bn_params = model.params, copy.deepcopy(model.bn_params)
     loss0, grads0 = model.loss(X, y)
     g0 = _flat(grads0)

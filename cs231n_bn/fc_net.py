@@ -132,6 +132,9 @@ class FullyConnectedNet:
         - activation: "relu" (default) or "sigmoid" (the paper's Figure 1)
         """
         where = "FullyConnectedNet"
+        # A 1-D integer array (np.arange(...), a row of a grid) is a list of sizes too.
+        if isinstance(hidden_dims, np.ndarray) and hidden_dims.ndim == 1 and np.issubdtype(hidden_dims.dtype, np.integer):
+            hidden_dims = hidden_dims.tolist()
         if not isinstance(hidden_dims, (list, tuple)) or not all(
             isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in hidden_dims
         ):
@@ -150,7 +153,7 @@ class FullyConnectedNet:
         validation.float_dtype(where, "dtype", dtype)
         if normalization == "layernorm" and min(hidden_dims, default=2) < 2:
             raise ValueError(
-                f"{where}: layer norm needs hidden layers of at least 2 units (over 1 unit, x - mean is 0 "
+                f"{where}: hidden_dims must be >= 2 with layer norm: it needs hidden layers of at least 2 units (over 1 unit, x - mean is 0 "
                 f"and the layer would output beta whatever its input, so nothing could train); got {hidden_dims!r}"
             )
         validation.seed(where, "seed", seed)
@@ -225,14 +228,18 @@ class FullyConnectedNet:
         ### END SOLUTION
         return dx
 
-    def _forward(self, X, mode):
-        """Scores and every layer's cache; validates X against the network."""
-        where = "FullyConnectedNet.loss"
+    def _forward(self, X, mode, where="FullyConnectedNet.loss"):
+        """Scores and every layer's cache; validates X against the network (messages start with `where`)."""
         validation.float_array(where, "X", X)
         if X.ndim < 2 or int(np.prod(X.shape[1:])) != self.params["W1"].shape[0]:
             raise ValueError(
                 f"{where}: X must hold samples of {self.params['W1'].shape[0]} features, shape "
                 f"(N, {self.params['W1'].shape[0]}) or (N, d_1, ..., d_k); got shape {X.shape}"
+            )
+        if mode == "train" and self.normalization == "batchnorm" and self.num_layers > 1 and X.shape[0] < 2:
+            raise ValueError(
+                f"{where}: X must hold at least 2 samples to train with batch norm (a batch's variance needs "
+                f"two; PyTorch refuses one too); got shape {X.shape}. Without labels y, loss(X) scores one sample"
             )
         # As in CS231n: data loaders give float64, the network computes in its own dtype.
         X = X.astype(self.dtype, copy=False)
@@ -294,5 +301,5 @@ class FullyConnectedNet:
         - list of (N, H_i) arrays, one per hidden layer
         """
         self.dropout_param["mode"] = "test"
-        _, caches, _ = self._forward(X, "test")
+        _, caches, _ = self._forward(X, "test", "FullyConnectedNet.activation_inputs")
         return [cache.z for cache in caches]

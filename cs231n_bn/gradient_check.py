@@ -224,6 +224,9 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=0, verbos
     validation.writable(where, "x", x)
     validation.float_array(where, "analytic_grad", analytic_grad)
     validation.same_shape(where, "analytic_grad", analytic_grad, x.shape, "the shape of x")
+    if x.size == 0:
+        # No entry to check would return no errors: a check that cannot fail.
+        raise ValueError(f"{where}: x must have at least one entry to check; got shape {x.shape}")
     num_checks = min(validation.positive_int(where, "num_checks", num_checks), x.size)
     h = validation.positive_number(where, "h", h)
     rng = np.random.default_rng(validation.seed(where, "seed", seed))

@@ -68,6 +68,26 @@ def _split(where, data, split):
     return X, y
 
 
+def _fits_model(where, model, X, y, split):
+    """Raise, naming data['X_<split>'] or data['y_<split>'], unless the model scores X and y's classes.
+
+    One forward pass (test mode) on two samples, so that data the model cannot take is
+    refused here, under the Solver's name and the split's, not in the middle of training.
+    """
+    try:
+        scores = model.loss(X[:2])
+    except (TypeError, ValueError) as error:
+        raise type(error)(
+            f"{where}: data['X_{split}'], of shape {X.shape}, does not suit the model (tried on its first "
+            f"samples): {error}"
+        ) from error
+    if isinstance(scores, np.ndarray) and scores.ndim == 2 and y.max() >= scores.shape[1]:
+        raise ValueError(
+            f"{where}: data['y_{split}'] must hold labels in [0, {scores.shape[1] - 1}], one per class the "
+            f"model scores; got {y.max()}"
+        )
+
+
 def _model(where, model):
     """Raise unless `model` has CS231n's interface: a dict `params` and a method `loss`."""
     if not isinstance(getattr(model, "params", None), dict) or not callable(getattr(model, "loss", None)):
@@ -186,6 +206,13 @@ class Solver:
         if optim_config is not None and not isinstance(optim_config, dict):
             raise TypeError(f"{where}: optim_config must be a dict or None; got {type(optim_config).__name__}")
         self.optim_config = dict(optim_config or {})
+        if update_rule in optim.UPDATE_RULES.values():
+            # A dry step on one number: a bad learning rate or a misspelled key is refused now,
+            # under the Solver's name, not at the first step of training.
+            try:
+                update_rule(np.zeros(1), np.zeros(1), copy.deepcopy(self.optim_config))
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"{where}: optim_config does not suit update_rule {_rule_name(update_rule)!r}: {error}") from error
         if not isinstance(lr_decay, numbers.Real) or isinstance(lr_decay, bool) or not 0 < lr_decay <= 1:
             raise ValueError(f"{where}: lr_decay must be a number in (0, 1]; got {lr_decay!r}")
         self.lr_decay = float(lr_decay)
@@ -222,6 +249,9 @@ class Solver:
         self.sample_rng = np.random.default_rng([seed, 1])
         self.verbose = verbose
         self.desc = desc
+        # Last, after every other argument passed: the probe runs the model (in test mode).
+        for split, X, y in (("train", self.X_train, self.y_train), ("val", self.X_val, self.y_val)):
+            _fits_model(where, self.model, X, y, split)
         self._reset()
 
     def _reset(self):
@@ -252,7 +282,17 @@ class Solver:
         Returns:
         - accuracy: float in [0, 1]
         """
+        where = "Solver.check_accuracy"
+        if not isinstance(X, np.ndarray) or X.ndim == 0 or X.shape[0] == 0:
+            got = f"shape {X.shape}" if isinstance(X, np.ndarray) else type(X).__name__
+            raise ValueError(f"{where}: X must be a numpy array of at least one sample; got {got}")
         N = X.shape[0]
+        if not isinstance(y, np.ndarray) or y.shape != (N,) or not np.issubdtype(y.dtype, np.integer):
+            got = f"{y.dtype} array of shape {y.shape}" if isinstance(y, np.ndarray) else type(y).__name__
+            raise ValueError(f"{where}: y must hold one integer label per sample of X, shape ({N},); got {got}")
+        if num_samples is not None:
+            _positive_int(where, "num_samples", num_samples)
+        batch_size = _positive_int(where, "batch_size", batch_size)
         if num_samples is not None and num_samples < N:
             mask = self.sample_rng.choice(N, size=num_samples, replace=False)
             X, y = X[mask], y[mask]

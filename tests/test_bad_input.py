@@ -348,7 +348,9 @@ def test_the_cases_that_used_to_be_silently_wrong():
 from cs231n_bn import experiments  # noqa: E402
 from cs231n_bn.claims import claim  # noqa: E402
 from cs231n_bn.cnn import SmallConvNet  # noqa: E402
-from cs231n_bn.conv import conv_forward, conv_forward_naive  # noqa: E402
+from cs231n_bn.conv import conv_forward, conv_forward_naive, max_pool_forward  # noqa: E402
+from cs231n_bn.data.cifar10 import download_cifar10, extract_cifar10, load_cifar10_batch  # noqa: E402
+from cs231n_bn.data.errors import DatasetMissingError  # noqa: E402
 from cs231n_bn.fc_net import FullyConnectedNet  # noqa: E402
 from cs231n_bn.keras_compat import bn_param_from_weights, weights_from_bn_param  # noqa: E402
 from cs231n_bn.solver import Solver  # noqa: E402
@@ -432,8 +434,8 @@ AROUND = [
      "Solver", ["data['y_val']", "integer", "float64"]),
     ("solver-y-val-negative", lambda: solver_with(with_split("y_val", -np.ones(10, int))), ValueError,
      "Solver", ["data['y_val']", ">= 0", "-1"]),
-    ("solver-y-val-too-large", lambda: solver_with(with_split("y_val", np.full(10, 7))).train(), ValueError,
-     "Solver.check_accuracy", ["labels y", "[0, 2]", "7"]),
+    ("solver-y-val-too-large", lambda: solver_with(with_split("y_val", np.full(10, 7))), ValueError,
+     "Solver", ["data['y_val']", "[0, 2]", "7"]),
     ("solver-y-train-float", lambda: solver_with(with_split("y_train", np.zeros(40))), TypeError,
      "Solver", ["data['y_train']", "integer", "float64"]),
     ("solver-check-accuracy-nan", lambda: solver_with().check_accuracy(np.full((4, 6), np.nan), np.zeros(4, int)),
@@ -542,6 +544,66 @@ AROUND = [
     ("sparse-f-writes-x", lambda: grad_check_sparse(lambda x: float(np.sum(np.abs(x, out=x))), X2.copy(), 2 * X2,
                                                     verbose=False), ValueError,
      "grad_check_sparse", ["f changed its argument x", "restored"]),
+    # found by a third round, written from the docstrings alone
+    ("pool-window-names-its-key", lambda: max_pool_forward(X_MAPS, {"pool_height": 7}), ValueError,
+     "max_pool_forward", ["pool_param['pool_height']", "a window of 7", "height of 6"]),
+    ("conv-window-names-w", lambda: conv_forward(X_MAPS, np.ones((2, 3, 3, 7)), np.zeros(2), {}), ValueError,
+     "conv_forward", ["w (its WW)", "a window of 7", "width of 6"]),
+    ("solver-x-val-features", lambda: solver_with(with_split("X_val", np.zeros((10, 5)))), ValueError,
+     "Solver", ["data['X_val']", "does not suit the model", "(10, 5)"]),
+    ("solver-x-train-int", lambda: solver_with(with_split("X_train", np.zeros((40, 6), int))), TypeError,
+     "Solver", ["data['X_train']", "floating-point", "int64"]),
+    ("solver-y-train-too-large", lambda: solver_with(with_split("y_train", np.full(40, 5))), ValueError,
+     "Solver", ["data['y_train']", "[0, 2]", "5"]),
+    ("solver-negative-learning-rate", lambda: solver_with(optim_config={"learning_rate": -1.0}), ValueError,
+     "Solver", ["optim_config", "'sgd'", "learning_rate", "-1.0"]),
+    ("solver-misspelled-config-key", lambda: solver_with(update_rule="adam", optim_config={"learnig_rate": 1e-3}),
+     ValueError, "Solver", ["optim_config", "'adam'", "'learnig_rate'"]),
+    ("accuracy-zero-samples", lambda: solver_with().check_accuracy(X2, np.zeros(4, int), num_samples=0), ValueError,
+     "Solver.check_accuracy", ["num_samples", "integer >= 1", "0"]),
+    ("accuracy-zero-batch", lambda: solver_with().check_accuracy(X2, np.zeros(4, int), batch_size=0), ValueError,
+     "Solver.check_accuracy", ["batch_size", "integer >= 1", "0"]),
+    ("accuracy-short-y", lambda: solver_with().check_accuracy(tiny_data()["X_val"], np.zeros(9, int)), ValueError,
+     "Solver.check_accuracy", ["y", "shape (10,)", "(9,)"]),
+    ("accuracy-no-samples", lambda: solver_with().check_accuracy(np.zeros((0, 6)), np.zeros(0, int)), ValueError,
+     "Solver.check_accuracy", ["X", "at least one sample", "(0, 6)"]),
+    ("sweep-no-normalizations", lambda: experiments.sweep(fc_model, tiny_data(), "weight_scale", [1e-2], (),
+                                                           num_epochs=1), ValueError,
+     "sweep", ["normalizations", "at least one", "()"]),
+    ("sweep-parameter-also-fixed", lambda: experiments.sweep(fc_model, tiny_data(), "weight_scale", [1e-2],
+                                                              weight_scale=0.1, num_epochs=1), ValueError,
+     "sweep", ["'weight_scale'", "twice"]),
+    ("sweep-derived-also-fixed", lambda: experiments.sweep(fc_model, tiny_data(), "batch_size", [10],
+                                                            derived={"learning_rate": lambda b: 1e-3 * b},
+                                                            learning_rate=0.1, num_epochs=1), ValueError,
+     "sweep", ["'learning_rate'", "twice"]),
+    ("probe-no-multipliers", lambda: experiments.probe_along_gradient(tiny_net(), tiny_data()["X_train"],
+                                                                      tiny_data()["y_train"], 0.1, []), ValueError,
+     "probe_along_gradient", ["multipliers", "non-empty", "[]"]),
+    ("probe-nan-step", lambda: experiments.probe_along_gradient(tiny_net(), tiny_data()["X_train"],
+                                                                tiny_data()["y_train"], np.nan, [1.0]), ValueError,
+     "probe_along_gradient", ["step", "finite number > 0", "nan"]),
+    ("probe-short-y", lambda: experiments.probe_along_gradient(tiny_net(), tiny_data()["X_train"],
+                                                               tiny_data()["y_train"][:-1], 0.1, [1.0]), ValueError,
+     "probe_along_gradient", ["y", "(40,)", "(39,)"]),
+    ("label-unknown", lambda: experiments.label("bogus"), ValueError, "label", ["normalization", "'bogus'"]),
+    ("claim-control-character", lambda: claim("batch norm\x00 helps", True, ""), ValueError,
+     "claim", ["text", "printable", "'batch norm\\x00 helps'"]),
+    ("claim-tab", lambda: claim("batch norm\thelps", True, ""), ValueError, "claim", ["text", "printable"]),
+    ("sparse-empty-x", lambda: grad_check_sparse(lambda x: 0.0, np.zeros(0), np.zeros(0), verbose=False), ValueError,
+     "grad_check_sparse", ["x", "at least one entry", "(0,)"]),
+    ("fc-layernorm-one-unit", lambda: FullyConnectedNet([1], input_dim=6, normalization="layernorm"), ValueError,
+     "FullyConnectedNet", ["hidden_dims", ">= 2", "[1]"]),
+    ("fc-one-sample-batchnorm", lambda: FullyConnectedNet([5], input_dim=6, normalization="batchnorm", seed=0).loss(
+        np.zeros((1, 6)), np.zeros(1, int)), ValueError, "FullyConnectedNet.loss", ["X", "at least 2 samples", "(1, 6)"]),
+    ("fc-activation-inputs-name", lambda: tiny_net().activation_inputs(np.zeros((2, 5))), ValueError,
+     "FullyConnectedNet.activation_inputs", ["X", "6 features", "(2, 5)"]),
+    ("extract-malformed-md5", lambda: extract_cifar10("missing.tar.gz", md5="xyz"), ValueError,
+     "extract_cifar10", ["md5", "32 hex digits", "'xyz'"]),
+    ("download-malformed-md5", lambda: download_cifar10(md5="c58f3010", urlopen=None), ValueError,
+     "download_cifar10", ["md5", "32 hex digits", "'c58f3010'"]),
+    ("batch-malformed-sha256", lambda: load_cifar10_batch(__file__, expected_sha256="abc"), ValueError,
+     "load_cifar10_batch", ["expected_sha256", "64 hex digits", "'abc'"]),
 ]
 
 
@@ -603,3 +665,11 @@ def test_the_refusals_leave_their_inputs_untouched():
     with pytest.raises(ValueError):
         state_dict_from_bn_param(np.ones(3), np.zeros(3), bn_param)
     assert set(bn_param) == {"mode", "running_mean", "running_var", "epsilon"}
+
+
+def test_the_third_round_valid_inputs_are_accepted():
+    # A 1-D integer array is a list of layer sizes, and a digest in capitals is the same digest.
+    net = FullyConnectedNet(np.array([5, 4]), input_dim=6)
+    assert net.params["W2"].shape == (5, 4)
+    with pytest.raises(DatasetMissingError, match=r"^extract_cifar10: missing\.tar\.gz is missing"):
+        extract_cifar10("missing.tar.gz", md5="C58F30108F718F92721AF3B95E74349A")

@@ -245,7 +245,7 @@ def test_agrees_with_pytorch(conv_inputs, rng):
         (np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 3)), np.ones(3), {}, ValueError, r"b must have shape \(4,\).*got \(3,\)"),
         (np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 3)), np.ones(4), {"stride": 0}, ValueError, r"conv_param\['stride'\] must be an integer >= 1; got 0"),
         (np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 3)), np.ones(4), {"pad": -1}, ValueError, r"conv_param\['pad'\] must be an integer >= 0; got -1"),
-        (np.ones((2, 3, 2, 2)), np.ones((4, 3, 3, 3)), np.ones(4), {}, ValueError, r"a window of 3 does not fit the padded height of 2"),
+        (np.ones((2, 3, 2, 2)), np.ones((4, 3, 3, 3)), np.ones(4), {}, ValueError, r"w \(its HH\), a window of 3, does not fit the padded height of 2"),
         (np.ones((2, 3, 5, 5)), np.ones((4, 3, 0, 3)), np.ones(4), {}, ValueError, r"w must have filters of height and width >= 1.*got \(4, 3, 0, 3\)"),
         (np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 0)), np.ones(4), {}, ValueError, r"w must have filters of height and width >= 1.*got \(4, 3, 3, 0\)"),
         (np.ones((2, 3, 5, 5)), np.ones((0, 3, 3, 3)), np.ones(0), {}, ValueError, r"w must hold at least one filter.*got \(0, 3, 3, 3\)"),
@@ -259,7 +259,7 @@ def test_conv_forward_rejects(x, w, b, conv_param, error, pattern):
 
 def test_pool_and_backward_reject():
     x = np.ones((1, 2, 5, 5))
-    with pytest.raises(ValueError, match=r"^max_pool_forward: a window of 6 does not fit the height of 5"):
+    with pytest.raises(ValueError, match=r"^max_pool_forward: pool_param\['pool_height'\], a window of 6, does not fit the height of 5"):
         max_pool_forward(x, {"pool_height": 6, "stride": 1})
     with pytest.raises(ValueError, match=r"^max_pool_forward: pool_param\['pool_width'\] must be an integer >= 1; got 1.5"):
         max_pool_forward(x, {"pool_width": 1.5})
@@ -289,13 +289,13 @@ def test_unknown_keys_are_refused(version, rng):
 
 def test_naive_versions_reject_like_the_fast_ones():
     x = np.ones((1, 2, 5, 5))
-    with pytest.raises(ValueError, match=r"^conv_forward_naive: a window of 3 does not fit the padded height of 2"):
+    with pytest.raises(ValueError, match=r"^conv_forward_naive: w \(its HH\), a window of 3, does not fit the padded height of 2"):
         conv_forward_naive(np.ones((1, 2, 2, 6)), np.ones((3, 2, 3, 3)), np.zeros(3), {"stride": 2})
     with pytest.raises(ValueError, match=r"^conv_forward_naive: w must hold at least one filter"):
         conv_forward_naive(x, np.ones((0, 2, 3, 3)), np.zeros(0), {})
     with pytest.raises(ValueError, match=r"^conv_forward_naive: w must have filters of height and width >= 1"):
         conv_forward_naive(x, np.ones((3, 2, 0, 0)), np.zeros(3), {})
-    with pytest.raises(ValueError, match=r"^max_pool_forward_naive: a window of 6 does not fit the width of 5"):
+    with pytest.raises(ValueError, match=r"^max_pool_forward_naive: pool_param\['pool_width'\], a window of 6, does not fit the width of 5"):
         max_pool_forward_naive(x, {"pool_width": 6})
     _, fast_cache = conv_forward(x, np.ones((3, 2, 3, 3)), np.zeros(3), {"pad": 1})
     with pytest.raises(TypeError, match=r"^conv_backward_naive: cache must be the ConvNaiveCache returned by conv_forward_naive; got ConvCache"):

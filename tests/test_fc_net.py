@@ -158,7 +158,7 @@ def test_sigmoid_is_stable_and_its_gradient_checks():
         ({"hidden_dims": [10], "reg": -1}, "reg"),
         ({"hidden_dims": [10], "weight_scale": 0}, "weight_scale"),
         ({"hidden_dims": [10], "dtype": np.int32}, "dtype"),
-        ({"hidden_dims": [1], "normalization": "layernorm"}, "layer norm"),
+        ({"hidden_dims": [1], "normalization": "layernorm"}, "hidden_dims must be >= 2 with layer norm"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):

@@ -27,6 +27,7 @@ from cs231n_bn.data.errors import (
     DatasetIntegrityError,
     DatasetMissingError,
     file_digest,
+    hex_digest,
     refuse_symlink,
     verify_digest,
 )
@@ -73,6 +74,7 @@ def download_cifar10(root=DATASETS_DIR, url=CIFAR10_URL, md5=CIFAR10_MD5, urlope
     where = "download_cifar10"
     if not isinstance(url, str) or not url.startswith("https://"):
         raise ValueError(f"{where}: url must start with https:// (an unencrypted download can be altered on the way); got {url!r}")
+    md5 = hex_digest(where, "md5", md5, "md5")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     archive = refuse_symlink(where, root / ARCHIVE_NAME)
@@ -115,6 +117,7 @@ def extract_cifar10(archive, root=DATASETS_DIR, md5=CIFAR10_MD5):
     - Path of the extracted cifar-10-batches-py folder
     """
     where = "extract_cifar10"
+    md5 = hex_digest(where, "md5", md5, "md5")
     archive = Path(archive)
     if not archive.is_file():
         raise DatasetMissingError(f"{where}: {archive} is missing; run `{_command(root)}`")
@@ -146,7 +149,7 @@ def load_cifar10_batch(path, expected_sha256=None):
     if not path.is_file():
         raise DatasetMissingError(f"{where}: {path} is missing or is not a file")
     if expected_sha256 is not None:
-        verify_digest(where, path, "sha256", expected_sha256)
+        verify_digest(where, path, "sha256", hex_digest(where, "expected_sha256", expected_sha256, "sha256"))
     batch = restricted_loads(where, path.read_bytes(), path.name)
     if not isinstance(batch, dict) or "data" not in batch or "labels" not in batch:
         raise DatasetIntegrityError(f"{where}: {path.name} must hold a dict with 'data' and 'labels'; got {type(batch).__name__}")

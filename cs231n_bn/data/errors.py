@@ -58,6 +58,17 @@ def file_digest(path, algorithm, chunk_size=1 << 20):
     return digest.hexdigest()
 
 
+def hex_digest(where, name, value, algorithm):
+    """Return `value` in lower case if it is a hex digest of `algorithm` ("md5", "sha256"), else raise.
+
+    A malformed digest can never match, and the mismatch message would then blame the file.
+    """
+    length = hashlib.new(algorithm).digest_size * 2
+    if not isinstance(value, str) or len(value) != length or not all(c in "0123456789abcdef" for c in value.lower()):
+        raise ValueError(f"{where}: {name} must be a {algorithm.upper()} digest, {length} hex digits; got {value!r}")
+    return value.lower()
+
+
 def verify_digest(where, path, algorithm, expected, remedy="Delete it and fetch it again; do not use it"):
     """Raise DatasetIntegrityError unless the file's digest equals `expected`.
 
