@@ -22,6 +22,16 @@ DEFAULT_MOMENTUM = 0.9
 # CS231n's names for bn_param's keys; any other key is refused (a misspelled 'epsilon'
 # or 'momentun' would otherwise fall back to the default without a word)
 BN_PARAM_KEYS = ("mode", "eps", "momentum", "running_mean", "running_var")
+# Entries per block of the elementwise passes that run one after the other over the same
+# rows: a block of each array involved (256 KiB of float32) stays in the core's cache from
+# one pass to the next, so only the first read and the last write of an entry reach memory.
+BLOCK_ENTRIES = 2**16
+
+
+def row_blocks(N, D):
+    """Slices of the N rows of an (N, D) array, each holding about BLOCK_ENTRIES entries."""
+    step = max(1, BLOCK_ENTRIES // max(D, 1))
+    return [slice(start, start + step) for start in range(0, N, step)]
 
 
 @dataclass(frozen=True)
@@ -154,11 +164,22 @@ def batchnorm_forward(x, gamma, beta, bn_param):
             # so the sums lose nothing to a large mean (the plain float32 mean of 64 values
             # near 1e8 comes out tens off). The sums run in float32, as float16 overflows at
             # 65504; summing float32 in float64 would slow the forward pass down by 80%.
-            xmu = x - x[0]
-            dmu = np.einsum("nd->d", xmu, dtype=np.float32) / N
-            mu = (x[0] + dmu).astype(x.dtype)
-            xmu -= dmu.astype(x.dtype)
-            var = (np.einsum("nd,nd->d", xmu, xmu, dtype=np.float32) / N).astype(x.dtype)
+            # Shift, sum, correct and sum the squares block by block of rows (row_blocks):
+            # each block is summed while it is still in cache, so the shift costs no pass
+            # over memory of its own.
+            blocks = row_blocks(N, D)
+            xmu = np.empty_like(x)
+            dsum = np.zeros(D, dtype=np.float32)
+            for rows in blocks:
+                np.subtract(x[rows], x[0], out=xmu[rows])
+                dsum += np.einsum("nd->d", xmu[rows], dtype=np.float32)
+            mu = (x[0] + dsum / N).astype(x.dtype)
+            dmu = (dsum / N).astype(x.dtype)
+            sqsum = np.zeros(D, dtype=np.float32)
+            for rows in blocks:
+                xmu[rows] -= dmu
+                sqsum += np.einsum("nd,nd->d", xmu[rows], xmu[rows], dtype=np.float32)
+            var = (sqsum / N).astype(x.dtype)
         else:
             mu = x.mean(axis=0)
             xmu = x - mu
@@ -173,11 +194,15 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         xmu = x - mu
     sqrtvar = np.sqrt(var + eps)
     ivar = 1.0 / sqrtvar
-    xhat = xmu * ivar
-    # out = gammax + beta, built in one fresh array: at large N x D the time goes into
-    # fetching fresh memory and streaming it, not into the arithmetic
-    out = gamma * xhat
-    out += beta
+    # xhat = xmu * ivar and out = gamma * xhat + beta, block by block of rows (row_blocks):
+    # at large N x D the time goes into streaming memory, not into the arithmetic. Both
+    # arrays keep the memory order of xmu (spatial batch norm passes a transposed view).
+    xhat = np.empty_like(xmu, dtype=np.result_type(xmu, ivar))
+    out = np.empty_like(xhat, dtype=np.result_type(gamma, xhat))
+    for rows in row_blocks(*x.shape):
+        np.multiply(xmu[rows], ivar, out=xhat[rows])
+        np.multiply(xhat[rows], gamma, out=out[rows])
+        out[rows] += beta
     cache = BatchNormCache(
         mode=mode, x=x, mu=mu, xmu=xmu, var=var, sqrtvar=sqrtvar, ivar=ivar,
         xhat=xhat, gamma=gamma, eps=eps,
@@ -266,10 +291,14 @@ def batchnorm_backward_alt(dout, cache):
     dbeta = dout.sum(axis=0)
     dgamma = np.einsum("nd,nd->d", dout, xhat)
     # dx = gamma * ivar * (dout - (dbeta + xhat * dgamma) / N), evaluated inside one fresh
-    # array with the (D,) factors folded first: four streaming passes and no temporaries
-    dx = xhat * (dgamma / N)
-    dx += dbeta / N
-    np.subtract(dout, dx, out=dx)
-    dx *= cache.gamma * cache.ivar
+    # array with the (D,) factors folded first, block by block of rows (row_blocks): four
+    # passes over each block while it is in cache, and no temporaries
+    dgamma_N, dbeta_N, scale = dgamma / N, dbeta / N, cache.gamma * cache.ivar
+    dx = np.empty_like(xhat, dtype=np.result_type(xhat, dgamma))
+    for rows in row_blocks(*dout.shape):
+        np.multiply(xhat[rows], dgamma_N, out=dx[rows])
+        dx[rows] += dbeta_N
+        np.subtract(dout[rows], dx[rows], out=dx[rows])
+        dx[rows] *= scale
     ### END SOLUTION
     return dx, dgamma, dbeta
