@@ -23,15 +23,25 @@ DEFAULT_MOMENTUM = 0.9
 # or 'momentun' would otherwise fall back to the default without a word)
 BN_PARAM_KEYS = ("mode", "eps", "momentum", "running_mean", "running_var")
 # Entries per block of the elementwise passes that run one after the other over the same
-# rows: a block of each array involved (256 KiB of float32) stays in the core's cache from
+# entries: a block of each array involved (1 MiB of float32) stays in the core's cache from
 # one pass to the next, so only the first read and the last write of an entry reach memory.
-BLOCK_ENTRIES = 2**16
+BLOCK_ENTRIES = 2**18
 
 
-def row_blocks(N, D):
-    """Slices of the N rows of an (N, D) array, each holding about BLOCK_ENTRIES entries."""
-    step = max(1, BLOCK_ENTRIES // max(D, 1))
-    return [slice(start, start + step) for start in range(0, N, step)]
+def blocks(a):
+    """(rows, cols) slices cutting the (N, D) array a into blocks of about BLOCK_ENTRIES entries.
+
+    Blocks of rows when a's rows lie contiguous in memory, blocks of columns when its columns
+    do (the transposed view that spatial batch norm passes): each block is then a few
+    contiguous runs of memory. Every feature's statistic needs all N rows, so the sums over a
+    block of rows are added up block by block, those over a block of columns are complete.
+    """
+    N, D = a.shape
+    if a.strides[0] >= a.strides[1]:
+        step = max(1, BLOCK_ENTRIES // D)
+        return [(slice(start, start + step), slice(None)) for start in range(0, N, step)]
+    step = max(1, BLOCK_ENTRIES // N)
+    return [(slice(None), slice(start, start + step)) for start in range(0, D, step)]
 
 
 @dataclass(frozen=True)
@@ -164,21 +174,20 @@ def batchnorm_forward(x, gamma, beta, bn_param):
             # so the sums lose nothing to a large mean (the plain float32 mean of 64 values
             # near 1e8 comes out tens off). The sums run in float32, as float16 overflows at
             # 65504; summing float32 in float64 would slow the forward pass down by 80%.
-            # Shift, sum, correct and sum the squares block by block of rows (row_blocks):
+            # Shift, sum, correct and sum the squares block by block (blocks):
             # each block is summed while it is still in cache, so the shift costs no pass
             # over memory of its own.
-            blocks = row_blocks(N, D)
             xmu = np.empty_like(x)
             dsum = np.zeros(D, dtype=np.float32)
-            for rows in blocks:
-                np.subtract(x[rows], x[0], out=xmu[rows])
-                dsum += np.einsum("nd->d", xmu[rows], dtype=np.float32)
+            for rows, cols in blocks(x):
+                np.subtract(x[rows, cols], x[0, cols], out=xmu[rows, cols])
+                dsum[cols] += np.einsum("nd->d", xmu[rows, cols], dtype=np.float32)
             mu = (x[0] + dsum / N).astype(x.dtype)
             dmu = (dsum / N).astype(x.dtype)
             sqsum = np.zeros(D, dtype=np.float32)
-            for rows in blocks:
-                xmu[rows] -= dmu
-                sqsum += np.einsum("nd,nd->d", xmu[rows], xmu[rows], dtype=np.float32)
+            for rows, cols in blocks(x):
+                xmu[rows, cols] -= dmu[cols]
+                sqsum[cols] += np.einsum("nd,nd->d", xmu[rows, cols], xmu[rows, cols], dtype=np.float32)
             var = (sqsum / N).astype(x.dtype)
         else:
             mu = x.mean(axis=0)
@@ -194,15 +203,15 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         xmu = x - mu
     sqrtvar = np.sqrt(var + eps)
     ivar = 1.0 / sqrtvar
-    # xhat = xmu * ivar and out = gamma * xhat + beta, block by block of rows (row_blocks):
-    # at large N x D the time goes into streaming memory, not into the arithmetic. Both
-    # arrays keep the memory order of xmu (spatial batch norm passes a transposed view).
+    # xhat = xmu * ivar and out = gamma * xhat + beta, block by block (blocks): at large
+    # N x D the time goes into streaming memory, not into the arithmetic. Both arrays keep
+    # the memory order of xmu (spatial batch norm passes a transposed view).
     xhat = np.empty_like(xmu, dtype=np.result_type(xmu, ivar))
     out = np.empty_like(xhat, dtype=np.result_type(gamma, xhat))
-    for rows in row_blocks(*x.shape):
-        np.multiply(xmu[rows], ivar, out=xhat[rows])
-        np.multiply(xhat[rows], gamma, out=out[rows])
-        out[rows] += beta
+    for rows, cols in blocks(xhat):
+        np.multiply(xmu[rows, cols], ivar[cols], out=xhat[rows, cols])
+        np.multiply(xhat[rows, cols], gamma[cols], out=out[rows, cols])
+        out[rows, cols] += beta[cols]
     cache = BatchNormCache(
         mode=mode, x=x, mu=mu, xmu=xmu, var=var, sqrtvar=sqrtvar, ivar=ivar,
         xhat=xhat, gamma=gamma, eps=eps,
@@ -291,14 +300,14 @@ def batchnorm_backward_alt(dout, cache):
     dbeta = dout.sum(axis=0)
     dgamma = np.einsum("nd,nd->d", dout, xhat)
     # dx = gamma * ivar * (dout - (dbeta + xhat * dgamma) / N), evaluated inside one fresh
-    # array with the (D,) factors folded first, block by block of rows (row_blocks): four
-    # passes over each block while it is in cache, and no temporaries
+    # array with the (D,) factors folded first, block by block (blocks): four passes over
+    # each block while it is in cache, and no temporaries
     dgamma_N, dbeta_N, scale = dgamma / N, dbeta / N, cache.gamma * cache.ivar
     dx = np.empty_like(xhat, dtype=np.result_type(xhat, dgamma))
-    for rows in row_blocks(*dout.shape):
-        np.multiply(xhat[rows], dgamma_N, out=dx[rows])
-        dx[rows] += dbeta_N
-        np.subtract(dout[rows], dx[rows], out=dx[rows])
-        dx[rows] *= scale
+    for rows, cols in blocks(xhat):
+        np.multiply(xhat[rows, cols], dgamma_N[cols], out=dx[rows, cols])
+        dx[rows, cols] += dbeta_N[cols]
+        np.subtract(dout[rows, cols], dx[rows, cols], out=dx[rows, cols])
+        dx[rows, cols] *= scale[cols]
     ### END SOLUTION
     return dx, dgamma, dbeta
