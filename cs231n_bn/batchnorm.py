@@ -23,8 +23,8 @@ DEFAULT_MOMENTUM = 0.9
 # or 'momentun' would otherwise fall back to the default without a word)
 BN_PARAM_KEYS = ("mode", "eps", "momentum", "running_mean", "running_var")
 # Entries per block of the elementwise passes that run one after the other over the same
-# entries: a block of each array involved (1 MiB of float32) stays in the core's cache from
-# one pass to the next, so only the first read and the last write of an entry reach memory.
+# entries: a block of each array involved (1 MiB of float32) is still in the processor's caches
+# when the next pass reads it, so only the first read and the last write of an entry reach memory.
 BLOCK_ENTRIES = 2**18
 
 
