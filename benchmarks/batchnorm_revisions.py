@@ -24,7 +24,9 @@ from cs231n_bn.benchmark import machine_description, markdown_table
 from cs231n_bn.threads import limit_blas_threads
 
 BEFORE_STABILITY_FIX = "4b5f505^"  # the parent of the commit that shifted float32 sums
-SIZES = ((4096, 1024), (16384, 256), (51200, 32), (12800, 32))  # the last two: the convnet's channels
+# (N, D, memory order): the last four are the convnet's two spatial batch norms, as plain
+# (N*H*W, C) rows and as the column-major view spatial_batchnorm_forward passes
+SIZES = ((4096, 1024, "C"), (16384, 256, "C"), (51200, 32, "C"), (12800, 32, "C"), (51200, 32, "F"), (12800, 32, "F"))
 
 
 def module_at(revision):
@@ -63,16 +65,18 @@ def main():
     print(f"{args.dtype}; forward (train) + batchnorm_backward_alt; {args.repeat} interleaved rounds of >= "
           f"{args.min_time} s per case; before = {args.before}, now = the working tree\n", flush=True)
     cases = {}
-    for N, D in SIZES:
+    for N, D, order in SIZES:
         x, gamma, beta, dout = benchmark.batchnorm_inputs(N, D, np.dtype(args.dtype))
-        cases[("before", N, D)] = step(earlier, x, gamma, beta, dout)
-        cases[("now", N, D)] = step(batchnorm, x, gamma, beta, dout)
+        x, dout = np.asarray(x, order=order), np.asarray(dout, order=order)
+        cases[("before", N, D, order)] = step(earlier, x, gamma, beta, dout)
+        cases[("now", N, D, order)] = step(batchnorm, x, gamma, beta, dout)
     medians = benchmark.interleaved_medians(cases, args.repeat, args.min_time)
     rows = []
-    for N, D in SIZES:
-        before, now = medians[("before", N, D)], medians[("now", N, D)]
-        rows.append([f"{N} x {D}", f"{before * 1e3:.3g}", f"{now * 1e3:.3g}", f"{now / before:.2f}"])
-    print(markdown_table(["N x D", "before (ms)", "now (ms)", "now / before"], rows))
+    for N, D, order in SIZES:
+        before, now = medians[("before", N, D, order)], medians[("now", N, D, order)]
+        layout = "rows" if order == "C" else "columns (spatial)"
+        rows.append([f"{N} x {D}", layout, f"{before * 1e3:.3g}", f"{now * 1e3:.3g}", f"{now / before:.2f}"])
+    print(markdown_table(["N x D", "contiguous", "before (ms)", "now (ms)", "now / before"], rows))
     print(f"\nload average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
