@@ -20,15 +20,15 @@ the input by adding, for each of the HH*WW filter offsets, one strided slice: a 
 The layout is channels first, (C, N, H, W) in memory: every row of cols and of out is one
 channel over the whole batch, the layout in which one product covers all samples and in
 which a per-channel statistic (spatial batch norm) reduces along contiguous memory.
-conv_forward returns out as an (N, F, H_out, W_out) view of that memory, and conv_backward
-takes dout in either layout and returns dx as such a view; NumPy operations follow the
-memory order of their inputs, so the layers after it keep the layout without a copy.
+conv_forward returns out as an (N, F, H_out, W_out) view of that memory, which spatial
+batch norm reads without a copy; conv_backward takes dout in either layout (without a copy
+when it is channels first, as spatial batch norm's dx is) and returns dx as such a view.
 
 Max pooling loops over the offsets inside a window the same way (4 for a 2x2 window), taking
 the running maximum of strided slices and remembering which offset won, as a flat index into
 x; its backward pass then writes each window's gradient to that index in one scatter.
 In the common case of windows that tile the input (e.g. 2x2 with stride 2) the slices come
-from one reshape of x, without padding or copying.
+from one copy of x with the columns of every window moved apart (see _window_offsets).
 
 Every array keeps its dtype: float32 data and filters give float32 results throughout.
 Shapes follow CS231n: x (N, C, H, W), filters w (F, C, HH, WW), biases b (F,),
