@@ -1,40 +1,44 @@
-"""Time notebook 7's convnet at CIFAR-10's size against PyTorch on one core; print Markdown.
+"""Time notebook 7's convnet at CIFAR-10's size against PyTorch, at one thread and at the defaults.
 
-    .venv/bin/python benchmarks/convnet.py                  # issue 12's step and every layer
-    .venv/bin/python benchmarks/convnet.py --dtype float64 --repeat 11
-    .venv/bin/python benchmarks/convnet.py --step-only
+    .venv/bin/python benchmarks/convnet.py                  # the step and every layer, both thread settings
+    .venv/bin/python benchmarks/convnet.py --threads 1      # one thread each side only
+    .venv/bin/python benchmarks/convnet.py --step-only --dtype float64 --repeat 11
 
 One training step of SmallConvNet.loss(X, y) (50 images 3x32x32, 32 filters of 3x3, two
 conv - batchnorm - relu - pool blocks) and each of its layers, next to the same work in
-PyTorch, as medians of interleaved rounds (cs231n_bn.benchmark.bench_convnet). Both sides
-get one thread: PyTorch through torch.set_num_threads(1), NumPy's BLAS through the
-environment variables set below, which must come before NumPy is imported.
+PyTorch, as medians of interleaved rounds (cs231n_bn.benchmark.bench_convnet). Threads are
+set in this process, after NumPy is imported: NumPy's BLAS through threadpoolctl
+(cs231n_bn.threads), PyTorch through torch.set_num_threads. "1" is one thread each side;
+"default" is what each library does when left alone.
 """
 
+import argparse
 import os
 
-for variable in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
-    os.environ[variable] = "1"
+import numpy as np
 
-import argparse  # noqa: E402  (the thread limits above must come first)
-
-import numpy as np  # noqa: E402
-
-from cs231n_bn import benchmark  # noqa: E402
-from cs231n_bn.benchmark import machine_description, markdown_table  # noqa: E402
+from cs231n_bn import benchmark
+from cs231n_bn.benchmark import machine_description, markdown_table
+from cs231n_bn.threads import blas_description, limit_blas_threads
 
 
-def rows(medians, epoch_images):
+def rows(medians, epoch_images, N):
     """Markdown rows: case, our ms, PyTorch ms, ratio; the step also as minutes per epoch."""
     out = []
     for name, (ours, theirs) in medians.items():
-        ratio = f"**{ours / theirs:.2f}**" if theirs and name == "step" else (f"{ours / theirs:.2f}" if theirs else "-")
-        out.append([name, f"{ours * 1e3:.3g}", f"{theirs * 1e3:.3g}" if theirs else "-", ratio])
+        ratio = f"{ours / theirs:.2f}" if theirs else "-"
+        out.append([name, f"{ours * 1e3:.3g}", f"{theirs * 1e3:.3g}" if theirs else "-",
+                    f"**{ratio}**" if name == "step" else ratio])
     ours, theirs = medians["step"]
-    steps = epoch_images / 50
-    out.append([f"one epoch, {epoch_images:,} images (min)", f"{ours * steps / 60:.1f}",
-                f"{theirs * steps / 60:.1f}" if theirs else "-", ""])
+    steps = epoch_images / N
+    out.append([f"one epoch, {epoch_images:,} images = {steps:,.0f} steps (min)", f"{ours * steps / 60:.2f}",
+                f"{theirs * steps / 60:.2f}" if theirs else "-", ""])
     return out
+
+
+def thread_settings(choice):
+    """The thread settings to run: [1], [None] (the defaults) or both."""
+    return {"1": [1], "default": [None], "both": [1, None]}[choice]
 
 
 def main():
@@ -43,14 +47,26 @@ def main():
     parser.add_argument("--repeat", type=int, default=7, help="interleaved rounds; the median is reported")
     parser.add_argument("--min-time", type=float, default=0.2, help="seconds each case lasts per round, at least")
     parser.add_argument("--step-only", action="store_true", help="time the whole step, not each layer")
+    parser.add_argument("--threads", choices=("1", "default", "both"), default="both",
+                        help="one thread each side, each library's default, or both in turn")
     args = parser.parse_args()
     print(machine_description())
-    print(f"{args.dtype}; threads: NumPy's BLAS 1, PyTorch 1; {args.repeat} interleaved rounds of >= "
-          f"{args.min_time} s per case\n", flush=True)
-    medians = benchmark.bench_convnet(dtype=np.dtype(args.dtype), repeat=args.repeat, min_time=args.min_time,
-                                      layers=not args.step_only)
-    print(markdown_table(["case", "ours (ms)", "PyTorch (ms)", "ours / PyTorch"],
-                         rows(medians, benchmark.CIFAR10_TRAIN_IMAGES)))
+    torch = benchmark.torch
+    limit_blas_threads(None)
+    blas_default = blas_description()
+    torch_default = (f"{benchmark.TORCH_DEFAULT_THREADS} threads, "
+                     f"{torch.__config__.parallel_info().splitlines()[-1].strip()}" if torch else "not installed")
+    print(f"Threads by default: NumPy's BLAS {blas_default}; PyTorch {torch_default}")
+    print(f"{args.dtype}; {args.repeat} interleaved rounds of >= {args.min_time} s per case", flush=True)
+    for threads in thread_settings(args.threads):
+        medians = benchmark.bench_convnet(dtype=np.dtype(args.dtype), repeat=args.repeat, min_time=args.min_time,
+                                          threads=threads, layers=not args.step_only)
+        if threads is None:
+            print(f"\n### Library defaults: NumPy's BLAS {blas_default}; PyTorch {benchmark.TORCH_DEFAULT_THREADS} threads\n")
+        else:
+            print(f"\n### {threads} thread each side (NumPy's BLAS through threadpoolctl, torch.set_num_threads)\n")
+        print(markdown_table(["case", "ours (ms)", "PyTorch (ms)", "ours / PyTorch"],
+                             rows(medians, benchmark.CIFAR10_TRAIN_IMAGES, 50)), flush=True)
     print(f"\nload average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

@@ -22,6 +22,26 @@ DEFAULT_MOMENTUM = 0.9
 # CS231n's names for bn_param's keys; any other key is refused (a misspelled 'epsilon'
 # or 'momentun' would otherwise fall back to the default without a word)
 BN_PARAM_KEYS = ("mode", "eps", "momentum", "running_mean", "running_var")
+# Entries per block of the elementwise passes that run one after the other over the same
+# entries: a block of each array involved (1 MiB of float32) is still in the processor's caches
+# when the next pass reads it, so only the first read and the last write of an entry reach memory.
+BLOCK_ENTRIES = 2**18
+
+
+def blocks(a):
+    """(rows, cols) slices cutting the (N, D) array a into blocks of about BLOCK_ENTRIES entries.
+
+    Blocks of rows when a's rows lie contiguous in memory, blocks of columns when its columns
+    do (the transposed view that spatial batch norm passes): each block is then a few
+    contiguous runs of memory. Every feature's statistic needs all N rows, so the sums over a
+    block of rows are added up block by block, those over a block of columns are complete.
+    """
+    N, D = a.shape
+    if a.strides[0] >= a.strides[1]:
+        step = max(1, BLOCK_ENTRIES // D)
+        return [(slice(start, start + step), slice(None)) for start in range(0, N, step)]
+    step = max(1, BLOCK_ENTRIES // N)
+    return [(slice(None), slice(start, start + step)) for start in range(0, D, step)]
 
 
 @dataclass(frozen=True)
@@ -154,11 +174,21 @@ def batchnorm_forward(x, gamma, beta, bn_param):
             # so the sums lose nothing to a large mean (the plain float32 mean of 64 values
             # near 1e8 comes out tens off). The sums run in float32, as float16 overflows at
             # 65504; summing float32 in float64 would slow the forward pass down by 80%.
-            xmu = x - x[0]
-            dmu = np.einsum("nd->d", xmu, dtype=np.float32) / N
-            mu = (x[0] + dmu).astype(x.dtype)
-            xmu -= dmu.astype(x.dtype)
-            var = (np.einsum("nd,nd->d", xmu, xmu, dtype=np.float32) / N).astype(x.dtype)
+            # Shift, sum, correct and sum the squares block by block (blocks):
+            # each block is summed while it is still in cache, so the shift costs no pass
+            # over memory of its own.
+            xmu = np.empty_like(x)
+            dsum = np.zeros(D, dtype=np.float32)
+            for rows, cols in blocks(x):
+                np.subtract(x[rows, cols], x[0, cols], out=xmu[rows, cols])
+                dsum[cols] += np.einsum("nd->d", xmu[rows, cols], dtype=np.float32)
+            mu = (x[0] + dsum / N).astype(x.dtype)
+            dmu = (dsum / N).astype(x.dtype)
+            sqsum = np.zeros(D, dtype=np.float32)
+            for rows, cols in blocks(x):
+                xmu[rows, cols] -= dmu[cols]
+                sqsum[cols] += np.einsum("nd,nd->d", xmu[rows, cols], xmu[rows, cols], dtype=np.float32)
+            var = (sqsum / N).astype(x.dtype)
         else:
             mu = x.mean(axis=0)
             xmu = x - mu
@@ -173,11 +203,15 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         xmu = x - mu
     sqrtvar = np.sqrt(var + eps)
     ivar = 1.0 / sqrtvar
-    xhat = xmu * ivar
-    # out = gammax + beta, built in one fresh array: at large N x D the time goes into
-    # fetching fresh memory and streaming it, not into the arithmetic
-    out = gamma * xhat
-    out += beta
+    # xhat = xmu * ivar and out = gamma * xhat + beta, block by block (blocks): at large
+    # N x D the time goes into streaming memory, not into the arithmetic. Both arrays keep
+    # the memory order of xmu (spatial batch norm passes a transposed view).
+    xhat = np.empty_like(xmu, dtype=np.result_type(xmu, ivar))
+    out = np.empty_like(xhat, dtype=np.result_type(gamma, xhat))
+    for rows, cols in blocks(xhat):
+        np.multiply(xmu[rows, cols], ivar[cols], out=xhat[rows, cols])
+        np.multiply(xhat[rows, cols], gamma[cols], out=out[rows, cols])
+        out[rows, cols] += beta[cols]
     cache = BatchNormCache(
         mode=mode, x=x, mu=mu, xmu=xmu, var=var, sqrtvar=sqrtvar, ivar=ivar,
         xhat=xhat, gamma=gamma, eps=eps,
@@ -266,10 +300,14 @@ def batchnorm_backward_alt(dout, cache):
     dbeta = dout.sum(axis=0)
     dgamma = np.einsum("nd,nd->d", dout, xhat)
     # dx = gamma * ivar * (dout - (dbeta + xhat * dgamma) / N), evaluated inside one fresh
-    # array with the (D,) factors folded first: four streaming passes and no temporaries
-    dx = xhat * (dgamma / N)
-    dx += dbeta / N
-    np.subtract(dout, dx, out=dx)
-    dx *= cache.gamma * cache.ivar
+    # array with the (D,) factors folded first, block by block (blocks): four passes over
+    # each block while it is in cache, and no temporaries
+    dgamma_N, dbeta_N, scale = dgamma / N, dbeta / N, cache.gamma * cache.ivar
+    dx = np.empty_like(xhat, dtype=np.result_type(xhat, dgamma))
+    for rows, cols in blocks(xhat):
+        np.multiply(xhat[rows, cols], dgamma_N[cols], out=dx[rows, cols])
+        dx[rows, cols] += dbeta_N[cols]
+        np.subtract(dout[rows, cols], dx[rows, cols], out=dx[rows, cols])
+        dx[rows, cols] *= scale[cols]
     ### END SOLUTION
     return dx, dgamma, dbeta

@@ -20,13 +20,12 @@ Threads: the NumPy operations the layer uses (ufuncs, reductions, einsum without
 each run on one thread, so PyTorch is timed with `torch.set_num_threads(1)` by default:
 one core against one core. Pass `torch_threads` to see what PyTorch's own parallelism buys.
 
-`bench_convnet` times the convnet of notebook 7 at CIFAR-10's size (issue 12): one
+`bench_convnet` times the convnet of notebook 7 at CIFAR-10's size (issues 12 and 23): one
 training step of `SmallConvNet.loss(X, y)` and each of its layers, against the same
 network and the same layers in PyTorch, all cases interleaved round by round
 (`interleaved_medians`) so that a busy moment of the machine hits every case alike. Our
-convolution reaches BLAS, so for one core against one core the process must limit BLAS
-to one thread before NumPy is imported (OPENBLAS_NUM_THREADS=1; benchmarks/convnet.py
-does this).
+convolution reaches BLAS, whose threads it sets through `cs231n_bn.threads` (threadpoolctl,
+effective after NumPy is imported): one thread each side, or both libraries' defaults.
 """
 
 import datetime
@@ -41,6 +40,7 @@ import numpy as np
 
 from cs231n_bn.batchnorm import batchnorm_backward, batchnorm_backward_alt, batchnorm_forward
 from cs231n_bn import validation
+from cs231n_bn.threads import limit_blas_threads
 
 try:
     import torch
@@ -56,6 +56,8 @@ CASES = (
     "torch_forward+backward",
 )
 NUMPY_THREADS = 1  # what one ufunc or reduction over our arrays uses
+# PyTorch's own thread count (one per core), read before anything here changes it
+TORCH_DEFAULT_THREADS = torch.get_num_threads() if torch is not None else None
 
 
 @dataclass(frozen=True)
@@ -378,7 +380,9 @@ def _layer_cases(model, X, rng):
         theirs = dict.fromkeys(ours)
         if torch is not None:
             a_t, w_t, b_t, g_t, bt_t = (torch.from_numpy(np.ascontiguousarray(v)) for v in (a, w, b, gamma, beta))
-            conv_t, dconv_t = torch.from_numpy(conv_out), torch.from_numpy(dconv)
+            # PyTorch's convolution returns (N, C, H, W) memory, ours channels first: each
+            # side's batch norm gets its own convolution's layout
+            conv_t, dconv_t = torch.from_numpy(np.ascontiguousarray(conv_out)), torch.from_numpy(dconv)
             relu_t, dpool_t = torch.from_numpy(relu_out), torch.from_numpy(dpool)
             rm, rv = torch.zeros_like(g_t), torch.ones_like(g_t)
             _, save_mean, save_invstd = aten.native_batch_norm(conv_t, g_t, bt_t, rm, rv, True, 0.1, 1e-5)
@@ -405,7 +409,7 @@ def _layer_cases(model, X, rng):
 
 
 def bench_convnet(N=50, input_dim=(3, 32, 32), num_filters=32, num_blocks=2, dtype=np.float32, repeat=7,
-                  min_time=0.05, seed=0, torch_threads=None, layers=True):
+                  min_time=0.05, seed=0, threads=1, layers=True):
     """Median seconds of one training step of the convnet and of each layer, ours and PyTorch's.
 
     Every case runs in turn within each round (interleaved_medians). The step is
@@ -418,7 +422,8 @@ def bench_convnet(N=50, input_dim=(3, 32, 32), num_filters=32, num_blocks=2, dty
     Inputs:
     - N, input_dim, num_filters, num_blocks, dtype, seed: as convnet_inputs
     - repeat, min_time: as interleaved_medians
-    - torch_threads: threads PyTorch may use; default NUMPY_THREADS (one core each side)
+    - threads: threads of NumPy's BLAS and of PyTorch, an integer >= 1 (default 1: one core
+      each side), or None for both libraries' defaults; restored afterwards
     - layers: also time every layer (False: the step only)
 
     Returns:
@@ -427,10 +432,11 @@ def bench_convnet(N=50, input_dim=(3, 32, 32), num_filters=32, num_blocks=2, dty
     """
     model, X, y = convnet_inputs(N, input_dim, num_filters, num_blocks, dtype, seed)
     pairs = {"step": (lambda: model.loss(X, y), None)}
-    previous = torch.get_num_threads() if torch is not None else None
+    previous_torch = torch.get_num_threads() if torch is not None else None
+    previous_blas = limit_blas_threads(threads)
     try:
         if torch is not None:
-            torch.set_num_threads(NUMPY_THREADS if torch_threads is None else torch_threads)
+            torch.set_num_threads(TORCH_DEFAULT_THREADS if threads is None else threads)
             pairs["step"] = (pairs["step"][0], _torch_convnet_step(model, X, y))
         if layers:
             pairs.update(_layer_cases(model, X, np.random.default_rng([seed, 1])))
@@ -442,5 +448,6 @@ def bench_convnet(N=50, input_dim=(3, 32, 32), num_filters=32, num_blocks=2, dty
         medians = interleaved_medians(cases, repeat, min_time)
     finally:
         if torch is not None:
-            torch.set_num_threads(previous)
+            torch.set_num_threads(previous_torch)
+        limit_blas_threads(min(previous_blas.values()) if previous_blas else None)
     return {name: (medians[("ours", name)], medians.get(("torch", name))) for name in pairs}

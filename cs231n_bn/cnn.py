@@ -191,9 +191,9 @@ class SmallConvNet:
             out, cache = spatial_groupnorm_forward(a, p[f"gamma{i}"], p[f"beta{i}"], self.num_groups, self.bn_params[i - 1])
         else:
             return a, None
-        # A norm may return a transposed view (spatial batch norm works on (N*H*W, C) rows);
-        # one copy into (N, C, H, W) order keeps the ReLU and pool passes after it, and their
-        # backward passes, reading memory in order instead of mixing two layouts.
+        # A norm may return a view of channels-first memory (spatial batch norm works on
+        # (C, N*H*W) rows); one copy into (N, C, H, W) order keeps the ReLU and pool passes
+        # after it, and their backward passes, reading memory in order instead of mixing two layouts.
         return np.ascontiguousarray(out), cache
 
     def _norm_backward(self, dout, cache, i, grads):
@@ -202,7 +202,9 @@ class SmallConvNet:
             dout, grads[f"gamma{i}"], grads[f"beta{i}"] = spatial_batchnorm_backward(dout, cache)
         elif self.normalization == "groupnorm":
             dout, grads[f"gamma{i}"], grads[f"beta{i}"] = spatial_groupnorm_backward(dout, cache)
-        return np.ascontiguousarray(dout)
+        # No copy here: spatial batch norm returns dx channels first, the layout in which
+        # conv_backward, next in line, reads it without one.
+        return dout
 
     def _block_forward(self, x, i, seen=None):
         """Block i (1-based) in self.block_order; returns (out, BlockCache)."""

@@ -9,16 +9,26 @@ Two versions of each layer, with CS231n's names and signatures:
   results, fast enough to train a convnet on CIFAR-10 in NumPy.
 
 How the fast convolution works ("im2col"): the receptive fields of the padded input are
-copied into one matrix of columns, cols[n] of shape (C*HH*WW, H_out*W_out), one column per
-output position. The convolution is then a matrix product per sample, out[n] = w_row @ cols[n]
-with the filters as rows w_row (F, C*HH*WW), which NumPy hands to BLAS. The backward pass is
-two more products: dw = sum_n dout[n] @ cols[n].T and dcols[n] = w_row.T @ dout[n]. dcols is
-scattered back onto the input by adding, for each of the HH*WW filter offsets, one strided
-slice: a loop over the 9 offsets of a 3x3 filter, never over pixels.
+copied into one matrix of columns, cols of shape (C*HH*WW, N*H_out*W_out), one column per
+output position of every sample. The convolution is then one matrix product for the whole
+batch, out = w_row @ cols with the filters as rows w_row (F, C*HH*WW), which NumPy hands to
+BLAS. The backward pass is two more products: dw = dout_rows @ cols.T and
+dcols = w_row.T @ dout_rows, with dout_rows (F, N*H_out*W_out). dcols is scattered back onto
+the input by adding, for each of the HH*WW filter offsets, one strided slice: a loop over the
+9 offsets of a 3x3 filter, never over pixels.
+
+The layout is channels first, (C, N, H, W) in memory: every row of cols and of out is one
+channel over the whole batch, the layout in which one product covers all samples and in
+which a per-channel statistic (spatial batch norm) reduces along contiguous memory.
+conv_forward returns out as an (N, F, H_out, W_out) view of that memory, which spatial
+batch norm reads without a copy; conv_backward takes dout in either layout (without a copy
+when it is channels first, as spatial batch norm's dx is) and returns dx as such a view.
 
 Max pooling loops over the offsets inside a window the same way (4 for a 2x2 window), taking
-the running maximum of strided slices. In the common case of windows that tile the input
-(e.g. 2x2 with stride 2) those slices come from one reshape of x, without padding or copying.
+the running maximum of strided slices and remembering which offset won, as a flat index into
+x; its backward pass then writes each window's gradient to that index in one scatter.
+In the common case of windows that tile the input (e.g. 2x2 with stride 2) the slices come
+from one copy of x with the columns of every window moved apart (see _window_offsets).
 
 Every array keeps its dtype: float32 data and filters give float32 results throughout.
 Shapes follow CS231n: x (N, C, H, W), filters w (F, C, HH, WW), biases b (F,),
@@ -41,7 +51,7 @@ class ConvCache:
     """What conv_forward keeps for conv_backward."""
 
     x_shape: tuple  # (N, C, H, W) of the input
-    cols: np.ndarray  # (N, C*HH*WW, H_out*W_out) receptive fields of the padded input
+    cols: np.ndarray  # (C*HH*WW, N*H_out*W_out) receptive fields of the padded input
     w: np.ndarray  # (F, C, HH, WW) filters
     stride: int
     pad: int
@@ -63,6 +73,7 @@ class MaxPoolCache:
 
     x: np.ndarray  # (N, C, H, W) input
     out: np.ndarray  # (N, C, H_out, W_out) the maximum of each window
+    argmax: np.ndarray  # (N, C, H_out, W_out) flat index into x of each window's first maximum
     pool_height: int
     pool_width: int
     stride: int
@@ -164,6 +175,31 @@ def _pad(x, pad):
     return x_pad
 
 
+def _pad_channels_first(x, pad):
+    """x as (C, N, H + 2*pad, W + 2*pad), zero-padded, contiguous, in x's dtype.
+
+    The transposing copy moves whole rows of W values, so it costs about as much as a plain copy.
+    """
+    N, C, H, W = x.shape
+    x_pad = np.zeros((C, N, H + 2 * pad, W + 2 * pad), dtype=x.dtype) if pad else np.empty((C, N, H, W), dtype=x.dtype)
+    x_pad[:, :, pad : pad + H, pad : pad + W] = x.transpose(1, 0, 2, 3)
+    return x_pad
+
+
+def _channels_first(a):
+    """(N, C, H, W) a as a (C, N*H*W) matrix: a view when a already is channels first in memory."""
+    N, C, H, W = a.shape
+    return np.ascontiguousarray(a.transpose(1, 0, 2, 3)).reshape(C, N * H * W)
+
+
+def _window_origins(x_shape, stride, H_out, W_out):
+    """(N, C, H_out, W_out) flat index into x of the top-left pixel of every window."""
+    N, C, H, W = x_shape
+    planes = np.arange(N * C, dtype=np.intp).reshape(N, C, 1, 1) * (H * W)
+    rows = np.arange(H_out, dtype=np.intp).reshape(H_out, 1) * (stride * W)
+    return planes + (rows + np.arange(W_out, dtype=np.intp) * stride)
+
+
 # ---------------------------------------------------------------------------------------
 # Readable versions: the formulas as loops.
 
@@ -228,13 +264,19 @@ def max_pool_forward_naive(x, pool_param):
     """
     ph, pw, stride, H_out, W_out = _read_pool_inputs("max_pool_forward_naive", x, pool_param)
     N, C = x.shape[:2]
+    H, W = x.shape[2:]
     out = np.zeros((N, C, H_out, W_out), dtype=x.dtype)
+    argmax = np.zeros((N, C, H_out, W_out), dtype=np.intp)
     for n in range(N):
         for c in range(C):
             for i in range(H_out):
                 for j in range(W_out):
-                    out[n, c, i, j] = x[n, c, i * stride : i * stride + ph, j * stride : j * stride + pw].max()
-    return out, MaxPoolCache(x=x, out=out, pool_height=ph, pool_width=pw, stride=stride)
+                    window = x[n, c, i * stride : i * stride + ph, j * stride : j * stride + pw]
+                    out[n, c, i, j] = window.max()
+                    p, q = np.unravel_index(np.argmax(window), window.shape)
+                    argmax[n, c, i, j] = ((n * C + c) * H + i * stride + p) * W + j * stride + q
+    cache = MaxPoolCache(x=x, out=out, argmax=argmax, pool_height=ph, pool_width=pw, stride=stride)
+    return out, cache
 
 
 def max_pool_backward_naive(dout, cache):
@@ -290,18 +332,18 @@ def conv_forward(x, w, b, conv_param):
     stride, pad, H_out, W_out = _read_conv_inputs("conv_forward", x, w, b, conv_param)
     N, C = x.shape[:2]
     F, _, HH, WW = w.shape
-    x_pad = _pad(x, pad)
-    # cols[n, c, p, q, i, j] = x_pad[n, c, i*stride + p, j*stride + q]: one strided copy per offset.
-    cols = np.empty((N, C, HH, WW, H_out, W_out), dtype=x.dtype)
+    x_pad = _pad_channels_first(x, pad)
+    # cols[c, p, q, n, i, j] = x_pad[c, n, i*stride + p, j*stride + q]: one strided copy per offset.
+    cols = np.empty((C, HH, WW, N, H_out, W_out), dtype=x.dtype)
     for p in range(HH):
         for q in range(WW):
-            cols[:, :, p, q] = x_pad[_offset(p, q, stride, H_out, W_out)]
-    cols = cols.reshape(N, C * HH * WW, H_out * W_out)
-    out = np.matmul(w.reshape(F, -1), cols)  # (N, F, H_out*W_out): N products (F, CHW) @ (CHW, HW)
+            cols[:, p, q] = x_pad[_offset(p, q, stride, H_out, W_out)]
+    cols = cols.reshape(C * HH * WW, N * H_out * W_out)
+    out = w.reshape(F, -1) @ cols  # (F, N*H_out*W_out): one product (F, CHW) @ (CHW, N*HW)
     out = out.astype(np.result_type(out, b), copy=False)
     out += b[:, None]
     cache = ConvCache(x_shape=x.shape, cols=cols, w=w, stride=stride, pad=pad)
-    return out.reshape(N, F, H_out, W_out), cache
+    return out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3), cache
 
 
 def conv_backward(dout, cache):
@@ -327,39 +369,41 @@ def conv_backward(dout, cache):
     F, _, HH, WW = w.shape
     H_out, W_out = _check_conv_dout(where, dout, cache.x_shape, w.shape, stride, pad)
 
-    dout_rows = dout.reshape(N, F, H_out * W_out)
-    db = dout_rows.sum(axis=(0, 2))
-    # dw = sum_n dout[n] @ cols[n].T; BLAS reads cols[n].T in place, where one product over
-    # all samples at once (tensordot) would first copy cols into another layout.
-    dw = np.matmul(dout_rows, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
-    dcols = np.matmul(w.reshape(F, -1).T, dout_rows).reshape(N, C, HH, WW, H_out, W_out)
-    dx_pad = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=dcols.dtype)
+    dout_rows = _channels_first(dout)  # (F, N*H_out*W_out), a view when dout came from conv_forward
+    db = dout_rows.sum(axis=1)
+    dw = (dout_rows @ cols.T).reshape(w.shape)
+    dcols = (w.reshape(F, -1).T @ dout_rows).reshape(C, HH, WW, N, H_out, W_out)
+    dx_pad = np.zeros((C, N, H + 2 * pad, W + 2 * pad), dtype=dcols.dtype)
     for p in range(HH):
         for q in range(WW):
             # Within one offset no two positions touch the same pixel, so += on the slice is exact.
-            dx_pad[_offset(p, q, stride, H_out, W_out)] += dcols[:, :, p, q]
+            dx_pad[_offset(p, q, stride, H_out, W_out)] += dcols[:, p, q]
     dx = dx_pad[:, :, pad : pad + H, pad : pad + W] if pad else dx_pad
-    return np.ascontiguousarray(dx), dw, db
+    return dx.transpose(1, 0, 2, 3), dw, db
 
 
 def _window_offsets(x, ph, pw, stride, H_out, W_out):
     """The ph*pw strided views x[:, :, p + stride*i, q + stride*j], offsets in row-major order.
 
     When the windows tile x (stride equal to the window, no remainder) the views come from
-    one reshape of x to (N, C, H_out, ph, W_out, pw); otherwise from strided slices.
+    one copy of x with the pw columns of every window moved apart, x_q[q] = x[..., q::pw]:
+    NumPy's elementwise loops are many times faster along contiguous runs of W_out values
+    than along every pw-th value, and the one transposing copy costs about one pass over x.
+    Otherwise the views are strided slices of x.
     """
     N, C, H, W = x.shape
     if stride == ph == pw and H == ph * H_out and W == pw * W_out:
-        tiles = x.reshape(N, C, H_out, ph, W_out, pw)
-        return [tiles[:, :, :, p, :, q] for p in range(ph) for q in range(pw)]
+        x_q = np.ascontiguousarray(x.reshape(-1, pw).T).reshape(pw, N, C, H_out, ph, W_out)
+        return [x_q[q, :, :, :, p] for p in range(ph) for q in range(pw)]
     return [x[_offset(p, q, stride, H_out, W_out)] for p in range(ph) for q in range(pw)]
 
 
 def max_pool_forward(x, pool_param):
     """Max-pooling layer, forward pass: the largest value of each window, per channel.
 
-    The running maximum over the window's offsets, each a strided view of x (see the module
-    docstring). Same inputs and results as max_pool_forward_naive.
+    The running maximum over the window's offsets, each a strided view of x, and the flat
+    index into x of the first maximum of each window, which the backward pass routes the
+    gradient to (see the module docstring). Same inputs and results as max_pool_forward_naive.
 
     Inputs:
     - x: (N, C, H, W) floating-point data; never modified
@@ -373,17 +417,28 @@ def max_pool_forward(x, pool_param):
     ph, pw, stride, H_out, W_out = _read_pool_inputs("max_pool_forward", x, pool_param)
     views = _window_offsets(x, ph, pw, stride, H_out, W_out)
     out = views[0].copy()
-    for view in views[1:]:
+    # offset[k] = p*W + q, the flat distance from a window's corner to its k-th pixel; it grows
+    # with k, so the running maximum of larger * offset[k] keeps the last offset that was
+    # strictly larger than all before it: the first maximum in row-major order.
+    W = x.shape[3]
+    best = np.zeros(out.shape, dtype=np.intp)
+    for k, view in enumerate(views[1:], start=1):
+        larger = view > out
+        # A NaN is the maximum of its window, as in PyTorch: the first NaN claims the window
+        # (np.maximum propagates it, and nothing compares larger than NaN afterwards).
+        larger |= np.isnan(view) & ~np.isnan(out)
         np.maximum(out, view, out=out)
-    return out, MaxPoolCache(x=x, out=out, pool_height=ph, pool_width=pw, stride=stride)
+        p, q = divmod(k, pw)
+        np.maximum(best, larger * (p * W + q), out=best)
+    argmax = _window_origins(x.shape, stride, H_out, W_out) + best
+    return out, MaxPoolCache(x=x, out=out, argmax=argmax, pool_height=ph, pool_width=pw, stride=stride)
 
 
 def max_pool_backward(dout, cache):
     """Max-pooling layer, backward pass: each window's gradient goes to its maximum.
 
     A tie sends the whole gradient to the first maximum of the window in row-major order,
-    as PyTorch does: the offsets are visited in that order, and a window whose maximum has
-    been found takes no more. Where windows overlap, a pixel that is the maximum of several
+    as PyTorch does: the forward pass recorded that pixel's index (cache.argmax). Where windows overlap, a pixel that is the maximum of several
     windows receives the sum of their gradients. Same results as max_pool_backward_naive.
 
     Inputs:
@@ -397,29 +452,11 @@ def max_pool_backward(dout, cache):
     validation.cache_of(where, cache, MaxPoolCache, "max_pool_forward")
     validation.float_array(where, "dout", dout)
     validation.same_shape(where, "dout", dout, cache.out.shape, "the shape of out")
-    x, ph, pw, stride = cache.x, cache.pool_height, cache.pool_width, cache.stride
-    H_out, W_out = dout.shape[2:]
-    tiled = stride == ph == pw and x.shape[2:] == (ph * H_out, pw * W_out)
-    # Tiling windows cover every pixel exactly once, so each offset's gradient is written
-    # straight into dx; otherwise dx starts at zero and the offsets' gradients are added.
-    dx = np.empty(x.shape, dtype=dout.dtype) if tiled else np.zeros(x.shape, dtype=dout.dtype)
-    unclaimed = np.ones(dout.shape, dtype=bool)  # windows whose maximum is still to be found
-    hit = np.empty(dout.shape, dtype=bool)
-    routed = None if tiled else np.empty(dout.shape, dtype=dout.dtype)
-    # A window holding a NaN has NaN as its maximum; as in PyTorch its gradient goes to the
-    # first NaN (NaN == NaN is False, so those windows are matched by isnan instead).
-    nan_windows = bool(np.isnan(cache.out).any())
-    views = _window_offsets(x, ph, pw, stride, H_out, W_out)
-    for view, dx_view in zip(views, _window_offsets(dx, ph, pw, stride, H_out, W_out)):
-        np.equal(view, cache.out, out=hit)
-        if nan_windows:
-            hit |= np.isnan(view)
-        hit &= unclaimed
-        unclaimed ^= hit  # hit is a subset of unclaimed: this clears the windows just found
-        if tiled:
-            np.multiply(dout, hit, out=dx_view)
-        else:
-            # Views of one offset never share a pixel, so accumulating through them is exact.
-            np.multiply(dout, hit, out=routed)
-            dx_view += routed
-    return dx
+    dx = np.zeros(cache.x.size, dtype=dout.dtype)
+    if cache.stride >= max(cache.pool_height, cache.pool_width):
+        # Windows that do not overlap have distinct maxima: one scatter writes every gradient.
+        dx[cache.argmax.ravel()] = dout.ravel()
+    else:
+        # A pixel may be the maximum of several windows: add.at sums their gradients in window order.
+        np.add.at(dx, cache.argmax.ravel(), dout.ravel())
+    return dx.reshape(cache.x.shape)

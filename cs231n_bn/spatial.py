@@ -128,11 +128,14 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     N, C, H, W = x.shape
     _check_bn_param(where, bn_param, C, N * H * W)
     ### BEGIN SOLUTION
-    # Move channels last so that each row of the matrix is one position of one sample:
-    # the vanilla batch norm then averages over rows, i.e. over N, H and W together.
-    rows = x.transpose(0, 2, 3, 1).reshape(N * H * W, C)
-    out_rows, bn_cache = batchnorm_forward(rows, gamma, beta, bn_param)
-    out = out_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)
+    # Channels first: row c of x_cf holds channel c over the batch and every position, so
+    # x_cf.T is the (N*H*W, C) matrix of the vanilla batch norm, one row per position of one
+    # sample. The vanilla layer keeps the memory order of its input: on this transposed view
+    # each channel's sums run along contiguous memory, and the cache holds views of
+    # (C, N*H*W) arrays. (A conv layer's output is already channels first: no copy then.)
+    x_cf = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).reshape(C, N * H * W)
+    out_rows, bn_cache = batchnorm_forward(x_cf.T, gamma, beta, bn_param)
+    out = out_rows.T.reshape(C, N, H, W).transpose(1, 0, 2, 3)
     cache = SpatialBatchNormCache(shape=x.shape, bn=bn_cache)
     ### END SOLUTION
     return out, cache
@@ -161,9 +164,9 @@ def spatial_batchnorm_backward(dout, cache):
     validation.same_shape(where, "dout", dout, cache.shape, "the shape of x and of out")
     ### BEGIN SOLUTION
     N, C, H, W = dout.shape
-    drows = dout.transpose(0, 2, 3, 1).reshape(N * H * W, C)
-    dx_rows, dgamma, dbeta = batchnorm_backward_alt(drows, cache.bn)
-    dx = dx_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)
+    dout_cf = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(C, N * H * W)
+    dx_rows, dgamma, dbeta = batchnorm_backward_alt(dout_cf.T, cache.bn)
+    dx = dx_rows.T.reshape(C, N, H, W).transpose(1, 0, 2, 3)
     ### END SOLUTION
     return dx, dgamma, dbeta
 
@@ -223,18 +226,23 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     ### BEGIN SOLUTION
     N, C, H, W = x.shape
     # Consecutive channels are contiguous in memory, so one reshape lines up each group's
-    # (C/G)*H*W values along the last axis.
-    xg = x.reshape(N, G, -1)
-    # Sums in float64 whatever x's dtype (as in layer norm), results rounded to x's dtype
+    # (C/G)*H*W values along the last axis (a copy only if x is not in (N, C, H, W) order).
+    xg = np.ascontiguousarray(x).reshape(N, G, -1)
+    M = xg.shape[2]
+    # Sums in float64 whatever x's dtype (as in layer norm), results rounded to x's dtype.
+    # The subtraction runs in float64 too and is rounded once on the way into xmu, in
+    # buffer-sized chunks rather than through a float64 copy of x.
     acc = np.promote_types(x.dtype, np.float64)
-    mu = xg.mean(axis=2, keepdims=True, dtype=acc)
-    xmu = (xg - mu).astype(x.dtype, copy=False)
-    var = np.mean(xmu**2, axis=2, keepdims=True, dtype=acc).astype(x.dtype)
+    mu = np.einsum("ngm->ng", xg, dtype=acc)[..., None] / M
+    xmu = np.empty_like(xg)
+    np.subtract(xg, mu, out=xmu, casting="same_kind")
+    var = (np.einsum("ngm,ngm->ng", xmu, xmu, dtype=acc)[..., None] / M).astype(x.dtype)
     mu = mu.astype(x.dtype)
     ivar = 1.0 / np.sqrt(var + eps)
     xhat = xmu * ivar
     # reshape(C, 1, 1) serves gamma and beta of shape (C,) and (1, C, 1, 1) alike
-    out = gamma.reshape(C, 1, 1) * xhat.reshape(N, C, H, W) + beta.reshape(C, 1, 1)
+    out = xhat.reshape(N, C, H, W) * gamma.reshape(C, 1, 1)
+    out += beta.reshape(C, 1, 1)
     cache = GroupNormCache(x=x, G=G, mu=mu, xmu=xmu, var=var, ivar=ivar, xhat=xhat, gamma=gamma, eps=eps)
     ### END SOLUTION
     validation.finite_variance(where, cache.var, x)
@@ -263,16 +271,16 @@ def spatial_groupnorm_backward(dout, cache):
     # means over each group's values, dx = ivar * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
     N, C, H, W = dout.shape
     xhat = cache.xhat
-    xhat_map = xhat.reshape(N, C, H, W)
+    M = xhat.shape[2]
     # gamma and beta share one shape (C,) or (1, C, 1, 1); the gradients come back in it
-    dbeta = dout.sum(axis=(0, 2, 3)).reshape(cache.gamma.shape)
-    dgamma = np.sum(dout * xhat_map, axis=(0, 2, 3)).reshape(cache.gamma.shape)
-    dxhat = (cache.gamma.reshape(C, 1, 1) * dout).reshape(N, cache.G, -1)
-    dx = cache.ivar * (
-        dxhat
-        - dxhat.mean(axis=2, keepdims=True)
-        - xhat * np.mean(dxhat * xhat, axis=2, keepdims=True)
-    )
+    dbeta = np.einsum("nchw->c", dout).reshape(cache.gamma.shape)
+    dgamma = np.einsum("nchw,nchw->c", dout, xhat.reshape(N, C, H, W)).reshape(cache.gamma.shape)
+    dxhat = (dout * cache.gamma.reshape(C, 1, 1)).reshape(N, cache.G, M)
+    # The (N, G, 1) means are folded first, and every pass after the first runs in place.
+    dx = xhat * (np.einsum("ngm,ngm->ng", dxhat, xhat)[..., None] / M)
+    dx += dxhat.mean(axis=2, keepdims=True)
+    np.subtract(dxhat, dx, out=dx)
+    dx *= cache.ivar
     dx = dx.reshape(N, C, H, W)
     ### END SOLUTION
     return dx, dgamma, dbeta

@@ -1,0 +1,79 @@
+"""The memory layouts of issue 23: results do not depend on blocks or layouts, and no copy is made where none is needed."""
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+from cs231n_bn import batchnorm, benchmark
+from cs231n_bn.conv import conv_backward, conv_forward, max_pool_backward, max_pool_forward
+from cs231n_bn.spatial import spatial_batchnorm_backward, spatial_batchnorm_forward
+
+
+def forward_backward(x, gamma, beta, dout):
+    out, cache = batchnorm.batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    return (out, cache.xmu, cache.xhat, *batchnorm.batchnorm_backward_alt(dout, cache))
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_blocks_of_any_size_give_the_same_batch_norm(monkeypatch, order, dtype):
+    x, gamma, beta, dout = benchmark.batchnorm_inputs(37, 11, dtype, seed=5)
+    x, dout = np.asarray(x, order=order), np.asarray(dout, order=order)
+    monkeypatch.setattr(batchnorm, "BLOCK_ENTRIES", 2**40)
+    whole = forward_backward(x, gamma, beta, dout)
+    monkeypatch.setattr(batchnorm, "BLOCK_ENTRIES", 30)  # blocks of 2 rows (C order) or of 1 column (F order)
+    assert len(batchnorm.blocks(x)) > 3
+    blocked = forward_backward(x, gamma, beta, dout)
+    for a, b in zip(whole, blocked):
+        assert a.dtype == b.dtype == dtype and a.shape == b.shape
+        if dtype == np.float64:  # float64 statistics are not blocked; every elementwise result is the same
+            np.testing.assert_array_equal(a, b)
+        else:  # float32 sums are added up in another order
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_blocks_follow_the_memory_order():
+    a = np.zeros((1000, 300))
+    assert all(cols == slice(None) for _, cols in batchnorm.blocks(a))
+    assert all(rows == slice(None) for rows, _ in batchnorm.blocks(a.T))
+
+
+def test_conv_output_is_channels_first_and_batch_norm_reads_it_without_a_copy(rng):
+    x = rng.normal(size=(3, 2, 5, 5))
+    w, b = rng.normal(size=(4, 2, 3, 3)), rng.normal(size=4)
+    out, conv_cache = conv_forward(x, w, b, {"stride": 1, "pad": 1})
+    assert out.transpose(1, 0, 2, 3).flags.c_contiguous
+    bn_out, bn_cache = spatial_batchnorm_forward(out, np.ones(4), np.zeros(4), {"mode": "train"})
+    assert np.shares_memory(bn_cache.bn.x, out)  # the (N*H*W, C) rows are a view of the conv's output
+    contiguous_out, _ = spatial_batchnorm_forward(np.ascontiguousarray(out), np.ones(4), np.zeros(4), {"mode": "train"})
+    np.testing.assert_array_equal(bn_out, contiguous_out)
+    dout = rng.normal(size=out.shape)
+    dx_bn = spatial_batchnorm_backward(dout, bn_cache)[0]
+    # conv_backward takes dout in either layout, with the same results
+    for a, b in zip(conv_backward(dx_bn, conv_cache), conv_backward(np.ascontiguousarray(dx_bn), conv_cache)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_pool_records_the_first_maximum_of_every_window():
+    x = np.array([[[[1.0, 3.0, 2.0, 2.0], [3.0, 0.0, 2.0, 2.0]]]])
+    out, cache = max_pool_forward(x, {})
+    np.testing.assert_array_equal(out, [[[[3.0, 2.0]]]])
+    np.testing.assert_array_equal(cache.argmax, [[[[1, 2]]]])  # flat indices into x
+    np.testing.assert_array_equal(max_pool_backward(np.array([[[[5.0, 7.0]]]]), cache),
+                                  [[[[0.0, 5.0, 7.0, 0.0], [0.0, 0.0, 0.0, 0.0]]]])
+
+
+def blas_threads():
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+@pytest.mark.parametrize("threads", [1, None])
+def test_bench_convnet_restores_both_libraries_threads(threads):
+    before = blas_threads()
+    torch = benchmark.torch
+    torch_before = torch.get_num_threads() if torch is not None else None
+    benchmark.bench_convnet(N=2, input_dim=(3, 8, 8), num_filters=4, repeat=1, min_time=1e-4, threads=threads,
+                            layers=False)
+    assert blas_threads() == before
+    if torch is not None:
+        assert torch.get_num_threads() == torch_before
