@@ -234,6 +234,8 @@ def torch_running_var(running_var, momentum, positions, steps, start=1.0):
 def torch_convnet(layers):
     """A torch.nn.Sequential (float32) with the layers of `layers_of(net)`, in order.
 
+    (Its Keras counterpart is notebook 9's exercise, so the package does not hold one.)
+
     Batch norm's momentum becomes PyTorch's 1 - m (its momentum weighs the new value).
     """
     require("torch_convnet", "torch")
@@ -258,33 +260,6 @@ def torch_convnet(layers):
         else:
             raise ValueError(f"torch_convnet: unknown layer kind {kind!r}")
     return nn.Sequential(*modules)
-
-
-def keras_convnet(layers):
-    """A keras.Sequential (float32, channels last) with the layers of `layers_of(net)`.
-
-    The reference answer to notebook 9's exercise (the student edition leaves it out).
-    """
-    require("keras_convnet", "keras")
-    ### BEGIN SOLUTION
-    C, H, W = layers[0]["shape"]
-    model = keras.Sequential([keras.Input((H, W, C))])
-    for layer in layers[1:]:
-        kind = layer["kind"]
-        if kind == "conv":
-            model.add(keras.layers.Conv2D(layer["filters"], layer["size"], padding="same"))
-        elif kind == "spatial_batchnorm":
-            model.add(keras.layers.BatchNormalization(momentum=layer["momentum"], epsilon=layer["eps"]))
-        elif kind == "relu":
-            model.add(keras.layers.ReLU())
-        elif kind == "max_pool":
-            model.add(keras.layers.MaxPooling2D(layer["size"], strides=layer["stride"]))
-        elif kind == "flatten":
-            model.add(keras.layers.Flatten())
-        elif kind == "affine":
-            model.add(keras.layers.Dense(layer["units"]))
-    return model
-    ### END SOLUTION
 
 
 # ---------------------------------------------------------------------------------------

@@ -187,7 +187,7 @@ def _compare(net_before, net_after, scores, loss, grads, theirs):
     return result
 
 
-def one_step(net, X, y, learning_rate=0.05, momentum=0.9, keras_model=None, frameworks=("Keras", "PyTorch")):
+def one_step(net, X, y, keras_model=None, learning_rate=0.05, momentum=0.9, frameworks=("Keras", "PyTorch")):
     """One forward pass in inference mode, then one training step, of ours and both frameworks.
 
     net is copied, not changed. The frameworks' models start from its weights and
@@ -196,8 +196,8 @@ def one_step(net, X, y, learning_rate=0.05, momentum=0.9, keras_model=None, fram
     Inputs:
     - net: SmallConvNet (batch norm or none); X: (N, C, H, W) images; y: (N,) labels
     - learning_rate, momentum: SGD with momentum's
-    - keras_model: a Keras model of net's layers to use (e.g. a student's), or None for
-      the reference keras_convnet; its weights are overwritten
+    - keras_model: a Keras model of net's layers (notebook 9's exercise builds one); its
+      weights are overwritten. Needed when "Keras" is compared.
     - frameworks: which of "Keras" and "PyTorch" to compare
 
     Returns:
@@ -208,6 +208,8 @@ def one_step(net, X, y, learning_rate=0.05, momentum=0.9, keras_model=None, fram
     if not frameworks or not set(frameworks) <= {"Keras", "PyTorch"}:
         raise ValueError(f"{where}: frameworks must name some of 'Keras', 'PyTorch'; got {frameworks!r}")
     fc.require(where, *({"Keras": "keras", "PyTorch": "torch"}[name] for name in frameworks))
+    if "Keras" in frameworks and keras_model is None:
+        raise ValueError(f"{where}: comparing Keras needs keras_model, a Keras model of net's layers; got None")
     validation.float_array(where, "X", X, ndim=4)
     before = copy.deepcopy(net)
     ours = copy.deepcopy(net)
@@ -223,8 +225,7 @@ def one_step(net, X, y, learning_rate=0.05, momentum=0.9, keras_model=None, fram
 
 
 def _keras_one_step(before, ours, X, y, learning_rate, momentum, keras_model, scores, loss, grads):
-    layers = fc.layers_of(before)
-    model = fc.to_keras(before, keras_model if keras_model is not None else fc.keras_convnet(layers))
+    model = fc.to_keras(before, keras_model)
     x_k = fc.nhwc(X)
     their_scores = _to_numpy(model(x_k, training=False), before.dtype)
     their_loss, their_grads = keras_step(model, keras_optimizer(learning_rate, momentum), before, x_k, y)
@@ -280,8 +281,8 @@ class Run:
         return float(np.median(self.step_seconds)) * self.steps_per_epoch
 
 
-def train(net, data, num_steps, batch_size=32, learning_rate=0.05, momentum=0.9, eval_every=25, seed=0,
-          keras_model=None, train_sample=300):
+def train(net, data, keras_model, num_steps, batch_size=32, learning_rate=0.05, momentum=0.9, eval_every=25, seed=0,
+          train_sample=300):
     """Train ours, a Keras copy and a PyTorch copy of net on the same batches.
 
     All three start from net's weights (net is copied, not changed), see the same batches
@@ -291,9 +292,9 @@ def train(net, data, num_steps, batch_size=32, learning_rate=0.05, momentum=0.9,
 
     Inputs:
     - net: SmallConvNet; data: dict with X_train, y_train, X_val, y_val ((N, C, H, W) images)
+    - keras_model: a Keras model of net's layers (notebook 9's exercise builds one); its
+      weights are overwritten
     - num_steps, batch_size, learning_rate, momentum, eval_every, seed: the run's settings
-    - keras_model: a Keras model of net's layers (e.g. a student's), or None for the
-      reference keras_convnet; its weights are overwritten
     - train_sample: how many training images the training accuracy is measured on
 
     Returns:
@@ -312,7 +313,7 @@ def train(net, data, num_steps, batch_size=32, learning_rate=0.05, momentum=0.9,
     layers = fc.layers_of(net)
     ours = copy.deepcopy(net)
     configs = {}
-    model = fc.to_keras(net, keras_model if keras_model is not None else fc.keras_convnet(layers))
+    model = fc.to_keras(net, keras_model)
     model.compile(optimizer=keras_optimizer(learning_rate, momentum), loss=keras_loss())
     module = fc.to_torch(net, fc.torch_convnet(layers))
     optimizer = torch_optimizer(module, learning_rate, momentum)

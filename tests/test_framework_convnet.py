@@ -50,6 +50,19 @@ def _net(arguments, seed=1):
     return net
 
 
+def _exercise_answer(keras):
+    """keras_convnet as notebook 9's exercise cell defines it (in a student edition: the student's).
+
+    The package holds no Keras model builder: building one is the exercise.
+    """
+    cells = json.loads((ROOT / "notebooks" / "09_convnet_in_frameworks.ipynb").read_text(encoding="utf-8"))["cells"]
+    (source,) = ["".join(cell["source"]) for cell in cells
+                 if cell["metadata"].get("nbgrader", {}).get("grade_id") == "nb09_keras_convnet"]
+    namespace = {"keras": keras}
+    exec(source, namespace)
+    return namespace["keras_convnet"]
+
+
 def _batch(net, seed=2, N=12):
     rng = np.random.default_rng(seed)
     C, H, W = net.input_dim
@@ -188,7 +201,7 @@ def test_a_wrong_torch_module_is_refused_with_the_layer_named():
 # Keras, one fresh interpreter per backend
 # ---------------------------------------------------------------------------------------
 
-# Run in the child: one-step comparisons of the reference Keras model for every network,
+# Run in the child: one-step comparisons of the exercise's Keras model for every network,
 # a round trip of the weights, Keras's own train_on_batch against the step we compare,
 # and the exercise's check on the reference answer and on wrong answers.
 _KERAS_CHILD = r"""
@@ -196,27 +209,34 @@ import json
 import numpy as np
 from cs231n_bn import framework_convnet as fc, side_by_side
 from cs231n_bn.checks import CheckFailed, check_keras_convnet
-from test_framework_convnet import NETWORKS, _batch, _net
+from test_framework_convnet import NETWORKS, _batch, _exercise_answer, _net
 
 keras = fc.keras
+keras_convnet = _exercise_answer(keras)
+try:
+    keras_convnet(fc.layers_of(_net(NETWORKS[0])))
+except NotImplementedError:
+    print(json.dumps({"not_started": True}))
+    raise SystemExit(0)
 report = {"backend": fc.keras_backend(), "worst": [], "ratios": []}
 for arguments in NETWORKS:
     net = _net(arguments)
     X, y = _batch(net)
-    step = side_by_side.one_step(net, X, y, learning_rate=0.1, frameworks=("Keras",))["Keras"]
+    step = side_by_side.one_step(net, X, y, keras_convnet(fc.layers_of(net)), learning_rate=0.1,
+                                 frameworks=("Keras",))["Keras"]
     report["worst"].append(step.worst())
     report["ratios"] += list(step.var_update_ratio.values())
 
 net = _net(NETWORKS[1])
-model = fc.to_keras(net, fc.keras_convnet(fc.layers_of(net)))
+model = fc.to_keras(net, keras_convnet(fc.layers_of(net)))
 params, bn_params = fc.from_keras(model, net)
 report["round_trip"] = all(np.array_equal(params[k], net.params[k]) for k in net.params) and all(
     np.array_equal(a[key], b[key]) for a, b in zip(net.bn_params, bn_params) for key in ("running_mean", "running_var"))
 
 X, y = _batch(net)
-manual = fc.to_keras(net, fc.keras_convnet(fc.layers_of(net)))
+manual = fc.to_keras(net, keras_convnet(fc.layers_of(net)))
 side_by_side.keras_step(manual, side_by_side.keras_optimizer(0.1, 0.9), net, fc.nhwc(X), y)
-compiled = fc.to_keras(net, fc.keras_convnet(fc.layers_of(net)))
+compiled = fc.to_keras(net, keras_convnet(fc.layers_of(net)))
 compiled.compile(optimizer=side_by_side.keras_optimizer(0.1, 0.9), loss=side_by_side.keras_loss())
 compiled.train_on_batch(fc.nhwc(X), y)
 # relative to the model's largest weight: a conv bias before batch norm gets no gradient (but
@@ -239,7 +259,7 @@ def default_momentum(layers):
 
 
 def without_relu(layers):
-    return fc.keras_convnet([layer for layer in layers if layer["kind"] != "relu"])
+    return keras_convnet([layer for layer in layers if layer["kind"] != "relu"])
 
 
 def not_built(layers):
@@ -247,7 +267,7 @@ def not_built(layers):
 
 
 report["check"] = {}
-check_keras_convnet(fc.keras_convnet)
+check_keras_convnet(keras_convnet)
 for wrong in (default_momentum, without_relu, not_built):
     try:
         check_keras_convnet(wrong)
@@ -269,6 +289,8 @@ def test_keras_forward_and_one_step_agree_with_ours_on_each_backend(backend):
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
+    if report.get("not_started"):
+        pytest.skip("notebook 9's exercise keras_convnet is not written yet")
     assert report["backend"] == backend
     assert max(report["worst"]) < TOLERANCE, report["worst"]
     # Keras adds the biased batch variance to its moving variance, as ours does

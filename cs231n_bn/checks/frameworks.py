@@ -56,7 +56,7 @@ def check_keras_convnet(keras_convnet):
     from cs231n_bn import framework_convnet as fc
     from cs231n_bn import side_by_side
 
-    fc.require("check_keras_convnet", "keras", "torch")
+    fc.require("check_keras_convnet", "keras")
     rng = np.random.default_rng(90)
     for description, arguments in _NETWORKS:
         net = _network(arguments, rng)
