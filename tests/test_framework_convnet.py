@@ -246,16 +246,9 @@ report["train_on_batch"] = side_by_side.difference(np.concatenate([w.ravel() for
 
 
 def default_momentum(layers):
-    C, H, W = layers[0]["shape"]
-    model = keras.Sequential([keras.Input((H, W, C))])
-    for layer in layers[1:]:
-        model.add({
-            "conv": lambda: keras.layers.Conv2D(layer.get("filters"), layer.get("size"), padding="same"),
-            "spatial_batchnorm": lambda: keras.layers.BatchNormalization(epsilon=layer.get("eps")),
-            "relu": keras.layers.ReLU, "max_pool": keras.layers.MaxPooling2D, "flatten": keras.layers.Flatten,
-            "affine": lambda: keras.layers.Dense(layer.get("units")),
-        }[layer["kind"]]())
-    return model
+    # the answer's model, built with Keras's default momentum instead of the list's
+    return keras_convnet([dict(layer, momentum=0.99) if layer["kind"] == "spatial_batchnorm" else layer
+                          for layer in layers])
 
 
 def without_relu(layers):
