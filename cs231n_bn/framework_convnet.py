@@ -161,27 +161,27 @@ def conv_from_keras(kernel, bias):
     return np.ascontiguousarray(kernel.transpose(3, 2, 0, 1)), bias.copy()
 
 
-def affine_to_keras(w, b, feature_shape):
+def affine_to_keras(w, b, map_shape):
     """Our affine weights (F*H*W, M), rows in (F, H, W) order, as Keras's [kernel, bias].
 
     Keras flattens (N, H, W, F) maps, so its kernel's rows are in (H, W, F) order.
-    feature_shape: (F, H, W), the maps the layer's input flattens.
+    map_shape: (F, H, W), the maps the layer's input flattens.
     """
     validation.float_array("affine_to_keras", "w", w, ndim=2)
-    F, H, W = feature_shape
+    F, H, W = map_shape
     if w.shape[0] != F * H * W:
-        raise ValueError(f"affine_to_keras: w must have F*H*W = {F * H * W} rows for maps {feature_shape}; got {w.shape}")
+        raise ValueError(f"affine_to_keras: w must have F*H*W = {F * H * W} rows for maps {map_shape}; got {w.shape}")
     M = w.shape[1]
     return [np.ascontiguousarray(w.reshape(F, H, W, M).transpose(1, 2, 0, 3).reshape(-1, M)), b.copy()]
 
 
-def affine_from_keras(kernel, bias, feature_shape):
+def affine_from_keras(kernel, bias, map_shape):
     """Keras's Dense kernel (H*W*F, M), rows in (H, W, F) order, as our (w, b)."""
     validation.float_array("affine_from_keras", "kernel", kernel, ndim=2)
-    F, H, W = feature_shape
+    F, H, W = map_shape
     if kernel.shape[0] != F * H * W:
         raise ValueError(
-            f"affine_from_keras: kernel must have H*W*F = {F * H * W} rows for maps {feature_shape}; got {kernel.shape}")
+            f"affine_from_keras: kernel must have H*W*F = {F * H * W} rows for maps {map_shape}; got {kernel.shape}")
     M = kernel.shape[1]
     return np.ascontiguousarray(kernel.reshape(H, W, F, M).transpose(2, 0, 1, 3).reshape(-1, M)), bias.copy()
 
