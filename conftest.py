@@ -1,16 +1,18 @@
-"""Notebook 8 compares our layer with PyTorch and Keras, optional installs: without either,
-its cells are skipped, not failed, and the run ends with one line saying how to install them.
-(Its stored outputs are those of a run with both, so a run without one could not match.)"""
+"""Notebooks 8 and 9 compare our layers with PyTorch and Keras, optional installs: without
+either, their cells are skipped, not failed, and the run ends with one line saying how to
+install them. (Their stored outputs are those of a run with both, so a run without one
+could not match.) Notebook 9 runs Keras on TensorFlow when the TensorFlow extra is
+installed and on PyTorch otherwise; its compared outputs are the same on both."""
 
 import importlib.util
 
 import pytest
 
-TORCH_NOTEBOOK = "08_frameworks.ipynb"
+TORCH_NOTEBOOKS = ("08_frameworks.ipynb", "09_convnet_in_frameworks.ipynb")
 HOW_TO_ENABLE = (
-    "PyTorch or Keras is not installed: notebook 8 and the framework comparisons in tests/ were "
-    "skipped. To run them: .venv/bin/pip install -r requirements-torch.txt (the README gives the "
-    "CPU-only command)."
+    "PyTorch or Keras is not installed: notebooks 8 and 9 and the framework comparisons in tests/ "
+    "were skipped. To run them: .venv/bin/pip install -r requirements-torch.txt (the README gives "
+    "the CPU-only command)."
 )
 
 
@@ -23,7 +25,7 @@ def pytest_collection_modifyitems(config, items):
         return
     skip = pytest.mark.skip(reason=HOW_TO_ENABLE)
     for item in items:
-        if item.path.name == TORCH_NOTEBOOK:
+        if item.path.name in TORCH_NOTEBOOKS:
             item.add_marker(skip)
 
 

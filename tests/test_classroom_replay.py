@@ -28,7 +28,10 @@ LIMITS = Limits(timeout=60, memory_mb=1024)
 NEEDS_TORCH = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch is not installed")
 NOTEBOOKS = {2: "02_staged_backward.ipynb", 3: "03_simplified_backward.ipynb", 4: "04_gradient_checks.ipynb",
              5: "05_training_with_batchnorm.ipynb", 6: "06_layer_norm.ipynb", 7: "07_conv_nets.ipynb",
-             8: "08_frameworks.ipynb"}
+             8: "08_frameworks.ipynb", 9: "09_convnet_in_frameworks.ipynb"}
+# notebook 9's Keras model is built in the student's process, with Keras
+NEEDS_KERAS = pytest.mark.skipif(importlib.util.find_spec("keras") is None or importlib.util.find_spec("torch") is None,
+                                 reason="Keras or PyTorch is not installed")
 
 # Planted in the notebook's first code cell: the kernel would report every check cell passed.
 HOOKS = '''
@@ -79,6 +82,14 @@ WRONG = {
         "    return N / (N - 1) * running_var + (1 - momentum) ** k\n"),
     # converted to our training-history convention, where PyTorch's test mode uses it as stored
     "nb08_load_trained": "gamma_e, beta_e, bn_param_e = torch_compat.bn_param_from_module(trained, batch_size=24)\n",
+    "nb09_keras_convnet": (  # Keras's default momentum and epsilon, not the list's
+        "def keras_convnet(layers):\n"
+        "    C, H, W = layers[0]['shape']\n"
+        "    made = {'conv': lambda l: keras.layers.Conv2D(l['filters'], l['size'], padding='same'),\n"
+        "            'spatial_batchnorm': lambda l: keras.layers.BatchNormalization(),\n"
+        "            'relu': lambda l: keras.layers.ReLU(), 'max_pool': lambda l: keras.layers.MaxPooling2D(2),\n"
+        "            'flatten': lambda l: keras.layers.Flatten(), 'affine': lambda l: keras.layers.Dense(l['units'])}\n"
+        "    return keras.Sequential([keras.Input((H, W, C))] + [made[l['kind']](l) for l in layers[1:]])\n"),
 }
 
 # A wrong package function per check of the package's functions: (module, code appended, cells it costs)
@@ -133,7 +144,8 @@ def test_every_notebook_named_here_is_replayed_and_only_these_new_cells():
                       5: {"nb05_check_steps_to_reach"}, 6: {"nb06_check_normalize_over"},
                       7: {"nb07_check_sbn_stats", "nb07_check_sbn_numeric", "nb07_check_gn_special_cases",
                           "nb07_check_gn_numeric"},
-                      8: {"nb08_check_torch_running_var", "nb08_check_load_trained"}}
+                      8: {"nb08_check_torch_running_var", "nb08_check_load_trained"},
+                      9: {"nb09_check_keras_convnet"}}
     assert covers(NOTEBOOKS[2], "nb02_check_backward_matches_steps")
     assert all(covers(NOTEBOOKS[n], gid) for n in checks for gid in checks[n])  # grade.py: verified
     solutions = {spec.solve_id for n in NOTEBOOKS if n != 2 for spec in SPECS[n][1]} - {""}
@@ -148,7 +160,8 @@ def test_no_check_cell_of_the_course_is_left_to_the_kernel():
     assert left == []
 
 
-@pytest.mark.parametrize("number", [3, 4, 5, 6, 7, pytest.param(8, marks=[NEEDS_TORCH, pytest.mark.slow])])
+@pytest.mark.parametrize("number", [3, 4, 5, 6, 7, pytest.param(8, marks=[NEEDS_TORCH, pytest.mark.slow]),
+                                    pytest.param(9, marks=[NEEDS_KERAS, pytest.mark.slow])])
 def test_solved_blank_wrong_and_forged(editions, number):
     """Solved: every replayed cell passes; blank: none does; each wrong solution costs its
     own cell only; hooks and a redefined helper in another cell change nothing."""

@@ -16,11 +16,12 @@ unless the instructor asks for it.
 Modules: display (how a check speaks), core (calling the code under test), normalized
 (judging a normalized output), backward (judging gradients path by path), one module per
 exercise family (batch_norm, layer_norm, spatial_norm, network, optimizers,
-notebook_steps), and hints.
+notebook_steps, frameworks), and hints.
 """
 
 from cs231n_bn.checks.batch_norm import check_batchnorm_backward, check_batchnorm_backward_alt, check_batchnorm_forward
 from cs231n_bn.checks.display import CheckFailed, NotImplementedYet
+from cs231n_bn.checks.frameworks import check_keras_convnet
 from cs231n_bn.checks.hints import hint
 from cs231n_bn.checks.layer_norm import check_layernorm_backward, check_layernorm_forward
 from cs231n_bn.checks.network import check_fc_net_backward, check_fc_net_forward
@@ -43,6 +44,7 @@ __all__ = [
     "check_batchnorm_forward",
     "check_fc_net_backward",
     "check_fc_net_forward",
+    "check_keras_convnet",
     "check_layernorm_backward",
     "check_layernorm_forward",
     "check_sgd_momentum",

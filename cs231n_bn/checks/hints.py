@@ -122,6 +122,15 @@ HINTS = {
         "the sums of dxhat and of dxhat * xhat over the batch take the places of gamma * dbeta and "
         "gamma * dgamma.",
     ),
+    "keras_convnet": (
+        "One Keras layer per entry of the list after the input, in the list's order: Conv2D, "
+        "BatchNormalization, ReLU, MaxPooling2D, Flatten, Dense. The images arrive channels last, "
+        "(N, H, W, C); start the model with keras.Input of that shape so that it has its weights.",
+        "Read each entry's numbers into the layer's arguments: the conv's filters and size with the "
+        "padding that keeps H and W; batch norm's eps and momentum (Keras's momentum weighs the old "
+        "value, as ours does, but its defaults are not ours); the pool's size and stride; the affine "
+        "layer's units. Weights need no initializer of yours: the converters overwrite them.",
+    ),
 }
 
 

@@ -50,4 +50,9 @@ SOLUTIONS = {
     ),
     "undo": "gamma = sqrt(var + eps) (biased variance), beta = mu, both per feature.",
     "dx_from_dxhat": "dx = ivar / N * (N dxhat - sum_i dxhat_i - xhat sum_i dxhat_i xhat_i).",
+    "keras_convnet": (
+        "keras.Sequential([keras.Input((H, W, C))]), then per entry: Conv2D(filters, size, padding='same'),\n"
+        "BatchNormalization(momentum=momentum, epsilon=eps), ReLU(), MaxPooling2D(size, strides=stride),\n"
+        "Flatten(), Dense(units)."
+    ),
 }

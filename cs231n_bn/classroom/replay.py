@@ -25,6 +25,8 @@ Covered:
   nb07_check_gn_numeric
 - notebook 8: nb08_check_torch_running_var, nb08_check_load_trained (the trained
   nn.BatchNorm1d is built from the grader's numbers in the student's process, with PyTorch)
+- notebook 9: nb09_check_keras_convnet (the student's Keras model is built and run in the
+  student's process, with the grader's layer list, weights and images)
 That is every check cell of the course that does not call a package check; those
 (`checks.check_...`) score through their exercise, verified by grade.py. A check cell added
 to a notebook and not listed here is reported by the kernel (grade.py keeps those points apart).
@@ -459,6 +461,70 @@ def _judge_load_trained(values, data, call):
     assert bn_param_e.get("eps") == t["eps"], "bn_param_e['eps'] is not the module's eps"
 
 
+# Notebook 9: the student's keras_convnet builds a model, in the student's process, from a
+# layer list of the grader's; the grader's weights (in Keras's layouts) go in, and the scores
+# on the grader's images and the moving statistics after one training-mode call come back.
+
+KERAS_RUN = """
+def _replayed_keras_run(layers, weights, x):
+    model = keras_convnet(layers)
+    holders = [layer for layer in model.layers if layer.weights]
+    if len(holders) != len(weights):
+        raise ValueError(f"the model has {len(holders)} layers with weights; the network has {len(weights)}")
+    for layer, arrays in zip(holders, weights):
+        layer.set_weights(arrays)
+    scores = keras.ops.convert_to_numpy(model(x, training=False))
+    model(x, training=True)
+    moving = [[keras.ops.convert_to_numpy(w) for w in layer.non_trainable_weights] for layer in holders]
+    return scores, moving
+"""
+
+
+def _judge_keras_convnet(values, data, call):
+    from cs231n_bn import framework_convnet
+    from cs231n_bn.cnn import SmallConvNet
+
+    rng = np.random.default_rng([data["seed"], 9])
+    C, F, M = (int(n) for n in rng.integers((1, 3, 2), (4, 8, 6)))
+    order = str(rng.choice(["conv-norm-relu-pool", "conv-relu-pool-norm"]))
+    net = SmallConvNet(input_dim=(C, 8, 8), num_filters=F, num_classes=M, normalization="batchnorm", num_blocks=2,
+                       block_order=order, dtype=np.float32, seed=int(rng.integers(1000)))
+    for i, bn_param in enumerate(net.bn_params, start=1):
+        net.params[f"gamma{i}"] = rng.uniform(0.5, 2.0, F).astype(np.float32)
+        net.params[f"beta{i}"] = rng.normal(0, 0.5, F).astype(np.float32)
+        bn_param.update(eps=float(rng.choice([1e-3, 1e-2])), momentum=float(rng.uniform(0.6, 0.95)),
+                        running_mean=rng.normal(0, 0.5, F).astype(np.float32),
+                        running_var=rng.uniform(0.5, 2.0, F).astype(np.float32))
+    layers = framework_convnet.layers_of(net)
+    weights = []
+    for layer in layers:
+        if layer["kind"] == "conv":
+            weights.append(framework_convnet.conv_to_keras(*(net.params[name] for name in layer["params"])))
+        elif layer["kind"] == "spatial_batchnorm":
+            weights.append(framework_convnet.keras_compat.weights_from_bn_param(
+                *(net.params[name] for name in layer["params"]), net.bn_params[layer["block"] - 1]))
+        elif layer["kind"] == "affine":
+            weights.append(framework_convnet.affine_to_keras(*(net.params[name] for name in layer["params"]),
+                                                             framework_convnet.feature_shape(layers)))
+    X = rng.normal(1.0, 2.0, size=(6, C, 8, 8)).astype(np.float32)
+    scores, moving = call("_replayed_keras_run", layers, weights, framework_convnet.nhwc(X))
+    right = net.loss(X)
+    net.loss(X, rng.integers(0, M, size=6))  # a training step's forward pass: updates the running statistics
+    scores = np.asarray(scores, dtype=np.float64)
+    assert scores.shape == right.shape, f"the model's scores have shape {scores.shape}, ours {right.shape}"
+    error = np.max(np.abs(scores - right)) / np.max(np.abs(right))
+    assert error < 1e-4, f"with our weights loaded, the model's inference scores differ from ours by {error:.1e}"
+    weighted = [layer for layer in layers if layer["kind"] in ("conv", "spatial_batchnorm", "affine")]
+    for layer, statistics in zip(weighted, moving):
+        if layer["kind"] != "spatial_batchnorm":
+            continue
+        i = layer["block"]
+        for name, theirs in zip(("running_mean", "running_var"), statistics):
+            ours, theirs = net.bn_params[i - 1][name], np.asarray(theirs, dtype=np.float64)
+            assert theirs.shape == ours.shape and np.allclose(theirs, ours, rtol=1e-4, atol=1e-5), (
+                f"after one training-mode call, batch norm {i}'s moving statistic differs from our {name}")
+
+
 def _no_inputs(rng):
     return {}
 
@@ -502,6 +568,10 @@ SPECS = {
         CellSpec("nb08_check_load_trained", "nb08_load_trained", ("gamma_e", "beta_e", "bn_param_e"),
                  _judge_load_trained),
     ]),
+    9: (_no_inputs, [
+        CellSpec("nb09_check_keras_convnet", "nb09_keras_convnet", ("keras_convnet",), _judge_keras_convnet,
+                 after=KERAS_RUN),
+    ]),
 }
 
 # What a notebook's solution cells may use, as its first cells set it up (run in the student's
@@ -509,6 +579,9 @@ SPECS = {
 # grader's, with PyTorch in the student's process).
 PRELUDES = {
     8: TRAINED_LAYER,
+    # Keras on PyTorch in the sandbox: lighter than TensorFlow, and the judge compares numbers only
+    9: "import os\nos.environ.setdefault('KERAS_BACKEND', 'torch')\n"
+       "from cs231n_bn import framework_convnet as fc\nkeras = fc.keras\n",
     4: "from cs231n_bn.batchnorm import batchnorm_backward_alt, batchnorm_forward\n"
        "from cs231n_bn.layers import affine_backward, affine_forward, relu_backward, relu_forward, softmax_loss\n",
 }
