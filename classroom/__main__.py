@@ -37,9 +37,6 @@ def _grade(args):
     limits = Limits(
         timeout=args.timeout,
         memory_mb=args.memory_mb,
-        notebook_timeout=args.notebook_timeout,
-        cell_timeout=args.cell_timeout,
-        notebook_memory_mb=args.notebook_memory_mb,
         max_processes=args.max_processes,
     )
     report = grade(args.copy, args.source, notebooks=not args.no_notebooks, only=args.notebook, limits=limits,
@@ -75,17 +72,11 @@ def main(argv=None):
                     help="do not use bubblewrap even where it is installed (student code can then reach your files)")
     limits = Limits()
     gr.add_argument("--timeout", type=float, default=limits.timeout,
-                    help=f"seconds per package exercise ({limits.timeout:g})")
+                    help=f"seconds per job: a package exercise's cell, or a notebook's exercises ({limits.timeout:g})")
     gr.add_argument("--memory-mb", type=int, default=limits.memory_mb,
-                    help=f"MiB of memory per package exercise, per process and per job ({limits.memory_mb})")
-    gr.add_argument("--notebook-timeout", type=float, default=limits.notebook_timeout,
-                    help=f"seconds per notebook ({limits.notebook_timeout:g})")
-    gr.add_argument("--cell-timeout", type=int, default=limits.cell_timeout,
-                    help=f"seconds per notebook cell ({limits.cell_timeout})")
+                    help=f"MiB of memory per job, per process and for the whole job ({limits.memory_mb})")
     gr.add_argument("--max-processes", dest="max_processes", type=int, default=limits.max_processes,
-                    help=f"processes and threads per package exercise ({limits.max_processes})")
-    gr.add_argument("--notebook-memory-mb", type=int, default=limits.notebook_memory_mb,
-                    help=f"MiB of memory per notebook run, kernel included ({limits.notebook_memory_mb})")
+                    help=f"processes and threads per job ({limits.max_processes})")
     gr.set_defaults(run=_grade)
 
     args = parser.parse_args(argv)
