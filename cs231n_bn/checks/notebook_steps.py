@@ -185,7 +185,7 @@ def check_running_mean_after(running_mean_after):
     Inputs:
     - running_mean_after: the student's function (k, momentum, batch_mean) -> (D,)
     """
-    exercise = "running_mean_after"
+    exercise = None  # running_mean_after has no hints: messages end without an offer of one
     rng = np.random.default_rng(18)
     cases = [(1, 0.9), (5, 0.9), (int(rng.integers(2, 60)), float(rng.uniform(0.3, 0.99))), (120, 0.99)]
     batch_mean = rng.normal(size=4)
