@@ -56,6 +56,8 @@ PACKAGE_EXERCISES = (
     PackageExercise("sgd_momentum", "optim.py", 5, "training with batch norm"),
     PackageExercise("adam", "optim.py", 5, "training with batch norm"),
     PackageExercise("steps_to_reach", "experiments.py", 5, "training with batch norm"),
+    # Not graded, but solved it would answer notebook 4's exercise "pick h".
+    PackageExercise("best_step", "numerics.py", 4, "numeric gradient checks"),
 )
 
 BY_FUNCTION = {e.function: e for e in PACKAGE_EXERCISES}
