@@ -46,7 +46,8 @@ def _defined(source, cell_id, name, **inputs):
 
 
 def computations(source):
-    """{function_name: fn(*inputs) -> {what: value}} for every notebook reference value."""
+    """{function_name: fn(*inputs) -> {what: value}} for every notebook reference value (and
+    steps_to_reach, a package function judged on logs the way a notebook cell would be)."""
 
     def staged_backward(x, gamma, beta, dout, eps):
         forward = importlib.import_module("cs231n_bn.batchnorm").batchnorm_forward
@@ -66,11 +67,16 @@ def computations(source):
     def normalization_axes(kind):
         return {"axes": np.sort(np.asarray(_defined(source, "nb06_normalize_over", "normalization_axes")(kind)))}
 
+    def steps_to_reach(steps, accuracies, target):
+        got = importlib.import_module("cs231n_bn.experiments").steps_to_reach(steps, accuracies, target)
+        return {"step": np.nan if got is None else got}
+
     def cell_function(cell_id, name, what):
         return lambda *inputs: {what: _defined(source, cell_id, name)(*inputs)}
 
     return {
         "staged_backward": staged_backward,
+        "steps_to_reach": steps_to_reach,
         "running_mean_after": cell_function("nb01_running_after_k", "running_mean_after", "value"),
         "dx_from_dxhat": cell_function("nb03_dx_from_dxhat", "dx_from_dxhat", "dx"),
         "two_layer_loss": two_layer_loss,
