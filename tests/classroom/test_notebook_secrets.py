@@ -22,7 +22,7 @@ SOURCE = Path(__file__).resolve().parents[2]
 CHECKS = importlib.import_module("cs231n_bn.checks")
 ROWS = [row for row in notebook_reference.notebook_rows()
         if row.notebook != 8 or importlib.util.find_spec("torch") is not None]
-TRAINED = notebook_jobs.TRAINED_LAYER
+SOLUTIONS = notebook_reference._reader(SOURCE)  # the instructor's solution cells, each notebook read once
 
 
 def instructor_arguments(row, data):
@@ -33,7 +33,7 @@ def instructor_arguments(row, data):
     namespace = notebook_reference._namespace(**data)
     if setup.prelude:
         exec(compile(setup.prelude, "<prelude>", "exec"), namespace)
-    cells = notebook_reference.solution_sources(SOURCE, row.notebook)
+    cells = SOLUTIONS(row.notebook)
     for cell in dict.fromkeys(c for other in ROWS if other.notebook == row.notebook for c in other.cells):
         exec(compile(cells[cell], f"<{cell}>", "exec"), namespace)
     stand_ins = setup.stand_ins(data)
