@@ -2,18 +2,23 @@
 
 What each diagnosis says about each planted mistake is tested in test_checks_catalogue.py
 (over the mistakes of test_checks_mistakes_*.py). This file holds near-solutions too, so
-the student edition leaves it out (see cs231n_bn.classroom.release).
+the student edition leaves it out (see classroom.edition.release).
 """
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from classroom.grader import notebook_reference
 from cs231n_bn import checks
 from cs231n_bn.batchnorm import batchnorm_forward
+from cs231n_bn.checks import reference
 from cs231n_bn.checks.display import student_line
 from cs231n_bn.checks.hints import HINTS
+
+ROOT = Path(__file__).resolve().parents[1]
 
 ALL_CHECKS = [
     checks.check_fc_net_forward,
@@ -206,13 +211,14 @@ def test_the_undo_check_names_the_usual_mistakes():
     h = rng.normal(3.0, 2.0, size=(16, 4))
     eps = 1e-5
     mu, var = h.mean(axis=0), h.var(axis=0)
-    with pytest.raises(checks.CheckFailed, match="unbiased"):
-        checks.check_undo(np.sqrt(h.var(axis=0, ddof=1) + eps), mu, h, eps)
-    with pytest.raises(checks.CheckFailed, match="leaves eps out"):
-        checks.check_undo(np.sqrt(var), mu, h, eps)
+    checks.check_undo(np.sqrt(var + eps), mu, h, eps)
+    with pytest.raises(checks.CheckFailed, match="spread per feature"):
+        checks.check_undo(np.sqrt(h.var(axis=0, ddof=1) + eps), mu, h, eps)  # the unbiased variance
+    with pytest.raises(checks.CheckFailed, match="spread per feature"):
+        checks.check_undo(np.sqrt(var), mu, h, eps)  # eps left out
     with pytest.raises(checks.CheckFailed, match="swapped"):
         checks.check_undo(mu, np.sqrt(var + eps), h, eps)
-    with pytest.raises(checks.CheckFailed, match="does not put the mean back"):
+    with pytest.raises(checks.CheckFailed, match="put the mean back"):
         checks.check_undo(np.sqrt(var + eps), np.zeros(4), h, eps)
 
 
@@ -221,8 +227,15 @@ def test_the_staged_step_check_says_pass_or_names_the_factor(bn_inputs, capsys):
 
     x, gamma, beta, dout = bn_inputs
     eps = 1e-5
-    right = graph.numeric_gradient("dvar", x, gamma, beta, dout, eps)
-    checks.check_step("dvar", right, x, gamma, beta, dout, eps)
-    assert capsys.readouterr().out.startswith("PASS dvar")
-    with pytest.raises(checks.CheckFailed, match="1/2 is missing"):
-        checks.check_step("dvar", 2 * right, x, gamma, beta, dout, eps)
+    with reference.provider(notebook_reference.provider(ROOT)):
+        right = reference.value("staged_backward/dvar", "staged_backward", x, gamma, beta, dout, eps)
+        checks.check_step("dvar", right, x, gamma, beta, dout, eps)
+        assert capsys.readouterr().out.startswith("PASS dvar")
+        with pytest.raises(checks.CheckFailed, match="1/2 is missing"):
+            checks.check_step("dvar", 2 * right, x, gamma, beta, dout, eps)
+        # the numeric estimate is close, but not the derived value
+        with pytest.raises(checks.CheckFailed, match="numeric"):
+            checks.check_step("dvar", graph.numeric_gradient("dvar", x, gamma, beta, dout, eps), x, gamma, beta,
+                              dout, eps)
+
+

@@ -9,7 +9,7 @@ the package is created here from the submission's folder alone, without running 
 __init__.py, so every module comes from the submission or is missing, and a module that
 does not import costs only the exercises that need it.
 
-Protocol (wire.py frames): the grader sends a setup message, then calls (or, for a
+Protocol (classroom/wire.py frames, copied beside this file): the grader sends a setup message, then calls (or, for a
 notebook's solution cells, cell sources to run on the grader's data); every call is
 answered with the result and the arguments as they are afterwards (the student's code may
 have changed them in place), or with the exception raised. The functions of OTHER
@@ -224,6 +224,10 @@ def serve(channel, setup):
 def answer_call(channel, request, target, owner, package_dir):
     """Run target on the request's arguments (on a fresh `owner` holding its `self` state)."""
     args, kwargs = list(request.get("args", [])), dict(request.get("kwargs", {}))
+    callbacks = request.get("callbacks") if isinstance(request.get("callbacks"), dict) else {}
+    for index, name in callbacks.items():  # the grader's functions among the arguments
+        if str(index).isdigit() and int(index) < len(args) and isinstance(name, str):
+            args[int(index)] = oracle_stub(channel, name)
     state = request.get("self")
     instance = None
     if owner is not None:

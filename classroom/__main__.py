@@ -1,11 +1,11 @@
-"""Command line: `python -m cs231n_bn.classroom release DEST` and `... grade COPY`."""
+"""Command line: `python -m classroom release DEST` and `... grade COPY`."""
 
 import argparse
 import sys
 
-from cs231n_bn.classroom.grade import PACKAGE_SOURCE, Limits, format_table, grade, write_json
-from cs231n_bn.classroom.regions import RegionError
-from cs231n_bn.classroom.release import ReleaseError, release
+from classroom.grader.grade import PACKAGE_SOURCE, Limits, format_table, grade, write_json
+from classroom.edition.regions import RegionError
+from classroom.edition.release import ReleaseError, release
 
 
 def _release(args):
@@ -26,7 +26,7 @@ def _release(args):
     if report.on_purpose:
         print(
             f"({report.on_purpose} solution lines stay visible outside their regions on purpose, "
-            f"e.g. in notebook 2's graph figure: cs231n_bn/classroom/leaks.py, STATED_ON_PURPOSE)"
+            f"e.g. in notebook 2's graph figure: classroom/edition/leaks.py, STATED_ON_PURPOSE)"
         )
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -37,9 +37,6 @@ def _grade(args):
     limits = Limits(
         timeout=args.timeout,
         memory_mb=args.memory_mb,
-        notebook_timeout=args.notebook_timeout,
-        cell_timeout=args.cell_timeout,
-        notebook_memory_mb=args.notebook_memory_mb,
         max_processes=args.max_processes,
     )
     report = grade(args.copy, args.source, notebooks=not args.no_notebooks, only=args.notebook, limits=limits,
@@ -51,7 +48,7 @@ def _grade(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cs231n_bn.classroom", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m classroom", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     rel = commands.add_parser("release", help="write the student edition into a new folder")
@@ -75,17 +72,11 @@ def main(argv=None):
                     help="do not use bubblewrap even where it is installed (student code can then reach your files)")
     limits = Limits()
     gr.add_argument("--timeout", type=float, default=limits.timeout,
-                    help=f"seconds per package exercise ({limits.timeout:g})")
+                    help=f"seconds per job: a package exercise's cell, or a notebook's exercises ({limits.timeout:g})")
     gr.add_argument("--memory-mb", type=int, default=limits.memory_mb,
-                    help=f"MiB of memory per package exercise, per process and per job ({limits.memory_mb})")
-    gr.add_argument("--notebook-timeout", type=float, default=limits.notebook_timeout,
-                    help=f"seconds per notebook ({limits.notebook_timeout:g})")
-    gr.add_argument("--cell-timeout", type=int, default=limits.cell_timeout,
-                    help=f"seconds per notebook cell ({limits.cell_timeout})")
+                    help=f"MiB of memory per job, per process and for the whole job ({limits.memory_mb})")
     gr.add_argument("--max-processes", dest="max_processes", type=int, default=limits.max_processes,
-                    help=f"processes and threads per package exercise ({limits.max_processes})")
-    gr.add_argument("--notebook-memory-mb", type=int, default=limits.notebook_memory_mb,
-                    help=f"MiB of memory per notebook run, kernel included ({limits.notebook_memory_mb})")
+                    help=f"processes and threads per job ({limits.max_processes})")
     gr.set_defaults(run=_grade)
 
     args = parser.parse_args(argv)

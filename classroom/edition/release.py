@@ -1,6 +1,6 @@
 """Write the student edition: the course with every solution region turned into a task.
 
-    python -m cs231n_bn.classroom release DEST
+    python -m classroom release DEST
 
 builds from the last commit (`git archive HEAD`; `--working-tree` takes the files on disk
 instead), so an autosaved or half-run notebook is never handed out. It copies the files
@@ -27,16 +27,16 @@ from pathlib import Path
 
 import nbformat
 
-from cs231n_bn.classroom.exercises import BY_FUNCTION, notebook_label, notebook_path
-from cs231n_bn.classroom.leaks import STATED_ON_PURPOSE, solved_outside_regions, visible_elsewhere
-from cs231n_bn.classroom.regions import HIDDEN_TESTS, SOLUTION, find_regions, replace_regions
+from classroom.edition.leaks import STATED_ON_PURPOSE, solved_outside_regions, visible_elsewhere
+from classroom.edition.regions import HIDDEN_TESTS, SOLUTION, find_regions, replace_regions
+from cs231n_bn.checks.registry import BY_FUNCTION, cells_of, notebook_label, notebook_path
 from cs231n_bn.exercise import exercise_name, lower_first
 
-# Path prefixes for instructors only: the classroom tools (release, grader), the nbgrader
+# Path prefixes for instructors only: the classroom tools (edition, grader, jail), the nbgrader
 # course set-up, the tests of the checks (near-solutions) and of the classroom, and the
 # README test (the student edition has its own README).
 INSTRUCTOR_ONLY = (
-    "cs231n_bn/classroom/", "nbgrader_course/", "tests/test_checks", "tests/test_classroom", "tests/test_readme.py",
+    "classroom/", "nbgrader_course/", "tests/test_checks", "tests/classroom/", "tests/test_readme.py",
 )
 # The last hint level states the formulas: a student edition carries it only when the
 # instructor asks for it (`release --with-solution-hints`).
@@ -126,11 +126,12 @@ def _enclosing_function(tree, lineno):
 
 
 def _exercise_cell(cells, exercise):
-    """Index of the cell that presents a package exercise: the check cell calling its
-    check, else the first markdown cell naming the function in backticks, else None."""
+    """Index of the cell that presents a package exercise: its first graded cell in the
+    registry, else the first markdown cell naming the function in backticks, else None."""
     short = exercise.function.rsplit(".", 1)[-1]
+    graded = {row.grade_id for row in cells_of(exercise.function)}
     for index, cell in enumerate(cells):
-        if exercise.check and cell.cell_type == "code" and f"{exercise.check}(" in cell.source:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade_id") in graded:
             return index
     for index, cell in enumerate(cells):
         if cell.cell_type == "markdown" and f"`{short}" in cell.source:
@@ -157,7 +158,7 @@ def _stub(root, rel, function, indent):
     if exercise is None:
         raise ReleaseError(
             f"{rel}: the solution region in {function} has no entry in "
-            f"cs231n_bn/classroom/exercises.py (EXERCISES); add one naming its notebook and check"
+            f"cs231n_bn/checks/registry.py (PACKAGE_EXERCISES); add one naming its notebook"
         )
     if Path(rel).name != exercise.module:
         raise ReleaseError(
