@@ -12,6 +12,7 @@ import numpy as np
 from cs231n_bn.checks.display import CheckFailed, NotImplementedYet, shown_briefly, student_line
 
 MODEL_RTOL = 1e-6  # relative tolerance when matching a value against a model of it
+ROUNDING_ULPS = 12  # rounding errors allowed per unit of scale against a reference value (correct code: < 2)
 
 
 def package_function(module, name):
@@ -116,6 +117,24 @@ def require_unchanged(exercise, function_name, originals):
                 f"caller's {name} holds other values. The caller still needs its {name}",
                 exercise, "in place",
             )
+
+
+def rounding_bound(scale, dtype=np.float64):
+    """How far correct code may land from a reference value of this scale, entry by entry.
+
+    scale: the size of the largest term that enters each entry (times the conditioning of
+    the statistics it uses). Correct code of any form (two-pass or one-pass variance,
+    staged or closed form, einsum or loops) stays within a few dozen rounding errors of
+    it; a numeric gradient, whose error is at least the cube root of the rounding error
+    squared (about 1e-11 relative in float64), does not.
+    """
+    return ROUNDING_ULPS * np.finfo(dtype).eps * np.asarray(scale, dtype=np.float64)
+
+
+def agrees(got, expected, bound):
+    """Is every entry of got within bound (broadcast) of expected?"""
+    diff = np.abs(np.asarray(got, dtype=np.float64) - expected)
+    return bool(np.all(diff <= bound))
 
 
 def matches(a, b, rtol=MODEL_RTOL):

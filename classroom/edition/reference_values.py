@@ -1,0 +1,80 @@
+"""Record the reference values the student edition's checks compare with (instructor-only).
+
+    python -m classroom.edition.reference_values          # rewrites cs231n_bn/checks/reference_values.npz
+    python -m classroom.edition.reference_values --check  # exit 1 if the file is out of date
+
+Every check in CHECKS runs against the instructor's package with a recording provider:
+each value a check asks for is computed by the instructor's code (through
+classroom.grader.reference_provider) and kept with a digest of its inputs. A check asks
+for its values before it calls the code under test, so a run with the right code asks for
+every value any run on the same inputs can ask for. Re-record after changing a check's
+inputs or the instructor's solutions.
+"""
+
+import argparse
+import contextlib
+import io
+import sys
+
+import numpy as np
+
+from classroom.grader.reference_provider import instructor_provider
+from cs231n_bn import checks
+from cs231n_bn.checks import reference
+
+# The checks whose reference values the edition ships (each run with its defaults: the
+# instructor's package).
+CHECKS = (
+    checks.check_batchnorm_forward,
+    checks.check_batchnorm_backward,
+    checks.check_batchnorm_backward_alt,
+    checks.check_layernorm_forward,
+    checks.check_layernorm_backward,
+    checks.check_spatial_batchnorm_forward,
+    checks.check_spatial_batchnorm_backward,
+    checks.check_spatial_groupnorm_forward,
+    checks.check_spatial_groupnorm_backward,
+)
+
+
+def record(check_functions=CHECKS, extra=None):
+    """{entry name: array} of every value the checks ask for, computed by the instructor's code."""
+    recorder = reference.Recorder(instructor_provider(extra))
+    with reference.provider(recorder), contextlib.redirect_stdout(io.StringIO()):
+        for check in check_functions:
+            check()
+    return recorder.values
+
+
+def same_values(a, b):
+    """Do two recordings hold the same entries with bit-identical arrays?"""
+    return a.keys() == b.keys() and all(
+        a[k].shape == b[k].shape and np.array_equal(a[k], b[k], equal_nan=True) for k in a)
+
+
+def stored_values(path=reference.DATA_FILE):
+    with np.load(path, allow_pickle=False) as data:
+        return {name: data[name] for name in data.files}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m classroom.edition.reference_values",
+                                     description="Record the checks' reference values from the instructor's code.")
+    parser.add_argument("--check", action="store_true", help="only compare with the stored file")
+    args = parser.parse_args(argv)
+    values = record()
+    if args.check:
+        if not reference.DATA_FILE.exists() or not same_values(values, stored_values()):
+            print(f"{reference.DATA_FILE} is out of date: run python -m classroom.edition.reference_values")
+            return 1
+        print(f"{reference.DATA_FILE.name}: {len(values)} values, up to date")
+        return 0
+    recorder = reference.Recorder(None)
+    recorder.values = values
+    recorder.save(reference.DATA_FILE)
+    print(f"wrote {len(values)} values to {reference.DATA_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
