@@ -46,10 +46,16 @@ def record(check_functions=CHECKS, extra=None):
     return recorder.values
 
 
-def same_values(a, b):
-    """Do two recordings hold the same entries with bit-identical arrays?"""
+def same_values(a, b, rtol=1e-12):
+    """Do two recordings hold the same entries (the same inputs, by digest) with equal arrays?
+
+    Values are compared to rtol of each array's largest entry: another CPU may round the
+    instructor's code differently in the last bit, which changes no verdict.
+    """
     return a.keys() == b.keys() and all(
-        a[k].shape == b[k].shape and np.array_equal(a[k], b[k], equal_nan=True) for k in a)
+        a[k].shape == b[k].shape
+        and np.allclose(a[k], b[k], rtol=0, atol=rtol * max(float(np.max(np.abs(b[k]), initial=0)), 1e-300))
+        for k in a)
 
 
 def stored_values(path=reference.DATA_FILE):

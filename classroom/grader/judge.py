@@ -18,7 +18,9 @@ import tempfile
 import time
 
 from classroom.edition.exercises import BY_FUNCTION
+from classroom.grader.reference_provider import instructor_provider
 from classroom.grader.student_process import JobAborted, StudentProcess, class_proxy, function_proxy, secret_seeds
+from cs231n_bn.checks import reference
 
 # The other exercises a graded one may call (CS231n's spatial batch norm reshapes and calls
 # batchnorm_forward, the network's layers call the normalizations): they run the grader's
@@ -98,7 +100,8 @@ def judge(submission, exercise, limits, bwrap, secret=None):
                 implementation = class_proxy(process, _trusted(owner, exercise.module), method)
             else:
                 implementation = function_proxy(process, exercise.function)
-            with secret_seeds(secret), contextlib.redirect_stdout(printed):
+            # the right values the check compares with: the instructor's code on the secret inputs
+            with reference.provider(instructor_provider()), secret_seeds(secret), contextlib.redirect_stdout(printed):
                 _call_check(check, implementation, _forward_of(exercise.function))
         except JobAborted as err:
             return err.status, err.message

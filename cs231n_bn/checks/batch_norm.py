@@ -220,9 +220,10 @@ def check_test_mode(exercise, where, layout, fn, x, gamma, beta, running_mean, r
             if matches(groups, wrong):
                 raise CheckFailed(f"{where}: {message}", exercise, message)
     raise CheckFailed(
-        f"{where}: in test mode each feature should be gamma * (x - running_mean) / "
-        f"sqrt(running_var + eps) + beta, a fixed affine map that gives beta at x = "
-        f"running_mean; yours gives something else", exercise, "test unexplained",
+        f"{where}: in test mode each feature should go through a fixed affine map built from the "
+        f"running statistics (it gives beta at x = running_mean, and its slope uses running_var and "
+        f"eps); yours gives something else, and none of the usual mistakes (eps missing or outside "
+        f"the root, no root, running_mean not subtracted) matches it", exercise, "test unexplained",
     )
 
 
