@@ -9,7 +9,7 @@ the mistake must contain (all of them, case-insensitive).
 import numpy as np
 
 from cs231n_bn.batchnorm import BatchNormCache, batchnorm_backward_alt, batchnorm_forward
-from cs231n_bn.layernorm import LayerNormCache, layernorm_forward
+from cs231n_bn.layernorm import LayerNormCache, layernorm_backward, layernorm_forward
 from cs231n_bn.spatial import GroupNormCache, SpatialBatchNormCache, spatial_groupnorm_forward
 
 # ---------------------------------------------------------------------------------------
@@ -505,13 +505,16 @@ def gn_forward(grouping="right", ddof=0, eps_place="inside", stats_keepdims=True
     return forward
 
 
-def gn_backward(mean_factor=1.0, xhat_factor=1.0, gamma_on=True, dgamma_axes=(0, 2, 3), count=None):
+def gn_backward(mean_factor=1.0, xhat_factor=1.0, gamma_on=True, dgamma_axes=(0, 2, 3), count=None,
+                param_layouts="both"):
     def backward(dout, cache):
         N, C, H, W = dout.shape
         xhat = cache.xhat
         dbeta = dout.sum(axis=(0, 2, 3))
         dgamma = np.sum(dout * xhat.reshape(N, C, H, W), axis=dgamma_axes)
-        dxhat = ((cache.gamma[:, None, None] if gamma_on else 1.0) * dout).reshape(N, cache.G, -1)
+        if param_layouts == "both" and dgamma_axes == (0, 2, 3):  # gradients shaped like gamma, as the contract says
+            dgamma, dbeta = dgamma.reshape(cache.gamma.shape), dbeta.reshape(cache.gamma.shape)
+        dxhat = ((cache.gamma.reshape(C, 1, 1) if gamma_on else 1.0) * dout).reshape(N, cache.G, -1)
         M = dxhat.shape[2] if count is None else count
         dx = cache.ivar * (dxhat - mean_factor * dxhat.sum(axis=2, keepdims=True) / M
                            - xhat_factor * xhat * np.sum(dxhat * xhat, axis=2, keepdims=True) / M)
@@ -557,6 +560,7 @@ GN_BACKWARD = [
     (gn_backward(gamma_on=False), ["gamma is missing"]),
     (gn_backward(count=2), ["same factor"]),
     (gn_backward(dgamma_axes=(0, 1)), ["dgamma"]),
+    (gn_backward(param_layouts="(C,) only"), ["gamma and beta of shape (1, 4, 1, 1)", "dbeta has shape (4,)"]),
 ]
 
 
@@ -717,3 +721,42 @@ def _ln_default_eps_outside(x, gamma, beta, ln_param):
 
 
 LN_FORWARD.append((_ln_default_eps_outside, ["eps is outside", "eps is not read"]))
+
+
+# ---------------------------------------------------------------------------------------
+# Mistakes of the kinds issue 21 lists, written from the math: how gamma and beta are
+# applied, layer norm's test mode, a gradient divided by the wrong count.
+# ---------------------------------------------------------------------------------------
+
+
+def _bn_beta_times_gamma(x, gamma, beta, bn_param):
+    out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+    return gamma * (cache.xhat + beta), cache
+
+
+def _bn_gamma_reversed(x, gamma, beta, bn_param):
+    out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+    return gamma[::-1] * cache.xhat + beta, cache
+
+
+def _ln_test_mode_without_affine(x, gamma, beta, ln_param):
+    out, cache = layernorm_forward(x, gamma, beta, {k: v for k, v in ln_param.items() if k != "mode"})
+    return (cache.xhat if ln_param.get("mode") == "test" else out), cache
+
+
+def _ln_backward_dbeta_over_n(dout, cache):
+    dx, dgamma, dbeta = layernorm_backward(dout, cache)
+    return dx, dgamma, dbeta / dout.shape[0]
+
+
+def _gn_beta_times_gamma(x, gamma, beta, G, gn_param):
+    out, cache = spatial_groupnorm_forward(x, gamma, beta, G, gn_param)
+    C = x.shape[1]
+    return gamma.reshape(C, 1, 1) * (cache.xhat.reshape(x.shape) + beta.reshape(C, 1, 1)), cache
+
+
+BN_FORWARD += [(_bn_beta_times_gamma, ["beta is scaled by gamma"]),
+               (_bn_gamma_reversed, ["gamma of other entries"])]
+LN_FORWARD += [(_ln_test_mode_without_affine, ["ln_param['mode'] = 'test'"])]
+LN_BACKWARD += [(_ln_backward_dbeta_over_n, ["dbeta", "1/n of the right one"])]
+GN_FORWARD += [(_gn_beta_times_gamma, ["beta is scaled by gamma"])]

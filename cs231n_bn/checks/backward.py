@@ -84,20 +84,21 @@ def _fit(target, basis):
     return factors, exact
 
 
-def _describe_factor(a, n, sizes, per_group):
+def _describe_factor(a, n, layout, per_group):
     """Words for one path's factors a (one per group), or None when nothing fits."""
     if np.all(np.abs(a - a[0]) <= 1e-6 * max(1.0, abs(a[0]))):
         c = float(np.mean(a))
         if abs(c - 1) <= 1e-6:
             return "right"
-        return factor_text(c, n, sizes) or f"{c:.6g} times the right one in every group"
+        return (factor_text(c, n, layout.sizes, layout.n_words)
+                or f"{c:.6g} times the right one in every {layout.group_word}")
     for quantity, words in per_group:
         c = a / quantity
         if np.all(np.abs(c - c[0]) <= 1e-6 * max(1.0, abs(c[0]))):
             c0 = float(np.mean(c))
             if abs(c0 - 1) <= 1e-6:
                 return f"{words} times the right one"
-            extra = factor_text(c0, n, sizes)
+            extra = factor_text(c0, n, layout.sizes, layout.n_words)
             if extra:
                 return f"{words} times the right one, and also {extra}"
     return None
@@ -149,12 +150,12 @@ def _explain_dx(exercise, where, style, layout, gamma, dx, expected, bound):
 
     factors, exact = _fit(target, (P1, P2, P3))
     if exact:
-        words = [_describe_factor(factors[:, j], n, layout.sizes, _per_group_quantities(s, r, gamma_g))
+        words = [_describe_factor(factors[:, j], n, layout, _per_group_quantities(s, r, gamma_g))
                  for j in range(3)]
         if all(w is not None for w in words):
             a = factors.mean(axis=0)
             same = lambda i, j: np.allclose(factors[:, i], factors[:, j], rtol=1e-6, atol=1e-9)  # noqa: E731
-            lines = [head, "Split into its three paths from x to out, group by group:"]
+            lines = [head, f"Split into its three paths from x to out, {layout.group_word} by {layout.group_word}:"]
             lines += [f"- {name}: {w}" for name, w in zip(names, words)]
             verdict, topic = _verdict(style, words, same, a, n, names)
             lines.append(verdict)
@@ -180,10 +181,10 @@ def _explain_dx(exercise, where, style, layout, gamma, dx, expected, bound):
     if exact:
         # It splits into the paths, but some factor follows no pattern the checks know: say
         # what was measured, path by path, and no more.
-        lines = [head, "Split into its three paths from x to out, group by group:"]
+        lines = [head, f"Split into its three paths from x to out, {layout.group_word} by {layout.group_word}:"]
         for j, name in enumerate(names):
             w = words[j] or (f"{factors[:, j].min():.4g} to {factors[:, j].max():.4g} times the right "
-                             f"one, a factor that differs between groups")
+                             f"one, a factor that differs between {layout.group_word}s")
             lines.append(f"- {name}: {w}")
         lines.append("The paths marked with a varying factor follow none of the patterns the checks "
                      "recognize (a constant, gamma, a power of the standard deviation, eps left out).")
@@ -193,11 +194,11 @@ def _explain_dx(exercise, where, style, layout, gamma, dx, expected, bound):
     worst = np.unravel_index(int(np.argmax(np.abs(target - (P1 + P2 + P3)))), target.shape)
     raise CheckFailed(
         f"{head}\nIt does not split into the three paths (direct, through the mean, through the "
-        f"variance) with one factor per path and group, so the mistake is not a wrong constant "
+        f"variance) with one factor per path and {layout.group_word}, so the mistake is not a wrong constant "
         f"or a wrong power on one path. What is known: dgamma and dbeta are right; dx "
-        f"{'does' if zero_sum else 'does not'} sum to zero over each group (a right dx does, "
-        f"because shifting a whole group does not change the output); the largest error is in "
-        f"group {int(worst[0])}. Compare your intermediate gradients one at a time with numeric "
+        f"{'does' if zero_sum else 'does not'} sum to zero over each {layout.group_word} (a right dx "
+        f"does, because shifting a whole {layout.group_word} does not change the output); the largest "
+        f"error is in {layout.group_word} {int(worst[0])}. Compare your intermediate gradients one at a time with numeric "
         f"ones (notebook 2 shows how).",
         exercise, "unexplained",
     )
@@ -271,7 +272,7 @@ def _explain_param(exercise, where, name, got, right, other_right, bound, layout
         ratio = got / right
     if np.all(np.isfinite(ratio)):
         if np.allclose(ratio, ratio.flat[0], rtol=1e-6):
-            words = factor_text(float(ratio.flat[0]), n, layout.sizes)
+            words = factor_text(float(ratio.flat[0]), n, layout.sizes, layout.n_words)
             if words:
                 raise CheckFailed(f"{head} It is {words}.", exercise, f"{name} factor")
         per_param = [(gamma, "gamma (an extra factor gamma)"), (1 / gamma, "1/gamma")]
@@ -283,6 +284,9 @@ def _explain_param(exercise, where, name, got, right, other_right, bound, layout
         for quantity, words in per_param:
             if matches(got, quantity * right):
                 raise CheckFailed(f"{head} It is {words} times the right one.", exercise, f"{name} factor")
+    if np.all(np.isfinite(ratio)) and np.allclose(ratio, ratio.flat[0], rtol=1e-6):
+        raise CheckFailed(f"{head} It is {float(ratio.flat[0]):.6g} times the right one in every entry.",
+                          exercise, f"{name} factor")
     raise CheckFailed(
         f"{head} It is not a constant multiple of the right one, nor one of the usual mistakes "
         f"(x or x - mean in place of xhat, the two swapped); entries off: "

@@ -365,17 +365,21 @@ def backward_inputs(seed, shape, channels):
     return x, gamma, beta, rng.normal(size=shape)
 
 
-def run_backward_check(exercise, style, backward, forward, verify, layout, inputs, forward_args):
+def run_backward_check(exercise, style, backward, forward, verify, layout, inputs, forward_args, param_shapes=()):
     """Check `backward` against the reference gradients, on the cache `forward` makes.
 
     forward must pass `verify` first. forward_args: the arguments after (x, gamma, beta),
-    e.g. ({"mode": "train", "eps": EPS},).
+    e.g. ({"mode": "train", "eps": EPS},). param_shapes: other shapes the contract accepts
+    for gamma and beta (dgamma and dbeta must come back in them, with the same values).
     """
     needs_forward(exercise, exercise, verify.__name__.replace("_verify_", ""), verify, forward)
     x, gamma, beta, dout = inputs
     expected = expected_gradients(exercise, layout, x, gamma, beta, forward_args, dout)
-    check_backward(exercise, exercise, style, backward, lambda x_, g_, b_: forward(x_, g_, b_, *forward_args),
-                   layout, x, gamma, beta, dout, expected)
+    for shape in (gamma.shape, *param_shapes):
+        where = exercise if shape == gamma.shape else f"{exercise} (gamma and beta of shape {shape})"
+        shaped = dict(expected, dgamma=expected["dgamma"].reshape(shape), dbeta=expected["dbeta"].reshape(shape))
+        check_backward(exercise, where, style, backward, lambda x_, g_, b_: forward(x_, g_, b_, *forward_args),
+                       layout, x, gamma.reshape(shape), beta.reshape(shape), dout, shaped)
     gradients_passed(exercise)
 
 

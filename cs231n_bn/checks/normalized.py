@@ -39,6 +39,10 @@ class Layout:
     alternatives: tuple
     sizes: dict
     param_sums: tuple = ()  # ((array shaped like x -> wrong per-parameter sum, description), ...)
+    # what one group is called in the notebook that teaches the layer ("feature" in batch norm,
+    # whose statistics are taken over the batch), and how its size n reads
+    group_word: str = "group"
+    n_words: str = "the size of a group"
 
 
 def grouping(labels):
@@ -81,6 +85,8 @@ def bn_layout(N, D):
             _by(np.zeros_like(n), "over all entries at once (no axis given)"),
         ),
         sizes={N: "N", D: "D"},
+        group_word="feature",
+        n_words="the batch size N",
     )
 
 
@@ -98,6 +104,8 @@ def ln_layout(N, D):
             _by(np.zeros_like(n), "over all entries at once (no axis given)"),
         ),
         sizes={N: "N", D: "D"},
+        group_word="sample",
+        n_words="the number of features D",
     )
 
 
@@ -131,6 +139,8 @@ def spatial_bn_layout(N, C, H, W):
              "the column sums of dout.reshape(-1, C): a reshape that does not first move the channel "
              "axis last mixes channels"),
         ),
+        group_word="channel",
+        n_words="N*H*W, the values of one channel",
     )
 
 
@@ -157,6 +167,7 @@ def groupnorm_layout(N, C, H, W, G):
         ),
         sizes={K * H * W: "(C/G)*H*W", C * H * W: "C*H*W", H * W: "H*W", K: "C/G",
                N * K * H * W: "N*(C/G)*H*W"},
+        n_words="(C/G)*H*W, the values of one group",
     )
 
 
@@ -282,6 +293,59 @@ def _variance_models(v, n, eps):
     )
 
 
+def _measured_parameters(layout, out, gamma, beta, right):
+    """Per parameter entry, the (scale, shift) with out = scale * right + shift, or None if not affine."""
+    P = np.size(gamma)
+    index = np.broadcast_to(layout.param_view(np.arange(P)), out.shape)
+    scale, shift = np.empty(P), np.empty(P)
+    for p in range(P):
+        r, o = right[index == p], out[index == p]
+        A = np.stack([r, np.ones_like(r)], axis=1)
+        (scale[p], shift[p]), *_ = np.linalg.lstsq(A, o, rcond=None)
+        if np.max(np.abs(A @ (scale[p], shift[p]) - o)) > 1e-9 * max(1.0, float(np.max(np.abs(o)))):
+            return None
+    return scale, shift
+
+
+def _parameter_words(measured, gamma, beta, name, known_only):
+    """What the measured scale or shift is, in words, or None."""
+    g, b = np.ravel(gamma), np.ravel(beta)
+    right = g if name == "scale" else b
+    candidates = (
+        ((g, "gamma"), (np.ones_like(g), "1: gamma is not applied"), (g**2, "gamma^2: gamma is applied twice"),
+         (-g, "-gamma: a sign error"), (b, "beta: gamma and beta are swapped"))
+        if name == "scale" else
+        ((b, "beta"), (np.zeros_like(b), "0: beta is not added"), (g * b, "gamma * beta: beta is scaled by gamma"),
+         (b / g, "beta / gamma: beta is divided by gamma"), (g, "gamma: gamma and beta are swapped"),
+         (-b, "-beta: beta is subtracted"))
+    )
+    for value, words in candidates:
+        if matches(measured, value):
+            return words
+    owners = [np.flatnonzero(np.isclose(right, m, rtol=1e-9, atol=0)) for m in measured]
+    if all(len(o) for o in owners):
+        return (f"{'gamma' if name == 'scale' else 'beta'} of other entries (entry k gets the value of entry "
+                f"{[int(o[0]) for o in owners]}[k]): the parameter is laid out or broadcast along the wrong axis")
+    if known_only:
+        return None
+    return f"{measured[0]:.6g}, {measured[-1]:.6g}, ... where {right[0]:.6g}, {right[-1]:.6g}, ... belong"
+
+
+def _diagnose_parameters(exercise, where, layout, out, gamma, beta, right, known_only=False):
+    """Name how gamma and beta are applied when out is an affine function of the right xhat."""
+    measured = _measured_parameters(layout, out, gamma, beta, right)
+    if measured is None:
+        return
+    words = [_parameter_words(m, gamma, beta, name, known_only) for m, name in zip(measured, ("scale", "shift"))]
+    if any(w is None for w in words) or words == ["gamma", "beta"]:
+        return
+    raise CheckFailed(
+        f"{where}: the normalization itself is right (out is an affine function of the right "
+        f"normalized x for every entry of gamma), but the scale applied is {words[0]} and the "
+        f"shift added is {words[1]}", exercise, "parameters",
+    )
+
+
 def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expected):
     """Raise CheckFailed unless out is gamma times a per-group normalized x, plus beta.
 
@@ -310,6 +374,7 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expec
                 f"gamma is the scale, beta the shift", exercise, "gamma beta swapped",
             )
         _wrong_grouping(exercise, where, layout, x, out, gamma, beta)
+        _diagnose_parameters(exercise, where, layout, out, gamma, beta, right)
         worst = float(np.max(np.abs(groups.mean(axis=1))))
         raise CheckFailed(
             f"{where}: (out - beta) / gamma should have mean 0 {layout.groups_text}; its "
@@ -320,6 +385,7 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expec
     slope, exact = _affine_slope(groups, layout.to_groups(right))
     if not exact:
         _wrong_grouping(exercise, where, layout, x, out, gamma, beta)
+        _diagnose_parameters(exercise, where, layout, out, gamma, beta, right)
         raise CheckFailed(
             f"{where}: inside each normalization group the output should be an affine "
             f"function of x (x minus the group's mean, times one number per group, then gamma "
@@ -362,12 +428,13 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expec
             f"here is {eps:g} ({'the one passed in the parameter dict' if eps != DEFAULT_EPS else 'the documented default'})",
             exercise, "eps value",
         )
+    _diagnose_parameters(exercise, where, layout, out, gamma, beta, right, known_only=True)
     ratio = np.sqrt(s2 / models[0][1])
     g = int(np.argmax(np.abs(ratio - 1)))
     raise CheckFailed(
         f"{where}: the output has the wrong spread: the std of (out - beta) / gamma should be "
         f"sqrt(var / (var + eps)) in each group (var: the biased variance of the group, "
-        f"eps={eps:g}); in group {g} it is {ratio[g]:.6g} times that, and it matches none of "
+        f"eps={eps:g}); in {layout.group_word} {g} it is {ratio[g]:.6g} times that, and it matches none of "
         f"the usual mistakes (unbiased variance, eps missing or outside the root, no root)",
         exercise, "spread",
     )

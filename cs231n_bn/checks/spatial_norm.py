@@ -142,4 +142,5 @@ def check_spatial_groupnorm_backward(spatial_groupnorm_backward=None, forward=No
     forward = forward or package_function("spatial", "spatial_groupnorm_forward")
     N, C, H, W, G = 2, 4, 2, 2, 2
     run_backward_check(exercise, "closed", fn, forward, _verify_spatial_groupnorm_forward,
-                       groupnorm_layout(N, C, H, W, G), backward_inputs(8, (N, C, H, W), C), (G, {"eps": EPS}))
+                       groupnorm_layout(N, C, H, W, G), backward_inputs(8, (N, C, H, W), C), (G, {"eps": EPS}),
+                       param_shapes=((1, C, 1, 1),))
