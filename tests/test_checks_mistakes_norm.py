@@ -760,3 +760,60 @@ BN_FORWARD += [(_bn_beta_times_gamma, ["beta is scaled by gamma"]),
 LN_FORWARD += [(_ln_test_mode_without_affine, ["ln_param['mode'] = 'test'"])]
 LN_BACKWARD += [(_ln_backward_dbeta_over_n, ["dbeta", "1/n of the right one"])]
 GN_FORWARD += [(_gn_beta_times_gamma, ["beta is scaled by gamma"])]
+
+
+# ---------------------------------------------------------------------------------------
+# A student's own forward/backward pair with its own cache (CS231n style: a tuple, a dict,
+# None in test mode): correct, judged as a black box by its outputs and gradients. The
+# backward check gets the pair's forward through the `forward` attribute.
+# ---------------------------------------------------------------------------------------
+
+
+def with_forward(backward, forward):
+    backward.forward = forward
+    return backward
+
+
+def _bn_forward_tuple(x, gamma, beta, bn_param):
+    eps, momentum = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
+    D = x.shape[1]
+    running_mean = bn_param.get("running_mean", np.zeros(D))
+    running_var = bn_param.get("running_var", np.zeros(D))
+    if bn_param["mode"] == "train":
+        mu = x.mean(axis=0)
+        var = np.mean(x**2, axis=0) - mu**2  # one pass: fine for data centred near its spread
+        xhat = (x - mu) / np.sqrt(var + eps)
+        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
+        return gamma * xhat + beta, (xhat, gamma, 1 / np.sqrt(var + eps))
+    return gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta, None
+
+
+def _bn_backward_tuple(dout, cache):
+    xhat, gamma, ivar = cache
+    N = dout.shape[0]
+    dbeta, dgamma = dout.sum(axis=0), np.sum(dout * xhat, axis=0)
+    dx = gamma * ivar / N * (N * dout - dbeta - xhat * dgamma)
+    return dx, dgamma, dbeta
+
+
+def _ln_forward_dict(x, gamma, beta, ln_param):
+    eps = ln_param.get("eps", 1e-5)
+    mu = np.einsum("nd->n", x)[:, None] / x.shape[1]
+    xmu = x - mu
+    ivar = 1 / np.sqrt(np.einsum("nd,nd->n", xmu, xmu)[:, None] / x.shape[1] + eps)
+    return gamma * xmu * ivar + beta, {"xhat": xmu * ivar, "ivar": ivar, "gamma": gamma}
+
+
+def _ln_backward_dict(dout, cache):
+    xhat, ivar, gamma = cache["xhat"], cache["ivar"], cache["gamma"]
+    g = dout * gamma
+    dx = ivar * (g - g.mean(axis=1, keepdims=True) - xhat * np.mean(g * xhat, axis=1, keepdims=True))
+    return dx, np.sum(dout * xhat, axis=0), dout.sum(axis=0)
+
+
+BN_FORWARD += [(_bn_forward_tuple, None)]
+BN_BACKWARD += [(with_forward(_bn_backward_tuple, _bn_forward_tuple), None)]
+BN_BACKWARD_ALT += [(with_forward(lambda dout, cache: _bn_backward_tuple(dout, cache), _bn_forward_tuple), None)]
+LN_FORWARD += [(_ln_forward_dict, None)]
+LN_BACKWARD += [(with_forward(_ln_backward_dict, _ln_forward_dict), None)]

@@ -39,7 +39,8 @@ def run_with_secret(check, secret, implementation=None):
     """None if the check passes under this secret, else the failure's message."""
     with reference.provider(instructor_provider()), secret_seeds(secret), contextlib.redirect_stdout(io.StringIO()):
         try:
-            check(implementation)
+            own_forward = getattr(implementation, "forward", None)  # a student's own forward/backward pair
+            check(implementation, forward=own_forward) if own_forward else check(implementation)
         except checks.CheckFailed as err:
             return str(err)
     return None

@@ -333,9 +333,10 @@ def check_batchnorm_forward(batchnorm_forward=None):
 
     Train mode: per-feature normalization with the biased batch variance and eps inside
     the square root, gamma and beta applied, running averages with CS231n's momentum
-    convention written back into bn_param (starting from zeros), and a BatchNormCache
-    whose every field holds what its name says. Test mode: the running statistics, row
-    by row. Inputs never modified.
+    convention written back into bn_param (starting from zeros), and, when the cache is
+    the course's BatchNormCache, every field holding what its name says (a cache of your
+    own type is judged through your backward pass). Test mode: the running statistics,
+    row by row. Inputs never modified.
     """
     fn = batchnorm_forward or package_function("batchnorm", "batchnorm_forward")
     _verify_batchnorm_forward(fn)
