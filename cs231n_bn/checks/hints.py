@@ -16,10 +16,12 @@ HINTS = {
         "batch mean, divide by a standard deviation built from the biased variance with eps inside "
         "the square root, then scale by gamma and shift by beta. Train mode also updates running "
         "averages of the mean and variance; test mode uses those instead of the batch's own.",
-        "Follow the table in notebook 1 one line per name (mu, xmu, var, sqrtvar, ivar, xhat, out); "
-        "every statistic is taken over axis 0. momentum is the weight kept on the OLD running value, "
-        "and the updated averages go back into bn_param as new arrays. The cache holds every one of "
-        "those names; in test mode its mu and var are the running statistics.",
+        "Follow the table in notebook 1 one name at a time (mu, xmu, var, sqrtvar, ivar, xhat, out) "
+        "and print each one's shape on a small x, say 4 x 3: a statistic of a feature has one value "
+        "per column, and each column of xhat should come out with mean 0. Then write down what "
+        "momentum = 0.9 means in words (how much of the old running value is kept) before you code "
+        "the update, and store the updated averages in bn_param. The cache holds every one of those "
+        "names; in test mode its mu and var are the running statistics.",
     ),
     "batchnorm_backward": (
         "Walk the graph of notebook 2 backwards. Each gradient is local gradient times upstream "
