@@ -817,3 +817,27 @@ BN_BACKWARD += [(with_forward(_bn_backward_tuple, _bn_forward_tuple), None)]
 BN_BACKWARD_ALT += [(with_forward(lambda dout, cache: _bn_backward_tuple(dout, cache), _bn_forward_tuple), None)]
 LN_FORWARD += [(_ln_forward_dict, None)]
 LN_BACKWARD += [(with_forward(_ln_backward_dict, _ln_forward_dict), None)]
+
+
+def _alt_dx_over_gamma_squared(dout, cache):
+    dx, dgamma, dbeta = batchnorm_backward_alt(dout, cache)
+    return dx / cache.gamma**2, dgamma, dbeta
+
+
+def _alt_dgamma_times_gamma_squared(dout, cache):
+    dx, dgamma, dbeta = batchnorm_backward_alt(dout, cache)
+    return dx, dgamma * cache.gamma**2, dbeta
+
+
+BN_BACKWARD_ALT += [(_alt_dx_over_gamma_squared, ["all three paths", "1/gamma^2"]),
+                    (_alt_dgamma_times_gamma_squared, ["dgamma", "gamma^2"])]
+
+
+def _sbn_back_without_transpose(x, gamma, beta, bn_param):
+    N, C, H, W = x.shape
+    rows = x.transpose(0, 2, 3, 1).reshape(-1, C)
+    out, cache = batchnorm_forward(rows, gamma, beta, bn_param)
+    return out.reshape(N, C, H, W), SpatialBatchNormCache(shape=x.shape, bn=cache)
+
+
+SBN_FORWARD += [(_sbn_back_without_transpose, ["right values", "wrong positions"])]

@@ -108,7 +108,9 @@ def _per_group_quantities(s, r, gamma_group):
     """Group-wise factors a wrong formula tends to introduce, with their names."""
     out = []
     if gamma_group is not None:
-        out += [(gamma_group, "gamma (an extra factor gamma)"), (1 / gamma_group, "1/gamma (gamma is missing)")]
+        out += [(gamma_group, "gamma (an extra factor gamma)"), (1 / gamma_group, "1/gamma (gamma is missing)"),
+                (gamma_group**2, "gamma^2 (two extra factors gamma)"),
+                (gamma_group**-2, "1/gamma^2 (gamma is missing, and divided by once more)")]
         for k in (1, -1, 2, -2):
             out += [(gamma_group * s**k, f"gamma * sqrt(var + eps)^{k} (an extra gamma and a power of the "
                                          f"standard deviation off by {k})"),
@@ -275,7 +277,8 @@ def _explain_param(exercise, where, name, got, right, other_right, bound, layout
             words = factor_text(float(ratio.flat[0]), n, layout.sizes, layout.n_words)
             if words:
                 raise CheckFailed(f"{head} It is {words}.", exercise, f"{name} factor")
-        per_param = [(gamma, "gamma (an extra factor gamma)"), (1 / gamma, "1/gamma")]
+        per_param = [(gamma, "gamma (an extra factor gamma)"), (1 / gamma, "1/gamma"),
+                     (gamma**2, "gamma^2 (two extra factors gamma)"), (gamma**-2, "1/gamma^2")]
         var = np.ravel(expected["group_var"])
         if var.size == right.size:  # one group per parameter entry: batch norm's layouts
             s, r = np.sqrt(var + expected["eps"]).reshape(right.shape), np.sqrt(var).reshape(right.shape)

@@ -60,6 +60,13 @@ def judge_output(exercise, where, layout, x, out, gamma, beta, eps, expected, bo
     """out must agree with the reference output; if not, say what is wrong with it."""
     if agrees(out, expected["out"], bound):
         return
+    if np.allclose(np.sort(out, axis=None), np.sort(expected["out"], axis=None), rtol=1e-9, atol=0):
+        wrong = int(np.sum(~np.isclose(out, expected["out"], rtol=1e-9, atol=0)))
+        raise CheckFailed(
+            f"{where}: out holds the right values, but {wrong} of {out.size} are at the wrong positions: "
+            f"the statistics are right, and the way the result is put back into the shape of x "
+            f"(a reshape or transpose at the end) moves entries", exercise, "positions",
+        )
     diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expected)
     k = np.unravel_index(int(np.argmax(np.abs(out - expected["out"]) - bound)), out.shape)
     raise CheckFailed(
