@@ -57,15 +57,15 @@ def rejections(check, secrets, implementation=None):
 
 
 @pytest.mark.parametrize("check", NORM_CHECKS, ids=lambda c: c.__name__)
-def test_the_instructors_code_passes_300_secrets(check):
-    assert rejections(check, range(300)) == []
+def test_the_instructors_code_passes_200_secrets(check):
+    assert rejections(check, range(200)) == []
 
 
 @pytest.mark.parametrize("family", NORM_FAMILIES, ids=lambda f: f[0])
 def test_the_catalogues_correct_variants_pass_and_its_mistakes_fail_under_secrets(family):
     _, check, entries = family
     for implementation, words in entries:
-        for secret in (1, 2, 3):
+        for secret in (1, 2):
             message = run_with_secret(check, secret, implementation)
             if words is None:
                 assert message is None, message
