@@ -73,10 +73,10 @@ def _groups_sbn(a):
 
 
 FORWARDS = {
-    "batchnorm_forward": (_bn_forward, None),
-    "layernorm_forward": (_ln_forward, None),
-    "spatial_batchnorm_forward": (_sbn_forward, None),
-    "spatial_groupnorm_forward": (_gn_forward, None),
+    "batchnorm_forward": _bn_forward,
+    "layernorm_forward": _ln_forward,
+    "spatial_batchnorm_forward": _sbn_forward,
+    "spatial_groupnorm_forward": _gn_forward,
 }
 
 # backward function -> (module, forward computation, number of forward arguments after
@@ -117,12 +117,11 @@ def _ungroup(m, to_groups, shape):
     return flat.reshape(shape)
 
 
-def _compute(function_name, *inputs):
-    if function_name in FORWARDS:
-        return FORWARDS[function_name][0](*inputs)[0]
-    if function_name in BACKWARDS:
-        return _backward(function_name, *inputs)
-    raise KeyError(f"instructor_provider: no reference computation for {function_name!r}")
+def computations():
+    """{function_name: fn(*inputs) -> {what: value}} of the normalization exercises."""
+    found = {name: (lambda forward: lambda *inputs: forward(*inputs)[0])(forward) for name, forward in FORWARDS.items()}
+    found.update({name: (lambda name: lambda *inputs: _backward(name, *inputs))(name) for name in BACKWARDS})
+    return found
 
 
 def instructor_provider(extra=None):
@@ -131,16 +130,15 @@ def instructor_provider(extra=None):
     extra: {function_name: fn(*inputs) -> {what: value}} for other exercises' checks.
     Results are kept per (function, inputs), so the many values of one case cost one call.
     """
-    known = {}
+    known, computed = {}, {**computations(), **(extra or {})}
 
     def provide(key, function_name, *inputs):
         function, _, what = key.partition("/")
-        if function != function_name:
-            raise KeyError(f"instructor_provider: key {key!r} does not belong to {function_name!r}")
+        if function != function_name or function_name not in computed:
+            raise KeyError(f"instructor_provider: no computation gives {key!r} for {function_name!r}")
         tag = digest(function_name, *inputs)
         if tag not in known:
-            compute = (extra or {}).get(function_name)
-            known[tag] = compute(*inputs) if compute else _compute(function_name, *inputs)
+            known[tag] = computed[function_name](*inputs)
         values = known[tag]
         if what not in values:
             raise KeyError(f"instructor_provider: {function_name} gives no {what!r}; it gives "
