@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classroom.grader import notebook_reference
+from classroom.grader import references
 from cs231n_bn import checks
 from cs231n_bn.batchnorm import batchnorm_forward
 from cs231n_bn.checks import reference
@@ -152,10 +152,16 @@ def test_hints_come_in_levels_and_say_how_to_get_the_next(exercise, capsys):
     assert capsys.readouterr().out.startswith(f"Hint 3 of 3 for {exercise} (the formula):")
 
 
-def test_without_solution_hints_the_last_level_says_it_is_not_in_this_edition(monkeypatch, capsys):
+@pytest.mark.parametrize("exercise", sorted(HINTS))
+def test_without_solution_hints_the_last_level_points_to_where_the_course_derives_it(exercise, monkeypatch,
+                                                                                    capsys):
+    from cs231n_bn.checks.hints import DERIVED_IN
+
     monkeypatch.setitem(sys.modules, "cs231n_bn.checks.solution_hints", None)  # as if the file were gone
-    checks.hint("adam", 3)
-    assert "not part of this edition" in capsys.readouterr().out
+    checks.hint(exercise, 3)
+    text = capsys.readouterr().out
+    assert "not part of this edition" in text and DERIVED_IN[exercise] in text
+    assert DERIVED_IN[exercise].startswith("notebook ")
 
 
 def test_every_failure_offers_the_hint_of_an_exercise_that_has_hints():
@@ -227,7 +233,7 @@ def test_the_staged_step_check_says_pass_or_names_the_factor(bn_inputs, capsys):
 
     x, gamma, beta, dout = bn_inputs
     eps = 1e-5
-    with reference.provider(notebook_reference.provider(ROOT)):
+    with reference.provider(references.instructor_provider(ROOT)):
         right = reference.value("staged_backward/dvar", "staged_backward", x, gamma, beta, dout, eps)
         checks.check_step("dvar", right, x, gamma, beta, dout, eps)
         assert capsys.readouterr().out.startswith("PASS dvar")

@@ -9,7 +9,7 @@ the mistake must contain (all of them, case-insensitive).
 import numpy as np
 
 from cs231n_bn.batchnorm import BatchNormCache, batchnorm_backward_alt, batchnorm_forward
-from cs231n_bn.layernorm import LayerNormCache, layernorm_forward
+from cs231n_bn.layernorm import LayerNormCache, layernorm_backward, layernorm_forward
 from cs231n_bn.spatial import GroupNormCache, SpatialBatchNormCache, spatial_groupnorm_forward
 
 # ---------------------------------------------------------------------------------------
@@ -138,7 +138,9 @@ BN_FORWARD = [
     (bn_forward(cache_edit=lambda f, out: {"xhat": None}), ["cache.xhat is none"]),
     (bn_forward(cache_edit=lambda f, out: {"sqrtvar": f["var"]}), ["cache.sqrtvar holds the variance"]),
     (bn_forward(cache_edit=lambda f, out: {"mode": "train"}), ["cache.mode"]),
-    (bn_forward(cache_edit="tuple"), ["must be a batchnormcache"]),
+    # a CS231n-style tuple cache is the student's own contract with their backward pass (issue 22):
+    # the forward check judges its outputs, the backward check judges the pair
+    (bn_forward(cache_edit="tuple"), None),
 ]
 
 
@@ -299,22 +301,22 @@ BN_BACKWARD_ALT = [
     (alt(form="over N"), None),
     (_alt_einsum, None),
     (staged(), None),
-    (alt(minus_dbeta=-1), ["mean term", "sign error"]),
-    (alt(minus_dgamma=-1), ["xhat term", "sign error"]),
-    (alt(minus_dbeta=0.0), ["mean term", "missing"]),
-    (alt(no_xhat_term=True), ["xhat term", "missing"]),
+    (alt(minus_dbeta=-1), ["through the mean", "sign error"]),
+    (alt(minus_dgamma=-1), ["through the variance", "sign error"]),
+    (alt(minus_dbeta=0.0), ["through the mean", "missing"]),
+    (alt(no_xhat_term=True), ["through the variance", "missing"]),
     (alt(n_shift=1), ["n/(n-1)", "same factor"]),
     (alt(form="over N", n_shift=1), ["n - 1"]),
     (alt(gamma_on=False), ["1/gamma", "all three paths"]),
     (alt(ivar_power=2), ["all three paths", "power of the standard deviation"]),
     (alt(ivar_power=-1), ["all three paths", "power of the standard deviation"]),
-    (alt(xmu_term=True), ["xhat term", "power of the standard deviation"]),
+    (alt(xmu_term=True), ["through the variance", "power of the standard deviation"]),
     (alt(eps_dropped=True), ["all three paths", "eps is dropped"]),
     (alt(dgamma_extra_gamma=True), ["dgamma", "extra factor gamma"]),
     (alt(dbeta_mean=True), ["dbeta", "extra factor 1/n"]),
-    (alt(minus_dbeta=2.0), ["mean term", "1/2 is missing"]),
+    (alt(minus_dbeta=2.0), ["through the mean", "1/2 is missing"]),
     (alt(minus_dbeta=6.0, minus_dgamma=6.0), ["same factor", "1/n is missing"]),
-    (alt(minus_dgamma=0.5), ["xhat term", "factor 2 is missing"]),
+    (alt(minus_dgamma=0.5), ["through the variance", "factor 2 is missing"]),
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -386,16 +388,16 @@ LN_FORWARD = [
 LN_BACKWARD = [
     (ln_backward(), None),
     (ln_backward(form="sums"), None),
-    (ln_backward(mean_factor=-1), ["mean term", "sign error"]),
-    (ln_backward(xhat_factor=-1), ["xhat term", "sign error"]),
-    (ln_backward(mean_factor=0.0), ["mean term", "missing"]),
-    (ln_backward(xhat_factor=0.0), ["xhat term", "missing"]),
+    (ln_backward(mean_factor=-1), ["through the mean", "sign error"]),
+    (ln_backward(xhat_factor=-1), ["through the variance", "sign error"]),
+    (ln_backward(mean_factor=0.0), ["through the mean", "missing"]),
+    (ln_backward(xhat_factor=0.0), ["through the variance", "missing"]),
     (ln_backward(gamma_on=False), ["gamma is missing"]),
     (ln_backward(axis=0), ["does not split"]),
     (ln_backward(dgamma_axis=1), ["dgamma", "wrong axes"]),
     (ln_backward(ivar_power=2), ["all three paths", "power of the standard deviation"]),
     (ln_backward(no_keepdims=True), ["valueerror", "broadcast"]),
-    (ln_backward(xhat_factor=6.0), ["xhat term", "1/n is missing"]),
+    (ln_backward(xhat_factor=6.0), ["through the variance", "1/n is missing"]),
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -468,7 +470,7 @@ def sbn_backward(layout="right", count="N*H*W"):
     return backward
 
 
-def gn_forward(grouping="right", ddof=0, eps_place="inside", stats_keepdims=True):
+def gn_forward(grouping="right", ddof=0, eps_place="inside", stats_keepdims=True, param_layouts="both"):
     def forward(x, gamma, beta, G, gn_param):
         eps = gn_param.get("eps", 1e-5)
         N, C, H, W = x.shape
@@ -491,7 +493,10 @@ def gn_forward(grouping="right", ddof=0, eps_place="inside", stats_keepdims=True
             xhat_map = xhat.reshape(N, G, C // G, H, W).transpose(0, 2, 1, 3, 4).reshape(N, C, H, W)
         else:
             xhat_map = xhat.reshape(N, C, H, W)
-        out = gamma[:, None, None] * xhat_map + beta[:, None, None]
+        if param_layouts == "both":  # (C,) and CS231n's (1, C, 1, 1), as the contract says
+            out = gamma.reshape(C, 1, 1) * xhat_map + beta.reshape(C, 1, 1)
+        else:
+            out = gamma[:, None, None] * xhat_map + beta[:, None, None]
         if grouping != "right":
             return out, spatial_groupnorm_forward(x, gamma, beta, G, gn_param)[1]
         return out, GroupNormCache(x=x, G=G, mu=mu, xmu=xmu, var=var, ivar=1 / sqrtvar, xhat=xhat,
@@ -500,13 +505,16 @@ def gn_forward(grouping="right", ddof=0, eps_place="inside", stats_keepdims=True
     return forward
 
 
-def gn_backward(mean_factor=1.0, xhat_factor=1.0, gamma_on=True, dgamma_axes=(0, 2, 3), count=None):
+def gn_backward(mean_factor=1.0, xhat_factor=1.0, gamma_on=True, dgamma_axes=(0, 2, 3), count=None,
+                param_layouts="both"):
     def backward(dout, cache):
         N, C, H, W = dout.shape
         xhat = cache.xhat
         dbeta = dout.sum(axis=(0, 2, 3))
         dgamma = np.sum(dout * xhat.reshape(N, C, H, W), axis=dgamma_axes)
-        dxhat = ((cache.gamma[:, None, None] if gamma_on else 1.0) * dout).reshape(N, cache.G, -1)
+        if param_layouts == "both" and dgamma_axes == (0, 2, 3):  # gradients shaped like gamma, as the contract says
+            dgamma, dbeta = dgamma.reshape(cache.gamma.shape), dbeta.reshape(cache.gamma.shape)
+        dxhat = ((cache.gamma.reshape(C, 1, 1) if gamma_on else 1.0) * dout).reshape(N, cache.G, -1)
         M = dxhat.shape[2] if count is None else count
         dx = cache.ivar * (dxhat - mean_factor * dxhat.sum(axis=2, keepdims=True) / M
                            - xhat_factor * xhat * np.sum(dxhat * xhat, axis=2, keepdims=True) / M)
@@ -542,15 +550,17 @@ GN_FORWARD = [
     (gn_forward("instance"), ["wrong axes", "g = c"]),
     (gn_forward(ddof=1), ["unbiased"]),
     (gn_forward(eps_place="outside"), ["eps is outside"]),
+    (gn_forward(param_layouts="(C,) only"), ["(1, c, 1, 1)"]),
 ]
 
 GN_BACKWARD = [
     (gn_backward(), None),
-    (gn_backward(mean_factor=-1), ["mean term", "sign error"]),
-    (gn_backward(xhat_factor=0.0), ["xhat term", "missing"]),
+    (gn_backward(mean_factor=-1), ["through the mean", "sign error"]),
+    (gn_backward(xhat_factor=0.0), ["through the variance", "missing"]),
     (gn_backward(gamma_on=False), ["gamma is missing"]),
     (gn_backward(count=2), ["same factor"]),
     (gn_backward(dgamma_axes=(0, 1)), ["dgamma"]),
+    (gn_backward(param_layouts="(C,) only"), ["gamma and beta of shape (1, 4, 1, 1)", "dbeta has shape (4,)"]),
 ]
 
 
@@ -653,7 +663,7 @@ def _alt_third_term_bare(dout, cache):
 
 # the constant dxmu2 is cancelled by the mean path: what is left is the variance path, missing
 BN_BACKWARD.append((_staged_dxmu2_without_xmu, ["through the variance", "zero: it is missing"]))
-BN_BACKWARD_ALT.append((_alt_third_term_bare, ["xhat term", "sqrt(var + eps)^1 / gamma"]))
+BN_BACKWARD_ALT.append((_alt_third_term_bare, ["through the variance", "sqrt(var + eps)^1 / gamma"]))
 
 
 def _bn_test_mixes(which):
@@ -701,7 +711,7 @@ def _gn_eps_missing(x, gamma, beta, G, gn_param):
 BN_FORWARD += [(_bn_returns_cache_first, ["the order is (out, cache)"]),
                (_bn_eps_squared, ["matches eps = 1e-06"])]
 BN_BACKWARD_ALT += [(_alt_dgamma_without_eps, ["dgamma", "eps is dropped"]),
-                    (alt(minus_dgamma=6.0), ["xhat term alone", "1/n is missing"])]
+                    (alt(minus_dgamma=6.0), ["through the variance alone", "1/n is missing"])]
 GN_FORWARD += [(_gn_eps_missing, ["eps is missing"])]
 
 
@@ -711,3 +721,123 @@ def _ln_default_eps_outside(x, gamma, beta, ln_param):
 
 
 LN_FORWARD.append((_ln_default_eps_outside, ["eps is outside", "eps is not read"]))
+
+
+# ---------------------------------------------------------------------------------------
+# Mistakes of the kinds issue 21 lists, written from the math: how gamma and beta are
+# applied, layer norm's test mode, a gradient divided by the wrong count.
+# ---------------------------------------------------------------------------------------
+
+
+def _bn_beta_times_gamma(x, gamma, beta, bn_param):
+    out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+    return gamma * (cache.xhat + beta), cache
+
+
+def _bn_gamma_reversed(x, gamma, beta, bn_param):
+    out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+    return gamma[::-1] * cache.xhat + beta, cache
+
+
+def _ln_test_mode_without_affine(x, gamma, beta, ln_param):
+    out, cache = layernorm_forward(x, gamma, beta, {k: v for k, v in ln_param.items() if k != "mode"})
+    return (cache.xhat if ln_param.get("mode") == "test" else out), cache
+
+
+def _ln_backward_dbeta_over_n(dout, cache):
+    dx, dgamma, dbeta = layernorm_backward(dout, cache)
+    return dx, dgamma, dbeta / dout.shape[0]
+
+
+def _gn_beta_times_gamma(x, gamma, beta, G, gn_param):
+    out, cache = spatial_groupnorm_forward(x, gamma, beta, G, gn_param)
+    C = x.shape[1]
+    return gamma.reshape(C, 1, 1) * (cache.xhat.reshape(x.shape) + beta.reshape(C, 1, 1)), cache
+
+
+BN_FORWARD += [(_bn_beta_times_gamma, ["beta is scaled by gamma"]),
+               (_bn_gamma_reversed, ["gamma of other entries"])]
+LN_FORWARD += [(_ln_test_mode_without_affine, ["ln_param['mode'] = 'test'"])]
+LN_BACKWARD += [(_ln_backward_dbeta_over_n, ["dbeta", "1/n of the right one"])]
+GN_FORWARD += [(_gn_beta_times_gamma, ["beta is scaled by gamma"])]
+
+
+# ---------------------------------------------------------------------------------------
+# A student's own forward/backward pair with its own cache (CS231n style: a tuple, a dict,
+# None in test mode): correct, judged as a black box by its outputs and gradients. The
+# backward check gets the pair's forward through the `forward` attribute.
+# ---------------------------------------------------------------------------------------
+
+
+def with_forward(backward, forward):
+    backward.forward = forward
+    return backward
+
+
+def _bn_forward_tuple(x, gamma, beta, bn_param):
+    eps, momentum = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
+    D = x.shape[1]
+    running_mean = bn_param.get("running_mean", np.zeros(D))
+    running_var = bn_param.get("running_var", np.zeros(D))
+    if bn_param["mode"] == "train":
+        mu = x.mean(axis=0)
+        var = np.mean(x**2, axis=0) - mu**2  # one pass: fine for data centred near its spread
+        xhat = (x - mu) / np.sqrt(var + eps)
+        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
+        bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
+        return gamma * xhat + beta, (xhat, gamma, 1 / np.sqrt(var + eps))
+    return gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta, None
+
+
+def _bn_backward_tuple(dout, cache):
+    xhat, gamma, ivar = cache
+    N = dout.shape[0]
+    dbeta, dgamma = dout.sum(axis=0), np.sum(dout * xhat, axis=0)
+    dx = gamma * ivar / N * (N * dout - dbeta - xhat * dgamma)
+    return dx, dgamma, dbeta
+
+
+def _ln_forward_dict(x, gamma, beta, ln_param):
+    eps = ln_param.get("eps", 1e-5)
+    mu = np.einsum("nd->n", x)[:, None] / x.shape[1]
+    xmu = x - mu
+    ivar = 1 / np.sqrt(np.einsum("nd,nd->n", xmu, xmu)[:, None] / x.shape[1] + eps)
+    return gamma * xmu * ivar + beta, {"xhat": xmu * ivar, "ivar": ivar, "gamma": gamma}
+
+
+def _ln_backward_dict(dout, cache):
+    xhat, ivar, gamma = cache["xhat"], cache["ivar"], cache["gamma"]
+    g = dout * gamma
+    dx = ivar * (g - g.mean(axis=1, keepdims=True) - xhat * np.mean(g * xhat, axis=1, keepdims=True))
+    return dx, np.sum(dout * xhat, axis=0), dout.sum(axis=0)
+
+
+BN_FORWARD += [(_bn_forward_tuple, None)]
+BN_BACKWARD += [(with_forward(_bn_backward_tuple, _bn_forward_tuple), None)]
+BN_BACKWARD_ALT += [(with_forward(lambda dout, cache: _bn_backward_tuple(dout, cache), _bn_forward_tuple), None)]
+LN_FORWARD += [(_ln_forward_dict, None)]
+LN_BACKWARD += [(with_forward(_ln_backward_dict, _ln_forward_dict), None)]
+
+
+def _alt_dx_over_gamma_squared(dout, cache):
+    dx, dgamma, dbeta = batchnorm_backward_alt(dout, cache)
+    return dx / cache.gamma**2, dgamma, dbeta
+
+
+def _alt_dgamma_times_gamma_squared(dout, cache):
+    dx, dgamma, dbeta = batchnorm_backward_alt(dout, cache)
+    return dx, dgamma * cache.gamma**2, dbeta
+
+
+BN_BACKWARD_ALT += [(_alt_dx_over_gamma_squared, ["all three paths", "1/gamma^2"]),
+                    (_alt_dgamma_times_gamma_squared, ["dgamma", "gamma^2"])]
+
+
+def _sbn_back_without_transpose(x, gamma, beta, bn_param):
+    N, C, H, W = x.shape
+    rows = x.transpose(0, 2, 3, 1).reshape(-1, C)
+    out, cache = batchnorm_forward(rows, gamma, beta, bn_param)
+    return out.reshape(N, C, H, W), SpatialBatchNormCache(shape=x.shape, bn=cache)
+
+
+SBN_FORWARD += [(_sbn_back_without_transpose, ["right values", "wrong positions"])]

@@ -79,3 +79,11 @@ def test_a_provider_must_be_callable():
     with pytest.raises(TypeError, match="reference.provider: fn must be callable"):
         with reference.provider(3):
             pass
+
+
+def test_the_shipped_reference_values_are_a_fresh_recording_of_the_instructors_code():
+    from classroom.edition.reference_values import record, same_values, stored_values
+
+    stored = stored_values()
+    assert same_values(record(), stored), "re-record with: python -m classroom.edition.reference_values"
+    assert len(stored) > 100

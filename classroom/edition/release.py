@@ -33,10 +33,12 @@ from cs231n_bn.checks.registry import BY_FUNCTION, cells_of, notebook_label, not
 from cs231n_bn.exercise import exercise_name, lower_first
 
 # Path prefixes for instructors only: the classroom tools (edition, grader, jail), the nbgrader
-# course set-up, the tests of the checks (near-solutions) and of the classroom, and the
+# course set-up, the tests of the checks (near-solutions), of the classroom and those that state
+# the exercises as formulas (tests/instructor), and the
 # README test (the student edition has its own README).
 INSTRUCTOR_ONLY = (
-    "classroom/", "nbgrader_course/", "tests/test_checks", "tests/classroom/", "tests/test_readme.py",
+    "classroom/", "nbgrader_course/", "tests/test_checks", "tests/classroom/", "tests/instructor/",
+    "tests/test_readme.py",
 )
 # The last hint level states the formulas: a student edition carries it only when the
 # instructor asks for it (`release --with-solution-hints`).

@@ -17,7 +17,7 @@ import secrets
 import tempfile
 import time
 
-from classroom.grader import notebook_reference
+from classroom.grader.references import instructor_provider
 from classroom.grader.student_process import JobAborted, StudentProcess, class_proxy, function_proxy, secret_seeds
 from cs231n_bn.checks import reference
 from cs231n_bn.checks.registry import BY_FUNCTION
@@ -104,7 +104,8 @@ def judge(submission, exercise, check_name, source, limits, bwrap, secret=None):
                 implementation = class_proxy(process, _trusted(owner, exercise.module), method)
             else:
                 implementation = function_proxy(process, exercise.function)
-            with secret_seeds(secret), reference.provider(notebook_reference.provider(source)), \
+            # the right values the check compares with: the instructor's code on the secret inputs
+            with reference.provider(instructor_provider(source)), secret_seeds(secret), \
                     contextlib.redirect_stdout(printed):
                 _call_check(check, implementation, _forward_of(exercise.function))
         except JobAborted as err:

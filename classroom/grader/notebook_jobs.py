@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from classroom import wire
-from classroom.grader import notebook_reference
+from classroom.grader import references
 from classroom.grader.student_process import JobAborted, StudentProcess, secret_seeds
 from cs231n_bn import graph
 from cs231n_bn.batchnorm import batchnorm_forward
@@ -191,7 +191,7 @@ def grade_rows(submission, source, number, rows, student_nb, limits, bwrap, secr
                     if err is not None:
                         raised[cell] = err
             stand_ins = setup.stand_ins(data)
-            provider = notebook_reference.provider(source)
+            provider = references.instructor_provider(source)
             for row in rows:
                 if row.grade_id in results:
                     continue

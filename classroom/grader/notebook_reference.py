@@ -1,8 +1,8 @@
 """Reference values of the notebook exercises, computed by the instructor's own solution cells.
 
-Instructor-only: it runs the solutions. The grader installs `provider(source)` with
-`cs231n_bn.checks.reference.provider` while it runs a check on secret inputs; recorded
-under a `reference.Recorder`, `run_notebook_checks(source)` gives the values the shipped data
+Instructor-only: it runs the solutions. Its `computations(source)` join the others in
+classroom.grader.references, the one provider of the grader; recorded under a
+`reference.Recorder`, `run_notebook_checks(source)` gives the values the shipped data
 file holds for the checks' public inputs.
 
 Each computation runs the solution cells of the instructor's notebook (`source`'s
@@ -97,26 +97,6 @@ def computations(source):
         "group_norm": cell_function("nb06_normalize_over", "group_norm", "out"),
         "torch_running_var": cell_function("nb08_torch_running_var", "torch_running_var", "value"),
     }
-
-
-def provider(source, extra=None):
-    """A reference provider computing every notebook value with the instructor's solutions.
-
-    extra: {function_name: fn(*inputs) -> {what: value}} for other functions' values.
-    One computation per (function, inputs) serves all of its values.
-    """
-    known, computed = {}, {**computations(source), **(extra or {})}
-
-    def provide(key, function_name, *inputs):
-        function, _, what = key.partition("/")
-        if function != function_name or function_name not in computed:
-            raise KeyError(f"notebook reference: no computation gives {key!r} for {function_name!r}")
-        tag = reference.digest(function_name, *inputs)
-        if tag not in known:
-            known[tag] = computed[function_name](*inputs)
-        return np.asarray(known[tag][what], dtype=np.float64)
-
-    return provide
 
 
 def notebook_rows():

@@ -15,12 +15,18 @@ proves it, and offers a hint. The package ships in the student edition and holds
 solution; only `solution_hints` (the last hint level) does, and the release leaves it out
 unless the instructor asks for it.
 
-Modules: display (how a check speaks), core (calling the code under test), normalized
-(judging a normalized output), backward (judging gradients path by path), one module per
-exercise family (batch_norm, layer_norm, spatial_norm, network, optimizers, frameworks), the checks of
-exercises written in notebook cells (notebook_steps: notebooks 1-3; notebook_functions:
-notebooks 4-8), registry (one row per graded cell: which check, on what, for how many
-points), reference (right answers as recorded data) and hints.
+A check never computes a right answer: where it needs one (an expected output, a cache
+field, the paths of a gradient) it asks `reference` for it, which gives the values the
+instructor's code computed on the check's fixed inputs (shipped as data), or, in the
+grader, on secret inputs. Gradients must agree with the right ones to rounding, which a
+numeric gradient cannot.
+
+Modules: display (how a check speaks), core (calling the code under test), reference (right
+answers as data), normalized (judging a normalized output), backward (judging gradients
+path by path), one module per exercise family (batch_norm, layer_norm, spatial_norm,
+network, optimizers, frameworks), the checks of exercises written in notebook cells
+(notebook_steps: notebooks 1-3; notebook_functions: notebooks 4-8), registry (one row per
+graded cell: which check, on what, for how many points) and hints.
 """
 
 from cs231n_bn.checks.batch_norm import check_batchnorm_backward, check_batchnorm_backward_alt, check_batchnorm_forward

@@ -1,29 +1,40 @@
-"""Backward passes: compare with numeric gradients, then say exactly what is known.
+"""Backward passes: compare with the right gradients as data, then say exactly what is known.
 
-Inside one normalization group (n entries, dxhat = gamma * dout) the gradient splits into
-three paths from x to the output, each with a closed form the checks compute:
+The right dx, dgamma and dbeta of the check's inputs come from cs231n_bn.checks.reference
+(recorded from the instructor's code; computed by it on the grader's secret inputs), and
+so do the three paths from x to the output that make up dx, as arrays:
 
-    direct    P1 = ivar * dxhat                           (x -> xmu -> xhat)
-    mean      P2 = -ivar * mean(dxhat)                    (x -> mu -> xmu), constant in the group
-    variance  P3 = -ivar * xhat * mean(dxhat * xhat)      (x -> var -> ivar), proportional to x - mu
+    P1  the direct path (x -> xhat)
+    P2  the path through the mean (x -> mu -> xhat), the same for every entry of a group
+    P3  the path through the variance (x -> var -> xhat)
 
-and dx = P1 + P2 + P3. A wrong dx is fitted, group by group, as a1 P1 + a2 P2 + a3 P3.
-When the fit is exact, the factors a1, a2, a3 ARE the student's paths relative to the right
-ones: a factor -1 is a sign error on that path, 2 a missing 1/2, n a missing 1/n, 0 a path
-left out; a factor that varies between groups like sqrt(var + eps) is a wrong power of the
-standard deviation. When the fit is not exact, no such statement is made: the message
-lists what was measured.
+A gradient passes when it agrees with the right one to a few dozen rounding errors of the
+largest path (times the conditioning of the group's statistics): correct float64 code of
+any form always does, a numeric gradient never does. A wrong dx is fitted, group by group,
+as a1 P1 + a2 P2 + a3 P3. When the fit is exact, the factors a1, a2, a3 ARE the student's
+paths relative to the right ones: a factor -1 is a sign error on that path, 2 a missing
+1/2, n a missing 1/n, 0 a path left out; a factor that varies between groups like
+sqrt(var + eps) is a wrong power of the standard deviation. When the fit is not exact,
+no such statement is made: the message lists what was measured.
 """
 
 import numpy as np
 
-from cs231n_bn.checks.core import CheckFailed, call, factor_text, matches, rel_error, require_array, require_unchanged, unpack
-from cs231n_bn.checks.normalized import EPS, group_stats
-from cs231n_bn.gradient_check import eval_numerical_gradient_array
+from cs231n_bn.checks import reference
+from cs231n_bn.checks.core import (
+    CheckFailed,
+    agrees,
+    call,
+    factor_text,
+    matches,
+    rel_error,
+    require_array,
+    require_unchanged,
+    rounding_bound,
+    unpack,
+)
 
-GRAD_TOL = 1e-7  # relative error against the numeric gradient (float64, h = 1e-5)
-
-# How the paths are called in the staged graph and in a closed form.
+# What the paths are called in the staged graph (notebook 2) and in notebook 3's derivation.
 PATH_NAMES = {
     "staged": (
         "the direct branch (dxmu1, through xhat)",
@@ -31,30 +42,31 @@ PATH_NAMES = {
         "the branch through the variance (divar, dsqrtvar, dvar, dsq, dxmu2)",
     ),
     "closed": (
-        "the dout term (dxhat itself)",
-        "the mean term (the mean of dxhat over the group; dbeta / N in batch norm)",
-        "the xhat term (xhat times the mean of dxhat * xhat; xhat * dgamma / N in batch norm)",
+        "the direct path (x -> xhat)",
+        "the path through the mean (x -> mu)",
+        "the path through the variance (x -> var)",
     ),
 }
+BACKWARD_VALUES = ("dx", "dgamma", "dbeta", "P1", "P2", "P3", "xhat", "group_mean", "group_var")
 
 
-def numeric_gradients(call_forward, x, gamma, beta, dout):
-    return (
-        eval_numerical_gradient_array(lambda x_: call_forward(x_, gamma, beta)[0], x, dout),
-        eval_numerical_gradient_array(lambda g_: call_forward(x, g_, beta)[0], gamma, dout),
-        eval_numerical_gradient_array(lambda b_: call_forward(x, gamma, b_)[0], beta, dout),
-    )
+def _conditioning(expected):
+    """Per group, how much rounding in the statistics can grow: 1 + mean^2 / var."""
+    return 1.0 + np.ravel(expected["group_mean"]) ** 2 / np.ravel(expected["group_var"])
 
 
-def _paths(layout, x, gamma, dout, eps, gamma_power=1):
-    """(P1, P2, P3) in grouped layout, and per-group sqrt(var + eps) and sqrt(var)."""
-    g = layout.to_groups(np.broadcast_to(layout.param_view(gamma), x.shape) ** gamma_power * dout)
-    _, var, xhat = group_stats(layout, x, eps)
-    ivar = (var + eps) ** -0.5
-    P1 = ivar * g
-    P2 = -ivar * g.mean(axis=1, keepdims=True) * np.ones_like(g)
-    P3 = -ivar * xhat * np.mean(g * xhat, axis=1, keepdims=True)
-    return (P1, P2, P3), np.sqrt(var + eps)[:, 0], np.sqrt(var)[:, 0], xhat, g, ivar
+def gradient_bounds(layout, dout, expected):
+    """(dx, dgamma, dbeta) bounds within which correct code agrees with the reference."""
+    cond = _conditioning(expected)
+    paths = [np.abs(layout.to_groups(expected[p])) for p in ("P1", "P2", "P3")]
+    per_group = sum(p.max(axis=1) for p in paths) * cond
+    dx_bound = layout.from_groups(np.broadcast_to(per_group[:, None], paths[0].shape))
+    abs_dout = np.abs(dout)
+    dbeta_scale = np.sum(abs_dout, axis=layout.param_axes)
+    dgamma_scale = np.sum(abs_dout * (np.abs(expected["xhat"]) + 1.0), axis=layout.param_axes) * cond.max()
+    shape = np.shape(expected["dgamma"])
+    return (rounding_bound(dx_bound), rounding_bound(dgamma_scale).reshape(shape),
+            rounding_bound(dbeta_scale).reshape(shape))
 
 
 def _fit(target, basis):
@@ -72,20 +84,21 @@ def _fit(target, basis):
     return factors, exact
 
 
-def _describe_factor(a, n, sizes, per_group):
+def _describe_factor(a, n, layout, per_group):
     """Words for one path's factors a (one per group), or None when nothing fits."""
     if np.all(np.abs(a - a[0]) <= 1e-6 * max(1.0, abs(a[0]))):
         c = float(np.mean(a))
         if abs(c - 1) <= 1e-6:
             return "right"
-        return factor_text(c, n, sizes) or f"{c:.6g} times the right one in every group"
+        return (factor_text(c, n, layout.sizes, layout.n_words)
+                or f"{c:.6g} times the right one in every {layout.group_word}")
     for quantity, words in per_group:
         c = a / quantity
         if np.all(np.abs(c - c[0]) <= 1e-6 * max(1.0, abs(c[0]))):
             c0 = float(np.mean(c))
             if abs(c0 - 1) <= 1e-6:
                 return f"{words} times the right one"
-            extra = factor_text(c0, n, sizes)
+            extra = factor_text(c0, n, layout.sizes, layout.n_words)
             if extra:
                 return f"{words} times the right one, and also {extra}"
     return None
@@ -95,7 +108,9 @@ def _per_group_quantities(s, r, gamma_group):
     """Group-wise factors a wrong formula tends to introduce, with their names."""
     out = []
     if gamma_group is not None:
-        out += [(gamma_group, "gamma (an extra factor gamma)"), (1 / gamma_group, "1/gamma (gamma is missing)")]
+        out += [(gamma_group, "gamma (an extra factor gamma)"), (1 / gamma_group, "1/gamma (gamma is missing)"),
+                (gamma_group**2, "gamma^2 (two extra factors gamma)"),
+                (gamma_group**-2, "1/gamma^2 (gamma is missing, and divided by once more)")]
         for k in (1, -1, 2, -2):
             out += [(gamma_group * s**k, f"gamma * sqrt(var + eps)^{k} (an extra gamma and a power of the "
                                          f"standard deviation off by {k})"),
@@ -111,32 +126,45 @@ def _per_group_quantities(s, r, gamma_group):
     return out
 
 
-def _explain_dx(exercise, where, style, layout, x, gamma, dout, eps, dx, err):
+def _difference_text(got, right, bound):
+    """'largest difference D (allowed B) at index I' for a wrong gradient."""
+    diff = np.abs(got - right)
+    k = np.unravel_index(int(np.argmax(diff - bound)), diff.shape)
+    where = tuple(int(i) for i in k)
+    return (f"largest difference {diff[k]:.3g} at index {where if len(where) > 1 else where[0]}, where "
+            f"rounding allows {np.broadcast_to(bound, diff.shape)[k]:.2g}; relative error {rel_error(got, right):.2g}")
+
+
+def _explain_dx(exercise, where, style, layout, gamma, dx, expected, bound):
     """Raise CheckFailed saying what is known about a wrong dx."""
     names = PATH_NAMES[style]
-    head = f"{where}: dx disagrees with the numeric gradient (relative error {err:.2g})."
-    (P1, P2, P3), s, r, xhat, g, ivar = _paths(layout, x, gamma, dout, eps)
+    head = f"{where}: dx is not the right gradient ({_difference_text(dx, expected['dx'], bound)})."
+    P1, P2, P3 = (layout.to_groups(expected[p]) for p in ("P1", "P2", "P3"))
+    xhat = layout.to_groups(expected["xhat"])
+    var = np.ravel(expected["group_var"])
+    s, r = np.sqrt(var + expected["eps"]), np.sqrt(var)
     target = layout.to_groups(dx)
     n = target.shape[1]
     gamma_g = None
-    gamma_map = layout.to_groups(np.broadcast_to(layout.param_view(gamma), x.shape))
+    gamma_map = layout.to_groups(np.broadcast_to(layout.param_view(gamma), dx.shape))
     if np.all(gamma_map == gamma_map[:, :1]):
         gamma_g = gamma_map[:, 0]
 
     factors, exact = _fit(target, (P1, P2, P3))
     if exact:
-        words = [_describe_factor(factors[:, j], n, layout.sizes, _per_group_quantities(s, r, gamma_g))
+        words = [_describe_factor(factors[:, j], n, layout, _per_group_quantities(s, r, gamma_g))
                  for j in range(3)]
         if all(w is not None for w in words):
             a = factors.mean(axis=0)
             same = lambda i, j: np.allclose(factors[:, i], factors[:, j], rtol=1e-6, atol=1e-9)  # noqa: E731
-            lines = [head, "Split into its three paths from x to out, group by group:"]
+            lines = [head, f"Split into its three paths from x to out, {layout.group_word} by {layout.group_word}:"]
             lines += [f"- {name}: {w}" for name, w in zip(names, words)]
             verdict, topic = _verdict(style, words, same, a, n, names)
             lines.append(verdict)
             raise CheckFailed("\n".join(lines), exercise, topic)
 
-    unsummed_var = -ivar * xhat * (g * xhat) / n
+    # the variance path with each entry's own share where the group's sum belongs
+    unsummed_var = -xhat**2 * P1 / n
     f2, exact2 = _fit(target, (P1, P2, unsummed_var))
     if exact2 and np.allclose(f2[:, [0, 2]], 1, rtol=1e-6):
         raise CheckFailed(
@@ -145,21 +173,20 @@ def _explain_dx(exercise, where, style, layout, x, gamma, dout, eps, dx, err):
             f"group belongs: the gradient of a statistic shared by the group is not summed.",
             exercise, "variance path not summed",
         )
-    for power, what in ((0, "gamma is missing"), (2, "gamma is applied twice")):
-        alt_paths = _paths(layout, x, gamma, dout, eps, gamma_power=power)[0]
-        if matches(target, sum(alt_paths)):
+    for key, what in (("dx_without_gamma", "gamma is missing"), ("dx_gamma_twice", "gamma is applied twice")):
+        if matches(target, layout.to_groups(expected[key])):
             raise CheckFailed(
-                f"{head}\nIt matches the right gradient computed with dxhat = dout * gamma^{power} "
-                f"instead of gamma * dout: {what} where the gradient enters xhat.",
-                exercise, "gamma in dxhat",
+                f"{head}\nIt is what the right backward pass gives when gamma is replaced by "
+                f"{'1' if key == 'dx_without_gamma' else 'gamma^2'}: {what} where the gradient "
+                f"enters xhat.", exercise, "gamma in dxhat",
             )
     if exact:
         # It splits into the paths, but some factor follows no pattern the checks know: say
         # what was measured, path by path, and no more.
-        lines = [head, "Split into its three paths from x to out, group by group:"]
+        lines = [head, f"Split into its three paths from x to out, {layout.group_word} by {layout.group_word}:"]
         for j, name in enumerate(names):
             w = words[j] or (f"{factors[:, j].min():.4g} to {factors[:, j].max():.4g} times the right "
-                             f"one, a factor that differs between groups")
+                             f"one, a factor that differs between {layout.group_word}s")
             lines.append(f"- {name}: {w}")
         lines.append("The paths marked with a varying factor follow none of the patterns the checks "
                      "recognize (a constant, gamma, a power of the standard deviation, eps left out).")
@@ -169,11 +196,11 @@ def _explain_dx(exercise, where, style, layout, x, gamma, dout, eps, dx, err):
     worst = np.unravel_index(int(np.argmax(np.abs(target - (P1 + P2 + P3)))), target.shape)
     raise CheckFailed(
         f"{head}\nIt does not split into the three paths (direct, through the mean, through the "
-        f"variance) with one factor per path and group, so the mistake is not a wrong constant "
+        f"variance) with one factor per path and {layout.group_word}, so the mistake is not a wrong constant "
         f"or a wrong power on one path. What is known: dgamma and dbeta are right; dx "
-        f"{'does' if zero_sum else 'does not'} sum to zero over each group (a right dx does, "
-        f"because shifting a whole group does not change the output); the largest error is in "
-        f"group {int(worst[0])}. Compare your intermediate gradients one at a time with numeric "
+        f"{'does' if zero_sum else 'does not'} sum to zero over each {layout.group_word} (a right dx "
+        f"does, because shifting a whole {layout.group_word} does not change the output); the largest "
+        f"error is in {layout.group_word} {int(worst[0])}. Compare your intermediate gradients one at a time with numeric "
         f"ones (notebook 2 shows how).",
         exercise, "unexplained",
     )
@@ -185,21 +212,20 @@ def _verdict(style, words, same, a, n, names):
     if not off:
         return "All three paths are right, but the total is not: the paths are not added up.", "sum"
     if len(off) == 1:
-        short = (("the direct path", "the path through the mean", "the path through the variance")
-                 if style == "staged" else ("the dout term", "the mean term", "the xhat term"))[off[0]]
+        short = ("the direct path", "the path through the mean", "the path through the variance")[off[0]]
         return f"So the mistake is on {short} alone.", ("direct", "mean", "variance")[off[0]] + " path"
     if off == [0, 1] and same(0, 1):
         where = ("in dxmu1, which feeds both dx1 and (through dmu) dx2" if style == "staged"
-                 else "common to the dout term and the mean term (dxhat minus its mean)")
+                 else "common to these two paths, in what they share before the mean is taken")
         return (f"The direct path and the path through the mean are off by the same factor: the "
                 f"mistake is {where}."), "dxmu1"
     if off == [0, 1, 2] and same(0, 1) and same(1, 2):
         where = ("before the paths split (dgammax, dxhat) or in the final sum" if style == "staged"
-                 else "in the factor in front of all three terms (gamma * ivar, or a 1/N outside)")
+                 else "in a factor the three paths share (before they split, or after they are added)")
         return f"All three paths are off by the same factor: the mistake is {where}.", "common factor"
     if off == [1, 2] and same(1, 2):
         return ("The path through the mean and the path through the variance are off by the same "
-                "factor (both subtracted terms): the mistake is common to them."), "both terms"
+                "factor: the mistake is common to the two paths through the statistics."), "both terms"
     if off == [0, 1, 2] or off == [0, 2]:
         if abs(a[1]) < 1e-9 and np.allclose([a[0], a[2]], (n - 1) / n, rtol=1e-6):
             return ("This is the signature of a mean-path gradient that was not summed over the group: "
@@ -222,10 +248,9 @@ def _reduction_note(name, got, dout, layout, param_shape):
     return note
 
 
-def _explain_param(exercise, where, name, got, right, other_right, layout, x, dout, gamma, n):
+def _explain_param(exercise, where, name, got, right, other_right, bound, layout, x, dout, gamma, n, expected):
     """Raise CheckFailed for a wrong dgamma or dbeta, naming the mistake when it is recognizable."""
-    err = rel_error(got, right)
-    head = f"{where}: {name} disagrees with the numeric gradient (relative error {err:.2g})."
+    head = f"{where}: {name} is not the right gradient ({_difference_text(got, right, bound)})."
     other = "dbeta" if name == "dgamma" else "dgamma"
     if matches(got, other_right):
         raise CheckFailed(f"{head} It equals the right {other}: dgamma and dbeta are swapped.",
@@ -233,35 +258,38 @@ def _explain_param(exercise, where, name, got, right, other_right, layout, x, do
     axes = layout.param_axes
     known = {}
     if name == "dgamma":
-        centred = layout.from_groups(layout.to_groups(x) - layout.to_groups(x).mean(axis=1, keepdims=True))
+        means = layout.to_groups(x) * 0 + np.ravel(expected["group_mean"])[:, None]
         known = {
             "the sum of dout * x: computed from x where xhat belongs": np.sum(dout * x, axis=axes),
             "the sum of dout * (x - mean): the division by the standard deviation is missing":
-                np.sum(dout * centred, axis=axes),
+                np.sum(dout * (x - layout.from_groups(means)), axis=axes),
             "the sum of dout alone: the factor xhat is missing": np.sum(dout, axis=axes),
         }
     else:
         known = {description: f(dout) for f, description in layout.param_sums}
     for description, value in known.items():
-        if matches(got, value):
+        if matches(got, np.reshape(value, np.shape(right))):
             raise CheckFailed(f"{head} It equals {description}.", exercise, f"{name} formula")
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = got / right
     if np.all(np.isfinite(ratio)):
         if np.allclose(ratio, ratio.flat[0], rtol=1e-6):
-            words = factor_text(float(ratio.flat[0]), n, layout.sizes)
+            words = factor_text(float(ratio.flat[0]), n, layout.sizes, layout.n_words)
             if words:
                 raise CheckFailed(f"{head} It is {words}.", exercise, f"{name} factor")
-        per_param = [(gamma, "gamma (an extra factor gamma)"), (1 / gamma, "1/gamma")]
-        groups_x = layout.to_groups(x)
-        if groups_x.shape[0] == right.size:  # one group per parameter entry: batch norm's layouts
-            var = groups_x.var(axis=1)
-            s, r = np.sqrt(var + EPS), np.sqrt(var)  # every backward check passes EPS
+        per_param = [(gamma, "gamma (an extra factor gamma)"), (1 / gamma, "1/gamma"),
+                     (gamma**2, "gamma^2 (two extra factors gamma)"), (gamma**-2, "1/gamma^2")]
+        var = np.ravel(expected["group_var"])
+        if var.size == right.size:  # one group per parameter entry: batch norm's layouts
+            s, r = np.sqrt(var + expected["eps"]).reshape(right.shape), np.sqrt(var).reshape(right.shape)
             per_param += [(s / r, "sqrt(var + eps) / sqrt(var) (eps is dropped from one sqrt(var + eps))")]
             per_param += [(s**k, f"sqrt(var + eps)^{k} (a wrong power of the standard deviation)") for k in (1, -1, 2, -2)]
         for quantity, words in per_param:
             if matches(got, quantity * right):
                 raise CheckFailed(f"{head} It is {words} times the right one.", exercise, f"{name} factor")
+    if np.all(np.isfinite(ratio)) and np.allclose(ratio, ratio.flat[0], rtol=1e-6):
+        raise CheckFailed(f"{head} It is {float(ratio.flat[0]):.6g} times the right one in every entry.",
+                          exercise, f"{name} factor")
     raise CheckFailed(
         f"{head} It is not a constant multiple of the right one, nor one of the usual mistakes "
         f"(x or x - mean in place of xhat, the two swapped); entries off: "
@@ -270,9 +298,12 @@ def _explain_param(exercise, where, name, got, right, other_right, layout, x, do
     )
 
 
-def check_backward(exercise, where, style, backward, call_forward, layout, x, gamma, beta, dout, eps):
-    """Compare backward(dout, cache) with centered differences of call_forward (a checked forward).
+def check_backward(exercise, where, style, backward, call_forward, layout, x, gamma, beta, dout, expected):
+    """Compare backward(dout, cache) with the reference gradients; cache from call_forward(x, gamma, beta).
 
+    call_forward: a forward pass that passed its own check (the student's: their cache,
+    of whatever type, is theirs to read). expected: the reference values of this case
+    (BACKWARD_VALUES, "dx_without_gamma", "dx_gamma_twice", and "eps").
     style: "staged" or "closed", the vocabulary of the paths in the messages.
     """
     _, cache = call_forward(x, gamma, beta)
@@ -284,12 +315,32 @@ def check_backward(exercise, where, style, backward, call_forward, layout, x, ga
     for name, got in (("dbeta", dbeta), ("dgamma", dgamma)):
         require_array(exercise, where, name, got, gamma.shape,
                       _reduction_note(name, got, dout, layout, gamma.shape))
-    numeric_dx, numeric_dgamma, numeric_dbeta = numeric_gradients(call_forward, x, gamma, beta, dout)
+    dx_bound, dgamma_bound, dbeta_bound = gradient_bounds(layout, dout, expected)
     n = layout.to_groups(x).shape[1]
-    if rel_error(dbeta, numeric_dbeta) > GRAD_TOL:
-        _explain_param(exercise, where, "dbeta", dbeta, numeric_dbeta, numeric_dgamma, layout, x, dout, gamma, n)
-    if rel_error(dgamma, numeric_dgamma) > GRAD_TOL:
-        _explain_param(exercise, where, "dgamma", dgamma, numeric_dgamma, numeric_dbeta, layout, x, dout, gamma, n)
-    err = rel_error(dx, numeric_dx)
-    if err > GRAD_TOL:
-        _explain_dx(exercise, where, style, layout, x, gamma, dout, eps, dx, err)
+    right_dgamma, right_dbeta = expected["dgamma"], expected["dbeta"]
+    if not agrees(dbeta, right_dbeta, dbeta_bound):
+        _explain_param(exercise, where, "dbeta", dbeta, right_dbeta, right_dgamma, dbeta_bound, layout, x, dout,
+                       gamma, n, expected)
+    if not agrees(dgamma, right_dgamma, dgamma_bound):
+        _explain_param(exercise, where, "dgamma", dgamma, right_dgamma, right_dbeta, dgamma_bound, layout, x,
+                       dout, gamma, n, expected)
+    if not agrees(dx, expected["dx"], dx_bound):
+        _explain_dx(exercise, where, style, layout, gamma, dx, expected, dx_bound)
+
+
+def expected_gradients(function_name, layout, x, gamma, beta, forward_args, dout):
+    """The reference values a backward check judges by, for these inputs.
+
+    forward_args: what the forward pass takes after (x, gamma, beta), its param dict last.
+    Also the right dx for gamma left out of, or applied twice to, the gradient entering
+    xhat (the reference at dout / gamma and dout * gamma), which two mistakes produce.
+    """
+    def value(what, d):
+        return reference.value(f"{function_name}/{what}", function_name, x, gamma, beta, *forward_args, d)
+
+    expected = {what: value(what, dout) for what in BACKWARD_VALUES}
+    gamma_map = np.broadcast_to(layout.param_view(gamma), x.shape)
+    expected["dx_without_gamma"] = value("dx", dout / gamma_map)
+    expected["dx_gamma_twice"] = value("dx", dout * gamma_map)
+    expected["eps"] = forward_args[-1]["eps"]
+    return expected

@@ -5,8 +5,19 @@ Also the running statistics and the test mode, shared with spatial batch norm.
 
 import numpy as np
 
-from cs231n_bn.checks.backward import check_backward
-from cs231n_bn.checks.core import CheckFailed, call, matches, package_function, require_array, require_unchanged, unpack
+from cs231n_bn.checks import reference
+from cs231n_bn.checks.backward import check_backward, expected_gradients
+from cs231n_bn.checks.core import (
+    CheckFailed,
+    agrees,
+    call,
+    matches,
+    package_function,
+    require_array,
+    require_unchanged,
+    rounding_bound,
+    unpack,
+)
 from cs231n_bn.checks.display import passed
 from cs231n_bn.checks.normalized import (
     DEFAULT_EPS,
@@ -19,6 +30,53 @@ from cs231n_bn.checks.normalized import (
     smooth_input,
 )
 
+STATISTICS = ("out", "xhat", "group_mean", "group_var")
+
+
+def expected_values(function_name, whats, *inputs):
+    """{what: reference value} of function_name(*inputs); dicts among inputs are copied first."""
+    inputs = tuple({k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in a.items()}
+                   if isinstance(a, dict) else a for a in inputs)
+    return {what: reference.value(f"{function_name}/{what}", function_name, *inputs) for what in whats}
+
+
+def output_bound(layout, x, gamma, beta, mean, var, eps, conditioned=True):
+    """Bound on |out - right out| for correct code normalizing x's groups with mean and var.
+
+    mean, var: per group, in the layout's order. conditioned: the statistics are computed
+    from x (train mode), so their rounding grows with 1 + mean^2 / var.
+    """
+    mean, var = np.ravel(mean)[:, None], np.ravel(var)[:, None]
+    groups_x = layout.to_groups(x)
+    scale = (np.abs(groups_x) + np.abs(mean)) / np.sqrt(var + eps)
+    if conditioned:
+        scale = scale * (1.0 + mean**2 / var)
+    g_map = np.abs(np.broadcast_to(layout.param_view(gamma), x.shape))
+    b_map = np.abs(np.broadcast_to(layout.param_view(beta), x.shape))
+    return rounding_bound(g_map * (layout.from_groups(scale) + 1.0) + b_map)
+
+
+def judge_output(exercise, where, layout, x, out, gamma, beta, eps, expected, bound):
+    """out must agree with the reference output; if not, say what is wrong with it."""
+    if agrees(out, expected["out"], bound):
+        return
+    if np.allclose(np.sort(out, axis=None), np.sort(expected["out"], axis=None), rtol=1e-9, atol=0):
+        wrong = int(np.sum(~np.isclose(out, expected["out"], rtol=1e-9, atol=0)))
+        raise CheckFailed(
+            f"{where}: out holds the right values, but {wrong} of {out.size} are at the wrong positions: "
+            f"the statistics are right, and the way the result is put back into the shape of x "
+            f"(a reshape or transpose at the end) moves entries", exercise, "positions",
+        )
+    diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expected)
+    k = np.unravel_index(int(np.argmax(np.abs(out - expected["out"]) - bound)), out.shape)
+    raise CheckFailed(
+        f"{where}: out is normalized {layout.groups_text}, with gamma and beta, yet differs from "
+        f"the right output by {abs(out[k] - expected['out'][k]):.3g} at index "
+        f"{tuple(int(i) for i in k)}, more than rounding explains (relative error of the "
+        f"whole: {np.max(np.abs(out - expected['out'])) / np.max(np.abs(expected['out'])):.2g})",
+        exercise, "output unexplained",
+    )
+
 
 def forward_call(exercise, where, fn, *args):
     """(out, cache) from a forward pass, or CheckFailed saying what came back instead."""
@@ -28,11 +86,16 @@ def forward_call(exercise, where, fn, *args):
     return out, cache
 
 
-def _check_running_update(exercise, where, bn_param, old_mean, old_var, batch_mean, batch_var, momentum, n,
-                          out_stats=None):
-    """bn_param after one training step must hold momentum * old + (1 - momentum) * batch."""
+def _check_running_update(exercise, where, bn_param, old_mean, old_var, expected, momentum, n, out_stats=None):
+    """bn_param after one training step must hold the reference running statistics.
+
+    expected: reference values of the step (running_mean, running_var, and the batch's
+    group_mean and group_var, which the usual mistakes average instead).
+    """
     keep, new = momentum, 1.0 - momentum
-    for key, old, batch in (("running_mean", old_mean, batch_mean), ("running_var", old_var, batch_var)):
+    batches = {"running_mean": np.ravel(expected["group_mean"]), "running_var": np.ravel(expected["group_var"])}
+    for key, old in (("running_mean", old_mean), ("running_var", old_var)):
+        batch = batches[key]
         got = bn_param.get(key)
         if got is None or (isinstance(got, np.ndarray) and got.shape == old.shape and np.array_equal(got, old)):
             raise CheckFailed(
@@ -44,7 +107,7 @@ def _check_running_update(exercise, where, bn_param, old_mean, old_var, batch_me
                 f"{where}: bn_param['{key}'] must be an array of shape {old.shape} (one value "
                 f"per feature); got {getattr(got, 'shape', type(got).__name__)}", exercise, "running shape",
             )
-        if matches(got, keep * old + new * batch):
+        if matches(got, expected[key]):
             continue
         mistakes = [
             (new * old + keep * batch,
@@ -58,13 +121,13 @@ def _check_running_update(exercise, where, bn_param, old_mean, old_var, batch_me
         ]
         if key == "running_var":
             mistakes += [
-                (keep * old + new * batch * n / (n - 1),
+                (expected[key] + new * batch / (n - 1),
                  f"running_var averages the unbiased variance (n/(n-1) times the biased one, n = {n}); "
                  f"the running average is of the same biased variance the training step "
                  f"normalizes with", "unbiased running var"),
                 (keep * old + new * np.sqrt(batch),
                  "running_var averages the standard deviation, not the variance", "running std"),
-                (keep * old + new * (batch + EPS),
+                (expected[key] + new * EPS,
                  "running_var averages var + eps, not the variance: eps is added again in test mode",
                  "running var eps"),
             ]
@@ -75,25 +138,26 @@ def _check_running_update(exercise, where, bn_param, old_mean, old_var, batch_me
             raise CheckFailed(f"{where}: bn_param['{key}'] averages the statistic of the layer's OUTPUT, "
                               f"not of its input x", exercise, "running of output")
         raise CheckFailed(
-            f"{where}: bn_param['{key}'] after one training step is not momentum * old + "
-            f"(1 - momentum) * batch statistic (momentum={momentum:g}), nor one of the usual "
+            f"{where}: bn_param['{key}'] after one training step is not the right running average "
+            f"(momentum={momentum:g}, the weight kept on the old value), nor one of the usual "
             f"mistakes (convention reversed, batch value stored, unbiased or std averaged)",
             exercise, "running unexplained",
         )
 
 
-def _check_running_start(exercise, where, bn_param, batch_mean, batch_var, momentum):
+def _check_running_start(exercise, where, bn_param, expected, momentum):
     """Without running statistics in bn_param, they start at zeros (CS231n's convention)."""
-    for key, batch in (("running_mean", batch_mean), ("running_var", batch_var)):
+    batches = {"running_mean": np.ravel(expected["group_mean"]), "running_var": np.ravel(expected["group_var"])}
+    for key, batch in batches.items():
         got = bn_param.get(key)
         if got is None:
             raise CheckFailed(
                 f"{where}: running statistics not written back: bn_param has no '{key}' after a "
                 f"training step", exercise, "not written back",
             )
-        if matches(got, (1.0 - momentum) * batch):
+        if matches(got, expected[key]):
             continue
-        if matches(got, momentum + (1.0 - momentum) * batch):
+        if matches(got, momentum + expected[key]):
             message = f"bn_param['{key}'] started at ones; without a stored value it starts at zeros"
         elif matches(got, batch):
             message = (f"bn_param['{key}'] started from the first batch's statistic; without a "
@@ -105,13 +169,17 @@ def _check_running_start(exercise, where, bn_param, batch_mean, batch_var, momen
                        f"documented default is {momentum:g}")
         else:
             message = (f"starting from an empty bn_param (default momentum {momentum:g}), "
-                       f"bn_param['{key}'] after one step is not (1 - momentum) * batch statistic, "
-                       f"which is what a start at zeros gives")
+                       f"bn_param['{key}'] after one step is not what a start at zeros gives")
         raise CheckFailed(f"{where}: {message}", exercise, "running start")
 
 
-def check_test_mode(exercise, where, layout, fn, x, gamma, beta, running_mean, running_var, eps):
-    """Test mode: out = gamma * (x - running_mean) / sqrt(running_var + eps) + beta, per row."""
+def check_test_mode(exercise, where, layout, fn, x, gamma, beta, running_mean, running_var, eps, expected,
+                    train_expected):
+    """Test mode: a fixed affine map per feature, from the running statistics; judged by reference values.
+
+    expected: reference values of this test-mode call; train_expected: those of a training
+    step on the same x (the batch statistics test mode must not use).
+    """
     bn_param = {"mode": "test", "eps": eps, "running_mean": running_mean.copy(),
                 "running_var": running_var.copy()}
     originals = {"x": (x, x.copy()), "gamma": (gamma, gamma.copy()), "beta": (beta, beta.copy())}
@@ -125,56 +193,80 @@ def check_test_mode(exercise, where, layout, fn, x, gamma, beta, running_mean, r
                 f"{where}: test mode changed bn_param['{key}']; only training updates the "
                 f"running statistics", exercise, "test mode updates",
             )
+    bound = output_bound(layout, x, gamma, beta, running_mean, running_var, eps, conditioned=False)
+    if agrees(out, expected["out"], bound):
+        return cache
     xhat = (out - layout.param_view(beta)) / layout.param_view(gamma)
     groups = layout.to_groups(xhat)
     if np.all(np.abs(groups.mean(axis=1)) < 1e-8 * max(1.0, float(np.max(np.abs(groups))))):
-        batch_centred = layout.to_groups(x) - layout.to_groups(x).mean(axis=1, keepdims=True)
-        if matches(groups, batch_centred / np.sqrt(layout.to_groups(x).var(axis=1, keepdims=True) + eps)):
+        if matches(groups, layout.to_groups(train_expected["xhat"])):
             message = ("test mode uses batch statistics: its output is normalized with the mean and "
                        "variance of the test batch")
         else:
             message = "test mode subtracts the batch's mean (the output has mean beta in every batch)"
         raise CheckFailed(f"{where}: {message}, so a sample's output depends on the rest of the batch",
                           exercise, "test uses batch")
-    centred = layout.to_groups(x) - layout.to_groups(np.broadcast_to(layout.param_view(running_mean), x.shape))
-    ok = (1.0 / np.sqrt(running_var + eps))[:, None] * centred
+    # The usual mistakes, as what they do to the right normalized output
+    ok = layout.to_groups(expected["xhat"])
+    rm, rv = running_mean[:, None], running_var[:, None]
+    s = np.sqrt(rv + eps)
+    batch_s = np.sqrt(np.ravel(train_expected["group_var"])[:, None] + eps)
     mistakes = (
-        ((1.0 / np.sqrt(running_var))[:, None] * centred, "eps is missing in test mode"),
-        ((1.0 / (np.sqrt(running_var) + eps))[:, None] * centred, "eps is outside the square root in test mode"),
-        ((1.0 / (running_var + eps))[:, None] * centred, "the square root is missing in test mode"),
-        ((1.0 / np.sqrt(running_var + eps))[:, None] * layout.to_groups(x),
-         "test mode does not subtract running_mean"),
-        (centred, "test mode does not divide by the running standard deviation"),
-        ((1.0 / np.sqrt(layout.to_groups(x).var(axis=1) + eps))[:, None] * centred,
-         "test mode subtracts running_mean but divides by the batch's standard deviation"),
+        (ok * s / np.sqrt(rv), "eps is missing in test mode"),
+        (ok * s / (np.sqrt(rv) + eps), "eps is outside the square root in test mode"),
+        (ok * s / (rv + eps), "the square root is missing in test mode"),
+        (ok + rm / s, "test mode does not subtract running_mean"),
+        (ok * s, "test mode does not divide by the running standard deviation"),
+        (ok * s / batch_s, "test mode subtracts running_mean but divides by the batch's standard deviation"),
     )
-    plain = layout.from_groups(ok)
-    if matches(out, plain, 1e-9):
+    if matches(out, expected["xhat"], 1e-9):
         raise CheckFailed(f"{where}: test mode normalizes with the running statistics but does not "
                           f"apply gamma and beta", exercise, "test gamma beta")
-    if matches(groups, ok):
-        return cache
-    for wrong, message in mistakes:
-        if matches(groups, wrong):
-            raise CheckFailed(f"{where}: {message}", exercise, message)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for wrong, message in mistakes:
+            if matches(groups, wrong):
+                raise CheckFailed(f"{where}: {message}", exercise, message)
     raise CheckFailed(
-        f"{where}: in test mode each feature should be gamma * (x - running_mean) / "
-        f"sqrt(running_var + eps) + beta, a fixed affine map that gives beta at x = "
-        f"running_mean; yours gives something else", exercise, "test unexplained",
+        f"{where}: in test mode each feature should go through a fixed affine map built from the "
+        f"running statistics (it gives beta at x = running_mean, and its slope uses running_var and "
+        f"eps); yours gives something else, and none of the usual mistakes (eps missing or outside "
+        f"the root, no root, running_mean not subtracted) matches it", exercise, "test unexplained",
     )
 
 
-def verify_batchnorm_like(exercise, where, fn, layout, x, gamma, beta, momentum, n, cache_check=None):
-    """The training step, the zero start and the test mode of batch norm or spatial batch norm."""
-    groups_x = layout.to_groups(x)
-    batch_mean = groups_x.mean(axis=1)
-    batch_var = np.mean((groups_x - batch_mean[:, None]) ** 2, axis=1)
-    rng = np.random.default_rng(7)
-    old_mean = rng.normal(size=batch_mean.shape)
-    old_var = rng.uniform(0.5, 2.0, size=batch_mean.shape)
+def _test_param(mean, var, eps):
+    return {"mode": "test", "eps": eps, "running_mean": mean, "running_var": var}
 
-    bn_param = {"mode": "train", "eps": EPS, "momentum": momentum,
-                "running_mean": old_mean.copy(), "running_var": old_var.copy()}
+
+def verify_batchnorm_like(exercise, where, fn, layout, x, gamma, beta, momentum, n, cache_check=None,
+                          cache_fields=()):
+    """The training step, the zero start and the test mode of batch norm or spatial batch norm.
+
+    exercise names the function (batchnorm_forward or spatial_batchnorm_forward) whose
+    reference values are asked for; cache_check(cache, x, gamma, out, mode, eps, expected)
+    judges a cache against the reference values named in cache_fields.
+    """
+    rng = np.random.default_rng(7)
+    n_features = np.shape(gamma)[0]
+    old_mean = rng.normal(size=n_features)
+    old_var = rng.uniform(0.5, 2.0, size=n_features)
+    train_param = {"mode": "train", "eps": EPS, "momentum": momentum, "running_mean": old_mean, "running_var": old_var}
+    expected = expected_values(exercise, STATISTICS + ("running_mean", "running_var") + cache_fields, x,
+                               gamma, beta, train_param)
+    by_running = [
+        (expected_values(exercise, ("out",), x, gamma, beta, _test_param(mean, var, EPS))["out"], which)
+        for mean, var, which in ((old_mean, old_var, "before"),
+                                 (expected["running_mean"], expected["running_var"], "after"))
+    ]
+    x_default = grouped_input(np.random.default_rng(11), layout, x.shape, DEFAULT_EPS)
+    fresh_expected = expected_values(exercise, STATISTICS + ("running_mean", "running_var"), x_default, gamma,
+                                     beta, {"mode": "train"})
+    running_var = old_var.copy()
+    running_var[0] = EPS  # a running variance as small as eps exposes a misplaced eps
+    test_expected = expected_values(exercise, ("out", "xhat") + cache_fields, x, gamma, beta,
+                                    _test_param(old_mean, running_var, EPS))
+
+    bn_param = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in train_param.items()}
     originals = {"x": (x, x.copy()), "gamma": (gamma, gamma.copy()), "beta": (beta, beta.copy())}
     out, cache = forward_call(exercise, where, fn, x, gamma, beta, bn_param)
     require_unchanged(exercise, where, originals)
@@ -182,72 +274,65 @@ def verify_batchnorm_like(exercise, where, fn, layout, x, gamma, beta, momentum,
     if np.shares_memory(out, x):
         raise CheckFailed(f"{where}: out shares memory with x: x was overwritten in place",
                           exercise, "in place")
-    new_mean, new_var = momentum * old_mean + (1 - momentum) * batch_mean, momentum * old_var + (1 - momentum) * batch_var
-    for mean, var, which in ((old_mean, old_var, "before"), (new_mean, new_var, "after")):
-        view = layout.param_view
-        by_running = view(gamma) * (x - view(mean)) / np.sqrt(view(var) + EPS) + view(beta)
-        if matches(out, by_running, 1e-9):
+    for right_by_running, which in by_running:
+        if matches(out, right_by_running, 1e-9):
             raise CheckFailed(
                 f"{where}: train mode normalizes with the running statistics (as they are {which} "
                 f"this step's update) instead of the batch's mean and variance", exercise, "train uses running",
             )
-    diagnose_normalized(exercise, where, layout, x, out, gamma, beta, EPS)
+    bound = output_bound(layout, x, gamma, beta, expected["group_mean"], expected["group_var"], EPS)
+    judge_output(exercise, where, layout, x, out, gamma, beta, EPS, expected, bound)
     out_groups = layout.to_groups(out)
     out_stats = {"running_mean": out_groups.mean(axis=1), "running_var": out_groups.var(axis=1)}
-    _check_running_update(exercise, where, bn_param, old_mean, old_var, batch_mean, batch_var, momentum, n,
-                          out_stats)
+    _check_running_update(exercise, where, bn_param, old_mean, old_var, expected, momentum, n, out_stats)
     if cache_check is not None:
-        cache_check(cache, x, gamma, out, "train", EPS)
+        cache_check(cache, x, gamma, out, "train", EPS, expected)
 
     fresh = {"mode": "train"}
-    x_default = grouped_input(np.random.default_rng(11), layout, groups_x.shape, DEFAULT_EPS)
     out, _ = forward_call(exercise, where, fn, x_default, gamma, beta, fresh)
     require_array(exercise, where, "out", out, x.shape)
-    diagnose_normalized(exercise, where, layout, x_default, out, gamma, beta, DEFAULT_EPS)
-    g = layout.to_groups(x_default)
-    default_mean = g.mean(axis=1)
-    _check_running_start(exercise, where, fresh, default_mean,
-                         np.mean((g - default_mean[:, None]) ** 2, axis=1), 0.9)
+    bound = output_bound(layout, x_default, gamma, beta, fresh_expected["group_mean"],
+                         fresh_expected["group_var"], DEFAULT_EPS)
+    judge_output(exercise, where, layout, x_default, out, gamma, beta, DEFAULT_EPS, fresh_expected, bound)
+    _check_running_start(exercise, where, fresh, fresh_expected, 0.9)
 
-    running_var = old_var.copy()
-    running_var[0] = EPS  # a running variance as small as eps exposes a misplaced eps
-    cache = check_test_mode(exercise, where, layout, fn, x, gamma, beta, old_mean, running_var, EPS)
+    cache = check_test_mode(exercise, where, layout, fn, x, gamma, beta, old_mean, running_var, EPS,
+                            test_expected, expected)
     if cache_check is not None:
-        cache_check(cache, x, gamma, None, "test", EPS, old_mean, running_var)
+        cache_check(cache, x, gamma, None, "test", EPS, test_expected)
+
+
+CACHE_FIELDS = ("mu", "xmu", "var", "sqrtvar", "ivar", "xhat")
 
 
 def _bn_cache_check(exercise, where):
     from cs231n_bn.batchnorm import BatchNormCache
 
-    def cache_check(cache, x, gamma, out, mode, eps, running_mean=None, running_var=None):
-        # in test mode the statistics are the running ones
-        mu, var = (running_mean, running_var) if mode == "test" else (x.mean(axis=0), x.var(axis=0))
-        xmu = x - mu
-        std = (var + eps) ** 0.5
-        expected = {"mode": mode, "x": x, "mu": mu, "xmu": xmu, "var": var, "sqrtvar": std,
-                    "ivar": 1 / std, "xhat": xmu / std, "gamma": gamma, "eps": eps}
+    def cache_check(cache, x, gamma, out, mode, eps, expected):
+        right = {"mode": mode, "x": x, "gamma": gamma, "eps": eps}
+        right.update({k: expected[k] for k in CACHE_FIELDS})
+        var, std, xhat = right["var"], right["sqrtvar"], right["xhat"]
         others = {"the standard deviation sqrt(var + eps) (sqrtvar)": std,
-                  "1 / sqrt(var + eps) (ivar)": 1 / std,
+                  "1 / sqrt(var + eps) (ivar)": right["ivar"],
                   "the variance (var)": var, "var + eps": var + eps,
-                  "the unbiased variance": x.var(axis=0, ddof=1) if mode == "train" else var * np.nan,
-                  "x - mu (xmu)": xmu, "xhat": xmu / std, "the input x": x, "mu": mu,
-                  "1 / (var + eps)": 1 / (var + eps), "sqrt(var) without eps": np.sqrt(var),
-                  "1 / sqrt(var) without eps": 1 / np.sqrt(var), "gamma * xhat (gammax)": gamma * xmu / std}
+                  "the unbiased variance": var * x.shape[0] / (x.shape[0] - 1) if mode == "train" else var * np.nan,
+                  "x - mu (xmu)": right["xmu"], "xhat": xhat, "the input x": x, "mu": right["mu"],
+                  "1 / (var + eps)": std**-2, "sqrt(var) without eps": np.sqrt(var),
+                  "1 / sqrt(var) without eps": 1 / np.sqrt(var), "gamma * xhat (gammax)": gamma * xhat}
         if out is not None:
             others["the layer's output out"] = out
-        check_cache_fields(exercise, f"{where} ({mode} mode)", cache, BatchNormCache, expected, others)
+        check_cache_fields(exercise, f"{where} ({mode} mode)", cache, BatchNormCache, right, others)
 
     return cache_check
-
-
 def _verify_batchnorm_forward(fn):
     exercise = where = "batchnorm_forward"
     N, D = 8, 5
     rng = np.random.default_rng(0)
     layout = bn_layout(N, D)
-    x = grouped_input(rng, layout, (D, N), EPS)
+    x = grouped_input(rng, layout, (N, D), EPS)
     gamma, beta = params(rng, (D,))
-    verify_batchnorm_like(exercise, where, fn, layout, x, gamma, beta, 0.7, N, _bn_cache_check(exercise, where))
+    verify_batchnorm_like(exercise, where, fn, layout, x, gamma, beta, 0.7, N, _bn_cache_check(exercise, where),
+                          CACHE_FIELDS)
 
 
 def check_batchnorm_forward(batchnorm_forward=None):
@@ -255,9 +340,10 @@ def check_batchnorm_forward(batchnorm_forward=None):
 
     Train mode: per-feature normalization with the biased batch variance and eps inside
     the square root, gamma and beta applied, running averages with CS231n's momentum
-    convention written back into bn_param (starting from zeros), and a BatchNormCache
-    whose every field holds what its name says. Test mode: the running statistics, row
-    by row. Inputs never modified.
+    convention written back into bn_param (starting from zeros), and, when the cache is
+    the course's BatchNormCache, every field holding what its name says (a cache of your
+    own type is judged through your backward pass). Test mode: the running statistics,
+    row by row. Inputs never modified.
     """
     fn = batchnorm_forward or package_function("batchnorm", "batchnorm_forward")
     _verify_batchnorm_forward(fn)
@@ -270,29 +356,38 @@ def needs_forward(exercise, where, forward_name, verify, forward):
         verify(forward)
     except CheckFailed as err:
         raise CheckFailed(
-            f"{where} cannot be checked until {forward_name} passes its check (the numeric "
-            f"gradient differentiates your forward pass, and the cache comes from it). "
+            f"{where} cannot be checked until {forward_name} passes its check (the gradients "
+            f"are judged on the cache your forward pass makes). "
             f"{err.message}", forward_name, "forward first",
         ) from err
 
 
 def backward_inputs(seed, shape, channels):
-    """Seeded x, gamma, beta, dout for a gradient check: off-centre x, gamma far from 1."""
+    """Seeded x, gamma, beta, dout for a gradient check: x off-centre by at most its spread,
+    gamma far from 1, and beta large (a large output makes every finite difference of it
+    lose digits, so that a numeric gradient cannot pass for the exact one)."""
     rng = np.random.default_rng(seed)
     x = smooth_input(rng, shape)
-    gamma, beta = params(rng, (channels,))
+    gamma, _ = params(rng, (channels,))
+    beta = rng.uniform(10.0, 30.0, size=channels) * rng.choice([-1.0, 1.0], size=channels)
     return x, gamma, beta, rng.normal(size=shape)
 
 
-def run_backward_check(exercise, style, backward, forward, verify, layout, inputs, forward_args):
-    """Check `backward` against numeric gradients of `forward`, which must pass `verify` first.
+def run_backward_check(exercise, style, backward, forward, verify, layout, inputs, forward_args, param_shapes=()):
+    """Check `backward` against the reference gradients, on the cache `forward` makes.
 
-    forward_args: the arguments after (x, gamma, beta), e.g. ({"mode": "train", "eps": EPS},).
+    forward must pass `verify` first. forward_args: the arguments after (x, gamma, beta),
+    e.g. ({"mode": "train", "eps": EPS},). param_shapes: other shapes the contract accepts
+    for gamma and beta (dgamma and dbeta must come back in them, with the same values).
     """
     needs_forward(exercise, exercise, verify.__name__.replace("_verify_", ""), verify, forward)
     x, gamma, beta, dout = inputs
-    check_backward(exercise, exercise, style, backward, lambda x_, g_, b_: forward(x_, g_, b_, *forward_args),
-                   layout, x, gamma, beta, dout, EPS)
+    expected = expected_gradients(exercise, layout, x, gamma, beta, forward_args, dout)
+    for shape in (gamma.shape, *param_shapes):
+        where = exercise if shape == gamma.shape else f"{exercise} (gamma and beta of shape {shape})"
+        shaped = dict(expected, dgamma=expected["dgamma"].reshape(shape), dbeta=expected["dbeta"].reshape(shape))
+        check_backward(exercise, where, style, backward, lambda x_, g_, b_: forward(x_, g_, b_, *forward_args),
+                       layout, x, gamma.reshape(shape), beta.reshape(shape), dout, shaped)
     gradients_passed(exercise)
 
 
@@ -304,11 +399,11 @@ def _check_bn_backward(exercise, style, backward, forward):
 
 
 def gradients_passed(name):
-    passed(name, "dx, dgamma and dbeta match numeric gradients (relative error < 1e-07)")
+    passed(name, "dx, dgamma and dbeta are the right gradients, to rounding")
 
 
 def check_batchnorm_backward(batchnorm_backward=None, forward=None):
-    """Check a staged batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta) numerically.
+    """Check a staged batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta) against the right gradients.
 
     The cache comes from `forward` (default: the package's batchnorm_forward), which must
     pass check_batchnorm_forward first.
@@ -318,6 +413,6 @@ def check_batchnorm_backward(batchnorm_backward=None, forward=None):
 
 
 def check_batchnorm_backward_alt(batchnorm_backward_alt=None, forward=None):
-    """Check the closed-form batchnorm_backward_alt(dout, cache) numerically."""
+    """Check the closed-form batchnorm_backward_alt(dout, cache) against the right gradients."""
     fn = batchnorm_backward_alt or package_function("batchnorm", "batchnorm_backward_alt")
     _check_bn_backward("batchnorm_backward_alt", "closed", fn, forward)

@@ -12,6 +12,7 @@ import numpy as np
 from cs231n_bn.checks.display import CheckFailed, NotImplementedYet, shown_briefly, student_line
 
 MODEL_RTOL = 1e-6  # relative tolerance when matching a value against a model of it
+ROUNDING_ULPS = 12  # rounding errors allowed per unit of scale against a reference value (correct code: < 2)
 
 
 def package_function(module, name):
@@ -118,6 +119,24 @@ def require_unchanged(exercise, function_name, originals):
             )
 
 
+def rounding_bound(scale, dtype=np.float64):
+    """How far correct code may land from a reference value of this scale, entry by entry.
+
+    scale: the size of the largest term that enters each entry (times the conditioning of
+    the statistics it uses). Correct code of any form (two-pass or one-pass variance,
+    staged or closed form, einsum or loops) stays within a few dozen rounding errors of
+    it; a numeric gradient, whose error is at least the cube root of the rounding error
+    squared (about 1e-11 relative in float64), does not.
+    """
+    return ROUNDING_ULPS * np.finfo(dtype).eps * np.asarray(scale, dtype=np.float64)
+
+
+def agrees(got, expected, bound):
+    """Is every entry of got within bound (broadcast) of expected?"""
+    diff = np.abs(np.asarray(got, dtype=np.float64) - expected)
+    return bool(np.all(diff <= bound))
+
+
 def matches(a, b, rtol=MODEL_RTOL):
     """Do a and b agree to rtol, entry by entry? False for anything not numeric."""
     try:
@@ -134,7 +153,7 @@ def rel_error(a, b):
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
 
 
-def factor_text(c, n, sizes=None):
+def factor_text(c, n, sizes=None, n_words="the size of a group"):
     """Words for a constant factor c between a value and the right one, or None.
 
     n is the group size the statistics are taken over; sizes maps other sizes in play
@@ -147,8 +166,8 @@ def factor_text(c, n, sizes=None):
         (0.5, "1/2 of the right one: a factor 2 is missing"),
         (-2.0, "-2 times the right one: a sign error and a missing factor 1/2"),
         (-0.5, "-1/2 of the right one: a sign error and a missing factor 2"),
-        (float(n), f"n = {n} times the right one: a factor 1/n is missing (n = {n}, the size of a group)"),
-        (1.0 / n, f"1/n of the right one: an extra factor 1/n (n = {n}, the size of a group)"),
+        (float(n), f"n = {n} times the right one: a factor 1/n is missing (n = {n}, {n_words})"),
+        (1.0 / n, f"1/n of the right one: an extra factor 1/n (n = {n}, {n_words})"),
         (-float(n), f"-n times the right one (n = {n}): a sign error and a missing 1/n"),
         (float(n * n), f"n^2 times the right one (n = {n}): 1/n is missing twice"),
         (n / (n - 1.0), f"n/(n-1) times the right one (n = {n}): divided by n - 1 where n belongs"),
@@ -159,6 +178,8 @@ def factor_text(c, n, sizes=None):
             named.append((n / size, f"{n}/{size} times the right one: divided by {label} where the "
                                     f"group size n = {n} belongs"))
             named.append((size / n, f"{size}/{n} of the right one: an extra factor {label}/n"))
+            named.append((1.0 / size, f"1/{label} of the right one ({label} = {size}): an extra division by {label}"))
+            named.append((float(size), f"{label} = {size} times the right one: a division by {label} is missing"))
     for value, label in named:
         if abs(c - value) <= 1e-6 * max(1.0, abs(value)):
             return label

@@ -16,10 +16,12 @@ HINTS = {
         "batch mean, divide by a standard deviation built from the biased variance with eps inside "
         "the square root, then scale by gamma and shift by beta. Train mode also updates running "
         "averages of the mean and variance; test mode uses those instead of the batch's own.",
-        "Follow the table in notebook 1 one line per name (mu, xmu, var, sqrtvar, ivar, xhat, out); "
-        "every statistic is taken over axis 0. momentum is the weight kept on the OLD running value, "
-        "and the updated averages go back into bn_param as new arrays. The cache holds every one of "
-        "those names; in test mode its mu and var are the running statistics.",
+        "Follow the table in notebook 1 one name at a time (mu, xmu, var, sqrtvar, ivar, xhat, out) "
+        "and print each one's shape on a small x, say 4 x 3: a statistic of a feature has one value "
+        "per column, and each column of xhat should come out with mean 0. Then write down what "
+        "momentum = 0.9 means in words (how much of the old running value is kept) before you code "
+        "the update, and store the updated averages in bn_param. The cache holds every one of those "
+        "names; in test mode its mu and var are the running statistics.",
     ),
     "batchnorm_backward": (
         "Walk the graph of notebook 2 backwards. Each gradient is local gradient times upstream "
@@ -43,41 +45,55 @@ HINTS = {
         "Layer norm is batch norm with the axes swapped: each sample (row) is normalized over its own "
         "features, with the biased variance and eps inside the root; gamma and beta are still one per "
         "feature. There are no running statistics and no train/test difference.",
-        "Take every statistic over axis 1 and keep that axis, so that an (N, 1) mean broadcasts "
-        "against the (N, D) input. Fill LayerNormCache with the same names as batch norm's.",
+        "Try your function on a 2 x 3 x whose rows have very different means, e.g. [[0, 1, 2], "
+        "[100, 110, 120]]: print the shape of each statistic and the mean and variance of each row "
+        "of xhat. Every row should come out with mean 0 and variance close to 1; if a shape is wrong "
+        "or the rows disagree, the statistics are taken over the wrong axis or lose it before "
+        "x - mu. The cache holds the same names as batch norm's."
     ),
     "layernorm_backward": (
         "Inside each sample the algebra is batch norm's: the closed form of notebook 3, with means over "
         "the features instead of over the batch. dgamma and dbeta still sum over the batch, because "
         "gamma and beta are shared by all samples.",
-        "Write dxhat = gamma * dout first. Then the three paths of notebook 3 become three terms, with "
-        "means over each row (axis 1, kept) where batch norm has sums over the batch divided by N; "
-        "dgamma and dbeta are still sums over axis 0.",
+        "First ask how out depends on xhat, entry by entry: that gives the gradient arriving at xhat. "
+        "Then redo notebook 3's three paths with the roles of the axes exchanged: a sample's "
+        "statistics mix its own features only, so every sum over the batch in notebook 3 becomes a "
+        "sum over one sample's features. The failure message says which path is off.",
     ),
     "spatial_batchnorm_forward": (
         "Spatial batch norm keeps one mean and one variance per channel, taken over the batch AND every "
         "position: N*H*W values per channel. That is vanilla batch norm on a matrix whose columns are "
         "the channels.",
-        "Move the channel axis last before reshaping to (N*H*W, C), so that each row is one position of "
-        "one image; after batchnorm_forward undo the reshape and the transpose in reverse order.",
+        "Test your rearrangement on x = np.arange(2 * 3 * 2 * 2.0).reshape(2, 3, 2, 2): print the "
+        "matrix you hand to batchnorm_forward and check that each column holds the values of one "
+        "channel only (compare with x[:, c].ravel()). A reshape keeps neighbours in memory together, "
+        "so ask which axis has to be last for one channel's values to land in one column; and check "
+        "that your output comes back with every value where x had it."
     ),
     "spatial_batchnorm_backward": (
         "The backward pass undoes the same reshaping: turn dout into the (N*H*W, C) matrix, apply the "
         "vanilla backward pass, and turn dx back into (N, C, H, W).",
-        "Use exactly the transpose and reshape of the forward pass (and their inverses in reverse "
-        "order); the group size the vanilla backward pass sees is then N*H*W, as it must be.",
+        "dout arrives in the layout of x, and dx must leave in it: the vanilla backward pass needs "
+        "them in the layout your forward pass gave it. Check on np.arange data that your rearrangement "
+        "of dout and its inverse give back the array you started with, and that dgamma has one entry "
+        "per channel, summed over N*H*W values."
     ),
     "spatial_groupnorm_forward": (
         "Group norm normalizes each sample on its own, over groups of C/G consecutive channels and all "
         "their positions; gamma and beta stay one per channel.",
-        "A reshape to (N, G, -1) lines up each group's values along the last axis; take the statistics "
-        "there (keeping the axis), then reshape back before applying the per-channel gamma and beta.",
+        "Group g of a sample is channels g*C/G to (g+1)*C/G - 1 with all their positions, and a "
+        "sample's channels follow each other in memory. Find a reshape of x that puts one group's "
+        "values in one row, and test it on np.arange data: the row of sample 0, group 1 must equal "
+        "x[0, C//G:2*C//G].ravel(). gamma and beta act per channel, so they apply in x's own shape."
     ),
     "spatial_groupnorm_backward": (
         "Inside each group the algebra is layer norm's closed form; dgamma and dbeta sum over the batch "
         "and the positions, once per channel.",
-        "Form dxhat = gamma * dout in (N, C, H, W), reshape it to (N, G, -1) like xhat, apply the "
-        "closed form with means over the last axis, and reshape dx back.",
+        "Inside a group the gradient is the one you derived for layer norm, with the group's values "
+        "in the place of a sample's features. gamma is per channel, so it enters the gradient where "
+        "the channels are still apart (x's own layout); the group-wise step then works on the layout "
+        "your forward pass used for the statistics, and dx goes back to x's shape. Compare with a "
+        "numeric gradient on a tiny input (N=1, C=4, G=2, H=W=1)."
     ),
     "fc_net_forward": (
         "Every hidden layer is affine -> [batch or layer norm] -> activation -> [dropout], with its own "
@@ -109,15 +125,16 @@ HINTS = {
         "uncorrected, in config.",
     ),
     "undo": (
-        "The layer computes gamma * xhat + beta with xhat = (x - mu) / sqrt(var + eps). Which gamma and "
-        "beta turn that expression back into x?",
-        "Solve gamma * (x - mu) / sqrt(var + eps) + beta = x for every x: the coefficient of x and the "
-        "constant term must both match. Use the statistics batch norm itself uses (biased variance, "
-        "the same eps).",
+        "The layer computes gamma * xhat + beta, where xhat is x centred by the batch mean and divided "
+        "by the batch standard deviation (notebook 1, section 1). Which gamma and beta turn that "
+        "expression back into x?",
+        "Write the layer's output with xhat spelled out in terms of x and ask that it equal x for every "
+        "x: the coefficient of x and the constant term must both match. Use the statistics batch norm "
+        "itself uses (biased variance, the same eps).",
     ),
     "dx_from_dxhat": (
-        "This is the middle line of your derivation in notebook 3, before dxhat = gamma * dout is "
-        "substituted: the backward pass of x -> xhat alone.",
+        "This is the middle line of your derivation in notebook 3, before the gradient arriving at xhat "
+        "is written in terms of dout: the backward pass of x -> xhat alone.",
         "Take the closed form you derived for batchnorm_backward_alt and undo its last substitution: "
         "the sums of dxhat and of dxhat * xhat over the batch take the places of gamma * dbeta and "
         "gamma * dgamma.",
@@ -131,6 +148,28 @@ HINTS = {
         "value, as ours does, but its defaults are not ours); the pool's size and stride; the affine "
         "layer's units. Weights need no initializer of yours: the converters overwrite them.",
     ),
+}
+
+
+# Where the course derives each exercise's answer: the last level points there when the
+# edition leaves the formulas out.
+DERIVED_IN = {
+    "batchnorm_forward": "notebook 1, section 1 (The algorithm: the table of names)",
+    "batchnorm_backward": "notebook 2, section 3 (Backwards through the graph, steps 1 to 14)",
+    "batchnorm_backward_alt": "notebook 3, section 2 (The derivation)",
+    "layernorm_forward": "notebook 6, section 1 (Two axes, two normalizations)",
+    "layernorm_backward": "notebook 3, section 2 (The derivation), read with notebook 6, section 1's axes",
+    "spatial_batchnorm_forward": "notebook 7, section 2 (Spatial batch norm)",
+    "spatial_batchnorm_backward": "notebook 7, section 2 (Spatial batch norm)",
+    "spatial_groupnorm_forward": "notebook 7, section 3 (Group norm)",
+    "spatial_groupnorm_backward": "notebook 7, section 3 (Group norm), with notebook 3, section 2 (The derivation)",
+    "fc_net_forward": "notebook 5, section 1 (A deep network with batch norm)",
+    "fc_net_backward": "notebook 5, section 1 (A deep network with batch norm)",
+    "sgd_momentum": "notebook 5, section 1 (Exercise 2: SGD with momentum, and Adam)",
+    "adam": "notebook 5, section 1 (Exercise 2: SGD with momentum, and Adam)",
+    "undo": "notebook 1, section 3 (gamma and beta can undo the normalization)",
+    "dx_from_dxhat": "notebook 3, section 2 (The derivation), before dxhat is written in terms of dout",
+    "keras_convnet": "notebook 9, section 1 (Our network as a list of layers) and section 3 (The layouts, measured)",
 }
 
 
@@ -152,8 +191,9 @@ def hint(exercise, level=1):
     if level == 3:
         text = _last_level(exercise)
         if text is None:
-            print(f"Hint 3 of 3 for {exercise}: the formula is not part of this edition; hints 1 and 2 "
-                  f"and the derivation in the notebook are what you have. Ask your instructor.")
+            print(f"Hint 3 of 3 for {exercise}: the formula is not part of this edition. It is derived in "
+                  f"{DERIVED_IN[exercise]}: work through it there, then compare your code with it line "
+                  f"by line.")
             return
         print(f"Hint 3 of 3 for {exercise} (the formula):\n{text}")
         return

@@ -2,33 +2,32 @@
 
 import numpy as np
 
-from cs231n_bn.checks.batch_norm import backward_inputs, forward_call, run_backward_check
+from cs231n_bn.checks.batch_norm import (
+    STATISTICS,
+    backward_inputs,
+    expected_values,
+    forward_call,
+    judge_output,
+    output_bound,
+    run_backward_check,
+)
 from cs231n_bn.checks.core import CheckFailed, matches, package_function, require_array, require_unchanged
 from cs231n_bn.checks.display import passed
-from cs231n_bn.checks.normalized import (
-    DEFAULT_EPS,
-    EPS,
-    check_cache_fields,
-    diagnose_normalized,
-    group_stats,
-    grouped_input,
-    ln_layout,
-    params,
-)
+from cs231n_bn.checks.normalized import DEFAULT_EPS, EPS, check_cache_fields, grouped_input, ln_layout, params
+
+CACHE_FIELDS = ("mu", "xmu", "var", "ivar")
 
 
-def _check_ln_cache(exercise, where, cache, x, gamma, out, eps):
+def _check_ln_cache(exercise, where, cache, x, gamma, out, eps, expected):
     from cs231n_bn.layernorm import LayerNormCache
 
-    mu, var, _ = group_stats(ln_layout(*x.shape), x, eps)
-    xmu = x - mu
-    ivar = (var + eps) ** -0.5
-    expected = {"x": x, "mu": mu, "xmu": xmu, "var": var, "ivar": ivar, "xhat": xmu * ivar,
-                "gamma": gamma, "eps": eps}
-    others = {"the standard deviation sqrt(var + eps)": 1 / ivar, "the variance": var,
-              "x - mu (xmu)": xmu, "xhat": xmu * ivar, "the input x": x, "the layer's output out": out,
-              "1 / sqrt(var + eps) (ivar)": ivar}
-    check_cache_fields(exercise, where, cache, LayerNormCache, expected, others)
+    right = {"x": x, "gamma": gamma, "eps": eps}
+    right.update({k: expected[k] for k in CACHE_FIELDS + ("xhat",)})
+    ivar = right["ivar"]
+    others = {"the standard deviation sqrt(var + eps)": 1 / ivar, "the variance": right["var"],
+              "x - mu (xmu)": right["xmu"], "xhat": right["xhat"], "the input x": x,
+              "the layer's output out": out, "1 / sqrt(var + eps) (ivar)": ivar}
+    check_cache_fields(exercise, where, cache, LayerNormCache, right, others)
 
 
 def _verify_layernorm_forward(fn):
@@ -38,18 +37,32 @@ def _verify_layernorm_forward(fn):
     layout = ln_layout(N, D)
     x = grouped_input(rng, layout, (N, D), EPS)
     gamma, beta = params(rng, (D,))
+    expected = expected_values(exercise, STATISTICS + CACHE_FIELDS, x, gamma, beta, {"eps": EPS})
+    x_default = grouped_input(np.random.default_rng(12), layout, (N, D), DEFAULT_EPS)
+    default_expected = expected_values(exercise, STATISTICS, x_default, gamma, beta, {})
+
     originals = {"x": (x, x.copy()), "gamma": (gamma, gamma.copy()), "beta": (beta, beta.copy())}
     out, cache = forward_call(exercise, where, fn, x, gamma, beta, {"eps": EPS})
     require_unchanged(exercise, where, originals)
     require_array(exercise, where, "out", out, x.shape, "out has the shape of x")
-    diagnose_normalized(exercise, where, layout, x, out, gamma, beta, EPS)
-    _check_ln_cache(exercise, where, cache, x, gamma, out, EPS)
+    bound = output_bound(layout, x, gamma, beta, expected["group_mean"], expected["group_var"], EPS)
+    judge_output(exercise, where, layout, x, out, gamma, beta, EPS, expected, bound)
+    _check_ln_cache(exercise, where, cache, x, gamma, out, EPS, expected)
 
-    x_default = grouped_input(np.random.default_rng(12), layout, (N, D), DEFAULT_EPS)
     out_default, _ = forward_call(exercise, where, fn, x_default, gamma, beta, {})
     require_array(exercise, where, "out", out_default, x.shape)
-    diagnose_normalized(exercise, where, layout, x_default, out_default, gamma, beta, DEFAULT_EPS)
+    judge_output(exercise, where, layout, x_default, out_default, gamma, beta, DEFAULT_EPS, default_expected,
+                 output_bound(layout, x_default, gamma, beta, default_expected["group_mean"],
+                              default_expected["group_var"], DEFAULT_EPS))
 
+    for mode in ("train", "test"):  # a solver writes the mode into every normalization's dict
+        moded, _ = forward_call(exercise, where, fn, x, gamma, beta, {"eps": EPS, "mode": mode})
+        if not matches(moded, out, 1e-12):
+            raise CheckFailed(
+                f"{where}: with ln_param['mode'] = {mode!r} the output differs from the output without "
+                f"a mode: layer norm has no running statistics and behaves the same in both modes",
+                exercise, "mode",
+            )
     for i in range(N):
         alone, _ = forward_call(exercise, where, fn, x[i:i + 1], gamma, beta, {"eps": EPS})
         if not matches(alone, out[i:i + 1], 1e-12):
@@ -69,7 +82,7 @@ def check_layernorm_forward(layernorm_forward=None):
 
 
 def check_layernorm_backward(layernorm_backward=None, forward=None):
-    """Check a layernorm_backward(dout, cache) -> (dx, dgamma, dbeta) numerically."""
+    """Check a layernorm_backward(dout, cache) -> (dx, dgamma, dbeta) against the right gradients."""
     exercise = "layernorm_backward"
     fn = layernorm_backward or package_function("layernorm", "layernorm_backward")
     forward = forward or package_function("layernorm", "layernorm_forward")

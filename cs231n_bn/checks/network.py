@@ -14,7 +14,7 @@ import numpy as np
 
 from cs231n_bn.checks.core import CheckFailed, call, factor_text, matches, package_function, rel_error, require_array
 from cs231n_bn.checks.display import passed
-from cs231n_bn.checks.normalized import DEFAULT_EPS, bn_layout, diagnose_normalized, group_stats, ln_layout
+from cs231n_bn.checks.normalized import DEFAULT_EPS, bn_layout, diagnose_normalized, ln_layout
 from cs231n_bn.gradient_check import eval_numerical_gradient
 
 FORWARD_EXERCISE = "fc_net_forward"
@@ -45,6 +45,14 @@ def _label(normalization, activation, keep):
     return f"normalization={normalization!r}, activation={activation!r}{extra}"
 
 
+def _group_stats(layout, a, eps):
+    """Each group's biased variance, and a normalized (in the layout's group order)."""
+    g = layout.to_groups(a)
+    mu = g.mean(axis=1, keepdims=True)
+    var = np.square(g - mu).mean(axis=1, keepdims=True)
+    return var.ravel(), layout.from_groups((g - mu) / np.sqrt(var + eps))
+
+
 def _reference(net, X, normalization, activation):
     """Test-mode (zs, affine outputs, scores) of a right network whose running statistics are
     its batch statistics."""
@@ -54,7 +62,7 @@ def _reference(net, X, normalization, activation):
         z = a
         if normalization is not None:
             layout = bn_layout(*a.shape) if normalization == "batchnorm" else ln_layout(*a.shape)
-            xhat = layout.from_groups(group_stats(layout, a, DEFAULT_EPS)[2])
+            xhat = _group_stats(layout, a, DEFAULT_EPS)[1]
             z = net.params[f"gamma{i}"] * xhat + net.params[f"beta{i}"]
         zs.append(z)
         affine.append(a)
@@ -118,8 +126,9 @@ def _check_layers(cls, normalization, activation):
                 )
             layout = bn_layout(*a.shape) if normalization == "batchnorm" else ln_layout(*a.shape)
             try:
+                group_var, xhat = _group_stats(layout, a, DEFAULT_EPS)
                 diagnose_normalized(FORWARD_EXERCISE, where, layout, a, z, net.params[f"gamma{i}"],
-                                    net.params[f"beta{i}"], DEFAULT_EPS)
+                                    net.params[f"beta{i}"], DEFAULT_EPS, {"xhat": xhat, "group_var": group_var})
             except CheckFailed as err:
                 raise CheckFailed(
                     f"{err.message}\n(The {normalization} layer comes right after the affine layer "

@@ -2,38 +2,48 @@
 
 import numpy as np
 
-from cs231n_bn.checks.batch_norm import backward_inputs, forward_call, run_backward_check, verify_batchnorm_like
-from cs231n_bn.checks.core import package_function, require_array, require_unchanged
+from cs231n_bn.checks.batch_norm import (
+    STATISTICS,
+    backward_inputs,
+    expected_values,
+    forward_call,
+    judge_output,
+    output_bound,
+    run_backward_check,
+    verify_batchnorm_like,
+)
+from cs231n_bn.checks.core import CheckFailed, agrees, package_function, require_array, require_unchanged
 from cs231n_bn.checks.display import passed
 from cs231n_bn.checks.normalized import (
     DEFAULT_EPS,
     EPS,
     check_cache_fields,
-    diagnose_normalized,
-    group_stats,
     grouped_input,
     groupnorm_layout,
     params,
     spatial_bn_layout,
 )
 
+SPATIAL_CACHE_FIELDS = ("mu", "var", "sqrtvar", "ivar")
+GN_CACHE_FIELDS = ("mu", "xmu", "var", "ivar")
+
 
 def _spatial_cache_check(exercise, where):
     from cs231n_bn.batchnorm import BatchNormCache
     from cs231n_bn.spatial import SpatialBatchNormCache
 
-    def cache_check(cache, x, gamma, out, mode, eps, running_mean=None, running_var=None):
+    def cache_check(cache, x, gamma, out, mode, eps, expected):
+        if not isinstance(cache, SpatialBatchNormCache):
+            return
         label = f"{where} ({mode} mode)"
         check_cache_fields(exercise, label, cache, SpatialBatchNormCache,
                            {"shape": np.array(x.shape, dtype=float)}, {})
-        axes = (0, 2, 3)
-        mu, var = (running_mean, running_var) if mode == "test" else (x.mean(axis=axes), x.var(axis=axes))
-        std = (var + eps) ** 0.5
-        expected = {"mode": mode, "mu": mu, "var": var, "sqrtvar": std, "ivar": 1 / std,
-                    "gamma": gamma, "eps": eps}
-        others = {"the standard deviation sqrt(var + eps) (sqrtvar)": std, "1 / sqrt(var + eps) (ivar)": 1 / std,
-                  "the variance (var)": var, "mu": mu}
-        check_cache_fields(exercise, f"{label}, cache.bn", cache.bn, BatchNormCache, expected, others)
+        right = {"mode": mode, "gamma": gamma, "eps": eps}
+        right.update({k: expected[k] for k in SPATIAL_CACHE_FIELDS})
+        others = {"the standard deviation sqrt(var + eps) (sqrtvar)": right["sqrtvar"],
+                  "1 / sqrt(var + eps) (ivar)": right["ivar"], "the variance (var)": right["var"],
+                  "mu": right["mu"]}
+        check_cache_fields(exercise, f"{label}, cache.bn", cache.bn, BatchNormCache, right, others)
 
     return cache_check
 
@@ -43,10 +53,10 @@ def _verify_spatial_batchnorm_forward(fn):
     N, C, H, W = 3, 4, 2, 3
     rng = np.random.default_rng(4)
     layout = spatial_bn_layout(N, C, H, W)
-    x = grouped_input(rng, layout, (C, N * H * W), EPS)
+    x = grouped_input(rng, layout, (N, C, H, W), EPS)
     gamma, beta = params(rng, (C,))
     verify_batchnorm_like(exercise, where, fn, layout, x, gamma, beta, 0.7, N * H * W,
-                          _spatial_cache_check(exercise, where))
+                          _spatial_cache_check(exercise, where), SPATIAL_CACHE_FIELDS)
 
 
 def check_spatial_batchnorm_forward(spatial_batchnorm_forward=None):
@@ -59,7 +69,7 @@ def check_spatial_batchnorm_forward(spatial_batchnorm_forward=None):
 
 
 def check_spatial_batchnorm_backward(spatial_batchnorm_backward=None, forward=None):
-    """Check a spatial_batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta) numerically."""
+    """Check a spatial_batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta) against the right gradients."""
     exercise = "spatial_batchnorm_backward"
     fn = spatial_batchnorm_backward or package_function("spatial", "spatial_batchnorm_backward")
     forward = forward or package_function("spatial", "spatial_batchnorm_forward")
@@ -69,18 +79,16 @@ def check_spatial_batchnorm_backward(spatial_batchnorm_backward=None, forward=No
                        ({"mode": "train", "eps": EPS},))
 
 
-def _check_gn_cache(exercise, where, cache, x, gamma, out, G, eps):
+def _check_gn_cache(exercise, where, cache, x, gamma, out, G, eps, expected):
     from cs231n_bn.spatial import GroupNormCache
 
-    layout = groupnorm_layout(*x.shape, G)
-    mu, var, _ = group_stats(layout, x, eps)
-    xmu = layout.to_groups(x) - mu
-    ivar = (var + eps) ** -0.5
-    expected = {"x": x, "G": G, "mu": mu, "xmu": xmu, "var": var, "ivar": ivar, "xhat": xmu * ivar,
-                "gamma": gamma, "eps": eps}
-    others = {"the standard deviation sqrt(var + eps)": 1 / ivar, "the variance": var,
-              "x - mu (xmu)": xmu, "xhat": xmu * ivar, "the input x": x, "the layer's output out": out}
-    check_cache_fields(exercise, where, cache, GroupNormCache, expected, others)
+    right = {"x": x, "G": G, "gamma": gamma, "eps": eps}
+    right.update({k: expected[k] for k in GN_CACHE_FIELDS + ("xhat",)})
+    ivar = right["ivar"]
+    others = {"the standard deviation sqrt(var + eps)": 1 / ivar, "the variance": right["var"],
+              "x - mu (xmu)": right["xmu"], "xhat": right["xhat"], "the input x": x,
+              "the layer's output out": out}
+    check_cache_fields(exercise, where, cache, GroupNormCache, right, others)
 
 
 def _verify_spatial_groupnorm_forward(fn):
@@ -88,23 +96,39 @@ def _verify_spatial_groupnorm_forward(fn):
     N, C, H, W, G = 2, 6, 2, 2, 3
     rng = np.random.default_rng(6)
     layout = groupnorm_layout(N, C, H, W, G)
-    x = grouped_input(rng, layout, (N * G, (C // G) * H * W), EPS)
+    x = grouped_input(rng, layout, (N, C, H, W), EPS)
     gamma, beta = params(rng, (C,))
+    expected = expected_values(exercise, STATISTICS + GN_CACHE_FIELDS, x, gamma, beta, G, {"eps": EPS})
+    x_default = grouped_input(np.random.default_rng(13), layout, (N, C, H, W), DEFAULT_EPS)
+    default_expected = expected_values(exercise, STATISTICS, x_default, gamma, beta, G, {})
+
     originals = {"x": (x, x.copy()), "gamma": (gamma, gamma.copy()), "beta": (beta, beta.copy())}
     out, cache = forward_call(exercise, where, fn, x, gamma, beta, G, {"eps": EPS})
     require_unchanged(exercise, where, originals)
     require_array(exercise, where, "out", out, x.shape, "out has the shape of x, (N, C, H, W)")
-    diagnose_normalized(exercise, where, layout, x, out, gamma, beta, EPS)
-    _check_gn_cache(exercise, where, cache, x, gamma, out, G, EPS)
+    bound = output_bound(layout, x, gamma, beta, expected["group_mean"], expected["group_var"], EPS)
+    judge_output(exercise, where, layout, x, out, gamma, beta, EPS, expected, bound)
+    _check_gn_cache(exercise, where, cache, x, gamma, out, G, EPS, expected)
 
-    x_default = grouped_input(np.random.default_rng(13), layout, (N * G, (C // G) * H * W), DEFAULT_EPS)
+    # CS231n's layout of gamma and beta, (1, C, 1, 1), gives the same output
+    out_4d, _ = forward_call(exercise, where, fn, x, gamma.reshape(1, C, 1, 1), beta.reshape(1, C, 1, 1), G,
+                             {"eps": EPS})
+    if not isinstance(out_4d, np.ndarray) or out_4d.shape != x.shape or not agrees(out_4d, expected["out"], bound):
+        raise CheckFailed(
+            f"{where}: with gamma and beta of shape (1, C, 1, 1) (CS231n's layout) the output is not "
+            f"the one gamma and beta of shape (C,) give (shape {getattr(out_4d, 'shape', None)}); both "
+            f"layouts hold one value per channel, and the contract accepts both", exercise, "param layout",
+        )
+
     out, _ = forward_call(exercise, where, fn, x_default, gamma, beta, G, {})
     require_array(exercise, where, "out", out, x.shape)
-    diagnose_normalized(exercise, where, layout, x_default, out, gamma, beta, DEFAULT_EPS)
+    judge_output(exercise, where, layout, x_default, out, gamma, beta, DEFAULT_EPS, default_expected,
+                 output_bound(layout, x_default, gamma, beta, default_expected["group_mean"],
+                              default_expected["group_var"], DEFAULT_EPS))
 
 
 def check_spatial_groupnorm_forward(spatial_groupnorm_forward=None):
-    """Check a spatial_groupnorm_forward(x, gamma, beta, G, gn_param) -> (out, cache); gamma (C,)."""
+    """Check a spatial_groupnorm_forward(x, gamma, beta, G, gn_param) -> (out, cache); gamma (C,) or (1, C, 1, 1)."""
     fn = spatial_groupnorm_forward or package_function("spatial", "spatial_groupnorm_forward")
     _verify_spatial_groupnorm_forward(fn)
     passed("spatial_groupnorm_forward", "each (sample, group of C/G channels) block is normalized "
@@ -112,10 +136,11 @@ def check_spatial_groupnorm_forward(spatial_groupnorm_forward=None):
 
 
 def check_spatial_groupnorm_backward(spatial_groupnorm_backward=None, forward=None):
-    """Check a spatial_groupnorm_backward(dout, cache) -> (dx, dgamma, dbeta) numerically."""
+    """Check a spatial_groupnorm_backward(dout, cache) -> (dx, dgamma, dbeta) against the right gradients."""
     exercise = "spatial_groupnorm_backward"
     fn = spatial_groupnorm_backward or package_function("spatial", "spatial_groupnorm_backward")
     forward = forward or package_function("spatial", "spatial_groupnorm_forward")
     N, C, H, W, G = 2, 4, 2, 2, 2
     run_backward_check(exercise, "closed", fn, forward, _verify_spatial_groupnorm_forward,
-                       groupnorm_layout(N, C, H, W, G), backward_inputs(8, (N, C, H, W), C), (G, {"eps": EPS}))
+                       groupnorm_layout(N, C, H, W, G), backward_inputs(8, (N, C, H, W), C), (G, {"eps": EPS}),
+                       param_shapes=((1, C, 1, 1),))

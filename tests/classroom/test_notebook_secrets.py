@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from classroom.grader import notebook_jobs, notebook_reference
+from classroom.grader import notebook_jobs, notebook_reference, references
 from classroom.grader.student_process import secret_seeds
 from cs231n_bn.checks import reference
 
@@ -43,7 +43,7 @@ def instructor_arguments(row, data):
 
 def rejections(row, secrets):
     """The secrets on which the row's check rejects the instructor's answers, with the messages."""
-    provider = notebook_reference.provider(SOURCE)
+    provider = references.instructor_provider(SOURCE)
     setup = notebook_jobs.SETUPS.get(row.notebook, notebook_jobs.NotebookSetup())
     rejected = []
     for secret in secrets:

@@ -1,0 +1,77 @@
+"""Leaks by meaning: no shipped check function computes an answer, no text states a formula.
+
+The release's line matching (classroom/edition/leaks.py) finds solution lines copied
+verbatim; these tests judge the shipped check modules by what they compute on the
+exercises' inputs, and the texts a student reads by what they state
+(classroom/edition/meaning_leaks.py).
+"""
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+
+from classroom.edition.meaning_leaks import callable_leaks, capture_cases, formula_texts
+from cs231n_bn.batchnorm import batchnorm_forward
+from cs231n_bn.checks.hints import HINTS
+from test_checks_catalogue import run_catalogue
+
+# Shipped functions that still compute an answer, each with the work that removes it.
+KNOWN = {
+    # the network check's own normalization (issue 21/26, network and optimizer checks):
+    # to be replaced by reference values of the layers
+    "cs231n_bn.checks.network._group_stats",
+}
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return capture_cases()
+
+
+def test_the_cases_cover_every_norm_exercise_and_its_modes(cases):
+    names = {case.function_name for case in cases}
+    assert {"batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt", "layernorm_forward",
+            "layernorm_backward", "spatial_batchnorm_forward", "spatial_batchnorm_backward",
+            "spatial_groupnorm_forward", "spatial_groupnorm_backward"} <= names
+    assert any(case.function_name == "batchnorm_forward" and "out" in case.answers
+               and any(isinstance(a, dict) and a.get("mode") == "test" for a in case.inputs) for case in cases)
+
+
+def test_no_shipped_check_function_computes_an_answer_on_the_exercises_inputs(cases):
+    leaks = callable_leaks(cases)
+    assert {name for name, _ in leaks} == KNOWN, leaks
+
+
+def test_the_finder_finds_a_function_that_computes_an_answer(cases):
+    def planted(x, gamma, beta, bn_param):
+        return batchnorm_forward(x, gamma, beta, dict(bn_param))[0] * 1.0
+
+    def harmless(x, gamma, beta, bn_param):
+        return np.sort(x, axis=0)
+
+    found = callable_leaks(cases, [("planted", planted), ("harmless", harmless)])
+    assert ("planted", "batchnorm_forward/out") in found
+    assert not [f for f in found if f[0] == "harmless"]
+
+
+def test_no_hint_below_the_last_level_and_no_failure_message_states_a_formula():
+    with contextlib.redirect_stdout(io.StringIO()):
+        _, _, messages = run_catalogue()
+    # a message quotes the student's own line ("at <file>, line n: <their code>"): not ours
+    ours = ["\n".join(line for line in m.splitlines() if not line.startswith("at ")) for m in messages if m]
+    texts = ours + [text for levels in HINTS.values() for text in levels]
+    assert len(texts) > 200
+    assert formula_texts(texts) == []
+
+
+@pytest.mark.parametrize("text", [
+    "dxhat = gamma * dout, then ...",
+    "rows = x.transpose(0, 2, 3, 1).reshape(N * H * W, C)",
+    "xg = x.reshape(N, G, -1)",
+    "out = gamma * (x - mu) / np.sqrt(var + eps) + beta",
+    "take the mean over axis=1, keepdims=True",
+])
+def test_the_text_scan_finds_formulas(text):
+    assert formula_texts([text])
