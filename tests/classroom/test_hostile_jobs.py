@@ -1,0 +1,183 @@
+"""Attacks on the exchanges between the grader and a job (issue 20), one test per class.
+
+Each test plants one attack in a solved copy of the package and grades one exercise with
+`judge` (the grader's side of one job). What must hold: the grader returns within the
+job's time limit with a verdict of 0 points and a reason, and the trusted side never works
+on more than the limits allow.
+
+Instructor-only (the release leaves tests/classroom/ out).
+"""
+
+import resource
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from classroom.edition.exercises import BY_FUNCTION
+from classroom.grader.grade import Limits
+from classroom.grader.judge import judge
+from classroom.grader.sandbox import bwrap_path
+
+SOURCE = Path(__file__).resolve().parents[2]
+BWRAP = bwrap_path()
+LIMITS = Limits(timeout=8, memory_mb=1024)
+
+
+@pytest.fixture()
+def solved(tmp_path):
+    """A sanitized submission folder holding the solved package (what `snapshot` makes)."""
+    shutil.copytree(SOURCE / "cs231n_bn", tmp_path / "copy" / "cs231n_bn",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path / "copy"
+
+
+def plant(copy, module, code):
+    with open(copy / "cs231n_bn" / module, "a", encoding="utf-8") as f:
+        f.write("\n\n" + code + "\n")
+
+
+def judged(copy, function, limits=LIMITS):
+    """(status, message, seconds) of one exercise; asserts it ended within its time limit."""
+    started = time.monotonic()
+    status, message = judge(copy, BY_FUNCTION[function], limits, BWRAP)
+    seconds = time.monotonic() - started
+    assert seconds < limits.timeout + 20, (status, message)
+    return status, message, seconds
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_control_the_solved_function_passes(solved):
+    status, message, _ = judged(solved, "batchnorm_forward")
+    assert status == "pass", message
+
+
+# The worker's two pipes are its argv[1] (grader -> job) and argv[2] (job -> grader).
+STOP_READING = """
+def batchnorm_forward(x, gamma, beta, bn_param, _real=batchnorm_forward):
+    import os, sys, time
+    # fill the grader-to-job pipe from inside, then never read again: the grader's next
+    # write of a call would block for good without a deadline
+    stuffed = os.open(f"/proc/self/fd/{sys.argv[1]}", os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        while True:
+            os.write(stuffed, b"\\0" * 65536)
+    except BlockingIOError:
+        pass
+    sys.modules["wire"].receive = lambda *args, **kwargs: time.sleep(10**6)
+    return _real(x, gamma, beta, bn_param)
+"""
+
+
+def test_a_job_that_stops_reading_cannot_stall_the_graders_writes(solved):
+    plant(solved, "batchnorm.py", STOP_READING)
+    status, message, _ = judged(solved, "batchnorm_forward")
+    assert status == "timeout" and "stopped reading" in message
+
+
+STOP_WRITING = """
+def batchnorm_forward(x, gamma, beta, bn_param):
+    import os, sys, time
+    os.write(int(sys.argv[2]), (10**6).to_bytes(8, "big") + b"[")  # a frame begun, never finished
+    time.sleep(10**6)
+"""
+
+
+def test_a_job_that_stops_midway_through_a_frame_cannot_stall_the_graders_reads(solved):
+    plant(solved, "batchnorm.py", STOP_WRITING)
+    status, _, _ = judged(solved, "batchnorm_forward")
+    assert status == "timeout"
+
+
+FLOOD = """
+def batchnorm_forward(x, gamma, beta, bn_param):
+    import os, sys, time
+    document = b"[" + b"{}," * (60 * 2**20 // 3) + b"{}]"
+    frame = len(document).to_bytes(8, "big") + document
+    os.write(int(sys.argv[2]), (len(frame)).to_bytes(8, "big"))
+    out = int(sys.argv[2])
+    view = memoryview(frame)
+    while view:
+        view = view[os.write(out, view):]
+    time.sleep(10**6)
+"""
+
+
+def test_a_frame_flood_of_empty_objects_is_refused_without_building_them(solved):
+    plant(solved, "batchnorm.py", FLOOD)
+    before = peak_rss_mb()
+    status, message, _ = judged(solved, "batchnorm_forward", Limits(timeout=30, memory_mb=1024))
+    assert status == "error" and "document" in message
+    assert peak_rss_mb() - before < 400  # the frame is read (64 MiB at most), never parsed
+
+
+DEEP = """
+def batchnorm_forward(x, gamma, beta, bn_param):
+    import os, sys, time
+    document = b"[" * 100_000 + b"]" * 100_000
+    frame = len(document).to_bytes(8, "big") + document
+    os.write(int(sys.argv[2]), len(frame).to_bytes(8, "big") + frame)
+    time.sleep(10**6)
+"""
+
+
+def test_a_reply_nested_100000_deep_is_refused_before_parsing(solved):
+    plant(solved, "batchnorm.py", DEEP)
+    status, message, _ = judged(solved, "batchnorm_forward")
+    assert status == "error" and "nested" in message
+
+
+# A forged batch-norm cache whose fields broadcast against each other: (K, 1) with (1, K)
+# makes the trusted backward pass build K*K numbers (80 GB for K = 100,000).
+FORGED_CACHE = """
+def spatial_batchnorm_backward(dout, cache, _real=spatial_batchnorm_backward):
+    import numpy as np
+    from cs231n_bn.batchnorm import BatchNormCache, batchnorm_backward
+    K = 100_000
+    column, row = np.ones((K, 1)), np.ones((1, K))
+    forged = BatchNormCache("train", column, row, column, row, row, row, column, row, 1e-5)
+    batchnorm_backward(np.ones((K, 1)), forged)
+    return _real(dout, cache)
+"""
+
+
+def test_an_oracle_refuses_a_forged_cache_with_broadcasting_shapes_before_running(solved):
+    plant(solved, "spatial.py", FORGED_CACHE)
+    before = peak_rss_mb()
+    status, message, _ = judged(solved, "spatial_batchnorm_backward", Limits(timeout=30, memory_mb=1024))
+    assert status in ("fail", "error") and "does not fit" in message
+    assert peak_rss_mb() - before < 200
+
+
+OVERSIZED = """
+def spatial_batchnorm_forward(x, gamma, beta, bn_param, _real=spatial_batchnorm_forward):
+    import numpy as np
+    from cs231n_bn.batchnorm import batchnorm_forward
+    batchnorm_forward(np.ones((2**12, 2**11)), np.ones(2**11), np.zeros(2**11), {"mode": "train"})
+    return _real(x, gamma, beta, bn_param)
+"""
+
+
+def test_an_oracle_refuses_inputs_beyond_its_size_limit(solved):
+    plant(solved, "spatial.py", OVERSIZED)
+    status, message, _ = judged(solved, "spatial_batchnorm_forward", Limits(timeout=30, memory_mb=1024))
+    assert status in ("fail", "error") and "at most" in message
+
+
+OBJECT_DTYPE = """
+def spatial_batchnorm_forward(x, gamma, beta, bn_param, _real=spatial_batchnorm_forward):
+    import numpy as np
+    from cs231n_bn.batchnorm import batchnorm_forward
+    batchnorm_forward(x.reshape(-1, x.shape[1]).astype(complex), gamma, beta, bn_param)
+    return _real(x, gamma, beta, bn_param)
+"""
+
+
+def test_an_oracle_refuses_arrays_that_are_not_real_numbers(solved):
+    plant(solved, "spatial.py", OBJECT_DTYPE)
+    status, message, _ = judged(solved, "spatial_batchnorm_forward", Limits(timeout=30, memory_mb=1024))
+    assert status in ("fail", "error") and "real numbers" in message
