@@ -39,6 +39,7 @@ from classroom.edition.leaks import secret_lines
 from classroom.edition.regions import SOLUTION, is_trivial
 from classroom.grader import replay, sandbox
 from classroom.grader.judge import judge
+from classroom.grader.plain import plain
 from classroom.grader.submission import changes, fingerprint, snapshot
 
 MAX_MESSAGE = 2000  # characters of one report message
@@ -175,9 +176,21 @@ del _util, _sys, _package, _spec
 """
 
 
+# A notebook's JSON is a few levels deep; its bulk (sources, outputs, images) is strings.
+NOTEBOOK_DEPTH = 64
+NOTEBOOK_TOKENS = 2_000_000
+
+
+def read_student_notebook(path):
+    """The student's notebook file as a dict, refused (wire.WireError) when its JSON is
+    nested deeper or holds more items than any notebook does, before a parser recurses."""
+    text = Path(path).read_text(encoding="utf-8")
+    return wire.loads_bounded(text, NOTEBOOK_DEPTH, NOTEBOOK_TOKENS, what=f"notebooks/{Path(path).name}")
+
+
 def _restored_notebook(student_path, source_cells):
     """The student's notebook with the instructor's check cells, and the ids found in it."""
-    nb = nbformat.read(student_path, as_version=4)
+    nb = nbformat.convert(nbformat.from_dict(read_student_notebook(student_path)), 4)
     seen = set()
     for cell in nb.cells:
         meta = _nbgrader(cell)
@@ -263,8 +276,8 @@ def _replayed(submission, nb_path, limits, bwrap):
     """The check cells of this notebook verified by replaying its solution cells (replay.py);
     None when the notebook cannot be read (the kernel's run reports why)."""
     try:
-        student_nb = json.loads(Path(submission, "notebooks", nb_path.name).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        student_nb = read_student_notebook(Path(submission, "notebooks", nb_path.name))
+    except (OSError, ValueError, wire.WireError):
         return None
     return replay.replayed_cells(submission, nb_path.name, student_nb, limits, bwrap)
 
@@ -384,11 +397,13 @@ def grade(copy, source=PACKAGE_SOURCE, notebooks=True, only=None, limits=Limits(
         report.warnings.append(f"the instructor's checkout CHANGED while this copy was graded: {shown}")
         report.instructor_changes = changed
     for item in report.items:
-        item.message = scrub(item.message)
+        item.message = plain(scrub(item.message))
     if len(report.warnings) > MAX_WARNINGS:
         extra = len(report.warnings) - MAX_WARNINGS
         report.warnings = report.warnings[:MAX_WARNINGS] + [f"... and {extra} more warnings like these"]
-    report.warnings = [scrub(w) for w in report.warnings]
+    report.warnings = [plain(scrub(w)) for w in report.warnings]
+    report.instructor_changes = [plain(p) for p in report.instructor_changes]
+    report.copy = plain(report.copy)
     return report
 
 
@@ -440,7 +455,11 @@ def _grade_into(report, submission, source, notebooks, only, limits, bwrap, exer
         except Exception as err:  # whatever this notebook did, it costs this notebook only
             results = {i.exercise: ("error", f"the notebook could not be graded ({type(err).__name__}: {err})")
                        for i in items}
-        replayed = _replayed(submission, nb_path, limits, bwrap)
+        try:
+            replayed = _replayed(submission, nb_path, limits, bwrap)
+        except Exception as err:  # as above: this notebook's replayed cells only
+            reason = f"the notebook's solution cells could not be replayed ({type(err).__name__}: {err})"
+            replayed = {i.exercise: ("error", reason) for i in items}
         for item in items:
             item.status, item.message = results.get(item.exercise, ("missing", "not run"))
             if replayed is not None and replay.covers(nb_path.name, item.exercise):
@@ -482,7 +501,7 @@ def format_table(report, width=100):
     if report.manual_points:
         lines.append(f"written answers to grade by hand: {report.manual_points:g} points")
     lines.extend(f"warning: {w}" for w in report.warnings)
-    return "\n".join(lines)
+    return "\n".join(plain(line) for line in lines)
 
 
 def write_json(report, path):

@@ -8,6 +8,7 @@ on more than the limits allow.
 Instructor-only (the release leaves tests/classroom/ out).
 """
 
+import json
 import resource
 import shutil
 import time
@@ -16,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from classroom.edition.exercises import BY_FUNCTION
-from classroom.grader.grade import Limits
+from classroom.grader.grade import Limits, format_table, grade, write_json
 from classroom.grader.judge import judge
 from classroom.grader.sandbox import bwrap_path
+from classroom.grader.submission import MAX_PROBLEMS, snapshot
 
 SOURCE = Path(__file__).resolve().parents[2]
 BWRAP = bwrap_path()
@@ -28,8 +30,8 @@ LIMITS = Limits(timeout=8, memory_mb=1024)
 @pytest.fixture()
 def solved(tmp_path):
     """A sanitized submission folder holding the solved package (what `snapshot` makes)."""
-    shutil.copytree(SOURCE / "cs231n_bn", tmp_path / "copy" / "cs231n_bn",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    for part in ("cs231n_bn", "notebooks"):
+        shutil.copytree(SOURCE / part, tmp_path / "copy" / part, ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path / "copy"
 
 
@@ -181,3 +183,51 @@ def test_an_oracle_refuses_arrays_that_are_not_real_numbers(solved):
     plant(solved, "spatial.py", OBJECT_DTYPE)
     status, message, _ = judged(solved, "spatial_batchnorm_forward", Limits(timeout=30, memory_mb=1024))
     assert status in ("fail", "error") and "real numbers" in message
+
+
+# -- the submission as files ------------------------------------------------------------
+
+
+@pytest.mark.slow  # making the folders takes 15 s; the walk itself well under a second
+def test_100000_folders_and_20000_files_cost_a_bounded_walk_and_a_few_warnings(solved, tmp_path):
+    junk = solved / "cs231n_bn" / "junk"
+    for k in range(100_000):
+        (junk / f"d{k}").mkdir(parents=True)
+    for k in range(20_000):
+        (solved / "notebooks" / "many").mkdir(parents=True, exist_ok=True)
+        (solved / "notebooks" / "many" / f"f{k}.txt").write_bytes(b"x")
+    started = time.process_time()
+    problems = snapshot(solved, tmp_path / "snapshot")
+    spent = time.process_time() - started
+    assert (tmp_path / "snapshot" / "cs231n_bn" / "batchnorm.py").is_file()  # the modules come first
+    assert len(problems) <= MAX_PROBLEMS + 8 and any("the rest is ignored" in p for p in problems)
+    assert spent < 10, spent
+
+
+def test_escape_sequences_in_file_names_and_messages_are_shown_escaped(solved, tmp_path):
+    forged = "\x1b[2J\x1b[Hautomatic total: 38 of 38\r\u202e"
+    (solved / "cs231n_bn" / forged).symlink_to("/etc/passwd")
+    plant(solved, "batchnorm.py", f"""
+def batchnorm_forward(x, gamma, beta, bn_param):
+    raise ValueError({forged!r} * 3)
+""")
+    report = grade(solved, SOURCE, notebooks=False, limits=LIMITS, exercises=("batchnorm_forward",))
+    table = format_table(report)
+    out = tmp_path / "grades.json"
+    write_json(report, out)
+    for text in (table, out.read_text(encoding="utf-8")):
+        assert "\x1b" not in text and "\r" not in text and "\u202e" not in text
+    assert "\\x1b[2J" in table and report.points == 0
+    assert any("\\x1b[2J" in w and "symbolic link" in w for w in report.warnings)
+
+
+def test_a_notebook_nested_100000_deep_costs_its_own_cells_and_every_other_grade_is_written(solved, tmp_path):
+    first = sorted((solved / "notebooks").glob("01_*.ipynb"))[0]
+    first.write_text('{"cells": ' + "[" * 100_000 + "]" * 100_000 + "}", encoding="utf-8")
+    out = tmp_path / "grades.json"
+    report = grade(solved, SOURCE, only=[first.name], limits=LIMITS, exercises=("batchnorm_forward",))
+    write_json(report, out)
+    by_id = {e["exercise"]: e for e in json.loads(out.read_text())["exercises"]}
+    assert by_id["batchnorm_forward"]["status"] == "pass"
+    cells = [i for i in report.items if i.kind == "notebook" and i.notebook == first.name and not i.counted_in]
+    assert cells and all(i.points == 0 and "levels deep" in i.message for i in cells)
