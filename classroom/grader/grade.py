@@ -380,6 +380,9 @@ def grade(copy, source=PACKAGE_SOURCE, notebooks=True, only=None, limits=Limits(
     report = GradeReport(copy=str(copy))
     if not bwrap:
         report.warnings.append(sandbox.notice(bwrap))
+    sandbox.clean_stale_cgroups()
+    if not sandbox.cgroup_kind():
+        report.warnings.append(sandbox.cgroup_notice(""))
     before = fingerprint(source)
     scrub = _scrubber(source)
     with tempfile.TemporaryDirectory(prefix="cs231n_submission_") as work:

@@ -9,8 +9,10 @@ Instructor-only (the release leaves tests/classroom/ out).
 """
 
 import json
+import os
 import resource
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import pytest
 from classroom.edition.exercises import BY_FUNCTION
 from classroom.grader.grade import Limits, format_table, grade, write_json
 from classroom.grader.judge import judge
+from classroom.grader import sandbox
 from classroom.grader.sandbox import bwrap_path
 from classroom.grader.submission import MAX_PROBLEMS, snapshot
 
@@ -231,3 +234,67 @@ def test_a_notebook_nested_100000_deep_costs_its_own_cells_and_every_other_grade
     assert by_id["batchnorm_forward"]["status"] == "pass"
     cells = [i for i in report.items if i.kind == "notebook" and i.notebook == first.name and not i.counted_in]
     assert cells and all(i.points == 0 and "levels deep" in i.message for i in cells)
+
+
+# -- the sandbox's limits ---------------------------------------------------------------
+
+PROBE = """
+def batchnorm_forward(x, gamma, beta, bn_param):
+    import os
+    status = open("/proc/self/status").read()
+    caps = [line.split()[1] for line in status.splitlines() if line.startswith("CapEff")]
+    try:
+        with open("/dev/shm/fill", "wb") as f:
+            for _ in range(256):
+                f.write(b"\\0" * 2**20)
+        shm = "unbounded"
+    except OSError:
+        shm = "bounded"
+    raise ValueError(f"uid={os.getuid()} gid={os.getgid()} caps={caps} pid={os.getpid()} shm={shm} "
+                     f"map={open('/proc/self/uid_map').read().split()}")
+"""
+
+
+@pytest.mark.skipif(BWRAP is None, reason="bubblewrap is not installed")
+def test_a_job_runs_unprivileged_as_pid_1_with_a_bounded_shared_memory(solved):
+    plant(solved, "batchnorm.py", PROBE)
+    status, message, _ = judged(solved, "batchnorm_forward")
+    assert status in ("fail", "error"), message
+    assert f"uid={sandbox.JOB_UID} gid={sandbox.JOB_UID}" in message and "caps=['0000000000000000']" in message
+    assert "pid=1 " in message and "shm=bounded" in message and "map=['0'," not in message
+
+
+def test_cgroups_of_a_killed_grader_are_removed_when_grading_starts_and_others_are_kept():
+    kind = sandbox.cgroup_kind()
+    parent = sandbox._v2_parent() if kind == "cgroup v2" else sandbox._v1_parent("pids")
+    if kind not in ("cgroup v1", "cgroup v2"):
+        pytest.skip(f"no cgroup folder can be made here ({kind or 'none'})")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = parent / f"{sandbox.CGROUP_PREFIX}{dead.pid}_feedc0de"
+    live = parent / f"{sandbox.CGROUP_PREFIX}{os.getpid()}_feedc0de"
+    stale.mkdir()
+    live.mkdir()
+    try:
+        assert sandbox.clean_stale_cgroups() >= 1
+        assert not stale.exists() and live.exists()
+    finally:
+        for path in (stale, live):
+            if path.exists():
+                path.rmdir()
+
+
+def test_a_job_has_its_own_cgroup_while_it_runs_and_none_is_left_after(solved):
+    kind = sandbox.cgroup_kind()
+    if kind not in ("cgroup v1", "cgroup v2"):
+        pytest.skip(f"no cgroup folder can be made here ({kind or 'none'})")
+    parent = sandbox._v2_parent() if kind == "cgroup v2" else sandbox._v1_parent("pids")
+    mine = f"{sandbox.CGROUP_PREFIX}{os.getpid()}_"
+    plant(solved, "batchnorm.py", """
+def batchnorm_forward(x, gamma, beta, bn_param):
+    raise ValueError("in " + open("/proc/self/cgroup").read().replace("\\\\n", " "))
+""")
+    status, message, _ = judged(solved, "batchnorm_forward")
+    if BWRAP is None:
+        assert mine in message
+    assert not [p for p in parent.iterdir() if p.name.startswith(mine)]
