@@ -115,6 +115,7 @@ class Limits:
     cell_timeout: int = 120  # seconds per notebook cell
     notebook_memory_mb: int = 4096  # memory of a notebook run, kernel included (as memory_mb)
     notebook_processes: int = 64  # processes and threads of a notebook run
+    run_as: str = None  # without bwrap: the unprivileged user student code runs as (sandbox.Job)
 
 
 # ---------------------------------------------------------------------------------------
@@ -250,7 +251,7 @@ def run_graded_notebook(submission, source_nb, limits, bwrap):
                 [str(executable), "-I", "-S", "-B", f"{grader}/run_notebook.py", f"{grader}/{source_nb.name}",
                  f"{root}/notebooks", str(write_fd), str(limits.cell_timeout), root, *site_inside],
                 jail, limits.notebook_memory_mb, limits.notebook_processes, pass_fds=(write_fd,),
-                stderr_path=work / "stderr.txt", hide=hide,
+                stderr_path=work / "stderr.txt", hide=hide, run_as=limits.run_as, readable=(submission,),
             )
         finally:
             os.close(write_fd)
@@ -379,7 +380,9 @@ def grade(copy, source=PACKAGE_SOURCE, notebooks=True, only=None, limits=Limits(
     bwrap = sandbox.bwrap_path() if use_bwrap else None
     report = GradeReport(copy=str(copy))
     if not bwrap:
-        report.warnings.append(sandbox.notice(bwrap))
+        if limits.run_as:
+            sandbox.job_user(limits.run_as)  # ValueError now, not in every job
+        report.warnings.append(sandbox.notice(bwrap, limits.run_as))
     sandbox.clean_stale_cgroups()
     if not sandbox.cgroup_kind():
         report.warnings.append(sandbox.cgroup_notice(""))

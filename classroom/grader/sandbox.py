@@ -27,12 +27,14 @@ still carrying its token in its environment.
 import contextlib
 import functools
 import os
+import pwd
 import resource
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -61,10 +63,14 @@ def bwrap_path():
     return found if probe.returncode == 0 else None
 
 
-def notice(bwrap):
+def notice(bwrap, run_as=None):
     """One line for the report: which isolation the jobs had."""
     if bwrap:
         return ""
+    if run_as:
+        return (f"note: bubblewrap (bwrap) cannot run here, so student code ran without a sandbox, as the "
+                f"unprivileged user {run_as}: it could read what that user can (not root's files), and reach the "
+                f"network; limits and trusted verdicts still applied.")
     return (
         "WARNING: bubblewrap (bwrap) is not available, so student code ran WITHOUT a sandbox: it "
         "could read and write every file the grading user can (limits, clean environment and "
@@ -352,10 +358,56 @@ def _pids_with_token(token):
 # ---------------------------------------------------------------------------------------
 
 
+def job_user(name):
+    """(uid, gid) of a user name or number; ValueError when it is root or unknown."""
+    try:
+        entry = pwd.getpwuid(int(name)) if str(name).isdigit() else pwd.getpwnam(str(name))
+        uid, gid = entry.pw_uid, entry.pw_gid
+    except KeyError:
+        if not str(name).isdigit():
+            raise ValueError(f"Job: run_as names no user of this machine; got {name!r}") from None
+        uid = gid = int(name)
+    if uid == 0:
+        raise ValueError("Job: run_as must be an unprivileged user, not root")
+    if os.getuid() != 0:
+        raise ValueError(f"Job: run_as {name!r} needs a grader running as root; it runs as uid {os.getuid()}")
+    return uid, gid
+
+
+def _hand_over(job_dir, readable, user):
+    """Give the job's folder to the user, and let it read (only) the given folders: each
+    tree made world-readable, and its private parent folders under the temporary folder
+    traversable (not listable)."""
+    for folder, dirs, files in os.walk(job_dir):
+        for name in [folder, *(os.path.join(folder, f) for f in files)]:
+            os.chown(name, *user)
+    for tree in readable:
+        tree = Path(tree)
+        for folder, dirs, files in os.walk(tree):
+            os.chmod(folder, 0o755)
+            for f in files:
+                os.chmod(os.path.join(folder, f), 0o644)
+        # only the grader's own temporary folders: never a folder such as /root or a home
+        temporary = Path(tempfile.gettempdir()).resolve()
+        for parent in [Path(job_dir).resolve(), *Path(job_dir).resolve().parents, *tree.resolve().parents]:
+            if temporary in parent.parents and parent.stat().st_mode & 0o001 == 0:
+                os.chmod(parent, parent.stat().st_mode | 0o111)
+
+
 class Job:
     """A started student process: its Popen, its limits, and how to end it for good."""
 
-    def __init__(self, argv, jail, memory_mb, max_processes, pass_fds=(), stderr_path=None, hide=(), env=None):
+    def __init__(self, argv, jail, memory_mb, max_processes, pass_fds=(), stderr_path=None, hide=(), env=None,
+                 run_as=None, readable=()):
+        """
+        Inputs:
+        - argv: the job's command; jail: its Jail; memory_mb, max_processes: its limits
+        - pass_fds: descriptors the job keeps; stderr_path: file for its output; hide:
+          (host path, path inside) masked in the sandbox; env: extra environment
+        - run_as: without bwrap, a user (name or uid) the job runs as instead of the grader's
+          (the grader must be root); `readable`: host folders that user must be able to read
+          (the job's folder is always made its own)
+        """
         self.token = secrets.token_hex(8)
         STARTED.append(self.token)
         self.cgroup = JobCgroup(self.token, memory_mb * 2**20, max_processes)
@@ -368,8 +420,11 @@ class Job:
         base.update(env or {})
         memory = memory_mb * 2**20
         cgroup = self.cgroup
+        user = None if jail.bwrap or run_as is None else job_user(run_as)
+        if user is not None:
+            _hand_over(jail.job_dir, readable, user)
         # RLIMIT_NPROC counts every process of the user, not the job's: leave room for the rest.
-        nproc = max_processes + _processes_of(os.getuid())
+        nproc = max_processes + _processes_of(user[0] if user else os.getuid())
 
         def limit():
             if cgroup.active:
@@ -378,6 +433,10 @@ class Job:
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT))
             resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+            if user is not None:
+                os.setgroups([])
+                os.setgid(user[1])
+                os.setuid(user[0])
 
         self.stderr_file = open(stderr_path, "wb+") if stderr_path else None
         self.process = subprocess.Popen(

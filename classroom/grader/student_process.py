@@ -121,7 +121,7 @@ class StudentProcess:
             self.job = sandbox.Job(
                 [str(executable), "-I", "-S", "-B", worker, str(to_child), str(from_child), *site_inside],
                 jail, limits.memory_mb, limits.max_processes, pass_fds=(to_child, from_child),
-                stderr_path=work_dir / "stderr.txt", hide=hide,
+                stderr_path=work_dir / "stderr.txt", hide=hide, run_as=limits.run_as, readable=(submission,),
             )
         finally:
             os.close(to_child)
