@@ -43,8 +43,7 @@ def _release(args):
 def _child_arguments(args):
     """The options of this `grade` command, for the grader of each copy of a class."""
     extra = ["--source", str(args.source), "--timeout", str(args.timeout), "--memory-mb", str(args.memory_mb),
-             "--notebook-timeout", str(args.notebook_timeout), "--cell-timeout", str(args.cell_timeout),
-             "--max-processes", str(args.max_processes), "--notebook-memory-mb", str(args.notebook_memory_mb)]
+             "--max-processes", str(args.max_processes)]
     extra += ["--no-notebooks"] if args.no_notebooks else []
     extra += ["--no-sandbox"] if args.no_sandbox else []
     extra += ["--run-as", args.run_as] if args.run_as else []
@@ -76,9 +75,6 @@ def _grade(args):
     limits = Limits(
         timeout=args.timeout,
         memory_mb=args.memory_mb,
-        notebook_timeout=args.notebook_timeout,
-        cell_timeout=args.cell_timeout,
-        notebook_memory_mb=args.notebook_memory_mb,
         max_processes=args.max_processes,
         run_as=args.run_as,
     )
@@ -134,17 +130,11 @@ def main(argv=None):
                     help="do not use bubblewrap even where it is installed (student code can then reach your files)")
     limits = Limits()
     gr.add_argument("--timeout", type=float, default=limits.timeout,
-                    help=f"seconds per package exercise ({limits.timeout:g})")
+                    help=f"seconds per job: a package exercise's cell, or a notebook's exercises ({limits.timeout:g})")
     gr.add_argument("--memory-mb", type=int, default=limits.memory_mb,
-                    help=f"MiB of memory per package exercise, per process and per job ({limits.memory_mb})")
-    gr.add_argument("--notebook-timeout", type=float, default=limits.notebook_timeout,
-                    help=f"seconds per notebook ({limits.notebook_timeout:g})")
-    gr.add_argument("--cell-timeout", type=int, default=limits.cell_timeout,
-                    help=f"seconds per notebook cell ({limits.cell_timeout})")
+                    help=f"MiB of memory per job, per process and for the whole job ({limits.memory_mb})")
     gr.add_argument("--max-processes", dest="max_processes", type=int, default=limits.max_processes,
-                    help=f"processes and threads per package exercise ({limits.max_processes})")
-    gr.add_argument("--notebook-memory-mb", type=int, default=limits.notebook_memory_mb,
-                    help=f"MiB of memory per notebook run, kernel included ({limits.notebook_memory_mb})")
+                    help=f"processes and threads per job ({limits.max_processes})")
     gr.set_defaults(run=_grade)
 
     rep = commands.add_parser("report", help="the class report of a folder of graded results")

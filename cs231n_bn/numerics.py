@@ -149,9 +149,9 @@ def loglog_slope(hs, errors):
 def best_step(dtype, scheme="centered"):
     """The step size where truncation and round-off balance, up to a factor of order one.
 
-    Minimizing h**p + eps / h over h gives h ~ eps**(1 / (p + 1)), with p the scheme's order
-    (1 for one-sided, 2 for centered) and eps the dtype's machine epsilon. The constants
-    depend on f's derivatives, so read the result as an order of magnitude.
+    Notebook 4 derives it from the scheme's order and the dtype's machine epsilon (its
+    exercise "pick h" asks for it). The constants depend on f's derivatives, so read the
+    result as an order of magnitude.
 
     Inputs:
     - dtype: a floating-point dtype, e.g. np.float64
@@ -165,5 +165,7 @@ def best_step(dtype, scheme="centered"):
     if not np.issubdtype(dtype, np.floating):
         raise TypeError(f"best_step: dtype must be a floating-point dtype; got {dtype}")
     validation.choice(where, "scheme", scheme, SCHEMES)
+    ### BEGIN SOLUTION
     eps = float(np.finfo(dtype).eps)
     return eps ** (1.0 / (ORDER[scheme] + 1))
+    ### END SOLUTION

@@ -4,9 +4,9 @@
 
 For the student, as self-assessment (the instructor grades with checks of their own):
 
-- a check cell that calls `checks.check_<exercise>(<exercise>)` is run here and now, in this process,
-  on the package as it is on disk: done, failing with the check's diagnosis, or not
-  started while the exercise's stub is still in place;
+- the check cell of a package exercise (its row in cs231n_bn/checks/registry.py names the
+  exercise) is run here and now, in this process, on the package as it is on disk: done,
+  failing with the check's diagnosis, or not started while the exercise's stub is still in place;
 - a check cell of a notebook exercise (code written in the notebook itself) is judged by
   the saved notebook: not started while the exercise's cell still holds its stub, else as
   its check cell's stored output left it (done, failing, or not checked yet);
@@ -28,6 +28,7 @@ from pathlib import Path
 
 import nbformat
 
+from cs231n_bn.checks.registry import BY_GRADE_ID
 from cs231n_bn.exercise import heading_before, not_started, plain_text
 
 STUB_WORDS = ("NotImplementedYet", "YOUR CODE HERE", "raise NotImplementedError")
@@ -111,8 +112,9 @@ def _title(heading):
     return text if len(text) <= 90 else text[:87] + "..."
 
 
-def notebook_standings(path, rel, checks, results):
-    """[Standing] of one notebook; `results` caches check results across notebooks."""
+def notebook_standings(path, rel, checks, results, rows=BY_GRADE_ID):
+    """[Standing] of one notebook; `results` caches check results across notebooks; `rows`:
+    {grade_id: registry row} of the graded cells."""
     cells = nbformat.read(path, as_version=4).cells
     standings, solution, last = [], None, None
     for index, cell in enumerate(cells):
@@ -129,17 +131,18 @@ def notebook_standings(path, rel, checks, results):
             standings.append(Standing(rel, _question_name(cells, index),
                                       "answered" if answered else "not answered", 0, max_points))
             continue
-        # A package exercise's check takes at most the function under test, and runs here
-        # on the installed package; a check of the notebook's own variables
-        # (checks.check_undo(gamma_undo, beta_undo, ...)) is judged from the notebook as
+        # A package exercise's cell (its registry row names the exercise) is checked here
+        # on the installed package; a notebook exercise's cell is judged from the notebook as
         # saved, like any in-notebook exercise.
-        call = re.search(r"\bchecks\.(check_\w+)\(\s*\w*\s*\)", cell.source)
-        if call:
-            if call[1] not in results:
-                results[call[1]] = run_check(checks, call[1])
-            status, detail = results[call[1]]
-            function = call[1][len("check_"):]
+        row = rows.get(meta.get("grade_id"))
+        if row is not None and row.exercise:
+            if row.check not in results:
+                results[row.check] = run_check(checks, row.check)
+            status, detail = results[row.check]
+            function = row.exercise.rsplit(".", 1)[0]
             name = title if function in title else f"{title}: {function}"
+            if row.check != f"check_{function}":
+                name = f"{name} ({row.check[len('check_'):].replace('_', ' ')})"
         elif solution is not None:
             if any(word in solution.source for word in STUB_WORDS):
                 status, detail = "not started", ""
@@ -159,15 +162,16 @@ def notebook_standings(path, rel, checks, results):
     return standings
 
 
-def standings(root, checks=None):
+def standings(root, checks=None, rows=BY_GRADE_ID):
     """[Standing] of every notebook of the course at `root`, in order. `checks` is the
-    module of check functions (default: cs231n_bn.checks)."""
+    module of check functions (default: cs231n_bn.checks); `rows`: {grade_id: registry row}
+    of the graded cells (default: the course's registry)."""
     if checks is None:
         checks = importlib.import_module("cs231n_bn.checks")
     results = {}
     found = []
     for path in sorted(Path(root, "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        found += notebook_standings(path, f"notebooks/{path.name}", checks, results)
+        found += notebook_standings(path, f"notebooks/{path.name}", checks, results, rows)
     return found
 
 

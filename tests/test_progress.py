@@ -9,12 +9,20 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
+from cs231n_bn.checks.registry import GradedCell
 from cs231n_bn.exercise import NotImplementedYet, not_started
 from cs231n_bn.progress import course_root, format_standings, main, standings
 
 
+ROWS = {}  # the demo course's registry: {grade_id: row} of its package exercises' cells
+
+
 def graded(source, points, **extra):
-    meta = {"nbgrader": {"grade": True, "solution": False, "points": points, "grade_id": f"id{points}{len(source)}"}}
+    grade_id = f"id{points}{len(source)}"
+    meta = {"nbgrader": {"grade": True, "solution": False, "points": points, "grade_id": grade_id}}
+    if source.startswith("checks.check_"):
+        check, arg = source[len("checks."):-1].split("(")
+        ROWS[grade_id] = GradedCell(grade_id, 1, check, (arg,), points, exercise=arg)
     return nbformat.v4.new_code_cell(source, metadata=meta, **extra)
 
 
@@ -88,7 +96,7 @@ def course(tmp_path):
 
 
 def test_every_graded_cell_gets_its_verdict_and_points(course):
-    got = [(s.name, s.status, s.points, s.max_points) for s in standings(course, CHECKS)]
+    got = [(s.name, s.status, s.points, s.max_points) for s in standings(course, CHECKS, ROWS)]
     assert got == [
         ("Exercise 1: implement good", "done", 4, 4),
         ("Exercise 2: four checks, with xhat: wrong", "failing", 0, 3),
@@ -106,7 +114,7 @@ def test_every_graded_cell_gets_its_verdict_and_points(course):
 
 
 def test_a_failure_shows_its_diagnosis_and_the_totals_add_up(course):
-    items = standings(course, CHECKS)
+    items = standings(course, CHECKS, ROWS)
     by_name = {s.name: s for s in items}
     assert by_name["Exercise 2: four checks, with xhat: wrong"].detail.startswith("wrong: dx is off by a constant")
     assert by_name["Exercise 2: four checks, with xhat: crash"].detail == "KeyError: 'm'"
@@ -120,7 +128,7 @@ def test_a_failure_shows_its_diagnosis_and_the_totals_add_up(course):
 
 
 def test_a_check_that_passes_prints_nothing_of_its_own(course, capsys):
-    standings(course, CHECKS)
+    standings(course, CHECKS, ROWS)
     assert "PASS good" not in capsys.readouterr().out
 
 

@@ -27,9 +27,9 @@ from pathlib import Path
 
 import nbformat
 
-from classroom.edition.exercises import BY_FUNCTION, notebook_label, notebook_path
 from classroom.edition.leaks import STATED_ON_PURPOSE, solved_outside_regions, visible_elsewhere
 from classroom.edition.regions import HIDDEN_TESTS, SOLUTION, find_regions, replace_regions
+from cs231n_bn.checks.registry import BY_FUNCTION, cells_of, notebook_label, notebook_path
 from cs231n_bn.exercise import exercise_name, lower_first
 
 # Path prefixes for instructors only: the classroom tools (edition, grader, jail), the nbgrader
@@ -126,11 +126,12 @@ def _enclosing_function(tree, lineno):
 
 
 def _exercise_cell(cells, exercise):
-    """Index of the cell that presents a package exercise: the check cell calling its
-    check, else the first markdown cell naming the function in backticks, else None."""
+    """Index of the cell that presents a package exercise: its first graded cell in the
+    registry, else the first markdown cell naming the function in backticks, else None."""
     short = exercise.function.rsplit(".", 1)[-1]
+    graded = {row.grade_id for row in cells_of(exercise.function)}
     for index, cell in enumerate(cells):
-        if exercise.check and cell.cell_type == "code" and f"{exercise.check}(" in cell.source:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade_id") in graded:
             return index
     for index, cell in enumerate(cells):
         if cell.cell_type == "markdown" and f"`{short}" in cell.source:
@@ -157,7 +158,7 @@ def _stub(root, rel, function, indent):
     if exercise is None:
         raise ReleaseError(
             f"{rel}: the solution region in {function} has no entry in "
-            f"classroom/edition/exercises.py (EXERCISES); add one naming its notebook and check"
+            f"cs231n_bn/checks/registry.py (PACKAGE_EXERCISES); add one naming its notebook"
         )
     if Path(rel).name != exercise.module:
         raise ReleaseError(

@@ -17,8 +17,10 @@ import secrets
 import tempfile
 import time
 
-from classroom.edition.exercises import BY_FUNCTION
+from classroom.grader import notebook_reference
 from classroom.grader.student_process import JobAborted, StudentProcess, class_proxy, function_proxy, secret_seeds
+from cs231n_bn.checks import reference
+from cs231n_bn.checks.registry import BY_FUNCTION
 
 # The other exercises a graded one may call (CS231n's spatial batch norm reshapes and calls
 # batchnorm_forward, the network's layers call the normalizations): they run the grader's
@@ -81,10 +83,14 @@ def _student_location(err):
 COST = {"FullyConnectedNet._hidden_backward": 4}
 
 
-def judge(submission, exercise, limits, bwrap, secret=None):
-    """(status, message) of one package exercise of the sanitized submission folder."""
+def judge(submission, exercise, check_name, source, limits, bwrap, secret=None):
+    """(status, message) of one graded cell of a package exercise of the sanitized submission.
+
+    exercise: the registry's PackageExercise; check_name: the check its cell calls;
+    source: the instructor's checkout (its solutions give the check's reference values).
+    """
     checks = importlib.import_module("cs231n_bn.checks")
-    check = getattr(checks, exercise.check)
+    check = getattr(checks, check_name)
     oracles = {name: (BY_FUNCTION[name].module[:-3], _trusted(name)) for name in ORACLES.get(exercise.function, ())}
     secret = secrets.randbits(63) if secret is None else secret
     deadline = time.monotonic() + limits.timeout * COST.get(exercise.function, 1)
@@ -98,7 +104,8 @@ def judge(submission, exercise, limits, bwrap, secret=None):
                 implementation = class_proxy(process, _trusted(owner, exercise.module), method)
             else:
                 implementation = function_proxy(process, exercise.function)
-            with secret_seeds(secret), contextlib.redirect_stdout(printed):
+            with secret_seeds(secret), reference.provider(notebook_reference.provider(source)), \
+                    contextlib.redirect_stdout(printed):
                 _call_check(check, implementation, _forward_of(exercise.function))
         except JobAborted as err:
             return err.status, err.message

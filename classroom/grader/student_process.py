@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from classroom import wire
-from classroom.edition.exercises import BY_FUNCTION
 from classroom.grader import sandbox
+from cs231n_bn.checks.registry import BY_FUNCTION
 
 TRUSTED_MODULES = ("batchnorm", "layernorm", "spatial", "layers", "fc_net", "conv")
 
@@ -201,12 +201,22 @@ class StudentProcess:
         args = list(args)
         refs = {id(a): i for i, a in enumerate(args) if isinstance(a, np.ndarray)}
         state = dict(vars(instance)) if instance is not None else None
-        self._send({"op": "call", "args": args, "kwargs": kwargs, "self": state, "name": name})
-        while True:
-            reply = self._receive(refs=args)
-            if reply.get("op") != "oracle":
-                break
-            self._serve_oracle(reply)
+        # A function among the arguments (the f of a numeric derivative) stays here: the
+        # student's code gets a stand-in that calls it back, like an oracle.
+        callbacks = {str(i): f"_callback{i}" for i, a in enumerate(args) if callable(a) and not isinstance(a, type)}
+        for index, callback in callbacks.items():
+            self.oracles[callback], args[int(index)] = args[int(index)], None
+        try:
+            self._send({"op": "call", "args": args, "kwargs": kwargs, "self": state, "name": name,
+                        "callbacks": callbacks})
+            while True:
+                reply = self._receive(refs=args)
+                if reply.get("op") != "oracle":
+                    break
+                self._serve_oracle(reply)
+        finally:
+            for callback in callbacks.values():
+                self.oracles.pop(callback, None)
         after = reply.get("args")
         if isinstance(after, list) and len(after) == len(args):
             for old, new in zip(args, after):

@@ -224,6 +224,10 @@ def serve(channel, setup):
 def answer_call(channel, request, target, owner, package_dir):
     """Run target on the request's arguments (on a fresh `owner` holding its `self` state)."""
     args, kwargs = list(request.get("args", [])), dict(request.get("kwargs", {}))
+    callbacks = request.get("callbacks") if isinstance(request.get("callbacks"), dict) else {}
+    for index, name in callbacks.items():  # the grader's functions among the arguments
+        if str(index).isdigit() and int(index) < len(args) and isinstance(name, str):
+            args[int(index)] = oracle_stub(channel, name)
     state = request.get("self")
     instance = None
     if owner is not None:

@@ -15,8 +15,10 @@ unless the instructor asks for it.
 
 Modules: display (how a check speaks), core (calling the code under test), normalized
 (judging a normalized output), backward (judging gradients path by path), one module per
-exercise family (batch_norm, layer_norm, spatial_norm, network, optimizers,
-notebook_steps), and hints.
+exercise family (batch_norm, layer_norm, spatial_norm, network, optimizers), the checks of
+exercises written in notebook cells (notebook_steps: notebooks 1-3; notebook_functions:
+notebooks 4-8), registry (one row per graded cell: which check, on what, for how many
+points), reference (right answers as recorded data) and hints.
 """
 
 from cs231n_bn.checks.batch_norm import check_batchnorm_backward, check_batchnorm_backward_alt, check_batchnorm_forward
@@ -24,7 +26,28 @@ from cs231n_bn.checks.display import CheckFailed, NotImplementedYet
 from cs231n_bn.checks.hints import hint
 from cs231n_bn.checks.layer_norm import check_layernorm_backward, check_layernorm_forward
 from cs231n_bn.checks.network import check_fc_net_backward, check_fc_net_forward
-from cs231n_bn.checks.notebook_steps import check_step, check_undo
+from cs231n_bn.checks.notebook_functions import (
+    check_centered_gradient,
+    check_channel_statistics,
+    check_group_numeric,
+    check_group_special_cases,
+    check_load_trained,
+    check_normalize_over,
+    check_pick_h,
+    check_spatial_numeric,
+    check_steps_to_reach,
+    check_torch_running_var,
+    check_two_layer_loss,
+)
+from cs231n_bn.checks.notebook_steps import (
+    check_alt_vs_staged,
+    check_backward_on_staged_batch,
+    check_dx_from_dxhat,
+    check_running_mean_after,
+    check_step,
+    check_undo,
+    staged_batch,
+)
 from cs231n_bn.checks.optimizers import check_adam, check_sgd_momentum
 from cs231n_bn.checks.spatial_norm import (
     check_spatial_batchnorm_backward,
@@ -52,4 +75,20 @@ __all__ = [
     "check_spatial_groupnorm_forward",
     "check_step",
     "check_undo",
+    "check_alt_vs_staged",
+    "check_backward_on_staged_batch",
+    "check_centered_gradient",
+    "check_channel_statistics",
+    "check_dx_from_dxhat",
+    "check_group_numeric",
+    "check_group_special_cases",
+    "check_load_trained",
+    "check_normalize_over",
+    "check_pick_h",
+    "check_running_mean_after",
+    "check_spatial_numeric",
+    "check_steps_to_reach",
+    "check_torch_running_var",
+    "check_two_layer_loss",
+    "staged_batch",
 ]

@@ -18,15 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from classroom.edition.exercises import BY_FUNCTION
-from classroom.grader.grade import MAX_MESSAGE, Limits, grade
+from classroom.__main__ import main
 from classroom.edition.leaks import secret_lines
 from classroom.edition.release import release
-from classroom.grader.replay import replayed_cells
 from classroom.grader import sandbox
-from classroom.__main__ import main
+from classroom.grader.grade import MAX_MESSAGE, Limits, grade
+from classroom.grader.notebook_jobs import grade_rows
 from classroom.grader.sandbox import TOKEN_VARIABLE, bwrap_path
 from classroom.grader.submission import fingerprint
+from cs231n_bn.checks.registry import BY_FUNCTION, CELLS
 
 SOURCE = Path(__file__).resolve().parents[2]
 BWRAP = bwrap_path()
@@ -102,7 +102,7 @@ def graded(copy, source=None, exercises=CHEAP, limits=QUICK, **kwargs):
     before = fingerprint(source)
     started = time.monotonic()
     report = grade(copy, source, notebooks=kwargs.pop("notebooks", False), limits=limits, exercises=exercises, **kwargs)
-    graded_count = len(exercises or BY_FUNCTION)
+    graded_count = len([row for row in CELLS if row.exercise in (exercises or BY_FUNCTION)])
     assert time.monotonic() - started < graded_count * limits.timeout + 120
     assert fingerprint(source) == before
     assert report.instructor_changes == []
@@ -112,13 +112,21 @@ def graded(copy, source=None, exercises=CHEAP, limits=QUICK, **kwargs):
 
 
 def points(report):
-    """{exercise: points} of the package exercises graded."""
-    return {i.exercise: i.points for i in report.items if i.kind == "package" and i.status != "skipped"}
+    """{exercise: points of its graded cells} of the package exercises graded."""
+    found = {}
+    for i in report.items:
+        if i.kind == "package" and i.status != "skipped":
+            found[i.counted_in] = found.get(i.counted_in, 0.0) + i.points
+    return found
 
 
 def full(report, names):
     """{exercise: its maximum} for the given exercises: what honest, correct code earns."""
-    return {i.exercise: i.max_points for i in report.items if i.kind == "package" and i.exercise in names}
+    found = {}
+    for i in report.items:
+        if i.kind == "package" and i.counted_in in names:
+            found[i.counted_in] = found.get(i.counted_in, 0.0) + i.max_points
+    return found
 
 
 # ---------------------------------------------------------------------------------------
@@ -134,7 +142,7 @@ def test_control_solved_edition_scores_full_marks(editions, tmp_path):
 def test_control_blank_edition_scores_zero(editions, tmp_path):
     report = graded(edition(editions, tmp_path, "blank"))
     assert points(report) == dict.fromkeys(CHEAP, 0.0)
-    assert all(i.status == "not implemented" for i in report.items if i.exercise in CHEAP)
+    assert all(i.status == "not implemented" for i in report.items if i.counted_in in CHEAP)
 
 
 @pytest.mark.slow
@@ -203,7 +211,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 """)
     report = graded(copy, exercises=("batchnorm_forward", "sgd_momentum", "adam"))
     assert points(report) == dict.fromkeys(("batchnorm_forward", "sgd_momentum", "adam"), 0.0)
-    statuses = {i.exercise: i.status for i in report.items if i.kind == "package" and i.status != "skipped"}
+    statuses = {i.counted_in: i.status for i in report.items if i.kind == "package" and i.status != "skipped"}
     assert statuses == {"batchnorm_forward": "fail", "sgd_momentum": "missing", "adam": "missing"}
 
 
@@ -271,7 +279,7 @@ def batchnorm_backward(dout, cache):
     return reply["result"]
 """)
     report = graded(copy, exercises=("batchnorm_backward",))
-    item = next(i for i in report.items if i.exercise == "batchnorm_backward")
+    item = next(i for i in report.items if i.exercise == "nb02_check_backward")
     assert (item.points, item.status) == (0.0, "error") and "may not call" in item.message
 
 
@@ -448,7 +456,7 @@ def test_a_broken_notebook_costs_its_cells_and_the_run_still_writes_every_grade(
                  "--exercise", "batchnorm_forward", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     by_id = {e["exercise"]: e for e in report["exercises"]}
-    assert by_id["batchnorm_forward"]["status"] == "pass"
+    assert by_id["nb01_check_forward"]["status"] == "pass"
     cells = [e for e in report["exercises"] if e["kind"] == "notebook" and e["notebook"] == first.name]
     assert cells and all(e["status"] == "error" and "cannot be read" in e["message"] for e in cells)
     assert job_processes() == []
@@ -469,14 +477,12 @@ def test_notebooks_with_wrong_metadata_are_graded_without_stopping_the_run(editi
         code[0]["metadata"]["nbgrader"] = {"grade_id": ["a", "list"], "grade": True}
     first.write_text(json.dumps(nb))
     report = graded(copy, exercises=("batchnorm_forward",), notebooks=True, only=[first.name],
-                    limits=Limits(timeout=30, memory_mb=1024, notebook_timeout=300))
+                    limits=Limits(timeout=30, memory_mb=1024))
     assert points(report) == full(report, ("batchnorm_forward",))
-    cells = [i for i in report.items if i.kind == "notebook" and i.notebook == first.name]
-    assert cells and all(i.status in ("pass", "error", "missing") for i in cells)
-    # Verified (by replay) and scoring: the two replayed cells, whose solutions are intact.
-    replayed = {i.exercise: i for i in cells if i.verified and i.max_points}
-    assert set(replayed) == {"nb01_check_undo", "nb01_check_running_after_k"}
-    assert all(i.points == i.max_points for i in replayed.values()), [(i.exercise, i.message) for i in cells]
+    cells = {i.exercise: i for i in report.items if i.kind == "notebook" and i.notebook == first.name}
+    # Graded from the solution cells, whose sources are intact: both score.
+    assert set(cells) == {"nb01_check_undo", "nb01_check_running_after_k"}
+    assert all(i.points == i.max_points for i in cells.values()), [(i.exercise, i.message) for i in cells.values()]
 
 
 def test_without_bwrap_the_report_says_so_in_one_line_and_the_verdicts_still_hold(editions, tmp_path):
@@ -493,55 +499,48 @@ def adam(w, dw, config=None):
 
 
 # ---------------------------------------------------------------------------------------
-# Notebook check cells: verified outside the kernel where replay.py covers them
+# Notebook exercises: only their solution cells run, and the checks run here
 # ---------------------------------------------------------------------------------------
 
 HOOKS = '''\
 ip = get_ipython()
-ip.input_transformers_post.append(lambda lines: ["pass\\n"] if any("check(" in l for l in lines) else lines)
+ip.input_transformers_post.append(lambda lines: ["pass\\n"] if any("check" in l for l in lines) else lines)
 ip.events.register("post_run_cell", lambda result: setattr(result, "error_in_exec", None))
-def check(*args, **kwargs):
+def check_step(*args, **kwargs):
     return None
 '''
+STAGED_ROWS = [row for row in CELLS if row.notebook == 2 and row.cells]
 
 
-def forged_notebook_2(copy):
-    """Notebook 2 of `copy` with hooks that make every check cell pass, and no real work."""
+def forged_notebook_2(copy, wrong):
+    """Notebook 2 of `copy` with hooks that make every check cell pass, and `wrong(name)` as each step."""
     path = sorted((copy / "notebooks").glob("02_*.ipynb"))[0]
     nb = json.loads(path.read_text())
     for cell in nb["cells"]:
         gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
         if gid.startswith("nb02_solve_"):
-            name = gid[len("nb02_solve_"):]
-            cell["source"] = f"{name} = np.zeros_like(x)  # wrong, and the hooks say pass\n"
+            cell["source"] = wrong(gid[len("nb02_solve_"):])
     code = next(c for c in nb["cells"] if c["cell_type"] == "code")
     code["source"] = "".join(code["source"]) + "\n" + HOOKS
     path.write_text(json.dumps(nb))
     return path, nb
 
 
-def test_hooks_and_a_redefined_helper_cannot_forge_notebook_2_which_is_replayed(editions, tmp_path):
+@pytest.mark.parametrize("wrong", [
+    lambda name: f"{name} = np.zeros_like(x)  # wrong, and the hooks say pass\n",
+    # the shortcut: the numeric gradient the edition provides, in place of a derivation
+    lambda name: f"from cs231n_bn import graph\n{name} = graph.numeric_gradient({name!r}, x, gamma, beta, dout, eps)\n",
+], ids=["zeros", "numeric_gradient"])
+def test_hooks_zeros_and_numeric_gradients_earn_nothing_in_notebook_2(editions, tmp_path, wrong):
     copy = edition(editions, tmp_path, "solved")
-    _, nb = forged_notebook_2(copy)
-    results = replayed_cells(copy, "02_staged_backward.ipynb", nb, Limits(timeout=30), BWRAP)
-    assert len(results) == 16 and all(status != "pass" for status, _ in results.values()), results
+    _, nb = forged_notebook_2(copy, wrong)
+    results = grade_rows(copy, SOURCE, 2, STAGED_ROWS, nb, Limits(timeout=60), BWRAP)
+    assert len(results) == 15 and all(status != "pass" for status, _ in results.values()), results
     honest = edition(editions, tmp_path, "solved", "honest")
     nb_honest = json.loads(sorted((honest / "notebooks").glob("02_*.ipynb"))[0].read_text())
-    results = replayed_cells(honest, "02_staged_backward.ipynb", nb_honest, Limits(timeout=30), BWRAP)
-    assert len(results) == 16 and all(status == "pass" for status, _ in results.values()), results
+    results = grade_rows(honest, SOURCE, 2, STAGED_ROWS, nb_honest, Limits(timeout=60), BWRAP)
+    assert len(results) == 15 and all(status == "pass" for status, _ in results.values()), results
     assert job_processes() == []
-
-
-@pytest.mark.slow
-def test_kernel_hooks_forge_only_kernel_reported_points_never_the_verified_total(editions, tmp_path):
-    copy = edition(editions, tmp_path, "solved")
-    path, _ = forged_notebook_2(copy)
-    report = graded(copy, exercises=(), notebooks=True, only=[path.name],
-                    limits=Limits(timeout=30, memory_mb=1024, notebook_timeout=300))
-    cells = {i.exercise: i for i in report.items if i.kind == "notebook" and i.notebook == path.name}
-    replayed = {gid: i for gid, i in cells.items() if gid.startswith("nb02_check_d")}
-    assert len(replayed) == 15 and all(i.verified and i.points == 0 for i in replayed.values())
-    assert report.points == 0  # whatever the kernel said about the other cells is kept apart
 
 
 def _cgroups_writable():
@@ -572,6 +571,6 @@ def adam(w, dw, config=None):
     raise ValueError(f"{held} children held 600 MB")
 """)
     report = graded(copy, exercises=("adam",), limits=Limits(timeout=60, memory_mb=1024))
-    message = next(i.message for i in report.items if i.exercise == "adam")
+    message = next(i.message for i in report.items if i.counted_in == "adam")
     assert points(report) == {"adam": 0.0}
     assert "children held" not in message or int(message.split(" children held")[0].split()[-1]) <= 1, message

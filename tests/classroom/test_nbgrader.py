@@ -88,9 +88,9 @@ def submit(course, student, solved=False, change=None):
     if solved:
         solve_notebook(folder / f"{NOTEBOOK}.ipynb", course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
         # The student's package: the instructor's solved exercise files.
-        from classroom.edition.exercises import EXERCISES
+        from cs231n_bn.checks.registry import PACKAGE_EXERCISES
 
-        for module in {exercise.module for exercise in EXERCISES}:
+        for module in {exercise.module for exercise in PACKAGE_EXERCISES}:
             shutil.copy2(REPO / "cs231n_bn" / module, folder / "cs231n_bn" / module)
     if change is not None:
         change(folder)

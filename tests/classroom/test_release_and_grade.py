@@ -18,8 +18,6 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from classroom.edition.exercises import BY_FUNCTION, notebook_path
-from classroom.grader.grade import Limits, grade
 from classroom.edition.leaks import STATED_ON_PURPOSE, public_text, secret_lines, solved_outside_regions, student_text
 from classroom.edition.regions import HIDDEN_TESTS, SOLUTION, RegionError, find_regions, is_trivial
 from classroom.edition.release import (
@@ -31,11 +29,13 @@ from classroom.edition.release import (
     strip_notebook,
     strip_python,
 )
+from classroom.grader.grade import Limits, grade
+from cs231n_bn.checks.registry import BY_FUNCTION, CELLS, notebook_path
 from cs231n_bn.exercise import NotImplementedYet
 
 SOURCE = Path(__file__).resolve().parents[2]
 FIRST_NOTEBOOK = notebook_path(SOURCE, 1)
-GRADED = {name for name, exercise in BY_FUNCTION.items() if exercise.check}  # the rest: notebooks only
+GRADED = {row.exercise for row in CELLS if row.exercise}  # every package exercise has a graded cell
 
 
 def copy_env(copy):
@@ -66,7 +66,22 @@ def planted(tmp_path_factory, name, module, code):
 
 
 def by_exercise(report):
-    return {item.exercise: item for item in report.items if item.kind == "package"}
+    """{package exercise: the item of its first graded cell} (its own check's cell)."""
+    items = {item.exercise: item for item in report.items if item.kind == "package"}
+    first = {}
+    for row in CELLS:
+        if row.exercise and row.grade_id in items:
+            first.setdefault(row.exercise, items[row.grade_id])
+    return first
+
+
+def lost_exercises(report):
+    """The package exercises with a graded cell that lost points."""
+    return {i.counted_in for i in report.items if i.kind == "package" and i.status != "skipped" and i.points < i.max_points}
+
+
+def max_points_of(report, exercises):
+    return sum(i.max_points for i in report.items if i.kind == "package" and i.counted_in in exercises)
 
 
 # ---------------------------------------------------------------------------------------
@@ -536,12 +551,12 @@ def test_a_planted_mistake_costs_exactly_its_exercise_and_is_named(tmp_path_fact
     assert done.returncode == 0, done.stderr
     assert "batchnorm_forward" in done.stdout and "unbiased" in done.stdout
     report = json.loads(out.read_text())
-    package = {e["exercise"]: e for e in report["exercises"] if e["kind"] == "package"}
-    lost = {name for name, e in package.items() if e["points"] < e["max_points"]}
-    assert lost == {"batchnorm_forward"}
-    assert package["batchnorm_forward"]["status"] == "fail"
-    assert "unbiased" in package["batchnorm_forward"]["message"]
-    assert report["points"] == report["max_points"] - package["batchnorm_forward"]["max_points"]
+    package = [e for e in report["exercises"] if e["kind"] == "package"]
+    lost = [e for e in package if e["points"] < e["max_points"]]
+    assert {e["counted_in"] for e in lost} == {"batchnorm_forward"}
+    main = next(e for e in package if e["exercise"] == "nb01_check_forward")
+    assert main["status"] == "fail" and "unbiased" in main["message"]
+    assert report["points"] == report["max_points"] - sum(e["max_points"] for e in lost)
 
 
 @pytest.mark.slow  # grades or installs a whole edition in subprocesses
@@ -574,10 +589,10 @@ def test_a_syntax_error_costs_only_the_exercises_of_its_module(tmp_path_factory)
     report = grade(copy, SOURCE, notebooks=False)
     items = by_exercise(report)
     assert set(items) == GRADED
-    lost = {name for name, item in items.items() if item.points < item.max_points}
+    lost = lost_exercises(report)
     assert lost == {name for name in GRADED if BY_FUNCTION[name].module == "spatial.py"}
     assert all(items[name].status == "error" and "SyntaxError" in items[name].message for name in lost)
-    assert report.points == report.max_points - sum(items[name].max_points for name in lost)
+    assert report.points == report.max_points - max_points_of(report, lost)
 
 
 @pytest.mark.slow  # grades or installs a whole edition in subprocesses
@@ -636,20 +651,20 @@ def test_the_student_notebook_runs_up_to_its_first_exercise_and_stops_there(stud
 def test_the_untouched_student_notebook_scores_zero(student):
     report = grade(student[0], SOURCE, notebooks=True, only=[FIRST_NOTEBOOK.name])
     graded = [i for i in report.items if i.kind == "notebook" and i.notebook == FIRST_NOTEBOOK.name]
-    assert graded and all(i.status == "error" and i.points == 0 for i in graded), graded
+    assert graded and all(i.status == "not implemented" and i.points == 0 for i in graded), graded
     assert report.points == 0
 
 
 @pytest.mark.slow  # grades or installs a whole edition in subprocesses
 @needs_notebook_1
-def test_grading_runs_the_notebook_with_its_check_cells_restored(tmp_path_factory):
+def test_grading_runs_the_solution_cells_never_the_copys_check_cells(tmp_path_factory):
     # A copy with the solutions whose owner emptied every check cell of notebook 1, broke
-    # the first notebook-local exercise and replaced checks.py: the grader restores the
-    # instructor's check cells and checks, so exactly that exercise's check fails, and the
-    # rest of the notebook still runs.
+    # the first notebook-local exercise and replaced the checks: the grader runs only the
+    # solution cells and makes each check cell's call itself, with its own checks, so
+    # exactly that exercise's cell fails.
     copy = tmp_path_factory.mktemp("notebook") / "copy"
     release(SOURCE, copy, strip=False)
-    (copy / "cs231n_bn" / "checks.py").write_text("raise ImportError('a tampered copy')\n")
+    (copy / "cs231n_bn" / "checks" / "__init__.py").write_text("raise ImportError('a tampered copy')\n")
     path = copy / "notebooks" / FIRST_NOTEBOOK.name
     nb = nbformat.read(path, as_version=4)
     broken = None
@@ -666,11 +681,10 @@ def test_grading_runs_the_notebook_with_its_check_cells_restored(tmp_path_factor
     assert notebook_items, "notebook 01 should have check cells of its own"
     assert broken is not None, "notebook 01 should have a notebook-local exercise"
     failed = [i for i in notebook_items if i.status != "pass"]
-    # The check cell right after the broken exercise is the one that pays.
-    assert len(failed) == 1 and failed[0].points == 0, [(i.exercise, i.status, i.message) for i in notebook_items]
+    assert [i.exercise for i in failed] == ["nb01_check_undo"], [(i.exercise, i.status, i.message) for i in notebook_items]
+    assert "planted" in failed[0].message and failed[0].points == 0
     assert all(i.points == i.max_points for i in notebook_items if i is not failed[0])
-    # A check cell calling checks.check_batchnorm_forward ran with the instructor's checks.
-    covered = [i for i in notebook_items if i.counted_in == "batchnorm_forward"]
-    assert covered and all(i.status == "pass" and i.max_points == 0 for i in covered)
+    package = [i for i in report.items if i.kind == "package" and i.notebook == FIRST_NOTEBOOK.name]
+    assert package and all(i.status == "pass" for i in package), [(i.exercise, i.message) for i in package]
     manual = [i for i in report.items if i.kind == "manual" and i.notebook == FIRST_NOTEBOOK.name]
     assert all(i.status == "manual" for i in manual)

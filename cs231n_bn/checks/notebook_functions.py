@@ -1,0 +1,381 @@
+"""Checks of the exercises of notebooks 4-8 written in notebook cells, and of the package's
+spatial normalizations by their defining properties.
+
+Right answers come from `reference` (recorded values for these checks' fixed inputs; the
+grader's own computation for secret ones) or from properties any right answer has (zero
+mean and unit spread per group, agreement with a numeric gradient); never from code here.
+"""
+
+import warnings
+
+import numpy as np
+
+from cs231n_bn.checks import reference
+from cs231n_bn.checks.core import call, package_function, rel_error, require_array, require_unchanged, unpack
+from cs231n_bn.checks.display import CheckFailed, passed
+
+EPS = 1e-5
+
+
+def _close(exercise, what, got, right, rtol):
+    """got must be a numeric array shaped like right, within rtol of right's largest entry."""
+    got = np.asarray(got) if isinstance(got, (np.ndarray, list, tuple, float, int, np.floating)) else None
+    if got is None or got.dtype.kind not in "biuf" or got.shape != right.shape:
+        shape = "no array" if got is None else got.shape
+        raise CheckFailed(f"{what} must be a numeric array of shape {right.shape}; got {shape}", exercise, "shape")
+    err = float(np.max(np.abs(got - right), initial=0.0)) / max(float(np.max(np.abs(right), initial=0.0)), 1e-300)
+    if not err < rtol:
+        raise CheckFailed(f"{what} is off by {err:.1e} (relative to its largest entry), more than {rtol:g}",
+                          exercise, "value")
+
+
+# ---------------------------------------------------------------------------------------
+# Notebook 4
+# ---------------------------------------------------------------------------------------
+
+
+def _wave(w, c):
+    """A test function with a known derivative: f(a) = sum(sin(w a) exp(c a))."""
+
+    def f(a):
+        return float(np.sum(np.sin(w * a) * np.exp(c * a)))
+
+    def derivative(a):
+        return np.exp(c * a) * (w * np.cos(w * a) + c * np.sin(w * a))
+
+    return f, derivative
+
+
+def check_centered_gradient(centered_gradient):
+    """Check notebook 4's Exercise 1: centered differences, accurate, second order, x unchanged.
+
+    Inputs:
+    - centered_gradient: the student's function (f, x, h) -> gradient shaped like x
+    """
+    exercise = None  # centered_gradient has no hints: messages end without an offer of one
+    rng = np.random.default_rng(4)
+    w, c = float(rng.uniform(2, 4)), float(rng.uniform(0.3, 0.7))
+    f, derivative = _wave(w, c)
+    for shape in ((3, 2), (5,), tuple(int(n) for n in rng.integers(1, 4, size=3))):
+        x = rng.uniform(-1, 1, size=shape)
+        before = x.copy()
+        got = call(exercise, "centered_gradient", centered_gradient, f, x, 1e-5)
+        require_unchanged(exercise, "centered_gradient", {"x": (x, before)})
+        _close(exercise, f"centered_gradient on shape {shape} at h = 1e-5 (next to the exact derivative)",
+               got, derivative(before), 1e-8)
+    # The order: where the h^2 term dominates, the error falls ~100x from h = 1e-2 to 1e-3.
+    x1 = np.array([float(rng.uniform(-0.2, 0.2))])
+    errors = [abs(float(np.ravel(call(exercise, "centered_gradient", centered_gradient, f, x1.copy(), h))[0])
+                  - derivative(x1)[0]) for h in (1e-2, 1e-3)]
+    fall = errors[0] / max(errors[1], 1e-300)
+    if not 30 < fall < 300:
+        raise CheckFailed(f"the error fell by {fall:.0f}x when h went from 1e-2 to 1e-3; a centered difference "
+                          f"gives about 100x (error O(h^2)), a one-sided one about 10x", exercise, "order")
+    passed("centered_gradient", "accurate to 1e-8, second order in h, and leaves x unchanged")
+
+
+def _step_error(h, dtype, seed):
+    """Relative error of a centered difference with step h, in dtype, of batch norm's dx.
+
+    Only two numbers come from the student, so the batches are the notebook's own, whoever
+    runs the check (a float32 difference's error varies too much from batch to batch for
+    random ones): the generator is built directly, never swapped for a secret one.
+    """
+    rng = np.random.Generator(np.random.PCG64(seed))
+    x = rng.normal(loc=1.0, scale=2.0, size=(8, 4))
+    g, b, d = rng.uniform(0.5, 2, 4), rng.normal(size=4), rng.normal(size=(8, 4))
+    exact = reference.value("staged_backward/dx", "staged_backward", x, g, b, d, EPS)
+    forward = package_function("batchnorm", "batchnorm_forward")
+    difference = package_function("numerics", "finite_difference_gradient")
+
+    def f(a):
+        out, _ = forward(a, g.astype(a.dtype), b.astype(a.dtype), {"mode": "train", "eps": EPS})
+        return np.sum(out * d.astype(a.dtype))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return rel_error(difference(f, x.astype(dtype), h, "centered"), exact)
+
+
+def check_pick_h(h_float64, h_float32):
+    """Check notebook 4's choice of h: each step gives a trustworthy centered difference in its precision."""
+    exercise = None  # pick_h has no hints: messages end without an offer of one
+    for name, h, dtype, threshold, seeds in (("h_float64", h_float64, np.float64, 1e-7, (21, 22)),
+                                             ("h_float32", h_float32, np.float32, 1e-3, (21, 23))):
+        if not isinstance(h, float) or not 0 < h < 1:
+            raise CheckFailed(f"{name} must be one float step in (0, 1), e.g. 1e-3; got {h!r}", exercise, "type")
+        for seed in seeds:
+            err = _step_error(h, dtype, seed)
+            if err >= threshold:
+                side = ("too large: truncation, about h^2, dominates" if _step_error(h / 4, dtype, seed) < err
+                        else "too small: round-off, about eps/h, dominates")
+                raise CheckFailed(f"{name} = {h:g} gives relative error {err:.1e} >= {threshold:g}; it is "
+                                  f"probably {side}", exercise, "value")
+    passed("h_float64, h_float32", "both steps give a trustworthy centered difference in their precision")
+
+
+TWO_LAYER_NAMES = ("W1", "b1", "gamma", "beta", "W2", "b2")
+
+
+def check_two_layer_loss(two_layer_loss):
+    """Check notebook 4's two-layer network: its loss and every gradient, on networks of several sizes.
+
+    Inputs:
+    - two_layer_loss: the student's function (params, X, y) -> (loss, grads)
+    """
+    exercise = None  # two_layer_loss has no hints: messages end without an offer of one
+    rng = np.random.default_rng(44)
+    for N, D, H, C in ((8, 5, 6, 3), tuple(int(n) for n in rng.integers((6, 3, 3, 2), (16, 8, 9, 6)))):
+        X, y = rng.normal(size=(N, D)), rng.integers(0, C, size=N)
+        p = {"W1": rng.normal(0, 0.5, (D, H)), "b1": rng.normal(0, 0.5, H), "gamma": rng.uniform(0.5, 2, H),
+             "beta": rng.normal(0, 0.5, H), "W2": rng.normal(0, 0.5, (H, C)), "b2": rng.normal(0, 0.5, C)}
+        before = {k: v.copy() for k, v in p.items()}
+        got = call(exercise, "two_layer_loss", two_layer_loss, p, X.copy(), y.copy())
+        require_unchanged(exercise, "two_layer_loss", {k: (p[k], before[k]) for k in p})
+        loss, grads = unpack(exercise, "two_layer_loss", got, ("loss", "grads"))
+        if not isinstance(grads, dict) or set(grads) != set(TWO_LAYER_NAMES):
+            raise CheckFailed(f"grads must be a dict with the keys {sorted(TWO_LAYER_NAMES)}", exercise, "keys")
+        right_loss = float(reference.value("two_layer_loss/loss", "two_layer_loss", before, X, y))
+        if not isinstance(loss, (float, np.floating)) or not abs(loss - right_loss) <= 1e-9 * right_loss:
+            raise CheckFailed(f"the loss is {loss!r}, but the softmax loss of this network is {right_loss:.6g}",
+                              exercise, "loss")
+        for name in TWO_LAYER_NAMES:
+            right = reference.value(f"two_layer_loss/{name}", "two_layer_loss", before, X, y)
+            if name == "b1":  # cancelled by batch norm: ~0, compared absolutely
+                if np.shape(grads[name]) != (H,) or np.max(np.abs(grads[name])) > 1e-9:
+                    raise CheckFailed("grads['b1'] must be ~0: a bias before batch norm cancels", exercise, "b1")
+                continue
+            _close(exercise, f"grads[{name!r}]", grads[name], right, 1e-7)
+    passed("two_layer_loss", "the loss and all six gradients match, for two network sizes")
+
+
+# ---------------------------------------------------------------------------------------
+# Notebooks 5 to 8
+# ---------------------------------------------------------------------------------------
+
+
+def check_steps_to_reach(steps_to_reach=None):
+    """Check notebook 5's steps_to_reach: the first logged step whose accuracy reaches the target.
+
+    Judged by the definition: the step returned reaches the target and no earlier one does.
+    """
+    exercise = None  # steps_to_reach has no hints: messages end without an offer of one
+    fn = steps_to_reach or package_function("experiments", "steps_to_reach")
+    rng = np.random.default_rng(5)
+    cases = [([0, 10, 20, 30], [0.1, 0.5, 0.8, 0.7], t) for t in (0.5, 0.75, 0.05, 0.8, 0.9)]
+    for case in range(12):
+        E = int(rng.integers(0, 10)) if case else 0
+        steps = np.cumsum(rng.integers(1, 30, size=E)) - (1 if case % 3 == 0 else 0)
+        acc = rng.choice([0.1, 0.25, 0.5, 0.75, 0.9, 1.0], size=E)
+        target = float(rng.choice(acc)) if E and case % 2 else float(rng.choice([0.0, 0.3, 0.75, 0.95, 1.0]))
+        cases.append((steps if case % 4 else steps.tolist(), acc if case % 4 else acc.tolist(), target))
+    for steps, acc, target in cases:
+        got = call(exercise, "steps_to_reach", fn, steps, acc, target)
+        reached = [int(s) for s, a in zip(steps, acc) if a >= target]
+        shown = f"steps_to_reach({list(np.asarray(steps).tolist())}, {list(np.asarray(acc).tolist())}, {target})"
+        if not reached:
+            if got is not None:
+                raise CheckFailed(f"{shown} returned {got!r}, but no accuracy reaches the target: return None",
+                                  exercise, "none")
+            continue
+        if type(got) is not int:
+            raise CheckFailed(f"{shown} returned {got!r}; return a Python int (a step), not "
+                              f"{type(got).__name__}", exercise, "type")
+        if got != reached[0]:
+            words = "a later step" if got in reached else "a step that does not reach the target"
+            raise CheckFailed(f"{shown} returned {got}, {words}: the FIRST step whose accuracy is >= target "
+                              f"(reaching it exactly counts)", exercise, "value")
+    passed("steps_to_reach", f"the first step reaching the target, or None, in {len(cases)} cases")
+
+
+_KINDS = ("batch norm", "layer norm", "instance norm")
+
+
+def check_normalize_over(normalize_over, normalization_axes, group_norm):
+    """Check notebook 6's three functions on (N, C, H, W) batches: the axes of each norm, the
+    normalization over them, and group norm.
+    """
+    exercise = None  # normalize_over has no hints: messages end without an offer of one
+    rng = np.random.default_rng(6)
+    N, H, W = (int(n) for n in rng.integers((2, 2, 2), (6, 5, 6)))
+    x = rng.normal(loc=rng.uniform(-3, 3), scale=rng.uniform(0.5, 3), size=(N, 6, H, W))
+    for kind in _KINDS:
+        axes = call(exercise, "normalization_axes", normalization_axes, kind)
+        right_axes = reference.value("normalization_axes/axes", "normalization_axes", kind)
+        if not isinstance(axes, tuple) or np.asarray(axes).shape != right_axes.shape or np.any(
+                np.sort(np.asarray(axes)) != right_axes):
+            raise CheckFailed(f"normalization_axes({kind!r}) = {axes!r} are not the axes {kind} averages over "
+                              f"(a tuple of axis numbers of (N, C, H, W))", exercise, "axes")
+        before = x.copy()
+        got = call(exercise, "normalize_over", normalize_over, x, axes)
+        require_unchanged(exercise, "normalize_over", {"x": (x, before)})
+        right = reference.value("normalize_over/out", "normalize_over", x, tuple(int(a) for a in right_axes))
+        _close(exercise, f"normalize_over(x, normalization_axes({kind!r}))", got, right, 1e-10)
+    for G in (2, 3):
+        got = call(exercise, "group_norm", group_norm, x.copy(), G)
+        _close(exercise, f"group_norm(x, {G})", got, reference.value("group_norm/out", "group_norm", x, G), 1e-10)
+    # Two passes: a large common offset must not destroy the variance.
+    far = call(exercise, "normalize_over", normalize_over, x + 1e6, (1, 2, 3))
+    right = reference.value("normalize_over/out", "normalize_over", x, (1, 2, 3))
+    _close(exercise, "normalize_over(x + 1e6, layer norm's axes)", far, right, 1e-6)
+    passed("normalize_over", "batch, layer, instance and group norm, and stable far from zero")
+
+
+def _spatial_batch(rng, C):
+    N, H, W = (int(n) for n in rng.integers((2, 2, 2), (5, 4, 4)))
+    x = rng.normal(size=(N, C, H, W)) * rng.uniform(0.5, 3, (1, C, 1, 1)) + rng.uniform(-2, 2, (1, C, 1, 1))
+    gamma = rng.uniform(0.5, 2.0, C) * rng.choice([-1.0, 1.0], C)
+    return x, gamma, rng.normal(size=C), rng.normal(size=x.shape)
+
+
+def _zero_mean_unit_spread(exercise, what, out, axes):
+    """out, normalized with gamma = 1, beta = 0 and a tiny eps, has mean 0 and std 1 over axes."""
+    means, stds = out.mean(axis=axes), out.std(axis=axes)
+    if not np.allclose(means, 0, atol=1e-9):
+        raise CheckFailed(f"{what}: the means over axes {axes} should be 0; they reach {np.max(np.abs(means)):.2g}",
+                          exercise, "statistics")
+    if not np.allclose(stds, 1, atol=1e-7):
+        raise CheckFailed(f"{what}: the standard deviations over axes {axes} should be 1; they range "
+                          f"{np.min(stds):.4g} to {np.max(stds):.4g}", exercise, "statistics")
+
+
+def check_channel_statistics(spatial_batchnorm_forward=None):
+    """Check that spatial batch norm normalizes each channel over N, H and W (notebook 7)."""
+    exercise = "spatial_batchnorm_forward"
+    fn = spatial_batchnorm_forward or package_function("spatial", "spatial_batchnorm_forward")
+    rng = np.random.default_rng(71)
+    C = int(rng.integers(2, 6))
+    x = rng.normal(size=(5, C, 4, 3)) * rng.uniform(1, 5, (1, C, 1, 1)) + rng.uniform(-10, 10, (1, C, 1, 1))
+    out, _ = unpack(exercise, "spatial_batchnorm_forward",
+                    call(exercise, "spatial_batchnorm_forward", fn, x, np.ones(C), np.zeros(C),
+                         {"mode": "train", "eps": 1e-12}), ("out", "cache"))
+    require_array(exercise, "spatial_batchnorm_forward", "out", out, x.shape)
+    _zero_mean_unit_spread(exercise, "spatial_batchnorm_forward", out, (0, 2, 3))
+    passed("spatial_batchnorm_forward", "every channel has mean 0 and std 1 over N, H and W")
+
+
+def check_group_special_cases(spatial_groupnorm_forward=None):
+    """Check group norm's two extremes (notebook 7): G = 1 normalizes each sample over (C, H, W),
+    G = C each channel of each sample over (H, W)."""
+    exercise = "spatial_groupnorm_forward"
+    fn = spatial_groupnorm_forward or package_function("spatial", "spatial_groupnorm_forward")
+    rng = np.random.default_rng(73)
+    C = int(rng.choice([2, 4, 6]))
+    x, _, _, _ = _spatial_batch(rng, C)
+    for G, axes, name in ((1, (1, 2, 3), "layer norm"), (C, (2, 3), "instance norm")):
+        out, _ = unpack(exercise, "spatial_groupnorm_forward",
+                        call(exercise, "spatial_groupnorm_forward", fn, x, np.ones(C), np.zeros(C), G,
+                             {"eps": 1e-12}), ("out", "cache"))
+        require_array(exercise, "spatial_groupnorm_forward", "out", out, x.shape)
+        _zero_mean_unit_spread(exercise, f"spatial_groupnorm_forward with G = {G} ({name})", out, axes)
+    passed("spatial_groupnorm_forward", "G = 1 is layer norm and G = C instance norm")
+
+
+def _numeric_errors(exercise, name, forward, backward, x, gamma, beta, dout):
+    """Relative errors of backward's (dx, dgamma, dbeta) against numeric gradients of forward."""
+    numeric_gradient = package_function("gradient_check", "eval_numerical_gradient_array")
+    _, cache = forward(x, gamma, beta)
+    grads = unpack(exercise, name, call(exercise, name, backward, dout, cache), ("dx", "dgamma", "dbeta"))
+    errors = {}
+    for k, (label, value) in enumerate(zip(("dx", "dgamma", "dbeta"), grads)):
+        args = [x, gamma, beta]
+
+        def f(v, k=k):
+            shifted = list(args)
+            shifted[k] = v
+            return forward(*shifted)[0]
+
+        numeric = numeric_gradient(f, args[k].copy(), dout)
+        require_array(exercise, name, label, value, args[k].shape)
+        errors[label] = rel_error(value, numeric)
+    return errors
+
+
+def check_spatial_numeric(spatial_batchnorm_backward=None, forward=None):
+    """Check spatial batch norm's backward pass against numeric gradients (notebook 7)."""
+    exercise = "spatial_batchnorm_backward"
+    backward = spatial_batchnorm_backward or package_function("spatial", "spatial_batchnorm_backward")
+    forward = forward or package_function("spatial", "spatial_batchnorm_forward")
+    rng = np.random.default_rng(72)
+    x, gamma, beta, dout = _spatial_batch(rng, int(rng.integers(1, 5)))
+    errors = _numeric_errors(exercise, "spatial_batchnorm_backward",
+                             lambda x_, g_, b_: forward(x_, g_, b_, {"mode": "train"}), backward, x, gamma, beta, dout)
+    for name, error in errors.items():
+        if error > 1e-6:
+            raise CheckFailed(f"spatial_batchnorm_backward's {name} has relative error {error:.1e} against the "
+                              f"numeric gradient (more than 1e-6)", exercise, name)
+    passed("spatial_batchnorm_backward", "dx, dgamma and dbeta agree with numeric gradients to 1e-6")
+
+
+def check_group_numeric(spatial_groupnorm_backward=None, forward=None):
+    """Check group norm's backward pass against numeric gradients for G = 1, 2, 3, 6 (notebook 7)."""
+    exercise = "spatial_groupnorm_backward"
+    backward = spatial_groupnorm_backward or package_function("spatial", "spatial_groupnorm_backward")
+    forward = forward or package_function("spatial", "spatial_groupnorm_forward")
+    rng = np.random.default_rng(74)
+    x, gamma, beta, dout = _spatial_batch(rng, 6)
+    for G in (1, 2, 3, 6):
+        errors = _numeric_errors(exercise, "spatial_groupnorm_backward",
+                                 lambda x_, g_, b_: forward(x_, g_, b_, G, {}), backward, x, gamma, beta, dout)
+        worst = max(errors, key=errors.get)
+        if errors[worst] > 1e-6:
+            raise CheckFailed(f"spatial_groupnorm_backward with G = {G}: {worst} has relative error "
+                              f"{errors[worst]:.1e} against the numeric gradient (more than 1e-6)", exercise, worst)
+    passed("spatial_groupnorm_backward", "agrees with numeric gradients to 1e-6 for G = 1, 2, 3, 6")
+
+
+def check_torch_running_var(torch_running_var):
+    """Check notebook 8's Exercise 1: PyTorch's running_var from ours, for several histories.
+
+    Inputs:
+    - torch_running_var: the student's function (running_var, N, k, momentum) -> (D,)
+    """
+    exercise = None  # torch_running_var has no hints: messages end without an offer of one
+    rng = np.random.default_rng(80)
+    for N, k in ((5, 3), (40, 12), (int(rng.integers(2, 9)), int(rng.integers(1, 5)))):
+        m, D = float(rng.uniform(0.5, 0.99)), 4
+        ours = rng.uniform(0.1, 4.0, D) * (1 - m**k)  # a running variance after k batches, from zeros
+        before = ours.copy()
+        got = call(exercise, "torch_running_var", torch_running_var, ours, N, k, m)
+        require_unchanged(exercise, "torch_running_var", {"running_var": (ours, before)})
+        right = reference.value("torch_running_var/value", "torch_running_var", before, N, k, m)
+        _close(exercise, f"torch_running_var(running_var, N={N}, k={k}, momentum={m:.3g}), next to what a "
+                         f"PyTorch module holds after that history,", got, right, 1e-10)
+    passed("torch_running_var", "matches PyTorch's running_var after three training histories")
+
+
+def _numbers(t):
+    """A tensor (or array) as a float64 numpy array."""
+    t = t.detach() if hasattr(t, "detach") else t
+    return np.asarray(t, dtype=np.float64)
+
+
+def check_load_trained(gamma_e, beta_e, bn_param_e, trained):
+    """Check notebook 8's Exercise 2: the conversion of a trained nn.BatchNorm1d in eval() to
+    our test mode, number by number against the module's own state.
+
+    Inputs:
+    - gamma_e, beta_e: (D,) arrays; bn_param_e: our bn_param dict
+    - trained: the module (anything with state_dict(), momentum and eps)
+    """
+    exercise = None  # load_trained has no hints: messages end without an offer of one
+    state = {name: _numbers(value) for name, value in trained.state_dict().items()}
+    if not isinstance(bn_param_e, dict) or bn_param_e.get("mode") != "test":
+        raise CheckFailed("bn_param_e must be a dict with mode 'test': a module in eval() converts to mode 'test'",
+                          exercise, "mode")
+    pairs = (("gamma_e", gamma_e, "weight"), ("beta_e", beta_e, "bias"),
+             ("bn_param_e['running_mean']", bn_param_e.get("running_mean"), "running_mean"),
+             ("bn_param_e['running_var']", bn_param_e.get("running_var"), "running_var"))
+    for name, got, source in pairs:
+        if not isinstance(got, np.ndarray) or got.shape != state[source].shape:
+            raise CheckFailed(f"{name} must be an array of shape {state[source].shape}", exercise, "shape")
+        if not np.allclose(got, state[source], rtol=1e-12, atol=0):
+            words = ("PyTorch's eval() divides by its stored running_var as it is, so our test mode must too"
+                     if source == "running_var" else f"it is not what eval() uses from the module's {source}")
+            raise CheckFailed(f"{name} differs from the module's: {words}", exercise, source)
+    if bn_param_e.get("eps") != trained.eps:
+        raise CheckFailed("bn_param_e['eps'] is not the module's eps", exercise, "eps")
+    if not np.isclose(bn_param_e.get("momentum", np.nan), 1.0 - trained.momentum, rtol=1e-12, atol=0):
+        raise CheckFailed("bn_param_e['momentum'] is not the module's momentum in our convention (the weight kept "
+                          "on the OLD value)", exercise, "momentum")
+    passed("load_trained", "every number of the trained module arrives in our test mode")
