@@ -55,8 +55,8 @@ def summarize(results):
         for item in report["exercises"]:
             if not isinstance(item, dict) or item.get("kind") == "manual" or item.get("status") == "skipped":
                 continue
-            if item.get("counted_in") or not item.get("max_points"):
-                continue  # its points are another exercise's
+            if not item.get("max_points"):
+                continue
             row = table.setdefault(str(item.get("exercise")), {"max": item.get("max_points", 0), "scores": [],
                                                                "outcomes": collections.Counter(),
                                                                "diagnoses": collections.Counter()})

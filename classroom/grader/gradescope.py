@@ -122,15 +122,13 @@ def results_json(report, seconds):
     not autograder tests (grade them as manual questions); the output names their points."""
     tests = []
     for item in report.get("exercises", []):
-        if item.get("status") == "skipped" or item.get("counted_in") or item.get("kind") == "manual":
+        if item.get("status") == "skipped" or item.get("kind") == "manual":
             continue
         status, message = item.get("status", ""), item.get("message", "")
-        test = {"name": plain(f"{item.get('notebook', '')} {item.get('exercise', '')}".strip()),
+        label = f" ({item['counted_in']})" if item.get("counted_in") else ""
+        test = {"name": plain(f"{item.get('notebook', '')} {item.get('exercise', '')}{label}".strip()),
                 "score": float(item.get("points", 0)), "max_score": float(item.get("max_points", 0)),
                 "output": plain(f"{status}: {message}" if message else status), "visibility": "visible"}
-        if not item.get("verified", True):
-            test["name"] += " (kernel-reported, not in the total)"
-            test["score"] = test["max_score"] = 0.0
         tests.append(test)
     lines = [plain(w) for w in report.get("warnings", [])]
     if report.get("manual_points_to_grade"):

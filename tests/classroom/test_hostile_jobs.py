@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from classroom.edition.exercises import BY_FUNCTION
 from classroom.grader.grade import Limits, format_table, grade, write_json
 from classroom.grader.judge import judge
 from classroom.grader import sandbox
 from classroom.grader.sandbox import bwrap_path
 from classroom.grader.submission import MAX_PROBLEMS, snapshot
+from cs231n_bn.checks.registry import BY_FUNCTION, cells_of
 
 SOURCE = Path(__file__).resolve().parents[2]
 BWRAP = bwrap_path()
@@ -46,7 +46,7 @@ def plant(copy, module, code):
 def judged(copy, function, limits=LIMITS):
     """(status, message, seconds) of one exercise; asserts it ended within its time limit."""
     started = time.monotonic()
-    status, message = judge(copy, BY_FUNCTION[function], limits, BWRAP)
+    status, message = judge(copy, BY_FUNCTION[function], cells_of(function)[0].check, SOURCE, limits, BWRAP)
     seconds = time.monotonic() - started
     assert seconds < limits.timeout + 20, (status, message)
     return status, message, seconds
@@ -231,8 +231,8 @@ def test_a_notebook_nested_100000_deep_costs_its_own_cells_and_every_other_grade
     report = grade(solved, SOURCE, only=[first.name], limits=LIMITS, exercises=("batchnorm_forward",))
     write_json(report, out)
     by_id = {e["exercise"]: e for e in json.loads(out.read_text())["exercises"]}
-    assert by_id["batchnorm_forward"]["status"] == "pass"
-    cells = [i for i in report.items if i.kind == "notebook" and i.notebook == first.name and not i.counted_in]
+    assert by_id["nb01_check_forward"]["status"] == "pass"
+    cells = [i for i in report.items if i.kind == "notebook" and i.notebook == first.name]
     assert cells and all(i.points == 0 and "levels deep" in i.message for i in cells)
 
 
