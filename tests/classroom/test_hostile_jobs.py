@@ -18,10 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from classroom.edition.release import release
 from classroom.grader.grade import Limits, format_table, grade, write_json
 from classroom.grader.judge import judge
 from classroom.grader import sandbox
 from classroom.grader.sandbox import bwrap_path
+from classroom.grader.student_process import StudentProcess
 from classroom.grader.submission import MAX_PROBLEMS, snapshot
 from cs231n_bn.checks.registry import BY_FUNCTION, cells_of
 
@@ -298,3 +300,64 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     if BWRAP is None:
         assert mine in message
     assert not [p for p in parent.iterdir() if p.name.startswith(mine)]
+
+
+# -- nothing instructor-only enters a job ------------------------------------------------
+
+
+def _strings(value, found):
+    """Every str inside a message (containers, dataclasses' fields)."""
+    if isinstance(value, str):
+        found.append(value)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _strings(k, found)
+            _strings(v, found)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _strings(v, found)
+    return found
+
+
+def test_no_hidden_test_solution_hint_or_instructor_notebook_enters_a_job(tmp_path, monkeypatch):
+    blank = tmp_path / "blank"
+    release(SOURCE, blank)
+    seen_paths, sent = [], []
+    real_job, real_send = sandbox.Job.__init__, StudentProcess._send
+
+    def recording_job(self, argv, jail, *args, **kwargs):
+        seen_paths.extend(Path(host) for host, _, _ in jail.binds)
+        seen_paths.append(Path(jail.job_dir))
+        return real_job(self, argv, jail, *args, **kwargs)
+
+    def recording_send(self, message, refs=None):
+        sent.extend(_strings(message, []))
+        return real_send(self, message, refs)
+
+    monkeypatch.setattr(sandbox.Job, "__init__", recording_job)
+    monkeypatch.setattr(StudentProcess, "_send", recording_send)
+    notebooks = sorted(p.name for p in (SOURCE / "notebooks").glob("0[125]_*.ipynb"))  # those with hidden tests
+    report = grade(blank, SOURCE, only=notebooks, limits=LIMITS, exercises=("batchnorm_forward",))
+    assert report.points == 0 and seen_paths and sent
+
+    hidden = []
+    for name in notebooks:
+        for cell in json.loads((SOURCE / "notebooks" / name).read_text())["cells"]:
+            text = "".join(cell["source"])
+            if "BEGIN HIDDEN TESTS" in text:
+                inside = text.split("BEGIN HIDDEN TESTS", 1)[1].split("END HIDDEN TESTS", 1)[0]
+                hidden += [line.strip() for line in inside.splitlines()[1:-1] if len(line.strip()) > 15]
+    assert hidden  # the instructor's notebooks do hold hidden tests to look for
+    venv = SOURCE / ".venv"
+    for path in seen_paths:
+        assert not (path.is_relative_to(SOURCE) and not path.is_relative_to(venv)), f"{path} of the checkout is in a job"
+        files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()] if not path.is_relative_to(
+            venv) and "site-packages" not in path.parts else []
+        for f in files:
+            assert f.name != "solution_hints.py", f
+            if f.suffix in (".py", ".ipynb", ".json", ".txt"):
+                text = f.read_text(encoding="utf-8", errors="replace")
+                assert "HIDDEN TESTS" not in text and not any(line in text for line in hidden), f
+    for text in sent:
+        assert "HIDDEN TESTS" not in text and not any(line in text for line in hidden)
+        assert "checks." not in text  # no check cell's call is run in the job
