@@ -361,3 +361,26 @@ def test_no_hidden_test_solution_hint_or_instructor_notebook_enters_a_job(tmp_pa
     for text in sent:
         assert "HIDDEN TESTS" not in text and not any(line in text for line in hidden)
         assert "checks." not in text  # no check cell's call is run in the job
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="only root can hand a job to another user")
+def test_without_bwrap_a_job_can_run_as_an_unprivileged_user_who_cannot_read_roots_files(tmp_path):
+    secret = tmp_path / "private" / "answers.txt"
+    secret.parent.mkdir()
+    secret.write_text("the instructor's answers")
+    os.chmod(secret.parent, 0o700)
+    readable = tmp_path / "copy"
+    readable.mkdir()
+    (readable / "student.txt").write_text("the student's file")
+    job_dir = tmp_path / "job"
+    job_dir.mkdir()
+    out = tmp_path / "out.txt"
+    script = (f"id -u; cat {readable / 'student.txt'}; echo; cat {secret} 2>/dev/null || echo refused; "
+              f"touch {tmp_path / 'private' / 'planted'} 2>/dev/null || echo refused")
+    job = sandbox.Job(["/bin/sh", "-c", script], sandbox.Jail(job_dir, None), 256, 16, stderr_path=out,
+                      run_as="65534", readable=(readable,))
+    job.wait(30)
+    job.kill()
+    assert out.read_text().split("\n") == ["65534", "the student's file", "refused", "refused", ""]
+    with pytest.raises(ValueError, match="unprivileged"):
+        sandbox.job_user("0")
