@@ -384,3 +384,19 @@ def test_without_bwrap_a_job_can_run_as_an_unprivileged_user_who_cannot_read_roo
     assert out.read_text().split("\n") == ["65534", "the student's file", "refused", "refused", ""]
     with pytest.raises(ValueError, match="unprivileged"):
         sandbox.job_user("0")
+
+
+def test_a_delegated_cgroup_v2_subtree_is_found_and_a_jobs_folder_is_made_in_it(tmp_path, monkeypatch):
+    # a cgroup-v2 tree as systemd delegates it (Delegate=yes), in plain folders: this machine
+    # may have no usable v2 (the kernel's own files, limits and removal cannot be imitated)
+    own = tmp_path / "unified" / "system.slice" / "grader.service"
+    own.mkdir(parents=True)
+    (own / "cgroup.subtree_control").write_text("cpu memory pids\n")
+    monkeypatch.setattr(sandbox, "_cgroup_mounts", lambda: [(tmp_path / "unified", "cgroup2", {"rw"})])
+    monkeypatch.setattr(sandbox, "_own_paths", lambda: {"": "system.slice/grader.service"})
+    assert sandbox._v2_parent() == own
+    made = sandbox.JobCgroup("feedc0de", 2**30, 16, kind="cgroup v2")
+    assert made.active and made.dirs == [own / f"{sandbox.CGROUP_PREFIX}{os.getpid()}_feedc0de"]
+    assert made.dirs[0].is_dir()
+    (own / "cgroup.subtree_control").write_text("cpu\n")  # memory and pids not delegated: not usable
+    assert sandbox._v2_parent() is None
