@@ -400,3 +400,28 @@ def test_a_delegated_cgroup_v2_subtree_is_found_and_a_jobs_folder_is_made_in_it(
     assert made.dirs[0].is_dir()
     (own / "cgroup.subtree_control").write_text("cpu\n")  # memory and pids not delegated: not usable
     assert sandbox._v2_parent() is None
+
+
+FORKS = """
+def batchnorm_forward(x, gamma, beta, bn_param):
+    import os, time
+    started = 0
+    for _ in range(60):
+        try:
+            if os.fork() == 0:
+                time.sleep(30)
+                os._exit(0)
+            started += 1
+        except OSError:
+            break
+    raise ValueError(f"started {started} processes")
+"""
+
+
+def test_the_process_limit_holds_for_the_whole_job(solved):
+    if sandbox.cgroup_kind() not in ("cgroup v1", "cgroup v2"):
+        pytest.skip("no cgroup here: the process limit is per user only")
+    plant(solved, "batchnorm.py", FORKS)
+    status, message, seconds = judged(solved, "batchnorm_forward", Limits(timeout=20, memory_mb=1024, max_processes=16))
+    started = int(message.split("started ")[1].split()[0])
+    assert started < 16 and seconds < 20, message
