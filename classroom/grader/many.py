@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from classroom.grader.plain import plain
+from classroom.grader.sandbox import SINGLE_THREADED
 
 COPY_MARKERS = ("cs231n_bn", "notebooks")
 STDERR_KEPT = 2000  # characters of a failed grader's stderr kept in its report
@@ -98,7 +99,9 @@ def grade_one(student, copy, out_dir, grade_args, time_limit):
     command = [sys.executable, "-m", "classroom", "grade", str(copy), "--json", str(json_path), *grade_args]
     reason = None
     try:
-        done = subprocess.run(command, capture_output=True, timeout=time_limit, stdin=subprocess.DEVNULL)
+        # one BLAS thread per grader: `jobs` graders share the machine's cores
+        env = {**os.environ, **SINGLE_THREADED}
+        done = subprocess.run(command, capture_output=True, timeout=time_limit, stdin=subprocess.DEVNULL, env=env)
         if done.returncode != 0 or not json_path.is_file():
             tail = done.stderr.decode("utf-8", "replace")[-STDERR_KEPT:].strip().splitlines()
             reason = (f"the grader stopped on this copy (exit status {done.returncode}): "
