@@ -37,16 +37,30 @@ def _namespace(**inputs):
     return {"np": np, **names, **inputs}
 
 
-def _defined(source, cell_id, name, **inputs):
-    """The object `name` that the instructor's cell `cell_id` defines."""
-    number = int(cell_id[2:4])
+def _defined(cells, cell_id, name, **inputs):
+    """The object `name` that the instructor's cell `cell_id` defines; cells(number) gives
+    {grade_id: source} of a notebook's solution cells."""
     namespace = _namespace(**inputs)
-    exec(compile(solution_sources(source, number)[cell_id], f"<{cell_id}>", "exec"), namespace)
+    exec(compile(cells(int(cell_id[2:4]))[cell_id], f"<{cell_id}>", "exec"), namespace)
     return namespace[name]
 
 
+def _reader(source):
+    """cells(number): the solution cells of the instructor's notebook, each notebook read once."""
+    read = {}
+
+    def cells(number):
+        if number not in read:
+            read[number] = solution_sources(source, number)
+        return read[number]
+
+    return cells
+
+
 def computations(source):
-    """{function_name: fn(*inputs) -> {what: value}} for every notebook reference value."""
+    """{function_name: fn(*inputs) -> {what: value}} for every notebook reference value (and
+    steps_to_reach, a package function judged on logs the way a notebook cell would be)."""
+    cells = _reader(source)
 
     def staged_backward(x, gamma, beta, dout, eps):
         forward = importlib.import_module("cs231n_bn.batchnorm").batchnorm_forward
@@ -54,23 +68,27 @@ def computations(source):
         N, D = x.shape
         namespace = _namespace(N=N, D=D, x=x, gamma=gamma, beta=beta, dout=dout, eps=eps, xmu=cache.xmu,
                                var=cache.var, sqrtvar=cache.sqrtvar, ivar=cache.ivar, xhat=cache.xhat)
-        cells = solution_sources(source, 2)
         for step in STAGED_STEPS:
-            exec(compile(cells[f"nb02_solve_{step}"], f"<nb02_solve_{step}>", "exec"), namespace)
+            exec(compile(cells(2)[f"nb02_solve_{step}"], f"<nb02_solve_{step}>", "exec"), namespace)
         return {**{step: namespace[step] for step in STAGED_STEPS}, "xhat": cache.xhat, "ivar": cache.ivar}
 
     def two_layer_loss(params, X, y):
-        loss, grads = _defined(source, "nb04_two_layer_loss", "two_layer_loss")(params, X, y)
+        loss, grads = _defined(cells, "nb04_two_layer_loss", "two_layer_loss")(params, X, y)
         return {"loss": loss, **grads}
 
     def normalization_axes(kind):
-        return {"axes": np.sort(np.asarray(_defined(source, "nb06_normalize_over", "normalization_axes")(kind)))}
+        return {"axes": np.sort(np.asarray(_defined(cells, "nb06_normalize_over", "normalization_axes")(kind)))}
+
+    def steps_to_reach(steps, accuracies, target):
+        got = importlib.import_module("cs231n_bn.experiments").steps_to_reach(steps, accuracies, target)
+        return {"step": np.nan if got is None else got}
 
     def cell_function(cell_id, name, what):
-        return lambda *inputs: {what: _defined(source, cell_id, name)(*inputs)}
+        return lambda *inputs: {what: _defined(cells, cell_id, name)(*inputs)}
 
     return {
         "staged_backward": staged_backward,
+        "steps_to_reach": steps_to_reach,
         "running_mean_after": cell_function("nb01_running_after_k", "running_mean_after", "value"),
         "dx_from_dxhat": cell_function("nb03_dx_from_dxhat", "dx_from_dxhat", "dx"),
         "two_layer_loss": two_layer_loss,
@@ -131,5 +149,5 @@ def run_notebook_checks(source):
             elif arg in inputs:
                 args.append(inputs[arg])
             else:
-                args.append(_defined(source, row.cells[-1], arg))
+                args.append(_defined(_reader(source), row.cells[-1], arg))
         getattr(checks, row.check)(*args)

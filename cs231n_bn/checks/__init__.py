@@ -4,9 +4,11 @@
     checks.check_batchnorm_forward(batchnorm_forward)   # PASS ... or CheckFailed
     checks.hint("batchnorm_forward")                    # level 1; then 2, then 3
 
-Every `check_<exercise>` takes the implementation under test as its first argument (a
+A package exercise's check takes the implementation under test as its first argument (a
 function; the FullyConnectedNet class for the two network exercises), None meaning the
-installed package's. Backward checks also take `forward=`, the forward pass that makes
+installed package's; a notebook exercise's check takes what its cell computed (values, or
+the functions it defines) and the inputs they were computed from. registry.py lists which
+check each graded cell calls: the grader makes the same call on secret inputs. Backward checks also take `forward=`, the forward pass that makes
 their caches. A pass prints one line starting with "PASS"; a failure raises CheckFailed
 (an AssertionError) whose message states what is wrong, names the mistake when the evidence
 proves it, and offers a hint. The package ships in the student edition and holds no

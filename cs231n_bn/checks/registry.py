@@ -117,8 +117,8 @@ CELLS = (
     _package("nb07_check_gn_numeric", 7, "spatial_groupnorm_backward", 1, check="check_group_numeric"),
     GradedCell("nb08_check_torch_running_var", 8, "check_torch_running_var", ("torch_running_var",), 2,
                cells=("nb08_torch_running_var",)),
-    GradedCell("nb08_check_load_trained", 8, "check_load_trained", ("gamma_e", "beta_e", "bn_param_e", "trained"), 2,
-               cells=("nb08_load_trained",)),
+    GradedCell("nb08_check_load_trained", 8, "check_load_trained",
+               ("gamma_e", "beta_e", "bn_param_e", "trained", "x_new"), 2, cells=("nb08_load_trained",)),
 )
 
 BY_GRADE_ID = {c.grade_id: c for c in CELLS}
