@@ -104,10 +104,10 @@ def draw(results, table, path):
         bars.barh(names, counts, left=left, label=outcome)
         left = [a + b for a, b in zip(left, counts)]
     bars.set_xlabel("students")
-    bars.set_title("outcome per exercise")
+    bars.set_title("outcome per exercise", pad=30)
     bars.invert_yaxis()
     bars.tick_params(axis="y", labelsize=7)
-    bars.legend(loc="lower right", fontsize=7)
+    bars.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(OUTCOMES), fontsize=7, frameon=False)
     hist.hist([r.get("points") or 0 for _, r in results], bins=10)
     hist.set_xlabel("automatic total")
     hist.set_ylabel("students")
