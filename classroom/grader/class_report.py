@@ -79,7 +79,11 @@ def format_markdown(results, table):
         lines.append("")
     lines.append("| exercise | points | mean | " + " | ".join(OUTCOMES) + " | most frequent diagnoses |")
     lines.append("|---|---|---|" + "---|" * len(OUTCOMES) + "---|")
-    for exercise, row in sorted(table.items(), key=lambda kv: sum(kv[1]["scores"]) / (kv[1]["max"] * len(kv[1]["scores"]))):
+    def share(item):  # of the points the class could earn on this exercise, the part it earned
+        row = item[1]
+        return sum(row["scores"]) / (row["max"] * len(row["scores"]))
+
+    for exercise, row in sorted(table.items(), key=share):
         mean = sum(row["scores"]) / len(row["scores"])
         counts = [str(row["outcomes"][o]) for o in OUTCOMES]
         top = "; ".join(f"{n}x {text}" for text, n in row["diagnoses"].most_common(TOP_DIAGNOSES))

@@ -260,7 +260,8 @@ class StudentProcess:
         try:
             self._send(reply, refs)
         except wire.WireError as err:
-            raise JobAborted("error", f"the student's code asked {name} for a result too large to send ({err})") from None
+            raise JobAborted("error", f"the student's code asked {name} for a result too large to send "
+                                      f"({err})") from None
 
     def close(self):
         for fd in (self.write_fd, self.read_fd):

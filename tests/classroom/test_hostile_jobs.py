@@ -350,7 +350,8 @@ def test_no_hidden_test_solution_hint_or_instructor_notebook_enters_a_job(tmp_pa
     assert hidden  # the instructor's notebooks do hold hidden tests to look for
     venv = SOURCE / ".venv"
     for path in seen_paths:
-        assert not (path.is_relative_to(SOURCE) and not path.is_relative_to(venv)), f"{path} of the checkout is in a job"
+        in_checkout = path.is_relative_to(SOURCE) and not path.is_relative_to(venv)
+        assert not in_checkout, f"{path} of the checkout is in a job"
         files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()] if not path.is_relative_to(
             venv) and "site-packages" not in path.parts else []
         for f in files:
