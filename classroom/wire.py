@@ -9,6 +9,11 @@ object or structured dtypes) and its bytes match its shape exactly; every frame,
 container and nesting depth has a limit. What the student's process sends is therefore
 only numbers and structure, however it was produced.
 
+Every limit is checked before the work it bounds: a frame's declared length before it is
+read, a frame's size before it is built, a document's depth and number of items (counted on
+its raw bytes) before JSON parses it; and a write has a deadline, so a peer that stops
+reading cannot hold the writer.
+
 Values: None, bool, int, float, str, numpy arrays and scalars, lists, tuples, dicts with
 str or int keys, dataclass instances (sent as their class name and fields; the receiver
 rebuilds them with its OWN class of that name, or a `Foreign` object when it has none),
@@ -18,6 +23,7 @@ numpy dtypes, and numpy Generators (sent as their PCG64 state).
 import dataclasses
 import json
 import os
+import re
 import select
 import struct
 import time
@@ -28,6 +34,11 @@ MAX_FRAME = 64 * 2**20  # bytes in one message
 MAX_DEPTH = 12  # nesting of containers
 MAX_ITEMS = 100_000  # values in one message
 MAX_TEXT = 20_000  # characters in one string
+# A value of depth d is a JSON object holding a list: two JSON levels per level, plus slack.
+MAX_JSON_DEPTH = 2 * MAX_DEPTH + 4
+MAX_JSON_TOKENS = 16 * MAX_ITEMS  # brackets, commas and colons in one document
+MAX_DOCUMENT = 16 * 2**20  # bytes of a frame's JSON part (the arrays carry the bulk)
+WRITE_CHUNK = 2**16
 NUMERIC_KINDS = "biufc"  # bool, int, uint, float, complex: never object or structured
 _LENGTH = struct.Struct(">Q")
 
@@ -67,6 +78,7 @@ class _Encoder:
         self.arrays = []
         self.refs = refs  # {id(array): argument index}
         self.count = 0
+        self.array_bytes = 0
 
     def value(self, v, depth=0):
         self.count += 1
@@ -82,6 +94,9 @@ class _Encoder:
             a = np.asarray(v)
             if a.dtype.kind not in NUMERIC_KINDS:
                 return {"t": "foreign", "n": f"ndarray of dtype {a.dtype}"[:200], "f": {}}
+            self.array_bytes += a.nbytes + _LENGTH.size
+            if self.array_bytes > MAX_FRAME:
+                raise WireError(f"the value holds too many bytes of arrays; at most {MAX_FRAME} may be sent")
             self.arrays.append(a)
             return {"t": "a" if isinstance(v, np.ndarray) else "s", "i": len(self.arrays) - 1,
                     "d": a.dtype.str, "s": list(a.shape)}
@@ -109,14 +124,13 @@ def encode(message, refs=None):
     """One frame (bytes) holding `message`; arrays whose id is in refs go as references."""
     encoder = _Encoder(refs or {})
     document = json.dumps(encoder.value(message), allow_nan=False).encode("utf-8")
-    parts = [_LENGTH.pack(len(document)), document]
+    size = _LENGTH.size + len(document) + encoder.array_bytes
+    if size > MAX_FRAME:  # before any array is copied into the frame
+        raise WireError(f"the message is {size} bytes; at most {MAX_FRAME} may be sent")
+    parts = [_LENGTH.pack(size), _LENGTH.pack(len(document)), document]
     for a in encoder.arrays:
-        data = a.tobytes(order="C")
-        parts += [_LENGTH.pack(len(data)), data]
-    body = b"".join(parts)
-    if len(body) > MAX_FRAME:
-        raise WireError(f"the message is {len(body)} bytes; at most {MAX_FRAME} may be sent")
-    return _LENGTH.pack(len(body)) + body
+        parts += [_LENGTH.pack(a.nbytes), a.tobytes(order="C")]
+    return b"".join(parts)
 
 
 # ---------------------------------------------------------------------------------------
@@ -203,17 +217,49 @@ def _index(i, n):
     return i
 
 
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_OPENING = np.frombuffer(b"[{", dtype=np.uint8)
+_BRACKETS = np.frombuffer(b"[]{}", dtype=np.uint8)
+_SEPARATORS = np.frombuffer(b"[{,:", dtype=np.uint8)
+
+
+def check_json_shape(text, max_depth=MAX_JSON_DEPTH, max_tokens=MAX_JSON_TOKENS, what="the message"):
+    """Refuse a JSON text nested deeper than max_depth or holding more than max_tokens
+    brackets, commas and colons, counted on its bytes (strings skipped) before any parser
+    builds an object or recurses. Raises WireError; returns nothing."""
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
+    bare = np.frombuffer(_STRING.sub(b'""', raw), dtype=np.uint8)
+    tokens = int(np.isin(bare, _SEPARATORS).sum())
+    brackets = bare[np.isin(bare, _BRACKETS)]
+    if tokens > max_tokens or len(brackets) > 2 * max_tokens:
+        raise WireError(f"{what} holds too many items ({tokens} JSON separators; at most {max_tokens})")
+    steps = np.where(np.isin(brackets, _OPENING), 1, -1)
+    depth = int(np.cumsum(steps).max(initial=0))
+    if depth > max_depth:
+        raise WireError(f"{what} is nested {depth} levels deep; at most {max_depth} are read")
+
+
+def loads_bounded(text, max_depth=MAX_JSON_DEPTH, max_tokens=MAX_JSON_TOKENS, what="the message"):
+    """json.loads, after check_json_shape: WireError for deep, huge or invalid JSON."""
+    check_json_shape(text, max_depth, max_tokens, what)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as err:  # bad UTF-8 or JSON, or an absurd number
+        raise WireError(f"{what} is not valid JSON: {type(err).__name__}") from None
+
+
 def decode(body, classes=None, refs=()):
     """The message in one frame's body; dataclasses rebuilt from `classes` by name."""
     view = memoryview(body)
     length, offset = _take_length(view, 0)
-    try:
-        document = json.loads(bytes(view[offset:offset + length]).decode("utf-8"))
-    except (ValueError, RecursionError) as err:  # bad UTF-8 or JSON, or an absurd number
-        raise WireError(f"the message is not valid JSON: {type(err).__name__}") from None
+    if length > MAX_DOCUMENT:
+        raise WireError(f"the message's document is {length} bytes; at most {MAX_DOCUMENT} are read")
+    document = loads_bounded(bytes(view[offset:offset + length]))
     offset += length
     arrays = []
     while offset < len(view):
+        if len(arrays) >= MAX_ITEMS:
+            raise WireError(f"the message carries more than {MAX_ITEMS} arrays")
         length, offset = _take_length(view, offset)
         arrays.append(view[offset:offset + length])
         offset += length
@@ -251,10 +297,19 @@ def _take_length(view, offset):
 # ---------------------------------------------------------------------------------------
 
 
-def send(fd, frame):
+def send(fd, frame, deadline=None):
+    """Write the whole frame to fd. With a deadline (time.monotonic()), fd must be
+    non-blocking; Timeout when the reader has not taken the frame by then."""
     view = memoryview(frame)
     while view:
-        view = view[os.write(fd, view):]
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([], [fd], [], left)[1]:
+                raise Timeout("the other side stopped reading before the time limit")
+        try:
+            view = view[os.write(fd, view[:WRITE_CHUNK]):]
+        except BlockingIOError:  # writable by select, yet the pipe filled meanwhile
+            continue
 
 
 def receive(fd, deadline=None):
@@ -269,7 +324,7 @@ def receive(fd, deadline=None):
 
 
 class Timeout(WireError):
-    """No complete frame arrived before the deadline."""
+    """A frame did not arrive, or was not taken, before the deadline."""
 
 
 def _read_exactly(fd, n, deadline, allow_eof):

@@ -33,8 +33,10 @@ import nbformat
 
 from classroom.edition.leaks import secret_lines
 from classroom.edition.regions import SOLUTION, is_trivial
+from classroom import wire
 from classroom.grader import notebook_jobs, sandbox
 from classroom.grader.judge import judge
+from classroom.grader.plain import plain
 from classroom.grader.submission import changes, fingerprint, snapshot
 from cs231n_bn.checks.registry import BY_FUNCTION, BY_GRADE_ID, CELLS, notebook_path
 
@@ -95,6 +97,7 @@ class Limits:
     timeout: float = 60.0  # seconds per job: a package exercise's cell, or a notebook's exercises
     memory_mb: int = 2048  # memory per job (per process, and per job where cgroups allow)
     max_processes: int = 16  # processes and threads per job
+    run_as: str = None  # without bwrap: the unprivileged user student code runs as (sandbox.Job)
 
 
 # ---------------------------------------------------------------------------------------
@@ -139,12 +142,24 @@ def run_package_cell(submission, source, row, limits, bwrap):
     return judge(submission, BY_FUNCTION[row.exercise], row.check, source, limits, bwrap)
 
 
+# A notebook's JSON is a few levels deep; its bulk (sources, outputs, images) is strings.
+NOTEBOOK_DEPTH = 64
+NOTEBOOK_TOKENS = 2_000_000
+
+
+def read_student_notebook(path):
+    """The student's notebook file as a dict, refused (wire.WireError) when its JSON is
+    nested deeper or holds more items than any notebook does, before a parser recurses."""
+    text = Path(path).read_text(encoding="utf-8")
+    return wire.loads_bounded(text, NOTEBOOK_DEPTH, NOTEBOOK_TOKENS, what=f"notebooks/{Path(path).name}")
+
+
 def run_notebook_cells(submission, source, number, nb_name, rows, limits, bwrap):
     """{grade_id: (status, message)} of a notebook's exercise cells; see notebook_jobs.py."""
     try:
-        student_nb = json.loads(Path(submission, "notebooks", nb_name).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        reason = f"notebooks/{nb_name} cannot be read as a notebook ({type(err).__name__})"
+        student_nb = read_student_notebook(Path(submission, "notebooks", nb_name))
+    except (OSError, ValueError, wire.WireError) as err:
+        reason = f"notebooks/{nb_name} cannot be read as a notebook ({type(err).__name__}: {err})"
         return {row.grade_id: ("missing" if isinstance(err, FileNotFoundError) else "error", reason) for row in rows}
     return notebook_jobs.grade_rows(submission, source, number, rows, student_nb, limits, bwrap)
 
@@ -227,7 +242,12 @@ def grade(copy, source=PACKAGE_SOURCE, notebooks=True, only=None, limits=Limits(
     bwrap = sandbox.bwrap_path() if use_bwrap else None
     report = GradeReport(copy=str(copy))
     if not bwrap:
-        report.warnings.append(sandbox.notice(bwrap))
+        if limits.run_as:
+            sandbox.job_user(limits.run_as)  # ValueError now, not in every job
+        report.warnings.append(sandbox.notice(bwrap, limits.run_as))
+    sandbox.clean_stale_cgroups()
+    if not sandbox.cgroup_kind():
+        report.warnings.append(sandbox.cgroup_notice(""))
     before = fingerprint(source)
     scrub = _scrubber(source)
     with tempfile.TemporaryDirectory(prefix="cs231n_submission_") as work:
@@ -245,11 +265,13 @@ def grade(copy, source=PACKAGE_SOURCE, notebooks=True, only=None, limits=Limits(
         report.warnings.append(f"the instructor's checkout CHANGED while this copy was graded: {shown}")
         report.instructor_changes = changed
     for item in report.items:
-        item.message = scrub(item.message)
+        item.message = plain(scrub(item.message))
     if len(report.warnings) > MAX_WARNINGS:
         extra = len(report.warnings) - MAX_WARNINGS
         report.warnings = report.warnings[:MAX_WARNINGS] + [f"... and {extra} more warnings like these"]
-    report.warnings = [scrub(w) for w in report.warnings]
+    report.warnings = [plain(scrub(w)) for w in report.warnings]
+    report.instructor_changes = [plain(p) for p in report.instructor_changes]
+    report.copy = plain(report.copy)
     return report
 
 
@@ -331,7 +353,7 @@ def format_table(report, width=100):
     if report.manual_points:
         lines.append(f"written answers to grade by hand: {report.manual_points:g} points")
     lines.extend(f"warning: {w}" for w in report.warnings)
-    return "\n".join(lines)
+    return "\n".join(plain(line) for line in lines)
 
 
 def write_json(report, path):

@@ -121,11 +121,12 @@ class StudentProcess:
             self.job = sandbox.Job(
                 [str(executable), "-I", "-S", "-B", worker, str(to_child), str(from_child), *site_inside],
                 jail, limits.memory_mb, limits.max_processes, pass_fds=(to_child, from_child),
-                stderr_path=work_dir / "stderr.txt", hide=hide,
+                stderr_path=work_dir / "stderr.txt", hide=hide, run_as=limits.run_as, readable=(submission,),
             )
         finally:
             os.close(to_child)
             os.close(from_child)
+        os.set_blocking(self.write_fd, False)  # every write has the job's deadline
         try:
             if exercise is None:
                 self._send({"package_dir": package_dir, "cells": True, "namespace": namespace or {}})
@@ -158,9 +159,15 @@ class StudentProcess:
 
     def _send(self, message, refs=None):
         try:
-            wire.send(self.write_fd, wire.encode(message, refs))
+            wire.send(self.write_fd, wire.encode(message, refs), self.deadline)
         except BrokenPipeError:
             raise self._ended() from None
+        except wire.Timeout:
+            raise self._timed_out() from None
+
+    def _timed_out(self):
+        return JobAborted("timeout", f"stopped after {self.allowed:g} s: an infinite loop, far too slow, "
+                                     f"or the student's process stopped reading what the grader sent")
 
     def _receive(self, refs=()):
         try:
@@ -169,7 +176,7 @@ class StudentProcess:
                 raise self._ended()
             message = wire.decode(body, self.classes, refs)
         except wire.Timeout:
-            raise JobAborted("timeout", f"stopped after {self.allowed:g} s: an infinite loop, or far too slow") from None
+            raise self._timed_out() from None
         except wire.WireError as err:
             raise JobAborted("error", f"the student's process sent something that is not an answer ({err})") from None
         if not isinstance(message, dict):
@@ -243,6 +250,7 @@ class StudentProcess:
             raise JobAborted("error", f"the student's process asked for {str(name)[:80]!r}, which it may not call")
         refs = {id(a): i for i, a in enumerate(args) if isinstance(a, np.ndarray)}
         try:
+            check_oracle_inputs(name, args, kwargs)
             reply = {"result": self.oracles[name](*args, **kwargs)}
         except Exception as err:  # bad input from the student's code: it gets the error back
             builtin = isinstance(getattr(builtins, type(err).__name__, None), type)
@@ -252,13 +260,62 @@ class StudentProcess:
         try:
             self._send(reply, refs)
         except wire.WireError as err:
-            raise JobAborted("error", f"the student's code asked {name} for a result too large to send ({err})") from None
+            raise JobAborted("error", f"the student's code asked {name} for a result too large to send "
+                                      f"({err})") from None
 
     def close(self):
         for fd in (self.write_fd, self.read_fd):
             with contextlib.suppress(OSError):
                 os.close(fd)
         return self.job.kill()
+
+
+MAX_ORACLE_ELEMENTS = 2**22  # numbers in the largest array an oracle is asked to work on
+ORACLE_KINDS = "biuf"  # bool, int, uint, float: what the course's functions take
+
+
+def _arrays_in(value, found, depth=0):
+    """Every numpy array inside value (containers, dataclasses and Foreign fields), in order."""
+    if depth > wire.MAX_DEPTH:
+        raise ValueError("the arguments are nested too deeply")
+    if isinstance(value, np.ndarray):
+        found.append(value)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _arrays_in(item, found, depth + 1)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _arrays_in(item, found, depth + 1)
+    elif isinstance(value, wire.Foreign):
+        _arrays_in(value.fields, found, depth + 1)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            _arrays_in(getattr(value, f.name, None), found, depth + 1)
+    return found
+
+
+def check_oracle_inputs(name, args, kwargs):
+    """Refuse (ValueError) what the student's code sends an oracle before the trusted code
+    runs on it: numeric real arrays only; the first array at most MAX_ORACLE_ELEMENTS
+    numbers; every other array (cache fields, gamma, running averages) no larger than the
+    first in any axis, aligned from the right, with size-1 axes allowed. So no combination
+    of shapes can make the trusted code broadcast to more numbers than the first array holds.
+
+    Inputs: name: the oracle; args: list; kwargs: dict, as decoded from the wire.
+    """
+    arrays = _arrays_in([args, kwargs], [])
+    if not arrays:
+        return
+    for a in arrays:
+        if a.dtype.kind not in ORACLE_KINDS:
+            raise ValueError(f"{name}: arrays must be real numbers; got dtype {a.dtype}")
+    reference = arrays[0].shape
+    if arrays[0].size > MAX_ORACLE_ELEMENTS:
+        raise ValueError(f"{name}: x holds {arrays[0].size} numbers; at most {MAX_ORACLE_ELEMENTS} are accepted")
+    for a in arrays[1:]:
+        if a.ndim > len(reference) or any(n not in (1, r) for n, r in zip(a.shape[::-1], reference[::-1])):
+            raise ValueError(f"{name}: an array of shape {a.shape} does not fit the first array's shape {reference} "
+                             f"(each axis must equal it or be 1)")
 
 
 def function_proxy(process, name):

@@ -11,6 +11,7 @@ for course files, size and time for the Python environment), so that the grader 
 report any change a job made to it.
 """
 
+import collections
 import hashlib
 import os
 import stat
@@ -20,80 +21,125 @@ COPIED = ("cs231n_bn", "notebooks", "datasets")  # what a job may need from a su
 MAX_FILE = 20 * 2**20
 MAX_TOTAL = 200 * 2**20
 MAX_FILES = 5000
+MAX_ENTRIES = 50_000  # names listed in all (files and folders), whatever they are
 MAX_DEPTH = 12
+MAX_PROBLEMS = 20  # problems named one by one; the rest are counted by kind
 SKIPPED_DIRS = {".git", ".venv", "venv", "__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".hypothesis"}
 
 
 class _Budget:
+    """What the copy has used so far, and the problems met (named up to MAX_PROBLEMS)."""
+
     def __init__(self):
-        self.bytes = 0
-        self.files = 0
+        self.bytes = self.files = self.entries = 0
+        self.problems = []
+        self.unnamed = collections.Counter()  # kind of problem -> how many were not named
+
+    def problem(self, kind, sentence):
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(sentence)
+        else:
+            self.unnamed[kind] += 1
+
+    def report(self):
+        more = [f"... and {n} more entries {kind}: ignored" for kind, n in sorted(self.unnamed.items())]
+        return self.problems + more
 
 
 def snapshot(copy, dest):
     """Copy the regular files of copy/{cs231n_bn,notebooks,datasets} to dest.
 
-    Returns the list of problems met (each a sentence naming the file), which the report
-    shows; nothing raises for a bad entry.
+    Folders are walked breadth first (a folder's files before its subfolders), so the
+    modules and notebooks come before anything deep; at most MAX_ENTRIES names are
+    listed and MAX_FILES files copied, and a folder is created only when a file goes in
+    it, so a submission of 100,000 empty folders costs a bounded walk, not 100,000 mkdirs.
+
+    Returns the problems met (sentences naming the file, at most MAX_PROBLEMS of them plus
+    one count per kind), which the report shows; nothing raises for a bad entry.
     """
     copy, dest = Path(copy), Path(dest)
-    problems, budget = [], _Budget()
+    budget = _Budget()
     dest.mkdir(parents=True, exist_ok=True)
+    queue = collections.deque()
     for top in COPIED:
-        _copy_tree(copy, dest, Path(top), problems, budget, 0)
-    return problems
-
-
-def _copy_tree(root, dest, rel, problems, budget, depth):
-    source = root / rel
-    try:
-        info = os.lstat(source)
-    except OSError:
-        return  # absent: the grader reports missing modules and notebooks by name
-    if stat.S_ISLNK(info.st_mode):
-        problems.append(f"{rel.as_posix()} is a symbolic link: ignored")
-        return
-    if stat.S_ISDIR(info.st_mode):
-        if depth > MAX_DEPTH:
-            problems.append(f"{rel.as_posix()}: folders nested too deeply: ignored")
-            return
-        (dest / rel).mkdir(parents=True, exist_ok=True)
         try:
-            names = sorted(os.listdir(source))
+            info = os.lstat(copy / top)
+        except OSError:
+            continue  # absent: the grader reports missing modules and notebooks by name
+        if stat.S_ISDIR(info.st_mode):
+            queue.append((Path(top), 0))
+        else:
+            budget.problem("that are not folders", f"{top} is not a folder: ignored")
+    while queue:
+        rel, depth = queue.popleft()
+        if depth > MAX_DEPTH:
+            budget.problem("nested too deeply", f"{rel.as_posix()}: folders nested too deeply: ignored")
+            continue
+        subfolders = _copy_folder(copy, dest, rel, budget)
+        queue.extend((sub, depth + 1) for sub in subfolders)
+        if budget.entries >= MAX_ENTRIES:
+            budget.problem("beyond the limit", f"more than {MAX_ENTRIES} files and folders in the submission: "
+                                               f"the rest is ignored")
+            break
+    return budget.report()
+
+
+def _copy_folder(root, dest, rel, budget):
+    """Copy the regular files directly in root/rel; returns its subfolders (relative)."""
+    try:
+        with os.scandir(root / rel) as listing:
+            entries = []
+            for entry in listing:
+                budget.entries += 1
+                if budget.entries > MAX_ENTRIES:
+                    break
+                entries.append(entry)
+    except OSError as err:
+        budget.problem("that cannot be listed", f"{rel.as_posix()}: cannot be listed ({err.strerror}): ignored")
+        return []
+    subfolders = []
+    for entry in sorted(entries, key=lambda e: e.name):
+        name = rel / entry.name
+        try:
+            if entry.is_symlink():
+                budget.problem("that are symbolic links", f"{name.as_posix()} is a symbolic link: ignored")
+            elif entry.is_dir(follow_symlinks=False):
+                if entry.name not in SKIPPED_DIRS:
+                    subfolders.append(name)
+            elif entry.is_file(follow_symlinks=False):
+                _copy_file(root / name, dest / name, name, budget)
+            else:
+                budget.problem("that are not regular files",
+                               f"{name.as_posix()} is not a regular file (a FIFO, socket or device): ignored")
         except OSError as err:
-            problems.append(f"{rel.as_posix()}: cannot be listed ({err.strerror}): ignored")
-            return
-        for name in names:
-            if name not in SKIPPED_DIRS:
-                _copy_tree(root, dest, rel / name, problems, budget, depth + 1)
-        return
-    if not stat.S_ISREG(info.st_mode):
-        problems.append(f"{rel.as_posix()} is not a regular file (a FIFO, socket or device): ignored")
-        return
-    _copy_file(source, dest / rel, rel, problems, budget)
+            budget.problem("that cannot be read", f"{name.as_posix()}: cannot be read ({err.strerror}): ignored")
+    return subfolders
 
 
-def _copy_file(source, target, rel, problems, budget):
+def _copy_file(source, target, rel, budget):
     if budget.files >= MAX_FILES:
-        problems.append(f"{rel.as_posix()}: more than {MAX_FILES} files in the submission: ignored")
+        budget.problem("beyond the file limit", f"{rel.as_posix()}: more than {MAX_FILES} files in the submission: "
+                                                f"ignored")
         return
     try:
         fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as err:
-        problems.append(f"{rel.as_posix()}: cannot be opened ({err.strerror}): ignored")
+        budget.problem("that cannot be opened", f"{rel.as_posix()}: cannot be opened ({err.strerror}): ignored")
         return
     with os.fdopen(fd, "rb") as f:
         info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):  # swapped for something else since lstat
-            problems.append(f"{rel.as_posix()} is not a regular file: ignored")
+        if not stat.S_ISREG(info.st_mode):  # swapped for something else since it was listed
+            budget.problem("that are not regular files", f"{rel.as_posix()} is not a regular file: ignored")
             return
         data = f.read(MAX_FILE + 1)
     if len(data) > MAX_FILE or budget.bytes + len(data) > MAX_TOTAL:
-        problems.append(f"{rel.as_posix()}: larger than the grader accepts ({MAX_FILE // 2**20} MiB per file, "
-                        f"{MAX_TOTAL // 2**20} MiB in all): ignored")
+        budget.problem("that are too large", f"{rel.as_posix()}: larger than the grader accepts "
+                                             f"({MAX_FILE // 2**20} MiB per file, {MAX_TOTAL // 2**20} MiB in all): "
+                                             f"ignored")
         return
     budget.bytes += len(data)
     budget.files += 1
+    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
 
 

@@ -4,7 +4,9 @@ Instructor-only (the release leaves tests/classroom/ out).
 """
 
 import json
+import os
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -98,3 +100,79 @@ def test_merge_updates_the_callers_objects_in_place():
     assert bn_param["running_mean"] is running and np.array_equal(running, [2, 2, 2]) and "stale" not in bn_param
     wire.merge(x, np.zeros(3))
     assert np.array_equal(x, np.zeros(3))  # an input overwritten in place shows, as it would in one process
+
+
+# -- attacks on the trusted side's parsing and writing (issue 20) -----------------------
+
+
+def test_a_document_nested_100000_deep_is_refused_before_json_parses_it():
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(wire.WireError, match="nested 100000 levels"):
+        wire.decode(struct.pack(">Q", len(deep)) + deep)
+    with pytest.raises(wire.WireError, match="nested"):
+        wire.loads_bounded('{"a": ' * 100_000 + "1" + "}" * 100_000)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    text = json.dumps({"t": "l", "v": ["[[[[{{{{" * 1000, 'quote \\" [[ ']})
+    assert wire.loads_bounded(text)["v"][0].startswith("[[[[")
+
+
+def test_a_frame_of_empty_objects_is_refused_by_counting_not_by_building_them():
+    flood = b"[" + b"{}," * (wire.MAX_DOCUMENT // 4) + b"{}]"
+    with pytest.raises(wire.WireError, match="too many items"):
+        wire.decode(struct.pack(">Q", len(flood)) + flood)
+    whole = b"[" + b"{}," * (wire.MAX_FRAME // 4) + b"{}]"
+    with pytest.raises(wire.WireError, match="document"):
+        wire.decode(struct.pack(">Q", len(whole)) + whole)
+
+
+def test_a_frame_of_empty_arrays_is_refused_before_each_gets_a_view():
+    head = json.dumps(None).encode()
+    flood = struct.pack(">Q", len(head)) + head + struct.pack(">Q", 0) * (wire.MAX_ITEMS + 1)
+    with pytest.raises(wire.WireError, match="arrays"):
+        wire.decode(flood)
+
+
+def test_a_frame_too_large_is_refused_before_its_bytes_are_copied():
+    # 8 GiB by its shape, 8 bytes in memory: building the frame would copy all of it
+    huge = np.broadcast_to(np.zeros(1), (2**30,))
+    with pytest.raises(wire.WireError, match="at most"):
+        wire.encode({"result": huge})
+
+
+def test_a_frame_announced_too_large_is_refused_before_it_is_read():
+    read_fd, write_fd = os.pipe()
+    try:
+        os.write(write_fd, struct.pack(">Q", wire.MAX_FRAME + 1))
+        with pytest.raises(wire.WireError, match="announced"):
+            wire.receive(read_fd, time.monotonic() + 5)
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+def test_a_reader_that_stops_reading_cannot_hold_the_writer():
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    started = time.monotonic()
+    try:
+        with pytest.raises(wire.Timeout, match="stopped reading"):
+            wire.send(write_fd, wire.encode({"x": np.zeros(2**20)}), time.monotonic() + 1.0)
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+    assert time.monotonic() - started < 5
+
+
+def test_a_writer_that_stops_midway_cannot_hold_the_reader():
+    read_fd, write_fd = os.pipe()
+    try:
+        os.write(write_fd, wire.encode({"x": 1})[:10])
+        started = time.monotonic()
+        with pytest.raises(wire.Timeout):
+            wire.receive(read_fd, time.monotonic() + 1.0)
+        assert time.monotonic() - started < 5
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
