@@ -6,7 +6,7 @@ COURSE/source/NAME/ receives:
 - the instructor's notebooks (solutions and hidden tests in place: nbgrader's
   generate_assignment takes them out, and autograde puts the check cells back);
 - the student edition of the package, `cs231n_bn/` (solution regions replaced by stubs, as
-  `python -m cs231n_bn.classroom release` writes it) and `datasets/`, beside the notebooks.
+  `python -m classroom release` writes it) and `datasets/`, beside the notebooks.
 COURSE/nbgrader_config.py is copied from this folder.
 
 The notebooks import `cs231n_bn` from their own folder, which Python searches before the
@@ -51,7 +51,7 @@ def make_source(course, assignment="batchnorm", notebooks=None, source=COURSE_RO
     with tempfile.TemporaryDirectory() as tmp:
         student = Path(tmp) / "student"
         subprocess.run(
-            [sys.executable, "-m", "cs231n_bn.classroom", "release", str(student), "--source", str(source)],
+            [sys.executable, "-m", "classroom", "release", str(student), "--source", str(source)],
             check=True,
         )
         dest.mkdir(parents=True)

@@ -7,7 +7,7 @@ The point of it: `nbgrader autograde` replaces every file of a submission, excep
 notebooks, with the version in source/ASSIGNMENT/, before it runs the notebooks. Left at
 that, the check cells would test whatever package source/ holds, not the student's. So the
 files that hold the student's package exercises are excluded from that overwrite (they are
-the files named in cs231n_bn/classroom/exercises.py); every other file of the package,
+the files named in classroom/edition/exercises.py); every other file of the package,
 the check functions in cs231n_bn/checks.py included, is put back to the released version.
 
 The notebooks then import the package that lies beside them: IPython puts the notebook's
@@ -19,7 +19,7 @@ so this file refuses to run with one.
 import os
 from pathlib import Path
 
-from cs231n_bn.classroom.exercises import EXERCISES
+from classroom.edition.exercises import EXERCISES
 
 shadowing = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and Path(p, "cs231n_bn").is_dir()]
 if shadowing:

@@ -2,7 +2,7 @@
 
 What each diagnosis says about each planted mistake is tested in test_checks_catalogue.py
 (over the mistakes of test_checks_mistakes_*.py). This file holds near-solutions too, so
-the student edition leaves it out (see cs231n_bn.classroom.release).
+the student edition leaves it out (see classroom.edition.release).
 """
 
 import sys

@@ -25,7 +25,7 @@ import pytest
 
 from cs231n_bn import checks
 from cs231n_bn.checks.hints import HINTS
-from cs231n_bn.classroom.leaks import secret_lines
+from classroom.edition.leaks import secret_lines
 from test_checks_mistakes_norm import (
     BN_BACKWARD,
     BN_BACKWARD_ALT,

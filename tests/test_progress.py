@@ -1,7 +1,7 @@
 """`python -m cs231n_bn.progress`: every exercise as done, failing or not started, with points.
 
 Run on a small course made here (its own notebook and check functions), so that each
-verdict is planted and known. tests/test_classroom.py runs it on a real student edition.
+verdict is planted and known. tests/classroom/test_release_and_grade.py runs it on a real student edition.
 """
 
 from types import SimpleNamespace

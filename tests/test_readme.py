@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from cs231n_bn.classroom.exercises import EXERCISES
+from classroom.edition.exercises import EXERCISES
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -6,7 +6,7 @@ nothing of the instructor's changes, no process of a job outlives the grader, an
 grader finishes. Attacks that damage files aim at a decoy checkout (a copy of the course
 passed as `source`), never at this one. Controls: the blank and the solved edition.
 
-Instructor-only (the release leaves tests/test_classroom* out).
+Instructor-only (the release leaves tests/classroom/ out).
 """
 
 import json
@@ -18,17 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from cs231n_bn.classroom.exercises import BY_FUNCTION
-from cs231n_bn.classroom.grade import MAX_MESSAGE, Limits, grade
-from cs231n_bn.classroom.leaks import secret_lines
-from cs231n_bn.classroom.release import release
-from cs231n_bn.classroom.replay import replayed_cells
-from cs231n_bn.classroom import sandbox
-from cs231n_bn.classroom.__main__ import main
-from cs231n_bn.classroom.sandbox import TOKEN_VARIABLE, bwrap_path
-from cs231n_bn.classroom.submission import fingerprint
+from classroom.edition.exercises import BY_FUNCTION
+from classroom.grader.grade import MAX_MESSAGE, Limits, grade
+from classroom.edition.leaks import secret_lines
+from classroom.edition.release import release
+from classroom.grader.replay import replayed_cells
+from classroom.grader import sandbox
+from classroom.__main__ import main
+from classroom.grader.sandbox import TOKEN_VARIABLE, bwrap_path
+from classroom.grader.submission import fingerprint
 
-SOURCE = Path(__file__).resolve().parents[1]
+SOURCE = Path(__file__).resolve().parents[2]
 BWRAP = bwrap_path()
 needs_bwrap = pytest.mark.skipif(BWRAP is None, reason="bubblewrap is not installed: the damage and leak guarantees need it")
 QUICK = Limits(timeout=30, memory_mb=1024)
@@ -394,7 +394,7 @@ def test_an_error_message_carrying_instructor_source_is_scrubbed_and_capped(edit
     # As if the student had read the instructor's files (possible without bwrap): the
     # solution, the hidden tests and the grader's source ride on an exception's message.
     secrets = secret_lines(SOURCE, ["cs231n_bn/batchnorm.py", "notebooks/05_training_with_batchnorm.ipynb"])
-    grader_source = (SOURCE / "cs231n_bn" / "classroom" / "judge.py").read_text()
+    grader_source = (SOURCE / "classroom" / "grader" / "judge.py").read_text()
     leak = "\n".join(secrets) + (SOURCE / "cs231n_bn" / "batchnorm.py").read_text() + grader_source
     copy = edition(editions, tmp_path, "blank")
     append(copy, "batchnorm.py", f"""
@@ -407,7 +407,7 @@ def batchnorm_backward(dout, cache):
 """)
     out = tmp_path / "grades.json"
     report = graded(copy, exercises=("batchnorm_forward", "batchnorm_backward"))
-    from cs231n_bn.classroom.grade import write_json
+    from classroom.grader.grade import write_json
 
     write_json(report, out)
     text = json.loads(out.read_text())

@@ -17,8 +17,8 @@ import secrets
 import tempfile
 import time
 
-from cs231n_bn.classroom.exercises import BY_FUNCTION
-from cs231n_bn.classroom.student_process import JobAborted, StudentProcess, class_proxy, function_proxy, secret_seeds
+from classroom.edition.exercises import BY_FUNCTION
+from classroom.grader.student_process import JobAborted, StudentProcess, class_proxy, function_proxy, secret_seeds
 
 # The other exercises a graded one may call (CS231n's spatial batch norm reshapes and calls
 # batchnorm_forward, the network's layers call the normalizations): they run the grader's

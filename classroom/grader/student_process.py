@@ -15,7 +15,6 @@ import dataclasses
 import importlib
 import numbers
 import os
-import shutil
 import signal
 import sys
 import time
@@ -23,11 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from cs231n_bn.classroom import sandbox, wire
-from cs231n_bn.classroom.exercises import BY_FUNCTION
+from classroom import wire
+from classroom.edition.exercises import BY_FUNCTION
+from classroom.grader import sandbox
 
-HERE = Path(__file__).resolve().parent
-WORKER_FILES = ("worker.py", "wire.py")
 TRUSTED_MODULES = ("batchnorm", "layernorm", "spatial", "layers", "fc_net", "conv")
 
 
@@ -106,8 +104,7 @@ class StudentProcess:
         work_dir = Path(work_dir)
         grader_dir = work_dir / "grader"
         grader_dir.mkdir()
-        for name in WORKER_FILES:
-            shutil.copyfile(HERE / name, grader_dir / name)
+        sandbox.copy_jail_script("worker.py", grader_dir)
         jail = sandbox.Jail(work_dir, bwrap)
         package_dir = jail.place(Path(submission) / "cs231n_bn", "/submission/cs231n_bn")
         worker = jail.place(grader_dir, "/grader") + "/worker.py"

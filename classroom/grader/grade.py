@@ -1,10 +1,10 @@
 """Grade a student's copy of the course offline, exercise by exercise.
 
-    python -m cs231n_bn.classroom grade COPY [--json OUT]
+    python -m classroom grade COPY [--json OUT]
 
 Two kinds of automatically graded exercises:
 
-- package exercises (exercises.py): the instructor's check runs HERE, in the grading
+- package exercises (classroom/edition/exercises.py): the instructor's check runs HERE, in the grading
   process, and calls the student's function through a proxy; the student's code runs in a
   sandboxed process of its own per exercise (judge.py, student_process.py, sandbox.py)
   and only data comes back. Verdicts never come from the student's process;
@@ -33,17 +33,17 @@ from pathlib import Path
 
 import nbformat
 
-from cs231n_bn.classroom import replay, sandbox, wire
-from cs231n_bn.classroom.exercises import EXERCISES, notebook_path
-from cs231n_bn.classroom.judge import judge
-from cs231n_bn.classroom.leaks import secret_lines
-from cs231n_bn.classroom.regions import SOLUTION, is_trivial
-from cs231n_bn.classroom.submission import changes, fingerprint, snapshot
+from classroom import wire
+from classroom.edition.exercises import EXERCISES, notebook_path
+from classroom.edition.leaks import secret_lines
+from classroom.edition.regions import SOLUTION, is_trivial
+from classroom.grader import replay, sandbox
+from classroom.grader.judge import judge
+from classroom.grader.submission import changes, fingerprint, snapshot
 
-HERE = Path(__file__).resolve().parent
 MAX_MESSAGE = 2000  # characters of one report message
 MAX_WARNINGS = 50  # warnings kept in one report
-PACKAGE_SOURCE = HERE.parents[1]  # the checkout this grader runs from: the instructor's
+PACKAGE_SOURCE = sandbox.CLASSROOM.parent  # the checkout this grader runs from: the instructor's
 
 
 @dataclass
@@ -223,8 +223,7 @@ def run_graded_notebook(submission, source_nb, limits, bwrap):
         nb.cells.insert(0, nbformat.v4.new_code_cell(_TRUSTED_CHECKS.format(init=init, search=search)))
         runner = work / "grader"
         runner.mkdir()
-        for name in ("run_notebook.py", "wire.py"):
-            shutil.copyfile(HERE / name, runner / name)
+        sandbox.copy_jail_script("run_notebook.py", runner)
         nbformat.write(nb, runner / source_nb.name)
         root = jail.place(submission, "/submission")
         executable, _, sites = sandbox.python_roots()
@@ -321,7 +320,7 @@ def _scrubber(source):
     files = [p.relative_to(source).as_posix() for p in sorted(Path(source, "cs231n_bn").glob("*.py"))]
     files += [p.relative_to(source).as_posix() for p in _source_notebooks(source)]
     secret = set(secret_lines(source, files))
-    for path in sorted(HERE.glob("*.py")):
+    for path in sorted(sandbox.CLASSROOM.rglob("*.py")):
         secret.update(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if not is_trivial(line))
 
     # Also caught inside a longer line: code of some substance (a bare name such as

@@ -1,6 +1,6 @@
 """Write the student edition: the course with every solution region turned into a task.
 
-    python -m cs231n_bn.classroom release DEST
+    python -m classroom release DEST
 
 builds from the last commit (`git archive HEAD`; `--working-tree` takes the files on disk
 instead), so an autosaved or half-run notebook is never handed out. It copies the files
@@ -27,16 +27,16 @@ from pathlib import Path
 
 import nbformat
 
-from cs231n_bn.classroom.exercises import BY_FUNCTION, notebook_label, notebook_path
-from cs231n_bn.classroom.leaks import STATED_ON_PURPOSE, solved_outside_regions, visible_elsewhere
-from cs231n_bn.classroom.regions import HIDDEN_TESTS, SOLUTION, find_regions, replace_regions
+from classroom.edition.exercises import BY_FUNCTION, notebook_label, notebook_path
+from classroom.edition.leaks import STATED_ON_PURPOSE, solved_outside_regions, visible_elsewhere
+from classroom.edition.regions import HIDDEN_TESTS, SOLUTION, find_regions, replace_regions
 from cs231n_bn.exercise import exercise_name, lower_first
 
-# Path prefixes for instructors only: the classroom tools (release, grader), the nbgrader
+# Path prefixes for instructors only: the classroom tools (edition, grader, jail), the nbgrader
 # course set-up, the tests of the checks (near-solutions) and of the classroom, and the
 # README test (the student edition has its own README).
 INSTRUCTOR_ONLY = (
-    "cs231n_bn/classroom/", "nbgrader_course/", "tests/test_checks", "tests/test_classroom", "tests/test_readme.py",
+    "classroom/", "nbgrader_course/", "tests/test_checks", "tests/classroom/", "tests/test_readme.py",
 )
 # The last hint level states the formulas: a student edition carries it only when the
 # instructor asks for it (`release --with-solution-hints`).
@@ -157,7 +157,7 @@ def _stub(root, rel, function, indent):
     if exercise is None:
         raise ReleaseError(
             f"{rel}: the solution region in {function} has no entry in "
-            f"cs231n_bn/classroom/exercises.py (EXERCISES); add one naming its notebook and check"
+            f"classroom/edition/exercises.py (EXERCISES); add one naming its notebook and check"
         )
     if Path(rel).name != exercise.module:
         raise ReleaseError(

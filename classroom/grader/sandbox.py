@@ -32,6 +32,10 @@ FILE_SIZE_LIMIT = 64 * 2**20  # bytes of any one file a job writes
 TMP_SIZE = 256 * 2**20  # bytes of a job's private /tmp (bwrap only)
 CGROUP_V1 = Path("/sys/fs/cgroup")
 STARTED = []  # the token of every job this process started, oldest first (tests look for survivors)
+CLASSROOM = Path(__file__).resolve().parents[1]
+# The only code that enters a job: one script of classroom/jail/, and the wire it speaks.
+JAIL = CLASSROOM / "jail"
+WIRE = CLASSROOM / "wire.py"
 
 
 def bwrap_path():
@@ -61,6 +65,13 @@ def python_roots():
     roots = {Path(sys.base_prefix).resolve(), executable.parent.parent}
     site = [Path(p) for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
     return executable, sorted(roots), site
+
+
+def copy_jail_script(script, folder):
+    """Copy classroom/jail/<script> and wire.py into `folder` (host), where the job imports them
+    side by side; returns nothing. script: a file name, e.g. "worker.py"."""
+    shutil.copyfile(JAIL / script, Path(folder) / script)
+    shutil.copyfile(WIRE, Path(folder) / WIRE.name)
 
 
 class Jail:

@@ -18,11 +18,11 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from cs231n_bn.classroom.exercises import BY_FUNCTION, notebook_path
-from cs231n_bn.classroom.grade import Limits, grade
-from cs231n_bn.classroom.leaks import STATED_ON_PURPOSE, public_text, secret_lines, solved_outside_regions, student_text
-from cs231n_bn.classroom.regions import HIDDEN_TESTS, SOLUTION, RegionError, find_regions, is_trivial
-from cs231n_bn.classroom.release import (
+from classroom.edition.exercises import BY_FUNCTION, notebook_path
+from classroom.grader.grade import Limits, grade
+from classroom.edition.leaks import STATED_ON_PURPOSE, public_text, secret_lines, solved_outside_regions, student_text
+from classroom.edition.regions import HIDDEN_TESTS, SOLUTION, RegionError, find_regions, is_trivial
+from classroom.edition.release import (
     INSTRUCTOR_ONLY,
     ReleaseError,
     ReleaseReport,
@@ -33,7 +33,7 @@ from cs231n_bn.classroom.release import (
 )
 from cs231n_bn.exercise import NotImplementedYet
 
-SOURCE = Path(__file__).resolve().parents[1]
+SOURCE = Path(__file__).resolve().parents[2]
 FIRST_NOTEBOOK = notebook_path(SOURCE, 1)
 GRADED = {name for name, exercise in BY_FUNCTION.items() if exercise.check}  # the rest: notebooks only
 
@@ -217,8 +217,8 @@ def test_the_student_edition_holds_the_tracked_files_less_the_instructor_only(st
     written = {str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()}
     assert written == shipped
     assert not any(rel.startswith((".git/", ".venv/")) or rel.startswith(INSTRUCTOR_ONLY) for rel in written)
-    assert not (dest / "cs231n_bn" / "classroom").exists()
-    assert not list((dest / "tests").glob("test_checks*")) and not list((dest / "tests").glob("test_classroom*"))
+    assert not (dest / "classroom").exists() and not (dest / "cs231n_bn" / "classroom").exists()
+    assert not list((dest / "tests").glob("test_checks*")) and not (dest / "tests" / "classroom").exists()
 
 
 def test_every_registered_exercise_is_stubbed_and_nothing_else(student):
@@ -315,7 +315,7 @@ def git_course(root, readme="# Demo\n\n## The course\n\nOne notebook.\n"):
 
 
 def test_a_release_builds_from_the_last_commit_and_names_what_it_left_out(tmp_path, capsys):
-    from cs231n_bn.classroom.__main__ import main
+    from classroom.__main__ import main
 
     repo = git_course(tmp_path / "course")
     (repo / "notes.txt").write_text("edited, not committed\n")  # e.g. JupyterLab's autosave
@@ -530,7 +530,7 @@ def test_a_planted_mistake_costs_exactly_its_exercise_and_is_named(tmp_path_fact
     ))
     out = tmp_path / "grades.json"
     done = subprocess.run(
-        [sys.executable, "-m", "cs231n_bn.classroom", "grade", str(copy), "--no-notebooks", "--json", str(out)],
+        [sys.executable, "-m", "classroom", "grade", str(copy), "--no-notebooks", "--json", str(out)],
         capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr

@@ -9,7 +9,7 @@ the package is created here from the submission's folder alone, without running 
 __init__.py, so every module comes from the submission or is missing, and a module that
 does not import costs only the exercises that need it.
 
-Protocol (wire.py frames): the grader sends a setup message, then calls (or, for a
+Protocol (classroom/wire.py frames, copied beside this file): the grader sends a setup message, then calls (or, for a
 notebook's solution cells, cell sources to run on the grader's data); every call is
 answered with the result and the arguments as they are afterwards (the student's code may
 have changed them in place), or with the exception raised. The functions of OTHER

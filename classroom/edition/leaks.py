@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-from cs231n_bn.classroom.regions import HIDDEN_TESTS, SOLUTION, find_regions, is_trivial
+from classroom.edition.regions import HIDDEN_TESTS, SOLUTION, find_regions, is_trivial
 from cs231n_bn.exercise import heading_before
 
 # The only secret lines the course states outside a region, on purpose: the release counts

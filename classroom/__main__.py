@@ -1,11 +1,11 @@
-"""Command line: `python -m cs231n_bn.classroom release DEST` and `... grade COPY`."""
+"""Command line: `python -m classroom release DEST` and `... grade COPY`."""
 
 import argparse
 import sys
 
-from cs231n_bn.classroom.grade import PACKAGE_SOURCE, Limits, format_table, grade, write_json
-from cs231n_bn.classroom.regions import RegionError
-from cs231n_bn.classroom.release import ReleaseError, release
+from classroom.grader.grade import PACKAGE_SOURCE, Limits, format_table, grade, write_json
+from classroom.edition.regions import RegionError
+from classroom.edition.release import ReleaseError, release
 
 
 def _release(args):
@@ -26,7 +26,7 @@ def _release(args):
     if report.on_purpose:
         print(
             f"({report.on_purpose} solution lines stay visible outside their regions on purpose, "
-            f"e.g. in notebook 2's graph figure: cs231n_bn/classroom/leaks.py, STATED_ON_PURPOSE)"
+            f"e.g. in notebook 2's graph figure: classroom/edition/leaks.py, STATED_ON_PURPOSE)"
         )
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -51,7 +51,7 @@ def _grade(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m cs231n_bn.classroom", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m classroom", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     rel = commands.add_parser("release", help="write the student edition into a new folder")

@@ -1,5 +1,5 @@
-"""Notebook check cells verified by replay (cs231n_bn/classroom/replay.py), beyond notebook 1's
-and notebook 2's step cells (tests/test_classroom_adversarial.py covers those).
+"""Notebook check cells verified by replay (classroom/grader/replay.py), beyond notebook 1's
+and notebook 2's step cells (tests/classroom/test_grader_attacks.py covers those).
 
 Each notebook is replayed straight through `replayed_cells` (no notebook kernel): a solved
 edition earns every replayed cell, a blank one none, a wrong solution (or a wrong package
@@ -15,13 +15,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cs231n_bn.classroom import sandbox
-from cs231n_bn.classroom.grade import Limits, check_cells, covered_exercises
-from cs231n_bn.classroom.release import release
-from cs231n_bn.classroom.replay import SPECS, covers, replayed_cells
-from cs231n_bn.classroom.sandbox import bwrap_path
+from classroom.grader import sandbox
+from classroom.grader.grade import Limits, check_cells, covered_exercises
+from classroom.edition.release import release
+from classroom.grader.replay import SPECS, covers, replayed_cells
+from classroom.grader.sandbox import bwrap_path
 
-SOURCE = Path(__file__).resolve().parents[1]
+SOURCE = Path(__file__).resolve().parents[2]
 BWRAP = bwrap_path()
 LIMITS = Limits(timeout=60, memory_mb=1024)
 # notebook 8's trained layer is an nn.BatchNorm1d, built in the student's process

@@ -2,7 +2,7 @@
 
     python -I -S -B run_notebook.py NOTEBOOK WORKDIR WRITE_FD CELL_TIMEOUT ROOT SITE_PACKAGES...
 
-Runs inside the sandbox (sandbox.py), kernel included. The interpreter is isolated; its
+Runs inside the sandbox (classroom/grader/sandbox.py), kernel included. The interpreter is isolated; its
 sys.path is the standard library, this folder and the site-packages given. The kernel is
 started from a kernel spec written here whose PYTHONPATH is ROOT (the submission copy) and
 the site-packages, so the notebook imports the student's package and nothing else of the
@@ -10,7 +10,7 @@ course. A failing cell does not stop the run; a cell past CELL_TIMEOUT seconds i
 interrupted and fails. The outcome goes back over WRITE_FD as one wire.py frame.
 
 The kernel and this process run the student's code, so the grader treats the outcome as
-the kernel's word, not as a verdict it computed (see grade.py).
+the kernel's word, not as a verdict it computed (see classroom/grader/grade.py).
 """
 
 import json

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ASSIGNMENT = "batchnorm"
 NOTEBOOK = "01_forward_pass"
 # Points of notebook 01's autograded cells, as its nbgrader metadata gives them.
@@ -44,8 +44,8 @@ def nbgrader_command():
         pytest.skip("nbgrader is not installed; enable this test with `pip install nbgrader==0.9.6`")
     if shutil.which("alembic", path=os.path.dirname(sys.executable)) is None:
         pytest.skip("nbgrader needs the `alembic` executable beside this Python; reinstall nbgrader")
-    if not (REPO / "cs231n_bn" / "classroom").is_dir():
-        pytest.skip("the instructor tools (cs231n_bn/classroom) are not in this copy of the course")
+    if not (REPO / "classroom").is_dir():
+        pytest.skip("the instructor tools (classroom/) are not in this copy of the course")
     return [sys.executable, "-m", "nbgrader"]
 
 
@@ -88,7 +88,7 @@ def submit(course, student, solved=False, change=None):
     if solved:
         solve_notebook(folder / f"{NOTEBOOK}.ipynb", course / "source" / ASSIGNMENT / f"{NOTEBOOK}.ipynb")
         # The student's package: the instructor's solved exercise files.
-        from cs231n_bn.classroom.exercises import EXERCISES
+        from classroom.edition.exercises import EXERCISES
 
         for module in {exercise.module for exercise in EXERCISES}:
             shutil.copy2(REPO / "cs231n_bn" / module, folder / "cs231n_bn" / module)

@@ -1,6 +1,6 @@
 """The grader's wire format: what the student's process sends is decoded as data or refused.
 
-Instructor-only (the release leaves tests/test_classroom* out).
+Instructor-only (the release leaves tests/classroom/ out).
 """
 
 import json
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cs231n_bn.batchnorm import BatchNormCache
-from cs231n_bn.classroom import wire
+from classroom import wire
 
 
 def roundtrip(message, classes=None):

@@ -49,7 +49,7 @@ from cs231n_bn.layers import affine_backward, affine_forward, relu_backward, rel
 from cs231n_bn.numerics import finite_difference_gradient
 from cs231n_bn.spatial import (spatial_batchnorm_backward, spatial_batchnorm_forward, spatial_groupnorm_backward,
                                spatial_groupnorm_forward)
-from cs231n_bn.classroom.student_process import JobAborted, StudentProcess
+from classroom.grader.student_process import JobAborted, StudentProcess
 
 
 def _nbgrader(cell):

@@ -1,0 +1,1 @@
+"""Building the student edition: the instructor's side, before the course is handed out."""
