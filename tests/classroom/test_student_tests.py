@@ -68,12 +68,15 @@ def test_the_student_editions_pytest_skips_passes_and_fails_as_its_readme_says(t
     assert any("batchnorm_forward is not implemented yet" in line for line in skipped), output
 
     # One exercise done: it passes, the rest are still skipped.
+    module = edition / "cs231n_bn" / "batchnorm.py"
+    stubbed = module.read_text(encoding="utf-8")
     solve(edition, "batchnorm.py", "batchnorm_forward")
     code, output = student_pytest(edition)
     done = counts(output)
     assert code == 0 and done["passed"] == fresh["passed"] + 1 and "failed" not in done, output
 
     # One mistake (a sign error: beta subtracted): one short failure naming the exercise.
+    module.write_text(stubbed, encoding="utf-8")
     solve(edition, "batchnorm.py", "batchnorm_forward", mistake=("    out += beta", "    out -= beta"))
     code, output = student_pytest(edition)
     wrong = counts(output)
