@@ -38,3 +38,7 @@ assignments = sorted(p.name for p in source.iterdir() if p.is_dir()) if source.i
 c.Autograde.exclude_overwriting = {name: STUDENT_FILES for name in assignments}
 # nbgrader's default of 30 s per cell is tight for the training cells of notebooks 5-7.
 c.Execute.timeout = 300
+# The kernels that autograde starts talk to nbgrader over local sockets (IPC) rather than TCP:
+# nothing to eavesdrop on, and ipykernel's "Kernel is running over TCP without encryption"
+# warning, printed once per kernel start, stays out of the log.
+c.KernelManager.transport = "ipc"

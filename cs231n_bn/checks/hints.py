@@ -125,6 +125,27 @@ HINTS = {
 }
 
 
+# Where each exercise's derivation is worked out: what hint 3 points to when this edition
+# does not carry the formula.
+DERIVED_IN = {
+    "batchnorm_forward": "notebooks/01_forward_pass.ipynb",
+    "undo": "notebooks/01_forward_pass.ipynb",
+    "batchnorm_backward": "notebooks/02_staged_backward.ipynb",
+    "batchnorm_backward_alt": "notebooks/03_simplified_backward.ipynb",
+    "dx_from_dxhat": "notebooks/03_simplified_backward.ipynb",
+    "fc_net_forward": "notebooks/05_training_with_batchnorm.ipynb",
+    "fc_net_backward": "notebooks/05_training_with_batchnorm.ipynb",
+    "sgd_momentum": "notebooks/05_training_with_batchnorm.ipynb",
+    "adam": "notebooks/05_training_with_batchnorm.ipynb",
+    "layernorm_forward": "notebooks/06_layer_norm.ipynb",
+    "layernorm_backward": "notebooks/06_layer_norm.ipynb",
+    "spatial_batchnorm_forward": "notebooks/07_conv_nets.ipynb",
+    "spatial_batchnorm_backward": "notebooks/07_conv_nets.ipynb",
+    "spatial_groupnorm_forward": "notebooks/07_conv_nets.ipynb",
+    "spatial_groupnorm_backward": "notebooks/07_conv_nets.ipynb",
+}
+
+
 def _last_level(exercise):
     """The formula level from solution_hints, or None when this edition does not carry it."""
     try:
@@ -143,8 +164,11 @@ def hint(exercise, level=1):
     if level == 3:
         text = _last_level(exercise)
         if text is None:
-            print(f"Hint 3 of 3 for {exercise}: the formula is not part of this edition; hints 1 and 2 "
-                  f"and the derivation in the notebook are what you have. Ask your instructor.")
+            print(f"Hint 3 of 3 for {exercise}: the formula is not part of this edition. Work it out "
+                  f"from the derivation in {DERIVED_IN.get(exercise, 'its notebook')}, the section "
+                  f"of the exercise, one name at a time, with the check's diagnosis beside you "
+                  f"(`python -m cs231n_bn.progress` shows it again). Still stuck: show that "
+                  f"diagnosis and your code to your instructor or TA.")
             return
         print(f"Hint 3 of 3 for {exercise} (the formula):\n{text}")
         return

@@ -7,6 +7,7 @@ This file is instructor-only: the release leaves it out.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -292,9 +293,17 @@ def test_the_student_readme_speaks_to_students(student):
     instructor = (SOURCE / "README.md").read_text(encoding="utf-8")
     assert readme != instructor and "instructor edition" not in readme
     for needed in ("pip install -r requirements.txt", "jupyter lab notebooks/", "python -m cs231n_bn.progress",
-                   "python -m pytest tests", "YOUR CODE HERE", "check cell", "Hand in", "--allow-root",
-                   ".venv\\Scripts\\"):
+                   "python -m pytest", "YOUR CODE HERE", "check cell", "Hand in", "--allow-root",
+                   ".venv\\Scripts\\", "checks.hint(", "## What is where"):
         assert needed in readme, needed
+    # PyTorch only as the CPU-only build, never a bare torch from the public index.
+    assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in readme
+    for line in readme.splitlines():
+        if re.search(r"pip install (-r requirements-torch|torch)", line) and "Never" not in line:
+            assert "--index-url https://download.pytorch.org/whl/cpu" in line, line
+    # Every folder the edition holds is explained.
+    for folder in {p.name for p in student[0].iterdir() if p.is_dir()} - {".git"}:
+        assert f"| `{folder}/` |" in readme, folder
     # The course table comes from the instructor's README, so the two never disagree.
     table = [line for line in instructor.splitlines() if line.startswith("| `0")]
     assert table and all(line in readme for line in table)
