@@ -488,3 +488,25 @@ def test_spatial_groupnorm_with_cs231n_layout_and_gradient_check():
     errors = gradient_errors(lambda x, g, b: spatial_groupnorm_forward(x, g, b, G, gn_param)[0],
                              grads, (x, gamma, beta), dout)
     assert max(errors) < 1e-6, errors
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layer", ["batchnorm", "layernorm", "spatial_batchnorm", "spatial_groupnorm", "conv"])
+def test_integer_parameters_act_as_their_values_in_the_inputs_dtype(layer, dtype):
+    x4 = (3 * np.random.randn(4, 6, 3, 3) + 2).astype(dtype)
+    x2 = x4.reshape(4, -1)[:, :6]
+    gamma, beta = np.arange(1, 7), np.arange(-3, 3)
+    calls = {
+        "batchnorm": lambda g, b: batchnorm_forward(x2, g, b, {"mode": "train"}),
+        "layernorm": lambda g, b: layernorm_forward(x2, g, b, {}),
+        "spatial_batchnorm": lambda g, b: spatial_batchnorm_forward(x4, g, b, {"mode": "train"}),
+        "spatial_groupnorm": lambda g, b: spatial_groupnorm_forward(x4, g, b, 2, {}),
+        "conv": lambda _, b: conv_forward_fast(x4, np.ones((6, 6, 1, 1), dtype=dtype), b, {"stride": 1, "pad": 0}),
+    }
+    out, cache = calls[layer](gamma, beta)
+    expected, _ = calls[layer](gamma.astype(dtype), beta.astype(dtype))
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out, expected)
+    if layer != "conv":
+        # the backward pass gets floats, so dgamma is float too (spatial batch norm nests its cache)
+        assert getattr(cache, "bn", cache).gamma.dtype == dtype
