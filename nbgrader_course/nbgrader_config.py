@@ -19,6 +19,8 @@ so this file refuses to run with one.
 import os
 from pathlib import Path
 
+from jupyter_core.paths import jupyter_runtime_dir
+
 from classroom.edition.exercises import EXERCISES
 
 shadowing = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and Path(p, "cs231n_bn").is_dir()]
@@ -40,5 +42,10 @@ c.Autograde.exclude_overwriting = {name: STUDENT_FILES for name in assignments}
 c.Execute.timeout = 300
 # The kernels that autograde starts talk to nbgrader over local sockets (IPC) rather than TCP:
 # nothing to eavesdrop on, and ipykernel's "Kernel is running over TCP without encryption"
-# warning, printed once per kernel start, stays out of the log.
+# warning, printed once per kernel start, stays out of the log. The sockets' path must be
+# absolute: the default, "kernel-ipc", is relative, and the kernel runs in the notebook's
+# folder while nbgrader connects from the course's, so the two would never meet. One prefix
+# per nbgrader process, in Jupyter's runtime folder (jupyter_client numbers the sockets).
 c.KernelManager.transport = "ipc"
+os.makedirs(jupyter_runtime_dir(), exist_ok=True)
+c.KernelManager.ip = os.path.join(jupyter_runtime_dir(), f"nbgrader-{os.getpid()}-ipc")
