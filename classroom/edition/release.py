@@ -5,7 +5,8 @@
 builds from the last commit (`git archive HEAD`; `--working-tree` takes the files on disk
 instead), so an autosaved or half-run notebook is never handed out. It copies the files
 git tracks (never .git, .venv or untracked work) into DEST, except the instructor-only
-ones (the classroom tools, the checks' and the release's own tests), and on the way:
+ones (the classroom tools, nbgrader's set-up, CI, tools, benchmarks, and every test but the
+student's own, tests/test_exercises.py), and on the way:
 
 - in Python files, each solution region becomes a stub raising
   cs231n_bn.exercise.NotImplementedYet, named as its notebook names the exercise, e.g.
@@ -14,7 +15,9 @@ ones (the classroom tools, the checks' and the release's own tests), and on the 
   kind of stub in code cells and "YOUR ANSWER HERE" in markdown cells, hidden-test regions
   are removed, and outputs, execution counts and run-time metadata are cleared;
 - README.md becomes the student README (student_readme.md beside this file, with the
-  course table of the instructor's README).
+  course table of the instructor's README);
+- pyproject.toml's pytest settings become the student's (STUDENT_PYTEST): `pytest` runs the
+  student's tests, one per package exercise, and lists each skipped one in a line.
 """
 
 import ast
