@@ -9,10 +9,15 @@ import importlib.util
 import pytest
 
 TORCH_NOTEBOOKS = ("08_frameworks.ipynb", "09_convnet_in_frameworks.ipynb")
+# The README's commands ("PyTorch, for notebooks 8 and 9"): PyTorch's CPU-only build, then Keras.
+INSTALL_COMMANDS = (
+    ".venv/bin/pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu",
+    ".venv/bin/pip install keras==3.15.1",
+)
 HOW_TO_ENABLE = (
     "PyTorch or Keras is not installed: notebooks 8 and 9 and the framework comparisons in tests/ "
-    "were skipped. To run them: .venv/bin/pip install -r requirements-torch.txt (the README gives "
-    "the CPU-only command)."
+    f"were skipped. To run them, install PyTorch's CPU-only build, then Keras: {INSTALL_COMMANDS[0]} "
+    f"&& {INSTALL_COMMANDS[1]} (README: \"PyTorch, for notebooks 8 and 9\")."
 )
 
 

@@ -4,8 +4,9 @@ The names and signatures match Stanford CS231n's assignment 2, so code moves bet
 The top level exports the layers, the models, the solver and the gradient checks; the
 course's other tools live in submodules imported by name: `checks` (the notebooks' check
 cells), `graph` (notebook 2's computational graph), `numerics` (notebook 4), `experiments`
-(notebooks 5-7), `benchmark` and `torch_compat` (notebook 8). The instructors' tools are the
-top-level `classroom` package, outside this one.
+(notebooks 5-7), `benchmark`, `torch_compat` (notebook 8), and CS231n's `fast_layers` and
+`layer_utils` names. The instructors' tools are the top-level `classroom` package, outside
+this one.
 """
 
 from cs231n_bn.batchnorm import (
@@ -57,6 +58,7 @@ from cs231n_bn.spatial import (
     spatial_groupnorm_backward,
     spatial_groupnorm_forward,
 )
+from cs231n_bn.three_layer_convnet import ThreeLayerConvNet
 
 __all__ = [
     "AffineCache",
@@ -72,6 +74,7 @@ __all__ = [
     "SmallConvNet",
     "Solver",
     "SpatialBatchNormCache",
+    "ThreeLayerConvNet",
     "adam",
     "affine_backward",
     "affine_forward",

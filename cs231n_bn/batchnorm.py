@@ -156,6 +156,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     - cache: BatchNormCache for batchnorm_backward / batchnorm_backward_alt
     """
     where = "batchnorm_forward"
+    gamma, beta = (validation.integer_param_as_float(p, x) for p in (gamma, beta))
     _check_forward_inputs(where, x, gamma, beta)
     validation.nonempty_batch(where, "x", x)
     N, D = x.shape

@@ -211,6 +211,7 @@ def conv_forward_naive(x, w, b, conv_param):
 
     Inputs and returns as conv_forward; the cache is a ConvNaiveCache for conv_backward_naive.
     """
+    b = validation.integer_param_as_float(b, x)
     stride, pad, H_out, W_out = _read_conv_inputs("conv_forward_naive", x, w, b, conv_param)
     N = x.shape[0]
     F, _, HH, WW = w.shape
@@ -329,6 +330,7 @@ def conv_forward(x, w, b, conv_param):
       in PyTorch), likewise W_out
     - cache: ConvCache for conv_backward
     """
+    b = validation.integer_param_as_float(b, x)
     stride, pad, H_out, W_out = _read_conv_inputs("conv_forward", x, w, b, conv_param)
     N, C = x.shape[:2]
     F, _, HH, WW = w.shape

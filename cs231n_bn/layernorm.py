@@ -50,6 +50,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     - cache: LayerNormCache for layernorm_backward
     """
     where = "layernorm_forward"
+    gamma, beta = (validation.integer_param_as_float(p, x) for p in (gamma, beta))
     validation.float_array(where, "x", x, ndim=2)
     D = x.shape[1]
     for name, p in (("gamma", gamma), ("beta", beta)):

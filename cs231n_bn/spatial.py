@@ -124,6 +124,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     - cache: SpatialBatchNormCache for spatial_batchnorm_backward
     """
     where = "spatial_batchnorm_forward"
+    gamma, beta = (validation.integer_param_as_float(p, x) for p in (gamma, beta))
     _check_channel_params(where, x, gamma, beta)
     N, C, H, W = x.shape
     _check_bn_param(where, bn_param, C, N * H * W)
@@ -216,6 +217,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     - cache: GroupNormCache for spatial_groupnorm_backward
     """
     where = "spatial_groupnorm_forward"
+    gamma, beta = (validation.integer_param_as_float(p, x) for p in (gamma, beta))
     _check_channel_params(where, x, gamma, beta, group_layout=True)
     G = _check_groups(where, G, x)
     validation.param_dict(where, "gn_param", gn_param)

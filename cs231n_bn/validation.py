@@ -160,3 +160,23 @@ def finite_variance(where, var, x):
             f"output would be beta. Rescale x (divide it by a power of 10) first"
         )
     return var
+
+
+def integer_param_as_float(p, x):
+    """A parameter array of integers (CS231n's cells write `np.asarray([3, 4, 5])` for gamma
+    and `np.array([0, 128])` for a bias) as the floating dtype of the input x; anything
+    else unchanged, for the usual checks to accept or refuse.
+
+    Inputs:
+    - p: the parameter as given (gamma, beta, a bias)
+    - x: the layer's input; only its dtype is used, and only if it is floating point
+
+    Returns:
+    - p.astype(x.dtype) (a new array) if p is an integer ndarray and x a floating one; else p
+    """
+    if (
+        isinstance(p, np.ndarray) and isinstance(x, np.ndarray)
+        and np.issubdtype(p.dtype, np.integer) and np.issubdtype(x.dtype, np.floating)
+    ):
+        return p.astype(x.dtype)
+    return p

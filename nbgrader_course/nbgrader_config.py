@@ -19,6 +19,8 @@ so this file refuses to run with one.
 import os
 from pathlib import Path
 
+from jupyter_core.paths import jupyter_runtime_dir
+
 from cs231n_bn.checks.registry import PACKAGE_EXERCISES
 
 shadowing = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and Path(p, "cs231n_bn").is_dir()]
@@ -38,3 +40,12 @@ assignments = sorted(p.name for p in source.iterdir() if p.is_dir()) if source.i
 c.Autograde.exclude_overwriting = {name: STUDENT_FILES for name in assignments}
 # nbgrader's default of 30 s per cell is tight for the training cells of notebooks 5-7.
 c.Execute.timeout = 300
+# The kernels that autograde starts talk to nbgrader over local sockets (IPC) rather than TCP:
+# nothing to eavesdrop on, and ipykernel's "Kernel is running over TCP without encryption"
+# warning, printed once per kernel start, stays out of the log. The sockets' path must be
+# absolute: the default, "kernel-ipc", is relative, and the kernel runs in the notebook's
+# folder while nbgrader connects from the course's, so the two would never meet. One prefix
+# per nbgrader process, in Jupyter's runtime folder (jupyter_client numbers the sockets).
+c.KernelManager.transport = "ipc"
+os.makedirs(jupyter_runtime_dir(), exist_ok=True)
+c.KernelManager.ip = os.path.join(jupyter_runtime_dir(), f"nbgrader-{os.getpid()}-ipc")

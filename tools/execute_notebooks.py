@@ -6,7 +6,10 @@ Run after changing a notebook or the package code it uses, then commit the noteb
     .venv/bin/python tools/execute_notebooks.py notebooks/01_forward_pass.ipynb
 
 The kernel is ipykernel's "python3", which jupyter_client starts with this interpreter
-(as nbval's --nbval-current-env does), in the notebook's folder, as nbval runs it.
+(as nbval's --nbval-current-env does), in the notebook's folder, as nbval runs it. The
+notebook's kernelspec metadata is stored as that kernel's spec states it ("Python 3
+(ipykernel)"), which is what JupyterLab writes when it saves the notebook: opening and
+saving a notebook then changes nothing that git sees.
 """
 
 import argparse
@@ -14,9 +17,18 @@ import time
 from pathlib import Path
 
 import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+KERNEL = "python3"
+
+
+def kernelspec_metadata(name=KERNEL):
+    """The notebook metadata JupyterLab stores for the kernel `name`: its spec's display
+    name and language, e.g. {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}."""
+    spec = KernelSpecManager().get_kernel_spec(name)
+    return {"display_name": spec.display_name, "language": spec.language, "name": name}
 
 
 def execute(path, timeout):
@@ -24,7 +36,7 @@ def execute(path, timeout):
     client = NotebookClient(
         nb,
         timeout=timeout,
-        kernel_name="python3",
+        kernel_name=KERNEL,
         resources={"metadata": {"path": str(path.parent)}},
         # Timestamps and widget state change on every run; storing them would bury the
         # output changes a maintainer needs to see in the diff.
@@ -33,6 +45,7 @@ def execute(path, timeout):
     start = time.perf_counter()
     client.execute()
     nb.metadata.pop("widgets", None)
+    nb.metadata["kernelspec"] = kernelspec_metadata()
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
     nbformat.write(nb, path)

@@ -27,7 +27,6 @@ from cs231n_bn.exercise import heading_before
 # them in one line instead of warning about each.
 STATED_ON_PURPOSE = {
     "dx = dx1 + dx2": "notebook 2's graph figure labels where x's two branches meet",
-    "dxmu = dxmu1 + dxmu2": "notebook 2's graph figure labels where xmu's two branches meet",
     'if self.normalization == "batchnorm":': "the same branch selects given code in cnn.py",
 }
 

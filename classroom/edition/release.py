@@ -5,7 +5,8 @@
 builds from the last commit (`git archive HEAD`; `--working-tree` takes the files on disk
 instead), so an autosaved or half-run notebook is never handed out. It copies the files
 git tracks (never .git, .venv or untracked work) into DEST, except the instructor-only
-ones (the classroom tools, the checks' and the release's own tests), and on the way:
+ones (the classroom tools, nbgrader's set-up, CI, tools, benchmarks, and every test but the
+student's own, tests/test_exercises.py), and on the way:
 
 - in Python files, each solution region becomes a stub raising
   cs231n_bn.exercise.NotImplementedYet, named as its notebook names the exercise, e.g.
@@ -14,7 +15,9 @@ ones (the classroom tools, the checks' and the release's own tests), and on the 
   kind of stub in code cells and "YOUR ANSWER HERE" in markdown cells, hidden-test regions
   are removed, and outputs, execution counts and run-time metadata are cleared;
 - README.md becomes the student README (student_readme.md beside this file, with the
-  course table of the instructor's README).
+  course table of the instructor's README);
+- pyproject.toml's pytest settings become the student's (STUDENT_PYTEST): `pytest` runs the
+  student's tests, one per package exercise, and lists each skipped one in a line.
 """
 
 import ast
@@ -33,12 +36,23 @@ from cs231n_bn.checks.registry import BY_FUNCTION, cells_of, notebook_label, not
 from cs231n_bn.exercise import exercise_name, lower_first
 
 # Path prefixes for instructors only: the classroom tools (edition, grader, jail), the nbgrader
-# course set-up, the tests of the checks (near-solutions), of the classroom and those that state
-# the exercises as formulas (tests/instructor), and the
-# README test (the student edition has its own README).
+# course set-up, CI, the maintainers' tools and benchmarks, the notebook-test set-up of the
+# top-level conftest.py, and the tests (they test the instructor's package beyond what the
+# exercises ask; STUDENT_TESTS replace them).
 INSTRUCTOR_ONLY = (
-    "classroom/", "nbgrader_course/", "tests/test_checks", "tests/classroom/", "tests/instructor/",
-    "tests/test_readme.py",
+    "classroom/", "nbgrader_course/", ".ci/", "tools/", "benchmarks/", "conftest.py", "tests/",
+)
+# The student's tests: one per package exercise, running the exercise's check (what its
+# notebook asks for, no more), so that a mistake is one short failure with the check's
+# diagnosis and an exercise not started is one skipped line.
+STUDENT_TESTS = ("tests/conftest.py", "tests/test_exercises.py")
+# The student edition's pytest settings (in pyproject.toml): its tests only (the notebooks are
+# checked by their own check cells and by `python -m cs231n_bn.progress`), a line per skip.
+STUDENT_PYTEST = (
+    '[tool.pytest.ini_options]\n'
+    'testpaths = ["tests"]\n'
+    '# -rs: one line per exercise not started yet, with its name\n'
+    'addopts = "-p no:cacheprovider -rs"\n'
 )
 # The last hint level states the formulas: a student edition carries it only when the
 # instructor asks for it (`release --with-solution-hints`).
@@ -84,7 +98,7 @@ def shipped_files(source, solution_hints=False):
     left_out = INSTRUCTOR_ONLY if solution_hints else (*INSTRUCTOR_ONLY, SOLUTION_HINTS)
     return [
         rel for rel in sorted(p for p in listing.split("\0") if p)
-        if not rel.startswith(left_out) and (Path(source) / rel).is_file()
+        if (rel in STUDENT_TESTS or not rel.startswith(left_out)) and (Path(source) / rel).is_file()
     ]
 
 
@@ -378,11 +392,21 @@ def student_readme(source):
     return template.replace("{course}", _section(instructor, "The course"))
 
 
+def student_pyproject(text):
+    """pyproject.toml's text with its [tool.pytest.ini_options] table replaced by STUDENT_PYTEST."""
+    found = re.search(r"^\[tool\.pytest\.ini_options\]\n.*?(?=^\[|\Z)", text, flags=re.S | re.M)
+    if found is None:
+        raise ReleaseError("release: pyproject.toml has no [tool.pytest.ini_options] table to replace")
+    return text[: found.start()] + STUDENT_PYTEST + ("\n" if found.end() < len(text) else "") + text[found.end():]
+
+
 def _write(source, dest, rel, strip, report):
     src, out = source / rel, dest / rel
     out.parent.mkdir(parents=True, exist_ok=True)
     report.files += 1
-    if strip and rel.endswith(".py"):
+    if strip and rel == "pyproject.toml":
+        out.write_text(student_pyproject(src.read_text(encoding="utf-8")), encoding="utf-8")
+    elif strip and rel.endswith(".py"):
         text = src.read_text(encoding="utf-8")
         out.write_text(strip_python(text, rel, source, report), encoding="utf-8")
         shutil.copymode(src, out)

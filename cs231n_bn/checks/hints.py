@@ -191,9 +191,10 @@ def hint(exercise, level=1):
     if level == 3:
         text = _last_level(exercise)
         if text is None:
-            print(f"Hint 3 of 3 for {exercise}: the formula is not part of this edition. It is derived in "
-                  f"{DERIVED_IN[exercise]}: work through it there, then compare your code with it line "
-                  f"by line.")
+            print(f"Hint 3 of 3 for {exercise}: the formula is not part of this edition. Work it out "
+                  f"from the derivation in {DERIVED_IN[exercise]}, one name at a time, with the "
+                  f"check's diagnosis beside you (`python -m cs231n_bn.progress` shows it again). "
+                  f"Still stuck: show that diagnosis and your code to your instructor or TA.")
             return
         print(f"Hint 3 of 3 for {exercise} (the formula):\n{text}")
         return

@@ -120,6 +120,7 @@ def test_the_configuration_protects_the_student_files_and_refuses_a_shadowing_py
     protected = config.Autograde.exclude_overwriting[ASSIGNMENT]
     assert "cs231n_bn/batchnorm.py" in protected and "cs231n_bn/optim.py" in protected
     assert "cs231n_bn/checks.py" not in protected  # the checks are put back to the released version
+    assert config.KernelManager.transport == "ipc"
 
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(["/nowhere", str(REPO)]))
     with pytest.raises(RuntimeError, match=r"PYTHONPATH holds a cs231n_bn package .*unset PYTHONPATH"):
@@ -139,7 +140,9 @@ def test_nbgrader_grades_the_students_package(tmp_path):
     submit(course, "blank")
     submit(course, "solved", solved=True)
     submit(course, "package_mistake", solved=True, change=plant_in_package)
-    run(nbgrader + ["autograde", ASSIGNMENT], course)
+    graded = run(nbgrader + ["autograde", ASSIGNMENT], course)
+    # The kernels run over IPC (nbgrader_config.py), so ipykernel has no TCP warning to print.
+    assert "without encryption" not in graded.stdout + graded.stderr
     run(nbgrader + ["generate_feedback", ASSIGNMENT], course)
 
     full = dict(CHECK_CELLS)

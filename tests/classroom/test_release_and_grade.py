@@ -7,6 +7,7 @@ This file is instructor-only: the release leaves it out.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from classroom.edition.release import (
     INSTRUCTOR_ONLY,
     ReleaseError,
     ReleaseReport,
+    STUDENT_TESTS,
     release,
     shipped_files,
     strip_notebook,
@@ -231,9 +233,12 @@ def test_the_student_edition_holds_the_tracked_files_less_the_instructor_only(st
     shipped = set(shipped_files(SOURCE))
     written = {str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()}
     assert written == shipped
-    assert not any(rel.startswith((".git/", ".venv/")) or rel.startswith(INSTRUCTOR_ONLY) for rel in written)
+    assert not any(rel.startswith((".git/", ".venv/")) for rel in written)
+    assert not any(rel.startswith(INSTRUCTOR_ONLY) for rel in written - set(STUDENT_TESTS))
     assert not (dest / "classroom").exists() and not (dest / "cs231n_bn" / "classroom").exists()
-    assert not list((dest / "tests").glob("test_checks*")) and not (dest / "tests" / "classroom").exists()
+    # What a student uses: no CI, maintainers' tools or benchmarks, and only the student's tests.
+    assert not any((dest / folder).exists() for folder in (".ci", "tools", "benchmarks", "nbgrader_course"))
+    assert {str(p.relative_to(dest)) for p in (dest / "tests").iterdir()} == set(STUDENT_TESTS)
 
 
 def test_every_registered_exercise_is_stubbed_and_nothing_else(student):
@@ -303,9 +308,17 @@ def test_the_student_readme_speaks_to_students(student):
     instructor = (SOURCE / "README.md").read_text(encoding="utf-8")
     assert readme != instructor and "instructor edition" not in readme
     for needed in ("pip install -r requirements.txt", "jupyter lab notebooks/", "python -m cs231n_bn.progress",
-                   "python -m pytest tests", "YOUR CODE HERE", "check cell", "Hand in", "--allow-root",
-                   ".venv\\Scripts\\"):
+                   "python -m pytest", "YOUR CODE HERE", "check cell", "Hand in", "--allow-root",
+                   ".venv\\Scripts\\", "checks.hint(", "## What is where"):
         assert needed in readme, needed
+    # PyTorch only as the CPU-only build, never a bare torch from the public index.
+    assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in readme
+    for line in readme.splitlines():
+        if re.search(r"pip install (-r requirements-torch|torch)", line) and "Never" not in line:
+            assert "--index-url https://download.pytorch.org/whl/cpu" in line, line
+    # Every folder the edition holds is explained.
+    for folder in {p.name for p in student[0].iterdir() if p.is_dir()} - {".git"}:
+        assert f"| `{folder}/` |" in readme, folder
     # The course table comes from the instructor's README, so the two never disagree.
     table = [line for line in instructor.splitlines() if line.startswith("| `0")]
     assert table and all(line in readme for line in table)
@@ -390,24 +403,22 @@ def test_in_the_student_edition_tests_and_progress_tell_done_wrong_and_not_start
     path.write_text("\n".join(text), encoding="utf-8")
 
     junit = tmp_path / "report.xml"
-    # The benchmark command runs in a child process, which stops at the staged backward's stub.
-    command = "tests/test_benchmark.py::test_the_command_prints_both_tables"
-    subprocess.run([sys.executable, "-m", "pytest", "tests/test_batchnorm.py", command, "-q", f"--junitxml={junit}"],
+    # The student's tests: one per package exercise, with the student edition's settings.
+    subprocess.run([sys.executable, "-m", "pytest", "-q", f"--junitxml={junit}"],
                    cwd=copy, env=copy_env(copy), capture_output=True, text=True, timeout=300)
     outcomes = {}
     for case in ElementTree.parse(junit).iter("testcase"):
         kind = next((child.tag for child in case if child.tag in ("failure", "error", "skipped")), "passed")
         message = next((child.get("message", "") for child in case), "")
         outcomes[case.get("name")] = (kind, message)
-    forward = [kind for name, (kind, _) in outcomes.items() if name.startswith("test_forward")]
-    assert forward and set(forward) == {"passed"}, outcomes
-    staged = outcomes["test_backward_matches_numeric_gradient[batchnorm_backward]"]
+    assert outcomes["test_exercise[batchnorm_forward]"][0] == "passed", outcomes
+    staged = outcomes["test_exercise[batchnorm_backward]"]
     assert staged[0] == "skipped" and "not implemented yet" in staged[1] and "batchnorm_backward" in staged[1]
-    wrong = outcomes["test_backward_matches_numeric_gradient[batchnorm_backward_alt]"]
+    wrong = outcomes["test_exercise[batchnorm_backward_alt]"]
     assert wrong[0] == "failure" and "dx" in wrong[1]
+    assert [kind for kind, _ in outcomes.values()].count("failure") == 1, outcomes
     assert not [name for name, (kind, _) in outcomes.items() if kind == "error"]
     assert all("not implemented yet" in message for kind, message in outcomes.values() if kind == "skipped")
-    assert outcomes["test_the_command_prints_both_tables"][0] == "skipped"
 
     shown = subprocess.run([sys.executable, "-m", "cs231n_bn.progress"], cwd=copy, env=copy_env(copy),
                            capture_output=True, text=True, timeout=300)
