@@ -1,11 +1,8 @@
 """A CS231n student's own batch-norm pair, with caches of its own (a tuple or a dict in
 train mode, None in test mode), handed to the course's checks: a correct pair must pass, as
 a black box (outputs, numeric gradients); the cache-field diagnoses are for the course's
-own cache type only.
-
-Written here as the issue's acceptance test; the checks' side is another branch's work, so
-it is marked as expected to fail until that work is merged (strict: it then fails loudly
-as XPASS, and the marker goes).
+own cache type only. (Instructor-only, like every test but the student's own: the pair
+below is a solved exercise.)
 """
 
 import numpy as np
@@ -45,7 +42,6 @@ def backward(dout, cache):
     return dx, dgamma, dbeta
 
 
-@pytest.mark.xfail(strict=True, reason="the checks still require the course's BatchNormCache (issue 22, checks branch)")
 @pytest.mark.parametrize("cache_type", ["tuple", "dict"])
 def test_the_checks_pass_a_correct_pair_with_its_own_cache(cache_type):
     def own_forward(x, gamma, beta, bn_param):
@@ -57,7 +53,7 @@ def test_the_checks_pass_a_correct_pair_with_its_own_cache(cache_type):
 
 
 def test_the_own_pair_is_right():
-    # The pair itself agrees with numeric gradients, so an xfail above is the checks' doing.
+    # The pair itself agrees with numeric gradients: a failure above is the checks' doing.
     rng = np.random.default_rng(0)
     x, gamma, beta, dout = 3 * rng.normal(size=(6, 4)) + 2, rng.normal(size=4), rng.normal(size=4), rng.normal(size=(6, 4))
     bn_param = {"mode": "train"}

@@ -10,16 +10,14 @@ notebook.
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from cs231n_bn import checks
 from cs231n_bn.checks.display import CheckFailed
+from cs231n_bn.checks.registry import CELLS, notebook_path
 from cs231n_bn.exercise import NotImplementedYet, not_started
 
 ROOT = Path(__file__).resolve().parents[1]
-# The call a package exercise's check cell makes: checks.check_<name>() or checks.check_<name>(<function>)
-CHECK_CALL = re.compile(r"\bchecks\.(check_\w+)\(\s*\w*\s*\)")
 # A stub of the student edition, as the release writes it.
 STUB = re.compile(r"raise NotImplementedYet\((['\"])(.*?)\1\)")
 # The failure shows at most this many lines of the diagnosis (the check cell shows it all).
@@ -27,15 +25,13 @@ SHOWN_LINES = 12
 
 
 def package_checks():
-    """(notebook file name, check name) of every graded check cell calling a package check,
-    in the course's order."""
+    """(notebook file name, check name) of every graded cell that calls a package exercise's
+    check (the registry's rows with an exercise), in the course's order."""
     found = []
-    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        for cell in nbformat.read(path, as_version=4).cells:
-            graded = cell.metadata.get("nbgrader", {}).get("grade")
-            call = CHECK_CALL.search(cell.source) if cell.cell_type == "code" and graded else None
-            if call and (path.name, call[1]) not in found:
-                found.append((path.name, call[1]))
+    for row in CELLS:
+        path = notebook_path(ROOT, row.notebook)
+        if row.exercise and path is not None and (path.name, row.check) not in found:
+            found.append((path.name, row.check))
     return found
 
 
