@@ -62,8 +62,13 @@ def check_centered_gradient(centered_gradient):
         before = x.copy()
         got = call(exercise, "centered_gradient", centered_gradient, f, x, 1e-5)
         require_unchanged(exercise, "centered_gradient", {"x": (x, before)})
+        right = derivative(before)
+        # The error a centered difference may have here, ten times over: truncation h^2/6 |f'''|
+        # (|f'''| <= (w + c)^3 e^c on [-1, 1]) plus round-off 2 eps |f| / h (|f| <= size e^c).
+        h, eps = 1e-5, np.finfo(np.float64).eps
+        bound = 10 * (h**2 / 6 * (w + c) ** 3 + 2 * eps * x.size / h) * np.exp(c)
         _close(exercise, f"centered_gradient on shape {shape} at h = 1e-5 (next to the exact derivative)",
-               got, derivative(before), 1e-8)
+               got, right, bound / max(float(np.max(np.abs(right))), 1e-300))
     # The order: where the h^2 term dominates, the error falls ~100x from h = 1e-2 to 1e-3.
     x1 = np.array([float(rng.uniform(-0.2, 0.2))])
     errors = [abs(float(np.ravel(call(exercise, "centered_gradient", centered_gradient, f, x1.copy(), h))[0])
