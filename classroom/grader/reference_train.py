@@ -1,0 +1,83 @@
+"""Reference values of the training checks (update rules, network), from the instructor's package.
+
+Instructor-only: these functions call the solutions. The grader and the edition's
+recording tool pass `computations()` as `extra=` to the instructor provider, so that
+`reference.value("adam/next_w", "adam", w, dw, config)` in cs231n_bn.checks.optimizers is
+answered by the instructor's adam on the (secret) inputs. `provider()` is a provider made
+of these computations alone, for tests of the training checks.
+"""
+
+import copy
+import importlib
+
+import numpy as np
+
+from cs231n_bn.checks.reference import digest
+
+
+def _module(name):
+    return importlib.import_module(f"cs231n_bn.{name}")
+
+
+def _fresh(config):
+    """A deep copy of a config (None stays None): the instructor's rule writes into its dict."""
+    return copy.deepcopy(config)
+
+
+def _sgd_momentum(w, dw, config):
+    next_w, state = _module("optim").sgd_momentum(w.copy(), dw.copy(), _fresh(config))
+    return {"next_w": next_w, "velocity": state["velocity"]}
+
+
+def _adam(w, dw, config):
+    optim = _module("optim")
+    next_w, state = optim.adam(w.copy(), dw.copy(), _fresh(config))
+    # Kingma & Ba's "efficient" ordering: the corrections folded into the step size and
+    # epsilon added to the uncorrected root; the same rule with a rescaled epsilon, which
+    # the check accepts as well.
+    t, m, v = state["t"], state["m"], state["v"]
+    size = state["learning_rate"] * np.sqrt(1 - state["beta2"] ** t) / (1 - state["beta1"] ** t)
+    folded = w - size * m / (np.sqrt(v) + state["epsilon"])
+    return {"next_w": next_w, "next_w_folded": folded, "m": m, "v": v, "t": np.array(float(t))}
+
+
+def _fc_net_layers(params, X, normalization, activation):
+    """Test-mode activation inputs, affine outputs and scores of the instructor's network
+    whose running statistics are one training batch's statistics (momentum 0)."""
+    fc_net = _module("fc_net")
+    hidden = [params[f"W{i}"].shape[1] for i in range(1, len(params)) if f"W{i + 1}" in params]
+    net = fc_net.FullyConnectedNet(hidden, input_dim=X.shape[1], num_classes=params[f"W{len(hidden) + 1}"].shape[1],
+                                   normalization=normalization or None, activation=activation, dtype=np.float64)
+    net.params = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+    if normalization == "batchnorm":
+        for bn_param in net.bn_params:
+            bn_param["momentum"] = 0.0
+    net._forward(X, "train")
+    values = {"scores": net.loss(X)}
+    h = X
+    for i, z in enumerate(net.activation_inputs(X), start=1):
+        values[f"affine{i}"] = h @ net.params[f"W{i}"] + net.params[f"b{i}"]
+        values[f"z{i}"] = z
+        h = np.maximum(z, 0.0) if activation == "relu" else 1.0 / (1.0 + np.exp(-z))
+    return values
+
+
+def computations():
+    """{function_name: fn(*inputs) -> {what: value}} of the training checks."""
+    return {"sgd_momentum": _sgd_momentum, "adam": _adam, "FullyConnectedNet": _fc_net_layers}
+
+
+def provider():
+    """A provider fn(key, function_name, *inputs) made of computations() alone."""
+    table, known = computations(), {}
+
+    def provide(key, function_name, *inputs):
+        function, _, what = key.partition("/")
+        if function != function_name or function_name not in table:
+            raise KeyError(f"reference_train.provider: no reference computation for {key!r}")
+        tag = digest(function_name, *inputs)
+        if tag not in known:
+            known[tag] = table[function_name](*inputs)
+        return np.asarray(known[tag][what], dtype=np.float64)
+
+    return provide
