@@ -411,3 +411,44 @@ ADAM_WRITTEN = [
     (_adam_written("beta1 squared"), ["config['m']", "beta1**2"]),
     (_adam_written("v not decayed"), ["config['v']", "keeps 1 of its old value"]),
 ]
+
+
+# ---- Network entries written from the math (issue 21): regularization in the wrong place.
+
+
+class _GammaRegularized(FullyConnectedNet):
+    """Adds reg * gamma to gamma's gradient, as if the loss regularized gamma too."""
+
+    def _hidden_backward(self, dout, cache, i, grads):
+        dx = super()._hidden_backward(dout, cache, i, grads)
+        if f"gamma{i}" in grads:
+            grads[f"gamma{i}"] = grads[f"gamma{i}"] + self.reg * self.params[f"gamma{i}"]
+        return dx
+
+
+class _WeightRegularizedTwice(FullyConnectedNet):
+    """Adds reg * W in the hidden layer's backward, on top of what loss() adds."""
+
+    def _hidden_backward(self, dout, cache, i, grads):
+        dx = super()._hidden_backward(dout, cache, i, grads)
+        grads[f"W{i}"] = grads[f"W{i}"] + self.reg * self.params[f"W{i}"]
+        return dx
+
+
+class _HiddenGradientsNotPassedOn(FullyConnectedNet):
+    """Returns the gradient it received instead of the one with respect to its input."""
+
+    def _hidden_backward(self, dout, cache, i, grads):
+        super()._hidden_backward(dout, cache, i, grads)
+        return dout @ self.params[f"W{i}"].T if dout.shape[1] == self.params[f"W{i}"].shape[1] else dout
+
+
+NET_BACKWARD_WRITTEN = [
+    (_GammaRegularized, ["gamma1 (reg * gamma1 is added", "regularization is handled in the wrong place"]),
+    (_WeightRegularizedTwice, ["W1 (reg * W1 is added once too often", "regularization"]),
+    (_HiddenGradientsNotPassedOn, ["even the plain network", "W1"]),
+]
+
+SGD += SGD_WRITTEN
+ADAM += ADAM_WRITTEN
+NET_BACKWARD += NET_BACKWARD_WRITTEN

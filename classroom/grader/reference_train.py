@@ -7,11 +7,15 @@ answered by the instructor's adam on the (secret) inputs. `provider()` is a prov
 of these computations alone, for tests of the training checks.
 """
 
+import contextlib
 import copy
 import importlib
+import io
 
 import numpy as np
 
+from cs231n_bn import checks
+from cs231n_bn.checks import reference
 from cs231n_bn.checks.reference import digest
 
 
@@ -41,14 +45,20 @@ def _adam(w, dw, config):
     return {"next_w": next_w, "next_w_folded": folded, "m": m, "v": v, "t": np.array(float(t))}
 
 
-def _fc_net_layers(params, X, normalization, activation):
-    """Test-mode activation inputs, affine outputs and scores of the instructor's network
-    whose running statistics are one training batch's statistics (momentum 0)."""
+def _fc_net_layers(params, X, normalization, activation, keep=1.0, seed=None):
+    """Of the instructor's network with these parameters: in test mode, with running
+    statistics from one training pass on X (momentum 0), each hidden layer's affine output,
+    activation input z, its normalized xhat and the variance of each normalization group,
+    and the scores; with dropout (keep < 1), the training-mode scores under mask seed `seed`."""
     fc_net = _module("fc_net")
     hidden = [params[f"W{i}"].shape[1] for i in range(1, len(params)) if f"W{i + 1}" in params]
     net = fc_net.FullyConnectedNet(hidden, input_dim=X.shape[1], num_classes=params[f"W{len(hidden) + 1}"].shape[1],
-                                   normalization=normalization or None, activation=activation, dtype=np.float64)
+                                   normalization=normalization, activation=activation, dropout_keep_ratio=keep,
+                                   dtype=np.float64)
     net.params = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+    if keep != 1:
+        net.dropout_param["seed"] = seed
+        return {"train_scores": net._forward(X, "train")[0]}
     if normalization == "batchnorm":
         for bn_param in net.bn_params:
             bn_param["momentum"] = 0.0
@@ -56,10 +66,27 @@ def _fc_net_layers(params, X, normalization, activation):
     values = {"scores": net.loss(X)}
     h = X
     for i, z in enumerate(net.activation_inputs(X), start=1):
-        values[f"affine{i}"] = h @ net.params[f"W{i}"] + net.params[f"b{i}"]
-        values[f"z{i}"] = z
+        a = h @ net.params[f"W{i}"] + net.params[f"b{i}"]
+        values[f"affine{i}"], values[f"z{i}"] = a, z
+        if normalization is not None:
+            values[f"xhat{i}"] = (z - net.params[f"beta{i}"]) / net.params[f"gamma{i}"]
+            values[f"group_var{i}"] = a.var(axis=0 if normalization == "batchnorm" else 1)
         h = np.maximum(z, 0.0) if activation == "relu" else 1.0 / (1.0 + np.exp(-z))
     return values
+
+
+# The checks whose reference values these computations give (the edition's recording tool
+# runs them under a Recorder to write cs231n_bn/checks/reference_values.npz).
+CHECK_NAMES = ("check_sgd_momentum", "check_adam", "check_fc_net_forward")
+
+
+def record():
+    """{entry name: array} of every value the training checks ask for, from the instructor's code."""
+    recorder = reference.Recorder(provider())
+    with reference.provider(recorder), contextlib.redirect_stdout(io.StringIO()):
+        for check_name in CHECK_NAMES:
+            getattr(checks, check_name)()
+    return recorder.values
 
 
 def computations():
