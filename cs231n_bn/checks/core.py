@@ -25,8 +25,9 @@ def _exception_hint(err):
     if isinstance(err, ValueError) and "broadcast" in text:
         return (
             "Two arrays with incompatible shapes met in one operation: print the shape of "
-            "each operand on that line. A statistic taken over an axis loses that axis "
-            "unless it keeps it."
+            "each operand on that line and say which axis of one should line up with which "
+            "axis of the other (a statistic taken over an axis, or a per-channel parameter "
+            "such as gamma, meets x along one axis only)."
         )
     if isinstance(err, KeyError):
         return (
