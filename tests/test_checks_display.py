@@ -37,3 +37,12 @@ def test_a_bare_assert_that_failed_is_reported_with_its_line():
     cell = {"outputs": [{"output_type": "error", "ename": "AssertionError", "evalue": "", "traceback": traceback}],
             "execution_count": 7}
     assert _stored_result(cell) == ("failing", "AssertionError: the check's line `assert np.allclose(a, b)` failed")
+
+
+def test_a_broadcast_error_gets_the_tip_its_shapes_suggest():
+    from cs231n_bn.checks.core import _broadcast_hint
+
+    lost_axis = _broadcast_hint("operands could not be broadcast together with shapes (8,5) (8,)")
+    gamma_on_last_axis = _broadcast_hint("operands could not be broadcast together with shapes (2,3,4,5) (3,)")
+    assert "keeps it" in lost_axis and "gamma" not in lost_axis
+    assert "channel axis" in gamma_on_last_axis and "keeps it" not in gamma_on_last_axis
