@@ -1,11 +1,12 @@
 """Checks of FullyConnectedNet's hidden layers: _hidden_forward and _hidden_backward.
 
-The forward check follows the activations layer by layer (affine -> [norm] -> activation
--> [dropout]) in test mode, then recomputes a training pass with a fixed dropout mask and
-compares the places dropout could have gone. The backward check compares every gradient
+The forward check compares the activations layer by layer (affine -> [norm] -> activation
+-> [dropout]) in test mode, and the training-mode scores under a fixed dropout mask, with
+reference values (cs231n_bn.checks.reference: the right network's numbers as data); where
+they differ it locates the layer and the step. The backward check compares every gradient
 with a numeric one on several small networks that differ in one feature each (sigmoid,
 batch norm, layer norm, dropout): which of them fail says which part of the backward pass
-is wrong.
+is wrong, and a wrong gradient that differs by exactly a regularization term is named so.
 """
 
 import warnings
