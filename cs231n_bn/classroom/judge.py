@@ -17,6 +17,8 @@ import secrets
 import tempfile
 import time
 
+from classroom.grader import reference_train
+from cs231n_bn.checks import reference
 from cs231n_bn.classroom.exercises import BY_FUNCTION
 from cs231n_bn.classroom.student_process import JobAborted, StudentProcess, class_proxy, function_proxy, secret_seeds
 
@@ -98,7 +100,9 @@ def judge(submission, exercise, limits, bwrap, secret=None):
                 implementation = class_proxy(process, _trusted(owner, exercise.module), method)
             else:
                 implementation = function_proxy(process, exercise.function)
-            with secret_seeds(secret), contextlib.redirect_stdout(printed):
+            # the right values the check compares with: the instructor's code on the secret inputs
+            with reference.provider(reference_train.provider()), secret_seeds(secret), \
+                    contextlib.redirect_stdout(printed):
                 _call_check(check, implementation, _forward_of(exercise.function))
         except JobAborted as err:
             return err.status, err.message
