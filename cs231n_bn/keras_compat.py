@@ -42,8 +42,6 @@ PyTorch backend (`KERAS_BACKEND=torch`, unless already set), so no TensorFlow is
 
 import os
 
-import numpy as np
-
 from cs231n_bn import validation
 from cs231n_bn.batchnorm import BN_PARAM_KEYS, DEFAULT_EPS, DEFAULT_MOMENTUM
 from cs231n_bn.torch_compat import FrameworkMissing, nonnegative_int, remove_start_value, trained_arrays, variances

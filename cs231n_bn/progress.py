@@ -86,13 +86,22 @@ def _stub_message(err):
     return str(err) if err is not None else ""
 
 
+def _failing_line(traceback_lines):
+    """The cell's line that raised, from a saved traceback (IPython marks it with an arrow):
+    what a bare `assert` leaves as its only reason. '' when there is none."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(traceback_lines))
+    found = re.findall(r"^-+>\s*\d+\s+(.*)$", text, flags=re.MULTILINE)
+    return f"the check's line `{found[-1].strip()}` failed" if found else "the cell failed without a message"
+
+
 def _stored_result(cell):
     """(status, detail) of a check cell from its saved outputs."""
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
             if output.get("ename") == "NotImplementedYet":
                 return "not started", output.get("evalue", "")
-            return "failing", f"{output.get('ename')}: {output.get('evalue')}"
+            reason = output.get("evalue") or _failing_line(output.get("traceback", []))
+            return "failing", f"{output.get('ename')}: {reason}"
     if cell.get("execution_count") is None:
         return "not checked", "run the notebook down to its check cell, then save the notebook"
     return "done", ""
@@ -154,7 +163,9 @@ def notebook_standings(path, rel, checks, results, rows=BY_GRADE_ID):
             # cannot pass before that exercise does.
             name = f"{last.name} (further check)" if last is not None else title
             if last is not None and last.status != "done":
-                status, detail = last.status, "see above" if last.status == "failing" else ""
+                status = last.status
+                detail = (f"it checks more of the same exercise and cannot pass while the check above "
+                          f"({last.name}) fails" if last.status == "failing" else "")
             else:
                 status, detail = _stored_result(cell)
         last = Standing(rel, name, status, max_points if status == "done" else 0, max_points, detail)

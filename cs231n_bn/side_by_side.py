@@ -14,7 +14,6 @@ import numpy as np
 
 from cs231n_bn import framework_convnet as fc
 from cs231n_bn import validation
-from cs231n_bn.layers import softmax_loss
 from cs231n_bn.optim import sgd_momentum
 
 FRAMEWORKS = ("ours", "Keras", "PyTorch")

@@ -223,7 +223,7 @@ SGD = [
 ADAM = [
     (adam_rule(), None),
     (adam_rule("efficient"), None),
-    (adam_rule("t never"), ["is still 0"]),
+    (adam_rule("t never"), ["not incremented"]),
     (adam_rule("t after"), ["before it was incremented"]),
     (adam_rule("t not stored"), ["config['t']"]),
     (adam_rule("t twice"), ["incremented twice"]),
@@ -313,3 +313,142 @@ class _BiasGradientDoubled(FullyConnectedNet):
 
 NET_BACKWARD += [(_DropoutBackwardTwice, ["go wrong with dropout"]),
                  (_BiasGradientDoubled, ["b1 (2 times the right one", "even the plain network"])]
+
+
+# ---- Entries written from the update rules' math (issue 21), before running the checks on them.
+
+
+def _sgd_written(kind):
+    def sgd_momentum(w, dw, config=None):
+        if config is None:
+            config = {}
+        lr = config.setdefault("learning_rate", 1e-2)
+        mom = config.setdefault("momentum", 0.99 if kind == "default momentum" else 0.9)
+        v = config.get("velocity", np.ones_like(w) if kind == "starts at ones" else np.zeros_like(w))
+        v_old = v
+        if kind == "damped":
+            v = mom * v - lr * (1 - mom) * dw
+        elif kind == "momentum squared":
+            v = mom**2 * v - lr * dw
+        elif kind == "w for dw":
+            v = mom * v - lr * w
+        elif kind == "negated sum":
+            v = -(lr * dw - mom * v)
+        else:
+            v = mom * v - lr * dw
+        if kind in ("nesterov", "nesterov sutskever"):
+            next_w = w + mom * v - lr * dw if kind == "nesterov" else w - mom * v_old + (1 + mom) * v
+        else:
+            next_w = w + v
+        if kind != "stored before":
+            config["velocity"] = v
+        else:
+            config["velocity"] = v_old
+        return next_w, config
+
+    return sgd_momentum
+
+
+def _adam_written(kind):
+    def adam(w, dw, config=None):
+        if config is None:
+            config = {}
+        lr = config.setdefault("learning_rate", 1e-3)
+        b1, b2 = config.setdefault("beta1", 0.9), config.setdefault("beta2", 0.999)
+        eps = config.setdefault("epsilon", 1e-8)
+        start = np.ones_like(w) if kind == "state at ones" else np.zeros_like(w)
+        m, v = config.get("m", start), config.get("v", start)
+        t = config.get("t", 1 if kind == "t starts at 1" else 0)
+        t_used = t if kind == "t at the end" else t + 1
+        m_new = (b1**2 if kind == "beta1 squared" else b1) * m + (1 - b1) * dw
+        v_new = (v if kind == "v not decayed" else b2 * v) + (1 - b2) * dw * dw
+        power = t_used + 1 if kind in ("t plus one", "t at the end") else t_used
+        mhat = m_new / (1 - np.power(b1, power))
+        vhat = v_new / (1 - np.power(b1 if kind == "beta1 corrects v" else b2, power))
+        if kind == "no sqrt":
+            step = lr * mhat / (vhat + eps)
+        elif kind == "eps in uncorrected root":
+            step = lr * mhat / np.sqrt((v_new + eps) / (1 - b2**power))
+        elif kind == "dw for m":
+            step = lr * dw / (np.sqrt(vhat) + eps)
+        elif kind == "folded":
+            step = lr * np.sqrt(1 - b2**power) / (1 - b1**power) * m_new / (np.sqrt(v_new) + eps)
+        else:
+            step = lr * mhat * (1.0 / (np.sqrt(vhat) + eps))
+        if kind != "not stored":
+            config["m"], config["v"] = m_new, v_new
+        config["t"] = t + 1
+        return w - step, config
+
+    return adam
+
+
+# (implementation, words a message naming the mistake must hold, or None for a correct variant)
+SGD_WRITTEN = [
+    (_sgd_written("right, in the caller's dict"), None),
+    (_sgd_written("negated sum"), None),
+    (_sgd_written("damped"), ["damped", "1 - momentum"]),
+    (_sgd_written("starts at ones"), ["started at ones"]),
+    (_sgd_written("nesterov"), ["nesterov"]),
+    (_sgd_written("nesterov sutskever"), ["nesterov"]),
+    (_sgd_written("stored before"), ["not stored"]),
+    (_sgd_written("momentum squared"), ["momentum is applied twice"]),
+    (_sgd_written("w for dw"), ["depends on something else"]),
+    (_sgd_written("default momentum"), ["defaults", "momentum=0.9"]),
+]
+ADAM_WRITTEN = [
+    (_adam_written("right, in the caller's dict"), None),
+    (_adam_written("t at the end"), None),
+    (_adam_written("folded"), None),
+    (_adam_written("beta1 corrects v"), ["beta1**", "v's"]),
+    (_adam_written("no sqrt"), ["not by its square root"]),
+    (_adam_written("eps in uncorrected root"), ["inside the square root"]),
+    (_adam_written("not stored"), ["config['m']", "not stored"]),
+    (_adam_written("t plus one"), ["one power more", "stored correctly"]),
+    (_adam_written("state at ones"), ["started at 1 "]),
+    (_adam_written("t starts at 1"), ["config['t'] is 2"]),
+    (_adam_written("dw for m"), ["gradient dw where it should use the first moment"]),
+    (_adam_written("beta1 squared"), ["config['m']", "beta1**2"]),
+    (_adam_written("v not decayed"), ["config['v']", "keeps 1 of its old value"]),
+]
+
+
+# ---- Network entries written from the math (issue 21): regularization in the wrong place.
+
+
+class _GammaRegularized(FullyConnectedNet):
+    """Adds reg * gamma to gamma's gradient, as if the loss regularized gamma too."""
+
+    def _hidden_backward(self, dout, cache, i, grads):
+        dx = super()._hidden_backward(dout, cache, i, grads)
+        if f"gamma{i}" in grads:
+            grads[f"gamma{i}"] = grads[f"gamma{i}"] + self.reg * self.params[f"gamma{i}"]
+        return dx
+
+
+class _WeightRegularizedTwice(FullyConnectedNet):
+    """Adds reg * W in the hidden layer's backward, on top of what loss() adds."""
+
+    def _hidden_backward(self, dout, cache, i, grads):
+        dx = super()._hidden_backward(dout, cache, i, grads)
+        grads[f"W{i}"] = grads[f"W{i}"] + self.reg * self.params[f"W{i}"]
+        return dx
+
+
+class _HiddenGradientsNotPassedOn(FullyConnectedNet):
+    """Returns the gradient it received instead of the one with respect to its input."""
+
+    def _hidden_backward(self, dout, cache, i, grads):
+        super()._hidden_backward(dout, cache, i, grads)
+        return dout @ self.params[f"W{i}"].T if dout.shape[1] == self.params[f"W{i}"].shape[1] else dout
+
+
+NET_BACKWARD_WRITTEN = [
+    (_GammaRegularized, ["gamma1 (reg * gamma1 is added", "regularization is handled in the wrong place"]),
+    (_WeightRegularizedTwice, ["W1 (reg * W1 is added once too often", "regularization"]),
+    (_HiddenGradientsNotPassedOn, ["even the plain network", "W1"]),
+]
+
+SGD += SGD_WRITTEN
+ADAM += ADAM_WRITTEN
+NET_BACKWARD += NET_BACKWARD_WRITTEN

@@ -25,10 +25,22 @@ def test_momentum_accumulates_velocity():
     g1, g2 = np.array([1.0, -1.0]), np.array([0.5, 3.0])
     w1, config = sgd_momentum(w0, g1, {"learning_rate": 0.1, "momentum": 0.8})
     w2, config = sgd_momentum(w1, g2, config)
-    v1 = -0.1 * g1
-    v2 = 0.8 * v1 - 0.1 * g2
-    np.testing.assert_allclose(w2, w0 + v1 + v2, rtol=1e-15)
-    np.testing.assert_allclose(config["velocity"], v2, rtol=1e-15)
+    # stored values (worked out by hand once), not the update written out again
+    np.testing.assert_allclose(w1, [0.9, 2.1], rtol=1e-15)
+    np.testing.assert_allclose(config["velocity"], [-0.13, -0.22], rtol=1e-14)
+    np.testing.assert_allclose(w2, [0.77, 1.88], rtol=1e-14)
+
+
+def test_adam_continues_from_the_state_it_stored():
+    # stored values of two steps from a fresh config, on inputs whose numbers are easy to follow
+    w0 = np.array([1.0, -1.0])
+    w1, config = adam(w0, np.array([0.5, -2.0]), {"learning_rate": 0.1, "beta1": 0.5, "beta2": 0.75})
+    w2, config = adam(w1, np.array([1.0, 2.0]), config)
+    assert config["t"] == 2
+    np.testing.assert_allclose(config["m"], [0.625, 0.5], rtol=1e-14)
+    np.testing.assert_allclose(config["v"], [0.296875, 1.75], rtol=1e-14)
+    np.testing.assert_allclose(w1, [0.9, -0.9], rtol=1e-7)
+    np.testing.assert_allclose(w2, [0.7988371734502562, -0.9333333336666666], rtol=1e-12)
 
 
 def test_rmsprop_divides_each_step_by_the_running_rms_gradient():

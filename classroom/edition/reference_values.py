@@ -35,6 +35,9 @@ CHECKS = (
     checks.check_spatial_batchnorm_backward,
     checks.check_spatial_groupnorm_forward,
     checks.check_spatial_groupnorm_backward,
+    checks.check_sgd_momentum,
+    checks.check_adam,
+    checks.check_fc_net_forward,
 )
 
 

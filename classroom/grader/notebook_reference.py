@@ -15,7 +15,6 @@ import importlib
 import nbformat
 import numpy as np
 
-from cs231n_bn.checks import reference
 from cs231n_bn.checks.registry import CELLS, STAGED_STEPS, notebook_path
 
 

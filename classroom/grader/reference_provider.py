@@ -19,7 +19,6 @@ import importlib
 
 import numpy as np
 
-from cs231n_bn.checks.reference import digest
 
 
 def _module(name):

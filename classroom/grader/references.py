@@ -4,15 +4,16 @@ Instructor-only: it runs the solutions. The grader installs `instructor_provider
 with `cs231n_bn.checks.reference.provider` around a check run on secret inputs; the
 edition's recording tool wraps the same provider in a Recorder to write the data file the
 student edition ships. Each family of exercises lends its computations
-({function_name: fn(*inputs) -> {what: value}}): reference_provider (the normalizations)
-and notebook_reference (the notebook exercises, from the instructor's solution cells).
+({function_name: fn(*inputs) -> {what: value}}): reference_provider (the normalizations),
+reference_train (the update rules and the network) and notebook_reference (the notebook
+exercises, from the instructor's solution cells).
 """
 
 from pathlib import Path
 
 import numpy as np
 
-from classroom.grader import notebook_reference, reference_provider
+from classroom.grader import notebook_reference, reference_provider, reference_train
 from cs231n_bn.checks.reference import digest
 
 SOURCE = Path(__file__).resolve().parents[2]  # the instructor's checkout this grader runs from
@@ -20,7 +21,8 @@ SOURCE = Path(__file__).resolve().parents[2]  # the instructor's checkout this g
 
 def computations(source=SOURCE):
     """{function_name: fn(*inputs) -> {what: value}} of every exercise."""
-    return {**reference_provider.computations(), **notebook_reference.computations(source)}
+    return {**reference_provider.computations(), **reference_train.computations(),
+            **notebook_reference.computations(source)}
 
 
 def instructor_provider(source=SOURCE):

@@ -199,7 +199,6 @@ class StudentProcess:
         """Run the student's function on args (instance: the object a method runs on; name:
         a function a replayed notebook cell defined)."""
         args = list(args)
-        refs = {id(a): i for i, a in enumerate(args) if isinstance(a, np.ndarray)}
         state = dict(vars(instance)) if instance is not None else None
         # A function among the arguments (the f of a numeric derivative) stays here: the
         # student's code gets a stand-in that calls it back, like an oracle.

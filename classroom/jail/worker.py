@@ -134,7 +134,6 @@ def oracle_stub(channel, name):
     """A stand-in for another exercise's function: the grader runs its own version."""
 
     def stub(*args, **kwargs):
-        refs = {id(a): i for i, a in enumerate(args) if isinstance(a, np.ndarray)}
         channel.send({"op": "oracle", "name": name, "args": list(args), "kwargs": kwargs})
         reply = channel.receive(refs=args)
         for old, new in zip(args, reply.get("args", [])):

@@ -6,6 +6,7 @@ the fix (that is what checks.hint is for).
 """
 
 import importlib
+import re
 
 import numpy as np
 
@@ -20,15 +21,28 @@ def package_function(module, name):
     return getattr(importlib.import_module(f"cs231n_bn.{module}"), name)
 
 
+def _broadcast_hint(text):
+    """What a broadcast error's shapes suggest: a lost axis, or a 1-D array on the wrong axis."""
+    shapes = [tuple(int(n) for n in found.split(",") if n.strip())
+              for found in re.findall(r"\(([\d,\s]*)\)", text)]
+    flat = [shape for shape in shapes if len(shape) == 1]
+    full = [shape for shape in shapes if len(shape) >= 2]
+    if flat and full:
+        (n,), shape = flat[0], full[0]
+        if len(shape) > 2 and n in shape[1:-1]:
+            return (f"a 1-D array of {n} values lines up with the LAST axis of an array of shape {shape}; "
+                    f"a per-channel array such as gamma must line up with the channel axis instead.")
+        if n == shape[0]:
+            return (f"an array of {n} values, one per row of an array of shape {shape}, lines up with its "
+                    f"last axis: a statistic taken over an axis loses that axis unless it keeps it.")
+    return "print the shape of each operand on that line, and which axis should meet which."
+
+
 def _exception_hint(err):
     """One sentence about what this kind of exception usually means, or ''."""
     text = str(err)
     if isinstance(err, ValueError) and "broadcast" in text:
-        return (
-            "Two arrays with incompatible shapes met in one operation: print the shape of "
-            "each operand on that line. A statistic taken over an axis loses that axis "
-            "unless it keeps it."
-        )
+        return "Two arrays with incompatible shapes met in one operation: " + _broadcast_hint(text)
     if isinstance(err, KeyError):
         return (
             f"Your code read the key {text} from a dict that does not have it. A fresh "

@@ -39,6 +39,16 @@ def _is_machinery(filename):
     return path.startswith(_CHECKS_DIR) or os.sep + "numpy" + os.sep in path or path == _VALIDATION
 
 
+def is_notebook_cell(filename):
+    """Is filename a notebook cell's code (or an exec'd string), not a file of the student's?
+
+    IPython names a cell "<ipython-input-...>" in old versions and writes it to a temporary
+    file ipykernel_<pid>/<hash>.py in current ones.
+    """
+    folder = os.path.basename(os.path.dirname(filename))
+    return filename.startswith("<") or (folder.startswith("ipykernel_") and filename.endswith(".py"))
+
+
 def student_line(tb):
     """'file, line n: source' of the innermost frame of tb outside numpy and the checks.
 
@@ -61,7 +71,7 @@ def student_line(tb):
     source = linecache.getline(filename, lineno).strip()
     shown = os.path.relpath(filename, os.path.dirname(_PACKAGE_DIR)) if filename.startswith(
         os.path.dirname(_PACKAGE_DIR)) else filename
-    if filename.startswith("<"):  # a notebook cell or an exec'd string
+    if is_notebook_cell(filename):
         shown = "your cell"
     return f"{shown}, line {lineno}, in {function}: {source}"
 

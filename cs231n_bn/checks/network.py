@@ -1,18 +1,20 @@
 """Checks of FullyConnectedNet's hidden layers: _hidden_forward and _hidden_backward.
 
-The forward check follows the activations layer by layer (affine -> [norm] -> activation
--> [dropout]) in test mode, then recomputes a training pass with a fixed dropout mask and
-compares the places dropout could have gone. The backward check compares every gradient
+The forward check compares the activations layer by layer (affine -> [norm] -> activation
+-> [dropout]) in test mode, and the training-mode scores under a fixed dropout mask, with
+reference values (cs231n_bn.checks.reference: the right network's numbers as data); where
+they differ it locates the layer and the step. The backward check compares every gradient
 with a numeric one on several small networks that differ in one feature each (sigmoid,
 batch norm, layer norm, dropout): which of them fail says which part of the backward pass
-is wrong.
+is wrong, and a wrong gradient that differs by exactly a regularization term is named so.
 """
 
 import warnings
 
 import numpy as np
 
-from cs231n_bn.checks.core import CheckFailed, call, factor_text, matches, package_function, rel_error, require_array
+from cs231n_bn.checks import reference
+from cs231n_bn.checks.core import CheckFailed, call, factor_text, matches, package_function, require_array
 from cs231n_bn.checks.display import passed
 from cs231n_bn.checks.normalized import DEFAULT_EPS, bn_layout, diagnose_normalized, ln_layout
 from cs231n_bn.gradient_check import eval_numerical_gradient
@@ -45,30 +47,25 @@ def _label(normalization, activation, keep):
     return f"normalization={normalization!r}, activation={activation!r}{extra}"
 
 
-def _group_stats(layout, a, eps):
-    """Each group's biased variance, and a normalized (in the layout's group order)."""
-    g = layout.to_groups(a)
-    mu = g.mean(axis=1, keepdims=True)
-    var = np.square(g - mu).mean(axis=1, keepdims=True)
-    return var.ravel(), layout.from_groups((g - mu) / np.sqrt(var + eps))
+def _float_params(net):
+    """The network's parameters as float64 arrays: the inputs its reference values are recorded for."""
+    return {k: np.asarray(v, dtype=np.float64) for k, v in net.params.items()}
 
 
 def _reference(net, X, normalization, activation):
-    """Test-mode (zs, affine outputs, scores) of a right network whose running statistics are
-    its batch statistics."""
-    h, zs, affine = X, [], []
-    for i in range(1, net.num_layers):
-        a = h @ net.params[f"W{i}"] + net.params[f"b{i}"]
-        z = a
-        if normalization is not None:
-            layout = bn_layout(*a.shape) if normalization == "batchnorm" else ln_layout(*a.shape)
-            xhat = _group_stats(layout, a, DEFAULT_EPS)[1]
-            z = net.params[f"gamma{i}"] * xhat + net.params[f"beta{i}"]
-        zs.append(z)
-        affine.append(a)
-        h = _activation(activation, z)
-    L = net.num_layers
-    return zs, affine, h @ net.params[f"W{L}"] + net.params[f"b{L}"]
+    """Test-mode (zs, affine outputs, scores, normalized) of the right network with net's
+    parameters, its running statistics those of one training pass on X: reference values.
+    normalized[i - 1] is {"xhat", "group_var"} of hidden layer i (empty without normalization),
+    asked for here, before the student's code runs, so a recording holds them."""
+    inputs = (_float_params(net), X, normalization, activation)
+
+    def value(what):
+        return reference.value(f"FullyConnectedNet/{what}", "FullyConnectedNet", *inputs)
+
+    layers = range(1, net.num_layers)
+    normalized = [{} if normalization is None else {what: value(f"{what}{i}") for what in ("xhat", "group_var")}
+                  for i in layers]
+    return [value(f"z{i}") for i in layers], [value(f"affine{i}") for i in layers], value("scores"), normalized
 
 
 def _check_layers(cls, normalization, activation):
@@ -79,13 +76,14 @@ def _check_layers(cls, normalization, activation):
         for bn_param in net.bn_params:
             bn_param["momentum"] = 0.0  # after one step the running statistics ARE the batch's
     X = np.random.default_rng(9).normal(size=(8, 4))
+    zs_right, affine_right, scores_right, normalized = _reference(net, X, normalization, activation)
+    other = "sigmoid" if activation == "relu" else "relu"
+    scores_other = _reference(net, X, normalization, other)[2]
     # A training-mode forward pass alone (loss(X, y) would also run the backward pass).
     call(FORWARD_EXERCISE, "FullyConnectedNet._forward", net._forward, X, "train")
     zs = call(FORWARD_EXERCISE, "FullyConnectedNet.activation_inputs", net.activation_inputs, X)
     scores = call(FORWARD_EXERCISE, "FullyConnectedNet.loss", net.loss, X)
-    zs_right, affine_right, scores_right = _reference(net, X, normalization, activation)
-    other = "sigmoid" if activation == "relu" else "relu"
-    if matches(scores, _reference(net, X, normalization, other)[2], 1e-9):
+    if matches(scores, scores_other, 1e-9):
         raise CheckFailed(f"FullyConnectedNet ({label}): the scores are those of the same network with "
                           f"{other} as its activation: the activation asked for is not the one applied",
                           FORWARD_EXERCISE, "activation")
@@ -126,9 +124,8 @@ def _check_layers(cls, normalization, activation):
                 )
             layout = bn_layout(*a.shape) if normalization == "batchnorm" else ln_layout(*a.shape)
             try:
-                group_var, xhat = _group_stats(layout, a, DEFAULT_EPS)
                 diagnose_normalized(FORWARD_EXERCISE, where, layout, a, z, net.params[f"gamma{i}"],
-                                    net.params[f"beta{i}"], DEFAULT_EPS, {"xhat": xhat, "group_var": group_var})
+                                    net.params[f"beta{i}"], DEFAULT_EPS, normalized[i - 1])
             except CheckFailed as err:
                 raise CheckFailed(
                     f"{err.message}\n(The {normalization} layer comes right after the affine layer "
@@ -156,8 +153,9 @@ def _check_layers(cls, normalization, activation):
         raise CheckFailed(f"FullyConnectedNet ({label}): {message}", FORWARD_EXERCISE, "scores")
 
 
-def _dropout_reference(net, X, keep, seed, place):
-    """Scores of a plain (no normalization) net with dropout at `place`, mask from `seed`."""
+def _misplaced_dropout(net, X, keep, seed, place):
+    """Scores of a plain (no normalization) net with a misplaced dropout, mask from `seed`:
+    place "before activation", or "keep inverted" (units kept with probability 1 - keep)."""
     rng = np.random.default_rng(seed)
     h = X
     for i in range(1, net.num_layers):
@@ -167,9 +165,7 @@ def _dropout_reference(net, X, keep, seed, place):
             h = _activation(net.activation, a * mask)
         else:
             h = _activation(net.activation, a)
-            if place != "none":
-                p = keep if place == "after activation" else 1 - keep
-                h = h * (rng.random(h.shape) < p) / p
+            h = h * (rng.random(h.shape) < 1 - keep) / (1 - keep)
     L = net.num_layers
     return h @ net.params[f"W{L}"] + net.params[f"b{L}"]
 
@@ -181,6 +177,9 @@ def _check_dropout(cls):
     plain = small_net(cls, None, "sigmoid", 1.0, seed=3)
     plain.params = {k: v.copy() for k, v in net.params.items()}
     X = np.random.default_rng(9).normal(size=(8, 4))
+    params = {k: np.asarray(v, dtype=np.float64) for k, v in net.params.items()}
+    right_train = reference.value("FullyConnectedNet/train_scores", "FullyConnectedNet", params, X, None,
+                                  "sigmoid", keep, seed)
     test_scores = call(FORWARD_EXERCISE, "FullyConnectedNet.loss", net.loss, X)
     if not matches(test_scores, call(FORWARD_EXERCISE, "FullyConnectedNet.loss", plain.loss, X), 1e-9):
         raise CheckFailed(
@@ -191,15 +190,17 @@ def _check_dropout(cls):
     net.dropout_param["seed"] = seed
     net.dropout_param["mode"] = "train"
     train_scores = call(FORWARD_EXERCISE, "FullyConnectedNet._forward", net._forward, X, "train")[0]
-    if matches(train_scores, _dropout_reference(net, X, keep, seed, "after activation"), 1e-9):
+    if matches(train_scores, right_train, 1e-9):
         return
+    if matches(train_scores, test_scores, 1e-9):
+        raise CheckFailed(f"FullyConnectedNet ({label}), train mode: dropout is not applied in train mode",
+                          FORWARD_EXERCISE, "dropout none")
     places = (
-        ("none", "dropout is not applied in train mode"),
         ("before activation", "dropout is applied before the activation; it belongs after it"),
         ("keep inverted", "dropout keeps units with probability 1 - dropout_keep_ratio"),
     )
     for place, message in places:
-        if matches(train_scores, _dropout_reference(net, X, keep, seed, place), 1e-9):
+        if matches(train_scores, _misplaced_dropout(net, X, keep, seed, place), 1e-9):
             raise CheckFailed(f"FullyConnectedNet ({label}), train mode: {message}",
                               FORWARD_EXERCISE, f"dropout {place}")
     raise CheckFailed(
@@ -255,19 +256,49 @@ def _wrong_gradients(cls, config):
             # b right before batch norm does not move the loss; that is the point, not a bug
             warnings.simplefilter("ignore", UserWarning)
             numeric = eval_numerical_gradient(lambda _: net.loss(X, y)[0], net.params[name], verbose=False)
-        # b right before batch norm has a true gradient of 0: compare absolutely there.
-        if rel_error(grads[name], numeric) > 1e-6 and np.max(np.abs(grads[name] - numeric)) > 1e-8:
-            wrong[name] = (grads[name], numeric)
+        # Against the parameter's largest gradient entry, not entry by entry: a small entry's
+        # numeric gradient carries the same absolute error as a large one's. (b right before
+        # batch norm has a true gradient of 0: the absolute floor covers it.)
+        allowed = max(1e-6 * np.max(np.abs(numeric)), 1e-8)
+        if np.max(np.abs(grads[name] - numeric)) > allowed and _beyond_kinks(net, X, y, name, grads[name], numeric,
+                                                                             allowed):
+            wrong[name] = (grads[name], numeric, net.params[name], net.reg)
     return wrong
 
 
-def _param_words(name, got, right):
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = got / right
-    if np.all(np.isfinite(ratio)) and np.allclose(ratio, ratio.flat[0], rtol=1e-6):
-        words = factor_text(float(ratio.flat[0]), 6)
-        if words:
-            return f"{name} ({words})"
+def _beyond_kinks(net, X, y, name, analytic, numeric, allowed):
+    """Does analytic differ from the numeric gradient where the numeric one can be trusted?
+
+    A ReLU unit whose input lies within the step h of 0 flips inside a centred difference,
+    and the numeric gradient of the parameters feeding it is wrong there. A smaller step
+    crosses no such kink: the entries whose two estimates disagree are left out.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        finer = eval_numerical_gradient(lambda _: net.loss(X, y)[0], net.params[name], verbose=False, h=1e-7)
+    trusted = np.abs(finer - numeric) <= allowed
+    return bool(np.any(np.abs(analytic - numeric)[trusted] > allowed)) or not np.any(trusted)
+
+
+def _param_words(name, got, right, param, reg):
+    # a regularization term where the loss has none, or twice where the loss adds it itself
+    extra = got - right
+    if reg and np.allclose(extra, reg * param, rtol=1e-4, atol=1e-7):
+        if name.startswith("W"):
+            return (f"{name} (reg * {name} is added once too often: the loss already adds the "
+                    f"regularization's gradient to every W)")
+        return f"{name} (reg * {name} is added: the loss regularizes only the weights W, not {name})"
+    if reg and np.allclose(extra, -reg * param, rtol=1e-4, atol=1e-7):
+        return f"{name} (reg * {name} is subtracted: the regularization's gradient is taken away)"
+    # a constant factor, fitted over the entries (a small entry's ratio is as noisy as its
+    # numeric gradient)
+    scale = np.max(np.abs(right))
+    if scale > 0:
+        c = float(np.vdot(got, right) / np.vdot(right, right))
+        if np.max(np.abs(got - c * right)) <= 1e-5 * scale:
+            words = factor_text(c, 6)
+            if words:
+                return f"{name} ({words})"
     if not np.any(got):
         return f"{name} (all zeros)"
     return name
@@ -285,7 +316,12 @@ def _verify_fc_net_backward(cls):
     # hidden layer numbers of the wrong parameters, deepest first: backprop meets them first
     layers = sorted({int("".join(c for c in n if c.isdigit())) for n in wrong}, reverse=True)
     details = ", ".join(_param_words(n, *wrong[n]) for n in sorted(wrong))
-    if "the plain network (affine and ReLU)" in failing:
+    regularized = [n for n in sorted(wrong) if "reg * " in _param_words(n, *wrong[n])]
+    if regularized == sorted(wrong):
+        verdict = ("every wrong gradient differs from its numeric gradient by exactly a regularization "
+                   "term (reg times the parameter): the backward pass itself is right, the regularization "
+                   "is handled in the wrong place")
+    elif "the plain network (affine and ReLU)" in failing:
         verdict = ("even the plain network (no normalization, ReLU, no dropout) has wrong gradients, "
                    "so the mistake is in the part every configuration shares: the affine and ReLU "
                    "steps, their order, or which cache each step gets")
