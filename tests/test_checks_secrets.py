@@ -3,9 +3,9 @@
 The grader runs each check with its fixed seeds mixed with a secret (secret_seeds) and the
 reference values computed by the instructor's code (instructor_provider), so a check's
 verdict on correct code must hold for any secret, not only for the public inputs. The
-default run tries a few hundred secrets per check; the slow run tries 10,000:
+default run tries a few hundred secrets per check; `-m exhaustive` tries 10,000:
 
-    .venv/bin/python -m pytest tests/test_checks_secrets.py -m slow -q
+    .venv/bin/python -m pytest tests/test_checks_secrets.py -m exhaustive -q
     PYTHONPATH=$PWD:tests .venv/bin/python tests/test_checks_secrets.py 10000   # the figures
 """
 
@@ -73,7 +73,7 @@ def test_the_catalogues_correct_variants_pass_and_its_mistakes_fail_under_secret
                 assert message is not None, f"a mistake ({words}) passed under secret {secret}"
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("check", NORM_CHECKS, ids=lambda c: c.__name__)
 def test_the_instructors_code_passes_10000_secrets(check):
     assert rejections(check, range(1000, 11000)) == []

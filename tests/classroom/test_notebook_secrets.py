@@ -1,7 +1,7 @@
 """No false verdicts: every check of a notebook-side row passes the instructor's own answers on
 many secrets, the way the grader draws them (in this process: no sandbox needed to judge the checks).
 
-A few hundred secrets per row run by default; `-m slow` runs 10,000 per row. The rows are the
+A few hundred secrets per row run by default; `-m exhaustive` runs 10,000 per row. The rows are the
 registry's whose checks live in cs231n_bn/checks/notebook_steps.py and notebook_functions.py.
 """
 
@@ -62,7 +62,7 @@ def test_the_instructors_answers_pass_a_few_hundred_secrets(row):
     assert rejections(row, range(1, count + 1)) == []
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("row", ROWS, ids=[row.grade_id for row in ROWS])
 def test_the_instructors_answers_pass_ten_thousand_secrets(row):
     assert rejections(row, range(10_000, 20_000)) == []

@@ -3,9 +3,9 @@
 The grader runs a check with its fixed seeds mixed with a secret (secret_seeds) and with
 reference values computed by the instructor's code on the inputs that secret draws. The
 default run tries a few hundred secrets per check (a few dozen for the network's backward
-pass, whose numeric gradients cost a second per secret); the slow run tries 10,000:
+pass, whose numeric gradients cost a second per secret); `-m exhaustive` tries 10,000:
 
-    .venv/bin/python -m pytest tests/classroom/test_train_checks_secrets.py -m slow -q
+    .venv/bin/python -m pytest tests/classroom/test_train_checks_secrets.py -m exhaustive -q
 
 Instructor-only: it calls the solutions through classroom.grader.references.
 """
@@ -62,7 +62,7 @@ def test_the_catalogue_keeps_its_verdicts_under_secrets(family):
                 assert message is not None and all(w.lower() in message.lower() for w in words), (words, message)
 
 
-@pytest.mark.slow
+@pytest.mark.exhaustive
 @pytest.mark.parametrize("check", CHEAP + (checks.check_fc_net_backward,), ids=lambda c: c.__name__)
 def test_the_instructors_code_passes_10000_secrets(check):
     assert rejections(check, range(1000, 11000)) == []
