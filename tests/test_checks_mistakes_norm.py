@@ -758,6 +758,29 @@ def _gn_beta_times_gamma(x, gamma, beta, G, gn_param):
 BN_FORWARD += [(_bn_beta_times_gamma, ["beta is scaled by gamma"]),
                (_bn_gamma_reversed, ["gamma of other entries"])]
 LN_FORWARD += [(_ln_test_mode_without_affine, ["ln_param['mode'] = 'test'"])]
+
+def _bn_momentum_hard_coded(x, gamma, beta, bn_param):
+    # written from the math: the running averages use 0.9 whatever bn_param says
+    param = dict(bn_param, momentum=0.9)
+    out, cache = batchnorm_forward(x, gamma, beta, param)
+    if bn_param.get("mode") == "train":
+        bn_param.update(running_mean=param["running_mean"], running_var=param["running_var"])
+    return out, cache
+
+
+def _bn_running_weights_not_summing_to_one(x, gamma, beta, bn_param):
+    # written from the math: momentum * old + batch, the (1 - momentum) forgotten
+    m = bn_param.get("momentum", 0.9)
+    old_mean, old_var = bn_param.get("running_mean"), bn_param.get("running_var")
+    out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+    if bn_param.get("mode") == "train" and old_mean is not None:
+        bn_param["running_mean"] = m * old_mean + x.mean(axis=0)
+        bn_param["running_var"] = m * old_var + x.var(axis=0)
+    return out, cache
+
+
+BN_FORWARD += [(_bn_momentum_hard_coded, ["momentum is hard-coded"]),
+               (_bn_running_weights_not_summing_to_one, ["add up to 1"])]
 LN_BACKWARD += [(_ln_backward_dbeta_over_n, ["dbeta", "1/n of the right one"])]
 GN_FORWARD += [(_gn_beta_times_gamma, ["beta is scaled by gamma"])]
 

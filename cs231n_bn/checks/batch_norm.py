@@ -137,12 +137,39 @@ def _check_running_update(exercise, where, bn_param, old_mean, old_var, expected
         if out_stats is not None and matches(got, keep * old + new * out_stats[key]):
             raise CheckFailed(f"{where}: bn_param['{key}'] averages the statistic of the layer's OUTPUT, "
                               f"not of its input x", exercise, "running of output")
+        weights = _fitted_weights(got, old, batch)
+        if weights is not None:
+            raise CheckFailed(f"{where}: {_weights_text(key, weights, momentum)}", exercise,
+                              "momentum hard-coded" if abs(sum(weights) - 1) < 1e-9 else "running weights")
         raise CheckFailed(
             f"{where}: bn_param['{key}'] after one training step is not the right running average "
             f"(momentum={momentum:g}, the weight kept on the old value), nor one of the usual "
             f"mistakes (convention reversed, batch value stored, unbiased or std averaged)",
             exercise, "running unexplained",
         )
+
+
+def _fitted_weights(got, old, batch):
+    """(a, b) with got = a * old + b * batch in every entry, measured by least squares, or
+    None when no such pair fits (the old and batch values differ between entries here)."""
+    basis = np.stack([np.ravel(old), np.ravel(batch)], axis=1)
+    target = np.ravel(np.asarray(got, dtype=np.float64))
+    if not np.all(np.isfinite(target)):
+        return None
+    (a, b), *_ = np.linalg.lstsq(basis, target, rcond=None)
+    fits = np.allclose(basis @ (a, b), target, rtol=1e-9, atol=1e-12 * max(1.0, float(np.max(np.abs(target)))))
+    return (float(a), float(b)) if fits else None
+
+
+def _weights_text(key, weights, momentum):
+    """What the measured weights of a running average say, next to the right ones."""
+    a, b = weights
+    if abs(a + b - 1) < 1e-9:
+        return (f"bn_param['{key}'] keeps {a:.6g} of the old value and takes {b:.6g} of the batch's, "
+                f"whatever bn_param['momentum'] says (it is {momentum:g} here, the weight to keep): "
+                f"the momentum is hard-coded or read from somewhere else")
+    return (f"bn_param['{key}'] is {a:.6g} * old + {b:.6g} * batch value; the two weights of a running "
+            f"average add up to 1 (momentum = {momentum:g} on the old value, 1 - momentum on the batch's)")
 
 
 def _check_running_start(exercise, where, bn_param, expected, momentum):
