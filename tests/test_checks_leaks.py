@@ -17,14 +17,6 @@ from cs231n_bn.batchnorm import batchnorm_forward
 from cs231n_bn.checks.hints import HINTS
 from test_checks_catalogue import run_catalogue
 
-# Shipped functions that still compute an answer, each with the work that removes it.
-KNOWN = {
-    # the network check's own normalization (issue 21/26, network and optimizer checks):
-    # to be replaced by reference values of the layers
-    "cs231n_bn.checks.network._group_stats",
-}
-
-
 @pytest.fixture(scope="module")
 def cases():
     return capture_cases()
@@ -41,7 +33,7 @@ def test_the_cases_cover_every_norm_exercise_and_its_modes(cases):
 
 def test_no_shipped_check_function_computes_an_answer_on_the_exercises_inputs(cases):
     leaks = callable_leaks(cases)
-    assert {name for name, _ in leaks} == KNOWN, leaks
+    assert leaks == [], leaks
 
 
 def test_the_finder_finds_a_function_that_computes_an_answer(cases):

@@ -68,7 +68,7 @@ def capture_cases(check_functions=None):
     One case per function and mode (a test-mode call has other answers than a training step).
     """
     if check_functions is None:
-        from classroom.edition.reference_values import CHECKS as check_functions
+        from classroom.edition.reference_values import NORM_CHECKS as check_functions
     source = instructor_provider()
     cases = {}
 
