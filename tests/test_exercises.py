@@ -25,14 +25,14 @@ SHOWN_LINES = 12
 
 
 def package_checks():
-    """(notebook file name, check name) of every graded cell that calls a package exercise's
-    check (the registry's rows with an exercise), in the course's order."""
-    found = []
+    """(notebook file name, check name) of each package exercise's first graded check cell
+    (the registry's rows with an exercise), in the course's order."""
+    found = {}  # one test per exercise (its first check), so one mistake is one failure
     for row in CELLS:
         path = notebook_path(ROOT, row.notebook)
-        if row.exercise and path is not None and (path.name, row.check) not in found:
-            found.append((path.name, row.check))
-    return found
+        if row.exercise and path is not None and row.exercise not in found:
+            found[row.exercise] = (path.name, row.check)
+    return list(found.values())
 
 
 PACKAGE_CHECKS = package_checks()

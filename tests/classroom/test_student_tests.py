@@ -77,7 +77,8 @@ def test_the_student_editions_pytest_skips_passes_and_fails_as_its_readme_says(t
 
     # One mistake (a sign error: beta subtracted): one short failure naming the exercise.
     module.write_text(stubbed, encoding="utf-8")
-    solve(edition, "batchnorm.py", "batchnorm_forward", mistake=("    out += beta", "    out -= beta"))
+    solve(edition, "batchnorm.py", "batchnorm_forward",
+          mistake=("        out[rows, cols] += beta[cols]", "        out[rows, cols] -= beta[cols]"))
     code, output = student_pytest(edition)
     wrong = counts(output)
     assert code == 1 and wrong.get("failed") == 1, output
