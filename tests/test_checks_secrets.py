@@ -15,23 +15,13 @@ import sys
 
 import pytest
 
+from classroom.edition.reference_values import NORM_CHECKS
 from classroom.grader.references import instructor_provider
 from classroom.grader.student_process import secret_seeds
 from cs231n_bn import checks
 from cs231n_bn.checks import reference
 from test_checks_catalogue import FAMILIES
 
-NORM_CHECKS = (
-    checks.check_batchnorm_forward,
-    checks.check_batchnorm_backward,
-    checks.check_batchnorm_backward_alt,
-    checks.check_layernorm_forward,
-    checks.check_layernorm_backward,
-    checks.check_spatial_batchnorm_forward,
-    checks.check_spatial_batchnorm_backward,
-    checks.check_spatial_groupnorm_forward,
-    checks.check_spatial_groupnorm_backward,
-)
 NORM_FAMILIES = [family for family in FAMILIES if family[1] in NORM_CHECKS]
 
 
