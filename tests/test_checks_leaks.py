@@ -12,7 +12,10 @@ import io
 import numpy as np
 import pytest
 
-from classroom.edition.meaning_leaks import callable_leaks, capture_cases, formula_texts
+from classroom.edition.meaning_leaks import (COMPUTED_ON_PURPOSE, ON_PURPOSE_ANSWERS, callable_leaks, capture_cases,
+                                             edition_leaks, formula_texts)
+from classroom.edition.release import release
+from classroom.grader.references import SOURCE
 from cs231n_bn.batchnorm import batchnorm_forward
 from cs231n_bn.checks.hints import HINTS
 from test_checks_catalogue import run_catalogue
@@ -67,3 +70,21 @@ def test_no_hint_below_the_last_level_and_no_failure_message_states_a_formula():
 ])
 def test_the_text_scan_finds_formulas(text):
     assert formula_texts([text])
+
+
+def test_no_function_of_the_student_edition_computes_an_answer_but_the_graph_on_purpose(cases, tmp_path):
+    # Every module the student receives, imported from a built edition (where the exercises
+    # are stubs), each function called on the exercises' inputs in a process of its own;
+    # one module planted in it shows that the scan finds an answer where one is computed.
+    edition = tmp_path / "student"
+    release(SOURCE, edition)
+    (edition / "cs231n_bn" / "planted.py").write_text(
+        "def normalized(x, bn_param):\n"
+        "    mu = x.mean(axis=0)\n"
+        "    return (x - mu) / (((x - mu) ** 2).mean(axis=0) + bn_param['eps']) ** 0.5\n")
+    scan = edition_leaks(cases, edition)
+    assert scan["functions"] > 300  # the whole package, not a module that failed to import
+    assert ["cs231n_bn.planted.normalized", "batchnorm_forward/xhat"] in scan["leaks"]
+    unexpected = [(fn, answer) for fn, answer in scan["leaks"] if fn != "cs231n_bn.planted.normalized"
+                  and (fn not in COMPUTED_ON_PURPOSE or answer not in ON_PURPOSE_ANSWERS)]
+    assert unexpected == [], unexpected
