@@ -29,7 +29,7 @@ def test_the_cases_cover_every_norm_exercise_and_its_modes(cases):
     names = {case.function_name for case in cases}
     assert {"batchnorm_forward", "batchnorm_backward", "batchnorm_backward_alt", "layernorm_forward",
             "layernorm_backward", "spatial_batchnorm_forward", "spatial_batchnorm_backward",
-            "spatial_groupnorm_forward", "spatial_groupnorm_backward"} <= names
+            "spatial_groupnorm_forward", "spatial_groupnorm_backward", "sgd_momentum", "adam"} <= names
     assert any(case.function_name == "batchnorm_forward" and "out" in case.answers
                and any(isinstance(a, dict) and a.get("mode") == "test" for a in case.inputs) for case in cases)
 
@@ -46,8 +46,17 @@ def test_the_finder_finds_a_function_that_computes_an_answer(cases):
     def harmless(x, gamma, beta, bn_param):
         return np.sort(x, axis=0)
 
-    found = callable_leaks(cases, [("planted", planted), ("harmless", harmless)])
+    def velocity_step(w, dw, config):
+        return w + config["momentum"] * config["velocity"] - config["learning_rate"] * dw
+
+    def second_moment(w, dw, config):
+        return config["beta2"] * config["v"] + (1 - config["beta2"]) * dw**2
+
+    found = callable_leaks(cases, [("planted", planted), ("harmless", harmless), ("velocity_step", velocity_step),
+                                   ("second_moment", second_moment)])
     assert ("planted", "batchnorm_forward/out") in found
+    assert ("velocity_step", "sgd_momentum/next_w") in found
+    assert ("second_moment", "adam/v") in found
     assert not [f for f in found if f[0] == "harmless"]
 
 

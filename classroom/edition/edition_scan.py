@@ -26,7 +26,7 @@ import numpy as np
 
 # Values that are answers (the last part of a reference key).
 ANSWERS = ("out", "dx", "dgamma", "dbeta", "xhat", "xmu", "ivar", "sqrtvar", "running_mean", "running_var",
-           "P1", "P2", "P3")
+           "P1", "P2", "P3", "next_w", "next_w_folded", "velocity", "m", "v")
 MAX_CALLS = 64  # argument combinations tried per function and case
 # Shipped modules not called: they read and write files, time loops or set the process's
 # threads, and none of them takes an exercise's arrays.
@@ -41,6 +41,7 @@ class Case:
     function_name: str
     inputs: tuple
     answers: dict = field(default_factory=dict)
+    names: tuple = ()  # the parameter names of the computation the inputs were given to
 
 
 def _pool(case):
@@ -48,26 +49,27 @@ def _pool(case):
     arrays = [a for a in case.inputs if isinstance(a, np.ndarray)]
     dicts = [a for a in case.inputs if isinstance(a, dict)]
     numbers = [a for a in case.inputs if isinstance(a, (int, float)) and not isinstance(a, bool)]
-    x = arrays[0]
-    named = {"x": [x], "a": [x], "gamma": [arrays[1]], "beta": [arrays[2]], "eps": [d.get("eps", 1e-5) for d in dicts]}
-    if len(arrays) > 3:
-        named["dout"] = [arrays[3]]
+    named = {name: [value] for name, value in zip(case.names, case.inputs)}
+    named["eps"] = [d["eps"] for d in dicts if "eps" in d] or [1e-5]
     for key in ("bn_param", "ln_param", "gn_param", "param", "config"):
-        named[key] = dicts
-    if numbers:
-        named["G"] = numbers
-    for name, size in zip("NCHW" if x.ndim == 4 else "ND", x.shape):
-        named[name] = [size]
-    named["n"] = [x.shape[0]]
-    named["shape"] = [x.shape]
+        named.setdefault(key, dicts)
+    x = case.inputs[0]
+    if isinstance(x, np.ndarray):
+        named["a"] = [x]
+        for name, size in zip("NCHW" if x.ndim == 4 else "ND", x.shape):
+            named.setdefault(name, [size])
+        named["n"] = [x.shape[0]]
+        named["shape"] = [x.shape]
     return named, arrays + dicts + numbers
 
 
 def _layouts(case):
-    """The layouts the checks would build for this case's x, as extra candidates."""
+    """The layouts the checks would build for a normalization case's x, as extra candidates."""
     from cs231n_bn.checks import normalized
 
     x = case.inputs[0]
+    if case.names[:3] != ("x", "gamma", "beta"):
+        return []
     if x.ndim == 2:
         return [normalized.bn_layout(*x.shape), normalized.ln_layout(*x.shape)]
     out = [normalized.spatial_bn_layout(*x.shape)]
@@ -169,7 +171,8 @@ def write_cases(cases, folder):
         return {"value": None}  # an object no shipped function could be handed as data
 
     for case in cases:
-        described.append({"function": case.function_name, "inputs": [encode(v) for v in case.inputs],
+        described.append({"function": case.function_name, "names": list(case.names),
+                          "inputs": [encode(v) for v in case.inputs],
                           "answers": {k: encode(v) for k, v in case.answers.items()
                                       if isinstance(v, np.ndarray)}})
     folder = Path(folder)
@@ -191,7 +194,7 @@ def read_cases(folder):
         return item["value"]
 
     return [Case(c["function"], tuple(decode(v) for v in c["inputs"]),
-                 {k: decode(v) for k, v in c["answers"].items()})
+                 {k: decode(v) for k, v in c["answers"].items()}, tuple(c["names"]))
             for c in json.loads((folder / "cases.json").read_text())]
 
 

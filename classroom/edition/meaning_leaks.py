@@ -18,6 +18,8 @@ below the last level, failure messages) are scanned for formulas of the answers.
 """
 
 import contextlib
+import importlib
+import inspect
 import io
 import json
 import re
@@ -26,8 +28,9 @@ import sys
 import tempfile
 
 from classroom.edition import edition_scan
-from classroom.grader.references import instructor_provider
+from classroom.grader.references import computations, instructor_provider
 from cs231n_bn.checks import reference
+from cs231n_bn.checks.registry import BY_FUNCTION
 
 # Shipped check modules that are not judged: the last hint level (left out of the student
 # edition unless the instructor ships it), and the reference values (data for the checks'
@@ -65,20 +68,33 @@ FORMULA_PATTERNS = (
 )
 
 
+def _parameter_names(function_name, computation):
+    """The names of a computation's inputs: its own, or the exercise's (a backward pass's
+    inputs are its forward pass's, then dout)."""
+    parameters = inspect.signature(computation).parameters.values()
+    if all(p.kind == p.POSITIONAL_OR_KEYWORD for p in parameters):
+        return tuple(p.name for p in parameters)
+    forward = function_name.replace("_backward_alt", "_forward").replace("_backward", "_forward")
+    module = importlib.import_module("cs231n_bn." + BY_FUNCTION[forward].module.removesuffix(".py"))
+    names = tuple(inspect.signature(getattr(module, forward)).parameters)
+    return names + ("dout",) if forward != function_name else names
+
+
 def capture_cases(check_functions=None):
     """Run the checks against the instructor's code; [Case] of the computations they asked for.
 
     One case per function and mode (a test-mode call has other answers than a training step).
     """
     if check_functions is None:
-        from classroom.edition.reference_values import NORM_CHECKS as check_functions
-    source = instructor_provider()
+        from classroom.edition.reference_values import CHECKS as check_functions
+    source, computed = instructor_provider(), computations()
     cases = {}
 
     def capturing(key, function_name, *inputs):
         value = source(key, function_name, *inputs)
         tag = reference.digest(function_name, *inputs)
-        case = cases.setdefault(tag, edition_scan.Case(function_name, inputs))
+        names = _parameter_names(function_name, computed[function_name])
+        case = cases.setdefault(tag, edition_scan.Case(function_name, inputs, names=names))
         case.answers[key.partition("/")[2]] = value
         return value
 
