@@ -26,7 +26,11 @@ import numpy as np
 
 # Values that are answers (the last part of a reference key).
 ANSWERS = ("out", "dx", "dgamma", "dbeta", "xhat", "xmu", "ivar", "sqrtvar", "running_mean", "running_var",
-           "P1", "P2", "P3", "next_w", "next_w_folded", "velocity", "m", "v")
+           "P1", "P2", "P3", "next_w", "next_w_folded", "velocity", "m", "v",
+           # notebook exercises: notebook 2's steps, the notebook-cell functions' results (not
+           # dxhat, one product of two inputs that any function multiplying two arrays returns)
+           "dgammax", "divar", "dxmu1", "dsqrtvar", "dvar", "dsq", "dxmu2", "dxmu", "dx1", "dmu", "dx2",
+           "value", "W1", "W2", "b1", "b2", "gamma", "beta")
 MAX_CALLS = 64  # argument combinations tried per function and case
 # Shipped modules not called: they read and write files, time loops or set the process's
 # threads, and none of them takes an exercise's arrays.

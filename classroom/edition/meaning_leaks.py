@@ -28,7 +28,8 @@ import sys
 import tempfile
 
 from classroom.edition import edition_scan
-from classroom.grader.references import computations, instructor_provider
+from classroom.grader.notebook_reference import run_notebook_checks
+from classroom.grader.references import SOURCE, computations, instructor_provider
 from cs231n_bn.checks import reference
 from cs231n_bn.checks.registry import BY_FUNCTION
 
@@ -75,15 +76,20 @@ def _parameter_names(function_name, computation):
     if all(p.kind == p.POSITIONAL_OR_KEYWORD for p in parameters):
         return tuple(p.name for p in parameters)
     forward = function_name.replace("_backward_alt", "_forward").replace("_backward", "_forward")
+    if forward not in BY_FUNCTION:
+        return ()  # a notebook cell's function: its inputs are matched by position only
     module = importlib.import_module("cs231n_bn." + BY_FUNCTION[forward].module.removesuffix(".py"))
     names = tuple(inspect.signature(getattr(module, forward)).parameters)
     return names + ("dout",) if forward != function_name else names
 
 
-def capture_cases(check_functions=None):
+def capture_cases(check_functions=None, notebooks=True):
     """Run the checks against the instructor's code; [Case] of the computations they asked for.
 
-    One case per function and mode (a test-mode call has other answers than a training step).
+    The package exercises' checks (check_functions, by default all that have recorded
+    values), then, with notebooks, the notebook exercises' checks on their notebook's
+    inputs. One case per function and mode (a test-mode call has other answers than a
+    training step), the one with the most answers.
     """
     if check_functions is None:
         from classroom.edition.reference_values import CHECKS as check_functions
@@ -101,8 +107,10 @@ def capture_cases(check_functions=None):
     with reference.provider(capturing), contextlib.redirect_stdout(io.StringIO()):
         for check in check_functions:
             check()
+        if notebooks:
+            run_notebook_checks(SOURCE)
     kinds = {}
-    for case in cases.values():
+    for case in sorted(cases.values(), key=lambda c: -len(c.answers)):
         modes = tuple(a.get("mode") for a in case.inputs if isinstance(a, dict))
         kinds.setdefault((case.function_name, modes), case)
     return list(kinds.values())
