@@ -13,10 +13,14 @@ which the student still reads in full.
 """
 
 import numbers
+import textwrap
 
 import numpy as np
 
 EVIDENCE_PREFIX = "    evidence: "
+# Characters per printed line: JupyterLab wraps longer output lines wherever the column
+# ends (in a word, at 900 px), so the lines are broken here, between words.
+WIDTH = 100
 
 
 def claim(text, held, evidence):
@@ -48,6 +52,9 @@ def claim(text, held, evidence):
             f"of type {type(held).__name__}"
         )
     held = bool(held)
-    print(f"[{'held' if held else 'NOT SEEN'}] {text}")
-    print(f"{EVIDENCE_PREFIX}{evidence}")
+    verdict = f"[{'held' if held else 'NOT SEEN'}] {text}"
+    print(textwrap.fill(verdict, WIDTH, subsequent_indent="    ", break_long_words=False, break_on_hyphens=False))
+    # the evidence's continuation lines are indented under its first, so the sanitizer masks them too
+    print(textwrap.fill(evidence, WIDTH, initial_indent=EVIDENCE_PREFIX, subsequent_indent=" " * len(EVIDENCE_PREFIX),
+                        break_long_words=False, break_on_hyphens=False) or EVIDENCE_PREFIX)
     return held

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cs231n_bn.claims import claim
+from cs231n_bn.claims import WIDTH, claim
 
 SANITIZE = Path(__file__).resolve().parents[1] / "notebooks" / "sanitize.cfg"
 
@@ -44,3 +44,15 @@ def test_evidence_is_masked_and_the_verdict_is_not(capsys):
 def test_malformed_claims_are_refused(text, evidence):
     with pytest.raises(ValueError, match="claim: "):
         claim(text, True, evidence)
+
+
+def test_long_lines_are_broken_between_words_and_wrapped_evidence_is_masked_whole(capsys):
+    words = "batch norm's mean test error rises by less than five points as the batch shrinks"
+    claim(f"{words}, {words}", True, "errors " + " ".join(f"{e:.3f}" for e in range(40)))
+    first = capsys.readouterr().out
+    lines = first.splitlines()
+    assert len(lines) > 2 and all(len(line) <= WIDTH for line in lines)
+    assert " ".join(line.strip() for line in lines).startswith(f"[held] {words}, {words} evidence: errors 0.000")
+    claim(f"{words}, {words}", True, "errors " + " ".join(f"{e:.3f}" for e in range(1, 41)))
+    assert _sanitize(capsys.readouterr().out) == _sanitize(first)
+    assert "errors" not in _sanitize(first) and "held" in _sanitize(first)

@@ -20,6 +20,7 @@ import time
 from classroom.grader.references import instructor_provider
 from classroom.grader.student_process import JobAborted, StudentProcess, class_proxy, function_proxy, secret_seeds
 from cs231n_bn.checks import reference
+from cs231n_bn.checks.display import last_pass
 from cs231n_bn.checks.registry import BY_FUNCTION
 
 # The other exercises a graded one may call (CS231n's spatial batch norm reshapes and calls
@@ -125,5 +126,4 @@ def judge(submission, exercise, check_name, source, limits, bwrap, secret=None):
         finally:
             if process is not None:
                 process.close()
-    lines = [line for line in printed.getvalue().splitlines() if line.startswith("PASS")]
-    return "pass", lines[-1] if lines else "PASS"
+    return "pass", last_pass(printed.getvalue()) or "PASS"

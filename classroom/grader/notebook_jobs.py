@@ -28,6 +28,7 @@ from classroom.grader.student_process import JobAborted, StudentProcess, secret_
 from cs231n_bn import graph
 from cs231n_bn.batchnorm import batchnorm_forward
 from cs231n_bn.checks import reference
+from cs231n_bn.checks.display import last_pass
 
 
 @dataclass(frozen=True)
@@ -225,5 +226,4 @@ def _judge_row(checks, row, process, values, data, stand_ins, provider, secret):
         return "not implemented", f"NotImplementedError: {err}"
     except Exception as err:  # raised by the student's function where the check does not wrap it
         return "error", f"{type(err).__name__}: {err}"
-    lines = [line for line in printed.getvalue().splitlines() if line.startswith("PASS")]
-    return "pass", lines[-1] if lines else "PASS"
+    return "pass", last_pass(printed.getvalue()) or "PASS"

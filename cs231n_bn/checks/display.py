@@ -13,8 +13,10 @@ and is re-exported here.
 
 import linecache
 import os
+import textwrap
 import traceback
 
+from cs231n_bn.claims import WIDTH
 from cs231n_bn.exercise import NotImplementedYet  # noqa: F401  (re-exported: one stub exception)
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -22,8 +24,22 @@ _CHECKS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def passed(name, text):
-    """Print the one line a passing check shows."""
-    print(f"PASS {name}: {text}")
+    """Print what a passing check shows: one line, broken between words where it is long."""
+    print(textwrap.fill(f"PASS {name}: {text}", WIDTH, subsequent_indent="    ", break_long_words=False,
+                        break_on_hyphens=False))
+
+
+def last_pass(printed):
+    """The last PASS message in a check's printed output, its wrapped lines joined; None if none."""
+    messages, inside = [], False
+    for line in printed.splitlines():
+        if line.startswith("PASS"):
+            messages.append(line)
+        elif inside and line.startswith("    "):
+            messages[-1] += " " + line.strip()
+            continue
+        inside = line.startswith("PASS")
+    return messages[-1] if messages else None
 
 
 def hint_offer(exercise):
