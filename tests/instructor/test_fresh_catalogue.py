@@ -6,7 +6,7 @@ day a check learns to catch it this test says so and the judgement can be update
 
 import pytest
 
-from tests.instructor.fresh.entry import MISSED
+from tests.instructor.fresh.entry import JUDGEMENTS, MISSED
 from tests.instructor.fresh_catalogue import CORRECT, ENTRIES, MISTAKES
 from tests.instructor.run_fresh_catalogue import run
 
@@ -32,3 +32,8 @@ def test_right_variant_passes_its_checks(entry):
 def test_entries_are_named_once_per_exercise():
     keys = [(e.exercise, e.name) for e in ENTRIES]
     assert len(keys) == len(set(keys))
+
+
+def test_every_mistake_is_judged():
+    """Judged by hand from the messages; test_mistake_fails_its_checks holds MISSED to the verdict."""
+    assert [e.name for e in MISTAKES if e.judged not in JUDGEMENTS] == []

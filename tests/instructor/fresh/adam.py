@@ -3,7 +3,7 @@
 import numpy as np
 
 from cs231n_bn.optim import _config
-from tests.instructor.fresh.entry import Catalogue
+from tests.instructor.fresh.entry import GENERIC, NAMED, Catalogue
 
 catalogue = Catalogue("adam")
 mistake, correct = catalogue.mistake, catalogue.correct
@@ -21,7 +21,7 @@ def store(w, next_w, config, m, v, t):
     return next_w.astype(w.dtype, copy=False), config
 
 
-@mistake("no bias correction: the step uses m and v directly")
+@mistake("no bias correction: the step uses m and v directly", judged=NAMED)
 def no_bias_correction(w, dw, config=None):
     config, b1, b2, eps, lr, m, v = read(w, dw, config)
     t = config["t"] + 1
@@ -30,7 +30,7 @@ def no_bias_correction(w, dw, config=None):
     return store(w, w - lr * m / (np.sqrt(v) + eps), config, m, v, t)
 
 
-@mistake("bias correction with the old t, incremented only afterwards (powers t - 1)")
+@mistake("bias correction with the old t, incremented only afterwards (powers t - 1)", judged=NAMED)
 def correction_with_old_t(w, dw, config=None):
     config, b1, b2, eps, lr, m, v = read(w, dw, config)
     t_old = config["t"]
@@ -40,7 +40,7 @@ def correction_with_old_t(w, dw, config=None):
     return store(w, w - lr * mhat / (np.sqrt(vhat) + eps), config, m, v, config["t"] + 1)
 
 
-@mistake("t incremented twice per step")
+@mistake("t incremented twice per step", judged=NAMED)
 def t_incremented_twice(w, dw, config=None):
     config, b1, b2, eps, lr, m, v = read(w, dw, config)
     config["t"] += 1
@@ -51,7 +51,7 @@ def t_incremented_twice(w, dw, config=None):
     return store(w, w - lr * mhat / (np.sqrt(vhat) + eps), config, m, v, t)
 
 
-@mistake("t never stored: every step is corrected as the first")
+@mistake("t never stored: every step is corrected as the first", judged=NAMED)
 def t_not_stored(w, dw, config=None):
     config, b1, b2, eps, lr, m, v = read(w, dw, config)
     t = config["t"] + 1
@@ -61,7 +61,7 @@ def t_not_stored(w, dw, config=None):
     return store(w, w - lr * mhat / (np.sqrt(vhat) + eps), config, m, v, config["t"])
 
 
-@mistake("no square root: divides by vhat + epsilon")
+@mistake("no square root: divides by vhat + epsilon", judged=NAMED)
 def no_sqrt(w, dw, config=None):
     config, b1, b2, eps, lr, m, v = read(w, dw, config)
     t = config["t"] + 1
@@ -71,7 +71,7 @@ def no_sqrt(w, dw, config=None):
     return store(w, w - lr * mhat / (vhat + eps), config, m, v, t)
 
 
-@mistake("epsilon inside the square root: sqrt(vhat + epsilon)")
+@mistake("epsilon inside the square root: sqrt(vhat + epsilon)", judged=NAMED)
 def eps_inside_sqrt(w, dw, config=None):
     config, b1, b2, eps, lr, m, v = read(w, dw, config)
     t = config["t"] + 1
@@ -81,7 +81,7 @@ def eps_inside_sqrt(w, dw, config=None):
     return store(w, w - lr * mhat / np.sqrt(vhat + eps), config, m, v, t)
 
 
-@mistake("second moment of |dw| instead of dw^2")
+@mistake("second moment of |dw| instead of dw^2", judged=NAMED)
 def v_not_squared(w, dw, config=None):
     config, b1, b2, eps, lr, m, v = read(w, dw, config)
     t = config["t"] + 1
@@ -91,7 +91,7 @@ def v_not_squared(w, dw, config=None):
     return store(w, w - lr * mhat / (np.sqrt(vhat) + eps), config, m, v, t)
 
 
-@mistake("beta1 and beta2 exchanged")
+@mistake("beta1 and beta2 exchanged", judged=NAMED)
 def betas_exchanged(w, dw, config=None):
     config, b2, b1, eps, lr, m, v = read(w, dw, config)
     t = config["t"] + 1
@@ -101,7 +101,7 @@ def betas_exchanged(w, dw, config=None):
     return store(w, w - lr * mhat / (np.sqrt(vhat) + eps), config, m, v, t)
 
 
-@mistake("the new m never stored (config['m'] keeps the old moment)")
+@mistake("the new m never stored (config['m'] keeps the old moment)", judged=NAMED)
 def m_not_stored(w, dw, config=None):
     config, b1, b2, eps, lr, m_old, v = read(w, dw, config)
     t = config["t"] + 1
@@ -111,7 +111,7 @@ def m_not_stored(w, dw, config=None):
     return store(w, w - lr * mhat / (np.sqrt(vhat) + eps), config, m_old, v, t)
 
 
-@mistake("only m bias-corrected, v used raw")
+@mistake("only m bias-corrected, v used raw", judged=NAMED)
 def only_m_corrected(w, dw, config=None):
     config, b1, b2, eps, lr, m, v = read(w, dw, config)
     t = config["t"] + 1
@@ -120,7 +120,7 @@ def only_m_corrected(w, dw, config=None):
     return store(w, w - lr * (m / (1 - b1**t)) / (np.sqrt(v) + eps), config, m, v, t)
 
 
-@mistake("corrections crossed: m / (1 - beta2^t), v / (1 - beta1^t)")
+@mistake("corrections crossed: m / (1 - beta2^t), v / (1 - beta1^t)", judged=NAMED)
 def corrections_crossed(w, dw, config=None):
     config, b1, b2, eps, lr, m, v = read(w, dw, config)
     t = config["t"] + 1
@@ -130,7 +130,7 @@ def corrections_crossed(w, dw, config=None):
     return store(w, w - lr * mhat / (np.sqrt(vhat) + eps), config, m, v, t)
 
 
-@mistake("v's correction squared: v / (1 - beta2^t)^2")
+@mistake("v's correction squared: v / (1 - beta2^t)^2", judged=GENERIC)
 def v_correction_squared(w, dw, config=None):
     config, b1, b2, eps, lr, m, v = read(w, dw, config)
     t = config["t"] + 1
@@ -140,7 +140,7 @@ def v_correction_squared(w, dw, config=None):
     return store(w, w - lr * mhat / (np.sqrt(vhat) + eps), config, m, v, t)
 
 
-@mistake("corrections as powers beta^t instead of 1 - beta^t")
+@mistake("corrections as powers beta^t instead of 1 - beta^t", judged=GENERIC)
 def correction_without_one_minus(w, dw, config=None):
     config, b1, b2, eps, lr, m, v = read(w, dw, config)
     t = config["t"] + 1
@@ -150,7 +150,7 @@ def correction_without_one_minus(w, dw, config=None):
     return store(w, w - lr * mhat / (np.sqrt(vhat) + eps), config, m, v, t)
 
 
-@mistake("(1 - beta) factors missing: m = beta1 m + dw, v = beta2 v + dw^2")
+@mistake("(1 - beta) factors missing: m = beta1 m + dw, v = beta2 v + dw^2", judged=NAMED)
 def no_one_minus_beta(w, dw, config=None):
     config, b1, b2, eps, lr, m, v = read(w, dw, config)
     t = config["t"] + 1
@@ -160,7 +160,7 @@ def no_one_minus_beta(w, dw, config=None):
     return store(w, w - lr * mhat / (np.sqrt(vhat) + eps), config, m, v, t)
 
 
-@mistake("step along + the gradient (w + learning_rate ...)")
+@mistake("step along + the gradient (w + learning_rate ...)", judged=NAMED)
 def ascent(w, dw, config=None):
     config, b1, b2, eps, lr, m, v = read(w, dw, config)
     t = config["t"] + 1
@@ -170,7 +170,7 @@ def ascent(w, dw, config=None):
     return store(w, w + lr * mhat / (np.sqrt(vhat) + eps), config, m, v, t)
 
 
-@mistake("raw gradient in the numerator: w -= learning_rate dw / (sqrt(vhat) + eps) (RMSProp with correction)")
+@mistake("raw gradient in the numerator: w -= learning_rate dw / (sqrt(vhat) + eps) (RMSProp with correction)", judged=NAMED)
 def gradient_numerator(w, dw, config=None):
     config, b1, b2, eps, lr, m, v = read(w, dw, config)
     t = config["t"] + 1
@@ -180,7 +180,7 @@ def gradient_numerator(w, dw, config=None):
     return store(w, w - lr * dw / (np.sqrt(vhat) + eps), config, m, v, t)
 
 
-@mistake("the corrected mhat and vhat stored as the moments")
+@mistake("the corrected mhat and vhat stored as the moments", judged=NAMED)
 def corrected_moments_stored(w, dw, config=None):
     config, b1, b2, eps, lr, m, v = read(w, dw, config)
     t = config["t"] + 1
@@ -190,7 +190,7 @@ def corrected_moments_stored(w, dw, config=None):
     return store(w, w - lr * mhat / (np.sqrt(vhat) + eps), config, mhat, vhat, t)
 
 
-@mistake("m updated with the new v's formula order: m from dw^2, v from dw (moments crossed)")
+@mistake("m updated with the new v's formula order: m from dw^2, v from dw (moments crossed)", judged=NAMED)
 def moments_crossed(w, dw, config=None):
     config, b1, b2, eps, lr, m, v = read(w, dw, config)
     t = config["t"] + 1

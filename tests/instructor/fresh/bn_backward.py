@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tests.instructor.fresh.entry import Catalogue
+from tests.instructor.fresh.entry import GENERIC, NAMED, Catalogue
 
 catalogue = Catalogue("batchnorm_backward")
 mistake, correct = catalogue.mistake, catalogue.correct
@@ -32,38 +32,38 @@ def staged(dout, cache):
 # Most mistakes change one node's local rule of the staged pass (staged_with), so that an
 # entry's code shows just the line a student got wrong.
 
-@mistake("dgamma summed over xmu * dout instead of xhat * dout")
+@mistake("dgamma summed over xmu * dout instead of xhat * dout", judged=NAMED)
 def dgamma_from_xmu(dout, cache):
     dx, _, dbeta = staged(dout, cache)
     dgamma = np.sum(cache.xmu * dout, axis=0)
     return dx, dgamma, dbeta
 
 
-@mistake("dgamma averaged over the batch (mean instead of sum)")
+@mistake("dgamma averaged over the batch (mean instead of sum)", judged=NAMED)
 def dgamma_mean(dout, cache):
     dx, _, dbeta = staged(dout, cache)
     return dx, np.mean(cache.xhat * dout, axis=0), dbeta
 
 
-@mistake("dbeta averaged over the batch (mean instead of sum)")
+@mistake("dbeta averaged over the batch (mean instead of sum)", judged=NAMED)
 def dbeta_mean(dout, cache):
     dx, dgamma, _ = staged(dout, cache)
     return dx, dgamma, dout.mean(axis=0)
 
 
-@mistake("dbeta and dgamma summed over the features (axis=1)")
+@mistake("dbeta and dgamma summed over the features (axis=1)", judged=NAMED)
 def param_sums_over_features(dout, cache):
     dx, _, _ = staged(dout, cache)
     return dx, np.sum(cache.xhat * dout, axis=1), dout.sum(axis=1)
 
 
-@mistake("dgamma and dbeta returned in swapped order")
+@mistake("dgamma and dbeta returned in swapped order", judged=NAMED)
 def dgamma_dbeta_swapped(dout, cache):
     dx, dgamma, dbeta = staged(dout, cache)
     return dx, dbeta, dgamma
 
 
-@mistake("dxhat = dout: gamma's local gradient forgotten")
+@mistake("dxhat = dout: gamma's local gradient forgotten", judged=NAMED)
 def dxhat_without_gamma(dout, cache):
     N = dout.shape[0]
     xmu, var, sqrtvar, ivar, xhat, eps = cache.xmu, cache.var, cache.sqrtvar, cache.ivar, cache.xhat, cache.eps
@@ -95,60 +95,60 @@ def staged_with(dout, cache, **change):
     return dx, np.sum(c.xhat * dout, axis=0), dout.sum(axis=0)
 
 
-@mistake("divar not summed over the batch (ivar was broadcast over N rows)")
+@mistake("divar not summed over the batch (ivar was broadcast over N rows)", judged=NAMED)
 def divar_not_summed(dout, cache):
     return staged_with(dout, cache, divar=lambda: cache.xmu * dout * cache.gamma)
 
 
-@mistake("divar summed over xhat * dxhat instead of xmu * dxhat")
+@mistake("divar summed over xhat * dxhat instead of xmu * dxhat", judged=GENERIC)
 def divar_from_xhat(dout, cache):
     return staged_with(dout, cache, divar=lambda: np.sum(cache.xhat * dout * cache.gamma, axis=0))
 
 
-@mistake("dxmu1 multiplies by sqrtvar instead of ivar")
+@mistake("dxmu1 multiplies by sqrtvar instead of ivar", judged=NAMED)
 def dxmu1_times_sqrtvar(dout, cache):
     return staged_with(dout, cache, dxmu1=lambda: dout * cache.gamma * cache.sqrtvar)
 
 
-@mistake("d(1/s)/ds taken as +1/s^2: sign of dsqrtvar flipped")
+@mistake("d(1/s)/ds taken as +1/s^2: sign of dsqrtvar flipped", judged=NAMED)
 def dsqrtvar_sign(dout, cache):
     divar = np.sum(cache.xmu * dout * cache.gamma, axis=0)
     return staged_with(dout, cache, dsqrtvar=lambda: 1.0 / cache.sqrtvar**2 * divar)
 
 
-@mistake("d(1/s)/ds taken as -1/s (power of sqrtvar dropped)")
+@mistake("d(1/s)/ds taken as -1/s (power of sqrtvar dropped)", judged=NAMED)
 def dsqrtvar_power(dout, cache):
     divar = np.sum(cache.xmu * dout * cache.gamma, axis=0)
     return staged_with(dout, cache, dsqrtvar=lambda: -1.0 / cache.sqrtvar * divar)
 
 
-@mistake("d sqrt(v)/dv without the factor 1/2")
+@mistake("d sqrt(v)/dv without the factor 1/2", judged=NAMED)
 def dvar_no_half(dout, cache):
     return staged_with(dout, cache, dvar=lambda d: 1.0 / np.sqrt(cache.var + cache.eps) * d)
 
 
-@mistake("d sqrt(v + eps)/dv written without eps: 0.5 / sqrt(var)")
+@mistake("d sqrt(v + eps)/dv written without eps: 0.5 / sqrt(var)", judged=NAMED)
 def dvar_without_eps(dout, cache):
     return staged_with(dout, cache, dvar=lambda d: 0.5 / np.sqrt(cache.var) * d)
 
 
-@mistake("dsq without 1/N: the mean's local gradient taken as 1")
+@mistake("dsq without 1/N: the mean's local gradient taken as 1", judged=NAMED)
 def dsq_no_mean(dout, cache):
     return staged_with(dout, cache, dsq=lambda d: np.ones_like(dout) * d)
 
 
-@mistake("dsq with 1/(N-1), as if var were the unbiased variance")
+@mistake("dsq with 1/(N-1), as if var were the unbiased variance", judged=NAMED)
 def dsq_unbiased(dout, cache):
     N = dout.shape[0]
     return staged_with(dout, cache, dsq=lambda d: np.ones_like(dout) / (N - 1) * d)
 
 
-@mistake("dxmu2 without the 2 of d(xmu^2)")
+@mistake("dxmu2 without the 2 of d(xmu^2)", judged=NAMED)
 def dxmu2_no_two(dout, cache):
     return staged_with(dout, cache, dxmu2=lambda d: cache.xmu * d)
 
 
-@mistake("the variance branch dropped: dx1 = dxmu1 only")
+@mistake("the variance branch dropped: dx1 = dxmu1 only", judged=NAMED)
 def variance_branch_dropped(dout, cache):
     return staged_with(dout, cache, dx1=lambda a, b: a, dmu=lambda a, b: -np.sum(a, axis=0))
 
@@ -158,33 +158,33 @@ def dmu_first_branch_only(dout, cache):
     return staged_with(dout, cache, dmu=lambda a, b: -np.sum(a, axis=0))
 
 
-@mistake("dmu with a + sign: the minus of xmu = x - mu forgotten")
+@mistake("dmu with a + sign: the minus of xmu = x - mu forgotten", judged=NAMED)
 def dmu_sign(dout, cache):
     return staged_with(dout, cache, dmu=lambda a, b: np.sum(a + b, axis=0))
 
 
-@mistake("dmu not summed over the batch: mu was broadcast, its gradient kept per row")
+@mistake("dmu not summed over the batch: mu was broadcast, its gradient kept per row", judged=NAMED)
 def dmu_not_summed(dout, cache):
     return staged_with(dout, cache, dmu=lambda a, b: -(a + b))
 
 
-@mistake("dx2 without 1/N: mean's local gradient taken as 1")
+@mistake("dx2 without 1/N: mean's local gradient taken as 1", judged=NAMED)
 def dx2_no_mean(dout, cache):
     return staged_with(dout, cache, dx2=lambda d: np.ones_like(dout) * d)
 
 
-@mistake("the mean branch forgotten: dx = dx1")
+@mistake("the mean branch forgotten: dx = dx1", judged=NAMED)
 def mean_branch_dropped(dout, cache):
     return staged_with(dout, cache, dx=lambda a, b: a)
 
 
-@mistake("returns dxhat as dx (stops half way through the graph)")
+@mistake("returns dxhat as dx (stops half way through the graph)", judged=GENERIC)
 def returns_dxhat(dout, cache):
     _, dgamma, dbeta = staged(dout, cache)
     return dout * cache.gamma, dgamma, dbeta
 
 
-@mistake("dx = gamma * ivar * dout: the statistics treated as constants")
+@mistake("dx = gamma * ivar * dout: the statistics treated as constants", judged=NAMED)
 def statistics_constant(dout, cache):
     _, dgamma, dbeta = staged(dout, cache)
     return dout * cache.gamma * cache.ivar, dgamma, dbeta

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tests.instructor.fresh.entry import Catalogue
+from tests.instructor.fresh.entry import GENERIC, NAMED, Catalogue
 
 catalogue = Catalogue("batchnorm_backward_alt")
 mistake, correct = catalogue.mistake, catalogue.correct
@@ -12,83 +12,83 @@ def sums(dout, cache):
     return dout.sum(axis=0), np.sum(dout * cache.xhat, axis=0)
 
 
-@mistake("the 1/N of the two mean terms forgotten")
+@mistake("the 1/N of the two mean terms forgotten", judged=NAMED)
 def missing_one_over_n(dout, cache):
     dbeta, dgamma = sums(dout, cache)
     return cache.gamma * cache.ivar * (dout - dbeta - cache.xhat * dgamma), dgamma, dbeta
 
 
-@mistake("1/(N-1) instead of 1/N (Bessel's correction where there is none)")
+@mistake("1/(N-1) instead of 1/N (Bessel's correction where there is none)", judged=NAMED)
 def one_over_n_minus_1(dout, cache):
     N = dout.shape[0]
     dbeta, dgamma = sums(dout, cache)
     return cache.gamma * cache.ivar * (dout - (dbeta + cache.xhat * dgamma) / (N - 1)), dgamma, dbeta
 
 
-@mistake("N factored out wrongly: gamma ivar / N (dout - dbeta - xhat dgamma), dout not multiplied by N")
+@mistake("N factored out wrongly: gamma ivar / N (dout - dbeta - xhat dgamma), dout not multiplied by N", judged=NAMED)
 def n_factored_wrongly(dout, cache):
     N = dout.shape[0]
     dbeta, dgamma = sums(dout, cache)
     return cache.gamma * cache.ivar / N * (dout - dbeta - cache.xhat * dgamma), dgamma, dbeta
 
 
-@mistake("gamma missing from dx")
+@mistake("gamma missing from dx", judged=NAMED)
 def dx_without_gamma(dout, cache):
     N = dout.shape[0]
     dbeta, dgamma = sums(dout, cache)
     return cache.ivar * (dout - (dbeta + cache.xhat * dgamma) / N), dgamma, dbeta
 
 
-@mistake("ivar missing from dx")
+@mistake("ivar missing from dx", judged=NAMED)
 def dx_without_ivar(dout, cache):
     N = dout.shape[0]
     dbeta, dgamma = sums(dout, cache)
     return cache.gamma * (dout - (dbeta + cache.xhat * dgamma) / N), dgamma, dbeta
 
 
-@mistake("ivar squared (1 / (var + eps)) instead of 1 / sqrt(var + eps)")
+@mistake("ivar squared (1 / (var + eps)) instead of 1 / sqrt(var + eps)", judged=NAMED)
 def ivar_squared(dout, cache):
     N = dout.shape[0]
     dbeta, dgamma = sums(dout, cache)
     return cache.gamma * cache.ivar**2 * (dout - (dbeta + cache.xhat * dgamma) / N), dgamma, dbeta
 
 
-@mistake("ivar recomputed without eps: 1 / sqrt(var)")
+@mistake("ivar recomputed without eps: 1 / sqrt(var)", judged=NAMED)
 def ivar_without_eps(dout, cache):
     N = dout.shape[0]
     dbeta, dgamma = sums(dout, cache)
     return cache.gamma / np.sqrt(cache.var) * (dout - (dbeta + cache.xhat * dgamma) / N), dgamma, dbeta
 
 
-@mistake("sign of the variance term flipped: + xhat dgamma")
+@mistake("sign of the variance term flipped: + xhat dgamma", judged=NAMED)
 def xhat_term_sign(dout, cache):
     N = dout.shape[0]
     dbeta, dgamma = sums(dout, cache)
     return cache.gamma * cache.ivar * (dout - (dbeta - cache.xhat * dgamma) / N), dgamma, dbeta
 
 
-@mistake("the mean term dbeta / N dropped")
+@mistake("the mean term dbeta / N dropped", judged=NAMED)
 def mean_term_dropped(dout, cache):
     N = dout.shape[0]
     dbeta, dgamma = sums(dout, cache)
     return cache.gamma * cache.ivar * (dout - cache.xhat * dgamma / N), dgamma, dbeta
 
 
-@mistake("the variance term xhat dgamma / N dropped")
+@mistake("the variance term xhat dgamma / N dropped", judged=NAMED)
 def variance_term_dropped(dout, cache):
     N = dout.shape[0]
     dbeta, dgamma = sums(dout, cache)
     return cache.gamma * cache.ivar * (dout - dbeta / N), dgamma, dbeta
 
 
-@mistake("xmu in place of xhat in the variance term")
+@mistake("xmu in place of xhat in the variance term", judged=NAMED)
 def xmu_for_xhat(dout, cache):
     N = dout.shape[0]
     dbeta, dgamma = sums(dout, cache)
     return cache.gamma * cache.ivar * (dout - (dbeta + cache.xmu * dgamma) / N), dgamma, dbeta
 
 
-@mistake("dgamma taken as sum(dxhat * xhat), gamma folded in twice")
+@mistake("dgamma taken as sum(dxhat * xhat), gamma folded in twice", judged=NAMED)
 def dgamma_with_gamma(dout, cache):
     N = dout.shape[0]
     dbeta = dout.sum(axis=0)
@@ -97,14 +97,14 @@ def dgamma_with_gamma(dout, cache):
     return dx, dgamma, dbeta
 
 
-@mistake("the variance term uses gamma twice: gamma ivar (dout - (dbeta + xhat gamma dgamma) / N)")
+@mistake("the variance term uses gamma twice: gamma ivar (dout - (dbeta + xhat gamma dgamma) / N)", judged=NAMED)
 def variance_term_gamma_twice(dout, cache):
     N = dout.shape[0]
     dbeta, dgamma = sums(dout, cache)
     return cache.gamma * cache.ivar * (dout - (dbeta + cache.xhat * cache.gamma * dgamma) / N), dgamma, dbeta
 
 
-@mistake("sums over the features (axis=1, keepdims) in the dx formula")
+@mistake("sums over the features (axis=1, keepdims) in the dx formula", judged=GENERIC)
 def sums_over_features(dout, cache):
     D = dout.shape[1]
     dbeta, dgamma = sums(dout, cache)
@@ -113,20 +113,20 @@ def sums_over_features(dout, cache):
     return cache.gamma * cache.ivar * (dout - (dbeta_row + cache.xhat * dgamma_row) / D), dgamma, dbeta
 
 
-@mistake("dx = gamma * ivar * dout: forgets that mu and var depend on x")
+@mistake("dx = gamma * ivar * dout: forgets that mu and var depend on x", judged=NAMED)
 def statistics_constant(dout, cache):
     dbeta, dgamma = sums(dout, cache)
     return cache.gamma * cache.ivar * dout, dgamma, dbeta
 
 
-@mistake("overall sign of dx flipped")
+@mistake("overall sign of dx flipped", judged=NAMED)
 def dx_sign(dout, cache):
     N = dout.shape[0]
     dbeta, dgamma = sums(dout, cache)
     return -cache.gamma * cache.ivar * (dout - (dbeta + cache.xhat * dgamma) / N), dgamma, dbeta
 
 
-@mistake("dgamma and dbeta as batch means (the 1/N put on them instead of on the dx terms)")
+@mistake("dgamma and dbeta as batch means (the 1/N put on them instead of on the dx terms)", judged=NAMED)
 def parameter_means(dout, cache):
     dbeta, dgamma = dout.mean(axis=0), np.mean(dout * cache.xhat, axis=0)
     return cache.gamma * cache.ivar * (dout - (dbeta + cache.xhat * dgamma)), dgamma, dbeta

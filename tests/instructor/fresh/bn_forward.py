@@ -3,7 +3,7 @@
 import numpy as np
 
 from cs231n_bn.batchnorm import BatchNormCache, read_bn_param
-from tests.instructor.fresh.entry import MISSED, Catalogue
+from tests.instructor.fresh.entry import GENERIC, MISNAMED, MISSED, NAMED, Catalogue
 
 catalogue = Catalogue("batchnorm_forward")
 mistake, correct = catalogue.mistake, catalogue.correct
@@ -37,12 +37,12 @@ def plain(x, gamma, beta, bn_param, var_of=lambda x, mu: ((x - mu) ** 2).mean(ax
     return gamma * xhat + beta, cache_of(mode, x, mu, var, sqrtvar, xhat, gamma, eps)
 
 
-@mistake("unbiased variance (ddof=1) in the normalization")
+@mistake("unbiased variance (ddof=1) in the normalization", judged=NAMED)
 def unbiased_variance(x, gamma, beta, bn_param):
     return plain(x, gamma, beta, bn_param, var_of=lambda x, mu: x.var(axis=0, ddof=1))
 
 
-@mistake("eps added to the standard deviation, outside the square root")
+@mistake("eps added to the standard deviation, outside the square root", judged=NAMED)
 def eps_outside_sqrt(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     if mode == "train":
@@ -55,7 +55,7 @@ def eps_outside_sqrt(x, gamma, beta, bn_param):
     return gamma * xhat + beta, cache_of(mode, x, mu, var, sqrtvar, xhat, gamma, eps)
 
 
-@mistake("no eps at all")
+@mistake("no eps at all", judged=NAMED)
 def no_eps(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     if mode == "train":
@@ -68,7 +68,7 @@ def no_eps(x, gamma, beta, bn_param):
     return gamma * xhat + beta, cache_of(mode, x, mu, var, sqrtvar, xhat, gamma, eps)
 
 
-@mistake("divides by the variance instead of the standard deviation")
+@mistake("divides by the variance instead of the standard deviation", judged=NAMED)
 def divides_by_variance(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     if mode == "train":
@@ -81,7 +81,7 @@ def divides_by_variance(x, gamma, beta, bn_param):
     return gamma * xhat + beta, cache_of(mode, x, mu, var, sqrtvar, xhat, gamma, eps)
 
 
-@mistake("statistics over the features of each sample (axis=1, keepdims): layer norm")
+@mistake("statistics over the features of each sample (axis=1, keepdims): layer norm", judged=NAMED)
 def stats_over_features(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     mu = x.mean(axis=1, keepdims=True)
@@ -93,7 +93,7 @@ def stats_over_features(x, gamma, beta, bn_param):
     return gamma * xhat + beta, cache_of(mode, x, mu, var, sqrtvar, xhat, gamma, eps)
 
 
-@mistake("one mean and one variance over the whole batch (no axis)")
+@mistake("one mean and one variance over the whole batch (no axis)", judged=NAMED)
 def stats_over_everything(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     if mode == "train":
@@ -106,12 +106,12 @@ def stats_over_everything(x, gamma, beta, bn_param):
     return gamma * xhat + beta, cache_of(mode, x, mu, var, sqrtvar, xhat, gamma, eps)
 
 
-@mistake("variance of x about zero, mean(x**2), not about the mean")
+@mistake("variance of x about zero, mean(x**2), not about the mean", judged=GENERIC)
 def variance_not_centred(x, gamma, beta, bn_param):
     return plain(x, gamma, beta, bn_param, var_of=lambda x, mu: (x**2).mean(axis=0))
 
 
-@mistake("forgets to subtract the mean: xhat = x / sqrt(var + eps)")
+@mistake("forgets to subtract the mean: xhat = x / sqrt(var + eps)", judged=MISNAMED)
 def mean_not_subtracted(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     if mode == "train":
@@ -124,37 +124,37 @@ def mean_not_subtracted(x, gamma, beta, bn_param):
     return gamma * xhat + beta, cache_of(mode, x, mu, var, sqrtvar, xhat, gamma, eps)
 
 
-@mistake("gamma and beta swapped: beta * xhat + gamma")
+@mistake("gamma and beta swapped: beta * xhat + gamma", judged=NAMED)
 def gamma_beta_swapped(x, gamma, beta, bn_param):
     out, cache = plain(x, gamma, beta, bn_param)
     return beta * cache.xhat + gamma, cache
 
 
-@mistake("shift before scale: gamma * (xhat + beta)")
+@mistake("shift before scale: gamma * (xhat + beta)", judged=NAMED)
 def shift_before_scale(x, gamma, beta, bn_param):
     out, cache = plain(x, gamma, beta, bn_param)
     return gamma * (cache.xhat + beta), cache
 
 
-@mistake("returns xhat: gamma and beta never applied")
+@mistake("returns xhat: gamma and beta never applied", judged=NAMED)
 def no_gamma_beta(x, gamma, beta, bn_param):
     out, cache = plain(x, gamma, beta, bn_param)
     return cache.xhat, cache
 
 
-@mistake("subtracts beta: gamma * xhat - beta")
+@mistake("subtracts beta: gamma * xhat - beta", judged=NAMED)
 def beta_subtracted(x, gamma, beta, bn_param):
     out, cache = plain(x, gamma, beta, bn_param)
     return gamma * cache.xhat - beta, cache
 
 
-@mistake("gamma applied to x before normalizing, so it cancels out")
+@mistake("gamma applied to x before normalizing, so it cancels out", judged=GENERIC)
 def gamma_before_normalizing(x, gamma, beta, bn_param):
     out, cache = plain(gamma * x, gamma, beta, bn_param)
     return cache.xhat + beta, cache
 
 
-@mistake("momentum on the new value: (1 - momentum) * running + momentum * batch (PyTorch's sense)")
+@mistake("momentum on the new value: (1 - momentum) * running + momentum * batch (PyTorch's sense)", judged=NAMED)
 def momentum_swapped(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     out, cache = plain(x, gamma, beta, bn_param)
@@ -164,7 +164,7 @@ def momentum_swapped(x, gamma, beta, bn_param):
     return out, cache
 
 
-@mistake("momentum hard-coded to 0.9, bn_param['momentum'] ignored")
+@mistake("momentum hard-coded to 0.9, bn_param['momentum'] ignored", judged=NAMED)
 def momentum_hard_coded(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     out, cache = plain(x, gamma, beta, bn_param)
@@ -173,7 +173,7 @@ def momentum_hard_coded(x, gamma, beta, bn_param):
     return out, cache
 
 
-@mistake("running variance stores the unbiased N/(N-1) variance (PyTorch's convention)")
+@mistake("running variance stores the unbiased N/(N-1) variance (PyTorch's convention)", judged=NAMED)
 def running_var_unbiased(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     out, cache = plain(x, gamma, beta, bn_param)
@@ -183,7 +183,7 @@ def running_var_unbiased(x, gamma, beta, bn_param):
     return out, cache
 
 
-@mistake("running variance stores the standard deviation sqrt(var + eps)")
+@mistake("running variance stores the standard deviation sqrt(var + eps)", judged=GENERIC)
 def running_var_stores_std(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     out, cache = plain(x, gamma, beta, bn_param)
@@ -192,7 +192,7 @@ def running_var_stores_std(x, gamma, beta, bn_param):
     return out, cache
 
 
-@mistake("running statistics computed into local variables, never written back into bn_param")
+@mistake("running statistics computed into local variables, never written back into bn_param", judged=NAMED)
 def running_not_written(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     if mode == "train":
@@ -206,7 +206,7 @@ def running_not_written(x, gamma, beta, bn_param):
     return gamma * xhat + beta, cache_of(mode, x, mu, var, sqrtvar, xhat, gamma, eps)
 
 
-@mistake("only the running mean is updated; running_var stays as it was")
+@mistake("only the running mean is updated; running_var stays as it was", judged=NAMED)
 def running_var_not_updated(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     out, cache = plain(x, gamma, beta, bn_param)
@@ -215,7 +215,7 @@ def running_var_not_updated(x, gamma, beta, bn_param):
     return out, cache
 
 
-@mistake("running statistics overwritten with the batch's, no average")
+@mistake("running statistics overwritten with the batch's, no average", judged=NAMED)
 def running_overwritten(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     out, cache = plain(x, gamma, beta, bn_param)
@@ -224,7 +224,7 @@ def running_overwritten(x, gamma, beta, bn_param):
     return out, cache
 
 
-@mistake("copy-paste: the running variance is averaged with the batch mean")
+@mistake("copy-paste: the running variance is averaged with the batch mean", judged=GENERIC)
 def running_var_from_mean(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     out, cache = plain(x, gamma, beta, bn_param)
@@ -233,7 +233,7 @@ def running_var_from_mean(x, gamma, beta, bn_param):
     return out, cache
 
 
-@mistake("running averages without the (1 - momentum) factor: momentum * running + batch")
+@mistake("running averages without the (1 - momentum) factor: momentum * running + batch", judged=NAMED)
 def running_weights_do_not_add_up(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     out, cache = plain(x, gamma, beta, bn_param)
@@ -243,7 +243,7 @@ def running_weights_do_not_add_up(x, gamma, beta, bn_param):
     return out, cache
 
 
-@mistake("running variance starts at ones when bn_param has none")
+@mistake("running variance starts at ones when bn_param has none", judged=NAMED)
 def running_var_starts_at_ones(x, gamma, beta, bn_param):
     fresh = "running_var" not in bn_param
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
@@ -255,7 +255,7 @@ def running_var_starts_at_ones(x, gamma, beta, bn_param):
     return out, cache
 
 
-@mistake("test mode normalizes with the test batch's own statistics")
+@mistake("test mode normalizes with the test batch's own statistics", judged=NAMED)
 def test_mode_uses_batch_stats(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     mu, var = x.mean(axis=0), x.var(axis=0)
@@ -266,7 +266,7 @@ def test_mode_uses_batch_stats(x, gamma, beta, bn_param):
     return gamma * xhat + beta, cache_of(mode, x, mu, var, sqrtvar, xhat, gamma, eps)
 
 
-@mistake("test mode also updates the running statistics with the test batch")
+@mistake("test mode also updates the running statistics with the test batch", judged=NAMED)
 def test_mode_updates_running(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     out, cache = plain(x, gamma, beta, bn_param)
@@ -274,7 +274,7 @@ def test_mode_updates_running(x, gamma, beta, bn_param):
     return out, cache
 
 
-@mistake("test mode divides by sqrt(running_var), without eps")
+@mistake("test mode divides by sqrt(running_var), without eps", judged=NAMED)
 def test_mode_without_eps(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     out, cache = plain(x, gamma, beta, bn_param)
@@ -283,7 +283,7 @@ def test_mode_without_eps(x, gamma, beta, bn_param):
     return out, cache
 
 
-@mistake("test mode divides by the running variance, not its square root")
+@mistake("test mode divides by the running variance, not its square root", judged=NAMED)
 def test_mode_divides_by_variance(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     out, cache = plain(x, gamma, beta, bn_param)
@@ -292,13 +292,13 @@ def test_mode_divides_by_variance(x, gamma, beta, bn_param):
     return out, cache
 
 
-@mistake("test mode returns the normalized x without gamma and beta")
+@mistake("test mode returns the normalized x without gamma and beta", judged=NAMED)
 def test_mode_no_gamma_beta(x, gamma, beta, bn_param):
     out, cache = plain(x, gamma, beta, bn_param)
     return (cache.xhat if cache.mode == "test" else out), cache
 
 
-@mistake("centres x in place (x -= mu), modifying the caller's array")
+@mistake("centres x in place (x -= mu), modifying the caller's array", judged=NAMED)
 def modifies_x(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     if mode == "train":
@@ -312,20 +312,20 @@ def modifies_x(x, gamma, beta, bn_param):
     return gamma * xhat + beta, cache_of(mode, x + mu, mu, var, sqrtvar, xhat, gamma, eps)
 
 
-@mistake("cache.var holds var + eps")
+@mistake("cache.var holds var + eps", judged=NAMED)
 def cache_var_with_eps(x, gamma, beta, bn_param):
     out, c = plain(x, gamma, beta, bn_param)
     return out, cache_of(c.mode, c.x, c.mu, c.var + c.eps, c.sqrtvar, c.xhat, c.gamma, c.eps)
 
 
-@mistake("cache.ivar holds sqrt(var + eps), cache.sqrtvar its inverse (names swapped)")
+@mistake("cache.ivar holds sqrt(var + eps), cache.sqrtvar its inverse (names swapped)", judged=NAMED)
 def cache_ivar_sqrtvar_swapped(x, gamma, beta, bn_param):
     out, c = plain(x, gamma, beta, bn_param)
     return out, BatchNormCache(mode=c.mode, x=c.x, mu=c.mu, xmu=c.xmu, var=c.var, sqrtvar=c.ivar, ivar=c.sqrtvar,
                                xhat=c.xhat, gamma=c.gamma, eps=c.eps)
 
 
-@mistake("cache.xhat holds the output gamma * xhat + beta")
+@mistake("cache.xhat holds the output gamma * xhat + beta", judged=NAMED)
 def cache_xhat_is_out(x, gamma, beta, bn_param):
     out, c = plain(x, gamma, beta, bn_param)
     return out, cache_of(c.mode, c.x, c.mu, c.var, c.sqrtvar, out, c.gamma, c.eps)

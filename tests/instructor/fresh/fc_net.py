@@ -12,7 +12,7 @@ from cs231n_bn.fc_net import (
 )
 from cs231n_bn.layernorm import layernorm_backward, layernorm_forward
 from cs231n_bn.layers import affine_backward, affine_forward, relu_backward, relu_forward
-from tests.instructor.fresh.entry import Catalogue
+from tests.instructor.fresh.entry import GENERIC, MISNAMED, NAMED, Catalogue
 
 forward = Catalogue("FullyConnectedNet._hidden_forward")
 backward = Catalogue("FullyConnectedNet._hidden_backward")
@@ -32,7 +32,7 @@ def activate(self, z):
     return (relu_forward if self.activation == "relu" else sigmoid_forward)(z)
 
 
-@forward.mistake("activation before the norm: affine -> relu -> norm")
+@forward.mistake("activation before the norm: affine -> relu -> norm", judged=NAMED)
 def activation_before_norm(self, x, i, mode, rng):
     p = self.params
     a, affine_cache = affine_forward(x, p[f"W{i}"], p[f"b{i}"])
@@ -42,7 +42,7 @@ def activation_before_norm(self, x, i, mode, rng):
     return out, HiddenLayerCache(affine_cache, norm_cache, a, activation_cache, dropout_cache)
 
 
-@forward.mistake("bn_param['mode'] never set: batch norm stays in train mode at test time")
+@forward.mistake("bn_param['mode'] never set: batch norm stays in train mode at test time", judged=NAMED)
 def mode_not_passed(self, x, i, mode, rng):
     p = self.params
     a, affine_cache = affine_forward(x, p[f"W{i}"], p[f"b{i}"])
@@ -58,7 +58,7 @@ def mode_not_passed(self, x, i, mode, rng):
     return out, HiddenLayerCache(affine_cache, norm_cache, z, activation_cache, dropout_cache)
 
 
-@forward.mistake("layer norm configured, batch norm called")
+@forward.mistake("layer norm configured, batch norm called", judged=MISNAMED)
 def layernorm_runs_batchnorm(self, x, i, mode, rng):
     p = self.params
     a, affine_cache = affine_forward(x, p[f"W{i}"], p[f"b{i}"])
@@ -72,7 +72,7 @@ def layernorm_runs_batchnorm(self, x, i, mode, rng):
     return out, HiddenLayerCache(affine_cache, norm_cache, z, activation_cache, dropout_cache)
 
 
-@forward.mistake("layer i uses the running statistics of layer i+1 (bn_params[i], off by one)")
+@forward.mistake("layer i uses the running statistics of layer i+1 (bn_params[i], off by one)", judged=NAMED)
 def bn_params_off_by_one(self, x, i, mode, rng):
     p = self.params
     a, affine_cache = affine_forward(x, p[f"W{i}"], p[f"b{i}"])
@@ -87,7 +87,7 @@ def bn_params_off_by_one(self, x, i, mode, rng):
     return out, HiddenLayerCache(affine_cache, norm_cache, z, activation_cache, dropout_cache)
 
 
-@forward.mistake("dropout before the activation")
+@forward.mistake("dropout before the activation", judged=NAMED)
 def dropout_before_activation(self, x, i, mode, rng):
     p = self.params
     a, affine_cache = affine_forward(x, p[f"W{i}"], p[f"b{i}"])
@@ -97,7 +97,7 @@ def dropout_before_activation(self, x, i, mode, rng):
     return out, HiddenLayerCache(affine_cache, norm_cache, z, activation_cache, dropout_cache)
 
 
-@forward.mistake("dropout always in train mode, also at test time")
+@forward.mistake("dropout always in train mode, also at test time", judged=NAMED)
 def dropout_at_test_time(self, x, i, mode, rng):
     p = self.params
     a, affine_cache = affine_forward(x, p[f"W{i}"], p[f"b{i}"])
@@ -107,7 +107,7 @@ def dropout_at_test_time(self, x, i, mode, rng):
     return out, HiddenLayerCache(affine_cache, norm_cache, z, activation_cache, dropout_cache)
 
 
-@forward.mistake("relu whatever self.activation says")
+@forward.mistake("relu whatever self.activation says", judged=NAMED)
 def always_relu(self, x, i, mode, rng):
     p = self.params
     a, affine_cache = affine_forward(x, p[f"W{i}"], p[f"b{i}"])
@@ -117,7 +117,7 @@ def always_relu(self, x, i, mode, rng):
     return out, HiddenLayerCache(affine_cache, norm_cache, z, activation_cache, dropout_cache)
 
 
-@forward.mistake("cache.z holds the activation's output instead of its input")
+@forward.mistake("cache.z holds the activation's output instead of its input", judged=NAMED)
 def z_is_activation_output(self, x, i, mode, rng):
     p = self.params
     a, affine_cache = affine_forward(x, p[f"W{i}"], p[f"b{i}"])
@@ -127,7 +127,7 @@ def z_is_activation_output(self, x, i, mode, rng):
     return out, HiddenLayerCache(affine_cache, norm_cache, h, activation_cache, dropout_cache)
 
 
-@forward.mistake("gamma passed for beta too: batchnorm_forward(a, gamma, gamma, ...)")
+@forward.mistake("gamma passed for beta too: batchnorm_forward(a, gamma, gamma, ...)", judged=MISNAMED)
 def gamma_for_beta(self, x, i, mode, rng):
     p = self.params
     a, affine_cache = affine_forward(x, p[f"W{i}"], p[f"b{i}"])
@@ -142,7 +142,7 @@ def gamma_for_beta(self, x, i, mode, rng):
     return out, HiddenLayerCache(affine_cache, norm_cache, z, activation_cache, dropout_cache)
 
 
-@forward.mistake("layer norm branch forgotten: no normalization with normalization='layernorm'")
+@forward.mistake("layer norm branch forgotten: no normalization with normalization='layernorm'", judged=NAMED)
 def layernorm_skipped(self, x, i, mode, rng):
     p = self.params
     a, affine_cache = affine_forward(x, p[f"W{i}"], p[f"b{i}"])
@@ -152,7 +152,7 @@ def layernorm_skipped(self, x, i, mode, rng):
     return out, HiddenLayerCache(affine_cache, norm_cache, z, activation_cache, dropout_cache)
 
 
-@forward.mistake("the layer's bias b skipped: a = x @ W")
+@forward.mistake("the layer's bias b skipped: a = x @ W", judged=GENERIC)
 def bias_skipped(self, x, i, mode, rng):
     p = self.params
     a, affine_cache = affine_forward(x, p[f"W{i}"], np.zeros_like(p[f"b{i}"]))
@@ -194,7 +194,7 @@ def norm_backward(self, dz, cache, i, grads):
     return da
 
 
-@backward.mistake("regularization added to dgamma: grads['gamma'] += reg * gamma")
+@backward.mistake("regularization added to dgamma: grads['gamma'] += reg * gamma", judged=NAMED)
 def reg_on_gamma(self, dout, cache, i, grads):
     dz = activation_backward(self, dropout_backward(dout, cache.dropout), cache)
     da = norm_backward(self, dz, cache, i, grads)
@@ -204,7 +204,7 @@ def reg_on_gamma(self, dout, cache, i, grads):
     return dx
 
 
-@backward.mistake("regularization gradient added here as well as in loss(): reg * W twice")
+@backward.mistake("regularization gradient added here as well as in loss(): reg * W twice", judged=NAMED)
 def reg_twice(self, dout, cache, i, grads):
     dz = activation_backward(self, dropout_backward(dout, cache.dropout), cache)
     da = norm_backward(self, dz, cache, i, grads)
@@ -213,7 +213,7 @@ def reg_twice(self, dout, cache, i, grads):
     return dx
 
 
-@backward.mistake("dgamma and dbeta stored under each other's names")
+@backward.mistake("dgamma and dbeta stored under each other's names", judged=GENERIC)
 def gamma_beta_names_swapped(self, dout, cache, i, grads):
     dz = activation_backward(self, dropout_backward(dout, cache.dropout), cache)
     da = norm_backward(self, dz, cache, i, grads)
@@ -223,14 +223,14 @@ def gamma_beta_names_swapped(self, dout, cache, i, grads):
     return dx
 
 
-@backward.mistake("the activation's backward pass skipped")
+@backward.mistake("the activation's backward pass skipped", judged=GENERIC)
 def activation_skipped(self, dout, cache, i, grads):
     da = norm_backward(self, dropout_backward(dout, cache.dropout), cache, i, grads)
     dx, grads[f"W{i}"], grads[f"b{i}"] = affine_backward(da, cache.affine)
     return dx
 
 
-@backward.mistake("dropout's backward pass skipped")
+@backward.mistake("dropout's backward pass skipped", judged=GENERIC)
 def dropout_skipped(self, dout, cache, i, grads):
     dz = activation_backward(self, dout, cache)
     da = norm_backward(self, dz, cache, i, grads)
@@ -238,7 +238,7 @@ def dropout_skipped(self, dout, cache, i, grads):
     return dx
 
 
-@backward.mistake("norm backward before the activation's (the forward order, not reversed)")
+@backward.mistake("norm backward before the activation's (the forward order, not reversed)", judged=GENERIC)
 def norm_before_activation(self, dout, cache, i, grads):
     dh = dropout_backward(dout, cache.dropout)
     dn = norm_backward(self, dh, cache, i, grads)
@@ -247,7 +247,7 @@ def norm_before_activation(self, dout, cache, i, grads):
     return dx
 
 
-@backward.mistake("batch norm's backward for layer norm too")
+@backward.mistake("batch norm's backward for layer norm too", judged=NAMED)
 def layernorm_uses_batchnorm_backward(self, dout, cache, i, grads):
     dz = activation_backward(self, dropout_backward(dout, cache.dropout), cache)
     if self.normalization in ("batchnorm", "layernorm"):
@@ -258,7 +258,7 @@ def layernorm_uses_batchnorm_backward(self, dout, cache, i, grads):
     return dx
 
 
-@backward.mistake("the norm's backward skipped: dz passed straight to the affine layer")
+@backward.mistake("the norm's backward skipped: dz passed straight to the affine layer", judged=GENERIC)
 def norm_skipped(self, dout, cache, i, grads):
     dz = activation_backward(self, dropout_backward(dout, cache.dropout), cache)
     if self.normalization is not None:
@@ -268,7 +268,7 @@ def norm_skipped(self, dout, cache, i, grads):
     return dx
 
 
-@backward.mistake("relu's backward used with the sigmoid activation")
+@backward.mistake("relu's backward used with the sigmoid activation", judged=GENERIC)
 def always_relu_backward(self, dout, cache, i, grads):
     dh = dropout_backward(dout, cache.dropout)
     dz = dh * (cache.z > 0)
@@ -277,7 +277,7 @@ def always_relu_backward(self, dout, cache, i, grads):
     return dx
 
 
-@backward.mistake("dropout's gradient divided by the keep ratio a second time")
+@backward.mistake("dropout's gradient divided by the keep ratio a second time", judged=GENERIC)
 def dropout_scaled_twice(self, dout, cache, i, grads):
     dh = dropout_backward(dout, cache.dropout)
     if cache.dropout.mask is not None:
@@ -288,7 +288,7 @@ def dropout_scaled_twice(self, dout, cache, i, grads):
     return dx
 
 
-@backward.mistake("returns the gradient of the affine output (da) instead of the layer's input (dx)")
+@backward.mistake("returns the gradient of the affine output (da) instead of the layer's input (dx)", judged=GENERIC)
 def returns_da(self, dout, cache, i, grads):
     dz = activation_backward(self, dropout_backward(dout, cache.dropout), cache)
     da = norm_backward(self, dz, cache, i, grads)

@@ -3,7 +3,7 @@
 import numpy as np
 
 from cs231n_bn.spatial import GroupNormCache
-from tests.instructor.fresh.entry import Catalogue
+from tests.instructor.fresh.entry import GENERIC, NAMED, Catalogue
 
 forward = Catalogue("spatial_groupnorm_forward")
 backward = Catalogue("spatial_groupnorm_backward")
@@ -42,38 +42,38 @@ def normalized(x, axes, eps):
     return (x - x.mean(axis=axes, keepdims=True)) / np.sqrt(x.var(axis=axes, keepdims=True) + eps)
 
 
-@forward.mistake("interleaved groups: channel c in group c % G (reshape (N, C/G, G, H, W), stats over axes 1, 3, 4)")
+@forward.mistake("interleaved groups: channel c in group c % G (reshape (N, C/G, G, H, W), stats over axes 1, 3, 4)", judged=NAMED)
 def interleaved_groups(x, gamma, beta, G, gn_param):
     N, C, H, W = x.shape
     xhat = normalized(x.reshape(N, C // G, G, H, W), (1, 3, 4), gn_param.get("eps", 1e-5)).reshape(N, C, H, W)
     return per_channel(gamma, C) * xhat + per_channel(beta, C), right_cache(x, gamma, G, gn_param)
 
 
-@forward.mistake("G read as the group size: C/G groups of G channels")
+@forward.mistake("G read as the group size: C/G groups of G channels", judged=GENERIC)
 def g_is_group_size(x, gamma, beta, G, gn_param):
     return gn(x, gamma, beta, x.shape[1] // G, gn_param)
 
 
-@forward.mistake("statistics over the group's channels at each position, not over H and W too")
+@forward.mistake("statistics over the group's channels at each position, not over H and W too", judged=GENERIC)
 def stats_per_position(x, gamma, beta, G, gn_param):
     N, C, H, W = x.shape
     xhat = normalized(x.reshape(N, G, C // G, H, W), 2, gn_param.get("eps", 1e-5)).reshape(N, C, H, W)
     return per_channel(gamma, C) * xhat + per_channel(beta, C), right_cache(x, gamma, G, gn_param)
 
 
-@forward.mistake("statistics per channel over H and W (instance norm whatever G)")
+@forward.mistake("statistics per channel over H and W (instance norm whatever G)", judged=NAMED)
 def per_channel_stats(x, gamma, beta, G, gn_param):
     C = x.shape[1]
     xhat = normalized(x, (2, 3), gn_param.get("eps", 1e-5))
     return per_channel(gamma, C) * xhat + per_channel(beta, C), right_cache(x, gamma, G, gn_param)
 
 
-@forward.mistake("statistics over the whole sample (layer norm whatever G)")
+@forward.mistake("statistics over the whole sample (layer norm whatever G)", judged=NAMED)
 def per_sample_stats(x, gamma, beta, G, gn_param):
     return gn(x, gamma, beta, 1, gn_param)
 
 
-@forward.mistake("groups taken across the batch: x.reshape(G, -1), statistics mixing samples")
+@forward.mistake("groups taken across the batch: x.reshape(G, -1), statistics mixing samples", judged=GENERIC)
 def groups_across_batch(x, gamma, beta, G, gn_param):
     N, C, H, W = x.shape
     xg = x.transpose(1, 0, 2, 3).reshape(G, -1)
@@ -81,7 +81,7 @@ def groups_across_batch(x, gamma, beta, G, gn_param):
     return per_channel(gamma, C) * xhat + per_channel(beta, C), right_cache(x, gamma, G, gn_param)
 
 
-@forward.mistake("channels moved last, then reshape (N, G, -1): each group mixes positions and channels")
+@forward.mistake("channels moved last, then reshape (N, G, -1): each group mixes positions and channels", judged=GENERIC)
 def transpose_then_reshape(x, gamma, beta, G, gn_param):
     N, C, H, W = x.shape
     xl = x.transpose(0, 2, 3, 1)
@@ -89,24 +89,24 @@ def transpose_then_reshape(x, gamma, beta, G, gn_param):
     return per_channel(gamma, C) * xhat + per_channel(beta, C), right_cache(x, gamma, G, gn_param)
 
 
-@forward.mistake("unbiased variance within each group")
+@forward.mistake("unbiased variance within each group", judged=NAMED)
 def unbiased(x, gamma, beta, G, gn_param):
     return gn(x, gamma, beta, G, gn_param, ddof=1)
 
 
-@forward.mistake("eps outside the square root")
+@forward.mistake("eps outside the square root", judged=NAMED)
 def eps_outside(x, gamma, beta, G, gn_param):
     return gn(x, gamma, beta, G, gn_param, eps_inside=False)
 
 
-@forward.mistake("output left in the (N, G, M) layout of the groups")
+@forward.mistake("output left in the (N, G, M) layout of the groups", judged=NAMED)
 def output_in_group_layout(x, gamma, beta, G, gn_param):
     N, C, H, W = x.shape
     out, cache = gn(x, gamma, beta, G, gn_param)
     return out.reshape(N, G, -1), cache
 
 
-@forward.mistake("gamma and beta one per group: the first G entries, broadcast over each group")
+@forward.mistake("gamma and beta one per group: the first G entries, broadcast over each group", judged=NAMED)
 def gamma_per_group(x, gamma, beta, G, gn_param):
     N, C, H, W = x.shape
     _, cache = gn(x, gamma, beta, G, gn_param)
@@ -114,19 +114,19 @@ def gamma_per_group(x, gamma, beta, G, gn_param):
     return (g * cache.xhat + b).reshape(N, C, H, W), cache
 
 
-@forward.mistake("gamma and beta swapped")
+@forward.mistake("gamma and beta swapped", judged=NAMED)
 def gamma_beta_swapped(x, gamma, beta, G, gn_param):
     return gn(x, beta, gamma, G, gn_param)
 
 
-@forward.mistake("gamma and beta not applied")
+@forward.mistake("gamma and beta not applied", judged=NAMED)
 def no_gamma_beta(x, gamma, beta, G, gn_param):
     N, C, H, W = x.shape
     _, cache = gn(x, gamma, beta, G, gn_param)
     return cache.xhat.reshape(N, C, H, W), cache
 
 
-@forward.mistake("gamma[None, :, None] (shape (1, C, 1)) broadcast against (N, C, H, W)")
+@forward.mistake("gamma[None, :, None] (shape (1, C, 1)) broadcast against (N, C, H, W)", judged=GENERIC)
 def gamma_three_axes(x, gamma, beta, G, gn_param):
     N, C, H, W = x.shape
     _, cache = gn(x, gamma, beta, G, gn_param)
@@ -176,45 +176,45 @@ def grads(dout, cache, M_divisor=None, mean_axis=2, gamma_inside=True, with_mean
     return dx, (dout * xhat4).sum(axis=(0, 2, 3)).reshape(shape), dout.sum(axis=(0, 2, 3)).reshape(shape)
 
 
-@backward.mistake("gamma applied outside the group means: gamma ivar (dout - mean(dout) - xhat mean(dout xhat))")
+@backward.mistake("gamma applied outside the group means: gamma ivar (dout - mean(dout) - xhat mean(dout xhat))", judged=GENERIC)
 def gamma_outside_means(dout, cache):
     return grads(dout, cache, gamma_inside=False)
 
 
-@backward.mistake("the group's count M taken as H*W instead of (C/G)*H*W")
+@backward.mistake("the group's count M taken as H*W instead of (C/G)*H*W", judged=GENERIC)
 def count_positions_only(dout, cache):
     N, C, H, W = dout.shape
     return grads(dout, cache, M_divisor=H * W)
 
 
-@backward.mistake("means over the groups (axis 1 of (N, G, M)) instead of within each group")
+@backward.mistake("means over the groups (axis 1 of (N, G, M)) instead of within each group", judged=GENERIC)
 def means_over_groups(dout, cache):
     return grads(dout, cache, mean_axis=1, M_divisor=cache.G)
 
 
-@backward.mistake("the variance term xhat mean(dxhat xhat) dropped")
+@backward.mistake("the variance term xhat mean(dxhat xhat) dropped", judged=NAMED)
 def variance_term_dropped(dout, cache):
     return grads(dout, cache, with_var=False)
 
 
-@backward.mistake("the mean term mean(dxhat) dropped")
+@backward.mistake("the mean term mean(dxhat) dropped", judged=NAMED)
 def mean_term_dropped(dout, cache):
     return grads(dout, cache, with_mean=False)
 
 
-@backward.mistake("ivar squared")
+@backward.mistake("ivar squared", judged=NAMED)
 def ivar_squared(dout, cache):
     return grads(dout, cache, ivar_power=2)
 
 
-@backward.mistake("dgamma and dbeta summed over the batch only, left per position")
+@backward.mistake("dgamma and dbeta summed over the batch only, left per position", judged=NAMED)
 def params_per_position(dout, cache):
     N, C, H, W = dout.shape
     dx, _, _ = grads(dout, cache)
     return dx, (dout * cache.xhat.reshape(N, C, H, W)).sum(axis=0), dout.sum(axis=0)
 
 
-@backward.mistake("dgamma and dbeta summed per group, shape (G,)")
+@backward.mistake("dgamma and dbeta summed per group, shape (G,)", judged=NAMED)
 def params_per_group(dout, cache):
     N, C, H, W = dout.shape
     dx, _, _ = grads(dout, cache)
@@ -222,19 +222,19 @@ def params_per_group(dout, cache):
     return dx, (dout * xhat4).reshape(N, cache.G, -1).sum(axis=(0, 2)), dout.reshape(N, cache.G, -1).sum(axis=(0, 2))
 
 
-@backward.mistake("dgamma and dbeta always (C,), even when gamma came in CS231n's (1, C, 1, 1)")
+@backward.mistake("dgamma and dbeta always (C,), even when gamma came in CS231n's (1, C, 1, 1)", judged=NAMED)
 def params_always_flat(dout, cache):
     dx, dgamma, dbeta = grads(dout, cache)
     return dx, dgamma.ravel(), dbeta.ravel()
 
 
-@backward.mistake("dgamma from x instead of xhat")
+@backward.mistake("dgamma from x instead of xhat", judged=NAMED)
 def dgamma_from_x(dout, cache):
     dx, _, dbeta = grads(dout, cache)
     return dx, (dout * cache.x).sum(axis=(0, 2, 3)).reshape(np.shape(cache.gamma)), dbeta
 
 
-@backward.mistake("gamma folded in per group (its mean over the group's channels) instead of per channel")
+@backward.mistake("gamma folded in per group (its mean over the group's channels) instead of per channel", judged=GENERIC)
 def gamma_per_group_mean(dout, cache):
     N, C, H, W = dout.shape
     G = cache.G
@@ -246,7 +246,7 @@ def gamma_per_group_mean(dout, cache):
     return dx.reshape(N, C, H, W), dgamma, dbeta
 
 
-@backward.mistake("dxhat reshaped (N, -1, G): the groups' entries scrambled")
+@backward.mistake("dxhat reshaped (N, -1, G): the groups' entries scrambled", judged=GENERIC)
 def dxhat_wrong_reshape(dout, cache):
     N, C, H, W = dout.shape
     G = cache.G

@@ -4,7 +4,7 @@ import numpy as np
 
 from cs231n_bn.batchnorm import batchnorm_backward_alt, batchnorm_forward
 from cs231n_bn.layernorm import LayerNormCache
-from tests.instructor.fresh.entry import Catalogue
+from tests.instructor.fresh.entry import GENERIC, NAMED, Catalogue
 
 forward = Catalogue("layernorm_forward")
 backward = Catalogue("layernorm_backward")
@@ -27,12 +27,12 @@ def ln(x, gamma, beta, ln_param, axis=1, ddof=0, eps_inside=True):
     return gamma * xhat + beta, ln_cache(x, mu, var, ivar, xhat, gamma, eps)
 
 
-@forward.mistake("statistics over the batch (axis=0): batch norm, not layer norm")
+@forward.mistake("statistics over the batch (axis=0): batch norm, not layer norm", judged=NAMED)
 def over_batch(x, gamma, beta, ln_param):
     return ln(x, gamma, beta, ln_param, axis=0)
 
 
-@forward.mistake("mean and variance without keepdims, so x - mu broadcasts along the wrong axis")
+@forward.mistake("mean and variance without keepdims, so x - mu broadcasts along the wrong axis", judged=NAMED)
 def without_keepdims(x, gamma, beta, ln_param):
     eps = eps_of(ln_param)
     mu, var = x.mean(axis=1), x.var(axis=1)
@@ -40,17 +40,17 @@ def without_keepdims(x, gamma, beta, ln_param):
     return gamma * xhat + beta, ln_cache(x, mu, var, 1 / np.sqrt(var + eps), xhat, gamma, eps)
 
 
-@forward.mistake("unbiased variance (ddof=1) over each sample's features")
+@forward.mistake("unbiased variance (ddof=1) over each sample's features", judged=NAMED)
 def unbiased(x, gamma, beta, ln_param):
     return ln(x, gamma, beta, ln_param, ddof=1)
 
 
-@forward.mistake("eps outside the square root")
+@forward.mistake("eps outside the square root", judged=NAMED)
 def eps_outside(x, gamma, beta, ln_param):
     return ln(x, gamma, beta, ln_param, eps_inside=False)
 
 
-@forward.mistake("batch norm reused on x.T with gamma and beta passed along (they now line up with the batch)")
+@forward.mistake("batch norm reused on x.T with gamma and beta passed along (they now line up with the batch)", judged=NAMED)
 def batchnorm_on_transpose_with_gamma(x, gamma, beta, ln_param):
     outT, _ = batchnorm_forward(x.T, gamma, beta, {"mode": "train", "eps": eps_of(ln_param)})
     out = outT.T
@@ -59,7 +59,7 @@ def batchnorm_on_transpose_with_gamma(x, gamma, beta, ln_param):
     return out, ln_cache(x, mu, var, ivar, (x - mu) * ivar, gamma, eps_of(ln_param))
 
 
-@forward.mistake("x.reshape(D, N) instead of x.T before normalizing over axis 0")
+@forward.mistake("x.reshape(D, N) instead of x.T before normalizing over axis 0", judged=GENERIC)
 def reshape_not_transpose(x, gamma, beta, ln_param):
     N, D = x.shape
     eps = eps_of(ln_param)
@@ -69,19 +69,19 @@ def reshape_not_transpose(x, gamma, beta, ln_param):
     return gamma * xhat + beta, ln_cache(x, mu, var, 1 / np.sqrt(var + eps), xhat, gamma, eps)
 
 
-@forward.mistake("gamma and beta swapped")
+@forward.mistake("gamma and beta swapped", judged=NAMED)
 def gamma_beta_swapped(x, gamma, beta, ln_param):
     out, cache = ln(x, gamma, beta, ln_param)
     return beta * cache.xhat + gamma, cache
 
 
-@forward.mistake("gamma and beta not applied")
+@forward.mistake("gamma and beta not applied", judged=NAMED)
 def no_gamma_beta(x, gamma, beta, ln_param):
     out, cache = ln(x, gamma, beta, ln_param)
     return cache.xhat, cache
 
 
-@forward.mistake("variance about zero: mean(x**2) over the features")
+@forward.mistake("variance about zero: mean(x**2) over the features", judged=GENERIC)
 def variance_not_centred(x, gamma, beta, ln_param):
     eps = eps_of(ln_param)
     mu = x.mean(axis=1, keepdims=True)
@@ -91,12 +91,12 @@ def variance_not_centred(x, gamma, beta, ln_param):
     return gamma * xhat + beta, ln_cache(x, mu, var, ivar, xhat, gamma, eps)
 
 
-@forward.mistake("one mean and variance over the whole batch")
+@forward.mistake("one mean and variance over the whole batch", judged=NAMED)
 def over_everything(x, gamma, beta, ln_param):
     return ln(x, gamma, beta, ln_param, axis=None)
 
 
-@forward.mistake("copied batch norm's test branch: no normalization when ln_param['mode'] is 'test'")
+@forward.mistake("copied batch norm's test branch: no normalization when ln_param['mode'] is 'test'", judged=NAMED)
 def test_mode_skips_normalization(x, gamma, beta, ln_param):
     out, cache = ln(x, gamma, beta, ln_param)
     if ln_param.get("mode") == "test":
@@ -104,13 +104,13 @@ def test_mode_skips_normalization(x, gamma, beta, ln_param):
     return out, cache
 
 
-@forward.mistake("cache.ivar holds sqrt(var + eps)")
+@forward.mistake("cache.ivar holds sqrt(var + eps)", judged=NAMED)
 def cache_ivar_is_sqrt(x, gamma, beta, ln_param):
     out, c = ln(x, gamma, beta, ln_param)
     return out, ln_cache(c.x, c.mu, c.var, 1 / c.ivar, c.xhat, c.gamma, c.eps)
 
 
-@forward.mistake("divides by the variance, not the standard deviation")
+@forward.mistake("divides by the variance, not the standard deviation", judged=NAMED)
 def divides_by_variance(x, gamma, beta, ln_param):
     eps = eps_of(ln_param)
     mu, var = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
@@ -152,58 +152,58 @@ def params(dout, cache):
     return np.sum(dout * cache.xhat, axis=0), dout.sum(axis=0)
 
 
-@backward.mistake("batch norm's closed form copied unchanged: means over the batch (axis=0)")
+@backward.mistake("batch norm's closed form copied unchanged: means over the batch (axis=0)", judged=GENERIC)
 def batch_axis_means(dout, cache):
     dgamma, dbeta = params(dout, cache)
     return dx_mean_form(dout * cache.gamma, cache.xhat, cache.ivar, axis=0), dgamma, dbeta
 
 
-@backward.mistake("gamma applied outside the means: gamma ivar (dout - mean(dout) - xhat mean(dout xhat))")
+@backward.mistake("gamma applied outside the means: gamma ivar (dout - mean(dout) - xhat mean(dout xhat))", judged=GENERIC)
 def gamma_outside_means(dout, cache):
     dgamma, dbeta = params(dout, cache)
     return cache.gamma * dx_mean_form(dout, cache.xhat, cache.ivar), dgamma, dbeta
 
 
-@backward.mistake("gamma forgotten: dxhat = dout")
+@backward.mistake("gamma forgotten: dxhat = dout", judged=NAMED)
 def without_gamma(dout, cache):
     dgamma, dbeta = params(dout, cache)
     return dx_mean_form(dout, cache.xhat, cache.ivar), dgamma, dbeta
 
 
-@backward.mistake("dgamma and dbeta summed over the features (axis=1)")
+@backward.mistake("dgamma and dbeta summed over the features (axis=1)", judged=NAMED)
 def params_over_features(dout, cache):
     dx = dx_mean_form(dout * cache.gamma, cache.xhat, cache.ivar)
     return dx, np.sum(dout * cache.xhat, axis=1), dout.sum(axis=1)
 
 
-@backward.mistake("dgamma and dbeta as means over the batch")
+@backward.mistake("dgamma and dbeta as means over the batch", judged=NAMED)
 def params_means(dout, cache):
     dx = dx_mean_form(dout * cache.gamma, cache.xhat, cache.ivar)
     return dx, np.mean(dout * cache.xhat, axis=0), dout.mean(axis=0)
 
 
-@backward.mistake("the variance term xhat mean(dxhat xhat) dropped")
+@backward.mistake("the variance term xhat mean(dxhat xhat) dropped", judged=NAMED)
 def variance_term_dropped(dout, cache):
     dgamma, dbeta = params(dout, cache)
     dxhat = dout * cache.gamma
     return cache.ivar * (dxhat - dxhat.mean(axis=1, keepdims=True)), dgamma, dbeta
 
 
-@backward.mistake("the mean term mean(dxhat) dropped")
+@backward.mistake("the mean term mean(dxhat) dropped", judged=NAMED)
 def mean_term_dropped(dout, cache):
     dgamma, dbeta = params(dout, cache)
     dxhat = dout * cache.gamma
     return cache.ivar * (dxhat - cache.xhat * (dxhat * cache.xhat).mean(axis=1, keepdims=True)), dgamma, dbeta
 
 
-@backward.mistake("divides the sums by D - 1")
+@backward.mistake("divides the sums by D - 1", judged=NAMED)
 def d_minus_1(dout, cache):
     dgamma, dbeta = params(dout, cache)
     D = dout.shape[1]
     return dx_mean_form(dout * cache.gamma, cache.xhat, cache.ivar, divisor=D - 1), dgamma, dbeta
 
 
-@backward.mistake("means over the features without keepdims ((N,) broadcast against the D columns)")
+@backward.mistake("means over the features without keepdims ((N,) broadcast against the D columns)", judged=NAMED)
 def means_without_keepdims(dout, cache):
     dgamma, dbeta = params(dout, cache)
     dxhat = dout * cache.gamma
@@ -211,13 +211,13 @@ def means_without_keepdims(dout, cache):
     return dx, dgamma, dbeta
 
 
-@backward.mistake("dx = gamma * ivar * dout: the per-sample statistics treated as constants")
+@backward.mistake("dx = gamma * ivar * dout: the per-sample statistics treated as constants", judged=NAMED)
 def statistics_constant(dout, cache):
     dgamma, dbeta = params(dout, cache)
     return cache.gamma * cache.ivar * dout, dgamma, dbeta
 
 
-@backward.mistake("batch norm's backward on the transposed arrays, gamma never folded into dout (the transposed cache has gamma 1)")
+@backward.mistake("batch norm's backward on the transposed arrays, gamma never folded into dout (the transposed cache has gamma 1)", judged=NAMED)
 def batchnorm_backward_on_transpose(dout, cache):
     from cs231n_bn.batchnorm import BatchNormCache
 
@@ -231,7 +231,7 @@ def batchnorm_backward_on_transpose(dout, cache):
     return dxT.T, dgamma, dbeta
 
 
-@backward.mistake("ivar squared in dx")
+@backward.mistake("ivar squared in dx", judged=NAMED)
 def ivar_squared(dout, cache):
     dgamma, dbeta = params(dout, cache)
     return dx_mean_form(dout * cache.gamma, cache.xhat, cache.ivar**2), dgamma, dbeta

@@ -3,7 +3,7 @@
 import numpy as np
 
 from cs231n_bn.optim import _config
-from tests.instructor.fresh.entry import MISSED, Catalogue
+from tests.instructor.fresh.entry import GENERIC, MISSED, NAMED, Catalogue
 
 catalogue = Catalogue("sgd_momentum")
 mistake, correct = catalogue.mistake, catalogue.correct
@@ -21,14 +21,14 @@ def store(w, v, next_w, config):
     return next_w.astype(w.dtype, copy=False), config
 
 
-@mistake("dampened momentum: v = momentum v + (1 - momentum) dw, w -= learning_rate v")
+@mistake("dampened momentum: v = momentum v + (1 - momentum) dw, w -= learning_rate v", judged=GENERIC)
 def dampened(w, dw, config=None):
     config, lr, mu, v = read(w, dw, config)
     v = mu * v + (1 - mu) * dw
     return store(w, v, w - lr * v, config)
 
 
-@mistake("velocity starts at ones when config has none")
+@mistake("velocity starts at ones when config has none", judged=NAMED)
 def velocity_starts_at_ones(w, dw, config=None):
     config = {} if config is None else config
     config.setdefault("velocity", np.ones_like(w))
@@ -37,28 +37,28 @@ def velocity_starts_at_ones(w, dw, config=None):
     return store(w, v, w + v, config)
 
 
-@mistake("Nesterov's look-ahead step: w + momentum v_new - learning_rate dw")
+@mistake("Nesterov's look-ahead step: w + momentum v_new - learning_rate dw", judged=NAMED)
 def nesterov(w, dw, config=None):
     config, lr, mu, v = read(w, dw, config)
     v_new = mu * v - lr * dw
     return store(w, v_new, w + mu * v_new - lr * dw, config)
 
 
-@mistake("velocity stored with the opposite sign: v = momentum v + learning_rate dw, w -= v")
+@mistake("velocity stored with the opposite sign: v = momentum v + learning_rate dw, w -= v", judged=NAMED)
 def velocity_sign(w, dw, config=None):
     config, lr, mu, v = read(w, dw, config)
     v = mu * v + lr * dw
     return store(w, v, w - v, config)
 
 
-@mistake("the new velocity never stored in config")
+@mistake("the new velocity never stored in config", judged=NAMED)
 def velocity_not_stored(w, dw, config=None):
     config, lr, mu, v = read(w, dw, config)
     v_new = mu * v - lr * dw
     return (w + v_new).astype(w.dtype, copy=False), config
 
 
-@mistake("step taken with the old velocity, then the velocity updated")
+@mistake("step taken with the old velocity, then the velocity updated", judged=NAMED)
 def step_with_old_velocity(w, dw, config=None):
     config, lr, mu, v = read(w, dw, config)
     next_w = w + v
@@ -66,28 +66,28 @@ def step_with_old_velocity(w, dw, config=None):
     return store(w, v, next_w, config)
 
 
-@mistake("momentum hard-coded to 0.9")
+@mistake("momentum hard-coded to 0.9", judged=NAMED)
 def momentum_hard_coded(w, dw, config=None):
     config, lr, mu, v = read(w, dw, config)
     v = 0.9 * v - lr * dw
     return store(w, v, w + v, config)
 
 
-@mistake("learning rate applied twice: v = momentum v - learning_rate dw, w += learning_rate v")
+@mistake("learning rate applied twice: v = momentum v - learning_rate dw, w += learning_rate v", judged=NAMED)
 def learning_rate_twice(w, dw, config=None):
     config, lr, mu, v = read(w, dw, config)
     v = mu * v - lr * dw
     return store(w, v, w + lr * v, config)
 
 
-@mistake("learning rate on the velocity instead of the gradient: v = learning_rate (momentum v - dw)")
+@mistake("learning rate on the velocity instead of the gradient: v = learning_rate (momentum v - dw)", judged=GENERIC)
 def learning_rate_on_velocity(w, dw, config=None):
     config, lr, mu, v = read(w, dw, config)
     v = lr * (mu * v - dw)
     return store(w, v, w + v, config)
 
 
-@mistake("w updated in place (w += v), the caller's array modified")
+@mistake("w updated in place (w += v), the caller's array modified", judged=NAMED)
 def in_place(w, dw, config=None):
     config, lr, mu, v = read(w, dw, config)
     v = mu * v - lr * dw
@@ -102,7 +102,7 @@ def config_copied(w, dw, config=None):
     return store(w, v, w + v, config)
 
 
-@mistake("momentum and learning rate exchanged: v = learning_rate v - momentum dw")
+@mistake("momentum and learning rate exchanged: v = learning_rate v - momentum dw", judged=NAMED)
 def hyperparameters_exchanged(w, dw, config=None):
     config, lr, mu, v = read(w, dw, config)
     v = lr * v - mu * dw

@@ -4,7 +4,7 @@ import numpy as np
 
 from cs231n_bn.batchnorm import batchnorm_backward_alt, batchnorm_forward
 from cs231n_bn.spatial import SpatialBatchNormCache
-from tests.instructor.fresh.entry import Catalogue
+from tests.instructor.fresh.entry import GENERIC, NAMED, Catalogue
 
 forward = Catalogue("spatial_batchnorm_forward")
 backward = Catalogue("spatial_batchnorm_backward")
@@ -21,28 +21,28 @@ def maps(r, shape):
     return r.reshape(N, H, W, C).transpose(0, 3, 1, 2)
 
 
-@forward.mistake("x.reshape(-1, C) without moving the channels last first")
+@forward.mistake("x.reshape(-1, C) without moving the channels last first", judged=NAMED)
 def reshape_without_transpose(x, gamma, beta, bn_param):
     N, C, H, W = x.shape
     out_rows, cache = batchnorm_forward(x.reshape(-1, C), gamma, beta, bn_param)
     return out_rows.reshape(N, C, H, W), SpatialBatchNormCache(x.shape, cache)
 
 
-@forward.mistake("channels moved last on the way in, but the output reshaped straight to (N, C, H, W)")
+@forward.mistake("channels moved last on the way in, but the output reshaped straight to (N, C, H, W)", judged=NAMED)
 def output_not_transposed_back(x, gamma, beta, bn_param):
     N, C, H, W = x.shape
     out_rows, cache = batchnorm_forward(rows(x), gamma, beta, bn_param)
     return out_rows.reshape(N, C, H, W), SpatialBatchNormCache(x.shape, cache)
 
 
-@forward.mistake("output transposed back with (0, 3, 2, 1): H and W exchanged")
+@forward.mistake("output transposed back with (0, 3, 2, 1): H and W exchanged", judged=NAMED)
 def wrong_inverse_transpose(x, gamma, beta, bn_param):
     N, C, H, W = x.shape
     out_rows, cache = batchnorm_forward(rows(x), gamma, beta, bn_param)
     return out_rows.reshape(N, H, W, C).transpose(0, 3, 2, 1), SpatialBatchNormCache(x.shape, cache)
 
 
-@forward.mistake("(C, N*H*W) matrix passed to batchnorm_forward without the final .T")
+@forward.mistake("(C, N*H*W) matrix passed to batchnorm_forward without the final .T", judged=NAMED)
 def channel_rows_not_transposed(x, gamma, beta, bn_param):
     N, C, H, W = x.shape
     x_cf = x.transpose(1, 0, 2, 3).reshape(C, -1)
@@ -69,33 +69,33 @@ def own_stats(x, gamma, beta, bn_param, axes, ddof=0):
     return out, SpatialBatchNormCache(x.shape, cache)
 
 
-@forward.mistake("statistics over the batch only (axis 0): one mean per channel and position")
+@forward.mistake("statistics over the batch only (axis 0): one mean per channel and position", judged=NAMED)
 def stats_over_batch_only(x, gamma, beta, bn_param):
     return own_stats(x, gamma, beta, bn_param, axes=0)
 
 
-@forward.mistake("statistics over H and W only (instance norm)")
+@forward.mistake("statistics over H and W only (instance norm)", judged=NAMED)
 def stats_over_positions_only(x, gamma, beta, bn_param):
     return own_stats(x, gamma, beta, bn_param, axes=(2, 3))
 
 
-@forward.mistake("statistics over (N, C, H, W) minus the wrong axis: over (0, 1, 2), per column W")
+@forward.mistake("statistics over (N, C, H, W) minus the wrong axis: over (0, 1, 2), per column W", judged=GENERIC)
 def stats_per_column(x, gamma, beta, bn_param):
     return own_stats(x, gamma, beta, bn_param, axes=(0, 1, 2))
 
 
-@forward.mistake("unbiased variance over (N, H, W)")
+@forward.mistake("unbiased variance over (N, H, W)", judged=NAMED)
 def unbiased(x, gamma, beta, bn_param):
     return own_stats(x, gamma, beta, bn_param, axes=(0, 2, 3), ddof=1)
 
 
-@forward.mistake("bn_param copied before the call (dict(bn_param)), so the running averages never reach the caller")
+@forward.mistake("bn_param copied before the call (dict(bn_param)), so the running averages never reach the caller", judged=NAMED)
 def bn_param_copied(x, gamma, beta, bn_param):
     out_rows, cache = batchnorm_forward(rows(x), gamma, beta, dict(bn_param))
     return maps(out_rows, x.shape), SpatialBatchNormCache(x.shape, cache)
 
 
-@forward.mistake("test mode normalizes with the batch's own statistics (mode forced to 'train')")
+@forward.mistake("test mode normalizes with the batch's own statistics (mode forced to 'train')", judged=NAMED)
 def test_mode_batch_stats(x, gamma, beta, bn_param):
     param = {**bn_param, "mode": "train"}
     out_rows, cache = batchnorm_forward(rows(x), gamma, beta, param)
@@ -104,7 +104,7 @@ def test_mode_batch_stats(x, gamma, beta, bn_param):
     return maps(out_rows, x.shape), SpatialBatchNormCache(x.shape, cache)
 
 
-@forward.mistake("gamma and beta applied per position (reshaped to (1, 1, 1, C)) after normalizing with gamma 1, beta 0")
+@forward.mistake("gamma and beta applied per position (reshaped to (1, 1, 1, C)) after normalizing with gamma 1, beta 0", judged=GENERIC)
 def gamma_on_last_axis(x, gamma, beta, bn_param):
     C = x.shape[1]
     out_rows, cache = batchnorm_forward(rows(x), np.ones(C), np.zeros(C), bn_param)
@@ -134,20 +134,20 @@ def moveaxis(x, gamma, beta, bn_param):
 
 # spatial_batchnorm_backward (the cache's bn holds the (N*H*W, C) rows)
 
-@backward.mistake("dout.reshape(-1, C) without moving the channels last first")
+@backward.mistake("dout.reshape(-1, C) without moving the channels last first", judged=NAMED)
 def dout_reshape_without_transpose(dout, cache):
     C = dout.shape[1]
     dx_rows, dgamma, dbeta = batchnorm_backward_alt(np.ascontiguousarray(dout).reshape(-1, C), cache.bn)
     return maps(dx_rows, dout.shape), dgamma, dbeta
 
 
-@backward.mistake("dx reshaped straight to (N, C, H, W), not transposed back")
+@backward.mistake("dx reshaped straight to (N, C, H, W), not transposed back", judged=GENERIC)
 def dx_not_transposed_back(dout, cache):
     dx_rows, dgamma, dbeta = batchnorm_backward_alt(rows(dout), cache.bn)
     return dx_rows.reshape(dout.shape), dgamma, dbeta
 
 
-@backward.mistake("closed form with N = dout.shape[0] instead of the N*H*W values per channel")
+@backward.mistake("closed form with N = dout.shape[0] instead of the N*H*W values per channel", judged=NAMED)
 def count_is_batch_only(dout, cache):
     N = dout.shape[0]
     d = rows(dout)
@@ -156,27 +156,27 @@ def count_is_batch_only(dout, cache):
     return maps(c.gamma * c.ivar * (d - (dbeta + c.xhat * dgamma) / N), dout.shape), dgamma, dbeta
 
 
-@backward.mistake("dgamma and dbeta summed over the batch only, left per position (C, H, W)")
+@backward.mistake("dgamma and dbeta summed over the batch only, left per position (C, H, W)", judged=NAMED)
 def params_per_position(dout, cache):
     dx_rows, _, _ = batchnorm_backward_alt(rows(dout), cache.bn)
     xhat = maps(cache.bn.xhat, dout.shape)
     return maps(dx_rows, dout.shape), (dout * xhat).sum(axis=0), dout.sum(axis=0)
 
 
-@backward.mistake("dgamma and dbeta swapped")
+@backward.mistake("dgamma and dbeta swapped", judged=NAMED)
 def params_swapped(dout, cache):
     dx_rows, dgamma, dbeta = batchnorm_backward_alt(rows(dout), cache.bn)
     return maps(dx_rows, dout.shape), dbeta, dgamma
 
 
-@backward.mistake("dx = gamma ivar dout per channel: the statistics' dependence on x forgotten")
+@backward.mistake("dx = gamma ivar dout per channel: the statistics' dependence on x forgotten", judged=NAMED)
 def statistics_constant(dout, cache):
     c = cache.bn
     d = rows(dout)
     return maps(c.gamma * c.ivar * d, dout.shape), (d * c.xhat).sum(axis=0), d.sum(axis=0)
 
 
-@backward.mistake("the staged pass's 1/N taken per sample: divides by H*W")
+@backward.mistake("the staged pass's 1/N taken per sample: divides by H*W", judged=GENERIC)
 def count_is_positions(dout, cache):
     N, C, H, W = dout.shape
     d = rows(dout)
@@ -185,7 +185,7 @@ def count_is_positions(dout, cache):
     return maps(c.gamma * c.ivar * (d - (dbeta + c.xhat * dgamma) / (H * W)), dout.shape), dgamma, dbeta
 
 
-@backward.mistake("H and W exchanged on the way back (transpose (0, 3, 2, 1))")
+@backward.mistake("H and W exchanged on the way back (transpose (0, 3, 2, 1))", judged=GENERIC)
 def dx_wrong_inverse_transpose(dout, cache):
     N, C, H, W = dout.shape
     dx_rows, dgamma, dbeta = batchnorm_backward_alt(rows(dout), cache.bn)
