@@ -331,7 +331,7 @@ def cache_xhat_is_out(x, gamma, beta, bn_param):
     return out, cache_of(c.mode, c.x, c.mu, c.var, c.sqrtvar, out, c.gamma, c.eps)
 
 
-@mistake("float32 x comes back as float64 (eps and statistics promoted through a float64 array)", judged=MISSED)
+@mistake("float32 x comes back as float64 (eps and statistics promoted through a float64 array)", judged=NAMED)
 def float32_promoted(x, gamma, beta, bn_param):
     out, cache = plain(x.astype(np.float64), gamma.astype(np.float64), beta.astype(np.float64), bn_param)
     return out, cache
