@@ -177,23 +177,66 @@ def check_steps_to_reach(steps_to_reach=None):
         acc = rng.choice([0.1, 0.25, 0.5, 0.75, 0.9, 1.0], size=E)
         target = float(rng.choice(acc)) if E and case % 2 else float(rng.choice([0.0, 0.3, 0.75, 0.95, 1.0]))
         cases.append((steps if case % 4 else steps.tolist(), acc if case % 4 else acc.tolist(), target))
+    wrong = []  # (shown, steps, acc, target, got, right): judged together, so a pattern shows
     for steps, acc, target in cases:
-        got = call(exercise, "steps_to_reach", fn, steps, acc, target)
+        shown = f"steps_to_reach({np.asarray(steps).tolist()}, {np.asarray(acc).tolist()}, {target})"
         # the recorded answer: a step, or NaN where no accuracy reaches the target
         right = float(reference.value("steps_to_reach/step", "steps_to_reach", steps, acc, target))
-        shown = f"steps_to_reach({np.asarray(steps).tolist()}, {np.asarray(acc).tolist()}, {target})"
-        if np.isnan(right):
-            if got is not None:
-                raise CheckFailed(f"{shown} returned {got!r}, but no accuracy reaches the target: return None",
-                                  exercise, "none")
-            continue
-        if type(got) is not int:
-            raise CheckFailed(f"{shown} returned {got!r}; return a Python int (a step), not "
-                              f"{type(got).__name__}", exercise, "type")
+        try:
+            got = call(exercise, "steps_to_reach", fn, steps, acc, target)
+            if np.isnan(right):
+                if got is not None:
+                    raise CheckFailed(f"{shown} returned {got!r}, but no accuracy reaches the target: return None",
+                                      exercise, "none")
+                continue
+            if got is not None and type(got) is not int:
+                raise CheckFailed(f"{shown} returned {got!r}; return a Python int (a step), not "
+                                  f"{type(got).__name__}", exercise, "type")
+        except CheckFailed:
+            if wrong:  # the wrong values seen so far say more than a later failure
+                break
+            raise
         if got != right:
-            raise CheckFailed(f"{shown} returned {got}, not the first logged step whose accuracy reaches the "
-                              f"target (reaching it exactly counts)", exercise, "value")
+            wrong.append((shown, [int(s) for s in steps], [float(a) for a in acc], target, got, int(right)))
+    if wrong:
+        shown, *_, got, _ = wrong[0]
+        raise CheckFailed(f"{shown} returned {got}: {_steps_symptom(wrong)}", exercise, "value")
     passed("steps_to_reach", f"the first step reaching the target, or None, in {len(cases)} cases")
+
+
+def _steps_symptom(wrong):
+    """The one reading of a wrong steps_to_reach that explains every wrong answer, measured
+    from the recorded right steps; or what the first wrong answer is not."""
+
+    def late(steps, acc, target, first):
+        return steps[first + 1] if first + 1 < len(steps) else None
+
+    def strict(steps, acc, target, first):
+        return next((s for s, a in zip(steps[first:], acc[first:]) if a > target), None)
+
+    def best(steps, acc, target, first):
+        return steps[int(np.argmax(acc))]
+
+    readings = (
+        (lambda steps, acc, target, first: first, "the position of the right entry in the log (counting from 0), "
+         "not its step: return the entry of eval_steps"),
+        (lambda steps, acc, target, first: first + 1, "the number of logged evaluations up to the right entry, "
+         "not its step: return the entry of eval_steps"),
+        (strict, "the first step whose accuracy is above the target, but reaching it exactly counts"),
+        (late, "one logged step late: the step before it already reaches the target"),
+        (best, "the step of the best accuracy; an earlier step already reaches the target"),
+    )
+    for reading, text in readings:
+        if all(got == reading(steps, acc, target, steps.index(right)) for _, steps, acc, target, got, right in wrong):
+            return text
+    _, steps, acc, target, got, right = wrong[0]
+    if got is None:
+        return f"the accuracy {acc[steps.index(right)]:g} at step {right} reaches the target {target:g}"
+    if got not in steps:
+        return "that is not one of the logged steps; return an entry of eval_steps"
+    if steps.index(got) < steps.index(right):
+        return f"its accuracy {acc[steps.index(got)]:g} is below the target {target:g}"
+    return "an earlier logged step already reaches the target: the first one is asked for"
 
 
 _KINDS = ("batch norm", "layer norm", "instance norm")

@@ -14,13 +14,13 @@ def strict_inequality(eval_steps, accuracies, target):
     return int(np.asarray(eval_steps)[reached[0]]) if reached.size else None
 
 
-@mistake("returns the index in the log instead of the step", judged=GENERIC)
+@mistake("returns the index in the log instead of the step", judged=NAMED)
 def returns_index(eval_steps, accuracies, target):
     reached = np.flatnonzero(np.asarray(accuracies) >= target)
     return int(reached[0]) if reached.size else None
 
 
-@mistake("returns the last step reaching the target, not the first", judged=GENERIC)
+@mistake("returns the last step reaching the target, not the first", judged=NAMED)
 def last_step(eval_steps, accuracies, target):
     reached = np.flatnonzero(np.asarray(accuracies) >= target)
     return int(np.asarray(eval_steps)[reached[-1]]) if reached.size else None
@@ -45,14 +45,14 @@ def unchecked_argmax(eval_steps, accuracies, target):
     return int(np.asarray(eval_steps)[np.argmax(np.asarray(accuracies) >= target)])
 
 
-@mistake("returns the step of the best accuracy", judged=MISNAMED)
+@mistake("returns the step of the best accuracy", judged=NAMED)
 def step_of_best(eval_steps, accuracies, target):
     if max(accuracies) < target:
         return None
     return int(np.asarray(eval_steps)[np.argmax(accuracies)])
 
 
-@mistake("off by one: the step after the first one reaching the target", judged=MISNAMED)
+@mistake("off by one: the step after the first one reaching the target", judged=NAMED)
 def step_after(eval_steps, accuracies, target):
     steps = list(eval_steps)
     for k, acc in enumerate(accuracies):
@@ -67,7 +67,7 @@ def numpy_integer(eval_steps, accuracies, target):
     return np.asarray(eval_steps)[reached[0]] if reached.size else None
 
 
-@mistake("counts the logged evaluations before the target (index + 1), not the step", judged=GENERIC)
+@mistake("counts the logged evaluations before the target (index + 1), not the step", judged=NAMED)
 def counts_evaluations(eval_steps, accuracies, target):
     reached = np.flatnonzero(np.asarray(accuracies) >= target)
     return int(reached[0]) + 1 if reached.size else None
