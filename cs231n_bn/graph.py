@@ -422,7 +422,7 @@ def _value_hint(grad, node, consumer, value, numeric, x, gamma, beta, dout, eps,
         if rel_error(value, total) < tol:
             return (
                 f"It equals the full gradient of {node}; {grad} is only the branch through "
-                f"{consumer} (the other branch is added later)."
+                f"{consumer} (the other branch has a step of its own)."
             )
     elif len(parts) > 1:
         for part in parts:
