@@ -22,8 +22,8 @@ is linear, so (*) is affine in our running variance, and they also invert it wit
 
 Two kinds of conversion follow, chosen by `batch_size`:
 
-- `batch_size=None` (default): running_var is copied as it is stored. Test-mode outputs
-  are then identical, which is what loading trained weights for inference needs.
+- `batch_size=None` (default): running_var is copied as it is stored (which goal that
+  serves is notebook 8's Exercise 2).
 - `batch_size=N`: running_var is converted with (*), using k = num_batches_tracked, so the
   converted layer holds what it would have accumulated itself on the same batches, and
   further training keeps the two in step.
@@ -110,6 +110,15 @@ def affine_relation(N, k, momentum):
     return float(at_one - start), float(start)
 
 
+def start_share(k, momentum):
+    """What is left of a start value 1 after k updates with OUR momentum, as a float.
+
+    Relation (*) at a running variance of 0 (the batches added nothing), which holds
+    for any batch size; Keras's relation (**) uses it too.
+    """
+    return affine_relation(2, k, momentum)[1]
+
+
 def remove_start_value(where, name, var, start, k, advice):
     """var - start, for a variance accumulated over k batches from the start value `start`.
 
@@ -154,7 +163,7 @@ def bn_param_from_state_dict(
       (D,) (tensors or numpy arrays) and, when batch_size is given, "num_batches_tracked"
     - momentum: PyTorch's momentum, the weight on the NEW value, in [0, 1]
     - eps: PyTorch's eps, > 0
-    - batch_size: None to copy running_var as stored (identical test-mode outputs), or the
+    - batch_size: None to copy running_var as stored, or the
       rows N of every training batch to convert it with (*) (torch_stats.torch_running_var)
     - mode: 'train' or 'test', written into bn_param
 
@@ -297,7 +306,7 @@ def state_dict_from_bn_param(gamma, beta, bn_param, batch_size=None, num_batches
     - gamma, beta: (D,) arrays
     - bn_param: dict with running_mean and running_var of shape (D,) (after at least one
       training batch; our layer creates them then)
-    - batch_size: None to copy running_var as stored (identical test-mode outputs), or the
+    - batch_size: None to copy running_var as stored, or the
       rows N of every training batch to convert it with (*) (torch_stats.torch_running_var)
     - num_batches_tracked: k, the training batches seen (our bn_param does not count them);
       with batch_size, it is also the k of (*)
