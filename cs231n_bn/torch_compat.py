@@ -18,7 +18,8 @@ are equal, while the running variances differ by the two last rows of the table:
 batch's contribution, and the start value, which fades with every update. Relation (*),
 PyTorch's running_var from ours, is Exercise 1 of notebook 8:
 `cs231n_bn.torch_stats.torch_running_var`, which the conversions below call. Every update
-is linear, so (*) is affine in our running variance, and they also invert it with it.
+is linear, so (*) is affine in our running variance: the reading side inverts it from two
+of that function's values.
 
 Two kinds of conversion follow, chosen by `batch_size`:
 
@@ -163,8 +164,8 @@ def bn_param_from_state_dict(
       (D,) (tensors or numpy arrays) and, when batch_size is given, "num_batches_tracked"
     - momentum: PyTorch's momentum, the weight on the NEW value, in [0, 1]
     - eps: PyTorch's eps, > 0
-    - batch_size: None to copy running_var as stored, or the
-      rows N of every training batch to convert it with (*) (torch_stats.torch_running_var)
+    - batch_size: None to copy running_var as stored, or the rows N of every training
+      batch to convert it with (*) (torch_stats.torch_running_var)
     - mode: 'train' or 'test', written into bn_param
 
     Returns a tuple of:
@@ -306,8 +307,8 @@ def state_dict_from_bn_param(gamma, beta, bn_param, batch_size=None, num_batches
     - gamma, beta: (D,) arrays
     - bn_param: dict with running_mean and running_var of shape (D,) (after at least one
       training batch; our layer creates them then)
-    - batch_size: None to copy running_var as stored, or the
-      rows N of every training batch to convert it with (*) (torch_stats.torch_running_var)
+    - batch_size: None to copy running_var as stored, or the rows N of every training
+      batch to convert it with (*) (torch_stats.torch_running_var)
     - num_batches_tracked: k, the training batches seen (our bn_param does not count them);
       with batch_size, it is also the k of (*)
 
