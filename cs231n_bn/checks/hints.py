@@ -148,6 +148,17 @@ HINTS = {
         "value, as ours does, but its defaults are not ours); the pool's size and stride; the affine "
         "layer's units. Weights need no initializer of yours: the converters overwrite them.",
     ),
+    "torch_running_var": (
+        "Compare what the two layers put into their running variance at every step, and where each "
+        "average starts. Both averages are linear in what they average, so a difference in every "
+        "batch's contribution carries through the whole average, and a start value fades by the "
+        "same weight at every step.",
+        "Split PyTorch's running variance into two parts: what the k batches contributed, and what "
+        "is left of its start value. Notebook 8, section 3, measures the first part next to ours with "
+        "both averages started at zero; for the second, follow the start value through k updates "
+        "with PyTorch's momentum, written in ours (section 2). Test your function with "
+        "running_var = 0 and k = 0 before the general case.",
+    ),
 }
 
 
@@ -170,6 +181,7 @@ DERIVED_IN = {
     "undo": "notebook 1, section 3 (gamma and beta can undo the normalization)",
     "dx_from_dxhat": "notebook 3, section 2 (The derivation), before dxhat is written in terms of dout",
     "keras_convnet": "notebook 9, section 1 (Our network as a list of layers) and section 3 (The layouts, measured)",
+    "torch_running_var": "notebook 8, sections 2 to 4 (momentum, the stored variance, where it starts)",
 }
 
 

@@ -381,23 +381,42 @@ def check_group_numeric(spatial_groupnorm_backward=None, forward=None):
     passed("spatial_groupnorm_backward", "agrees with numeric gradients to 1e-6 for G = 1, 2, 3, 6")
 
 
-def check_torch_running_var(torch_running_var):
-    """Check notebook 8's Exercise 1: PyTorch's running_var from ours, for several histories.
+def check_torch_running_var(torch_running_var=None):
+    """Check notebook 8's Exercise 1, torch_stats.torch_running_var: PyTorch's running_var from
+    ours, for several histories.
 
     Inputs:
-    - torch_running_var: the student's function (running_var, N, k, momentum) -> (D,)
+    - torch_running_var: the implementation under test, (running_var, N, k, momentum) -> (D,)
+      (None: the package's)
     """
-    exercise = None  # torch_running_var has no hints: messages end without an offer of one
+    exercise = "torch_running_var"
+    fn = torch_running_var or package_function("torch_stats", "torch_running_var")
     rng = np.random.default_rng(80)
     for N, k in ((5, 3), (40, 12), (int(rng.integers(2, 9)), int(rng.integers(1, 5)))):
         m, D = float(rng.uniform(0.5, 0.99)), 4
         ours = rng.uniform(0.1, 4.0, D)  # our running variance after those k batches
-        before = ours.copy()
-        got = call(exercise, "torch_running_var", torch_running_var, ours, N, k, m)
-        require_unchanged(exercise, "torch_running_var", {"running_var": (ours, before)})
+        before, nothing = ours.copy(), np.zeros(D)
         right = reference.value("torch_running_var/value", "torch_running_var", before, N, k, m)
-        _close(exercise, f"torch_running_var(running_var, N={N}, k={k}, momentum={m:.3g}), next to what a "
-                         f"PyTorch module holds after that history,", got, right, 1e-10)
+        # what PyTorch holds when the batches added nothing: its start value, decayed
+        right_start = reference.value("torch_running_var/value", "torch_running_var", nothing, N, k, m)
+        shown = f"torch_running_var(running_var, N={N}, k={k}, momentum={m:.3g})"
+        got = call(exercise, "torch_running_var", fn, ours, N, k, m)
+        require_unchanged(exercise, "torch_running_var", {"running_var": (ours, before)})
+        try:
+            _close(exercise, f"{shown}, next to what a PyTorch module holds after that history,", got, right, 1e-10)
+        except CheckFailed as failed:
+            got_start = call(exercise, "torch_running_var", fn, nothing.copy(), N, k, m)
+            if failed.topic == "shape" or np.shape(got_start) != right_start.shape:
+                raise
+            if not np.allclose(got_start, right_start, rtol=1e-10, atol=0):
+                raise CheckFailed(f"{shown} is off, and so is its value for running_var = 0 (batches that "
+                                  f"added nothing, so PyTorch holds what is left of its start value): the start "
+                                  f"value's share after k batches is wrong. Which value does PyTorch start from, "
+                                  f"and what weight does each update leave on it?", exercise, "start") from None
+            raise CheckFailed(f"{shown} is off, though its value for running_var = 0 (what is left of PyTorch's "
+                              f"start value) is right: the part that scales with our running variance is wrong. "
+                              f"Which estimate of each batch's variance does PyTorch average?",
+                              exercise, "factor") from None
     passed("torch_running_var", "matches PyTorch's running_var after three training histories")
 
 

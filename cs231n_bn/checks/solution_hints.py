@@ -55,4 +55,5 @@ SOLUTIONS = {
         "BatchNormalization(momentum=momentum, epsilon=eps), ReLU(), MaxPooling2D(size, strides=stride),\n"
         "Flatten(), Dense(units)."
     ),
+    "torch_running_var": "N / (N - 1) * running_var + momentum**k (PyTorch's start value 1 keeps weight m**k).",
 }

@@ -21,6 +21,7 @@ from tests.instructor.fresh import (
     sgd_momentum,
     spatial_bn,
     steps_to_reach,
+    torch_running_var,
 )
 
 ENTRIES = [
@@ -34,6 +35,7 @@ ENTRIES = [
     *sgd_momentum.ENTRIES,
     *adam.ENTRIES,
     *steps_to_reach.ENTRIES,
+    *torch_running_var.ENTRIES,
 ]
 MISTAKES = [e for e in ENTRIES if not e.correct]
 CORRECT = [e for e in ENTRIES if e.correct]
