@@ -36,7 +36,7 @@ from cs231n_bn.checks.hints import hint
 from cs231n_bn.checks.layer_norm import check_layernorm_backward, check_layernorm_forward
 from cs231n_bn.checks.network import check_fc_net_backward, check_fc_net_forward
 from cs231n_bn.checks.notebook_functions import (
-    check_centered_gradient,
+    check_fourth_order_gradient,
     check_channel_statistics,
     check_group_numeric,
     check_group_special_cases,
@@ -87,7 +87,7 @@ __all__ = [
     "check_undo",
     "check_alt_vs_staged",
     "check_backward_on_staged_batch",
-    "check_centered_gradient",
+    "check_fourth_order_gradient",
     "check_channel_statistics",
     "check_dx_from_dxhat",
     "check_group_numeric",

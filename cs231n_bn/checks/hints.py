@@ -148,6 +148,16 @@ HINTS = {
         "value, as ours does, but its defaults are not ours); the pool's size and stride; the affine "
         "layer's units. Weights need no initializer of yours: the converters overwrite them.",
     ),
+    "fourth_order_gradient": (
+        "Start from the Taylor series of section 1, written out for a step of 2h as well as h. The "
+        "centered difference at h and the one at 2h have the same leading error term, up to a power "
+        "of 2 that you can read off; a weighted combination of the two in which that term cancels, "
+        "with weights that sum to 1, is accurate to the next even power of h.",
+        "Write D(h) = f' + C h^2 + O(h^4) and do the same for D(2h); solve the two lines for f' and "
+        "drop the O(h^4). Then expand the result into the four values f(x + 2h), f(x + h), f(x - h), "
+        "f(x - 2h), and nudge one entry of x at a time exactly as a centered difference does, putting "
+        "it back afterwards. If the check says 'second order', the h^2 terms did not cancel.",
+    ),
     "torch_running_var": (
         "Compare what the two layers put into their running variance at every step, and where each "
         "average starts. Both averages are linear in what they average, so a difference in every "
@@ -181,6 +191,7 @@ DERIVED_IN = {
     "undo": "notebook 1, section 3 (gamma and beta can undo the normalization)",
     "dx_from_dxhat": "notebook 3, section 2 (The derivation), before dxhat is written in terms of dout",
     "keras_convnet": "notebook 9, section 1 (Our network as a list of layers) and section 3 (The layouts, measured)",
+    "fourth_order_gradient": "notebook 4, section 1 (Exercise: a fourth-order centered difference)",
     "torch_running_var": "notebook 8, sections 2 to 4 (momentum, the stored variance, where it starts)",
 }
 

@@ -47,37 +47,60 @@ def _wave(w, c):
     return f, derivative
 
 
-def check_centered_gradient(centered_gradient):
-    """Check notebook 4's Exercise 1: centered differences, accurate, second order, x unchanged.
+def _wave_error(gradient, f, derivative, x, h):
+    """The largest error of gradient(f, x, h) from the exact derivative, on a copy of x."""
+    return float(np.max(np.abs(np.ravel(gradient(f, x.copy(), h)) - np.ravel(derivative(x)))))
+
+
+# A difference of order p makes its truncation error fall 2^p-fold when h halves.
+_ORDER_NAMES = {1: "first order (one-sided): its error falls 2x when h halves",
+                2: "second order (the plain centered difference): its error falls 4x when h halves",
+                4: "fourth order: its error falls 16x when h halves",
+                6: "sixth order: its error falls 64x when h halves"}
+
+
+def check_fourth_order_gradient(fourth_order_gradient):
+    """Check notebook 4's Exercise 1: a fourth-order centered difference, accurate, x unchanged.
 
     Inputs:
-    - centered_gradient: the student's function (f, x, h) -> gradient shaped like x
+    - fourth_order_gradient: the student's function (f, x, h) -> gradient shaped like x
     """
-    exercise = None  # centered_gradient has no hints: messages end without an offer of one
+    exercise = "fourth_order_gradient"
     rng = np.random.default_rng(4)
     w, c = float(rng.uniform(2, 4)), float(rng.uniform(0.3, 0.7))
     f, derivative = _wave(w, c)
-    for shape in ((3, 2), (5,), tuple(int(n) for n in rng.integers(1, 4, size=3))):
-        x = rng.uniform(-1, 1, size=shape)
+    shapes = ((3, 2), (5,), tuple(int(n) for n in rng.integers(1, 4, size=3)))
+    xs = [rng.uniform(-1, 1, size=shape) for shape in shapes]
+    h = 1e-3
+    for x in xs:
         before = x.copy()
-        got = call(exercise, "centered_gradient", centered_gradient, f, x, 1e-5)
-        require_unchanged(exercise, "centered_gradient", {"x": (x, before)})
-        right = derivative(before)
-        # The error a centered difference may have here, ten times over: truncation h^2/6 |f'''|
-        # (|f'''| <= (w + c)^3 e^c on [-1, 1]) plus round-off 2 eps |f| / h (|f| <= size e^c).
-        h, eps = 1e-5, np.finfo(np.float64).eps
-        bound = 10 * (h**2 / 6 * (w + c) ** 3 + 2 * eps * x.size / h) * np.exp(c)
-        _close(exercise, f"centered_gradient on shape {shape} at h = 1e-5 (next to the exact derivative)",
-               got, right, bound / max(float(np.max(np.abs(right))), 1e-300))
-    # The order: where the h^2 term dominates, the error falls ~100x from h = 1e-2 to 1e-3.
-    x1 = np.array([float(rng.uniform(-0.2, 0.2))])
-    errors = [abs(float(np.ravel(call(exercise, "centered_gradient", centered_gradient, f, x1.copy(), h))[0])
-                  - derivative(x1)[0]) for h in (1e-2, 1e-3)]
+        got = call(exercise, "fourth_order_gradient", fourth_order_gradient, f, x, h)
+        require_unchanged(exercise, "fourth_order_gradient", {"x": (x, before)})
+        require_array(exercise, "fourth_order_gradient", "the gradient", got, x.shape)
+    # The order first: it names the scheme a wrong answer is. Eight points spread over
+    # [-1, 1], so the largest error is where the leading derivative is large, never ~0; at
+    # these steps truncation is a million times the round-off.
+    x8 = np.sort(rng.uniform(-1, 1, size=8))
+    errors = [_wave_error(lambda *a: call(exercise, "fourth_order_gradient", fourth_order_gradient, *a),
+                          f, derivative, x8, step) for step in (0.04, 0.02)]
     fall = errors[0] / max(errors[1], 1e-300)
-    if not 30 < fall < 300:
-        raise CheckFailed(f"the error fell by {fall:.0f}x when h went from 1e-2 to 1e-3; a centered difference "
-                          f"gives about 100x (error O(h^2)), a one-sided one about 10x", exercise, "order")
-    passed("centered_gradient", "accurate to 1e-8, second order in h, and leaves x unchanged")
+    if not 11 < fall < 23:
+        nearest = min(_ORDER_NAMES, key=lambda p: abs(np.log2(max(fall, 1e-300)) - p))
+        raise CheckFailed(f"the error fell {fall:.1f}x when h halved from 0.04 to 0.02: that looks "
+                          f"{_ORDER_NAMES[nearest]}. A fourth-order difference's falls about 16x",
+                          exercise, "order")
+    for x in xs:
+        # The error a fourth-order difference may have here, ten times over: truncation
+        # h^4/30 |f^(5)| (|f^(5)| <= (w + c)^5 e^c on [-1, 1]) plus round-off 2 eps |f| / h
+        # (|f| <= size e^c), and about as much again from its coefficients.
+        eps = np.finfo(np.float64).eps
+        bound = 10 * (h**4 / 30 * (w + c) ** 5 + 4 * eps * x.size / h) * np.exp(c)
+        right = derivative(x)
+        _close(exercise, f"fourth_order_gradient on shape {x.shape} at h = 1e-3 (next to the exact derivative)",
+               call(exercise, "fourth_order_gradient", fourth_order_gradient, f, x.copy(), h), right,
+               bound / max(float(np.max(np.abs(right))), 1e-300))
+    passed("fourth_order_gradient",
+           "its error falls ~16x when h halves (fourth order), it is accurate at h = 1e-3, and x is left unchanged")
 
 
 def _step_error(h, dtype, seed):

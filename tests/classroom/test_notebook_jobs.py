@@ -49,14 +49,15 @@ WRONG = {
     "nb01_undo": "eps = 1e-5\ngamma_undo = np.sqrt(h.var(axis=0))  # eps left out\nbeta_undo = h.mean(axis=0)\n",
     "nb01_running_after_k": "def running_mean_after(k, momentum, batch_mean):\n    return momentum**k * batch_mean\n",
     "nb03_dx_from_dxhat": "def dx_from_dxhat(dxhat, xhat, ivar):\n    return ivar * (dxhat - dxhat.mean(axis=0))\n",
-    "nb04_centered_gradient": (
-        "def centered_gradient(f, x, h=1e-5):\n"
+    "nb04_fourth_order_gradient": (  # the plain centered difference: second order
+        "def fourth_order_gradient(f, x, h=1e-3):\n"
         "    grad = np.zeros(x.shape)\n"
         "    for i in range(x.size):\n"
         "        saved = x.flat[i]\n"
-        "        base = f(x)\n"
         "        x.flat[i] = saved + h\n"
-        "        grad.flat[i] = (f(x) - base) / h  # one-sided\n"
+        "        up = f(x)\n"
+        "        x.flat[i] = saved - h\n"
+        "        grad.flat[i] = (up - f(x)) / (2 * h)\n"
         "        x.flat[i] = saved\n"
         "    return grad\n"),
     "nb04_pick_h": "h_float64 = 1e-12\nh_float32 = 1e-2\n",
