@@ -36,8 +36,8 @@ from cs231n_bn.checks.hints import hint
 from cs231n_bn.checks.layer_norm import check_layernorm_backward, check_layernorm_forward
 from cs231n_bn.checks.network import check_fc_net_backward, check_fc_net_forward
 from cs231n_bn.checks.notebook_functions import (
-    check_fourth_order_gradient,
     check_channel_statistics,
+    check_fourth_order_gradient,
     check_group_numeric,
     check_group_special_cases,
     check_load_trained,

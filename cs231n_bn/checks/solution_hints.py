@@ -55,6 +55,8 @@ SOLUTIONS = {
         "BatchNormalization(momentum=momentum, epsilon=eps), ReLU(), MaxPooling2D(size, strides=stride),\n"
         "Flatten(), Dense(units)."
     ),
-    "fourth_order_gradient": "(f(x - 2h) - 8 f(x - h) + 8 f(x + h) - f(x + 2h)) / 12h per entry, i.e. (4 D(h) - D(2h)) / 3.",
+    "fourth_order_gradient": (
+        "(f(x - 2h) - 8 f(x - h) + 8 f(x + h) - f(x + 2h)) / 12h per entry, i.e. (4 D(h) - D(2h)) / 3."
+    ),
     "torch_running_var": "N / (N - 1) * running_var + momentum**k (PyTorch's start value 1 keeps weight m**k).",
 }
