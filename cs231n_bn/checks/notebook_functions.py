@@ -52,6 +52,19 @@ def _wave_error(gradient, f, derivative, x, h):
     return float(np.max(np.abs(np.ravel(gradient(f, x.copy(), h)) - np.ravel(derivative(x)))))
 
 
+def _steps_taken(gradient, f, x, h):
+    """The steps, in units of h, by which gradient(f, x, h) moves x's entries where it calls f."""
+    steps = set()
+
+    def recording(a):
+        moved = np.asarray(a, dtype=np.float64) - x
+        steps.update(np.round(moved[moved != 0] / h, 6).tolist())
+        return f(a)
+
+    gradient(recording, x.copy(), h)
+    return steps
+
+
 # A difference of order p makes its truncation error fall 2^p-fold when h halves. Fourth
 # order is missing on purpose: a fall near 16x but outside the accepted band is a leftover
 # h^2 term (second order in the end) or a sixth-order one mixed in.
@@ -91,6 +104,12 @@ def check_fourth_order_gradient(fourth_order_gradient):
         raise CheckFailed(f"the error fell {fall:.1f}x when h halved from 0.04 to 0.02: "
                           f"{_ORDER_NAMES[nearest]}. A fourth-order difference's error falls about 16x",
                           exercise, "order")
+    offsets = _steps_taken(lambda *a: call(exercise, "fourth_order_gradient", fourth_order_gradient, *a), f, xs[0], h)
+    if not offsets <= {-2.0, -1.0, 1.0, 2.0}:
+        shown = ", ".join(f"{o:+g}h" for o in sorted(offsets))
+        raise CheckFailed(f"fourth_order_gradient evaluates f at x {shown}: the exercise's stencil combines the "
+                          f"centered differences at steps h and 2h, so f is needed at x - 2h, x - h, x + h and "
+                          f"x + 2h only", exercise, "stencil")
     for x in xs:
         # The error a fourth-order difference may have here, ten times over: truncation
         # h^4/30 |f^(5)| (|f^(5)| <= (w + c)^5 e^c on [-1, 1]) plus round-off, at most
