@@ -393,7 +393,7 @@ LN_BACKWARD = [
     (ln_backward(mean_factor=0.0), ["through the mean", "missing"]),
     (ln_backward(xhat_factor=0.0), ["through the variance", "missing"]),
     (ln_backward(gamma_on=False), ["gamma is missing"]),
-    (ln_backward(axis=0), ["does not split"]),
+    (ln_backward(axis=0), ["axis 0", "batch"]),
     (ln_backward(dgamma_axis=1), ["dgamma", "wrong axes"]),
     (ln_backward(ivar_power=2), ["all three paths", "power of the standard deviation"]),
     (ln_backward(no_keepdims=True), ["valueerror", "broadcast"]),
@@ -864,3 +864,135 @@ def _sbn_back_without_transpose(x, gamma, beta, bn_param):
 
 
 SBN_FORWARD += [(_sbn_back_without_transpose, ["right values", "wrong positions"])]
+
+
+# ---------------------------------------------------------------------------------------
+# Backward passes that do not split into one factor per path (issue 21), written from the
+# math: means taken over the wrong axes, gamma on the wrong side of the means, one path with
+# its own power of gamma or of the standard deviation, dx put back without its transpose.
+# And correct code of unusual forms: float32 arithmetic, einsum, the means as sums.
+# ---------------------------------------------------------------------------------------
+
+
+def _alt_means_over_samples(dout, cache):
+    # the bracket's two means taken along each sample (axis 1) instead of over the batch
+    g = cache.gamma * cache.ivar
+    dbeta, dgamma = dout.sum(axis=0), np.sum(dout * cache.xhat, axis=0)
+    dx = g * (dout - dout.mean(axis=1, keepdims=True) - cache.xhat * np.mean(dout * cache.xhat, axis=1, keepdims=True))
+    return dx, dgamma, dbeta
+
+
+def _alt_mean_path_over_samples(dout, cache):
+    # only the mean path's mean is taken along axis 1
+    N = dout.shape[0]
+    dbeta, dgamma = dout.sum(axis=0), np.sum(dout * cache.xhat, axis=0)
+    dx = cache.gamma * cache.ivar * (dout - dout.mean(axis=1, keepdims=True) - cache.xhat * dgamma / N)
+    return dx, dgamma, dbeta
+
+
+def _alt_variance_path_gamma_squared(dout, cache):
+    # the variance path picks up gamma once more: gamma^2 * ivar * xhat * dgamma / N
+    N = dout.shape[0]
+    dbeta, dgamma = dout.sum(axis=0), np.sum(dout * cache.xhat, axis=0)
+    g = cache.gamma * cache.ivar
+    return g * (dout - dbeta / N) - cache.gamma * g * cache.xhat * dgamma / N, dgamma, dbeta
+
+
+def _alt_variance_path_ivar_cubed(dout, cache):
+    # the variance path with ivar^3 (the 1/(var + eps)^(3/2) of dvar) on top of xhat, which already holds ivar
+    N = dout.shape[0]
+    dbeta, dgamma = dout.sum(axis=0), np.sum(dout * cache.xhat, axis=0)
+    g = cache.gamma * cache.ivar
+    return g * (dout - dbeta / N) - g * cache.ivar**2 * cache.xhat * dgamma / N, dgamma, dbeta
+
+
+def _alt_any_dtype(dout, cache):
+    # the closed form written for any float dtype (float32 inputs stay float32): constants in dout's dtype
+    f = dout.dtype.type
+    N = f(dout.shape[0])
+    dbeta = dout.sum(axis=0, dtype=dout.dtype)
+    dgamma = np.sum(dout * cache.xhat.astype(dout.dtype), axis=0)
+    dx = (cache.gamma * cache.ivar).astype(dout.dtype) / N * (N * dout - dbeta - cache.xhat * dgamma)
+    return dx, dgamma, dbeta
+
+
+def _ln_gamma_outside_means(dout, cache):
+    # gamma multiplies the whole bracket, so the means are of dout, not of the gradient that enters xhat
+    xhat = cache.xhat
+    dx = cache.gamma * cache.ivar * (dout - dout.mean(axis=1, keepdims=True)
+                                     - xhat * np.mean(dout * xhat, axis=1, keepdims=True))
+    return dx, np.sum(dout * xhat, axis=0), dout.sum(axis=0)
+
+
+def _ln_means_over_everything(dout, cache):
+    # np.mean without an axis: one mean over the whole array
+    xhat, dxhat = cache.xhat, cache.gamma * dout
+    dx = cache.ivar * (dxhat - dxhat.mean() - xhat * np.mean(dxhat * xhat))
+    return dx, np.sum(dout * xhat, axis=0), dout.sum(axis=0)
+
+
+def _ln_variance_path_without_gamma(dout, cache):
+    # the mean path is right; the variance path's mean is of dout * xhat, gamma left out there
+    xhat, dxhat = cache.xhat, cache.gamma * dout
+    dx = cache.ivar * (dxhat - dxhat.mean(axis=1, keepdims=True) - xhat * np.mean(dout * xhat, axis=1, keepdims=True))
+    return dx, np.sum(dout * xhat, axis=0), dout.sum(axis=0)
+
+
+def _ln_einsum(dout, cache):
+    xhat, D = cache.xhat, dout.shape[1]
+    dxhat = np.einsum("d,nd->nd", cache.gamma, dout)
+    dx = cache.ivar / D * (D * dxhat - np.einsum("nd->n", dxhat)[:, None]
+                           - xhat * np.einsum("nd,nd->n", dxhat, xhat)[:, None])
+    return dx, np.einsum("nd,nd->d", dout, xhat), np.einsum("nd->d", dout)
+
+
+def _sbn_dx_without_transpose(dout, cache):
+    # the rows are made right, but dx is put back with a reshape alone
+    N, C, H, W = dout.shape
+    drows = dout.transpose(0, 2, 3, 1).reshape(-1, C)
+    dx_rows, dgamma, dbeta = batchnorm_backward_alt(drows, cache.bn)
+    return dx_rows.reshape(N, C, H, W), dgamma, dbeta
+
+
+def _gn_means_per_channel(dout, cache):
+    # spatial batch norm's means (over N, H, W per channel) in a group norm backward
+    N, C, H, W = dout.shape
+    xhat = cache.xhat.reshape(N, C, H, W)
+    ivar = np.broadcast_to(cache.ivar, (N, cache.G, C // cache.G * H * W)).reshape(N, C, H, W)
+    dxhat = cache.gamma.reshape(1, C, 1, 1) * dout
+    dx = ivar * (dxhat - dxhat.mean(axis=(0, 2, 3), keepdims=True)
+                 - xhat * np.mean(dxhat * xhat, axis=(0, 2, 3), keepdims=True))
+    return dx, np.sum(dout * xhat, axis=(0, 2, 3)).reshape(cache.gamma.shape), dout.sum(axis=(0, 2, 3)).reshape(
+        cache.gamma.shape)
+
+
+def _gn_gamma_outside_means(dout, cache):
+    N, C, H, W = dout.shape
+    G = cache.G
+    xhat = cache.xhat
+    d = dout.reshape(N, G, -1)
+    bracket = d - d.mean(axis=2, keepdims=True) - xhat * np.mean(d * xhat, axis=2, keepdims=True)
+    dx = cache.gamma.reshape(1, C, 1, 1) * (cache.ivar * bracket).reshape(N, C, H, W)
+    shape = cache.gamma.shape
+    return (dx, np.sum(dout * xhat.reshape(N, C, H, W), axis=(0, 2, 3)).reshape(shape),
+            dout.sum(axis=(0, 2, 3)).reshape(shape))
+
+
+BN_BACKWARD_ALT += [
+    (_alt_means_over_samples, ["axis 1"]),
+    (_alt_mean_path_over_samples, ["through the mean", "axis 1"]),
+    (_alt_variance_path_gamma_squared, ["through the variance", "extra factor gamma"]),
+    (_alt_variance_path_ivar_cubed, ["through the variance", "power of the standard deviation"]),
+    (_alt_any_dtype, None),
+]
+LN_BACKWARD += [
+    (_ln_gamma_outside_means, ["gamma", "outside the means"]),
+    (_ln_means_over_everything, ["all entries"]),
+    (_ln_variance_path_without_gamma, ["through the variance", "gamma is missing"]),
+    (_ln_einsum, None),
+]
+SBN_BACKWARD += [(_sbn_dx_without_transpose, ["right values", "wrong positions"])]
+GN_BACKWARD += [
+    (_gn_means_per_channel, ["spatial batch norm"]),
+    (_gn_gamma_outside_means, ["gamma", "outside the means"]),
+]

@@ -15,12 +15,15 @@ as a1 P1 + a2 P2 + a3 P3. When the fit is exact, the factors a1, a2, a3 ARE the 
 paths relative to the right ones: a factor -1 is a sign error on that path, 2 a missing
 1/2, n a missing 1/n, 0 a path left out; a factor that varies between groups like
 sqrt(var + eps) is a wrong power of the standard deviation. When the fit is not exact,
-no such statement is made: the message lists what was measured.
+cs231n_bn.checks.backward_fits tries a wider basis (a path's mean over other axes, gamma
+misplaced around a mean, the right values at other positions); when nothing fits, no such
+statement is made: the message lists what was measured.
 """
 
 import numpy as np
 
 from cs231n_bn.checks import reference
+from cs231n_bn.checks.backward_fits import describe_factor, fit, per_group_quantities, positions_text, wider_fit
 from cs231n_bn.checks.core import (
     CheckFailed,
     agrees,
@@ -69,63 +72,6 @@ def gradient_bounds(layout, dout, expected):
             rounding_bound(dbeta_scale).reshape(shape))
 
 
-def _fit(target, basis):
-    """Per-group least-squares factors of target on the basis terms, and whether it is exact."""
-    n_groups = target.shape[0]
-    factors = np.empty((n_groups, len(basis)))
-    exact = True
-    for k in range(n_groups):
-        A = np.stack([b[k] for b in basis], axis=1)
-        a, *_ = np.linalg.lstsq(A, target[k], rcond=None)
-        factors[k] = a
-        scale = max(float(np.max(np.abs(target[k]))), float(np.max(np.abs(A))), 1e-300)
-        if np.max(np.abs(A @ a - target[k])) > 1e-8 * scale:
-            exact = False
-    return factors, exact
-
-
-def _describe_factor(a, n, layout, per_group):
-    """Words for one path's factors a (one per group), or None when nothing fits."""
-    if np.all(np.abs(a - a[0]) <= 1e-6 * max(1.0, abs(a[0]))):
-        c = float(np.mean(a))
-        if abs(c - 1) <= 1e-6:
-            return "right"
-        return (factor_text(c, n, layout.sizes, layout.n_words)
-                or f"{c:.6g} times the right one in every {layout.group_word}")
-    for quantity, words in per_group:
-        c = a / quantity
-        if np.all(np.abs(c - c[0]) <= 1e-6 * max(1.0, abs(c[0]))):
-            c0 = float(np.mean(c))
-            if abs(c0 - 1) <= 1e-6:
-                return f"{words} times the right one"
-            extra = factor_text(c0, n, layout.sizes, layout.n_words)
-            if extra:
-                return f"{words} times the right one, and also {extra}"
-    return None
-
-
-def _per_group_quantities(s, r, gamma_group):
-    """Group-wise factors a wrong formula tends to introduce, with their names."""
-    out = []
-    if gamma_group is not None:
-        out += [(gamma_group, "gamma (an extra factor gamma)"), (1 / gamma_group, "1/gamma (gamma is missing)"),
-                (gamma_group**2, "gamma^2 (two extra factors gamma)"),
-                (gamma_group**-2, "1/gamma^2 (gamma is missing, and divided by once more)")]
-        for k in (1, -1, 2, -2):
-            out += [(gamma_group * s**k, f"gamma * sqrt(var + eps)^{k} (an extra gamma and a power of the "
-                                         f"standard deviation off by {k})"),
-                    (s**k / gamma_group, f"sqrt(var + eps)^{k} / gamma (gamma missing and a power of the "
-                                         f"standard deviation off by {k})")]
-    out += [
-        (s / r, "sqrt(var + eps) / sqrt(var) (eps is dropped from one sqrt(var + eps))"),
-        ((s / r) ** 2, "(var + eps) / var (eps is dropped from one var + eps)"),
-        ((s / r) ** 3, "((var + eps) / var)^(3/2) (eps is dropped from (var + eps)^(3/2))"),
-    ]
-    for k in (1, 2, 3, -1, -2, -3):
-        out.append((s**k, f"sqrt(var + eps)^{k} (a wrong power of the standard deviation, off by {k})"))
-    return out
-
-
 def _difference_text(got, right, bound):
     """'largest difference D (allowed B) at index I' for a wrong gradient."""
     diff = np.abs(got - right)
@@ -135,7 +81,7 @@ def _difference_text(got, right, bound):
             f"rounding allows {np.broadcast_to(bound, diff.shape)[k]:.2g}; relative error {rel_error(got, right):.2g}")
 
 
-def _explain_dx(exercise, where, style, layout, gamma, dx, expected, bound):
+def _explain_dx(exercise, where, style, layout, gamma, dout, dx, expected, bound):
     """Raise CheckFailed saying what is known about a wrong dx."""
     names = PATH_NAMES[style]
     head = f"{where}: dx is not the right gradient ({_difference_text(dx, expected['dx'], bound)})."
@@ -149,10 +95,14 @@ def _explain_dx(exercise, where, style, layout, gamma, dx, expected, bound):
     gamma_map = layout.to_groups(np.broadcast_to(layout.param_view(gamma), dx.shape))
     if np.all(gamma_map == gamma_map[:, :1]):
         gamma_g = gamma_map[:, 0]
+    per_group = per_group_quantities(s, r, gamma_g)
+    moved = positions_text(dx, expected["dx"])
+    if moved:
+        raise CheckFailed(f"{head}\n{moved}.", exercise, "positions")
 
-    factors, exact = _fit(target, (P1, P2, P3))
+    factors, exact = fit(target, (P1, P2, P3))
     if exact:
-        words = [_describe_factor(factors[:, j], n, layout, _per_group_quantities(s, r, gamma_g))
+        words = [describe_factor(factors[:, j], n, layout, per_group)
                  for j in range(3)]
         if all(w is not None for w in words):
             a = factors.mean(axis=0)
@@ -165,7 +115,7 @@ def _explain_dx(exercise, where, style, layout, gamma, dx, expected, bound):
 
     # the variance path with each entry's own share where the group's sum belongs
     unsummed_var = -xhat**2 * P1 / n
-    f2, exact2 = _fit(target, (P1, P2, unsummed_var))
+    f2, exact2 = fit(target, (P1, P2, unsummed_var))
     if exact2 and np.allclose(f2[:, [0, 2]], 1, rtol=1e-6):
         raise CheckFailed(
             f"{head}\nThe direct path and the path through the mean are right; the path through "
@@ -180,6 +130,9 @@ def _explain_dx(exercise, where, style, layout, gamma, dx, expected, bound):
                 f"{'1' if key == 'dx_without_gamma' else 'gamma^2'}: {what} where the gradient "
                 f"enters xhat.", exercise, "gamma in dxhat",
             )
+    fitted = wider_fit(layout, target, dout, gamma, expected, s, per_group)
+    if fitted:
+        raise CheckFailed("\n".join([head] + fitted), exercise, "means taken wrongly")
     if exact:
         # It splits into the paths, but some factor follows no pattern the checks know: say
         # what was measured, path by path, and no more.
@@ -191,19 +144,34 @@ def _explain_dx(exercise, where, style, layout, gamma, dx, expected, bound):
         lines.append("The paths marked with a varying factor follow none of the patterns the checks "
                      "recognize (a constant, gamma, a power of the standard deviation, eps left out).")
         raise CheckFailed("\n".join(lines), exercise, "paths unexplained")
+    raise CheckFailed(f"{head}\n{_measured_text(layout, target, (P1, P2, P3), factors)}", exercise, "unexplained")
+
+
+def _measured_text(layout, target, paths, factors):
+    """What was measured of a dx that no fit explains, and where to look."""
+    word = layout.group_word
+    error = np.abs(target - sum(paths))
+    scale = np.max(np.abs(sum(paths)), axis=1)
+    right_groups = [int(k) for k in np.flatnonzero(np.max(error, axis=1) <= 1e-9 * scale)]
+    residual = target - sum(f[:, None] * p for f, p in zip(factors.T, paths))
+    share = float(np.linalg.norm(residual) / max(np.linalg.norm(target - sum(paths)), 1e-300))
     sums = np.abs(target.sum(axis=1))
     zero_sum = bool(np.all(sums <= 1e-9 * np.abs(target).sum(axis=1)))
-    worst = np.unravel_index(int(np.argmax(np.abs(target - (P1 + P2 + P3)))), target.shape)
-    raise CheckFailed(
-        f"{head}\nIt does not split into the three paths (direct, through the mean, through the "
-        f"variance) with one factor per path and {layout.group_word}, so the mistake is not a wrong constant "
-        f"or a wrong power on one path. What is known: dgamma and dbeta are right; dx "
-        f"{'does' if zero_sum else 'does not'} sum to zero over each {layout.group_word} (a right dx "
-        f"does, because shifting a whole {layout.group_word} does not change the output); the largest "
-        f"error is in {layout.group_word} {int(worst[0])}. Compare your intermediate gradients one at a time with numeric "
-        f"ones (notebook 2 shows how).",
-        exercise, "unexplained",
-    )
+    worst = int(np.argmax(np.max(error, axis=1)))
+    first = int(np.argmax(np.max(error, axis=0)))
+    return (f"It does not split into the three paths (direct, through the mean, through the variance) "
+            f"with one factor per path and {word}, so the mistake is not a wrong constant or a wrong power on "
+            f"one path; nor is it one of those paths with its mean taken over other axes, or with gamma "
+            f"misplaced around a mean. What was measured: dgamma and dbeta are right; the best fit with one "
+            f"factor per path and {word} leaves {share:.0%} of the error unexplained; dx "
+            f"{'does' if zero_sum else 'does not'} sum to zero over each {word} (a right dx does, because "
+            f"shifting a whole {word} does not change the output); "
+            + (f"{word}s {right_groups} are right; " if right_groups else "")
+            + f"the largest error is in {word} {worst}, and at position {first} of the {word}s' entries "
+            f"(counted in the order of x). Where to look: a term of dx that is not one number per {word} "
+            f"times a path, such as a reduction over a mixture of axes or an entry-wise product where a sum "
+            f"belongs. Compare your intermediate gradients one at a time with numeric ones (notebook 2 "
+            f"shows how).")
 
 
 def _verdict(style, words, same, a, n, names):
@@ -325,7 +293,7 @@ def check_backward(exercise, where, style, backward, call_forward, layout, x, ga
         _explain_param(exercise, where, "dgamma", dgamma, right_dgamma, right_dbeta, dgamma_bound, layout, x,
                        dout, gamma, n, expected)
     if not agrees(dx, expected["dx"], dx_bound):
-        _explain_dx(exercise, where, style, layout, gamma, dx, expected, dx_bound)
+        _explain_dx(exercise, where, style, layout, gamma, dout, dx, expected, dx_bound)
 
 
 def expected_gradients(function_name, layout, x, gamma, beta, forward_args, dout):

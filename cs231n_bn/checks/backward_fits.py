@@ -1,0 +1,207 @@
+"""Fitting a wrong dx against a basis of terms, group by group, and saying what the fit proves.
+
+The right terms of dx, its three paths P1 (direct), P2 (through the mean) and P3 (through
+the variance), are reference values (cs231n_bn.checks.reference); nothing here computes
+a right gradient. What this module adds are the terms a mistake puts in the place of a
+path, built from dout, gamma, the reference xhat and nothing of the answer:
+
+- one factor per path and group from a wider set: powers gamma^-2 ... gamma^2 times powers
+  of the standard deviation sqrt(var + eps)^-3 ... ^3, eps left out of a root;
+- a path whose mean is taken over other axes (the layout's alternative groupings: the
+  reductions a mistaken implementation uses), or of dout where the gradient reaching xhat
+  belongs, or with gamma applied outside the mean;
+- the right values at the wrong positions (a reshape without its transpose).
+
+A term is named only when dx is, in every group, exactly (to 1e-8 of its size) the sum of
+the paths it kept and that term times the factor the right path carries there: with more
+entries per group than unknowns, such a fit does not happen by chance.
+"""
+
+import numpy as np
+
+from cs231n_bn.checks.core import factor_text
+
+EXACT = 1e-8  # relative residual of a fit that counts as exact
+SAME = 1e-6  # relative spread of a factor that counts as one number
+
+
+def fit(target, basis):
+    """Per-group least-squares factors of target on the basis terms, and whether it is exact."""
+    n_groups = target.shape[0]
+    factors = np.empty((n_groups, len(basis)))
+    exact = True
+    for k in range(n_groups):
+        A = np.stack([b[k] for b in basis], axis=1)
+        a, *_ = np.linalg.lstsq(A, target[k], rcond=None)
+        factors[k] = a
+        scale = max(float(np.max(np.abs(target[k]))), float(np.max(np.abs(A))), 1e-300)
+        if np.max(np.abs(A @ a - target[k])) > EXACT * scale:
+            exact = False
+    return factors, exact
+
+
+def per_group_quantities(s, r, gamma_group):
+    """Group-wise factors a wrong formula tends to introduce, with their names.
+
+    s: each group's sqrt(var + eps); r: its sqrt(var); gamma_group: gamma of each group,
+    or None where gamma is not one number per group (layer norm, group norm).
+    """
+    out = []
+    if gamma_group is not None:
+        out += [(gamma_group, "gamma (an extra factor gamma)"), (1 / gamma_group, "1/gamma (gamma is missing)"),
+                (gamma_group**2, "gamma^2 (two extra factors gamma)"),
+                (gamma_group**-2, "1/gamma^2 (gamma is missing, and divided by once more)")]
+        for k in (1, -1, 2, -2):
+            out += [(gamma_group * s**k, f"gamma * sqrt(var + eps)^{k} (an extra gamma and a power of the "
+                                         f"standard deviation off by {k})"),
+                    (s**k / gamma_group, f"sqrt(var + eps)^{k} / gamma (gamma missing and a power of the "
+                                         f"standard deviation off by {k})"),
+                    (gamma_group**2 * s**k, f"gamma^2 * sqrt(var + eps)^{k} (two extra factors gamma and a "
+                                            f"power of the standard deviation off by {k})"),
+                    (s**k / gamma_group**2, f"sqrt(var + eps)^{k} / gamma^2 (gamma missing, divided by once "
+                                            f"more, and a power of the standard deviation off by {k})")]
+    out += [
+        (s / r, "sqrt(var + eps) / sqrt(var) (eps is dropped from one sqrt(var + eps))"),
+        ((s / r) ** 2, "(var + eps) / var (eps is dropped from one var + eps)"),
+        ((s / r) ** 3, "((var + eps) / var)^(3/2) (eps is dropped from (var + eps)^(3/2))"),
+    ]
+    for k in (1, 2, 3, -1, -2, -3):
+        out.append((s**k, f"sqrt(var + eps)^{k} (a wrong power of the standard deviation, off by {k})"))
+    return out
+
+
+def describe_factor(a, n, layout, per_group):
+    """Words for one path's factors a (one per group), or None when nothing fits."""
+    if np.all(np.abs(a - a[0]) <= SAME * max(1.0, abs(a[0]))):
+        c = float(np.mean(a))
+        if abs(c - 1) <= SAME:
+            return "right"
+        return (factor_text(c, n, layout.sizes, layout.n_words)
+                or f"{c:.6g} times the right one in every {layout.group_word}")
+    for quantity, words in per_group:
+        c = a / quantity
+        if np.all(np.abs(c - c[0]) <= SAME * max(1.0, abs(c[0]))):
+            c0 = float(np.mean(c))
+            if abs(c0 - 1) <= SAME:
+                return f"{words} times the right one"
+            extra = factor_text(c0, n, layout.sizes, layout.n_words)
+            if extra:
+                return f"{words} times the right one, and also {extra}"
+    return None
+
+
+def positions_text(got, right):
+    """What is known when got holds right's values at other positions, else None."""
+    if got.shape != right.shape or not np.allclose(np.sort(got, axis=None), np.sort(right, axis=None),
+                                                   rtol=1e-9, atol=0):
+        return None
+    wrong = int(np.sum(~np.isclose(got, right, rtol=1e-9, atol=0)))
+    return (f"dx holds the right values, but {wrong} of {got.size} are at the wrong positions: the "
+            f"gradient is right where it is computed, and the way it is put back into the shape of x "
+            f"(a reshape without the transpose that undoes the one of the forward pass) moves entries")
+
+
+def _group_means(to_groups, a):
+    """An array shaped like a whose every entry is the mean of its group under to_groups."""
+    index = to_groups(np.arange(a.size).reshape(a.shape))
+    rows = to_groups(a)
+    out = np.empty(a.size)
+    out[index] = np.broadcast_to(rows.mean(axis=1, keepdims=True), rows.shape)
+    return out.reshape(a.shape)
+
+
+# What the mean of a term is taken of, what multiplies it afterwards, and what that means
+_UPSTREAMS = (
+    ("carries gamma", "outside none", ""),
+    ("dout", "outside gamma", "gamma is outside the means: they are means of dout, and gamma multiplies "
+                              "afterwards, where the means should be of the gradient that reaches xhat, "
+                              "which already carries gamma"),
+    ("dout", "outside none", "its mean is of dout alone: gamma is missing inside the mean (the gradient "
+                             "that reaches xhat already carries gamma)"),
+    ("carries gamma", "outside gamma", "gamma is applied twice: inside the mean and once more outside it"),
+)
+
+
+def _candidate_terms(layout, dout, gamma_map, xhat, gamma_varies):
+    """[(grouping words, upstream words, mean term, variance term)] a mistake puts in place of P2, P3.
+
+    The right grouping appears only with gamma misplaced (and only where gamma differs
+    inside a group: else gamma inside or outside its mean is the same); the alternative
+    groupings with every placement of gamma.
+    """
+    groupings = [(layout.to_groups, None)] + [(alt[0], alt[1]) for alt in layout.alternatives]
+    terms = []
+    for to_groups, where in groupings:
+        for inside, outside, words in _UPSTREAMS:
+            if where is None and (not words or not gamma_varies):
+                continue  # the right paths themselves, or the right ones times a power of gamma
+            u = dout * gamma_map if inside == "carries gamma" else dout
+            w = gamma_map if outside == "outside gamma" else 1.0
+            terms.append((where, words, w * _group_means(to_groups, u), w * xhat * _group_means(to_groups, u * xhat)))
+    return terms
+
+
+def _term_words(where, words, layout, both):
+    parts = []
+    if where is not None:
+        taken = "their means are taken" if both else "its mean is taken"
+        parts.append(f"{taken} {where}; the means belong {layout.groups_text}")
+    if words:
+        parts.append(words)
+    return "; and ".join(parts)
+
+
+def wider_fit(layout, target, dout, gamma, expected, s, per_group):
+    """Lines naming what dx is made of, when a fit against the wider basis is exact; else None.
+
+    target: the student's dx as (groups, members); s: each group's sqrt(var + eps);
+    per_group: what per_group_quantities gives, to name a replaced term's factor.
+    """
+    P1, P2, P3 = (layout.to_groups(expected[p]) for p in ("P1", "P2", "P3"))
+    xhat = expected["xhat"]
+    gamma_map = np.broadcast_to(layout.param_view(gamma), dout.shape)
+    gamma_groups = layout.to_groups(gamma_map)
+    gamma_varies = not np.all(gamma_groups == gamma_groups[:, :1])
+    n = target.shape[1]
+    # a right path's term carries -1/sqrt(var + eps) of its group: the factor a replaced term
+    # must carry too, for the fit to say that only the mean was taken wrongly
+    for where, words, mean_term, var_term in _candidate_terms(layout, dout, gamma_map, xhat, gamma_varies):
+        M, V = layout.to_groups(mean_term), layout.to_groups(var_term)
+        for replaced, basis in (("both", (P1, M, V)), ("mean", (P1, M, P3)), ("variance", (P1, P2, V))):
+            factors, exact = fit(target, basis)
+            if not exact:
+                continue
+            described = [describe_factor(factors[:, 0], n, layout, per_group)]
+            for j, term in ((1, "mean"), (2, "variance")):
+                if replaced in (term, "both"):
+                    described.append(describe_factor(-factors[:, j] * s, n, layout, per_group))
+                else:
+                    described.append(describe_factor(factors[:, j], n, layout, per_group))
+            if any(d is None for d in described):
+                continue
+            how = _term_words(where, words, layout, replaced == "both" and described[1] == described[2])
+            return _fit_lines(layout, replaced, described, how)
+    return None
+
+
+def _fit_lines(layout, replaced, described, how):
+    names = ("the direct path (x -> xhat)", "the path through the mean (x -> mu)",
+             "the path through the variance (x -> var)")
+    lines = [f"Fitted {layout.group_word} by {layout.group_word}, dx is exactly the sum of:",
+             f"- {names[0]}: {described[0]}"]
+    if replaced == "both" and described[1] == described[2]:
+        extra = "" if described[1] == "right" else f" (and both carry {described[1]})"
+        lines.append(f"- the paths through the mean and through the variance, each with its right factor, but "
+                     f"{how}{extra}")
+    else:
+        for j, term in ((1, "mean"), (2, "variance")):
+            if replaced in (term, "both"):
+                extra = "" if described[j] == "right" else f" (and its factor is {described[j]})"
+                lines.append(f"- {names[j]}, but {how}{extra}")
+            else:
+                lines.append(f"- {names[j]}: {described[j]}")
+    which = {"both": "both paths through the statistics take their means",
+             "mean": "the path through the mean takes its mean",
+             "variance": "the path through the variance takes its mean"}[replaced]
+    lines.append(f"So the mistake is in how {which}.")
+    return lines
