@@ -996,3 +996,64 @@ GN_BACKWARD += [
     (_gn_means_per_channel, ["spatial batch norm"]),
     (_gn_gamma_outside_means, ["gamma", "outside the means"]),
 ]
+
+
+# ---------------------------------------------------------------------------------------
+# Forward passes that centre with the wrong statistic or put values back at the wrong
+# positions (issue 21), written from the math.
+# ---------------------------------------------------------------------------------------
+
+
+def _bn_train_centres_with_updated_running_mean(x, gamma, beta, bn_param):
+    # the running mean is updated first, then subtracted in place of the batch's mean
+    out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+    if bn_param["mode"] == "train":
+        eps = bn_param.get("eps", 1e-5)
+        out = gamma * (x - bn_param["running_mean"]) / np.sqrt(x.var(axis=0) + eps) + beta
+    return out, cache
+
+
+def _bn_train_centres_with_old_running_mean(x, gamma, beta, bn_param):
+    # the running mean as it was before this step, subtracted in place of the batch's mean
+    D = x.shape[1]
+    old = np.array(bn_param.get("running_mean", np.zeros(D)), dtype=float)
+    out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+    if bn_param["mode"] == "train":
+        eps = bn_param.get("eps", 1e-5)
+        out = gamma * (x - old) / np.sqrt(x.var(axis=0) + eps) + beta
+    return out, cache
+
+
+def _sbn_rows_swapaxes_back_transpose(x, gamma, beta, bn_param):
+    # rows made from (N, W, H, C), put back as if they were (N, H, W, C)
+    N, C, H, W = x.shape
+    out_rows, cache = batchnorm_forward(x.transpose(0, 3, 2, 1).reshape(-1, C), gamma, beta, bn_param)
+    return out_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2), SpatialBatchNormCache(shape=x.shape, bn=cache)
+
+
+def _sbn_gamma_on_last_axis(x, gamma, beta, bn_param):
+    # gamma and beta of shape (C,) broadcast against (N, C, H, W) as they are
+    C = x.shape[1]
+    rows = x.transpose(0, 2, 3, 1).reshape(-1, C)
+    _, cache = batchnorm_forward(rows, gamma, beta, bn_param)
+    xhat = cache.xhat.reshape(x.shape[0], x.shape[2], x.shape[3], C).transpose(0, 3, 1, 2)
+    return gamma * xhat + beta, SpatialBatchNormCache(shape=x.shape, bn=cache)
+
+
+def _gn_xhat_put_back_wrongly(x, gamma, beta, G, gn_param):
+    # the grouped xhat put back through (N, H, W, C) before gamma and beta are applied
+    N, C, H, W = x.shape
+    _, cache = spatial_groupnorm_forward(x, gamma, beta, G, gn_param)
+    xhat = cache.xhat.reshape(N, H, W, C).transpose(0, 3, 1, 2)
+    return gamma.reshape(1, C, 1, 1) * xhat + beta.reshape(1, C, 1, 1), cache
+
+
+BN_FORWARD += [
+    (_bn_train_centres_with_updated_running_mean, ["running_mean", "train mode"]),
+    (_bn_train_centres_with_old_running_mean, ["running_mean", "train mode"]),
+]
+SBN_FORWARD += [
+    (_sbn_rows_swapaxes_back_transpose, ["right values", "wrong positions"]),
+    (_sbn_gamma_on_last_axis, ["broadcast", "last axis"]),
+]
+GN_FORWARD += [(_gn_xhat_put_back_wrongly, ["normalized values", "wrong positions"])]

@@ -56,8 +56,12 @@ def output_bound(layout, x, gamma, beta, mean, var, eps, conditioned=True):
     return rounding_bound(g_map * (layout.from_groups(scale) + 1.0) + b_map)
 
 
-def judge_output(exercise, where, layout, x, out, gamma, beta, eps, expected, bound):
-    """out must agree with the reference output; if not, say what is wrong with it."""
+def judge_output(exercise, where, layout, x, out, gamma, beta, eps, expected, bound, centres=None):
+    """out must agree with the reference output; if not, say what is wrong with it.
+
+    centres: {description: one value per group} of what a wrong forward pass may subtract
+    from x in place of the group's mean (e.g. the running mean, in train mode).
+    """
     if agrees(out, expected["out"], bound):
         return
     if np.allclose(np.sort(out, axis=None), np.sort(expected["out"], axis=None), rtol=1e-9, atol=0):
@@ -67,7 +71,16 @@ def judge_output(exercise, where, layout, x, out, gamma, beta, eps, expected, bo
             f"the statistics are right, and the way the result is put back into the shape of x "
             f"(a reshape or transpose at the end) moves entries", exercise, "positions",
         )
-    diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expected)
+    xhat = (out - layout.param_view(beta)) / layout.param_view(gamma)
+    if np.allclose(np.sort(xhat, axis=None), np.sort(expected["xhat"], axis=None), rtol=1e-9, atol=1e-12):
+        wrong = int(np.sum(~np.isclose(xhat, expected["xhat"], rtol=1e-9, atol=1e-12)))
+        raise CheckFailed(
+            f"{where}: the normalized values are right, but {wrong} of {out.size} are at the wrong "
+            f"positions when gamma and beta are applied: (out - beta) / gamma holds the right normalized "
+            f"values in another order, so the normalized x is put back into the shape of x (a reshape or "
+            f"transpose) wrongly before the scale and shift", exercise, "positions",
+        )
+    diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expected, centres)
     k = np.unravel_index(int(np.argmax(np.abs(out - expected["out"]) - bound)), out.shape)
     raise CheckFailed(
         f"{where}: out is normalized {layout.groups_text}, with gamma and beta, yet differs from "
@@ -308,7 +321,9 @@ def verify_batchnorm_like(exercise, where, fn, layout, x, gamma, beta, momentum,
                 f"this step's update) instead of the batch's mean and variance", exercise, "train uses running",
             )
     bound = output_bound(layout, x, gamma, beta, expected["group_mean"], expected["group_var"], EPS)
-    judge_output(exercise, where, layout, x, out, gamma, beta, EPS, expected, bound)
+    centres = {"bn_param['running_mean'] as it was before this step's update": old_mean,
+               "bn_param['running_mean'] after this step's update": expected["running_mean"]}
+    judge_output(exercise, where, layout, x, out, gamma, beta, EPS, expected, bound, centres)
     out_groups = layout.to_groups(out)
     out_stats = {"running_mean": out_groups.mean(axis=1), "running_var": out_groups.var(axis=1)}
     _check_running_update(exercise, where, bn_param, old_mean, old_var, expected, momentum, n, out_stats)

@@ -346,11 +346,49 @@ def _diagnose_parameters(exercise, where, layout, out, gamma, beta, right, known
     )
 
 
-def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expected):
+def _measured_centre(exercise, where, layout, x, xhat, expected, eps, centres):
+    """Name the value subtracted from x when xhat is (x - c) / sqrt(var + eps) with c not the mean.
+
+    Measured per group: xhat is fitted as an affine function of x; its zero is the centre c
+    the code subtracted and its slope 1 / the spread it divided by. Only when the spread is
+    the right one is c compared with the group's mean and the candidates in `centres`.
+    """
+    groups_x, groups = layout.to_groups(x), layout.to_groups(xhat)
+    slope, shift = np.empty(len(groups)), np.empty(len(groups))
+    for k, (gx, g) in enumerate(zip(groups_x, groups)):
+        A = np.stack([gx, np.ones_like(gx)], axis=1)
+        (slope[k], shift[k]), *_ = np.linalg.lstsq(A, g, rcond=None)
+        if np.max(np.abs(A @ (slope[k], shift[k]) - g)) > 1e-7 * max(1.0, float(np.max(np.abs(g)))):
+            return
+    s = np.sqrt(np.ravel(expected["group_var"]) + eps)
+    if not matches(1 / slope, s, 1e-6):
+        return
+    centre = -shift / slope
+    mean = np.ravel(expected["group_mean"])
+    word = layout.group_word
+    for description, value in (centres or {}).items():
+        if matches(centre, np.ravel(value), 1e-6):
+            raise CheckFailed(
+                f"{where}: in train mode the value subtracted from x is {description}, not the mean of "
+                f"this batch (the spread divided by is the batch's, and right)", exercise, "centre",
+            )
+    if matches(centre, np.zeros_like(centre), 1e-6):
+        raise CheckFailed(f"{where}: the mean is not subtracted: the output is x divided by the right "
+                          f"standard deviation, without centring", exercise, "centre")
+    raise CheckFailed(
+        f"{where}: the spread is right, but the value subtracted from x is not the mean of each {word}: "
+        f"measured {', '.join(f'{c:.6g}' for c in centre[:3])}, ... where {', '.join(f'{m:.6g}' for m in mean[:3])}, "
+        f"... belong ({word}s 0, 1, 2). Look at what your code subtracts before it divides", exercise, "centre",
+    )
+
+
+def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expected, centres=None):
     """Raise CheckFailed unless out is gamma times a per-group normalized x, plus beta.
 
     expected: reference values of this case, {"xhat": x normalized (shaped like x),
-    "group_var": each group's biased variance, in the layout's group order}.
+    "group_var": each group's biased variance, in the layout's group order, "group_mean":
+    its mean}. centres: {description: one value per group} a mistake may subtract in
+    place of the mean.
     """
     g_map = np.broadcast_to(layout.param_view(gamma), x.shape)
     b_map = np.broadcast_to(layout.param_view(beta), x.shape)
@@ -374,6 +412,9 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expec
                 f"gamma is the scale, beta the shift", exercise, "gamma beta swapped",
             )
         _wrong_grouping(exercise, where, layout, x, out, gamma, beta)
+        # a known misuse of gamma or beta first: beta scaled by gamma also shifts the centre
+        _diagnose_parameters(exercise, where, layout, out, gamma, beta, right, known_only=True)
+        _measured_centre(exercise, where, layout, x, xhat, expected, eps, centres)
         _diagnose_parameters(exercise, where, layout, out, gamma, beta, right)
         worst = float(np.max(np.abs(groups.mean(axis=1))))
         raise CheckFailed(
