@@ -46,3 +46,21 @@ def test_a_broadcast_error_gets_the_tip_its_shapes_suggest():
     gamma_on_last_axis = _broadcast_hint("operands could not be broadcast together with shapes (2,3,4,5) (3,)")
     assert "keeps it" in lost_axis and "gamma" not in lost_axis
     assert "channel axis" in gamma_on_last_axis and "keeps it" not in gamma_on_last_axis
+
+
+def test_batch_norm_messages_speak_of_features_and_the_batch_not_of_groups():
+    import contextlib
+    import io
+    import re
+
+    from test_checks_catalogue import FAMILIES, outcome
+
+    messages = []
+    for family, check, entries in FAMILIES:
+        if family.startswith("batchnorm"):
+            for implementation, words in entries:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    messages.append(outcome(check, implementation, words)[1])
+    assert len([m for m in messages if m]) > 90
+    grouped = [m for m in messages if re.search(r"\bgroups?\b", m)]
+    assert not grouped, grouped

@@ -109,7 +109,7 @@ def _explain_dx(exercise, where, style, layout, gamma, dout, dx, expected, bound
             same = lambda i, j: np.allclose(factors[:, i], factors[:, j], rtol=1e-6, atol=1e-9)  # noqa: E731
             lines = [head, f"Split into its three paths from x to out, {layout.group_word} by {layout.group_word}:"]
             lines += [f"- {name}: {w}" for name, w in zip(names, words)]
-            verdict, topic = _verdict(style, words, same, a, n, names)
+            verdict, topic = _verdict(style, words, same, a, n, layout.group_word)
             lines.append(verdict)
             raise CheckFailed("\n".join(lines), exercise, topic)
 
@@ -120,7 +120,8 @@ def _explain_dx(exercise, where, style, layout, gamma, dout, dx, expected, bound
         raise CheckFailed(
             f"{head}\nThe direct path and the path through the mean are right; the path through "
             f"the variance uses each entry's own product dxhat * xhat where the sum over the "
-            f"group belongs: the gradient of a statistic shared by the group is not summed.",
+            f"{layout.group_word} belongs: the gradient of a statistic shared by the {layout.group_word} is "
+            f"not summed.",
             exercise, "variance path not summed",
         )
     for key, what in (("dx_without_gamma", "gamma is missing"), ("dx_gamma_twice", "gamma is applied twice")):
@@ -174,7 +175,7 @@ def _measured_text(layout, target, paths, factors):
             f"shows how).")
 
 
-def _verdict(style, words, same, a, n, names):
+def _verdict(style, words, same, a, n, group_word):
     """The sentence that names the mistake, from the per-path descriptions."""
     off = [i for i, w in enumerate(words) if w != "right"]
     if not off:
@@ -196,7 +197,7 @@ def _verdict(style, words, same, a, n, names):
                 "factor: the mistake is common to the two paths through the statistics."), "both terms"
     if off == [0, 1, 2] or off == [0, 2]:
         if abs(a[1]) < 1e-9 and np.allclose([a[0], a[2]], (n - 1) / n, rtol=1e-6):
-            return ("This is the signature of a mean-path gradient that was not summed over the group: "
+            return (f"This is the signature of a mean-path gradient that was not summed over the {group_word}: "
                     "each entry subtracts only its own 1/n share."), "mean path not summed"
     return "Several paths are off; each line above says by how much.", "several paths"
 

@@ -254,22 +254,23 @@ def _wrong_grouping(exercise, where, layout, x, out, gamma, beta):
             )
 
 
-def _variance_models(v, n, eps):
+def _variance_models(v, n, eps, layout):
     """Variance of xhat per group under the right formula and under the usual mistakes."""
+    word = layout.group_word
     return (
         ("correct", v / (v + eps), ""),
         (
             "unbiased variance",
             v / (v * n / (n - 1) + eps),
             f"the output's spread matches the unbiased variance (squared deviations summed and "
-            f"divided by n - 1 = {n - 1}, for groups of n = {n}): its standard deviation is "
+            f"divided by n - 1 = {n - 1}, n = {n} being {layout.n_words}): its standard deviation is "
             f"sqrt((n-1)/n) of the right one. Training normalizes with the biased batch "
             f"variance (Algorithm 1 of the paper)",
         ),
         (
             "eps missing",
             np.ones_like(v),
-            f"eps is missing: a group whose variance is as small as eps ({eps:g}) came out "
+            f"eps is missing: a {word} whose variance is as small as eps ({eps:g}) came out "
             f"with variance exactly 1",
         ),
         (
@@ -428,15 +429,17 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expec
         _wrong_grouping(exercise, where, layout, x, out, gamma, beta)
         _diagnose_parameters(exercise, where, layout, out, gamma, beta, right)
         raise CheckFailed(
-            f"{where}: inside each normalization group the output should be an affine "
-            f"function of x (x minus the group's mean, times one number per group, then gamma "
-            f"and beta); yours is not. Entries that do not use their own group's statistics, "
+            f"{where}: inside each {layout.group_word} the output should be an affine "
+            f"function of x (x minus the {layout.group_word}'s mean, times one number per "
+            f"{layout.group_word}, then gamma and beta); yours is not. Entries that do not use their own "
+            f"{layout.group_word}'s statistics, "
             f"or something nonlinear applied to x - mean, do this", exercise, "not affine",
         )
     if np.any(slope <= 0) and not np.all(slope <= 0):
         raise CheckFailed(
-            f"{where}: (out - beta) / gamma decreases as x grows in some groups and increases in "
-            f"others: the output's scale does not follow gamma in every group", exercise, "sign mixed",
+            f"{where}: (out - beta) / gamma decreases as x grows in some {layout.group_word}s and increases "
+            f"in others: the output's scale does not follow gamma in every {layout.group_word}", exercise,
+            "sign mixed",
         )
     if np.all(slope <= 0):
         raise CheckFailed(
@@ -446,7 +449,7 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expec
     v = np.ravel(expected["group_var"])
     n = groups.shape[1]
     s2 = np.mean(groups**2, axis=1)
-    models = _variance_models(v, n, eps)
+    models = _variance_models(v, n, eps, layout)
     if matches(s2, models[0][1]):
         return
     for name, predicted, message in models[1:]:
@@ -455,7 +458,7 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expec
         if matches(s2, predicted):
             raise CheckFailed(f"{where}: {message}", exercise, name)
     if eps != DEFAULT_EPS:  # the same mistakes, made with the default eps instead of the one passed
-        for name, predicted, message in _variance_models(v, n, DEFAULT_EPS)[1:5]:
+        for name, predicted, message in _variance_models(v, n, DEFAULT_EPS, layout)[1:5]:
             if matches(s2, predicted):
                 raise CheckFailed(
                     f"{where}: {message}; and eps is not read from the parameter dict (the output "
@@ -465,7 +468,7 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expec
         eps_used = v * (1 / s2 - 1)  # the eps for which v / (v + eps) is the measured spread
     if np.all(np.isfinite(eps_used)) and eps_used.min() > 0 and np.allclose(eps_used, eps_used[0], rtol=1e-4):
         raise CheckFailed(
-            f"{where}: the spread matches eps = {eps_used[0]:.3g} in every group; the eps in use "
+            f"{where}: the spread matches eps = {eps_used[0]:.3g} in every {layout.group_word}; the eps in use "
             f"here is {eps:g} ({'the one passed in the parameter dict' if eps != DEFAULT_EPS else 'the documented default'})",
             exercise, "eps value",
         )
@@ -474,7 +477,8 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expec
     g = int(np.argmax(np.abs(ratio - 1)))
     raise CheckFailed(
         f"{where}: the output has the wrong spread: the std of (out - beta) / gamma should be "
-        f"sqrt(var / (var + eps)) in each group (var: the biased variance of the group, "
+        f"sqrt(var / (var + eps)) in each {layout.group_word} (var: the biased variance of the "
+        f"{layout.group_word}'s values, "
         f"eps={eps:g}); in {layout.group_word} {g} it is {ratio[g]:.6g} times that, and it matches none of "
         f"the usual mistakes (unbiased variance, eps missing or outside the root, no root)",
         exercise, "spread",
