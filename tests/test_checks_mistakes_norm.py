@@ -1057,3 +1057,105 @@ SBN_FORWARD += [
     (_sbn_gamma_on_last_axis, ["broadcast", "last axis"]),
 ]
 GN_FORWARD += [(_gn_xhat_put_back_wrongly, ["normalized values", "wrong positions"])]
+
+
+# ---------------------------------------------------------------------------------------
+# A second round from the math (issue 21): one path's mean over another axis, gamma applied
+# twice, spatial means over too few axes; and correct code in other forms.
+# ---------------------------------------------------------------------------------------
+
+
+def _staged_divar_from_xhat(dout, cache):
+    # divar sums dxhat * xhat, where the local gradient of xmu * ivar with respect to ivar is xmu
+    N = dout.shape[0]
+    dxhat = cache.gamma * dout
+    divar = np.sum(dxhat * cache.xhat, axis=0)
+    dvar = -0.5 / cache.sqrtvar**3 * divar
+    dxmu = dxhat * cache.ivar + 2.0 * cache.xmu * dvar / N
+    dx = dxmu - dxmu.sum(axis=0) / N
+    return dx, np.sum(dout * cache.xhat, axis=0), dout.sum(axis=0)
+
+
+def _ln_mean_path_over_batch(dout, cache):
+    xhat, dxhat = cache.xhat, cache.gamma * dout
+    dx = cache.ivar * (dxhat - dxhat.mean(axis=0, keepdims=True)
+                       - xhat * np.mean(dxhat * xhat, axis=1, keepdims=True))
+    return dx, np.sum(dout * xhat, axis=0), dout.sum(axis=0)
+
+
+def _ln_gamma_twice(dout, cache):
+    # gamma enters the gradient of xhat, and multiplies the whole result once more
+    xhat, dxhat = cache.xhat, cache.gamma * dout
+    dx = cache.gamma * cache.ivar * (dxhat - dxhat.mean(axis=1, keepdims=True)
+                                     - xhat * np.mean(dxhat * xhat, axis=1, keepdims=True))
+    return dx, np.sum(dout * xhat, axis=0), dout.sum(axis=0)
+
+
+def _gn_means_per_channel_and_sample(dout, cache):
+    # instance norm's means (over H, W of each sample and channel) in a group norm backward
+    N, C, H, W = dout.shape
+    xhat = cache.xhat.reshape(N, C, H, W)
+    ivar = np.broadcast_to(cache.ivar, (N, cache.G, C // cache.G * H * W)).reshape(N, C, H, W)
+    dxhat = cache.gamma.reshape(1, C, 1, 1) * dout
+    dx = ivar * (dxhat - dxhat.mean(axis=(2, 3), keepdims=True)
+                 - xhat * np.mean(dxhat * xhat, axis=(2, 3), keepdims=True))
+    shape = cache.gamma.shape
+    return dx, np.sum(dout * xhat, axis=(0, 2, 3)).reshape(shape), dout.sum(axis=(0, 2, 3)).reshape(shape)
+
+
+def _sbn_backward_means_over_batch_only(dout, cache):
+    # means over axis 0 alone, one per channel and position, in a spatial batch norm backward
+    N, C, H, W = dout.shape
+    bn = cache.bn
+    xhat = bn.xhat.reshape(N, H, W, C).transpose(0, 3, 1, 2)
+    g = (bn.gamma * bn.ivar).reshape(1, C, 1, 1)
+    dx = g * (dout - dout.mean(axis=0, keepdims=True) - xhat * np.mean(dout * xhat, axis=0, keepdims=True))
+    return dx, np.sum(dout * xhat, axis=(0, 2, 3)), dout.sum(axis=(0, 2, 3))
+
+
+def _sbn_backward_moveaxis(dout, cache):
+    N, C, H, W = dout.shape
+    drows = np.moveaxis(dout, 1, -1).reshape(-1, C)
+    dx_rows, dgamma, dbeta = batchnorm_backward_alt(drows, cache.bn)
+    return np.moveaxis(dx_rows.reshape(N, H, W, C), -1, 1), dgamma, dbeta
+
+
+def _gn_backward_einsum(dout, cache):
+    N, C, H, W = dout.shape
+    G, xhat = cache.G, cache.xhat
+    M = C // G * H * W
+    dxhat = np.einsum("c,nchw->nchw", cache.gamma.ravel(), dout).reshape(N, G, M)
+    dx = cache.ivar / M * (M * dxhat - np.einsum("ngm->ng", dxhat)[:, :, None]
+                           - xhat * np.einsum("ngm,ngm->ng", dxhat, xhat)[:, :, None])
+    shape = cache.gamma.shape
+    xmap = xhat.reshape(N, C, H, W)
+    return (dx.reshape(N, C, H, W), np.einsum("nchw,nchw->c", dout, xmap).reshape(shape),
+            np.einsum("nchw->c", dout).reshape(shape))
+
+
+def _gn_forward_one_pass(x, gamma, beta, G, gn_param):
+    eps = gn_param.get("eps", 1e-5)
+    N, C, H, W = x.shape
+    xg = x.reshape(N, G, -1)
+    mu = xg.mean(axis=2, keepdims=True)
+    var = np.mean(xg**2, axis=2, keepdims=True) - mu**2
+    xhat = (xg - mu) / np.sqrt(var + eps)
+    out = gamma.reshape(1, C, 1, 1) * xhat.reshape(N, C, H, W) + beta.reshape(1, C, 1, 1)
+    return out, GroupNormCache(x=x, G=G, mu=mu, xmu=xg - mu, var=var, ivar=1 / np.sqrt(var + eps), xhat=xhat,
+                               gamma=gamma, eps=eps)
+
+
+def _ln_gamma_beta_swapped(x, gamma, beta, ln_param):
+    out, cache = layernorm_forward(x, gamma, beta, ln_param)
+    return beta * cache.xhat + gamma, cache
+
+
+BN_BACKWARD += [(_staged_divar_from_xhat, ["through the variance", "power of the standard deviation"])]
+LN_BACKWARD += [
+    (_ln_mean_path_over_batch, ["through the mean", "axis 0"]),
+    (_ln_gamma_twice, ["gamma", "twice"]),
+]
+GN_BACKWARD += [(_gn_means_per_channel_and_sample, ["instance norm"]), (_gn_backward_einsum, None)]
+SBN_BACKWARD += [(_sbn_backward_means_over_batch_only, ["batch only"]), (_sbn_backward_moveaxis, None)]
+GN_FORWARD += [(_gn_forward_one_pass, None)]
+LN_FORWARD += [(_ln_gamma_beta_swapped, ["swapped"])]

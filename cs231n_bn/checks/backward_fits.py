@@ -163,6 +163,14 @@ def wider_fit(layout, target, dout, gamma, expected, s, per_group):
     gamma_groups = layout.to_groups(gamma_map)
     gamma_varies = not np.all(gamma_groups == gamma_groups[:, :1])
     n = target.shape[1]
+    if gamma_varies:  # gamma differs inside a group: one factor per group cannot stand for it
+        for k, label, words in ((1, "gamma", "gamma multiplies the whole gradient once more after the paths are added (it "
+                             "already entered through the gradient that reaches xhat): gamma is applied twice"),
+                                (-1, "1/gamma", "the whole gradient is divided by gamma after the paths are added")):
+            factors, exact = fit(target / gamma_groups**k, (P1, P2, P3))
+            if exact and np.allclose(factors, 1, rtol=SAME):
+                return [f"Fitted {layout.group_word} by {layout.group_word}, dx is exactly the right sum of the "
+                        f"three paths, each entry times {label} of its own parameter: {words}."]
     # a right path's term carries -1/sqrt(var + eps) of its group: the factor a replaced term
     # must carry too, for the fit to say that only the mean was taken wrongly
     for where, words, mean_term, var_term in _candidate_terms(layout, dout, gamma_map, xhat, gamma_varies):
