@@ -163,6 +163,8 @@ def wider_fit(layout, target, dout, gamma, expected, s, per_group):
     gamma_groups = layout.to_groups(gamma_map)
     gamma_varies = not np.all(gamma_groups == gamma_groups[:, :1])
     n = target.shape[1]
+    if n < 2 * 3:  # three unknowns per group: with fewer than twice as many entries a fit proves little
+        return None
     if gamma_varies:  # gamma differs inside a group: one factor per group cannot stand for it
         for k, label, words in ((1, "gamma", "gamma multiplies the whole gradient once more after the paths are added (it "
                              "already entered through the gradient that reaches xhat): gamma is applied twice"),
