@@ -1159,3 +1159,19 @@ GN_BACKWARD += [(_gn_means_per_channel_and_sample, ["instance norm"]), (_gn_back
 SBN_BACKWARD += [(_sbn_backward_means_over_batch_only, ["batch only"]), (_sbn_backward_moveaxis, None)]
 GN_FORWARD += [(_gn_forward_one_pass, None)]
 LN_FORWARD += [(_ln_gamma_beta_swapped, ["swapped"])]
+
+
+def _bn_reshape_for_transpose(x, gamma, beta, bn_param):
+    # x.reshape(D, N) taken for x.T, normalized along its rows, and reshaped back
+    out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+    if bn_param["mode"] == "train":
+        N, D = x.shape
+        rows = x.reshape(D, N)
+        xhat = ((rows - rows.mean(axis=1, keepdims=True)) / np.sqrt(rows.var(axis=1, keepdims=True)
+                                                                    + bn_param.get("eps", 1e-5))).reshape(N, D)
+        out = gamma * xhat + beta
+    return out, cache
+
+
+BN_FORWARD.append((_bn_reshape_for_transpose, ["wrong entries", "reshaped flat"]))
+SBN_FORWARD.append((sbn_forward_axes((0, 3)), ["wrong entries", "axis 0, axis 3"]))

@@ -8,6 +8,7 @@ these in a recognizable way (a variance ratio of (n - 1) / n is Bessel's correct
 group with variance near eps coming out at exactly 1 is a missing eps, ...).
 """
 
+import itertools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -254,6 +255,74 @@ def _wrong_grouping(exercise, where, layout, x, out, gamma, beta):
             )
 
 
+def _axes_text(axes, names):
+    return ", ".join(names[a] for a in axes)
+
+
+def _measured_groupings(shape):
+    """[(labels shaped like x, description)] of the groupings a reduction or a reshape can make.
+
+    Measured, not listed mistakes: every set of axes reduced over (of x, and for a 4-D x of x
+    with its channel axis split in two), and the rows and columns of x reshaped flat into two
+    axes, in x's order and with the channel axis moved last.
+    """
+    size = int(np.prod(shape))
+    flat = np.arange(size).reshape(shape)
+    views = [(flat, "x", [f"axis {i}" for i in range(len(shape))])]
+    if len(shape) == 4:
+        N, C, H, W = shape
+        views += [(flat.reshape(N, k, C // k, H, W), f"x seen as (N, {k}, C/{k}, H, W)",
+                   ["axis 0 (N)", f"axis 1 ({k} blocks of channels)", f"axis 2 (C/{k} channels of a block)",
+                    "axis 3 (H)", "axis 4 (W)"]) for k in range(2, C) if C % k == 0]
+    found = []
+    for view, name, axis_names in views:
+        for r in range(1, view.ndim + 1):
+            for axes in itertools.combinations(range(view.ndim), r):
+                kept = [a for a in range(view.ndim) if a not in axes]
+                labels = np.zeros(view.shape, dtype=np.int64)
+                for a in kept:
+                    labels = labels * view.shape[a] + np.indices(view.shape)[a]
+                out = np.empty(size, dtype=np.int64)
+                out[view.ravel()] = labels.ravel()
+                found.append((out.reshape(shape), f"over {_axes_text(axes, axis_names)} of {name}"))
+    orders = [(flat, "x")]
+    if len(shape) == 4:
+        orders.append((flat.transpose(0, 2, 3, 1), "x with its channel axis moved last"))
+    for order, name in orders:
+        sequence = order.ravel()
+        for k in range(2, size):
+            if size % k:
+                continue
+            for labels, words in ((np.arange(size) // (size // k), f"over each row of {name} reshaped flat to ({k}, -1)"),
+                                  (np.arange(size) % k, f"over each column of {name} reshaped flat to (-1, {k})")):
+                out = np.empty(size, dtype=np.int64)
+                out[sequence] = labels
+                found.append((out.reshape(shape), words))
+    return found
+
+
+def _same_partition(a, b):
+    """Do two label arrays group the entries the same way?"""
+    pairs = np.unique(np.stack([np.ravel(a), np.ravel(b)]), axis=1)
+    return pairs.shape[1] == np.unique(np.ravel(a)).size == np.unique(np.ravel(b)).size
+
+
+def _measured_grouping(exercise, where, layout, x, xhat):
+    """Name the grouping xhat is normalized over, found among every reduction and flat reshape."""
+    right = layout.to_groups(np.arange(x.size).reshape(x.shape))
+    right_labels = np.empty(x.size, dtype=np.int64)
+    right_labels[right] = np.arange(right.shape[0])[:, None]
+    for labels, description in _measured_groupings(x.shape):
+        if _same_partition(labels, right_labels.reshape(x.shape)) or np.unique(labels).size == labels.size:
+            continue
+        if _normalized_under(grouping(labels)[0], xhat, x):
+            raise CheckFailed(
+                f"{where}: statistics over the wrong entries: measured, (out - beta) / gamma is normalized "
+                f"{description} ({np.unique(labels).size} groups of {labels.size // np.unique(labels).size} "
+                f"values). It should be normalized {layout.groups_text}", exercise, "grouping",
+            )
+
+
 def _variance_models(v, n, eps, layout):
     """Variance of xhat per group under the right formula and under the usual mistakes."""
     word = layout.group_word
@@ -413,6 +482,7 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expec
                 f"gamma is the scale, beta the shift", exercise, "gamma beta swapped",
             )
         _wrong_grouping(exercise, where, layout, x, out, gamma, beta)
+        _measured_grouping(exercise, where, layout, x, xhat)
         # a known misuse of gamma or beta first: beta scaled by gamma also shifts the centre
         _diagnose_parameters(exercise, where, layout, out, gamma, beta, right, known_only=True)
         _measured_centre(exercise, where, layout, x, xhat, expected, eps, centres)
@@ -427,6 +497,7 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expec
     slope, exact = _affine_slope(groups, layout.to_groups(right))
     if not exact:
         _wrong_grouping(exercise, where, layout, x, out, gamma, beta)
+        _measured_grouping(exercise, where, layout, x, xhat)
         _diagnose_parameters(exercise, where, layout, out, gamma, beta, right)
         raise CheckFailed(
             f"{where}: inside each {layout.group_word} the output should be an affine "
