@@ -1175,3 +1175,19 @@ def _bn_reshape_for_transpose(x, gamma, beta, bn_param):
 
 BN_FORWARD.append((_bn_reshape_for_transpose, ["wrong entries", "reshaped flat"]))
 SBN_FORWARD.append((sbn_forward_axes((0, 3)), ["wrong entries", "axis 0, axis 3"]))
+
+
+def _ln_returns_dxhat(dout, cache):
+    # the chain stops at xhat: its gradient returned as dx
+    return cache.gamma * dout, np.sum(dout * cache.xhat, axis=0), dout.sum(axis=0)
+
+
+def _ln_gamma_mean(dout, cache):
+    # one gamma for all features, its mean, in the gradient reaching xhat
+    xhat, dxhat = cache.xhat, np.mean(cache.gamma) * dout
+    dx = cache.ivar * (dxhat - dxhat.mean(axis=1, keepdims=True) - xhat * np.mean(dxhat * xhat, axis=1, keepdims=True))
+    return dx, np.sum(dout * xhat, axis=0), dout.sum(axis=0)
+
+
+LN_BACKWARD += [(_ln_returns_dxhat, ["gradient that reaches xhat", "stops"]),
+                (_ln_gamma_mean, ["mean of gamma", "one number per sample"])]

@@ -23,7 +23,15 @@ statement is made: the message lists what was measured.
 import numpy as np
 
 from cs231n_bn.checks import reference
-from cs231n_bn.checks.backward_fits import describe_factor, fit, per_group_quantities, positions_text, wider_fit
+from cs231n_bn.checks.backward_fits import (
+    describe_factor,
+    fit,
+    gamma_per_group_text,
+    per_group_quantities,
+    positions_text,
+    stops_at_xhat,
+    wider_fit,
+)
 from cs231n_bn.checks.core import (
     CheckFailed,
     agrees,
@@ -99,6 +107,10 @@ def _explain_dx(exercise, where, style, layout, gamma, dout, dx, expected, bound
     moved = positions_text(dx, expected["dx"])
     if moved:
         raise CheckFailed(f"{head}\n{moved}.", exercise, "positions")
+    if stops_at_xhat(target, P1, s):
+        raise CheckFailed(f"{head}\nIt is the gradient that reaches xhat, not x: the backward pass stops "
+                          f"there, before the paths through x - mean, the mean and the variance.", exercise,
+                          "stops at xhat")
 
     factors, exact = fit(target, (P1, P2, P3))
     if exact:
@@ -131,6 +143,9 @@ def _explain_dx(exercise, where, style, layout, gamma, dout, dx, expected, bound
                 f"{'1' if key == 'dx_without_gamma' else 'gamma^2'}: {what} where the gradient "
                 f"enters xhat.", exercise, "gamma in dxhat",
             )
+    per_group_gamma = gamma_per_group_text(layout, target, gamma, expected)
+    if per_group_gamma:
+        raise CheckFailed(f"{head}\n{per_group_gamma}.", exercise, "gamma per group")
     fitted = wider_fit(layout, target, dout, gamma, expected, s, per_group)
     if fitted:
         raise CheckFailed("\n".join([head] + fitted), exercise, "means taken wrongly")

@@ -7,9 +7,10 @@ path, built from dout, gamma, the reference xhat and nothing of the answer:
 
 - one factor per path and group from a wider set: powers gamma^-2 ... gamma^2 times powers
   of the standard deviation sqrt(var + eps)^-3 ... ^3, eps left out of a root;
-- a path whose mean is taken over other axes (the layout's alternative groupings: the
-  reductions a mistaken implementation uses), or of dout where the gradient reaching xhat
-  belongs, or with gamma applied outside the mean;
+- a path whose mean is taken over other entries (the layout's alternative groupings, then
+  every reduction over a set of axes and every flat reshape, as the forward check measures
+  them), or of dout where the gradient reaching xhat belongs, or with gamma applied outside
+  the mean;
 - the right values at the wrong positions (a reshape without its transpose).
 
 A term is named only when dx is, in every group, exactly (to 1e-8 of its size) the sum of
@@ -20,6 +21,7 @@ entries per group than unknowns, such a fit does not happen by chance.
 import numpy as np
 
 from cs231n_bn.checks.core import factor_text
+from cs231n_bn.checks.normalized import grouping, other_groupings
 
 EXACT = 1e-8  # relative residual of a fit that counts as exact
 SAME = 1e-6  # relative spread of a factor that counts as one number
@@ -130,6 +132,7 @@ def _candidate_terms(layout, dout, gamma_map, xhat, gamma_varies):
     groupings with every placement of gamma.
     """
     groupings = [(layout.to_groups, None)] + [(alt[0], alt[1]) for alt in layout.alternatives]
+    groupings += [(grouping(labels)[0], description) for labels, description in other_groupings(layout, dout.shape)]
     terms = []
     for to_groups, where in groupings:
         for inside, outside, words in _UPSTREAMS:
@@ -215,3 +218,31 @@ def _fit_lines(layout, replaced, described, how):
              "variance": "the path through the variance takes its mean"}[replaced]
     lines.append(f"So the mistake is in how {which}.")
     return lines
+
+
+def gamma_per_group_text(layout, target, gamma, expected):
+    """Words for a dx that is one number per group times the gradient without gamma, else None.
+
+    Where gamma differs inside a group, that number standing for it is a measured mistake:
+    its mean over the group, or some other single value.
+    """
+    gamma_groups = layout.to_groups(np.broadcast_to(layout.param_view(gamma), expected["dx"].shape))
+    if np.all(gamma_groups == gamma_groups[:, :1]):
+        return None
+    factors, exact = fit(target, (layout.to_groups(expected["dx_without_gamma"]),))
+    if not exact:
+        return None
+    a = factors[:, 0]
+    word = layout.group_word
+    if np.allclose(a, gamma_groups.mean(axis=1), rtol=SAME):
+        return (f"dx is, {word} by {word}, the right gradient for gamma = 1 times the mean of gamma over the "
+                f"{word}: gamma enters as one number per {word}, its mean, where each entry's own gamma belongs")
+    return (f"dx is, {word} by {word}, the right gradient for gamma = 1 times one number per {word} (measured "
+            f"{', '.join(f'{v:.6g}' for v in a[:3])}, ...): gamma enters as one number per {word}, where each "
+            f"entry's own gamma belongs")
+
+
+def stops_at_xhat(target, P1, s):
+    """Is dx the gradient that reaches xhat (the direct path times the standard deviation)?"""
+    right = P1 * s[:, None]
+    return bool(np.allclose(target, right, rtol=1e-9, atol=1e-12 * float(np.max(np.abs(right)))))

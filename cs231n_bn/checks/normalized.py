@@ -259,7 +259,7 @@ def _axes_text(axes, names):
     return ", ".join(names[a] for a in axes)
 
 
-def _measured_groupings(shape):
+def measured_groupings(shape):
     """[(labels shaped like x, description)] of the groupings a reduction or a reshape can make.
 
     Measured, not listed mistakes: every set of axes reduced over (of x, and for a 4-D x of x
@@ -301,24 +301,28 @@ def _measured_groupings(shape):
     return found
 
 
-def _same_partition(a, b):
+def same_partition(a, b):
     """Do two label arrays group the entries the same way?"""
     pairs = np.unique(np.stack([np.ravel(a), np.ravel(b)]), axis=1)
     return pairs.shape[1] == np.unique(np.ravel(a)).size == np.unique(np.ravel(b)).size
 
 
+def other_groupings(layout, shape):
+    """measured_groupings(shape) less the layout's own grouping and those of single entries."""
+    right = layout.to_groups(np.arange(int(np.prod(shape))).reshape(shape))
+    right_labels = np.empty(right.size, dtype=np.int64)
+    right_labels[right] = np.arange(right.shape[0])[:, None]
+    return [(labels, description) for labels, description in measured_groupings(shape)
+            if not same_partition(labels, right_labels) and np.unique(labels).size < labels.size]
+
+
 def _measured_grouping(exercise, where, layout, x, xhat):
     """Name the grouping xhat is normalized over, found among every reduction and flat reshape."""
-    right = layout.to_groups(np.arange(x.size).reshape(x.shape))
-    right_labels = np.empty(x.size, dtype=np.int64)
-    right_labels[right] = np.arange(right.shape[0])[:, None]
-    for labels, description in _measured_groupings(x.shape):
-        if _same_partition(labels, right_labels.reshape(x.shape)) or np.unique(labels).size == labels.size:
-            continue
+    for labels, description in other_groupings(layout, x.shape):
         if _normalized_under(grouping(labels)[0], xhat, x):
             raise CheckFailed(
                 f"{where}: statistics over the wrong entries: measured, (out - beta) / gamma is normalized "
-                f"{description} ({np.unique(labels).size} groups of {labels.size // np.unique(labels).size} "
+                f"{description} ({np.unique(labels).size} sets of {labels.size // np.unique(labels).size} "
                 f"values). It should be normalized {layout.groups_text}", exercise, "grouping",
             )
 
