@@ -1191,3 +1191,17 @@ def _ln_gamma_mean(dout, cache):
 
 LN_BACKWARD += [(_ln_returns_dxhat, ["gradient that reaches xhat", "stops"]),
                 (_ln_gamma_mean, ["mean of gamma", "one number per sample"])]
+
+
+def _sbn_variance_about_zero(x, gamma, beta, bn_param):
+    # the variance as the mean of x^2, forgetting to centre it first
+    out, cache = sbn_forward()(x, gamma, beta, bn_param)
+    if bn_param["mode"] == "train":
+        C = x.shape[1]
+        mu = x.mean(axis=(0, 2, 3), keepdims=True)
+        var = np.mean(x**2, axis=(0, 2, 3), keepdims=True)
+        out = gamma.reshape(1, C, 1, 1) * (x - mu) / np.sqrt(var + bn_param.get("eps", 1e-5)) + beta.reshape(1, C, 1, 1)
+    return out, cache
+
+
+SBN_FORWARD.append((_sbn_variance_about_zero, ["variance is taken about zero"]))

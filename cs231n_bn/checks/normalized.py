@@ -367,6 +367,23 @@ def _variance_models(v, n, eps, layout):
     )
 
 
+def _measured_divisor(layout, v, mean, s2, eps, gamma, shape):
+    """Name what the normalized x was divided by, measured from its spread, or None.
+
+    A group of variance v normalized by d has spread v / d^2: d^2 = v / s2 is measured
+    and compared with what mistaken code divides by.
+    """
+    d2 = v / s2
+    if matches(d2, v + mean**2 + eps, 1e-6):
+        return ("the spread matches a division by sqrt(mean(x^2) + eps): the variance is taken about zero "
+                "(the mean of the squares of x), not about the mean")
+    gamma_groups = layout.to_groups(np.broadcast_to(layout.param_view(gamma), shape))
+    if np.all(gamma_groups == gamma_groups[:, :1]) and matches(d2, gamma_groups[:, 0] ** 2 * v + eps, 1e-6):
+        return ("gamma multiplies x before the normalization, which divides it out again: the output's spread "
+                "matches gamma * x normalized, and gamma is not applied to the normalized x")
+    return None
+
+
 def _measured_parameters(layout, out, gamma, beta, right):
     """Per parameter entry, the (scale, shift) with out = scale * right + shift, or None if not affine."""
     P = np.size(gamma)
@@ -539,6 +556,9 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expec
                     f"{where}: {message}; and eps is not read from the parameter dict (the output "
                     f"matches eps={DEFAULT_EPS:g}, the checks passed eps={eps:g})", exercise, name,
                 )
+    measured = _measured_divisor(layout, v, np.ravel(expected["group_mean"]), s2, eps, gamma, x.shape)
+    if measured:
+        raise CheckFailed(f"{where}: {measured}", exercise, "divisor")
     with np.errstate(divide="ignore", invalid="ignore"):
         eps_used = v * (1 / s2 - 1)  # the eps for which v / (v + eps) is the measured spread
     if np.all(np.isfinite(eps_used)) and eps_used.min() > 0 and np.allclose(eps_used, eps_used[0], rtol=1e-4):
