@@ -1205,3 +1205,16 @@ def _sbn_variance_about_zero(x, gamma, beta, bn_param):
 
 
 SBN_FORWARD.append((_sbn_variance_about_zero, ["variance is taken about zero"]))
+
+
+def _bn_statistics_in_float64(x, gamma, beta, bn_param):
+    # the batch statistics accumulated with dtype=np.float64 and never cast back
+    out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+    if bn_param["mode"] == "train":
+        mu = x.mean(axis=0, dtype=np.float64)
+        var = x.var(axis=0, dtype=np.float64)
+        out = gamma * (x - mu) / np.sqrt(var + bn_param.get("eps", 1e-5)) + beta
+    return out, cache
+
+
+BN_FORWARD.append((_bn_statistics_in_float64, ["float32", "precision"]))
