@@ -46,6 +46,8 @@ def test_a_broadcast_error_gets_the_tip_its_shapes_suggest():
     gamma_on_last_axis = _broadcast_hint("operands could not be broadcast together with shapes (2,3,4,5) (3,)")
     assert "keeps it" in lost_axis and "gamma" not in lost_axis
     assert "channel axis" in gamma_on_last_axis and "keeps it" not in gamma_on_last_axis
+    reshaped_wrongly = _broadcast_hint("operands could not be broadcast together with shapes (1,6,1) (2,6,2,2)")
+    assert "axis of size 6 (axis 1)" in reshaped_wrongly and "keeps it" not in reshaped_wrongly
 
 
 def test_batch_norm_messages_speak_of_features_and_the_batch_not_of_groups():

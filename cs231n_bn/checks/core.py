@@ -35,6 +35,16 @@ def _broadcast_hint(text):
         if n == shape[0]:
             return (f"an array of {n} values, one per row of an array of shape {shape}, lines up with its "
                     f"last axis: a statistic taken over an axis loses that axis unless it keeps it.")
+    placed = [shape for shape in full if sum(d != 1 for d in shape) == 1]
+    others = [shape for shape in full if shape not in placed]
+    if placed and others:
+        shape, other = placed[0], others[0]
+        k = next(i for i, d in enumerate(shape) if d != 1)
+        n, met = shape[k], len(other) - len(shape) + k
+        if 0 <= met < len(other) and n in other:
+            return (f"an array of shape {shape} holds its {n} values along its axis {k}, which meets axis {met} "
+                    f"(of size {other[met]}) of an array of shape {other}; one value per channel or feature, such "
+                    f"as gamma, must lie along the axis of size {n} (axis {other.index(n)}).")
     return "print the shape of each operand on that line, and which axis should meet which."
 
 
