@@ -143,6 +143,12 @@ def _check_running_update(exercise, where, bn_param, old_mean, old_var, expected
                 (expected[key] + new * EPS,
                  "running_var averages var + eps, not the variance: eps is added again in test mode",
                  "running var eps"),
+                (keep * old + new * np.sqrt(batch + EPS),
+                 "running_var averages sqrt(var + eps), the standard deviation the step divides by, not the "
+                 "variance", "running std"),
+                (keep * old + new * batches["running_mean"],
+                 "running_var averages the batch's mean, not its variance (the running mean's line, copied)",
+                 "running var of mean"),
             ]
         for wrong, message, topic in mistakes:
             if matches(got, wrong):

@@ -204,7 +204,6 @@ def factor_text(c, n, sizes=None, n_words="the size of a group"):
             named.append((size / n, f"{size}/{n} of the right one: an extra factor {label}/n"))
             named.append((1.0 / size, f"1/{label} of the right one ({label} = {size}): an extra division by {label}"))
             named.append((float(size), f"{label} = {size} times the right one: a division by {label} is missing"))
-    for value, label in named:
-        if abs(c - value) <= 1e-6 * max(1.0, abs(value)):
-            return label
-    return None
+    # a constant two readings explain (2 = n / size when that size is half the group) gets both
+    found = list(dict.fromkeys(label for value, label in named if abs(c - value) <= 1e-6 * max(1.0, abs(value))))
+    return "; or ".join(found) if found else None
