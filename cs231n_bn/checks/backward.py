@@ -197,7 +197,13 @@ def _verdict(style, words, same, a, n, group_word):
         return "All three paths are right, but the total is not: the paths are not added up.", "sum"
     if len(off) == 1:
         short = ("the direct path", "the path through the mean", "the path through the variance")[off[0]]
-        return f"So the mistake is on {short} alone.", ("direct", "mean", "variance")[off[0]] + " path"
+        extra = ""
+        if off[0] == 2 and words[2].startswith("sqrt(var + eps)^-1 "):
+            # one division by the standard deviation too many: what xhat in place of x - mean gives
+            extra = (" One division by the standard deviation too many on that path is what xhat in place "
+                     "of x - mean (xmu) gives, where the variance's gradient meets the data.")
+        return (f"So the mistake is on {short} alone.{extra}",
+                ("direct", "mean", "variance")[off[0]] + " path")
     if off == [0, 1] and same(0, 1):
         where = ("in dxmu1, which feeds both dx1 and (through dmu) dx2" if style == "staged"
                  else "common to these two paths, in what they share before the mean is taken")

@@ -280,21 +280,6 @@ def check_test_mode(exercise, where, layout, fn, x, gamma, beta, running_mean, r
     )
 
 
-def _check_float32_kept(exercise, where, fn, x, gamma, beta):
-    """A training step on float32 x, gamma and beta must return float32 out (its values are judged
-    in float64 above; here only the precision kept is)."""
-    f32 = [a.astype(np.float32) for a in (x, gamma, beta)]
-    out, _ = forward_call(exercise, where, fn, *f32, {"mode": "train", "eps": EPS})
-    dtype = getattr(out, "dtype", None)
-    if dtype != np.float32:
-        raise CheckFailed(
-            f"{where}: with float32 x, gamma and beta the output comes back as {dtype}: the result should keep "
-            f"the input's precision. A float64 array or constant mixed into the computation (a statistic "
-            f"computed with dtype=float64, an array made by np.zeros or np.array without a dtype) promotes "
-            f"it", exercise, "dtype",
-        )
-
-
 def _test_param(mean, var, eps):
     return {"mode": "test", "eps": eps, "running_mean": mean, "running_var": var}
 
@@ -350,7 +335,6 @@ def verify_batchnorm_like(exercise, where, fn, layout, x, gamma, beta, momentum,
     _check_running_update(exercise, where, bn_param, old_mean, old_var, expected, momentum, n, out_stats)
     if cache_check is not None:
         cache_check(cache, x, gamma, out, "train", EPS, expected)
-    _check_float32_kept(exercise, where, fn, x, gamma, beta)
 
     fresh = {"mode": "train"}
     out, _ = forward_call(exercise, where, fn, x_default, gamma, beta, fresh)

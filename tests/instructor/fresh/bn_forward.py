@@ -3,7 +3,7 @@
 import numpy as np
 
 from cs231n_bn.batchnorm import BatchNormCache, read_bn_param
-from tests.instructor.fresh.entry import GENERIC, MISNAMED, NAMED, Catalogue
+from tests.instructor.fresh.entry import GENERIC, MISNAMED, MISSED, NAMED, Catalogue
 
 catalogue = Catalogue("batchnorm_forward")
 mistake, correct = catalogue.mistake, catalogue.correct
