@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tests.instructor.fresh.entry import GENERIC, NAMED, Catalogue
+from tests.instructor.fresh.entry import NAMED, Catalogue
 
 catalogue = Catalogue("batchnorm_backward")
 mistake, correct = catalogue.mistake, catalogue.correct
@@ -100,7 +100,7 @@ def divar_not_summed(dout, cache):
     return staged_with(dout, cache, divar=lambda: cache.xmu * dout * cache.gamma)
 
 
-@mistake("divar summed over xhat * dxhat instead of xmu * dxhat", judged=GENERIC)
+@mistake("divar summed over xhat * dxhat instead of xmu * dxhat", judged=NAMED)
 def divar_from_xhat(dout, cache):
     return staged_with(dout, cache, divar=lambda: np.sum(cache.xhat * dout * cache.gamma, axis=0))
 
@@ -178,7 +178,7 @@ def mean_branch_dropped(dout, cache):
     return staged_with(dout, cache, dx=lambda a, b: a)
 
 
-@mistake("returns dxhat as dx (stops half way through the graph)", judged=GENERIC)
+@mistake("returns dxhat as dx (stops half way through the graph)", judged=NAMED)
 def returns_dxhat(dout, cache):
     _, dgamma, dbeta = staged(dout, cache)
     return dout * cache.gamma, dgamma, dbeta

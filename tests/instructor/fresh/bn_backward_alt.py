@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tests.instructor.fresh.entry import GENERIC, NAMED, Catalogue
+from tests.instructor.fresh.entry import NAMED, Catalogue
 
 catalogue = Catalogue("batchnorm_backward_alt")
 mistake, correct = catalogue.mistake, catalogue.correct
@@ -104,7 +104,7 @@ def variance_term_gamma_twice(dout, cache):
     return cache.gamma * cache.ivar * (dout - (dbeta + cache.xhat * cache.gamma * dgamma) / N), dgamma, dbeta
 
 
-@mistake("sums over the features (axis=1, keepdims) in the dx formula", judged=GENERIC)
+@mistake("sums over the features (axis=1, keepdims) in the dx formula", judged=NAMED)
 def sums_over_features(dout, cache):
     D = dout.shape[1]
     dbeta, dgamma = sums(dout, cache)

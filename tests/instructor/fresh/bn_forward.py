@@ -3,7 +3,7 @@
 import numpy as np
 
 from cs231n_bn.batchnorm import BatchNormCache, read_bn_param
-from tests.instructor.fresh.entry import GENERIC, MISNAMED, MISSED, NAMED, Catalogue
+from tests.instructor.fresh.entry import NAMED, Catalogue
 
 catalogue = Catalogue("batchnorm_forward")
 mistake, correct = catalogue.mistake, catalogue.correct
@@ -106,12 +106,12 @@ def stats_over_everything(x, gamma, beta, bn_param):
     return gamma * xhat + beta, cache_of(mode, x, mu, var, sqrtvar, xhat, gamma, eps)
 
 
-@mistake("variance of x about zero, mean(x**2), not about the mean", judged=GENERIC)
+@mistake("variance of x about zero, mean(x**2), not about the mean", judged=NAMED)
 def variance_not_centred(x, gamma, beta, bn_param):
     return plain(x, gamma, beta, bn_param, var_of=lambda x, mu: (x**2).mean(axis=0))
 
 
-@mistake("forgets to subtract the mean: xhat = x / sqrt(var + eps)", judged=MISNAMED)
+@mistake("forgets to subtract the mean: xhat = x / sqrt(var + eps)", judged=NAMED)
 def mean_not_subtracted(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     if mode == "train":
@@ -148,7 +148,7 @@ def beta_subtracted(x, gamma, beta, bn_param):
     return gamma * cache.xhat - beta, cache
 
 
-@mistake("gamma applied to x before normalizing, so it cancels out", judged=GENERIC)
+@mistake("gamma applied to x before normalizing, so it cancels out", judged=NAMED)
 def gamma_before_normalizing(x, gamma, beta, bn_param):
     out, cache = plain(gamma * x, gamma, beta, bn_param)
     return cache.xhat + beta, cache
@@ -183,7 +183,7 @@ def running_var_unbiased(x, gamma, beta, bn_param):
     return out, cache
 
 
-@mistake("running variance stores the standard deviation sqrt(var + eps)", judged=GENERIC)
+@mistake("running variance stores the standard deviation sqrt(var + eps)", judged=NAMED)
 def running_var_stores_std(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     out, cache = plain(x, gamma, beta, bn_param)
@@ -224,7 +224,7 @@ def running_overwritten(x, gamma, beta, bn_param):
     return out, cache
 
 
-@mistake("copy-paste: the running variance is averaged with the batch mean", judged=GENERIC)
+@mistake("copy-paste: the running variance is averaged with the batch mean", judged=NAMED)
 def running_var_from_mean(x, gamma, beta, bn_param):
     mode, eps, momentum, running_mean, running_var = settings(x, bn_param)
     out, cache = plain(x, gamma, beta, bn_param)

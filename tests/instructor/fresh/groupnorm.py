@@ -49,12 +49,12 @@ def interleaved_groups(x, gamma, beta, G, gn_param):
     return per_channel(gamma, C) * xhat + per_channel(beta, C), right_cache(x, gamma, G, gn_param)
 
 
-@forward.mistake("G read as the group size: C/G groups of G channels", judged=GENERIC)
+@forward.mistake("G read as the group size: C/G groups of G channels", judged=NAMED)
 def g_is_group_size(x, gamma, beta, G, gn_param):
     return gn(x, gamma, beta, x.shape[1] // G, gn_param)
 
 
-@forward.mistake("statistics over the group's channels at each position, not over H and W too", judged=GENERIC)
+@forward.mistake("statistics over the group's channels at each position, not over H and W too", judged=NAMED)
 def stats_per_position(x, gamma, beta, G, gn_param):
     N, C, H, W = x.shape
     xhat = normalized(x.reshape(N, G, C // G, H, W), 2, gn_param.get("eps", 1e-5)).reshape(N, C, H, W)
@@ -73,7 +73,7 @@ def per_sample_stats(x, gamma, beta, G, gn_param):
     return gn(x, gamma, beta, 1, gn_param)
 
 
-@forward.mistake("groups taken across the batch: x.reshape(G, -1), statistics mixing samples", judged=GENERIC)
+@forward.mistake("groups taken across the batch: x.reshape(G, -1), statistics mixing samples", judged=NAMED)
 def groups_across_batch(x, gamma, beta, G, gn_param):
     N, C, H, W = x.shape
     xg = x.transpose(1, 0, 2, 3).reshape(G, -1)
@@ -81,7 +81,7 @@ def groups_across_batch(x, gamma, beta, G, gn_param):
     return per_channel(gamma, C) * xhat + per_channel(beta, C), right_cache(x, gamma, G, gn_param)
 
 
-@forward.mistake("channels moved last, then reshape (N, G, -1): each group mixes positions and channels", judged=GENERIC)
+@forward.mistake("channels moved last, then reshape (N, G, -1): each group mixes positions and channels", judged=NAMED)
 def transpose_then_reshape(x, gamma, beta, G, gn_param):
     N, C, H, W = x.shape
     xl = x.transpose(0, 2, 3, 1)
@@ -126,7 +126,7 @@ def no_gamma_beta(x, gamma, beta, G, gn_param):
     return cache.xhat.reshape(N, C, H, W), cache
 
 
-@forward.mistake("gamma[None, :, None] (shape (1, C, 1)) broadcast against (N, C, H, W)", judged=GENERIC)
+@forward.mistake("gamma[None, :, None] (shape (1, C, 1)) broadcast against (N, C, H, W)", judged=NAMED)
 def gamma_three_axes(x, gamma, beta, G, gn_param):
     N, C, H, W = x.shape
     _, cache = gn(x, gamma, beta, G, gn_param)
@@ -176,18 +176,18 @@ def grads(dout, cache, M_divisor=None, mean_axis=2, gamma_inside=True, with_mean
     return dx, (dout * xhat4).sum(axis=(0, 2, 3)).reshape(shape), dout.sum(axis=(0, 2, 3)).reshape(shape)
 
 
-@backward.mistake("gamma applied outside the group means: gamma ivar (dout - mean(dout) - xhat mean(dout xhat))", judged=GENERIC)
+@backward.mistake("gamma applied outside the group means: gamma ivar (dout - mean(dout) - xhat mean(dout xhat))", judged=NAMED)
 def gamma_outside_means(dout, cache):
     return grads(dout, cache, gamma_inside=False)
 
 
-@backward.mistake("the group's count M taken as H*W instead of (C/G)*H*W", judged=GENERIC)
+@backward.mistake("the group's count M taken as H*W instead of (C/G)*H*W", judged=NAMED)
 def count_positions_only(dout, cache):
     N, C, H, W = dout.shape
     return grads(dout, cache, M_divisor=H * W)
 
 
-@backward.mistake("means over the groups (axis 1 of (N, G, M)) instead of within each group", judged=GENERIC)
+@backward.mistake("means over the groups (axis 1 of (N, G, M)) instead of within each group", judged=NAMED)
 def means_over_groups(dout, cache):
     return grads(dout, cache, mean_axis=1, M_divisor=cache.G)
 
@@ -234,7 +234,7 @@ def dgamma_from_x(dout, cache):
     return dx, (dout * cache.x).sum(axis=(0, 2, 3)).reshape(np.shape(cache.gamma)), dbeta
 
 
-@backward.mistake("gamma folded in per group (its mean over the group's channels) instead of per channel", judged=GENERIC)
+@backward.mistake("gamma folded in per group (its mean over the group's channels) instead of per channel", judged=NAMED)
 def gamma_per_group_mean(dout, cache):
     N, C, H, W = dout.shape
     G = cache.G

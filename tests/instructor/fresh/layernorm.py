@@ -4,7 +4,7 @@ import numpy as np
 
 from cs231n_bn.batchnorm import batchnorm_backward_alt, batchnorm_forward
 from cs231n_bn.layernorm import LayerNormCache
-from tests.instructor.fresh.entry import GENERIC, NAMED, Catalogue
+from tests.instructor.fresh.entry import NAMED, Catalogue
 
 forward = Catalogue("layernorm_forward")
 backward = Catalogue("layernorm_backward")
@@ -59,7 +59,7 @@ def batchnorm_on_transpose_with_gamma(x, gamma, beta, ln_param):
     return out, ln_cache(x, mu, var, ivar, (x - mu) * ivar, gamma, eps_of(ln_param))
 
 
-@forward.mistake("x.reshape(D, N) instead of x.T before normalizing over axis 0", judged=GENERIC)
+@forward.mistake("x.reshape(D, N) instead of x.T before normalizing over axis 0", judged=NAMED)
 def reshape_not_transpose(x, gamma, beta, ln_param):
     N, D = x.shape
     eps = eps_of(ln_param)
@@ -81,7 +81,7 @@ def no_gamma_beta(x, gamma, beta, ln_param):
     return cache.xhat, cache
 
 
-@forward.mistake("variance about zero: mean(x**2) over the features", judged=GENERIC)
+@forward.mistake("variance about zero: mean(x**2) over the features", judged=NAMED)
 def variance_not_centred(x, gamma, beta, ln_param):
     eps = eps_of(ln_param)
     mu = x.mean(axis=1, keepdims=True)
@@ -152,13 +152,13 @@ def params(dout, cache):
     return np.sum(dout * cache.xhat, axis=0), dout.sum(axis=0)
 
 
-@backward.mistake("batch norm's closed form copied unchanged: means over the batch (axis=0)", judged=GENERIC)
+@backward.mistake("batch norm's closed form copied unchanged: means over the batch (axis=0)", judged=NAMED)
 def batch_axis_means(dout, cache):
     dgamma, dbeta = params(dout, cache)
     return dx_mean_form(dout * cache.gamma, cache.xhat, cache.ivar, axis=0), dgamma, dbeta
 
 
-@backward.mistake("gamma applied outside the means: gamma ivar (dout - mean(dout) - xhat mean(dout xhat))", judged=GENERIC)
+@backward.mistake("gamma applied outside the means: gamma ivar (dout - mean(dout) - xhat mean(dout xhat))", judged=NAMED)
 def gamma_outside_means(dout, cache):
     dgamma, dbeta = params(dout, cache)
     return cache.gamma * dx_mean_form(dout, cache.xhat, cache.ivar), dgamma, dbeta

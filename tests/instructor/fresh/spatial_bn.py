@@ -4,7 +4,7 @@ import numpy as np
 
 from cs231n_bn.batchnorm import batchnorm_backward_alt, batchnorm_forward
 from cs231n_bn.spatial import SpatialBatchNormCache
-from tests.instructor.fresh.entry import GENERIC, NAMED, Catalogue
+from tests.instructor.fresh.entry import NAMED, Catalogue
 
 forward = Catalogue("spatial_batchnorm_forward")
 backward = Catalogue("spatial_batchnorm_backward")
@@ -79,7 +79,7 @@ def stats_over_positions_only(x, gamma, beta, bn_param):
     return own_stats(x, gamma, beta, bn_param, axes=(2, 3))
 
 
-@forward.mistake("statistics over (N, C, H, W) minus the wrong axis: over (0, 1, 2), per column W", judged=GENERIC)
+@forward.mistake("statistics over (N, C, H, W) minus the wrong axis: over (0, 1, 2), per column W", judged=NAMED)
 def stats_per_column(x, gamma, beta, bn_param):
     return own_stats(x, gamma, beta, bn_param, axes=(0, 1, 2))
 
@@ -104,7 +104,7 @@ def test_mode_batch_stats(x, gamma, beta, bn_param):
     return maps(out_rows, x.shape), SpatialBatchNormCache(x.shape, cache)
 
 
-@forward.mistake("gamma and beta applied per position (reshaped to (1, 1, 1, C)) after normalizing with gamma 1, beta 0", judged=GENERIC)
+@forward.mistake("gamma and beta applied per position (reshaped to (1, 1, 1, C)) after normalizing with gamma 1, beta 0", judged=NAMED)
 def gamma_on_last_axis(x, gamma, beta, bn_param):
     C = x.shape[1]
     out_rows, cache = batchnorm_forward(rows(x), np.ones(C), np.zeros(C), bn_param)
@@ -141,7 +141,7 @@ def dout_reshape_without_transpose(dout, cache):
     return maps(dx_rows, dout.shape), dgamma, dbeta
 
 
-@backward.mistake("dx reshaped straight to (N, C, H, W), not transposed back", judged=GENERIC)
+@backward.mistake("dx reshaped straight to (N, C, H, W), not transposed back", judged=NAMED)
 def dx_not_transposed_back(dout, cache):
     dx_rows, dgamma, dbeta = batchnorm_backward_alt(rows(dout), cache.bn)
     return dx_rows.reshape(dout.shape), dgamma, dbeta
@@ -176,7 +176,7 @@ def statistics_constant(dout, cache):
     return maps(c.gamma * c.ivar * d, dout.shape), (d * c.xhat).sum(axis=0), d.sum(axis=0)
 
 
-@backward.mistake("the staged pass's 1/N taken per sample: divides by H*W", judged=GENERIC)
+@backward.mistake("the staged pass's 1/N taken per sample: divides by H*W", judged=NAMED)
 def count_is_positions(dout, cache):
     N, C, H, W = dout.shape
     d = rows(dout)
@@ -185,7 +185,7 @@ def count_is_positions(dout, cache):
     return maps(c.gamma * c.ivar * (d - (dbeta + c.xhat * dgamma) / (H * W)), dout.shape), dgamma, dbeta
 
 
-@backward.mistake("H and W exchanged on the way back (transpose (0, 3, 2, 1))", judged=GENERIC)
+@backward.mistake("H and W exchanged on the way back (transpose (0, 3, 2, 1))", judged=NAMED)
 def dx_wrong_inverse_transpose(dout, cache):
     N, C, H, W = dout.shape
     dx_rows, dgamma, dbeta = batchnorm_backward_alt(rows(dout), cache.bn)
