@@ -112,15 +112,14 @@ def _group_means(to_groups, a):
     return out.reshape(a.shape)
 
 
-# What the mean of a term is taken of, what multiplies it afterwards, and what that means
-_UPSTREAMS = (
-    ("carries gamma", "outside none", ""),
-    ("dout", "outside gamma", "gamma is outside the means: they are means of dout, and gamma multiplies "
-                              "afterwards, where the means should be of the gradient that reaches xhat, "
-                              "which already carries gamma"),
-    ("dout", "outside none", "its mean is of dout alone: gamma is missing inside the mean (the gradient "
-                             "that reaches xhat already carries gamma)"),
-    ("carries gamma", "outside gamma", "gamma is applied twice: inside the mean and once more outside it"),
+# Where gamma sits around a mean: (inside it, outside it, what that means)
+_GAMMA_PLACES = (
+    (True, False, ""),
+    (False, True, "gamma is outside the means: they are means of dout, and gamma multiplies afterwards, where "
+                  "the means should be of the gradient that reaches xhat, which already carries gamma"),
+    (False, False, "its mean is of dout alone: gamma is missing inside the mean (the gradient that reaches "
+                   "xhat already carries gamma)"),
+    (True, True, "gamma is applied twice: inside the mean and once more outside it"),
 )
 
 
@@ -132,15 +131,16 @@ def _candidate_terms(layout, dout, gamma_map, xhat, gamma_varies):
     groupings with every placement of gamma.
     """
     groupings = [(layout.to_groups, None)] + [(alt[0], alt[1]) for alt in layout.alternatives]
-    groupings += [(grouping(labels)[0], description) for labels, description in other_groupings(layout, dout.shape)]
+    groupings += [(grouping(labels)[0], words) for labels, words in other_groupings(layout, dout.shape)]
     terms = []
     for to_groups, where in groupings:
-        for inside, outside, words in _UPSTREAMS:
+        for inside, outside, words in _GAMMA_PLACES:
             if where is None and (not words or not gamma_varies):
                 continue  # the right paths themselves, or the right ones times a power of gamma
-            u = dout * gamma_map if inside == "carries gamma" else dout
-            w = gamma_map if outside == "outside gamma" else 1.0
-            terms.append((where, words, w * _group_means(to_groups, u), w * xhat * _group_means(to_groups, u * xhat)))
+            u = dout * gamma_map if inside else dout
+            w = gamma_map if outside else 1.0
+            terms.append((where, words, w * _group_means(to_groups, u),
+                          w * xhat * _group_means(to_groups, u * xhat)))
     return terms
 
 
@@ -169,9 +169,10 @@ def wider_fit(layout, target, dout, gamma, expected, s, per_group):
     if n < 2 * 3:  # three unknowns per group: with fewer than twice as many entries a fit proves little
         return None
     if gamma_varies:  # gamma differs inside a group: one factor per group cannot stand for it
-        for k, label, words in ((1, "gamma", "gamma multiplies the whole gradient once more after the paths are added (it "
-                             "already entered through the gradient that reaches xhat): gamma is applied twice"),
-                                (-1, "1/gamma", "the whole gradient is divided by gamma after the paths are added")):
+        whole = ((1, "gamma", "gamma multiplies the whole gradient once more after the paths are added (it "
+                              "already entered through the gradient that reaches xhat): gamma is applied twice"),
+                 (-1, "1/gamma", "the whole gradient is divided by gamma after the paths are added"))
+        for k, label, words in whole:
             factors, exact = fit(target / gamma_groups**k, (P1, P2, P3))
             if exact and np.allclose(factors, 1, rtol=SAME):
                 return [f"Fitted {layout.group_word} by {layout.group_word}, dx is exactly the right sum of the "

@@ -293,8 +293,9 @@ def measured_groupings(shape):
         for k in range(2, size):
             if size % k:
                 continue
-            for labels, words in ((np.arange(size) // (size // k), f"over each row of {name} reshaped flat to ({k}, -1)"),
-                                  (np.arange(size) % k, f"over each column of {name} reshaped flat to (-1, {k})")):
+            splits = ((np.arange(size) // (size // k), f"over each row of {name} reshaped flat to ({k}, -1)"),
+                      (np.arange(size) % k, f"over each column of {name} reshaped flat to (-1, {k})"))
+            for labels, words in splits:
                 out = np.empty(size, dtype=np.int64)
                 out[sequence] = labels
                 found.append((out.reshape(shape), words))
