@@ -120,7 +120,7 @@ NET_BACKWARD = [
 
 def sgd_rule(kind="right"):
     def sgd_momentum(w, dw, config=None):
-        config = dict(config or {})
+        config = {} if config is None else config
         lr = config.setdefault("learning_rate", 1e-2)
         mom = config.setdefault("momentum", 0.9)
         v = config.get("velocity", np.zeros_like(w))
@@ -170,7 +170,7 @@ def sgd_rule(kind="right"):
 
 def adam_rule(kind="right"):
     def adam(w, dw, config=None):
-        config = dict(config or {})
+        config = {} if config is None else config
         lr = config.setdefault("learning_rate", 1e-3)
         b1, b2 = config.setdefault("beta1", 0.9), config.setdefault("beta2", 0.999)
         eps = config.setdefault("epsilon", 1e-8)
@@ -251,7 +251,7 @@ NET_FORWARD += [(_ZIsAffineOutput, ["the scores are right", "cache's z"])]
 
 def _sgd_ignoring(key):
     def sgd_momentum(w, dw, config=None):
-        config = dict(config or {})
+        config = {} if config is None else config
         lr = 1e-2 if key == "learning_rate" else config.setdefault("learning_rate", 1e-2)
         mom = 0.9 if key == "momentum" else config.setdefault("momentum", 0.9)
         v = mom * config.get("velocity", np.zeros_like(w)) - lr * dw
@@ -263,7 +263,7 @@ def _sgd_ignoring(key):
 
 def _adam_variant(kind):
     def adam(w, dw, config=None):
-        config = dict(config or {})
+        config = {} if config is None else config
         lr = 1e-3 if kind == "lr ignored" else config.setdefault("learning_rate", 1e-3)
         eps = 1e-8 if kind == "eps ignored" else config.setdefault("epsilon", 1e-8)
         b1, b2 = config.setdefault("beta1", 0.9), config.setdefault("beta2", 0.999)

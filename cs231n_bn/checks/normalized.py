@@ -491,6 +491,8 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expec
         (g_map * right, "beta is not added: the output matches gamma * xhat", "beta missing"),
         (b_map * right + g_map, "gamma and beta are swapped: the output matches beta * xhat + gamma. "
                                 "gamma is the scale, beta the shift", "gamma beta swapped"),
+        (g_map * right + g_map, "gamma is passed as the shift too: the output matches gamma * xhat + gamma, and "
+                                "beta is never used", "gamma as beta"),
     ):
         if matches(out, wrong, 1e-9):
             raise CheckFailed(f"{where}: {message}", exercise, topic)

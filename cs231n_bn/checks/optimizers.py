@@ -31,12 +31,18 @@ def _copy(config):
 def _run_rule(exercise, rule, w, dw, config):
     """(next_w, returned config) of rule(w, dw, config), the caller's arrays left as they were."""
     originals = {"w": (w, w.copy()), "dw": (dw, dw.copy())}
-    next_w, new_config = unpack(exercise, exercise, call(exercise, exercise, rule, w, dw, _copy(config)),
+    given = _copy(config)
+    next_w, new_config = unpack(exercise, exercise, call(exercise, exercise, rule, w, dw, given),
                                 ("next_w", "config"))
     require_unchanged(exercise, exercise, originals)
     if not isinstance(new_config, dict):
         raise CheckFailed(f"{exercise}: the second return value must be the config dict; got "
                           f"{type(new_config).__name__}", exercise, "config type")
+    if given is not None and new_config is not given:
+        # the contract of optim.py: CS231n's cells read the new state from their own dict
+        raise CheckFailed(f"{exercise}: returns a new dict, and the config it was given never sees the new state: "
+                          f"write the state into the dict you were given (config['velocity'], config['m'], ...) "
+                          f"and return that same dict", exercise, "config replaced")
     return next_w, new_config
 
 

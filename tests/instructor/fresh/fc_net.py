@@ -127,7 +127,7 @@ def z_is_activation_output(self, x, i, mode, rng):
     return out, HiddenLayerCache(affine_cache, norm_cache, h, activation_cache, dropout_cache)
 
 
-@forward.mistake("gamma passed for beta too: batchnorm_forward(a, gamma, gamma, ...)", judged=MISNAMED)
+@forward.mistake("gamma passed for beta too: batchnorm_forward(a, gamma, gamma, ...)", judged=NAMED)
 def gamma_for_beta(self, x, i, mode, rng):
     p = self.params
     a, affine_cache = affine_forward(x, p[f"W{i}"], p[f"b{i}"])

@@ -95,7 +95,7 @@ def in_place(w, dw, config=None):
     return store(w, v, w, config)
 
 
-@mistake("state written into a copy of config, returned, the caller's dict left as it was", judged=MISSED)
+@mistake("state written into a copy of config, returned, the caller's dict left as it was", judged=NAMED)
 def config_copied(w, dw, config=None):
     config, lr, mu, v = read(w, dw, dict(config or {}))
     v = mu * v - lr * dw
