@@ -170,8 +170,9 @@ HINTS = {
         "that arrives at the node's output from above, which an earlier step computed.",
         "The gradient has the shape of the value it is the gradient of: print that shape first. A value "
         "used in every row (a per-feature statistic, gamma, beta) collects what arrives from all rows; a "
-        "value read by two nodes collects both branches. graph.check_gradient compares one step with "
-        "a numeric estimate and says which of these went wrong.",
+        "value read by two nodes collects both branches. graph.numeric_gradient(name, x, gamma, beta, "
+        "dout) estimates one step: compare your signs and shape with it, then derive the exact value "
+        "(the check refuses the estimate itself).",
     ),
     "centered_gradient": (
         "The formula of section 1 gives the derivative along one entry x_i. A gradient needs it for "
