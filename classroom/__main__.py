@@ -33,7 +33,7 @@ def _release(args):
     if report.on_purpose:
         print(
             f"({report.on_purpose} solution lines stay visible outside their regions on purpose, "
-            f"e.g. in notebook 2's graph figure: classroom/edition/leaks.py, STATED_ON_PURPOSE)"
+            f"listed with their reasons in classroom/edition/leaks.py, STATED_ON_PURPOSE)"
         )
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)

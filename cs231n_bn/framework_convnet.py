@@ -15,8 +15,9 @@ The affine layer's rows follow the flattened feature maps, which Keras flattens 
 channels last: its kernel is ours with the rows permuted. Batch norm goes through
 cs231n_bn.keras_compat and cs231n_bn.torch_compat. SmallConvNet's running variance starts
 at 1, like both frameworks', so a fresh network's statistics copy unchanged; after k
-training steps PyTorch's holds n/(n-1) times the batch variances (n = positions a channel
-averages, N*H*W), which `torch_running_var` converts.
+training steps PyTorch's averages another estimate of the batch variances (over the
+n = N*H*W positions of a channel), which `torch_channel_running_var` converts with the
+student's relation (*) of notebook 8.
 
 Keras runs on TensorFlow when it is installed and on PyTorch otherwise (KERAS_BACKEND,
 unless already set, before Keras is first imported): import this module before anything
@@ -198,13 +199,14 @@ def affine_from_torch(weight, bias):
     return np.ascontiguousarray(weight.T), bias.copy()
 
 
-def torch_running_var(running_var, momentum, positions, steps, start=1.0):
+def torch_channel_running_var(running_var, momentum, positions, steps, start=1.0):
     """PyTorch's running_var after the k steps that gave SmallConvNet's running_var.
 
     Both start from the same r0 (1 for a fresh network) and average with the same
-    momentum m, but PyTorch averages the unbiased batch variances, n/(n-1) times ours, so
-
-        torch = n/(n-1) * (ours - m**k r0) + m**k r0
+    momentum, but over other estimates of the batch variances. Relation (*) of notebook 8
+    (torch_stats.torch_running_var, for a start at 0 on our side and at 1 on PyTorch's) is
+    affine in our running variance: its slope applies to what the k steps added to ours,
+    and its value at 0 is the share left of a start of 1, here of r0 on both sides.
 
     Inputs:
     - running_var: (C,) ours
@@ -217,14 +219,15 @@ def torch_running_var(running_var, momentum, positions, steps, start=1.0):
     Returns:
     - (C,) new array
     """
-    where = "torch_running_var"
+    where = "torch_channel_running_var"
     validation.float_array(where, "running_var", running_var, ndim=1)
     m = validation.unit_interval(where, "momentum", momentum)
     n = validation.positive_int(where, "positions", positions)
     if n < 2:
         raise ValueError(f"{where}: positions must be >= 2 (PyTorch refuses one value per channel); got {n}")
-    decayed = m ** torch_compat.nonnegative_int(where, "steps", steps) * np.asarray(start, dtype=running_var.dtype)
-    return n / (n - 1) * (running_var - decayed) + decayed
+    slope, share = torch_compat.affine_relation(n, torch_compat.nonnegative_int(where, "steps", steps), m)
+    decayed = share * np.asarray(start, dtype=running_var.dtype)  # what is left of r0, on both sides
+    return (slope * (running_var - decayed) + decayed).astype(running_var.dtype, copy=False)
 
 
 # ---------------------------------------------------------------------------------------
@@ -364,7 +367,7 @@ def to_torch(net, module):
     The module keeps its dtype (float32 from torch_convnet; call .double() before for float64).
 
     Our running statistics are copied as stored (exact for a fresh network, and for
-    inference); `torch_running_var` converts a training history.
+    inference); `torch_channel_running_var` converts a training history.
 
     Returns:
     - module
@@ -392,7 +395,7 @@ def from_torch(module, net, gradients=False):
     """Our params (or, with gradients=True, their gradients) and bn_params from a PyTorch module.
 
     Running variances are returned as PyTorch stores them (unbiased updates); see
-    `torch_running_var`.
+    `torch_channel_running_var`.
 
     Returns: as from_keras (bn_params empty when gradients=True).
     """

@@ -12,21 +12,19 @@ Keras (TensorFlow's layer API since TF 2.16) is closer to CS231n than PyTorch is
 | gamma, beta          | `gamma`, `beta` arrays              | weights `gamma`, `beta`               |
 | train / test         | `bn_param['mode']`                  | `layer(x, training=True/False)`       |
 
-(notebook 8 measures every row). With the same momentum m, after the same k training
-batches, of any sizes,
-
-    keras moving_mean     = ours running_mean
-    keras moving_variance = ours running_var + m**k                          (**)
-
-because both average the same biased batch statistics and only the start values differ
-(1 for Keras's variance, 0 for ours), the start decaying as m**k. Unlike PyTorch's
-relation there is no N/(N-1) factor, so batches of different sizes convert exactly too;
-but Keras does not count its batches, so k has to come from the caller.
+(notebook 8 measures every row). With the same momentum, after the same k training
+batches of any sizes, the moving mean equals our running mean, and the moving variance is
+ours plus what is left of Keras's start value 1: relation (**). Both average the same
+biased batch statistics and only the start values differ, so the share left of the start
+is the one of PyTorch's relation (*) with the momenta converted, which the conversions take
+from the student's `torch_stats.torch_running_var` (notebook 8, Exercise 1). Unlike
+PyTorch's relation there is no factor on our running variance, so batches of different
+sizes convert exactly too; but Keras does not count its batches, so k has to come from
+the caller.
 
 Two conversions, chosen by `steps`:
 
-- `steps=None` (default): moving_variance is copied as it is stored, so inference
-  outputs agree; that is what loading trained weights for inference needs.
+- `steps=None` (default): moving_variance is copied as it is stored.
 - `steps=k`: the variance is converted with (**), so the converted layer holds what it
   would have accumulated itself on the same k batches, and further training keeps the
   two in step.
@@ -44,7 +42,8 @@ import os
 
 from cs231n_bn import validation
 from cs231n_bn.batchnorm import BN_PARAM_KEYS, DEFAULT_EPS, DEFAULT_MOMENTUM
-from cs231n_bn.torch_compat import FrameworkMissing, nonnegative_int, remove_start_value, trained_arrays, variances
+from cs231n_bn.torch_compat import (FrameworkMissing, nonnegative_int, remove_start_value, start_share, trained_arrays,
+                                    variances)
 
 # Keras picks its backend once, at its first import; the course needs no TensorFlow.
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -79,7 +78,7 @@ def bn_param_from_weights(weights, momentum=KERAS_DEFAULT_MOMENTUM, eps=KERAS_DE
       gives them: gamma, beta, moving_mean, moving_variance
     - momentum: Keras's momentum, the weight on the OLD value (our sense too), in [0, 1]
     - eps: Keras's epsilon, > 0
-    - steps: None to copy moving_variance as stored (identical inference outputs), or the
+    - steps: None to copy moving_variance as stored, or the
       number k of training batches behind it, to convert it with (**)
     - mode: 'train' or 'test', written into bn_param
 
@@ -111,7 +110,7 @@ def bn_param_from_weights(weights, momentum=KERAS_DEFAULT_MOMENTUM, eps=KERAS_DE
     if steps is not None:
         # (**) solved for ours: remove the decayed start value 1
         running_var = remove_start_value(
-            where, "weights[3] (moving_variance)", running_var, momentum**steps, steps,
+            where, "weights[3] (moving_variance)", running_var, start_share(steps, momentum), steps,
             "Check steps and momentum, or pass steps=None",
         )
     bn_param = {
@@ -159,7 +158,7 @@ def weights_from_bn_param(gamma, beta, bn_param, steps=None):
     - gamma, beta: (D,) floating arrays
     - bn_param: dict with running_mean and running_var of shape (D,), of gamma's dtype
       (after at least one training batch; our layer creates them then)
-    - steps: None to copy running_var as stored (identical inference outputs), or the
+    - steps: None to copy running_var as stored, or the
       number k of training batches behind it, to convert it with (**)
 
     Returns:
@@ -171,7 +170,7 @@ def weights_from_bn_param(gamma, beta, bn_param, steps=None):
     steps = _steps(where, steps)
     if steps is not None:
         momentum = validation.unit_interval(where, "bn_param['momentum']", bn_param.get("momentum", DEFAULT_MOMENTUM))
-        arrays[3] = arrays[3] + momentum**steps
+        arrays[3] = arrays[3] + start_share(steps, momentum)
     return arrays
 
 

@@ -135,7 +135,7 @@ class StepComparison:
       the layer's largest gradient entry (a conv bias before batch norm gets none)
     - params: per layer, its two updated parameters, relative to their largest entry
     - running: per block, the framework's running mean and variance after the step against
-      ours (ours converted with torch_running_var for PyTorch's variance)
+      ours (ours converted with torch_channel_running_var for PyTorch's variance)
     - var_update_ratio: per block, (framework's running_var - m) / (ours - m): what the
       framework adds to the running variance, relative to ours (measured)
     """
@@ -245,10 +245,10 @@ def _torch_one_step(before, ours, X, y, learning_rate, momentum, scores, loss, g
     params, bn = fc.from_torch(module, before)
     norms = [layer for layer in layers if layer["kind"] == "spatial_batchnorm"]
     for entry, start, after, norm in zip(bn, before.bn_params, ours.bn_params, norms):
-        # torch_running_var's relation applied to ours: k = 1 step of N*H_i*W_i positions
+        # relation (*) applied to ours: k = 1 step of N*H_i*W_i positions
         _, H_i, W_i = norm["shape"]
-        entry["expected_var"] = fc.torch_running_var(after["running_var"], norm["momentum"], X.shape[0] * H_i * W_i,
-                                                     1, start=start["running_var"])
+        entry["expected_var"] = fc.torch_channel_running_var(after["running_var"], norm["momentum"],
+                                                             X.shape[0] * H_i * W_i, 1, start=start["running_var"])
     return _compare(before, ours, scores, loss, grads, (their_scores, their_loss, their_grads, params, bn))
 
 

@@ -13,18 +13,18 @@ and store the running statistics:
 
 Both normalize a training batch with its biased variance, so the outputs and gradients in
 training mode agree once gamma, beta and eps agree. With m = PyTorch's momentum, our
-momentum is 1 - m, and after the same k training batches of N rows each
-
-    torch running_mean = ours running_mean
-    torch running_var  = N/(N-1) * ours running_var + (1 - m)**k        (*)
-
-because each update is linear: the factor N/(N-1) rides along every batch's contribution,
-and the start value (1 for PyTorch, 0 for us) decays as (1 - m)**k.
+momentum is 1 - m, and after the same k training batches of N rows each the running means
+are equal, while the running variances differ by the two last rows of the table: each
+batch's contribution, and the start value, which fades with every update. Relation (*),
+PyTorch's running_var from ours, is Exercise 1 of notebook 8:
+`cs231n_bn.torch_stats.torch_running_var`, which the conversions below call. Every update
+is linear, so (*) is affine in our running variance: the reading side inverts it from two
+of that function's values.
 
 Two kinds of conversion follow, chosen by `batch_size`:
 
-- `batch_size=None` (default): running_var is copied as it is stored. Test-mode outputs
-  are then identical, which is what loading trained weights for inference needs.
+- `batch_size=None` (default): running_var is copied as it is stored (which goal that
+  serves is notebook 8's Exercise 2).
 - `batch_size=N`: running_var is converted with (*), using k = num_batches_tracked, so the
   converted layer holds what it would have accumulated itself on the same batches, and
   further training keeps the two in step.
@@ -39,7 +39,7 @@ formulas also round differently, so "exact" means equal up to a few units in the
 
 import numpy as np
 
-from cs231n_bn import validation
+from cs231n_bn import torch_stats, validation
 from cs231n_bn.batchnorm import BN_PARAM_KEYS, DEFAULT_EPS, DEFAULT_MOMENTUM
 
 try:
@@ -100,6 +100,26 @@ def _readable_tensor(where, name, value):
         )
 
 
+def affine_relation(N, k, momentum):
+    """(slope, start) of relation (*) for k batches of N rows and OUR momentum, as floats.
+
+    (*) is affine in our running variance, torch = slope * ours + start: evaluated by
+    torch_stats.torch_running_var at 0 (start, what is left of PyTorch's start value) and
+    at 1, so that the conversions follow the exercise's function.
+    """
+    start, at_one = torch_stats.torch_running_var(np.array([0.0, 1.0]), N, k, momentum)
+    return float(at_one - start), float(start)
+
+
+def start_share(k, momentum):
+    """What is left of a start value 1 after k updates with OUR momentum, as a float.
+
+    Relation (*) at a running variance of 0 (the batches added nothing), which holds
+    for any batch size; Keras's relation (**) uses it too.
+    """
+    return affine_relation(2, k, momentum)[1]
+
+
 def remove_start_value(where, name, var, start, k, advice):
     """var - start, for a variance accumulated over k batches from the start value `start`.
 
@@ -144,8 +164,8 @@ def bn_param_from_state_dict(
       (D,) (tensors or numpy arrays) and, when batch_size is given, "num_batches_tracked"
     - momentum: PyTorch's momentum, the weight on the NEW value, in [0, 1]
     - eps: PyTorch's eps, > 0
-    - batch_size: None to copy running_var as stored (identical test-mode outputs), or the
-      rows N of every training batch to convert it with (*) of the module docstring
+    - batch_size: None to copy running_var as stored, or the rows N of every training
+      batch to convert it with (*) (torch_stats.torch_running_var)
     - mode: 'train' or 'test', written into bn_param
 
     Returns a tuple of:
@@ -180,13 +200,13 @@ def bn_param_from_state_dict(
         # a 0-d tensor or array holds the count; .item() gives the Python number unchanged
         tracked = tracked.item() if hasattr(tracked, "item") else tracked
         k = nonnegative_int(where, "state_dict['num_batches_tracked']", tracked)
-        N = batch_size
-        # (*) solved for ours: remove the decayed start value, then the Bessel factor
+        # (*) solved for ours: remove what is left of the start value, then divide by the slope
+        slope, start = affine_relation(batch_size, k, convert_momentum(momentum))
         variances(where, "state_dict['running_var']", running_var)
-        running_var = (N - 1) / N * remove_start_value(
-            where, "state_dict['running_var']", running_var, (1.0 - momentum) ** k, k,
+        running_var = remove_start_value(
+            where, "state_dict['running_var']", running_var, start, k,
             "Check num_batches_tracked and momentum, or pass batch_size=None",
-        )
+        ) / slope
     variances(where, "state_dict['running_var']", running_var)
     bn_param = {
         "mode": mode,
@@ -287,10 +307,10 @@ def state_dict_from_bn_param(gamma, beta, bn_param, batch_size=None, num_batches
     - gamma, beta: (D,) arrays
     - bn_param: dict with running_mean and running_var of shape (D,) (after at least one
       training batch; our layer creates them then)
-    - batch_size: None to copy running_var as stored (identical test-mode outputs), or the
-      rows N of every training batch to convert it with (*) of the module docstring
+    - batch_size: None to copy running_var as stored, or the rows N of every training
+      batch to convert it with (*) (torch_stats.torch_running_var)
     - num_batches_tracked: k, the training batches seen (our bn_param does not count them);
-      with batch_size, it also sets the start term (1 - m)**k of (*)
+      with batch_size, it is also the k of (*)
 
     Returns:
     - dict of torch tensors: weight, bias, running_mean, running_var (dtype of gamma) and
@@ -302,12 +322,10 @@ def state_dict_from_bn_param(gamma, beta, bn_param, batch_size=None, num_batches
     batch_size = _batch_size(where, batch_size)
     k = nonnegative_int(where, "num_batches_tracked", num_batches_tracked)
     if batch_size is not None:
-        # (*): our momentum is PyTorch's 1 - m, so the start term (1 - m)**k is ours**k
         momentum = validation.unit_interval(
             where, "bn_param['momentum']", bn_param.get("momentum", DEFAULT_MOMENTUM)
         )
-        N = batch_size
-        arrays["running_var"] = N / (N - 1) * arrays["running_var"] + momentum**k
+        arrays["running_var"] = torch_stats.torch_running_var(arrays["running_var"], batch_size, k, momentum)
     state = {key: torch.tensor(a) for key, a in arrays.items()}
     state["num_batches_tracked"] = torch.tensor(k, dtype=torch.long)
     return state

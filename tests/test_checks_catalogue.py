@@ -37,6 +37,7 @@ from test_checks_mistakes_norm import (
     SBN_BACKWARD,
     SBN_FORWARD,
 )
+from test_checks_mistakes_torch import TORCH_RUNNING_VAR
 from test_checks_mistakes_train import ADAM, NET_BACKWARD, NET_FORWARD, SGD
 
 FAMILIES = (
@@ -53,6 +54,7 @@ FAMILIES = (
     ("fc_net_backward", checks.check_fc_net_backward, NET_BACKWARD),
     ("sgd_momentum", checks.check_sgd_momentum, SGD),
     ("adam", checks.check_adam, ADAM),
+    ("torch_running_var", checks.check_torch_running_var, TORCH_RUNNING_VAR),
 )
 GENERIC_TOPICS = ("unexplained", "spread", "not centred", "not affine", "several paths", "ambiguous")
 OUTCOMES = ("accepted", "false alarm", "named", "generic", "misnamed", "missed", "crashed")

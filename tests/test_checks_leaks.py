@@ -8,7 +8,12 @@ exercises' inputs, and the texts a student reads by what they state
 
 import contextlib
 import io
+import os
+import re
+import subprocess
+import sys
 
+import nbformat
 import numpy as np
 import pytest
 
@@ -98,3 +103,53 @@ def test_no_function_of_the_student_edition_computes_an_answer_but_the_graph_on_
     unexpected = [(fn, answer) for fn, answer in scan["leaks"] if fn != "cs231n_bn.planted.normalized"
                   and (fn not in COMPUTED_ON_PURPOSE or answer not in ON_PURPOSE_ANSWERS)]
     assert unexpected == [], unexpected
+
+
+# A gradient's name on the left of an equals sign, in code or in LaTeX: `dmu = ...`,
+# $\text{dxhat} = ...$, $d\hat x_i = ...$, $d\sigma^2 &= ...$ (dout is an input, dtype not a gradient;
+# "= 0" states a property, as in $\sum_i dx_i = 0$, which notebook 3's first question asks to show).
+GRADIENT_EQUATION = re.compile(
+    r"(?:\\text\{d[a-z0-9]+\}|\bd(?!out\b|type\b)[a-z][a-z0-9]*(?![a-z0-9])|d\\(?:sigma|mu|beta|gamma|hat\s*\{?x\}?)(?:\^2)?)"
+    r"(?:_(?:\{[a-z0-9]+\}|[a-z0-9])(?![a-z0-9_]))?\s*&?=(?!=)(?!\s*\.\.\.)(?!\s*0(?![.\d]))")
+
+
+def gradient_equations(texts):
+    """[(equation, text)] of the texts that write a gradient as an equation."""
+    return [(m.group(0), text) for text in texts for m in GRADIENT_EQUATION.finditer(text)]
+
+
+@pytest.mark.parametrize("text", [
+    r"$$ \text{dxhat} = \gamma \cdot \text{dgammax} . $$",  # notebook 2's step 4, as it was
+    r"$$ \text{dsq}_{ij} = \frac{1}{N} \cdot \text{dvar}_j . $$",
+    r"d\beta = \sum_{i=1}^N dout_i, \qquad d\hat x_i = \gamma\, dout_i",  # notebook 3's parameters
+    r"d\sigma^2 &= \sum_{k} d\hat x_k\,(x_k-\mu)",
+    "What remains is $d\\mu = -\\,\\text{ivar}\\sum_k d\\hat x_k$.",
+    "write `dx1 = dxmu1` and `dmu = -np.sum(dxmu1, axis=0)`",  # notebook 2's question 2, as it was
+    "dx = dx1 + dx2",  # the graph figure's label where x's branches meet, as it was
+    r"dx_{ij} = \frac{1}{\sqrt{\sigma_i^2+\epsilon}}\left(d\hat x_{ij}",  # notebook 6's layer norm, as it was
+])
+def test_the_equation_scan_finds_a_gradient_written_out(text):
+    assert gradient_equations([text])
+
+
+def test_no_notebook_text_nor_the_graph_writes_a_gradient_out(tmp_path):
+    # The student reads the notebooks' markdown and what the graph module prints (its table
+    # of steps, its descriptions of the checks): none of it may state a step or a closed form
+    # (notebooks 6 and 7's layer norm and group norm are notebook 3's with other axes). The
+    # function scan above cannot see texts; this one reads them in a built edition.
+    # "e.g. `dxhat = ...`" names an exercise's variable without its value and passes.
+    edition = tmp_path / "student"
+    release(SOURCE, edition)
+    notebooks = sorted((edition / "notebooks").glob("*.ipynb"))
+    texts = [cell.source for path in notebooks for cell in nbformat.read(path, as_version=4).cells
+             if cell.cell_type == "markdown"]
+    assert len(notebooks) == 9 and len(texts) > 200
+    scan = ("from cs231n_bn import graph\n"
+            "print(graph.__file__)\n"
+            "print(graph.backward_table())\n"
+            "for grad in graph.BACKWARD_ORDER + ('dxmu',):\n"
+            "    print(graph.describe_check(grad))\n")
+    printed = subprocess.run([sys.executable, "-c", scan], cwd=edition, capture_output=True, text=True, check=True,
+                             env={**os.environ, "PYTHONPATH": str(edition)}).stdout
+    assert printed.startswith(str(edition / "cs231n_bn" / "graph.py")) and "| 14 | `dx` |" in printed
+    assert gradient_equations(texts + [printed]) == []

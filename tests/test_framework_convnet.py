@@ -126,8 +126,8 @@ def test_affine_to_keras_permutes_rows_as_channels_last_flattening_does():
         fc.affine_to_keras(w[:-1], b, (3, 2, 5))
 
 
-def test_torch_running_var_matches_both_averages_over_k_steps():
-    from cs231n_bn.framework_convnet import torch_running_var
+def test_torch_channel_running_var_matches_both_averages_over_k_steps():
+    from cs231n_bn.framework_convnet import torch_channel_running_var
 
     rng = np.random.default_rng(2)
     m, n, r0 = 0.8, 6, rng.uniform(0.5, 2, 3)
@@ -136,9 +136,9 @@ def test_torch_running_var_matches_both_averages_over_k_steps():
         var = rng.uniform(0.1, 3, 3)
         ours = m * ours + (1 - m) * var
         theirs = m * theirs + (1 - m) * var * n / (n - 1)
-    assert np.allclose(torch_running_var(ours, m, n, 5, start=r0), theirs, rtol=1e-12)
-    with pytest.raises(ValueError, match="torch_running_var: positions must be >= 2"):
-        torch_running_var(ours, m, 1, 5)
+    assert np.allclose(torch_channel_running_var(ours, m, n, 5, start=r0), theirs, rtol=1e-12)
+    with pytest.raises(ValueError, match="torch_channel_running_var: positions must be >= 2"):
+        torch_channel_running_var(ours, m, 1, 5)
 
 
 def test_root_conftest_skips_notebook_9_without_the_frameworks(monkeypatch):

@@ -26,7 +26,6 @@ from cs231n_bn.exercise import heading_before
 # The only secret lines the course states outside a region, on purpose: the release counts
 # them in one line instead of warning about each.
 STATED_ON_PURPOSE = {
-    "dx = dx1 + dx2": "notebook 2's graph figure labels where x's two branches meet",
     'if self.normalization == "batchnorm":': "the same branch selects given code in cnn.py",
 }
 

@@ -58,7 +58,8 @@ def _reader(source):
 
 def computations(source):
     """{function_name: fn(*inputs) -> {what: value}} for every notebook reference value (and
-    steps_to_reach, a package function judged on logs the way a notebook cell would be)."""
+    steps_to_reach and torch_running_var, package functions judged the way a notebook cell
+    would be)."""
     cells = _reader(source)
 
     def staged_backward(x, gamma, beta, dout, eps):
@@ -82,6 +83,9 @@ def computations(source):
         got = importlib.import_module("cs231n_bn.experiments").steps_to_reach(steps, accuracies, target)
         return {"step": np.nan if got is None else got}
 
+    def torch_running_var(running_var, N, k, momentum):
+        return {"value": importlib.import_module("cs231n_bn.torch_stats").torch_running_var(running_var, N, k, momentum)}
+
     def cell_function(cell_id, name, what):
         return lambda *inputs: {what: _defined(cells, cell_id, name)(*inputs)}
 
@@ -94,7 +98,7 @@ def computations(source):
         "normalize_over": cell_function("nb06_normalize_over", "normalize_over", "out"),
         "normalization_axes": normalization_axes,
         "group_norm": cell_function("nb06_normalize_over", "group_norm", "out"),
-        "torch_running_var": cell_function("nb08_torch_running_var", "torch_running_var", "value"),
+        "torch_running_var": torch_running_var,
     }
 
 

@@ -362,6 +362,20 @@ def _verify_batchnorm_forward(fn):
                           CACHE_FIELDS)
 
 
+def _keeps_float32(fn):
+    """A float32 batch comes out float32: a float64 array met on the way doubles the memory."""
+    exercise = where = "batchnorm_forward"
+    rng = np.random.default_rng(1)
+    x = rng.normal(3.0, 2.0, (6, 4)).astype(np.float32)
+    gamma, beta = (p.astype(np.float32) for p in params(rng, (4,)))
+    out, _ = forward_call(exercise, where, fn, x, gamma, beta, {"mode": "train"})
+    dtype = getattr(out, "dtype", None)
+    if dtype != np.float32:
+        raise CheckFailed(f"{where}: out has dtype {dtype} for float32 x, gamma and beta; the result should keep "
+                          f"the input's precision (an array made without dtype=x.dtype, or an astype, promotes it)",
+                          exercise, "float32 promoted")
+
+
 def check_batchnorm_forward(batchnorm_forward=None):
     """Check a batchnorm_forward(x, gamma, beta, bn_param) -> (out, cache).
 
@@ -374,6 +388,7 @@ def check_batchnorm_forward(batchnorm_forward=None):
     """
     fn = batchnorm_forward or package_function("batchnorm", "batchnorm_forward")
     _verify_batchnorm_forward(fn)
+    _keeps_float32(fn)
     passed("batchnorm_forward", "train mode, running averages, cache and test mode are right")
 
 

@@ -218,15 +218,6 @@ HINTS = {
         "a group's channels on an axis of their own: over which axes of the reshaped array does one "
         "group's statistic run?",
     ),
-    "torch_running_var": (
-        "Two conventions differ between the running variances, and they can be handled one at a time: "
-        "what PyTorch averages (section 3: every batch's variance gets the same factor, which carries "
-        "through a linear average) and where it starts (section 4: at 1, not at 0).",
-        "The update is linear, so PyTorch's running variance is the sum of two shares: the batches' "
-        "(section 3's relation, from a start at 0) and the starting value's. Unroll PyTorch's update "
-        "with momentum 1 - m from its start, as notebook 1, section 5 did for ours: how much weight is "
-        "left on the start after k steps?",
-    ),
     "load_trained": (
         "Test mode uses stored numbers only: gamma, beta, the running mean and variance, eps. Find each "
         "in the trained module (its parameters and buffers) and ask what our bn_param calls it; momentum "
@@ -235,6 +226,17 @@ HINTS = {
         "running variance. For this goal ask what the module's eval() divides by: the stored "
         "running_var as it is, or something rescaled? The conversion must give that same number, and "
         "bn_param's mode must be 'test'.",
+    ),
+    "torch_running_var": (
+        "Compare what the two layers put into their running variance at every step, and where each "
+        "average starts. Both averages are linear in what they average, so a difference in every "
+        "batch's contribution carries through the whole average, and a start value fades by the "
+        "same weight at every step.",
+        "Split PyTorch's running variance into two parts: what the k batches contributed, and what "
+        "is left of its start value. Notebook 8, section 3, measures the first part next to ours with "
+        "both averages started at zero; for the second, follow the start value through k updates "
+        "with PyTorch's momentum, written in ours (section 2). Test your function with "
+        "running_var = 0 and k = 0 before the general case.",
     ),
 }
 
@@ -265,9 +267,8 @@ DERIVED_IN = {
     "two_layer_loss": "notebook 4, section 7 (End to end: a two-layer network with batch norm)",
     "steps_to_reach": "notebook 5, section 3 (How many fewer steps? Exercise 3)",
     "normalize_over": "notebook 6, section 1 (Two axes, two normalizations: the cube) and section 4 (the exercise)",
-    "torch_running_var": ("notebook 8, sections 3 and 4 (Running variance: biased or unbiased; where it starts), "
-                          "with notebook 1, section 5 (the unrolled recursion)"),
     "load_trained": "notebook 8, section 6 (Moving a layer between the frameworks)",
+    "torch_running_var": "notebook 8, sections 2 to 4 (momentum, the stored variance, where it starts)",
 }
 
 

@@ -177,23 +177,66 @@ def check_steps_to_reach(steps_to_reach=None):
         acc = rng.choice([0.1, 0.25, 0.5, 0.75, 0.9, 1.0], size=E)
         target = float(rng.choice(acc)) if E and case % 2 else float(rng.choice([0.0, 0.3, 0.75, 0.95, 1.0]))
         cases.append((steps if case % 4 else steps.tolist(), acc if case % 4 else acc.tolist(), target))
+    wrong = []  # (shown, steps, acc, target, got, right): judged together, so a pattern shows
     for steps, acc, target in cases:
-        got = call(exercise, "steps_to_reach", fn, steps, acc, target)
+        shown = f"steps_to_reach({np.asarray(steps).tolist()}, {np.asarray(acc).tolist()}, {target})"
         # the recorded answer: a step, or NaN where no accuracy reaches the target
         right = float(reference.value("steps_to_reach/step", "steps_to_reach", steps, acc, target))
-        shown = f"steps_to_reach({np.asarray(steps).tolist()}, {np.asarray(acc).tolist()}, {target})"
-        if np.isnan(right):
-            if got is not None:
-                raise CheckFailed(f"{shown} returned {got!r}, but no accuracy reaches the target: return None",
-                                  exercise, "none")
-            continue
-        if type(got) is not int:
-            raise CheckFailed(f"{shown} returned {got!r}; return a Python int (a step), not "
-                              f"{type(got).__name__}", exercise, "type")
+        try:
+            got = call(exercise, "steps_to_reach", fn, steps, acc, target)
+            if np.isnan(right):
+                if got is not None:
+                    raise CheckFailed(f"{shown} returned {got!r}, but no accuracy reaches the target: return None",
+                                      exercise, "none")
+                continue
+            if got is not None and type(got) is not int:
+                raise CheckFailed(f"{shown} returned {got!r}; return a Python int (a step), not "
+                                  f"{type(got).__name__}", exercise, "type")
+        except CheckFailed:
+            if wrong:  # the wrong values seen so far say more than a later failure
+                break
+            raise
         if got != right:
-            raise CheckFailed(f"{shown} returned {got}, not the first logged step whose accuracy reaches the "
-                              f"target (reaching it exactly counts)", exercise, "value")
+            wrong.append((shown, [int(s) for s in steps], [float(a) for a in acc], target, got, int(right)))
+    if wrong:
+        shown, *_, got, _ = wrong[0]
+        raise CheckFailed(f"{shown} returned {got}: {_steps_symptom(wrong)}", exercise, "value")
     passed("steps_to_reach", f"the first step reaching the target, or None, in {len(cases)} cases")
+
+
+def _steps_symptom(wrong):
+    """The one reading of a wrong steps_to_reach that explains every wrong answer, measured
+    from the recorded right steps; or what the first wrong answer is not."""
+
+    def late(steps, acc, target, first):
+        return steps[first + 1] if first + 1 < len(steps) else None
+
+    def strict(steps, acc, target, first):
+        return next((s for s, a in zip(steps[first:], acc[first:]) if a > target), None)
+
+    def best(steps, acc, target, first):
+        return steps[int(np.argmax(acc))]
+
+    readings = (
+        (lambda steps, acc, target, first: first, "the position of the right entry in the log (counting from 0), "
+         "not its step: return the entry of eval_steps"),
+        (lambda steps, acc, target, first: first + 1, "the number of logged evaluations up to the right entry, "
+         "not its step: return the entry of eval_steps"),
+        (strict, "the first step whose accuracy is above the target, but reaching it exactly counts"),
+        (late, "one logged step late: the step before it already reaches the target"),
+        (best, "the step of the best accuracy; an earlier step already reaches the target"),
+    )
+    for reading, text in readings:
+        if all(got == reading(steps, acc, target, steps.index(right)) for _, steps, acc, target, got, right in wrong):
+            return text
+    _, steps, acc, target, got, right = wrong[0]
+    if got is None:
+        return f"the accuracy {acc[steps.index(right)]:g} at step {right} reaches the target {target:g}"
+    if got not in steps:
+        return "that is not one of the logged steps; return an entry of eval_steps"
+    if steps.index(got) < steps.index(right):
+        return f"its accuracy {acc[steps.index(got)]:g} is below the target {target:g}"
+    return "an earlier logged step already reaches the target: the first one is asked for"
 
 
 _KINDS = ("batch norm", "layer norm", "instance norm")
@@ -363,23 +406,42 @@ def check_group_numeric(spatial_groupnorm_backward=None, forward=None):
     passed("spatial_groupnorm_backward", "matches numeric gradients within their own error, G = 1, 2, 3, 6")
 
 
-def check_torch_running_var(torch_running_var):
-    """Check notebook 8's Exercise 1: PyTorch's running_var from ours, for several histories.
+def check_torch_running_var(torch_running_var=None):
+    """Check notebook 8's Exercise 1, torch_stats.torch_running_var: PyTorch's running_var from
+    ours, for several histories.
 
     Inputs:
-    - torch_running_var: the student's function (running_var, N, k, momentum) -> (D,)
+    - torch_running_var: the implementation under test, (running_var, N, k, momentum) -> (D,)
+      (None: the package's)
     """
     exercise = "torch_running_var"
+    fn = torch_running_var or package_function("torch_stats", "torch_running_var")
     rng = np.random.default_rng(80)
     for N, k in ((5, 3), (40, 12), (int(rng.integers(2, 9)), int(rng.integers(1, 5)))):
         m, D = float(rng.uniform(0.5, 0.99)), 4
         ours = rng.uniform(0.1, 4.0, D)  # our running variance after those k batches
-        before = ours.copy()
-        got = call(exercise, "torch_running_var", torch_running_var, ours, N, k, m)
-        require_unchanged(exercise, "torch_running_var", {"running_var": (ours, before)})
+        before, nothing = ours.copy(), np.zeros(D)
         right = reference.value("torch_running_var/value", "torch_running_var", before, N, k, m)
-        _close(exercise, f"torch_running_var(running_var, N={N}, k={k}, momentum={m:.3g}), next to what a "
-                         f"PyTorch module holds after that history,", got, right, 1e-10)
+        # what PyTorch holds when the batches added nothing: its start value, decayed
+        right_start = reference.value("torch_running_var/value", "torch_running_var", nothing, N, k, m)
+        shown = f"torch_running_var(running_var, N={N}, k={k}, momentum={m:.3g})"
+        got = call(exercise, "torch_running_var", fn, ours, N, k, m)
+        require_unchanged(exercise, "torch_running_var", {"running_var": (ours, before)})
+        try:
+            _close(exercise, f"{shown}, next to what a PyTorch module holds after that history,", got, right, 1e-10)
+        except CheckFailed as failed:
+            got_start = call(exercise, "torch_running_var", fn, nothing.copy(), N, k, m)
+            if failed.topic == "shape" or np.shape(got_start) != right_start.shape:
+                raise
+            if not np.allclose(got_start, right_start, rtol=1e-10, atol=0):
+                raise CheckFailed(f"{shown} is off, and so is its value for running_var = 0 (batches that "
+                                  f"added nothing, so PyTorch holds what is left of its start value): the start "
+                                  f"value's share after k batches is wrong. Which value does PyTorch start from, "
+                                  f"and what weight does each update leave on it?", exercise, "start") from None
+            raise CheckFailed(f"{shown} is off, though its value for running_var = 0 (what is left of PyTorch's "
+                              f"start value) is right: the part that scales with our running variance is wrong. "
+                              f"Which estimate of each batch's variance does PyTorch average?",
+                              exercise, "factor") from None
     passed("torch_running_var", "matches PyTorch's running_var after three training histories")
 
 

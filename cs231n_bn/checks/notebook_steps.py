@@ -55,7 +55,8 @@ def _exactly(exercise, what, got, right, scale):
             f"{what} is off by {err:.1e} of the largest gradient in the chain. "
             + ("That is close, but not the derived value: a numeric estimate is never this exact, so "
                "derive this step from its local gradient times the upstream gradient."
-               if close else "Compare your line with the step's local gradient in the table above."),
+               if close else "Derive the step's local gradient again: which variable, of which shape, carries "
+               "the upstream gradient (the table above), and does every entry it feeds count?"),
             exercise, "value",
         )
     return err

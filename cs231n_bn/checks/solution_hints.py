@@ -76,9 +76,9 @@ SOLUTIONS = {
         "axes: batch norm (0, 2, 3), layer norm (1, 2, 3), instance norm (2, 3);\n"
         "group_norm: normalize_over(x.reshape(N, G, C // G, H, W), (2, 3, 4), eps).reshape(N, C, H, W)."
     ),
-    "torch_running_var": "N / (N - 1) * running_var + momentum**k (PyTorch's start value 1, weighted by (1 - m')**k = m**k).",
     "load_trained": (
         "gamma_e, beta_e, bn_param_e = torch_compat.bn_param_from_module(trained) (batch_size=None:\n"
         "eval() divides by the stored running_var as it is)."
     ),
+    "torch_running_var": "N / (N - 1) * running_var + momentum**k (PyTorch's start value 1 keeps weight m**k).",
 }

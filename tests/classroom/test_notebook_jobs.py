@@ -81,9 +81,6 @@ WRONG = {
         "def group_norm(x, G, eps=1e-5):\n"
         "    N, C, H, W = x.shape\n"
         "    return normalize_over(x.reshape(N, G, C // G, H, W), (2, 3, 4), eps).reshape(N, C, H, W)\n"),
-    "nb08_torch_running_var": (  # the start term with the wrong momentum
-        "def torch_running_var(running_var, N, k, momentum=0.9):\n"
-        "    return N / (N - 1) * running_var + (1 - momentum) ** k\n"),
     # converted to our training-history convention, where PyTorch's test mode uses it as stored
     "nb08_load_trained": "gamma_e, beta_e, bn_param_e = torch_compat.bn_param_from_module(trained, batch_size=24)\n",
 }
@@ -118,6 +115,8 @@ WRONG_PACKAGE = {
                               "def spatial_groupnorm_backward(dout, cache):\n"
                               "    dx, dgamma, dbeta = _right_gn_backward(dout, cache)\n"
                               "    return dx, dgamma * 1.001, dbeta\n"),
+    "nb08_check_torch_running_var": ("torch_stats.py", "def torch_running_var(running_var, N, k, momentum):\n"
+                                     "    return N / (N - 1) * running_var + (1 - momentum) ** k  # PyTorch's m\n"),
 }
 
 
