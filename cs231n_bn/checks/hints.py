@@ -260,7 +260,8 @@ DERIVED_IN = {
     "undo": "notebook 1, section 3 (gamma and beta can undo the normalization)",
     "dx_from_dxhat": "notebook 3, section 2 (The derivation), before dxhat is written in terms of dout",
     "keras_convnet": "notebook 9, section 1 (Our network as a list of layers) and section 3 (The layouts, measured)",
-    "running_mean_after": "notebook 1, section 5 (Running averages and the momentum convention: the unrolled recursion)",
+    "running_mean_after": ("notebook 1, section 5 (Running averages and the momentum convention: the unrolled "
+                           "recursion)"),
     "staged_step": "notebook 2, section 3 (Backwards through the graph, one node at a time: the step's own heading)",
     "centered_gradient": "notebook 4, section 1 (One-sided and centered differences)",
     "pick_h": "notebook 4, sections 2 and 3 (The step size: truncation against round-off; the same sweep in float32)",

@@ -339,9 +339,9 @@ def _numeric_errors(exercise, name, forward, backward, x, gamma, beta, dout):
     A fixed relative bound fails right answers on some inputs: an entry near zero carries the
     same absolute error as a large one. So the bound follows from the numeric gradient's own
     error on these inputs. Round-off: each entry of out is known to a few units of eps times
-    its size, and a difference quotient sums those errors times dout and divides by h. Truncation
-    (h^2 times the third derivative) and whatever round-off the first term misses (a forward that cancels more digits)
-    show in how much the numeric gradient moves when h doubles.
+    its size, and a difference quotient sums those errors times dout and divides by h.
+    Truncation (h^2 times the third derivative), and whatever round-off the first term misses
+    (a forward that cancels more digits), show in how much the estimate moves when h doubles.
     """
     numeric_gradient = package_function("gradient_check", "eval_numerical_gradient_array")
     out, cache = forward(x, gamma, beta)
