@@ -71,8 +71,9 @@ HINTS = {
         "that your output comes back with every value where x had it."
     ),
     "spatial_batchnorm_backward": (
-        "The backward pass undoes the same reshaping: turn dout into the (N*H*W, C) matrix, apply the "
-        "vanilla backward pass, and turn dx back into (N, C, H, W).",
+        "Your forward pass let vanilla batch norm do the work on a rearranged x. Can the backward pass "
+        "lean on a vanilla backward pass the same way? Ask in which layout that function expects dout, "
+        "and in which layout the caller expects dx.",
         "dout arrives in the layout of x, and dx must leave in it: the vanilla backward pass needs "
         "them in the layout your forward pass gave it. Check on np.arange data that your rearrangement "
         "of dout and its inverse give back the array you started with, and that dgamma has one entry "
@@ -99,9 +100,11 @@ HINTS = {
         "Every hidden layer is affine -> [batch or layer norm] -> activation -> [dropout], with its own "
         "W, b, gamma, beta and bn_params entry. Batch norm needs to know the pass's mode; dropout acts "
         "only in train mode.",
-        "Pass mode on to bn_params[i - 1] before calling batchnorm_forward; keep the normalization's "
-        "output as z (what the activation receives, stored in the cache); apply dropout to the "
-        "activation's output with the mode and the generator given.",
+        "Batch norm reads the pass's mode from the dict it is given, not from an argument: how does "
+        "this pass's mode get there? Layers are numbered from 1 and self.bn_params from 0. The cache "
+        "keeps what the activation received under z. Print the scores of a 2-layer net in train and "
+        "test mode on the same X: with batch norm they must differ, without it (and without dropout) "
+        "they must not.",
     ),
     "fc_net_backward": (
         "Go through the hidden layer in reverse: dropout, activation, normalization, affine. Each step "
@@ -113,16 +116,20 @@ HINTS = {
     "sgd_momentum": (
         "Momentum keeps a velocity: a decaying sum of past steps. Each step first updates the velocity "
         "from the old velocity and the gradient, then moves w by the new velocity.",
-        "The velocity decays by momentum and gains minus learning_rate times dw (it points downhill), "
-        "and the learning rate appears nowhere else. Store the new velocity in config.",
+        "Check your rule on numbers before the check does: w = 0, dw = 1, learning_rate = 0.1, "
+        "momentum = 0.9 and a zero velocity. Work out by hand how far two identical steps should move w "
+        "(the second moves further than the first, because the velocity remembers the first), then "
+        "compare. Which way must the velocity point relative to dw? Store the new velocity in config.",
     ),
     "adam": (
         "Adam keeps exponential averages of the gradient (m) and of its square (v), corrects both for "
         "their start at zero, and steps by the corrected m divided by the square root of the corrected "
         "v. t counts the steps.",
-        "Increment t first. m uses beta1, v uses beta2 and the squared gradient; the corrections divide "
-        "by 1 minus beta to the power t; epsilon is added after the square root. Store m, v and t, "
-        "uncorrected, in config.",
+        "Test one step on numbers: m = v = 0, t = 0 and a constant dw. The bias corrections exist so "
+        "that the corrected averages already equal the average of that constant gradient (and of its "
+        "square) at the first step; then the step's size is about the learning rate whatever dw is. "
+        "If yours is not, look at when t is counted and at where epsilon enters. config must keep the "
+        "uncorrected m and v, and t.",
     ),
     "undo": (
         "The layer computes gamma * xhat + beta, where xhat is x centred by the batch mean and divided "
@@ -135,9 +142,10 @@ HINTS = {
     "dx_from_dxhat": (
         "This is the middle line of your derivation in notebook 3, before the gradient arriving at xhat "
         "is written in terms of dout: the backward pass of x -> xhat alone.",
-        "Take the closed form you derived for batchnorm_backward_alt and undo its last substitution: "
-        "the sums of dxhat and of dxhat * xhat over the batch take the places of gamma * dbeta and "
-        "gamma * dgamma.",
+        "In notebook 3's derivation, find the line just before the gradient arriving at xhat is "
+        "written with dout and gamma: it uses only the three inputs this function gets. Check yours "
+        "on a case you can do by hand: N = 2, so that each column of xhat is about (-1, 1); what must "
+        "dx be when dxhat is the same in both rows, and why?",
     ),
     "keras_convnet": (
         "One Keras layer per entry of the list after the input, in the list's order: Conv2D, "
@@ -157,6 +165,68 @@ HINTS = {
         "drop the O(h^4). Then expand the result into the four values f(x + 2h), f(x + h), f(x - h), "
         "f(x - 2h), and nudge one entry of x at a time exactly as a centered difference does, putting "
         "it back afterwards. If the check says 'second order', the h^2 terms did not cancel.",
+    ),
+    "running_mean_after": (
+        "Write out the first three running means by hand from notebook 1's update rule (section 5), "
+        "starting at r_0 = 0 with the same batch mean s every step: r_1, r_2, r_3. Look at what is "
+        "still missing from s after each step.",
+        "Subtract s from both sides of the update: how does the shortfall s - r_k change from one step "
+        "to the next, and what was it at the start? A quantity multiplied by the same factor every "
+        "step has a closed form in k. Check yours against r_1 and r_2 by hand, and for k = 0.",
+    ),
+    "staged_step": (
+        "Each step is one node of notebook 2's graph: the node's local gradient (how its output moves "
+        "when this input moves, read off the node's formula in the step's heading) times the gradient "
+        "that arrives at the node's output from above, which an earlier step computed.",
+        "The gradient has the shape of the value it is the gradient of: print that shape first. A value "
+        "used in every row (a per-feature statistic, gamma, beta) collects what arrives from all rows; a "
+        "value read by two nodes collects both branches. graph.numeric_gradient(name, x, gamma, beta, "
+        "dout) estimates one step: compare your signs and shape with it, then derive the exact value "
+        "(the check refuses the estimate itself).",
+    ),
+    "pick_h": (
+        "A centered difference's error is the sum of two terms that move in opposite directions with "
+        "h: truncation, which shrinks like h^2, and round-off, which grows like the machine epsilon "
+        "divided by h (section 2). The best step balances them, so it depends on the precision.",
+        "Set the two terms equal and solve for h, once with float64's machine epsilon (about 2e-16) and "
+        "once with float32's (about 1e-7); then read where each V of sections 2 and 3 bottoms out. A "
+        "round power of ten near the bottom is enough: the V is flat there, steep on either side.",
+    ),
+    "two_layer_loss": (
+        "Run the layers forward in the order of the formula in section 7, keeping every cache; then "
+        "run their backward functions in the opposite order, each fed the gradient that the layer "
+        "after it returned. Batch norm runs in train mode.",
+        "Every backward function returns the gradient of its input first, then those of its "
+        "parameters; print what softmax_loss returns on a tiny input to see what it gives besides the "
+        "loss. Collect one gradient per key of params, under the same key. grads['b1'] comes out "
+        "(almost) zero, and rightly: batch norm subtracts the mean again, bias included.",
+    ),
+    "steps_to_reach": (
+        "Two questions, one after the other: at which positions of the history does the accuracy reach "
+        "the target (reaching it exactly counts), and which of those positions comes first? The answer "
+        "is then read from eval_steps at that position.",
+        "NumPy compares a whole array with a number at once, and has functions that list the positions "
+        "of the True entries of such a comparison. Return a Python int (int(...)), not a NumPy integer, "
+        "and None when no position qualifies; try an empty history and a target of 0 too.",
+    ),
+    "normalize_over": (
+        "All three functions are one computation, with different axes: section 1's statistics taken "
+        "over a set of axes, shaped so that they still line up with x. For the axes, colour the cube of "
+        "section 1 in your head: which axes does one block of each normalization run along?",
+        "Two passes means: first the mean, then the variance from the deviations from that mean (the "
+        "mean of the squares minus the squared mean cancels away every digit at x + 1e6). Print the "
+        "shape of your mean: it must broadcast against x. For group norm, the reshape of section 4 puts "
+        "a group's channels on an axis of their own: over which axes of the reshaped array does one "
+        "group's statistic run?",
+    ),
+    "load_trained": (
+        "Test mode uses stored numbers only: gamma, beta, the running mean and variance, eps. Find each "
+        "in the trained module (its parameters and buffers) and ask what our bn_param calls it; momentum "
+        "must be converted to our convention even though test mode does not use it.",
+        "Section 6 converts a module's state to our gamma, beta and bn_param, with a choice about the "
+        "running variance. For this goal ask what the module's eval() divides by: the stored "
+        "running_var as it is, or something rescaled? The conversion must give that same number, and "
+        "bn_param's mode must be 'test'.",
     ),
     "torch_running_var": (
         "Compare what the two layers put into their running variance at every step, and where each "
@@ -192,6 +262,14 @@ DERIVED_IN = {
     "dx_from_dxhat": "notebook 3, section 2 (The derivation), before dxhat is written in terms of dout",
     "keras_convnet": "notebook 9, section 1 (Our network as a list of layers) and section 3 (The layouts, measured)",
     "fourth_order_gradient": "notebook 4, section 1 (Exercise: a fourth-order centered difference)",
+    "running_mean_after": ("notebook 1, section 5 (Running averages and the momentum convention: the unrolled "
+                           "recursion)"),
+    "staged_step": "notebook 2, section 3 (Backwards through the graph, one node at a time: the step's own heading)",
+    "pick_h": "notebook 4, sections 2 and 3 (The step size: truncation against round-off; the same sweep in float32)",
+    "two_layer_loss": "notebook 4, section 7 (End to end: a two-layer network with batch norm)",
+    "steps_to_reach": "notebook 5, section 3 (How many fewer steps? Exercise 3)",
+    "normalize_over": "notebook 6, section 1 (Two axes, two normalizations: the cube) and section 4 (the exercise)",
+    "load_trained": "notebook 8, section 6 (Moving a layer between the frameworks)",
     "torch_running_var": "notebook 8, sections 2 to 4 (momentum, the stored variance, where it starts)",
 }
 

@@ -70,25 +70,26 @@ def check_step(grad, value, x, gamma, beta, dout, eps):
     - value: the student's array for it
     - x, gamma, beta, dout, eps: the batch the steps were computed on
     """
+    exercise = "staged_step"
     right = _staged(grad, x, gamma, beta, dout, eps)
     if not isinstance(value, np.ndarray) or value.shape != right.shape:
         raise CheckFailed(f"{grad} must be a numpy array of shape {right.shape} (the shape of the value it is "
-                          f"the gradient of); got {getattr(value, 'shape', type(value).__name__)}", None, "shape")
+                          f"the gradient of); got {getattr(value, 'shape', type(value).__name__)}", exercise, "shape")
     if not np.all(np.isfinite(value)):
-        raise CheckFailed(f"{grad} holds NaN or inf", None, "nan")
+        raise CheckFailed(f"{grad} holds NaN or inf", exercise, "nan")
     scale = _chain_scale(x, gamma, beta, dout, eps)
     if np.any(right):
         # a constant factor off everywhere: name it (a sign, a 1/2, a 1/N) without the formula
         c = float(np.sum(value * right) / np.sum(right * right))
         words = factor_text(c, x.shape[0]) if np.allclose(value, c * right, rtol=1e-9, atol=0) else None
         if words is not None and abs(c - 1) > 1e-6:
-            raise CheckFailed(f"{grad} is {words}", None, "factor")
+            raise CheckFailed(f"{grad} is {words}", exercise, "factor")
     numeric = package_function("graph", "numeric_gradient")
     for h in NUMERIC_STEPS:
         if np.array_equal(value, numeric(grad, x, gamma, beta, dout, eps, h=h)):
             raise CheckFailed(f"{grad} is graph.numeric_gradient's estimate (h = {h:g}), not a derived gradient: "
-                              f"multiply the step's local gradient by the upstream gradient", None, "numeric")
-    _exactly(None, grad, value, right, scale)
+                              f"multiply the step's local gradient by the upstream gradient", exercise, "numeric")
+    _exactly(exercise, grad, value, right, scale)
     passed(grad, f"equals the derived gradient to {EXACT_GRADIENT_RTOL:g} of the chain's scale")
 
 
@@ -190,7 +191,7 @@ def check_running_mean_after(running_mean_after):
     Inputs:
     - running_mean_after: the student's function (k, momentum, batch_mean) -> (D,)
     """
-    exercise = None  # running_mean_after has no hints: messages end without an offer of one
+    exercise = "running_mean_after"
     rng = np.random.default_rng(18)
     cases = [(1, 0.9), (5, 0.9), (int(rng.integers(2, 60)), float(rng.uniform(0.3, 0.99))), (120, 0.99)]
     batch_mean = rng.normal(size=4)

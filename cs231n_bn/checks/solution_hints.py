@@ -58,5 +58,26 @@ SOLUTIONS = {
     "fourth_order_gradient": (
         "(f(x - 2h) - 8 f(x - h) + 8 f(x + h) - f(x + 2h)) / 12h per entry, i.e. (4 D(h) - D(2h)) / 3."
     ),
+    "running_mean_after": "r_k = (1 - momentum**k) * batch_mean: the shortfall starts at batch_mean and shrinks by momentum per step.",
+    "staged_step": (
+        "each step: local gradient of its node times the upstream gradient, summed over axis 0 for a (D,) value\n"
+        "used in every row, and over both branches for a value read twice; the steps' lines are in the\n"
+        "last level of checks.hint('batchnorm_backward')."
+    ),
+    "pick_h": "h_float64 = 1e-5 (about eps**(1/3) for eps = 2e-16); h_float32 = 1e-2 (near 5e-3 = (1e-7)**(1/3)).",
+    "two_layer_loss": (
+        "a = affine(X, W1, b1); z = batchnorm (train); r = relu(z); s = affine(r, W2, b2); loss, ds = softmax_loss(s, y);\n"
+        "then affine_backward(ds), relu_backward, batchnorm_backward_alt, affine_backward, each fed the previous dx."
+    ),
+    "steps_to_reach": "reached = np.flatnonzero(accuracies >= target); int(eval_steps[reached[0]]) if reached.size else None.",
+    "normalize_over": (
+        "mu = x.mean(axis=axes, keepdims=True); var = mean((x - mu)**2) likewise; return (x - mu) / sqrt(var + eps);\n"
+        "axes: batch norm (0, 2, 3), layer norm (1, 2, 3), instance norm (2, 3);\n"
+        "group_norm: normalize_over(x.reshape(N, G, C // G, H, W), (2, 3, 4), eps).reshape(N, C, H, W)."
+    ),
+    "load_trained": (
+        "gamma_e, beta_e, bn_param_e = torch_compat.bn_param_from_module(trained) (batch_size=None:\n"
+        "eval() divides by the stored running_var as it is)."
+    ),
     "torch_running_var": "N / (N - 1) * running_var + momentum**k (PyTorch's start value 1 keeps weight m**k).",
 }
