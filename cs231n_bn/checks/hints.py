@@ -28,18 +28,19 @@ HINTS = {
         "gradient. A value read by two nodes (xmu, and x) gets the sum of both branches; a (D,) "
         "value used in all N rows (mu, ivar, gamma, beta) gets a sum over axis 0.",
         "The failure message says which path is off. The variance branch is divar, dsqrtvar, dvar, "
-        "dsq, dxmu2; their local gradients are in the table of notebook 2 (xmu; the derivative of "
-        "1/u; that of sqrt(v + eps); 1/N; that of u squared). The mean branch is dmu (a sum, with "
-        "the minus sign of x - mu) and dx2 (1/N). Check each against graph.check_gradient.",
+        "dsq, dxmu2: derive each local gradient from its node's formula in notebook 2 (a product, a "
+        "reciprocal, a square root with eps, a mean, a square). The mean branch is dmu and dx2: mind "
+        "the sign of x - mu and how many entries a mean divides by. Check each step on its own with "
+        "graph.check_gradient.",
     ),
     "batchnorm_backward_alt": (
         "Start from notebook 3's three paths from x_i to the loss: direct, through mu, through var. "
         "The sum of the deviations from the mean is zero, which removes one term; x - mu = xhat / ivar "
         "turns the variance path into a term in xhat.",
-        "Collect everything over the common factor ivar / N. You should end with dx in terms of dout, "
-        "the two sums dbeta and dgamma and xhat only: one term in dout itself, one that is the same "
-        "for every row of a feature, and one proportional to xhat. Then check the signs and where "
-        "N goes, term by term, against the paths in the failure message.",
+        "Collect everything over one common factor. Aim for dx written with dout, the two sums "
+        "dbeta and dgamma, and xhat only: every other intermediate (dmu, dvar, xmu) can be rewritten "
+        "in those. Then check the signs and where N goes, term by term, against the paths in the "
+        "failure message.",
     ),
     "layernorm_forward": (
         "Layer norm is batch norm with the axes swapped: each sample (row) is normalized over its own "
