@@ -28,6 +28,13 @@ def _copy(config):
     return None if config is None else {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in config.items()}
 
 
+def _same_state(given, returned):
+    """Does the dict the rule was given hold what the rule returned, key for key?"""
+    return set(given) == set(returned) and all(
+        np.array_equal(given[k], returned[k]) if isinstance(returned[k], np.ndarray) else given[k] == returned[k]
+        for k in returned)
+
+
 def _run_rule(exercise, rule, w, dw, config):
     """(next_w, returned config) of rule(w, dw, config), the caller's arrays left as they were."""
     originals = {"w": (w, w.copy()), "dw": (dw, dw.copy())}
@@ -38,8 +45,9 @@ def _run_rule(exercise, rule, w, dw, config):
     if not isinstance(new_config, dict):
         raise CheckFailed(f"{exercise}: the second return value must be the config dict; got "
                           f"{type(new_config).__name__}", exercise, "config type")
-    if given is not None and new_config is not given:
-        # the contract of optim.py: CS231n's cells read the new state from their own dict
+    # The contract of optim.py: CS231n's cells read the new state from their own dict. Judged by
+    # content, not identity: the grader's copy of a student's dict comes back as another object.
+    if given is not None and not _same_state(given, new_config):
         raise CheckFailed(f"{exercise}: returns a new dict, and the config it was given never sees the new state: "
                           f"write the state into the dict you were given (config['velocity'], config['m'], ...) "
                           f"and return that same dict", exercise, "config replaced")
