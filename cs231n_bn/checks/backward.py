@@ -228,13 +228,22 @@ def _reduction_note(name, got, dout, layout, param_shape):
     axes_text = ", ".join(str(a) for a in layout.param_axes)
     note = (f"{name} has the shape of its parameter, {param_shape}: the parameter is shared "
             f"across axes ({axes_text}) of x")
-    if isinstance(got, np.ndarray):
-        for axes in ((1,), tuple(range(1, dout.ndim)), (0, 1), None):
-            if axes is not None and max(axes) >= dout.ndim:
-                continue
-            if got.shape == np.sum(dout, axis=axes).shape and got.shape != param_shape:
-                where = "all axes" if axes is None else f"axis {axes if len(axes) > 1 else axes[0]}"
-                return f"Its shape is that of a sum over {where}: summed over the wrong axes. {note}"
+    if not isinstance(got, np.ndarray) or got.shape == param_shape:
+        return note
+    # (reading, the sum of dout it stands for): dbeta's values say which one it is; dgamma's
+    # shape alone may fit several, and then all of them are named
+    candidates = []
+    for axes in ((1,), tuple(range(1, dout.ndim)), (0, 1), None):
+        if axes is None or max(axes) < dout.ndim:
+            where = "all axes" if axes is None else f"axis {axes if len(axes) > 1 else axes[0]}"
+            candidates.append((f"a sum over {where}", np.sum(dout, axis=axes)))
+    if dout.ndim == 4 and got.ndim == 1 and 1 < got.size < dout.shape[1] and dout.shape[1] % got.size == 0:
+        groups = dout.reshape(dout.shape[0], got.size, -1).sum(axis=(0, 2))
+        candidates.append((f"one value per group of {dout.shape[1] // got.size} consecutive channels", groups))
+    fits = [reading for reading, value in candidates if value.shape == got.shape
+            and (name != "dbeta" or np.allclose(got, value, rtol=1e-9, atol=0))]
+    if fits:
+        return f"Its shape is that of {' or '.join(fits)}: summed over the wrong axes. {note}"
     return note
 
 

@@ -81,7 +81,15 @@ def _check_layers(cls, normalization, activation):
     scores_other = _reference(net, X, normalization, other)[2]
     # A training-mode forward pass alone (loss(X, y) would also run the backward pass).
     call(FORWARD_EXERCISE, "FullyConnectedNet._forward", net._forward, X, "train")
-    zs = call(FORWARD_EXERCISE, "FullyConnectedNet.activation_inputs", net.activation_inputs, X)
+    try:
+        zs = call(FORWARD_EXERCISE, "FullyConnectedNet.activation_inputs", net.activation_inputs, X)
+    except CheckFailed as err:
+        # every message of the package's batchnorm_forward starts with its name
+        if normalization == "layernorm" and "batchnorm_forward:" in str(err):
+            raise CheckFailed(f"FullyConnectedNet ({label}): with normalization='layernorm' a hidden layer called "
+                              f"batchnorm_forward (which failed in test mode for want of running statistics): "
+                              f"a layer-norm network calls layernorm_forward", FORWARD_EXERCISE, "wrong norm") from err
+        raise
     scores = call(FORWARD_EXERCISE, "FullyConnectedNet.loss", net.loss, X)
     if matches(scores, scores_other, 1e-9):
         raise CheckFailed(f"FullyConnectedNet ({label}): the scores are those of the same network with "

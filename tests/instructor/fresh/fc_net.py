@@ -58,7 +58,7 @@ def mode_not_passed(self, x, i, mode, rng):
     return out, HiddenLayerCache(affine_cache, norm_cache, z, activation_cache, dropout_cache)
 
 
-@forward.mistake("layer norm configured, batch norm called", judged=MISNAMED)
+@forward.mistake("layer norm configured, batch norm called", judged=NAMED)
 def layernorm_runs_batchnorm(self, x, i, mode, rng):
     p = self.params
     a, affine_cache = affine_forward(x, p[f"W{i}"], p[f"b{i}"])
