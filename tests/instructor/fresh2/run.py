@@ -14,7 +14,7 @@ import io
 from cs231n_bn import checks
 from cs231n_bn.checks.registry import cells_of
 
-MODULES = ("network",)
+MODULES = ("optim",)
 
 
 def entries():
