@@ -107,7 +107,7 @@ BN_FORWARD = [
     (bn_forward(), None),
     (bn_forward(var_fn="np.var"), None),
     (bn_forward(var_fn="einsum"), None),
-    (bn_forward(var_fn="one pass"), None),
+    (bn_forward(var_fn="one pass"), ["cancellation"]),
     (bn_forward(loops=True), None),
     (bn_forward(keepdims=True), None),
     (bn_forward(var_fn="np.var", keepdims=True), None),
@@ -374,7 +374,7 @@ def ln_backward(mean_factor=1.0, xhat_factor=1.0, gamma_on=True, axis=1, dgamma_
 LN_FORWARD = [
     (ln_forward(), None),
     (ln_forward(var_fn="np.var"), None),
-    (ln_forward(var_fn="one pass"), None),
+    (ln_forward(var_fn="one pass"), ["cancellation"]),
     (ln_forward(axis=0), ["wrong axes", "batch norm"]),
     (ln_forward(ddof=1), ["unbiased"]),
     (ln_forward(eps_place="outside"), ["eps is outside"]),
@@ -621,12 +621,10 @@ def _bn_variant(kind):
                 bn_param[key] = params[key]
         if kind == "running of output" and bn_param["mode"] == "train":
             m = bn_param.get("momentum", 0.9)
-            old = {k: v for k, v in bn_param.items()}
             before_mean = (params["running_mean"] - (1 - m) * x.mean(axis=0)) / m if m else 0
             before_var = (params["running_var"] - (1 - m) * x.var(axis=0)) / m if m else 0
             bn_param["running_mean"] = m * before_mean + (1 - m) * out.mean(axis=0)
             bn_param["running_var"] = m * before_var + (1 - m) * out.var(axis=0)
-            del old
         if kind == "test without gamma beta" and bn_param["mode"] == "test":
             out = (out - beta) / gamma
         return out, cache
@@ -804,7 +802,7 @@ def _bn_forward_tuple(x, gamma, beta, bn_param):
     running_var = bn_param.get("running_var", np.zeros(D))
     if bn_param["mode"] == "train":
         mu = x.mean(axis=0)
-        var = np.mean(x**2, axis=0) - mu**2  # one pass: fine for data centred near its spread
+        var = np.mean((x - mu) ** 2, axis=0)
         xhat = (x - mu) / np.sqrt(var + eps)
         bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mu
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var
@@ -1157,7 +1155,7 @@ LN_BACKWARD += [
 ]
 GN_BACKWARD += [(_gn_means_per_channel_and_sample, ["instance norm"]), (_gn_backward_einsum, None)]
 SBN_BACKWARD += [(_sbn_backward_means_over_batch_only, ["batch only"]), (_sbn_backward_moveaxis, None)]
-GN_FORWARD += [(_gn_forward_one_pass, None)]
+GN_FORWARD += [(_gn_forward_one_pass, ["cancellation"])]
 LN_FORWARD += [(_ln_gamma_beta_swapped, ["swapped"])]
 
 

@@ -20,6 +20,8 @@ misplaced around a mean, the right values at other positions); when nothing fits
 statement is made: the message lists what was measured.
 """
 
+import dataclasses
+
 import numpy as np
 
 from cs231n_bn.checks import reference
@@ -297,6 +299,24 @@ def _explain_param(exercise, where, name, got, right, other_right, bound, layout
     )
 
 
+def _cache_arrays(cache, name, depth=2):
+    """(name, array) of the arrays a cache holds: fields of a dataclass, entries of a tuple or
+    dict, and of the caches nested in them."""
+    if isinstance(cache, np.ndarray):
+        return [(name, cache)]
+    if depth == 0:
+        return []
+    if dataclasses.is_dataclass(cache) and not isinstance(cache, type):
+        members = [(f".{f.name}", getattr(cache, f.name)) for f in dataclasses.fields(cache)]
+    elif isinstance(cache, dict):
+        members = [(f"[{k!r}]", v) for k, v in cache.items()]
+    elif isinstance(cache, (tuple, list)):
+        members = [(f"[{i}]", v) for i, v in enumerate(cache)]
+    else:
+        return []
+    return [found for suffix, value in members for found in _cache_arrays(value, name + suffix, depth - 1)]
+
+
 def check_backward(exercise, where, style, backward, call_forward, layout, x, gamma, beta, dout, expected):
     """Compare backward(dout, cache) with the reference gradients; cache from call_forward(x, gamma, beta).
 
@@ -307,8 +327,15 @@ def check_backward(exercise, where, style, backward, call_forward, layout, x, ga
     """
     _, cache = call_forward(x, gamma, beta)
     originals = {"dout": (dout, dout.copy()), "x": (x, x.copy())}
+    held = {name: (a, a.copy()) for name, a in _cache_arrays(cache, "cache")}
     grads = unpack(exercise, where, call(exercise, where, backward, dout, cache), ("dx", "dgamma", "dbeta"))
     require_unchanged(exercise, where, originals)
+    changed = [name for name, (a, before) in held.items() if not np.array_equal(a, before, equal_nan=True)]
+    if changed:
+        raise CheckFailed(f"{where}: the backward pass changed {', '.join(changed)} in place, so a second call on "
+                          f"the same cache (another backward pass, a gradient check) starts from other values: "
+                          f"compute into new arrays and leave the cache as the forward pass left it",
+                          exercise, "cache changed")
     dx, dgamma, dbeta = grads
     require_array(exercise, where, "dx", dx, x.shape, "dx has the shape of x")
     for name, got in (("dbeta", dbeta), ("dgamma", dgamma)):

@@ -383,18 +383,38 @@ def _verify_batchnorm_forward(fn):
                           CACHE_FIELDS)
 
 
-def _keeps_float32(fn):
-    """A float32 batch comes out float32: a float64 array met on the way doubles the memory."""
-    exercise = where = "batchnorm_forward"
+def keeps_float32(exercise, fn, shape, extra, groups, what):
+    """A float32 batch far from zero comes out float32 and normalized to float32's accuracy.
+
+    Inputs:
+    - exercise: the exercise's name (the function's, in messages)
+    - fn: the forward pass, called as fn(x, gamma, beta, *extra)
+    - shape: x's shape; gamma and beta are (shape[1],)
+    - extra: the arguments after beta (the param dict, and G for group norm)
+    - groups: function(out) -> 2-D array, one row per set of entries sharing a statistic
+    - what: what one such set is, for messages ("feature", "sample", ...)
+    """
     rng = np.random.default_rng(1)
-    x = rng.normal(3.0, 2.0, (6, 4)).astype(np.float32)
-    gamma, beta = (p.astype(np.float32) for p in params(rng, (4,)))
-    out, _ = forward_call(exercise, where, fn, x, gamma, beta, {"mode": "train"})
+    # Values near 1000 with a spread of 1: float32 holds them to ~6e-5, so a variance taken
+    # as E[x^2] - E[x]^2 (both near 1e6) loses most of its digits, while one from the
+    # deviations keeps four or five.
+    x = (1000.0 + rng.normal(0.0, 1.0, shape)).astype(np.float32)
+    C = shape[1]
+    out, _ = forward_call(exercise, exercise, fn, x, np.ones(C, np.float32), np.zeros(C, np.float32), *extra)
     dtype = getattr(out, "dtype", None)
     if dtype != np.float32:
-        raise CheckFailed(f"{where}: out has dtype {dtype} for float32 x, gamma and beta; the result should keep "
+        raise CheckFailed(f"{exercise}: out has dtype {dtype} for float32 x, gamma and beta; the result should keep "
                           f"the input's precision (an array made without dtype=x.dtype, or an astype, promotes it)",
                           exercise, "float32 promoted")
+    sets = groups(np.asarray(out, dtype=np.float64))
+    spread = sets.std(axis=1)
+    worst = int(np.argmax(np.abs(spread - 1)))
+    if abs(spread[worst] - 1) > 1e-2 or np.max(np.abs(sets.mean(axis=1))) > 1e-2:
+        raise CheckFailed(f"{exercise}: on float32 x near 1000 with a spread of 1 (gamma = 1, beta = 0), one "
+                          f"{what}'s output has mean {sets.mean(axis=1)[worst]:.3g} and standard deviation "
+                          f"{spread[worst]:.3g}, where 0 and 1 belong to float32's accuracy: the statistics lost "
+                          f"their digits to cancellation (a variance as the mean of the squares minus the squared "
+                          f"mean does; one from the deviations x - mu does not)", exercise, "float32 cancellation")
 
 
 def check_batchnorm_forward(batchnorm_forward=None):
@@ -409,7 +429,7 @@ def check_batchnorm_forward(batchnorm_forward=None):
     """
     fn = batchnorm_forward or package_function("batchnorm", "batchnorm_forward")
     _verify_batchnorm_forward(fn)
-    _keeps_float32(fn)
+    keeps_float32("batchnorm_forward", fn, (8, 4), ({"mode": "train"},), lambda out: out.T, "feature")
     passed("batchnorm_forward", "train mode, running averages, cache and test mode are right")
 
 

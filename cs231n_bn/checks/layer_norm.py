@@ -8,6 +8,7 @@ from cs231n_bn.checks.batch_norm import (
     expected_values,
     forward_call,
     judge_output,
+    keeps_float32,
     output_bound,
     run_backward_check,
 )
@@ -56,13 +57,19 @@ def _verify_layernorm_forward(fn):
                               default_expected["group_var"], DEFAULT_EPS))
 
     for mode in ("train", "test"):  # a solver writes the mode into every normalization's dict
-        moded, _ = forward_call(exercise, where, fn, x, gamma, beta, {"eps": EPS, "mode": mode})
+        ln_param = {"eps": EPS, "mode": mode}
+        moded, _ = forward_call(exercise, where, fn, x, gamma, beta, ln_param)
+        if ln_param != {"eps": EPS, "mode": mode}:
+            raise CheckFailed(f"{where}: ln_param holds {sorted(ln_param)} after the call, where {['eps', 'mode']} "
+                              f"went in: layer norm keeps no running statistics and writes nothing into ln_param",
+                              exercise, "ln_param written")
         if not matches(moded, out, 1e-12):
             raise CheckFailed(
                 f"{where}: with ln_param['mode'] = {mode!r} the output differs from the output without "
                 f"a mode: layer norm has no running statistics and behaves the same in both modes",
                 exercise, "mode",
             )
+    keeps_float32(exercise, fn, (4, 6), ({},), lambda out: out, "sample")
     for i in range(N):
         alone, _ = forward_call(exercise, where, fn, x[i:i + 1], gamma, beta, {"eps": EPS})
         if not matches(alone, out[i:i + 1], 1e-12):

@@ -216,6 +216,8 @@ def check_steps_to_reach(steps_to_reach=None):
     fn = steps_to_reach or package_function("experiments", "steps_to_reach")
     rng = np.random.default_rng(5)
     cases = [([0, 10, 20, 30], [0.1, 0.5, 0.8, 0.7], t) for t in (0.5, 0.75, 0.05, 0.8, 0.9)]
+    # accuracies a hair below the target: reaching it means reaching it, not coming close
+    cases += [([0, 10, 20, 30], [0.1, 0.4995, 0.6, 0.7], 0.5), ([5, 15, 25], [0.497, 0.2, 0.51], 0.5)]
     for case in range(12):
         E = int(rng.integers(0, 10)) if case else 0
         steps = np.cumsum(rng.integers(1, 30, size=E)) - (1 if case % 3 == 0 else 0)

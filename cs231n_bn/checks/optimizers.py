@@ -47,6 +47,11 @@ def _run_rule(exercise, rule, w, dw, config):
                           f"{type(new_config).__name__}", exercise, "config type")
     # The contract of optim.py: CS231n's cells read the new state from their own dict. Judged by
     # content, not identity: the grader's copy of a student's dict comes back as another object.
+    for key in ("learning_rate", "momentum", "beta1", "beta2", "epsilon"):
+        if config is not None and key in config and new_config.get(key) != config[key]:
+            raise CheckFailed(f"{exercise}: config[{key!r}] went in as {config[key]!r} and came back as "
+                              f"{new_config.get(key)!r}: hyperparameters are the caller's to set; a rule changes "
+                              f"only its state", exercise, "hyperparameter changed")
     if given is not None and not _same_state(given, new_config):
         raise CheckFailed(f"{exercise}: returns a new dict, and the config it was given never sees the new state: "
                           f"write the state into the dict you were given (config['velocity'], config['m'], ...) "

@@ -8,6 +8,7 @@ from cs231n_bn.checks.batch_norm import (
     expected_values,
     forward_call,
     judge_output,
+    keeps_float32,
     output_bound,
     run_backward_check,
     verify_batchnorm_like,
@@ -125,6 +126,15 @@ def _verify_spatial_groupnorm_forward(fn):
     judge_output(exercise, where, layout, x_default, out, gamma, beta, DEFAULT_EPS, default_expected,
                  output_bound(layout, x_default, gamma, beta, default_expected["group_mean"],
                               default_expected["group_var"], DEFAULT_EPS))
+
+    base, _ = forward_call(exercise, where, fn, x, gamma, beta, G, {"eps": EPS})
+    for mode in ("train", "test"):  # a solver writes the mode into every normalization's dict
+        moded, _ = forward_call(exercise, where, fn, x, gamma, beta, G, {"eps": EPS, "mode": mode})
+        if not isinstance(moded, np.ndarray) or moded.shape != x.shape or not agrees(moded, base, bound):
+            raise CheckFailed(f"{where}: with gn_param['mode'] = {mode!r} the output differs from the output without "
+                              f"a mode: group norm has no running statistics and behaves the same in both modes",
+                              exercise, "mode")
+    keeps_float32(exercise, fn, (2, 6, 2, 2), (3, {}), lambda out: out.reshape(2 * 3, -1), "(sample, group)")
 
 
 def check_spatial_groupnorm_forward(spatial_groupnorm_forward=None):

@@ -119,7 +119,7 @@ def divides_by_variance(x, gamma, beta, ln_param):
     return gamma * xhat + beta, ln_cache(x, mu, var, ivar, xhat, gamma, eps)
 
 
-@forward.correct("through batch norm on x.T (gamma 1, beta 0), then gamma and beta on the way back")
+@forward.mistake("through batch norm on x.T with float64 gamma = 1, beta = 0: a float32 x comes back float64, where the contract keeps its dtype", judged=NAMED)
 def via_batchnorm_transpose(x, gamma, beta, ln_param):
     N, D = x.shape
     eps = eps_of(ln_param)
@@ -129,7 +129,7 @@ def via_batchnorm_transpose(x, gamma, beta, ln_param):
     return gamma * xhat + beta, ln_cache(x, mu, var, 1 / np.sqrt(var + eps), xhat, gamma, eps)
 
 
-@forward.correct("einsum statistics and the one-pass variance")
+@forward.mistake("einsum statistics and the one-pass variance, which cancels in float32 far from zero (the course asks for two passes)", judged=NAMED)
 def einsum_one_pass(x, gamma, beta, ln_param):
     eps = eps_of(ln_param)
     D = x.shape[1]
