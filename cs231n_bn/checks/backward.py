@@ -109,6 +109,14 @@ def _explain_dx(exercise, where, style, layout, gamma, dout, dx, expected, bound
     moved = positions_text(dx, expected["dx"])
     if moved:
         raise CheckFailed(f"{head}\n{moved}.", exercise, "positions")
+    relative = float(np.max(np.abs(dx - expected["dx"]))) / max(float(np.max(np.abs(expected["dx"]))), 1e-300)
+    if relative < 1e-5:
+        # far above float64's rounding, yet right to five digits: the size of float32's
+        # rounding (1.2e-7) compounded over a few operations, or of a numeric estimate's error
+        raise CheckFailed(f"{head}\nIt is right to five digits, far beyond float64's rounding: either an "
+                          f"intermediate was held in float32 (an astype, or an array made with dtype=np.float32) "
+                          f"in a float64 computation, or this is a numeric estimate, not the derived gradient",
+                          exercise, "close but not exact")
     if stops_at_xhat(target, P1, s):
         raise CheckFailed(f"{head}\nIt is the gradient that reaches xhat, not x: the backward pass stops "
                           f"there, before the paths through x - mean, the mean and the variance.", exercise,

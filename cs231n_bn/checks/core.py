@@ -184,7 +184,8 @@ def factor_text(c, n, sizes=None, n_words="the size of a group"):
     to their names ({N: "N"}), for a division by the wrong count.
     """
     named = [
-        (0.0, "zero: it is missing"),
+        (0.0, "zero: it is missing, or what it carries sums to zero (as the deviations x - mean do, over "
+              "the entries they were taken over): check that each local gradient keeps its factor"),
         (-1.0, "-1 times the right one: a sign error"),
         (2.0, "2 times the right one: a factor 1/2 is missing"),
         (0.5, "1/2 of the right one: a factor 2 is missing"),
