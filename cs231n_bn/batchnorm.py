@@ -107,9 +107,9 @@ def read_bn_param(where, bn_param, D, dtype):
     momentum = validation.unit_interval(
         where, "bn_param['momentum']", bn_param.get("momentum", DEFAULT_MOMENTUM)
     )
-    zeros = np.zeros(D, dtype=dtype) if mode == "train" else None
-    running_mean = _running_stat(where, bn_param, "running_mean", D, zeros)
-    running_var = _running_stat(where, bn_param, "running_var", D, zeros)
+    # Two arrays, not one: code that updates the statistics in place must not add one into the other.
+    running_mean = _running_stat(where, bn_param, "running_mean", D, np.zeros(D, dtype) if mode == "train" else None)
+    running_var = _running_stat(where, bn_param, "running_var", D, np.zeros(D, dtype) if mode == "train" else None)
     valid = (running_var >= 0) & np.isfinite(running_var)
     if not valid.all():
         # test mode divides by its square root: NaN for a negative variance, and for an

@@ -21,7 +21,7 @@ def bn_forward(var_fn="two pass", ddof=0, eps_place="inside", axis=0, momentum_r
                test_uses_batch=False, write_back=True, in_place=False, running_var_kind="biased",
                swap=False, no_affine=False, sign=1, start="zeros", default_eps=False,
                cache_edit=None, test_eps="inside", test_centre=True, loops=False, keepdims=False,
-               store_batch=False):
+               store_batch=False, running_in_place=False):
     """A batchnorm_forward written the long way, with one switchable mistake per argument."""
 
     def forward(x, gamma, beta, bn_param):
@@ -62,6 +62,12 @@ def bn_forward(var_fn="two pass", ddof=0, eps_place="inside", axis=0, momentum_r
                              "std": x.std(axis=0)}[running_var_kind] if not in_place else np.ravel(var)
                 if store_batch:
                     bn_param["running_mean"], bn_param["running_var"] = np.ravel(mu), batch_var
+                elif running_in_place:
+                    running_mean *= keep
+                    running_mean += (1 - keep) * x.mean(axis=0)
+                    running_var *= keep
+                    running_var += (1 - keep) * batch_var
+                    bn_param["running_mean"], bn_param["running_var"] = running_mean, running_var
                 else:
                     bn_param["running_mean"] = keep * running_mean + (1 - keep) * x.mean(axis=0)
                     bn_param["running_var"] = keep * running_var + (1 - keep) * batch_var
@@ -122,6 +128,7 @@ BN_FORWARD = [
     (bn_forward(momentum_reversed=True), ["momentum", "reversed"]),
     (bn_forward(test_uses_batch=True), ["test mode uses batch statistics"]),
     (bn_forward(write_back=False), ["not written back"]),
+    (bn_forward(running_in_place=True), ["running average was updated in place"]),
     (bn_forward(in_place=True), ["modified its input x in place"]),
     (bn_forward(running_var_kind="unbiased"), ["running_var", "unbiased"]),
     (bn_forward(running_var_kind="std"), ["running_var", "standard deviation"]),
@@ -1216,3 +1223,13 @@ def _bn_statistics_in_float64(x, gamma, beta, bn_param):
 
 
 BN_FORWARD.append((_bn_statistics_in_float64, ["float32", "precision"]))
+
+
+def _sbn_per_position(x, gamma, beta, bn_param):
+    """Batch norm of x.reshape(N, C*H*W) with gamma and beta repeated: statistics per (channel, position)."""
+    N, C, H, W = x.shape
+    out, cache = batchnorm_forward(x.reshape(N, -1), np.repeat(gamma, H * W), np.repeat(beta, H * W), bn_param)
+    return out.reshape(x.shape), SpatialBatchNormCache(x.shape, cache)
+
+
+SBN_FORWARD.append((_sbn_per_position, ["c*h*w features", "each position gets its own statistics"]))

@@ -66,6 +66,8 @@ def net_class(order="right", pass_mode=True, dropout_mode=None, dropout_place="a
                 back = relu_backward if self.activation == "relu" else sigmoid_backward
                 if backward == "sigmoid wrong" and self.activation == "sigmoid":
                     dz = dh * cache.activation.out
+                elif backward == "activation at a" and self.activation == "relu":
+                    dz = dh * (affine_forward(cache.affine.x, cache.affine.w, cache.affine.b)[0] > 0)
                 else:
                     dz = back(dh, cache.activation)
             if self.normalization == "batchnorm":
@@ -112,8 +114,10 @@ NET_BACKWARD = [
     (net_class(backward="no dropout"), ["go wrong with dropout"]),
     (net_class(backward="no activation"), ["even the plain network"]),
     (net_class(backward="sigmoid wrong"), ["go wrong with the sigmoid"]),
-    (net_class(backward="no norm"), ["go wrong with batch norm"]),
-    (net_class(backward="swap gamma beta"), ["go wrong with batch norm", "gamma"]),
+    (net_class(backward="no norm"), ["go wrong with batch norm", "norm's backward step itself"]),
+    (net_class(backward="swap gamma beta"), ["go wrong with batch norm", "swapped"]),
+    (net_class(backward="activation at a"), ["go wrong with batch norm", "arriving at the norm's output",
+                                             "activation's local gradient"]),
     (net_class(backward="sign"), ["even the plain network", "W1, W2"]),
 ]
 
@@ -146,6 +150,9 @@ def sgd_rule(kind="right"):
             next_w = w + v - lr * dw
         elif kind == "lr missing":
             v = mom * v - dw
+            next_w = w + v
+        elif kind == "weight decay":
+            v = mom * v - lr * (dw + 1e-3 * w)
             next_w = w + v
         elif kind == "old velocity":
             next_w = w + v
@@ -193,6 +200,8 @@ def adam_rule(kind="right"):
                     next_w = w - lr * mhat / np.sqrt(vhat + eps)
                 else:
                     next_w = w - lr * mhat / (np.sqrt(vhat) + eps)
+        if kind == "weight decay":
+            next_w = next_w - lr * 1e-2 * w
         if kind == "t after":
             t += 1
         if kind == "store corrected":
@@ -213,6 +222,7 @@ SGD = [
     (sgd_rule("step sign"), ["step has the wrong sign"]),
     (sgd_rule("lr twice"), ["learning rate is applied twice"]),
     (sgd_rule("lr missing"), ["learning rate is not applied"]),
+    (sgd_rule("weight decay"), ["velocity", "proportional to w", "weight decay"]),
     (sgd_rule("old velocity"), ["old velocity"]),
     (sgd_rule("not stored"), ["not stored"]),
     (sgd_rule("swapped"), ["swapped"]),
@@ -223,6 +233,7 @@ SGD = [
 ADAM = [
     (adam_rule(), None),
     (adam_rule("efficient"), None),
+    (adam_rule("weight decay"), ["proportional to w", "weight decay"]),
     (adam_rule("t never"), ["not incremented"]),
     (adam_rule("t after"), ["before it was incremented"]),
     (adam_rule("t not stored"), ["config['t']"]),
@@ -393,7 +404,7 @@ SGD_WRITTEN = [
     (_sgd_written("nesterov sutskever"), ["nesterov"]),
     (_sgd_written("stored before"), ["not stored"]),
     (_sgd_written("momentum squared"), ["momentum is applied twice"]),
-    (_sgd_written("w for dw"), ["depends on something else"]),
+    (_sgd_written("w for dw"), ["mix of the old velocity and w", "where its gradient dw belongs"]),
     (_sgd_written("default momentum"), ["defaults", "momentum=0.9"]),
 ]
 ADAM_WRITTEN = [

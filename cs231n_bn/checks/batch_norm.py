@@ -191,6 +191,18 @@ def _weights_text(key, weights, momentum):
             f"average add up to 1 (momentum = {momentum:g} on the old value, 1 - momentum on the batch's)")
 
 
+def _require_running_not_overwritten(exercise, where, given, before):
+    """The arrays bn_param held when the call began must still hold their values afterwards."""
+    for key, array in given.items():
+        if not np.array_equal(array, before[key]):
+            raise CheckFailed(
+                f"{where}: the running average was updated in place: the array the caller put in "
+                f"bn_param['{key}'] holds other values after a training step. Anyone holding that array "
+                f"(a copy of bn_param, a saved model) sees it change; store the new average in "
+                f"bn_param['{key}'] as a new array", exercise, "running in place",
+            )
+
+
 def _check_running_start(exercise, where, bn_param, expected, momentum):
     """Without running statistics in bn_param, they start at zeros (CS231n's convention)."""
     batches = {"running_mean": np.ravel(expected["group_mean"]), "running_var": np.ravel(expected["group_var"])}
@@ -314,8 +326,10 @@ def verify_batchnorm_like(exercise, where, fn, layout, x, gamma, beta, momentum,
 
     bn_param = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in train_param.items()}
     originals = {"x": (x, x.copy()), "gamma": (gamma, gamma.copy()), "beta": (beta, beta.copy())}
+    given = {key: bn_param[key] for key in ("running_mean", "running_var")}
     out, cache = forward_call(exercise, where, fn, x, gamma, beta, bn_param)
     require_unchanged(exercise, where, originals)
+    _require_running_not_overwritten(exercise, where, given, train_param)
     require_array(exercise, where, "out", out, x.shape, "out has the shape of x")
     if np.shares_memory(out, x):
         raise CheckFailed(f"{where}: out shares memory with x: x was overwritten in place",

@@ -48,9 +48,26 @@ def _broadcast_hint(text):
     return "print the shape of each operand on that line, and which axis should meet which."
 
 
-def _exception_hint(err):
+def _features_hint(text, shapes):
+    """For a layer of the package that refused a per-feature array: where the features went."""
+    found = re.search(r"must have shape \((\d+),\) \(one value per feature[^)]*\); got \((\d+),\)", text)
+    if not found:
+        return ""
+    wanted, given = int(found[1]), int(found[2])
+    for shape in shapes:
+        if len(shape) == 4 and shape[1] == given and wanted == given * shape[2] * shape[3]:
+            return (f"The layer was called on an array with {wanted} = C*H*W features per row: one feature per "
+                    f"(channel, position), so each position gets its own statistics. Here each of the C = {given} "
+                    f"channels is one feature, and every sample and position of it is a row.")
+    return (f"The layer was called on an array with {wanted} features per row, where the per-feature "
+            f"arrays have {given}: which axis of that array holds the features?")
+
+
+def _exception_hint(err, shapes=()):
     """One sentence about what this kind of exception usually means, or ''."""
     text = str(err)
+    if isinstance(err, ValueError) and _features_hint(text, shapes):
+        return _features_hint(text, shapes)
     if isinstance(err, ValueError) and "broadcast" in text:
         return "Two arrays with incompatible shapes met in one operation: " + _broadcast_hint(text)
     if isinstance(err, KeyError):
@@ -89,13 +106,14 @@ def call(exercise, function_name, fn, *args):
         shown_briefly(err)
         raise
     except Exception as err:
-        shapes = ", ".join(str(a.shape) for a in args if isinstance(a, np.ndarray))
+        arrays = [a.shape for a in args if isinstance(a, np.ndarray)]
+        shapes = ", ".join(str(shape) for shape in arrays)
         lines = [f"{function_name} raised {type(err).__name__}: {err}"]
         where = student_line(err.__traceback__)
         if where:
             lines.append(f"at {where}")
         lines.append(f"The inputs were valid{f' (array shapes {shapes})' if shapes else ''}. "
-                     + _exception_hint(err))
+                     + _exception_hint(err, arrays))
         raise CheckFailed("\n".join(lines).rstrip(), exercise, topic=type(err).__name__) from err
 
 

@@ -312,6 +312,39 @@ def _param_words(name, got, right, param, reg):
     return name
 
 
+def _at_the_norm(wrong, layer):
+    """What the gamma and beta gradients of a hidden layer say about where its backward goes wrong.
+
+    dbeta is the batch sum of the gradient arriving at the norm's output and dgamma weighs that
+    gradient by xhat, so which of them is right locates the wrong step around the norm.
+    """
+    gamma, beta = f"gamma{layer}", f"beta{layer}"
+    if gamma in wrong and beta in wrong:
+        (got_gamma, right_gamma, *_), (got_beta, right_beta, *_) = wrong[gamma], wrong[beta]
+        if got_gamma.shape == right_beta.shape and np.allclose(got_gamma, right_beta, rtol=1e-5, atol=1e-8) \
+                and np.allclose(got_beta, right_gamma, rtol=1e-5, atol=1e-8):
+            return f"grads['{gamma}'] holds {beta}'s gradient and grads['{beta}'] holds {gamma}'s: they are swapped"
+    if beta in wrong:
+        return (f"in layer {layer}, {beta}'s gradient is wrong too. It is the batch sum of the gradient arriving "
+                f"at the norm's output, so that gradient is wrong before the norm's backward step starts (or "
+                f"d{beta} is not that sum). The activation and dropout steps are right without a norm: look at "
+                f"what they take from the cache when a norm comes before them (at which values the "
+                f"activation's local gradient is evaluated)")
+    affine_wrong = any(name in wrong for name in (f"W{layer}", f"b{layer}"))
+    if gamma in wrong and affine_wrong:
+        return (f"in layer {layer}, {beta}'s gradient is right, so the gradient arriving at the norm is right; "
+                f"{gamma}'s, W{layer}'s and b{layer}'s are wrong: the norm's backward step itself (is it called, "
+                f"with this layer's cache, and is its result what the affine step gets?)")
+    if gamma in wrong:
+        return (f"in layer {layer}, {beta}'s gradient is right, so the gradient arriving at the norm is right; "
+                f"{gamma}'s is wrong: look at what that gradient is multiplied by for d{gamma}")
+    if affine_wrong:
+        return (f"in layer {layer}, {gamma}'s and {beta}'s gradients are right, so the gradient arriving at the "
+                f"norm is right; W{layer} and b{layer} are not: look at what the norm's backward step hands "
+                f"to the affine step, and whether the affine step gets it")
+    return ""
+
+
 def _verify_fc_net_backward(cls):
     failing = {}
     for config, feature in BACKWARD_CONFIGS:
@@ -340,6 +373,9 @@ def _verify_fc_net_backward(cls):
             features = " and with ".join(single)
             verdict = (f"the plain network's gradients are right; they go wrong with {features}: the "
                        f"backward step through {' and through '.join(single)} is where to look")
+            located = _at_the_norm(wrong, layers[0]) if config[0] is not None else ""
+            if located:
+                verdict = f"the plain network's gradients are right; they go wrong with {features}. Measured {located}"
         else:
             verdict = (f"the gradients are right with each feature alone and go wrong only with {combined}: "
                        f"look at how the steps hand their gradients to each other")

@@ -124,7 +124,7 @@ def _sgd_inputs():
     return w, dw, config
 
 
-def _diagnose_velocity(name, got, v_old, dw, right, config):
+def _diagnose_velocity(name, got, v_old, w, dw, right, config):
     """Raise naming what differs in the stored velocity (got) from the right one."""
     lr, mom = config["learning_rate"], config["momentum"]
     if got is None:
@@ -134,6 +134,15 @@ def _diagnose_velocity(name, got, v_old, dw, right, config):
         raise CheckFailed(f"{name}: config['velocity'] still holds the velocity it was given: the new "
                           f"velocity is not stored in config['velocity']", name, "velocity not stored")
     fit, fit_right = _fit(got, (v_old, dw)), _fit(right, (v_old, dw))
+    decay = _fit(got, (v_old, dw, w)) if fit is None else None
+    if decay is not None and abs(decay[1]) <= 1e-12 * abs(decay[2]):
+        raise CheckFailed(f"{name}: config['velocity'] is a mix of the old velocity and w, with no dw in it: "
+                          f"the parameter w is used where its gradient dw belongs", name, "w for dw")
+    if decay is not None and abs(decay[2]) > 1e-12:
+        raise CheckFailed(f"{name}: config['velocity'] mixes the old velocity and dw with a term proportional "
+                          f"to w itself ({decay[2]:.6g} * w), as weight decay adds. This update takes only the "
+                          f"gradient dw (a regularization belongs in the loss that computes it)", name,
+                          "weight decay")
     if fit is None:
         raise CheckFailed(f"{name}: config['velocity'] is not a fixed mix of the old velocity and dw "
                           f"(measured over the entries): it depends on something else (w?)", name,
@@ -217,7 +226,7 @@ def check_sgd_momentum(sgd_momentum=None):
     require_array(name, name, "next_w", next_w, w.shape)
     v_new = _state(new_config, "velocity", w.shape)
     if v_new is None or not _agrees(v_new, right_v):
-        _diagnose_velocity(name, v_new, config["velocity"], dw, right_v, config)
+        _diagnose_velocity(name, v_new, config["velocity"], w, dw, right_v, config)
     if not _agrees(next_w, right_w):
         _diagnose_step(name, next_w - w, v_new, config["velocity"], dw, right_w - w, config)
 
@@ -438,7 +447,7 @@ def _diagnose_step_size(name, factor, right_factor, config, t):
                       name, "step size unexplained")
 
 
-def _diagnose_step_shape(name, step, m, v, dw, right_step):
+def _diagnose_step_shape(name, step, m, v, w, dw, right_step):
     """Raise when the step is not a fixed multiple of the right one (epsilon tiny): measure
     what it is proportional to, from the right moments."""
     shapes = [
@@ -451,6 +460,12 @@ def _diagnose_step_shape(name, step, m, v, dw, right_step):
     for value, words, topic in shapes:
         if _constant_ratio(step, value) is not None:
             raise CheckFailed(f"{name}: {words}", name, topic)
+    decay = _constant_ratio(step - right_step, w)
+    if decay is not None:
+        raise CheckFailed(f"{name}: the stored m, v and t are right, and the step is the right one plus "
+                          f"{decay:.6g} * w: a term proportional to w itself, as weight decay adds. This update "
+                          f"takes only the gradient dw (a regularization belongs in the loss that computes it)",
+                          name, "weight decay")
     raise CheckFailed(f"{name}: the stored m, v and t are right, but the step is not a fixed multiple of the "
                       f"right step: its ratio to it ranges from {np.min(step / right_step):.6g} to "
                       f"{np.max(step / right_step):.6g} over the entries (epsilon made negligible); look at "
@@ -518,7 +533,7 @@ def _judge_adam_step(name, rule, w, dw, config):
     # The state is right and the step is not: measure the step, first with epsilon negligible.
     steps = [_run_rule(name, rule, w, dw, _with(config, epsilon=eps))[0] - w for eps in epsilons]
     if _constant_ratio(steps[0], rights[0], NEGLIGIBLE) is None:
-        _diagnose_step_shape(name, steps[0], right_m, right_v, dw, rights[0])
+        _diagnose_step_shape(name, steps[0], right_m, right_v, w, dw, rights[0])
     unit = -config["learning_rate"] * right_m / np.sqrt(right_v)
     factor, right_factor = _constant_ratio(steps[0], unit, NEGLIGIBLE), _constant_ratio(rights[0], unit)
     if not _close(factor, right_factor, NEGLIGIBLE):
