@@ -28,7 +28,9 @@ def _check_ln_cache(exercise, where, cache, x, gamma, out, eps, expected):
     others = {"the standard deviation sqrt(var + eps)": 1 / ivar, "the variance": right["var"],
               "x - mu (xmu)": right["xmu"], "xhat": right["xhat"], "the input x": x,
               "the layer's output out": out, "1 / sqrt(var + eps) (ivar)": ivar}
-    check_cache_fields(exercise, where, cache, LayerNormCache, right, others)
+    N, D = x.shape
+    shapes = {"mu": ((N, 1), 2), "var": ((N, 1), 2), "ivar": ((N, 1), 2), "xmu": ((N, D), 2), "xhat": ((N, D), 2)}
+    check_cache_fields(exercise, where, cache, LayerNormCache, right, others, shapes)
 
 
 def _verify_layernorm_forward(fn):

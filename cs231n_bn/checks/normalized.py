@@ -588,12 +588,24 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expec
 # ---------------------------------------------------------------------------------------
 
 
-def check_cache_fields(exercise, where, cache, cls, expected, others):
+def _same_layout(shape, documented, kept):
+    """shape is the documented one, or keeps its first `kept` axes and splits the rest."""
+    return tuple(shape) == tuple(documented) or (
+        tuple(shape[:kept]) == tuple(documented[:kept]) and len(shape) > len(documented)
+        and int(np.prod(shape[kept:])) == int(np.prod(documented[kept:]))
+    )
+
+
+def check_cache_fields(exercise, where, cache, cls, expected, others, shapes=None):
     """Each field of cache must hold the value in `expected` (compared entry by entry).
 
     expected: {field: value}; others: {description: value} of what a wrong field tends to
-    hold, to say what it holds instead. Shapes are free as long as the values agree in
-    order (a (D,) or (1, D) statistic is the same statistic). A cache of another type (a
+    hold, to say what it holds instead. Values are compared in order, whatever the shape (a
+    (D,) and a (1, D) statistic are the same statistic). shapes: {field: (shape, kept)} for
+    the fields whose class documents a layout the backward pass broadcasts in, e.g. layer
+    norm's (N, 1) statistics, whose (N,) would meet the features of an (N, D) array; a field
+    must have that shape, or the same first `kept` axes with the rest split into others (group
+    norm's M values as (C/G, H, W)). A cache of another type (a
     tuple or dict, CS231n style) is the student's own contract with their backward pass:
     it is not looked into, and the backward check judges the pair by its gradients.
     """
@@ -614,6 +626,13 @@ def check_cache_fields(exercise, where, cache, cls, expected, others):
                               exercise, "cache")
         flat_got = np.ravel(np.asarray(got, dtype=object)) if not isinstance(got, np.ndarray) else got.ravel()
         if matches(flat_got, np.ravel(right)):
+            if field in (shapes or {}) and not _same_layout(np.shape(got), *shapes[field]):
+                raise CheckFailed(
+                    f"{where}: cache.{field} holds the right values but has shape {np.shape(got)}, where "
+                    f"{cls.__name__} keeps it as {shapes[field][0]} (see the comment on its field {field}): a "
+                    f"backward pass broadcasts the field in that shape, and in yours its values meet other axes",
+                    exercise, "cache shape",
+                )
             continue
         for description, value in others.items():
             if matches(flat_got, np.ravel(value)):

@@ -109,6 +109,25 @@ def _state(config, key, shape):
     return got if got is not None and got.shape == shape else None
 
 
+def keeps_float32(name, rule, state_keys):
+    """Two steps on float32 w and dw, from a fresh config: next_w and every state array stay float32."""
+    rng = np.random.default_rng(21)
+    w = rng.normal(size=(3, 4)).astype(np.float32)
+    config = None
+    for _ in range(2):
+        dw = rng.normal(size=w.shape).astype(np.float32)
+        next_w, config = _run_rule(name, rule, w, dw, config)
+        arrays = {"next_w": next_w, **{f"config['{key}']": config.get(key) for key in state_keys}}
+        promoted = {where: getattr(a, "dtype", None) for where, a in arrays.items()
+                    if getattr(a, "dtype", None) != np.float32}
+        if promoted:
+            listed = ", ".join(f"{where} is {dtype}" for where, dtype in promoted.items())
+            raise CheckFailed(f"{name}: for float32 w and dw, {listed}; the update keeps w's precision (a state "
+                              f"made with np.zeros(w.shape), which is float64, promotes every step that uses it)",
+                              name, "float32 promoted")
+        w = next_w
+
+
 # ---------------------------------------------------------------- SGD with momentum
 
 
@@ -253,6 +272,7 @@ def check_sgd_momentum(sgd_momentum=None):
                           f"default) the step "
                           f"differs from the right one: the defaults are learning_rate=1e-2, momentum=0.9",
                           name, "defaults")
+    keeps_float32(name, rule, ("velocity",))
     passed(name, "the velocity and the step match the reference values, from a given velocity and from a "
            "fresh config")
 
@@ -576,4 +596,5 @@ def check_adam(adam=None):
         raise CheckFailed(f"{name}: from a given state the rule is right, but from a config that holds no "
                           "state yet (the first step): " + "; ".join(problems) + ". Look at how the state "
                           "is created when config has none", name, "fresh state")
+    keeps_float32(name, rule, ("m", "v"))
     passed(name, "m, v, t and the step match the reference values, from a given state and from a fresh config")

@@ -64,6 +64,8 @@ def check_spatial_batchnorm_forward(spatial_batchnorm_forward=None):
     """Check a spatial_batchnorm_forward(x, gamma, beta, bn_param) -> (out, cache); gamma (C,)."""
     fn = spatial_batchnorm_forward or package_function("spatial", "spatial_batchnorm_forward")
     _verify_spatial_batchnorm_forward(fn)
+    keeps_float32("spatial_batchnorm_forward", fn, (3, 4, 2, 2), ({"mode": "train"},),
+                  lambda out: out.transpose(1, 0, 2, 3).reshape(out.shape[1], -1), "channel")
     # (the words notebook 7's stored output holds)
     passed("spatial_batchnorm_forward", "each channel is normalized over (N, H, W), the running "
            "averages are updated, and test mode uses them")
@@ -89,7 +91,10 @@ def _check_gn_cache(exercise, where, cache, x, gamma, out, G, eps, expected):
     others = {"the standard deviation sqrt(var + eps)": 1 / ivar, "the variance": right["var"],
               "x - mu (xmu)": right["xmu"], "xhat": right["xhat"], "the input x": x,
               "the layer's output out": out}
-    check_cache_fields(exercise, where, cache, GroupNormCache, right, others)
+    N, M = x.shape[0], x[0].size // G
+    statistic, values = ((N, G, 1), 2), ((N, G, M), 2)
+    shapes = {"mu": statistic, "var": statistic, "ivar": statistic, "xmu": values, "xhat": values}
+    check_cache_fields(exercise, where, cache, GroupNormCache, right, others, shapes)
 
 
 def _verify_spatial_groupnorm_forward(fn):
