@@ -12,7 +12,7 @@ from cs231n_bn.fc_net import (
 )
 from cs231n_bn.layernorm import layernorm_backward, layernorm_forward
 from cs231n_bn.layers import affine_backward, affine_forward, relu_backward, relu_forward
-from tests.instructor.fresh.entry import GENERIC, MISNAMED, NAMED, Catalogue
+from tests.instructor.fresh.entry import GENERIC, NAMED, Catalogue
 
 forward = Catalogue("FullyConnectedNet._hidden_forward")
 backward = Catalogue("FullyConnectedNet._hidden_backward")

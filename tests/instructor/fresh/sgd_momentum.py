@@ -3,7 +3,7 @@
 import numpy as np
 
 from cs231n_bn.optim import _config
-from tests.instructor.fresh.entry import GENERIC, MISSED, NAMED, Catalogue
+from tests.instructor.fresh.entry import GENERIC, NAMED, Catalogue
 
 catalogue = Catalogue("sgd_momentum")
 mistake, correct = catalogue.mistake, catalogue.correct

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tests.instructor.fresh.entry import GENERIC, MISNAMED, NAMED, Catalogue
+from tests.instructor.fresh.entry import NAMED, Catalogue
 
 catalogue = Catalogue("steps_to_reach")
 mistake, correct = catalogue.mistake, catalogue.correct

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from tests.instructor.fresh2.catalogue import Catalogue
+from tests.instructor.later_catalogue import Catalogue
 
 staged = Catalogue("batchnorm_backward")
 closed = Catalogue("batchnorm_backward_alt")

@@ -3,7 +3,7 @@
 import numpy as np
 
 from cs231n_bn.batchnorm import BatchNormCache, read_bn_param
-from tests.instructor.fresh2.catalogue import Catalogue
+from tests.instructor.later_catalogue import Catalogue
 
 catalogue = Catalogue("batchnorm_forward")
 

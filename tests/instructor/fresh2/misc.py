@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from cs231n_bn.experiments import _check_history
-from tests.instructor.fresh2.catalogue import Catalogue
+from tests.instructor.later_catalogue import Catalogue
 
 steps = Catalogue("steps_to_reach")
 torch_var = Catalogue("torch_running_var")

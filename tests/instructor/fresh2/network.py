@@ -9,7 +9,7 @@ from cs231n_bn.fc_net import (FullyConnectedNet, HiddenLayerCache, dropout_backw
                               sigmoid_backward, sigmoid_forward)
 from cs231n_bn.layernorm import layernorm_backward, layernorm_forward
 from cs231n_bn.layers import affine_backward, affine_forward, relu_backward, relu_forward
-from tests.instructor.fresh2.catalogue import Catalogue
+from tests.instructor.later_catalogue import Catalogue
 
 forward = Catalogue("FullyConnectedNet._hidden_forward")
 backward = Catalogue("FullyConnectedNet._hidden_backward")

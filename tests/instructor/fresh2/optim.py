@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from cs231n_bn.optim import _config
-from tests.instructor.fresh2.catalogue import Catalogue
+from tests.instructor.later_catalogue import Catalogue
 
 momentum_rule = Catalogue("sgd_momentum")
 adam_rule = Catalogue("adam")

@@ -7,7 +7,7 @@ import numpy as np
 from cs231n_bn.batchnorm import batchnorm_backward, batchnorm_backward_alt, batchnorm_forward
 from cs231n_bn.layernorm import LayerNormCache, layernorm_backward
 from cs231n_bn.spatial import GroupNormCache, SpatialBatchNormCache
-from tests.instructor.fresh2.catalogue import Catalogue
+from tests.instructor.later_catalogue import Catalogue
 
 sbn_forward = Catalogue("spatial_batchnorm_forward")
 sbn_backward = Catalogue("spatial_batchnorm_backward")

@@ -9,7 +9,7 @@ import numpy as np
 from cs231n_bn import validation
 from cs231n_bn.batchnorm import BatchNormCache, _check_forward_inputs, read_bn_param
 
-from tests.instructor.fresh3.catalogue import Catalogue
+from tests.instructor.later_catalogue import Catalogue
 
 catalogue = Catalogue("batchnorm_forward")
 

@@ -10,7 +10,7 @@ from cs231n_bn import validation
 from cs231n_bn.batchnorm import DEFAULT_EPS, MODES
 from cs231n_bn.spatial import GN_PARAM_KEYS, GroupNormCache, _check_channel_params, _check_groups
 
-from tests.instructor.fresh3.catalogue import Catalogue
+from tests.instructor.later_catalogue import Catalogue
 
 forward = Catalogue("spatial_groupnorm_forward")
 backward = Catalogue("spatial_groupnorm_backward")

@@ -10,7 +10,7 @@ import numpy as np
 from cs231n_bn import validation
 from cs231n_bn.experiments import _check_history
 
-from tests.instructor.fresh3.catalogue import Catalogue
+from tests.instructor.later_catalogue import Catalogue
 
 steps = Catalogue("steps_to_reach")
 torch_var = Catalogue("torch_running_var")

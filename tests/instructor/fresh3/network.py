@@ -19,7 +19,7 @@ from cs231n_bn.fc_net import (
 from cs231n_bn.layernorm import layernorm_backward, layernorm_forward
 from cs231n_bn.layers import AffineCache, affine_backward, affine_forward, relu_backward, relu_forward
 
-from tests.instructor.fresh3.catalogue import Catalogue
+from tests.instructor.later_catalogue import Catalogue
 
 hidden_forward = Catalogue("FullyConnectedNet._hidden_forward")
 hidden_backward = Catalogue("FullyConnectedNet._hidden_backward")

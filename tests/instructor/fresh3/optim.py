@@ -9,7 +9,7 @@ import numpy as np
 
 from cs231n_bn.optim import _config
 
-from tests.instructor.fresh3.catalogue import Catalogue
+from tests.instructor.later_catalogue import Catalogue
 
 momentum_catalogue = Catalogue("sgd_momentum")
 adam_catalogue = Catalogue("adam")

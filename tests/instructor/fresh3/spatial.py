@@ -11,7 +11,7 @@ from cs231n_bn.batchnorm import batchnorm_backward_alt, batchnorm_forward
 from cs231n_bn.spatial import SpatialBatchNormCache, _check_bn_param, _check_channel_params
 
 from tests.instructor.fresh3 import bn_forward
-from tests.instructor.fresh3.catalogue import Catalogue
+from tests.instructor.later_catalogue import Catalogue
 
 forward = Catalogue("spatial_batchnorm_forward")
 backward = Catalogue("spatial_batchnorm_backward")
