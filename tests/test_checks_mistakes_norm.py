@@ -220,7 +220,7 @@ def _staged_keepdims(dout, cache):
 
 def _staged_loops(dout, cache):
     N, D = dout.shape
-    dx, dgamma, dbeta = np.zeros((N, D)), np.zeros(D), np.zeros(D)
+    dx, dgamma, dbeta = np.zeros((N, D), dout.dtype), np.zeros(D, dout.dtype), np.zeros(D, dout.dtype)
     for j in range(D):
         s = cache.sqrtvar[j]
         dbeta[j] = sum(dout[i, j] for i in range(N))
@@ -1233,3 +1233,23 @@ def _sbn_per_position(x, gamma, beta, bn_param):
 
 
 SBN_FORWARD.append((_sbn_per_position, ["c*h*w features", "each position gets its own statistics"]))
+
+
+def _staged_loops_float64(dout, cache):
+    """The loops above, into arrays made without a dtype: float32 gradients come back float64."""
+    dx, dgamma, dbeta = _staged_loops(dout, cache)
+    return dx.astype(np.float64), dgamma.astype(np.float64), dbeta.astype(np.float64)
+
+
+BN_BACKWARD.append((_staged_loops_float64, ["float32", "dx is float64"]))
+
+
+def _sbn_forward_float64(x, gamma, beta, bn_param):
+    """Spatial batch norm computed on a float64 copy of x, returned as it is."""
+    N, C, H, W = x.shape
+    rows = x.astype(np.float64).transpose(0, 2, 3, 1).reshape(-1, C)
+    out, cache = batchnorm_forward(rows, gamma, beta, bn_param)
+    return out.reshape(N, H, W, C).transpose(0, 3, 1, 2), SpatialBatchNormCache(x.shape, cache)
+
+
+SBN_FORWARD.append((_sbn_forward_float64, ["dtype float64 for float32 x"]))

@@ -49,14 +49,18 @@ TORCH_RUNNING_VAR = [
     (torch_running_var, None),
     (_stepwise, None),
     (_relation(lambda N: 1 + 1 / (N - 1), lambda k, m: np.exp(k * np.log(m))), None),
-    (_relation(bessel, lambda k, m: (1 - m) ** k), ["start value", "weight"]),  # PyTorch's momentum in the power
-    (_relation(bessel, lambda k, m: 0.0), ["start value"]),  # the start at 1 forgotten
+    (_relation(bessel, lambda k, m: (1 - m) ** k), ["start value", "(1 - momentum)", "weight of the new value"]),  # PyTorch's momentum in the power
+    (_relation(bessel, lambda k, m: 0.0), ["start value", "none at all"]),  # the start at 1 forgotten
     (_relation(bessel, lambda k, m: 1 - m**k), ["start value"]),  # the zero start's share instead
-    (_relation(bessel, lambda k, m: m ** (k + 1)), ["start value"]),  # one update too many
-    (_relation(bessel, lambda k, m: 1.0), ["start value"]),  # the start never fades
-    (_relation(lambda N: 1.0, kept), ["scales with our running variance"]),  # no Bessel factor
-    (_relation(lambda N: (N - 1) / N, kept), ["scales with our running variance"]),  # the factor inverted
-    (_factor_on_both, ["start value"]),  # the factor applied to the start value too
+    (_relation(bessel, lambda k, m: m ** (k - 1)), ["start value", "one batch too few"]),
+    (_relation(bessel, lambda k, m: -(m**k)), ["start value", "subtracted"]),
+    (_relation(bessel, lambda k, m: m ** (k + 1)), ["start value", "one batch too many"]),  # one update too many
+    (_relation(bessel, lambda k, m: 1.0), ["start value", "the same after k + 1 batches"]),  # the start never fades
+    (_relation(lambda N: 1.0, kept), ["scales with our running variance", "multiplied by 1,"]),  # no Bessel factor
+    (_relation(lambda N: (N - 1) / N, kept), ["scales with our running variance", "upside down"]),  # the factor inverted
+    (lambda running_var, N, k, momentum: k * N / (k * N - 1) * running_var + momentum**k,
+     ["scales with our running variance", "k*n"]),  # Bessel's factor over every row seen
+    (_factor_on_both, ["start value", "bessel's factor corrects the batch variances"]),  # the factor applied to the start value too
     (_in_place, ["modified its input running_var in place"]),
     (lambda running_var, N, k, momentum: float(np.mean(N / (N - 1) * running_var + momentum**k)),
      ["shape"]),  # one number for all features

@@ -209,7 +209,7 @@ def adam_rule(kind="right"):
         config.update(m=m, v=v, t=t_used if kind == "t not stored" else t)
         if kind == "t not stored":
             config["t"] = t
-        return next_w, config
+        return next_w.astype(w.dtype, copy=False), config  # the scaffold's last line in optim.py
 
     return adam
 
@@ -389,7 +389,7 @@ def _adam_written(kind):
         if kind != "not stored":
             config["m"], config["v"] = m_new, v_new
         config["t"] = t + 1
-        return w - step, config
+        return (w - step).astype(w.dtype, copy=False), config  # the scaffold's last line in optim.py
 
     return adam
 
@@ -463,3 +463,16 @@ NET_BACKWARD_WRITTEN = [
 SGD += SGD_WRITTEN
 ADAM += ADAM_WRITTEN
 NET_BACKWARD += NET_BACKWARD_WRITTEN
+
+
+def _sgd_rebinds_w(w, dw, config=None):
+    """w rebound to a float64 copy inside the scaffold, whose last lines then keep float64."""
+    config = {} if config is None else config
+    lr, mom = config.setdefault("learning_rate", 1e-2), config.setdefault("momentum", 0.9)
+    w = w.astype(np.float64)
+    v = mom * config.get("velocity", np.zeros_like(w)) - lr * dw
+    config["velocity"] = v.astype(w.dtype, copy=False)
+    return (w + v).astype(w.dtype, copy=False), config
+
+
+SGD.append((_sgd_rebinds_w, ["float32 w and dw", "next_w is float64"]))

@@ -59,8 +59,12 @@ def _features_hint(text, shapes):
             return (f"The layer was called on an array with {wanted} = C*H*W features per row: one feature per "
                     f"(channel, position), so each position gets its own statistics. Here each of the C = {given} "
                     f"channels is one feature, and every sample and position of it is a row.")
-    return (f"The layer was called on an array with {wanted} features per row, where the per-feature "
-            f"arrays have {given}: which axis of that array holds the features?")
+    if "bn_param" in text:
+        return (f"The bn_param handed to the layer holds running statistics for {given} features, and the array "
+                f"it normalizes has {wanted}: in a network, is it this layer's own bn_param?")
+    return (f"The layer's gamma or beta has {given} values, and the array it normalizes has {wanted} features: "
+            f"are they the array and the parameters of one layer (in a network, a layer's norm takes that "
+            f"layer's affine output, with that layer's gamma and beta)?")
 
 
 def _exception_hint(err, shapes=()):
@@ -81,6 +85,11 @@ def _exception_hint(err, shapes=()):
             "Your code read an attribute that the object does not have: check what type the "
             "object really is (a cache is whatever your forward pass returned)."
         )
+    if isinstance(err, TypeError) and re.search(r"got multiple values for argument|required positional argument|"
+                                                r"positional arguments? but \d+ (were|was) given|unexpected keyword", text):
+        return ("A call does not fit the signature of the function it calls (an argument given twice, by "
+                "position and by name, one missing or one too many): compare the call on that line with the "
+                "function's definition.")
     if isinstance(err, TypeError) and "NoneType" in text:
         return "A value your code uses is None: some branch did not assign or return it."
     if isinstance(err, TypeError):

@@ -68,6 +68,22 @@ def _reference(net, X, normalization, activation):
     return [value(f"z{i}") for i in layers], [value(f"affine{i}") for i in layers], value("scores"), normalized
 
 
+def _stale_running(where, i, z, a, net, before):
+    """Raise when test mode normalized with the running statistics from before the training step."""
+    if set(before) != {"running_mean", "running_var"}:
+        return
+    eps = net.bn_params[i - 1].get("eps", DEFAULT_EPS)
+    stale = net.params[f"gamma{i}"] * (a - before["running_mean"]) / np.sqrt(before["running_var"] + eps) \
+        + net.params[f"beta{i}"]
+    if matches(z, stale, 1e-9):
+        raise CheckFailed(
+            f"{where}: in test mode the layer normalized with the running statistics self.bn_params[{i - 1}] held "
+            f"before the training step: the training step's running averages never reached that dict (the "
+            f"training pass gave batchnorm_forward another dict, a new one or a copy)", FORWARD_EXERCISE,
+            "running not kept",
+        )
+
+
 def _check_layers(cls, normalization, activation):
     """Test mode, no dropout: each hidden layer's activation input, and the scores."""
     label = _label(normalization, activation, 1.0)
@@ -79,6 +95,8 @@ def _check_layers(cls, normalization, activation):
     zs_right, affine_right, scores_right, normalized = _reference(net, X, normalization, activation)
     other = "sigmoid" if activation == "relu" else "relu"
     scores_other = _reference(net, X, normalization, other)[2]
+    # the running statistics before the training step, which a test pass must no longer use
+    before = [{key: np.array(p[key]) for key in ("running_mean", "running_var") if key in p} for p in net.bn_params]
     # A training-mode forward pass alone (loss(X, y) would also run the backward pass).
     call(FORWARD_EXERCISE, "FullyConnectedNet._forward", net._forward, X, "train")
     try:
@@ -130,6 +148,7 @@ def _check_layers(cls, normalization, activation):
                     f"{normalization} layer is not between the affine layer and the activation "
                     f"(it is missing, or it comes after the activation)", FORWARD_EXERCISE, "order",
                 )
+            _stale_running(where, i, z, a, net, before[i - 1] if normalization == "batchnorm" else {})
             layout = bn_layout(*a.shape) if normalization == "batchnorm" else ln_layout(*a.shape)
             try:
                 diagnose_normalized(FORWARD_EXERCISE, where, layout, a, z, net.params[f"gamma{i}"],

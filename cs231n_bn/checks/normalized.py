@@ -452,12 +452,28 @@ def _measured_centre(exercise, where, layout, x, xhat, expected, eps, centres):
         (slope[k], shift[k]), *_ = np.linalg.lstsq(A, g, rcond=None)
         if np.max(np.abs(A @ (slope[k], shift[k]) - g)) > 1e-7 * max(1.0, float(np.max(np.abs(g)))):
             return
-    s = np.sqrt(np.ravel(expected["group_var"]) + eps)
-    if not matches(1 / slope, s, 1e-6):
-        return
     centre = -shift / slope
     mean = np.ravel(expected["group_mean"])
     word = layout.group_word
+    s = np.sqrt(np.ravel(expected["group_var"]) + eps)
+    if not matches(1 / slope, s, 1e-6):
+        # a spread measured about the same wrong centre: the centre is what is wrong
+        about_centre = np.sqrt(np.mean((groups_x - centre[:, None]) ** 2, axis=1) + eps)
+        if matches(centre, mean, 1e-6) or not matches(1 / slope, about_centre, 1e-6):
+            return
+        n = groups_x.shape[1]
+        k = float(np.vdot(centre, mean) / np.vdot(mean, mean))
+        if matches(centre, k * mean, 1e-6) and abs(k - n / (n - 1)) < 1e-6:
+            what = (f"n/(n-1) times the mean (n = {n} being {layout.n_words}): the sum is divided by "
+                    f"n - 1 = {n - 1} where the mean divides it by n")
+        elif matches(centre, k * mean, 1e-6):
+            what = f"{k:.6g} times the mean of each {word}"
+        else:
+            what = (f"not the mean of each {word}: measured {', '.join(f'{c:.6g}' for c in centre[:3])}, ... "
+                    f"where {', '.join(f'{m:.6g}' for m in mean[:3])}, ... belong ({word}s 0, 1, 2)")
+        raise CheckFailed(f"{where}: the value subtracted from x is {what}; the variance is then taken about "
+                          f"that value, so the spread is off too. Look at how your code computes the mean",
+                          exercise, "centre")
     for description, value in (centres or {}).items():
         if matches(centre, np.ravel(value), 1e-6):
             raise CheckFailed(

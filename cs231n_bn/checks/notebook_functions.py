@@ -453,6 +453,54 @@ def check_group_numeric(spatial_groupnorm_backward=None, forward=None):
     passed("spatial_groupnorm_backward", "matches numeric gradients within their own error, G = 1, 2, 3, 6")
 
 
+def _start_share_words(got, right, later, N, m):
+    """What the measured share of PyTorch's start value (running_var = 0) says, against the right one.
+
+    got, right: the share after k batches; later: the student's after k + 1, which shows
+    what each batch leaves of it.
+    """
+    got, later = np.asarray(got, dtype=np.float64), np.asarray(later, dtype=np.float64)
+    if np.all(got == 0):
+        return "Measured: none at all. PyTorch's running_var does not start at 0 the way ours does."
+    ratio = float(np.mean(got / right))
+    if np.allclose(got / right, -1.0, rtol=1e-9):
+        return "Measured: the right size with the wrong sign; the start value's share is subtracted."
+    if np.allclose(got / right, N / (N - 1), rtol=1e-9):
+        return ("Measured: N/(N-1) times the right share; Bessel's factor corrects the batch variances, and the "
+                "start value is not one of them.")
+    per_batch = float(np.mean(later / got)) if np.all(got != 0) else np.nan
+    if np.allclose(later, got, rtol=1e-9):
+        return "Measured: the same after k + 1 batches as after k; each update should leave less of it."
+    if np.allclose(later / got, 1 - m, rtol=1e-9):
+        return (f"Measured: each batch leaves (1 - momentum) = {1 - m:.3g} of it. That is PyTorch's momentum, the "
+                f"weight of the NEW value; the argument momentum is ours, the weight kept on the old one.")
+    if np.allclose(later / got, m, rtol=1e-9) and np.allclose(got / right, 1 / m, rtol=1e-9):
+        return "Measured: each batch leaves the right fraction, but one batch too few has been counted."
+    if np.allclose(later / got, m, rtol=1e-9) and np.allclose(got / right, m, rtol=1e-9):
+        return "Measured: each batch leaves the right fraction, but one batch too many has been counted."
+    if np.allclose(later / got, m, rtol=1e-9):
+        return (f"Measured: each batch leaves the right fraction, but the share is {ratio:.6g} times the right one: "
+                f"which value does PyTorch start from?")
+    return (f"Measured: {ratio:.6g} times the right share, and each further batch multiplies it by "
+            f"{per_batch:.6g}. Which value does PyTorch start from, and what weight does each update leave on it?")
+
+
+def _scale_words(scale, N, k):
+    """What the measured factor on our running variance says (Bessel's factor is N/(N-1), as
+    batchnorm_forward's docstring states)."""
+    scale = np.asarray(scale, dtype=np.float64)
+    for value, words in (
+            (1.0, "1, taken as it is; PyTorch averages the unbiased batch variance"),
+            ((N - 1) / N, "(N-1)/N: Bessel's factor upside down"),
+            (k * N / (k * N - 1), f"kN/(kN-1), Bessel's factor for all k*N = {k * N} rows; each batch's variance "
+                                  f"is corrected for its own N = {N} rows"),
+            (0.0, "0: our running variance is left out")):
+        if np.allclose(scale, value, rtol=1e-9, atol=1e-12):
+            return f"Measured: it is multiplied by {words}."
+    return (f"Measured: it is multiplied by {float(np.mean(scale)):.6g}. Which estimate of each batch's variance "
+            f"does PyTorch average?")
+
+
 def check_torch_running_var(torch_running_var=None):
     """Check notebook 8's Exercise 1, torch_stats.torch_running_var: PyTorch's running_var from
     ours, for several histories.
@@ -481,13 +529,15 @@ def check_torch_running_var(torch_running_var=None):
             if failed.topic == "shape" or np.shape(got_start) != right_start.shape:
                 raise
             if not np.allclose(got_start, right_start, rtol=1e-10, atol=0):
+                later = call(exercise, "torch_running_var", fn, nothing.copy(), N, k + 1, m)
                 raise CheckFailed(f"{shown} is off, and so is its value for running_var = 0 (batches that "
                                   f"added nothing, so PyTorch holds what is left of its start value): the start "
-                                  f"value's share after k batches is wrong. Which value does PyTorch start from, "
-                                  f"and what weight does each update leave on it?", exercise, "start") from None
+                                  f"value's share after k batches is wrong. "
+                                  f"{_start_share_words(got_start, right_start, later, N, m)}",
+                                  exercise, "start") from None
             raise CheckFailed(f"{shown} is off, though its value for running_var = 0 (what is left of PyTorch's "
                               f"start value) is right: the part that scales with our running variance is wrong. "
-                              f"Which estimate of each batch's variance does PyTorch average?",
+                              f"{_scale_words((np.asarray(got) - got_start) / ours, N, k)}",
                               exercise, "factor") from None
     passed("torch_running_var", "matches PyTorch's running_var after three training histories")
 
