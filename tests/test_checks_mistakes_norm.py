@@ -1253,3 +1253,48 @@ def _sbn_forward_float64(x, gamma, beta, bn_param):
 
 
 SBN_FORWARD.append((_sbn_forward_float64, ["dtype float64 for float32 x"]))
+
+
+def _bn_mean_over_n_minus_one(x, gamma, beta, bn_param):
+    """The mean taken as sum(x) / (N - 1), the variance about it divided by N."""
+    out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+    if bn_param["mode"] == "train":
+        mu = x.sum(axis=0) / (x.shape[0] - 1)
+        var = np.mean((x - mu) ** 2, axis=0)
+        out = gamma * (x - mu) / np.sqrt(var + bn_param.get("eps", 1e-5)) + beta
+    return out, cache
+
+
+def _bn_no_test_branch(x, gamma, beta, bn_param):
+    """Every call runs the training branch, test mode included."""
+    return batchnorm_forward(x, gamma, beta, dict(bn_param, mode="train") if bn_param["mode"] == "test" else bn_param)
+
+
+def _bn_no_test_branch_updating(x, gamma, beta, bn_param):
+    """Every call runs the training branch and writes the running averages back, test mode included."""
+    mode = bn_param["mode"]
+    bn_param["mode"] = "train"
+    try:
+        return batchnorm_forward(x, gamma, beta, bn_param)
+    finally:
+        bn_param["mode"] = mode
+
+
+def _ln_affine_first(x, gamma, beta, ln_param):
+    """gamma and beta applied first, then the normalization, which takes them out again."""
+    return layernorm_forward(gamma * x + beta, np.ones_like(gamma), np.zeros_like(beta), ln_param)
+
+
+def _gn_tiled_parameters(x, gamma, beta, G, gn_param):
+    """gamma and beta spread over the flattened (N, C*H*W) rows with np.tile, which cycles the channels."""
+    out, cache = spatial_groupnorm_forward(x, np.ones(x.shape[1]), np.zeros(x.shape[1]), G, gn_param)
+    N, C, H, W = x.shape
+    flat = out.reshape(N, -1) * np.tile(np.ravel(gamma), H * W) + np.tile(np.ravel(beta), H * W)
+    return flat.reshape(x.shape), cache
+
+
+BN_FORWARD += [(_bn_mean_over_n_minus_one, ["n/(n-1) times the mean"]),
+               (_bn_no_test_branch, ["test mode uses batch statistics"]),
+               (_bn_no_test_branch_updating, ["test mode changed", "runs the training branch"])]
+LN_FORWARD.append((_ln_affine_first, ["applied before the normalization"]))
+GN_FORWARD.append((_gn_tiled_parameters, ["another channel", "wrong axis"]))

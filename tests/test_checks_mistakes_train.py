@@ -112,7 +112,7 @@ NET_BACKWARD = [
     (net_class(), None),
     (net_class(backward="staged"), None),
     (net_class(backward="no dropout"), ["go wrong with dropout"]),
-    (net_class(backward="no activation"), ["even the plain network"]),
+    (net_class(backward="no activation"), ["even the plain network", "was <= 0 still pass a gradient"]),
     (net_class(backward="sigmoid wrong"), ["go wrong with the sigmoid"]),
     (net_class(backward="no norm"), ["go wrong with batch norm", "norm's backward step itself"]),
     (net_class(backward="swap gamma beta"), ["go wrong with batch norm", "swapped"]),
@@ -196,6 +196,8 @@ def adam_rule(kind="right"):
             with np.errstate(divide="ignore", invalid="ignore"):
                 mhat = m if kind == "no correction" else m / (1 - (b1 if kind == "beta not powered" else b1**t_used))
                 vhat = v if kind in ("no correction", "v uncorrected") else v / (1 - (b2 if kind == "beta not powered" else b2**t_used))
+                if kind == "power on the whole":
+                    mhat, vhat = m / (1 - b1) ** t_used, v / (1 - b2) ** t_used
                 if kind == "eps inside":
                     next_w = w - lr * mhat / np.sqrt(vhat + eps)
                 else:
@@ -476,3 +478,67 @@ def _sgd_rebinds_w(w, dw, config=None):
 
 
 SGD.append((_sgd_rebinds_w, ["float32 w and dw", "next_w is float64"]))
+
+
+class _FreshBnParam(FullyConnectedNet):
+    """Hands batch norm a new dict in training, so the running averages never reach self.bn_params."""
+
+    def _hidden_forward(self, x, i, mode, rng):
+        if self.normalization != "batchnorm" or mode != "train":
+            return super()._hidden_forward(x, i, mode, rng)
+        saved = self.bn_params[i - 1]
+        self.bn_params[i - 1] = dict(saved)
+        try:
+            return super()._hidden_forward(x, i, mode, rng)
+        finally:
+            self.bn_params[i - 1] = saved
+
+
+class _DropoutFromGlobalRng(FullyConnectedNet):
+    """Draws the dropout mask from NumPy's global generator instead of the rng it is given."""
+
+    def _hidden_forward(self, x, i, mode, rng):
+        return super()._hidden_forward(x, i, mode, np.random.default_rng())
+
+
+class _KeysOfTheLayerBelow(FullyConnectedNet):
+    """Stores a hidden layer's gamma and beta gradients under the keys of the layer below."""
+
+    def _hidden_backward(self, dout, cache, i, grads):
+        own = {}
+        dx = super()._hidden_backward(dout, cache, i, own)
+        grads.update({name: g for name, g in own.items() if not name.startswith(("gamma", "beta"))})
+        if self.normalization is not None:  # layer 1's go under gamma0 and beta0
+            grads[f"gamma{i - 1}"], grads[f"beta{i - 1}"] = own[f"gamma{i}"], own[f"beta{i}"]
+        return dx
+
+
+def _written_backward(relu_mask_from_dout=False, returns_da=False):
+    """A hidden layer's backward pass written out, with the ReLU's mask taken from the sign of
+    the upstream gradient, or with the gradient at the affine output returned instead of dx."""
+
+    class Net(FullyConnectedNet):
+        def _hidden_backward(self, dout, cache, i, grads):
+            dh = dropout_backward(dout, cache.dropout)
+            if self.activation != "relu":
+                dz = sigmoid_backward(dh, cache.activation)
+            else:
+                dz = dh * (dh > 0) if relu_mask_from_dout else relu_backward(dh, cache.activation)
+            if self.normalization == "batchnorm":
+                da, grads[f"gamma{i}"], grads[f"beta{i}"] = batchnorm_backward_alt(dz, cache.norm)
+            elif self.normalization == "layernorm":
+                da, grads[f"gamma{i}"], grads[f"beta{i}"] = layernorm_backward(dz, cache.norm)
+            else:
+                da = dz
+            dx, grads[f"W{i}"], grads[f"b{i}"] = affine_backward(da, cache.affine)
+            return da if returns_da else dx
+
+    return Net
+
+
+NET_FORWARD += [(_FreshBnParam, ["held before the training step", "never reached"]),
+                (_DropoutFromGlobalRng, ["not drawn from the rng"])]
+NET_BACKWARD += [(_KeysOfTheLayerBelow, ["the shape of beta2", "another layer's keys"]),
+                 (_written_backward(relu_mask_from_dout=True), ["sign of the gradient"]),
+                 (_written_backward(returns_da=True), ["gradient handed to", "some other array than its own input"])]
+ADAM.append((adam_rule("power on the whole"), ["(1 - beta)**t"]))

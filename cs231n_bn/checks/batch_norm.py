@@ -247,9 +247,13 @@ def check_test_mode(exercise, where, layout, fn, x, gamma, beta, running_mean, r
     for key, before in (("running_mean", running_mean), ("running_var", running_var)):
         after = bn_param.get(key)
         if not isinstance(after, np.ndarray) or not np.array_equal(after, before):
+            normalized = (np.asarray(out, dtype=np.float64) - layout.param_view(beta)) / layout.param_view(gamma)
+            as_training = np.shape(out) == x.shape and matches(layout.to_groups(normalized),
+                                                               layout.to_groups(train_expected["xhat"]))
             raise CheckFailed(
-                f"{where}: test mode changed bn_param['{key}']; only training updates the "
-                f"running statistics", exercise, "test mode updates",
+                f"{where}: test mode changed bn_param['{key}']; only training updates the running statistics"
+                + ("; and its output is normalized with the test batch's own mean and variance: test mode runs "
+                   "the training branch" if as_training else ""), exercise, "test mode updates",
             )
     bound = output_bound(layout, x, gamma, beta, running_mean, running_var, eps, conditioned=False)
     if agrees(out, expected["out"], bound):

@@ -70,6 +70,11 @@ def _features_hint(text, shapes):
 def _exception_hint(err, shapes=()):
     """One sentence about what this kind of exception usually means, or ''."""
     text = str(err)
+    upstream = re.match(r"(\w+): dout must have shape (\([^)]*\)) \(the shape of x\); got (\([^)]*\))", text)
+    if isinstance(err, ValueError) and upstream:
+        return (f"The gradient handed to {upstream[1]} has shape {upstream[3]}, not that of the output of its "
+                f"forward step {upstream[2]}: the step after it in the forward pass returned the gradient with "
+                f"respect to some other array than its own input.")
     if isinstance(err, ValueError) and _features_hint(text, shapes):
         return _features_hint(text, shapes)
     if isinstance(err, ValueError) and "broadcast" in text:

@@ -230,6 +230,13 @@ def _check_dropout(cls):
         if matches(train_scores, _misplaced_dropout(net, X, keep, seed, place), 1e-9):
             raise CheckFailed(f"FullyConnectedNet ({label}), train mode: {message}",
                               FORWARD_EXERCISE, f"dropout {place}")
+    again = call(FORWARD_EXERCISE, "FullyConnectedNet._forward", net._forward, X, "train")[0]
+    if not matches(again, train_scores, 1e-12):
+        raise CheckFailed(
+            f"FullyConnectedNet ({label}), train mode: two passes with the same dropout seed give different "
+            f"scores: the dropout mask is not drawn from the rng the layer is given (np.random's global "
+            f"generator, or a new generator, ignores the seed)", FORWARD_EXERCISE, "dropout rng",
+        )
     raise CheckFailed(
         f"FullyConnectedNet ({label}), train mode: with a fixed dropout mask the scores match "
         f"neither dropout after the activation nor the usual mistakes (no dropout, dropout "
@@ -264,6 +271,19 @@ BACKWARD_CONFIGS = (
 )
 
 
+def _another_layers_shape(where, name, gradient, params):
+    """Raise when a gradient has the shape of the same parameter of another layer, not of its own."""
+    shape, kind = np.shape(gradient), name.rstrip("0123456789")
+    if shape == params[name].shape:
+        return
+    owners = [other for other in sorted(params)
+              if other != name and other.rstrip("0123456789") == kind and params[other].shape == shape]
+    if owners:
+        raise CheckFailed(f"{where}: grads['{name}'] has shape {shape}, the shape of {owners[0]}, not of {name} "
+                          f"{params[name].shape}: the gradients are stored under another layer's keys (which "
+                          f"number does layer i's gradient get?)", BACKWARD_EXERCISE, "gradient keys")
+
+
 def _wrong_gradients(cls, config):
     """{param name: (analytic, numeric)} of the gradients that disagree, for one network."""
     net = small_net(cls, *config, seed=4)
@@ -278,6 +298,7 @@ def _wrong_gradients(cls, config):
         if name not in grads:
             raise CheckFailed(f"{where}: grads has no '{name}'; every parameter needs its gradient",
                               BACKWARD_EXERCISE, "missing key")
+        _another_layers_shape(where, name, grads[name], net.params)
         require_array(BACKWARD_EXERCISE, where, f"grads['{name}']", grads[name], net.params[name].shape)
         with warnings.catch_warnings():
             # b right before batch norm does not move the loss; that is the point, not a bug
@@ -364,6 +385,45 @@ def _at_the_norm(wrong, layer):
     return ""
 
 
+def _relu_step_words(cls):
+    """What one-sample batches show about the ReLU's backward step in the deepest hidden layer.
+
+    With one sample, grads['b<L>'] is the gradient at that layer's affine output itself, so it
+    can be read unit by unit next to its numeric gradient and the ReLU's input z: a unit with
+    z <= 0 must pass nothing, and one with z > 0 must pass the gradient whatever its sign.
+    Returns words naming what breaks that, or "".
+    """
+    leaks = blocked = 0
+    for seed in range(6):
+        net = small_net(cls, None, "relu", 1.0, seed=4)
+        rng = np.random.default_rng(30 + seed)
+        X, y = rng.normal(size=(1, 4)), rng.integers(0, 3, size=1)
+        L = net.num_layers - 1
+        h = X
+        for i in range(1, L + 1):
+            z = h @ net.params[f"W{i}"] + net.params[f"b{i}"]
+            h = np.maximum(z, 0.0)
+        _, grads = call(BACKWARD_EXERCISE, "FullyConnectedNet.loss", net.loss, X, y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            right = eval_numerical_gradient(lambda _: net.loss(X, y)[0], net.params[f"b{L}"], verbose=False)
+        got = np.asarray(grads.get(f"b{L}"), dtype=np.float64)
+        if got.shape != right.shape:
+            return ""
+        tol = 1e-6 * max(float(np.max(np.abs(right))), 1e-8)
+        z = np.ravel(z)
+        leaks += np.count_nonzero((z <= 0) & (np.abs(got) > tol))
+        blocked += np.count_nonzero((z > 0) & (right < -tol) & (np.abs(got) <= tol))
+    if blocked:
+        return (f"in one-sample batches, units whose ReLU input z was positive pass no gradient where the gradient "
+                f"is negative ({blocked} such units): the ReLU's backward mask follows the sign of the gradient, "
+                f"where it should follow z")
+    if leaks:
+        return (f"in one-sample batches, units whose ReLU input z was <= 0 still pass a gradient ({leaks} such "
+                f"units): the ReLU's backward step does not block them (is it skipped, or given another cache?)")
+    return ""
+
+
 def _verify_fc_net_backward(cls):
     failing = {}
     for config, feature in BACKWARD_CONFIGS:
@@ -385,6 +445,9 @@ def _verify_fc_net_backward(cls):
         verdict = ("even the plain network (no normalization, ReLU, no dropout) has wrong gradients, "
                    "so the mistake is in the part every configuration shares: the affine and ReLU "
                    "steps, their order, or which cache each step gets")
+        relu = _relu_step_words(cls)
+        if relu:
+            verdict = f"even the plain network (no normalization, ReLU, no dropout) has wrong gradients; measured {relu}"
     else:
         combined = BACKWARD_CONFIGS[-1][1]
         single = [f for f in failing if f != combined]

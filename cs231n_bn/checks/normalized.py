@@ -423,6 +423,40 @@ def _parameter_words(measured, gamma, beta, name, known_only):
     return f"{measured[0]:.6g}, {measured[-1]:.6g}, ... where {right[0]:.6g}, {right[-1]:.6g}, ... belong"
 
 
+def _parameters_of_other_entries(exercise, where, layout, out, gamma, beta, right):
+    """Raise when every entry of out is the right normalized value scaled and shifted by SOME
+    entry's gamma and beta, but not always its own: the parameters are laid out wrongly."""
+    g, b = np.ravel(gamma), np.ravel(beta)
+    own = np.broadcast_to(layout.param_view(np.arange(g.size)), out.shape)
+    candidates = right[..., None] * g + b  # every entry under every parameter entry
+    close = np.abs(out[..., None] - candidates) <= 1e-9 * max(1.0, float(np.max(np.abs(out))))
+    if not close.any(axis=-1).all():
+        return
+    mine = np.take_along_axis(close, own[..., None], axis=-1)[..., 0]
+    if mine.all():
+        return
+    word = "channel" if out.ndim == 4 else "feature"
+    raise CheckFailed(
+        f"{where}: every entry of out is the right normalized value times a gamma plus a beta, but "
+        f"{np.count_nonzero(~mine)} of {out.size} entries get those of another {word}: gamma and beta are "
+        f"laid out or broadcast along the wrong axis (each {word}'s value must reach every entry of that "
+        f"{word})", exercise, "parameter layout",
+    )
+
+
+def _normalized_before_affine(exercise, where, layout, out):
+    """Raise when out itself is normalized per group: gamma and beta went in before the normalization."""
+    groups = layout.to_groups(out)
+    std = groups.std(axis=1)
+    if np.all(np.abs(groups.mean(axis=1)) <= 1e-8 * max(1.0, float(np.max(np.abs(groups))))) and \
+            np.all((std > 0.5) & (std <= 1.0 + 1e-9)):
+        raise CheckFailed(
+            f"{where}: out itself is normalized {layout.groups_text}, whatever gamma and beta are: they are "
+            f"applied before the normalization, which takes them out again, instead of to its result",
+            exercise, "affine before",
+        )
+
+
 def _diagnose_parameters(exercise, where, layout, out, gamma, beta, right, known_only=False):
     """Name how gamma and beta are applied when out is an affine function of the right xhat."""
     measured = _measured_parameters(layout, out, gamma, beta, right)
@@ -525,6 +559,8 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expec
         _measured_grouping(exercise, where, layout, x, xhat)
         # a known misuse of gamma or beta first: beta scaled by gamma also shifts the centre
         _diagnose_parameters(exercise, where, layout, out, gamma, beta, right, known_only=True)
+        _parameters_of_other_entries(exercise, where, layout, out, gamma, beta, right)
+        _normalized_before_affine(exercise, where, layout, out)
         _measured_centre(exercise, where, layout, x, xhat, expected, eps, centres)
         _diagnose_parameters(exercise, where, layout, out, gamma, beta, right)
         worst = float(np.max(np.abs(groups.mean(axis=1))))

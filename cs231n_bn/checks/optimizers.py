@@ -461,6 +461,15 @@ def _diagnose_step_size(name, factor, right_factor, config, t):
                            f"beta2**{p2} (None: no correction), where the right step's uses beta1**{r1} and "
                            f"beta2**{r2}; config['t'] is {t}"), "correction power"
         raise CheckFailed(f"{name}: {text}", name, topic)
+    # the power put on the whole of 1 - beta, (1 - beta)**t, for one moment or both
+    forms = {"1 - beta**t": lambda b: 1.0 - b**t, "(1 - beta)**t": lambda b: (1.0 - b) ** t}
+    for form1, c1 in forms.items():
+        for form2, c2 in forms.items():
+            if "(" in form1 + form2 and _close(factor, np.sqrt(c2(b2)) / c1(b1)):
+                moments = " and ".join(m for m, form in (("m", form1), ("v", form2)) if "(" in form)
+                raise CheckFailed(f"{name}: the bias correction of {moments} divides by (1 - beta)**t, the power "
+                                  f"taken of the whole of 1 - beta; the correction is 1 - beta**t (t = {t} here)",
+                                  name, "correction power")
     raise CheckFailed(f"{name}: the stored m, v and t are right, but every entry's step is {ratio:.6g} times "
                       f"the right one (config: learning_rate={lr:g}, beta1={b1:g}, beta2={b2:g}; t after the "
                       f"step: {t}): look at the scale factors of the step (learning rate, bias correction)",
