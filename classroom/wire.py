@@ -344,19 +344,47 @@ def _read_exactly(fd, n, deadline, allow_eof):
     return b"".join(chunks)
 
 
-def merge(old, new):
+def nested_arrays(value, path=(), depth=0):
+    """[(path, array)] of the arrays held inside value's dicts and lists (path: the keys and
+    indices that lead to each, from value itself)."""
+    if depth > MAX_DEPTH:
+        return []
+    if isinstance(value, np.ndarray):
+        return [(path, value)]
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    return [found for key, item in items for found in nested_arrays(item, path + (key,), depth + 1)]
+
+
+def replaced_arrays(args, ids_before):
+    """The paths (as lists) of arrays inside the arguments' containers that are other objects
+    than before the call: the code replaced them rather than writing into them.
+
+    ids_before: {path: id(array)} taken before the call, for the same paths.
+    """
+    return [list(path) for path, array in nested_arrays(list(args))
+            if len(path) > 1 and ids_before.get(path) != id(array)]
+
+
+def merge(old, new, replaced=frozenset(), path=()):
     """Make `old` equal to `new` in place where it can (so that every holder of `old` sees
     the change, as it would after an in-place edit in one process); returns the value the
-    holder should keep."""
+    holder should keep.
+
+    replaced: paths (tuples of keys and indices, from the top of `old`) of arrays the other
+    process put there as new objects; those are put in as new arrays too, not written into
+    the old ones, so that whoever still holds the old array sees what it saw before.
+    """
     if isinstance(old, dict) and isinstance(new, dict):
         for key in [k for k in old if k not in new]:
             del old[key]
         for key, value in new.items():
-            old[key] = merge(old[key], value) if key in old else value
+            old[key] = merge(old[key], value, replaced, path + (key,)) if key in old else value
         return old
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        old[:] = [merge(o, n) for o, n in zip(old, new)]
+        old[:] = [merge(o, n, replaced, path + (i,)) for i, (o, n) in enumerate(zip(old, new))]
         return old
+    if path in replaced and isinstance(new, np.ndarray):
+        return new
     if (isinstance(old, np.ndarray) and isinstance(new, np.ndarray) and old.shape == new.shape
             and old.dtype == new.dtype):
         if old is not new and old.tobytes() != new.tobytes():

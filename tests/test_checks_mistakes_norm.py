@@ -1235,15 +1235,6 @@ def _sbn_per_position(x, gamma, beta, bn_param):
 SBN_FORWARD.append((_sbn_per_position, ["c*h*w features", "each position gets its own statistics"]))
 
 
-def _staged_loops_float64(dout, cache):
-    """The loops above, into arrays made without a dtype: float32 gradients come back float64."""
-    dx, dgamma, dbeta = _staged_loops(dout, cache)
-    return dx.astype(np.float64), dgamma.astype(np.float64), dbeta.astype(np.float64)
-
-
-BN_BACKWARD.append((_staged_loops_float64, ["float32", "dx is float64"]))
-
-
 def _sbn_forward_float64(x, gamma, beta, bn_param):
     """Spatial batch norm computed on a float64 copy of x, returned as it is."""
     N, C, H, W = x.shape

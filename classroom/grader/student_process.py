@@ -218,8 +218,9 @@ class StudentProcess:
                 self.oracles.pop(callback, None)
         after = reply.get("args")
         if isinstance(after, list) and len(after) == len(args):
-            for old, new in zip(args, after):
-                wire.merge(old, new)
+            replaced = _paths(reply.get("replaced"))
+            for i, (old, new) in enumerate(zip(args, after)):
+                wire.merge(old, new, {path[1:] for path in replaced if path[0] == i})
         if instance is not None and isinstance(reply.get("self"), dict):
             for key, value in reply["self"].items():
                 if key in state:
@@ -271,6 +272,17 @@ class StudentProcess:
 
 MAX_ORACLE_ELEMENTS = 2**22  # numbers in the largest array an oracle is asked to work on
 ORACLE_KINDS = "biuf"  # bool, int, uint, float: what the course's functions take
+
+
+def _paths(sent):
+    """The student's process's list of replaced array paths, kept only where well formed
+    (untrusted: a malformed list is ignored; the worst a lie does is change how the
+    student's own arrays are handed back)."""
+    if not isinstance(sent, list):
+        return set()
+    return {tuple(path) for path in sent[:wire.MAX_ITEMS]
+            if isinstance(path, list) and 1 < len(path) <= wire.MAX_DEPTH + 1 and isinstance(path[0], int)
+            and all(isinstance(key, (str, int)) and not isinstance(key, bool) for key in path)}
 
 
 def _arrays_in(value, found, depth=0):

@@ -234,6 +234,7 @@ def answer_call(channel, request, target, owner, package_dir):
         instance.__dict__.update(state or {})
         args.insert(0, instance)
     refs = {id(a): i for i, a in enumerate(request.get("args", [])) if isinstance(a, np.ndarray)}
+    ids_before = {path: id(a) for path, a in wire.nested_arrays(list(request.get("args", [])))}
     try:
         if not callable(target):
             raise TypeError(f"{request.get('name')!r} is not a function defined by your cell")
@@ -241,6 +242,7 @@ def answer_call(channel, request, target, owner, package_dir):
     except BaseException as err:  # whatever the student's code raises goes back as data
         reply = {"raised": exception_info(err, package_dir)}
     reply["args"] = wire.unshared(request.get("args", []))
+    reply["replaced"] = wire.replaced_arrays(request.get("args", []), ids_before)
     if instance is not None:
         reply["self"] = {k: v for k, v in vars(instance).items() if k in (state or {})}
     try:

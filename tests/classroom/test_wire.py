@@ -102,6 +102,23 @@ def test_merge_updates_the_callers_objects_in_place():
     assert np.array_equal(x, np.zeros(3))  # an input overwritten in place shows, as it would in one process
 
 
+def test_an_array_the_other_side_replaced_is_put_in_as_a_new_one():
+    """Replaced there (bn_param['running_mean'] = new array), replaced here: the caller's old
+    array keeps its values; written into there, written into here."""
+    running, other = np.zeros(3), np.ones(3)
+    bn_param = {"running_mean": running, "running_var": other}
+    args = [np.ones(2), bn_param]
+    before = {path: id(a) for path, a in wire.nested_arrays(args)}
+    bn_param["running_mean"] = np.full(3, 2.0)  # what the student's function did, on its side
+    other += 1.0
+    assert wire.replaced_arrays(args, before) == [[1, "running_mean"]]
+    held, held_other = np.zeros(3), np.ones(3)
+    mine = {"running_mean": held, "running_var": held_other}
+    wire.merge(mine, {"running_mean": np.full(3, 2.0), "running_var": np.full(3, 2.0)}, {("running_mean",)})
+    assert mine["running_mean"] is not held and np.array_equal(held, np.zeros(3))
+    assert mine["running_var"] is held_other and np.array_equal(held_other, [2, 2, 2])
+
+
 # -- attacks on the trusted side's parsing and writing (issue 20) -----------------------
 
 
