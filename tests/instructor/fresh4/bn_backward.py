@@ -73,7 +73,7 @@ def square_derivative_without_two(dout, cache):
     return _graph(dout, cache, two=1.0)
 
 
-@staged.mistake("dmu only collects the branch through xhat, not the one through the variance")
+@staged.correct("dmu collects the branch through xhat only: the one through the variance sums 2*dvar/N*xmu over the batch, which is zero")
 def dmu_one_branch(dout, c):
     N = dout.shape[0]
     dxhat = c.gamma * dout
@@ -169,7 +169,7 @@ def inverse_derivative_sign(dout, c):
     return dxmu1 + dxmu2 + dmu / N, np.sum(dout * c.xhat, axis=0), dout.sum(axis=0)
 
 
-@staged.mistake("the square's branch uses the uncentered x: dxmu2 = 2 * x * dsq")
+@staged.correct("the square's branch with the uncentered x (2 * x * dsq): the constant 2*mu*dvar/N it adds per feature is removed again by the mean's branch")
 def dxmu2_with_x(dout, c):
     N = dout.shape[0]
     dxhat = c.gamma * dout
