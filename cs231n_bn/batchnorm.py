@@ -248,6 +248,7 @@ def batchnorm_backward(dout, cache):
     - dx: (N, D) gradient with respect to x
     - dgamma: (D,) gradient with respect to gamma
     - dbeta: (D,) gradient with respect to beta
+    All three keep dout's dtype: a float32 pass stays float32.
     """
     _check_backward_inputs("batchnorm_backward", dout, cache)
     ### BEGIN SOLUTION

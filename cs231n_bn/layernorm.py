@@ -96,6 +96,7 @@ def layernorm_backward(dout, cache):
     - dx: (N, D)
     - dgamma: (D,) summed over the batch, since gamma is shared by all samples
     - dbeta: (D,)
+    All three keep dout's dtype: a float32 pass stays float32.
     """
     where = "layernorm_backward"
     validation.cache_of(where, cache, LayerNormCache, "layernorm_forward")

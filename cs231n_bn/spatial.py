@@ -153,6 +153,7 @@ def spatial_batchnorm_backward(dout, cache):
     - dx: (N, C, H, W)
     - dgamma: (C,)
     - dbeta: (C,)
+    All three keep dout's dtype: a float32 pass stays float32.
     """
     where = "spatial_batchnorm_backward"
     validation.cache_of(where, cache, SpatialBatchNormCache, "spatial_batchnorm_forward")
@@ -263,6 +264,7 @@ def spatial_groupnorm_backward(dout, cache):
     - dgamma: summed over the batch and the positions; shaped like the forward's gamma,
       (C,) or (1, C, 1, 1)
     - dbeta: shaped like dgamma
+    All three keep dout's dtype: a float32 pass stays float32.
     """
     where = "spatial_groupnorm_backward"
     validation.cache_of(where, cache, GroupNormCache, "spatial_groupnorm_forward")

@@ -28,7 +28,7 @@ def bn_forward(var_fn="two pass", ddof=0, eps_place="inside", axis=0, momentum_r
         eps = 1e-5 if default_eps else bn_param.get("eps", 1e-5)
         momentum = bn_param.get("momentum", 0.9)
         D = x.shape[1]
-        zero = np.zeros(D) if start == "zeros" else np.ones(D)
+        zero = np.zeros(D, x.dtype) if start == "zeros" else np.ones(D, x.dtype)
         running_mean = bn_param.get("running_mean", zero)
         running_var = bn_param.get("running_var", zero)
         mode = bn_param["mode"]
@@ -444,8 +444,8 @@ def sbn_forward_axes(axes, ddof=0):
         if bn_param["mode"] == "train":
             mu = x.mean(axis=axes, keepdims=True)
             var = x.var(axis=axes, keepdims=True, ddof=ddof)
-            bn_param["running_mean"] = momentum * bn_param.get("running_mean", np.zeros(C)) + (1 - momentum) * x.mean(axis=(0, 2, 3))
-            bn_param["running_var"] = momentum * bn_param.get("running_var", np.zeros(C)) + (1 - momentum) * x.var(axis=(0, 2, 3))
+            bn_param["running_mean"] = momentum * bn_param.get("running_mean", np.zeros(C, x.dtype)) + (1 - momentum) * x.mean(axis=(0, 2, 3))
+            bn_param["running_var"] = momentum * bn_param.get("running_var", np.zeros(C, x.dtype)) + (1 - momentum) * x.var(axis=(0, 2, 3))
         else:
             mu = bn_param["running_mean"].reshape(1, C, 1, 1)
             var = bn_param["running_var"].reshape(1, C, 1, 1)
@@ -805,8 +805,8 @@ def with_forward(backward, forward):
 def _bn_forward_tuple(x, gamma, beta, bn_param):
     eps, momentum = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
     D = x.shape[1]
-    running_mean = bn_param.get("running_mean", np.zeros(D))
-    running_var = bn_param.get("running_var", np.zeros(D))
+    running_mean = bn_param.get("running_mean", np.zeros(D, x.dtype))
+    running_var = bn_param.get("running_var", np.zeros(D, x.dtype))
     if bn_param["mode"] == "train":
         mu = x.mean(axis=0)
         var = np.mean((x - mu) ** 2, axis=0)
@@ -1235,6 +1235,15 @@ def _sbn_per_position(x, gamma, beta, bn_param):
 SBN_FORWARD.append((_sbn_per_position, ["c*h*w features", "each position gets its own statistics"]))
 
 
+def _staged_loops_float64(dout, cache):
+    """The loops above, into arrays made without a dtype: float32 gradients come back float64."""
+    dx, dgamma, dbeta = _staged_loops(dout, cache)
+    return dx.astype(np.float64), dgamma.astype(np.float64), dbeta.astype(np.float64)
+
+
+BN_BACKWARD.append((_staged_loops_float64, ["float32", "dx is float64"]))
+
+
 def _sbn_forward_float64(x, gamma, beta, bn_param):
     """Spatial batch norm computed on a float64 copy of x, returned as it is."""
     N, C, H, W = x.shape
@@ -1289,3 +1298,39 @@ BN_FORWARD += [(_bn_mean_over_n_minus_one, ["n/(n-1) times the mean"]),
                (_bn_no_test_branch_updating, ["test mode changed", "runs the training branch"])]
 LN_FORWARD.append((_ln_affine_first, ["applied before the normalization"]))
 GN_FORWARD.append((_gn_tiled_parameters, ["another channel", "wrong axis"]))
+
+
+def _bn_resets_mode(x, gamma, beta, bn_param):
+    """Puts bn_param['mode'] back to 'train' after a test-mode call."""
+    out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+    bn_param["mode"] = "train"
+    return out, cache
+
+
+def _bn_running_in_float64(x, gamma, beta, bn_param):
+    """Stores the running statistics as float64 whatever x's dtype."""
+    out, cache = batchnorm_forward(x, gamma, beta, bn_param)
+    if bn_param["mode"] == "train":
+        bn_param["running_mean"] = bn_param["running_mean"].astype(np.float64)
+        bn_param["running_var"] = bn_param["running_var"].astype(np.float64)
+    return out, cache
+
+
+def _gn_writes_gn_param(x, gamma, beta, G, gn_param):
+    """Stores per-group statistics in the caller's gn_param, as batch norm would."""
+    out, cache = spatial_groupnorm_forward(x, gamma, beta, G, gn_param)
+    gn_param["running_mean"] = cache.mu.mean(axis=0)
+    return out, cache
+
+
+def _gn_cache_gamma_4d(x, gamma, beta, G, gn_param):
+    """Keeps gamma in the cache as (1, C, 1, 1) whatever shape it came in."""
+    out, cache = spatial_groupnorm_forward(x, gamma, beta, G, gn_param)
+    fields = {f: getattr(cache, f) for f in ("x", "G", "mu", "xmu", "var", "ivar", "xhat", "eps")}
+    return out, GroupNormCache(gamma=np.reshape(gamma, (1, -1, 1, 1)), **fields)
+
+
+BN_FORWARD += [(_bn_resets_mode, ["bn_param['mode'] went in as 'test'"]),
+               (_bn_running_in_float64, ["running_mean'] has dtype float64"])]
+GN_FORWARD += [(_gn_writes_gn_param, ["gn_param holds ['running_mean']"]),
+               (_gn_cache_gamma_4d, ["cache.gamma", "(1, 6, 1, 1)"])]

@@ -188,7 +188,7 @@ def adam_rule(kind="right"):
             t += 2 if kind == "t twice" else 1
         t_used = t + 1 if kind == "t not stored" else t
         m = (b2 if kind == "betas swapped" else b1) * m + (1 - (b2 if kind == "betas swapped" else b1)) * dw
-        v = b2 * v + (1 - b2) * (dw if kind == "v not squared" else dw**2)
+        v = b2 * v + (1 - b2) * (dw if kind == "v not squared" else m**2 if kind == "v of m" else dw**2)
         if kind == "efficient":
             step = lr * np.sqrt(1 - b2**t) / (1 - b1**t)
             next_w = w - step * m / (np.sqrt(v) + eps)
@@ -542,3 +542,103 @@ NET_BACKWARD += [(_KeysOfTheLayerBelow, ["the shape of beta2", "another layer's 
                  (_written_backward(relu_mask_from_dout=True), ["sign of the gradient"]),
                  (_written_backward(returns_da=True), ["gradient handed to", "some other array than its own input"])]
 ADAM.append((adam_rule("power on the whole"), ["(1 - beta)**t"]))
+
+
+class _ActivationBeforeNorm(FullyConnectedNet):
+    """affine -> activation -> norm, and z is the norm's output."""
+
+    def _hidden_forward(self, x, i, mode, rng):
+        if self.normalization is None:
+            return super()._hidden_forward(x, i, mode, rng)
+        p = self.params
+        a, affine_cache = affine_forward(x, p[f"W{i}"], p[f"b{i}"])
+        h, activation_cache = (relu_forward if self.activation == "relu" else sigmoid_forward)(a)
+        if self.normalization == "batchnorm":
+            self.bn_params[i - 1]["mode"] = mode
+            z, norm_cache = batchnorm_forward(h, p[f"gamma{i}"], p[f"beta{i}"], self.bn_params[i - 1])
+        else:
+            z, norm_cache = layernorm_forward(h, p[f"gamma{i}"], p[f"beta{i}"], self.bn_params[i - 1])
+        out, dropout_cache = dropout_forward(z, self.dropout_param["p"], mode, rng)
+        return out, HiddenLayerCache(affine_cache, norm_cache, z, activation_cache, dropout_cache)
+
+
+class _NormCacheDropped(FullyConnectedNet):
+    """Keeps None where the norm's cache belongs."""
+
+    def _hidden_forward(self, x, i, mode, rng):
+        out, cache = super()._hidden_forward(x, i, mode, rng)
+        return out, HiddenLayerCache(cache.affine, None, cache.z, cache.activation, cache.dropout)
+
+
+class _LayerNormThroughBatchnorm(FullyConnectedNet):
+    """Calls batchnorm_forward for layer norm too."""
+
+    def _hidden_forward(self, x, i, mode, rng):
+        if self.normalization != "layernorm":
+            return super()._hidden_forward(x, i, mode, rng)
+        p = self.params
+        a, affine_cache = affine_forward(x, p[f"W{i}"], p[f"b{i}"])
+        self.bn_params[i - 1]["mode"] = mode
+        z, norm_cache = batchnorm_forward(a, p[f"gamma{i}"], p[f"beta{i}"], self.bn_params[i - 1])
+        h, activation_cache = (relu_forward if self.activation == "relu" else sigmoid_forward)(z)
+        out, dropout_cache = dropout_forward(h, self.dropout_param["p"], mode, rng)
+        return out, HiddenLayerCache(affine_cache, norm_cache, z, activation_cache, dropout_cache)
+
+
+class _GradientsOnTopOfParameters(FullyConnectedNet):
+    """Adds each gradient to a copy of its parameter."""
+
+    def _hidden_backward(self, dout, cache, i, grads):
+        own = {}
+        dx = super()._hidden_backward(dout, cache, i, own)
+        for name, g in own.items():
+            grads[name] = self.params[name] + g
+        return dx
+
+
+def _dropout_backward_kind(kind):
+    """The dropout step on the way back skipped, or its mask divided by the keep ratio once more."""
+
+    class Net(FullyConnectedNet):
+        def _hidden_backward(self, dout, cache, i, grads):
+            if kind == "skipped" or cache.dropout.mask is None:
+                dh = dout
+            else:
+                dh = dout * cache.dropout.mask / self.dropout_param["p"]
+            z_grad = relu_backward(dh, cache.activation) if self.activation == "relu" else \
+                sigmoid_backward(dh, cache.activation)
+            if self.normalization == "batchnorm":
+                da, grads[f"gamma{i}"], grads[f"beta{i}"] = batchnorm_backward_alt(z_grad, cache.norm)
+            elif self.normalization == "layernorm":
+                da, grads[f"gamma{i}"], grads[f"beta{i}"] = layernorm_backward(z_grad, cache.norm)
+            else:
+                da = z_grad
+            dx, grads[f"W{i}"], grads[f"b{i}"] = affine_backward(da, cache.affine)
+            return dx
+
+    return Net
+
+
+class _SigmoidNetsGetReluMask(FullyConnectedNet):
+    """relu's mask for every activation on the way back."""
+
+    def _hidden_backward(self, dout, cache, i, grads):
+        if self.activation == "sigmoid":
+            cache = HiddenLayerCache(cache.affine, cache.norm, cache.z, relu_forward(cache.z)[1], cache.dropout)
+            self.activation = "relu"
+            try:
+                return super()._hidden_backward(dout, cache, i, grads)
+            finally:
+                self.activation = "sigmoid"
+        return super()._hidden_backward(dout, cache, i, grads)
+
+
+NET_FORWARD += [(_ActivationBeforeNorm, ["normalizes the activation's output"]),
+                (_NormCacheDropped, ["holds none as its norm cache"]),
+                (_LayerNormThroughBatchnorm, ["called batchnorm_forward"]),
+                (net_class(keep_inverted=False, dropout_place="after"), None)]
+NET_BACKWARD += [(_GradientsOnTopOfParameters, ["plus the parameter's own value"]),
+                 (_dropout_backward_kind("skipped"), ["still pass a gradient", "skipped"]),
+                 (_dropout_backward_kind("twice"), ["divided by dropout_keep_ratio twice"]),
+                 (_SigmoidNetsGetReluMask, ["the relu's mask (z > 0)"])]
+ADAM.append((adam_rule("v of m"), ["square of the new first moment"]))

@@ -27,10 +27,12 @@ from cs231n_bn.checks.normalized import (
     diagnose_normalized,
     grouped_input,
     params,
+    require_settings_kept,
     smooth_input,
 )
 
 STATISTICS = ("out", "xhat", "group_mean", "group_var")
+RUNNING = ("running_mean", "running_var")  # what batch norm writes into bn_param
 
 
 def expected_values(function_name, whats, *inputs):
@@ -243,6 +245,7 @@ def check_test_mode(exercise, where, layout, fn, x, gamma, beta, running_mean, r
     originals = {"x": (x, x.copy()), "gamma": (gamma, gamma.copy()), "beta": (beta, beta.copy())}
     out, cache = forward_call(exercise, where, fn, x, gamma, beta, bn_param)
     require_unchanged(exercise, where, originals)
+    require_settings_kept(exercise, where, "bn_param", bn_param, {"mode": "test", "eps": eps}, RUNNING)
     require_array(exercise, where, "out (test mode)", out, x.shape)
     for key, before in (("running_mean", running_mean), ("running_var", running_var)):
         after = bn_param.get(key)
@@ -334,6 +337,7 @@ def verify_batchnorm_like(exercise, where, fn, layout, x, gamma, beta, momentum,
     out, cache = forward_call(exercise, where, fn, x, gamma, beta, bn_param)
     require_unchanged(exercise, where, originals)
     _require_running_not_overwritten(exercise, where, given, train_param)
+    require_settings_kept(exercise, where, "bn_param", bn_param, train_param, RUNNING)
     require_array(exercise, where, "out", out, x.shape, "out has the shape of x")
     if np.shares_memory(out, x):
         raise CheckFailed(f"{where}: out shares memory with x: x was overwritten in place",
@@ -424,6 +428,14 @@ def keeps_float32(exercise, fn, shape, extra, groups, what):
         raise CheckFailed(f"{exercise}: out has dtype {dtype} for float32 x, gamma and beta; the result should keep "
                           f"the input's precision (an array made without dtype=x.dtype, or an astype, promotes it)",
                           exercise, "float32 promoted")
+    settings = next((a for a in extra if isinstance(a, dict)), {})
+    for key in RUNNING:
+        running = settings.get(key)
+        if running is not None and getattr(running, "dtype", None) != np.float32:
+            raise CheckFailed(f"{exercise}: after a training step on float32 x, bn_param['{key}'] has dtype "
+                              f"{getattr(running, 'dtype', type(running).__name__)}; the running statistics keep x's "
+                              f"precision (in test mode they would make the output float64)", exercise,
+                              "float32 promoted")
     sets = groups(np.asarray(out, dtype=np.float64))
     spread = sets.std(axis=1)
     worst = int(np.argmax(np.abs(spread - 1)))
@@ -489,7 +501,22 @@ def run_backward_check(exercise, style, backward, forward, verify, layout, input
         shaped = dict(expected, dgamma=expected["dgamma"].reshape(shape), dbeta=expected["dbeta"].reshape(shape))
         check_backward(exercise, where, style, backward, lambda x_, g_, b_: forward(x_, g_, b_, *forward_args),
                        layout, x, gamma.reshape(shape), beta.reshape(shape), dout, shaped)
+    _gradients_keep_float32(exercise, backward, forward, x, gamma, beta, dout, forward_args)
     gradients_passed(exercise)
+
+
+def _gradients_keep_float32(exercise, backward, forward, x, gamma, beta, dout, forward_args):
+    """On a cache from float32 inputs and a float32 dout, dx, dgamma and dbeta come back float32."""
+    x, gamma, beta, dout = (a.astype(np.float32) for a in (x, gamma, beta, dout))
+    args = [dict(a) if isinstance(a, dict) else a for a in forward_args]
+    _, cache = forward_call(exercise, exercise, forward, x, gamma, beta, *args)
+    gradients = unpack(exercise, exercise, call(exercise, exercise, backward, dout, cache), ("dx", "dgamma", "dbeta"))
+    promoted = [f"{name} is {getattr(g, 'dtype', type(g).__name__)}"
+                for name, g in zip(("dx", "dgamma", "dbeta"), gradients) if getattr(g, "dtype", None) != np.float32]
+    if promoted:
+        raise CheckFailed(f"{exercise}: for float32 x, gamma, beta and dout, {', '.join(promoted)}; the gradients "
+                          f"keep the input's precision (an array made without dtype=..., such as np.zeros(shape) "
+                          f"or np.ones(N), is float64 and promotes what it meets)", exercise, "float32 promoted")
 
 
 def _check_bn_backward(exercise, style, backward, forward):

@@ -14,7 +14,8 @@ from cs231n_bn.checks.batch_norm import (
 )
 from cs231n_bn.checks.core import CheckFailed, matches, package_function, require_array, require_unchanged
 from cs231n_bn.checks.display import passed
-from cs231n_bn.checks.normalized import DEFAULT_EPS, EPS, check_cache_fields, grouped_input, ln_layout, params
+from cs231n_bn.checks.normalized import (DEFAULT_EPS, EPS, check_cache_fields, grouped_input, ln_layout, params,
+                                         require_settings_kept)
 
 CACHE_FIELDS = ("mu", "xmu", "var", "ivar")
 
@@ -61,10 +62,7 @@ def _verify_layernorm_forward(fn):
     for mode in ("train", "test"):  # a solver writes the mode into every normalization's dict
         ln_param = {"eps": EPS, "mode": mode}
         moded, _ = forward_call(exercise, where, fn, x, gamma, beta, ln_param)
-        if ln_param != {"eps": EPS, "mode": mode}:
-            raise CheckFailed(f"{where}: ln_param holds {sorted(ln_param)} after the call, where {['eps', 'mode']} "
-                              f"went in: layer norm keeps no running statistics and writes nothing into ln_param",
-                              exercise, "ln_param written")
+        require_settings_kept(exercise, where, "ln_param", ln_param, {"eps": EPS, "mode": mode})
         if not matches(moded, out, 1e-12):
             raise CheckFailed(
                 f"{where}: with ln_param['mode'] = {mode!r} the output differs from the output without "

@@ -9,6 +9,8 @@ batch norm, layer norm, dropout): which of them fail says which part of the back
 is wrong, and a wrong gradient that differs by exactly a regularization term is named so.
 """
 
+import re
+import traceback
 import warnings
 
 import numpy as np
@@ -16,7 +18,7 @@ import numpy as np
 from cs231n_bn.checks import reference
 from cs231n_bn.checks.core import CheckFailed, call, factor_text, matches, package_function, require_array
 from cs231n_bn.checks.display import passed
-from cs231n_bn.checks.normalized import DEFAULT_EPS, bn_layout, diagnose_normalized, ln_layout
+from cs231n_bn.checks.normalized import DEFAULT_EPS, bn_layout, diagnose_normalized, ln_layout, normalizes_instead
 from cs231n_bn.gradient_check import eval_numerical_gradient
 
 FORWARD_EXERCISE = "fc_net_forward"
@@ -68,6 +70,22 @@ def _reference(net, X, normalization, activation):
     return [value(f"z{i}") for i in layers], [value(f"affine{i}") for i in layers], value("scores"), normalized
 
 
+def _caches_kept(label, normalization, caches):
+    """Each hidden layer's cache must hold what its steps' forward passes returned, for the backward pass."""
+    from cs231n_bn.fc_net import HiddenLayerCache
+
+    steps = ("affine", "activation", "dropout") + (("norm",) if normalization is not None else ())
+    for i, cache in enumerate(caches, start=1):
+        if isinstance(cache, HiddenLayerCache):
+            empty = [step for step in steps if getattr(cache, step) is None]
+            if empty:
+                raise CheckFailed(
+                    f"FullyConnectedNet ({label}), hidden layer {i}: after a training pass the layer's cache holds "
+                    f"None as its {empty[0]} cache; the backward pass needs what that step's forward pass "
+                    f"returned", FORWARD_EXERCISE, "cache missing",
+                )
+
+
 def _stale_running(where, i, z, a, net, before):
     """Raise when test mode normalized with the running statistics from before the training step."""
     if set(before) != {"running_mean", "running_var"}:
@@ -98,7 +116,12 @@ def _check_layers(cls, normalization, activation):
     # the running statistics before the training step, which a test pass must no longer use
     before = [{key: np.array(p[key]) for key in ("running_mean", "running_var") if key in p} for p in net.bn_params]
     # A training-mode forward pass alone (loss(X, y) would also run the backward pass).
-    call(FORWARD_EXERCISE, "FullyConnectedNet._forward", net._forward, X, "train")
+    forward = call(FORWARD_EXERCISE, "FullyConnectedNet._forward", net._forward, X, "train")
+    if normalization == "layernorm" and any("running_mean" in p for p in net.bn_params):
+        raise CheckFailed(f"FullyConnectedNet ({label}): after a training pass a layer-norm dict in bn_params holds "
+                          f"running statistics, which only batchnorm_forward writes: a hidden layer called "
+                          f"batchnorm_forward; a layer-norm network calls layernorm_forward", FORWARD_EXERCISE,
+                          "wrong norm")
     try:
         zs = call(FORWARD_EXERCISE, "FullyConnectedNet.activation_inputs", net.activation_inputs, X)
     except CheckFailed as err:
@@ -150,6 +173,12 @@ def _check_layers(cls, normalization, activation):
                 )
             _stale_running(where, i, z, a, net, before[i - 1] if normalization == "batchnorm" else {})
             layout = bn_layout(*a.shape) if normalization == "batchnorm" else ln_layout(*a.shape)
+            if normalizes_instead(layout, z, net.params[f"gamma{i}"], net.params[f"beta{i}"], _activation(activation, a)):
+                raise CheckFailed(
+                    f"{where}: the {normalization} layer normalizes the activation's output: the activation comes "
+                    f"before the normalization here; the norm goes between the affine layer and the activation",
+                    FORWARD_EXERCISE, "order",
+                )
             try:
                 diagnose_normalized(FORWARD_EXERCISE, where, layout, a, z, net.params[f"gamma{i}"],
                                     net.params[f"beta{i}"], DEFAULT_EPS, normalized[i - 1])
@@ -178,11 +207,13 @@ def _check_layers(cls, normalization, activation):
                        f"{activation} output, although every hidden layer's activation input is "
                        f"right")
         raise CheckFailed(f"FullyConnectedNet ({label}): {message}", FORWARD_EXERCISE, "scores")
+    # the values are right; what the backward pass will read must be there too
+    _caches_kept(label, normalization, forward[1] if isinstance(forward, tuple) and len(forward) == 3 else [])
 
 
 def _misplaced_dropout(net, X, keep, seed, place):
     """Scores of a plain (no normalization) net with a misplaced dropout, mask from `seed`:
-    place "before activation", or "keep inverted" (units kept with probability 1 - keep)."""
+    place "before activation", "keep inverted" (units kept with probability 1 - keep) or "not inverted" (kept units not divided by keep)."""
     rng = np.random.default_rng(seed)
     h = X
     for i in range(1, net.num_layers):
@@ -190,6 +221,9 @@ def _misplaced_dropout(net, X, keep, seed, place):
         if place == "before activation":
             mask = (rng.random(a.shape) < keep) / keep
             h = _activation(net.activation, a * mask)
+        elif place == "not inverted":
+            h = _activation(net.activation, a)
+            h = h * (rng.random(h.shape) < keep)
         else:
             h = _activation(net.activation, a)
             h = h * (rng.random(h.shape) < 1 - keep) / (1 - keep)
@@ -225,6 +259,8 @@ def _check_dropout(cls):
     places = (
         ("before activation", "dropout is applied before the activation; it belongs after it"),
         ("keep inverted", "dropout keeps units with probability 1 - dropout_keep_ratio"),
+        ("not inverted", "the kept units are not divided by dropout_keep_ratio: without it the layer's expected "
+                         "output in training differs from test mode's"),
     )
     for place, message in places:
         if matches(train_scores, _misplaced_dropout(net, X, keep, seed, place), 1e-9):
@@ -245,9 +281,19 @@ def _check_dropout(cls):
 
 
 def _verify_fc_net_forward(cls):
+    # A wrong cache alone is reported only if no configuration has wrong scores: a wrong order of
+    # the steps also leaves the activation's output in the cache, and the scores say more.
+    cache_only = None
     for normalization, activation in ((None, "relu"), ("batchnorm", "relu"), ("layernorm", "sigmoid"),
                                       ("batchnorm", "sigmoid")):
-        _check_layers(cls, normalization, activation)
+        try:
+            _check_layers(cls, normalization, activation)
+        except CheckFailed as failure:
+            if failure.topic != "cache z":
+                raise
+            cache_only = cache_only or failure
+    if cache_only is not None:
+        raise cache_only
     _check_dropout(cls)
 
 
@@ -271,6 +317,20 @@ BACKWARD_CONFIGS = (
 )
 
 
+def _regularization_crash(where, failure):
+    """Raise naming the cause when loss() could not add reg * W to a gradient of another shape."""
+    cause = failure.__cause__
+    frames = traceback.extract_tb(cause.__traceback__) if cause is not None else []
+    if isinstance(cause, ValueError) and "broadcast" in str(cause) and frames and frames[-1].name == "loss" \
+            and frames[-1].filename.endswith("fc_net.py"):
+        shapes = re.findall(r"\(\d+,\s*\d+\)", str(cause))
+        raise CheckFailed(
+            f"{where}: loss() adds reg * W to grads['W<i>'] for every layer, and one of them has another shape "
+            f"than its W ({' and '.join(shapes[:2])}): a layer's gradients are stored under another layer's keys "
+            f"(which number does layer i's gradient get?)", BACKWARD_EXERCISE, "gradient keys",
+        ) from cause
+
+
 def _another_layers_shape(where, name, gradient, params):
     """Raise when a gradient has the shape of the same parameter of another layer, not of its own."""
     shape, kind = np.shape(gradient), name.rstrip("0123456789")
@@ -292,7 +352,11 @@ def _wrong_gradients(cls, config):
     X = rng.normal(size=(6, 4))
     y = rng.integers(0, 3, size=6)
     where = f"FullyConnectedNet ({_label(*config)})"
-    _, grads = call(BACKWARD_EXERCISE, "FullyConnectedNet.loss", net.loss, X, y)
+    try:
+        _, grads = call(BACKWARD_EXERCISE, "FullyConnectedNet.loss", net.loss, X, y)
+    except CheckFailed as failure:
+        _regularization_crash(where, failure)
+        raise
     wrong = {}
     for name in sorted(net.params):
         if name not in grads:
@@ -338,6 +402,9 @@ def _param_words(name, got, right, param, reg):
         return f"{name} (reg * {name} is added: the loss regularizes only the weights W, not {name})"
     if reg and np.allclose(extra, -reg * param, rtol=1e-4, atol=1e-7):
         return f"{name} (reg * {name} is subtracted: the regularization's gradient is taken away)"
+    if np.allclose(extra, param, rtol=1e-4, atol=1e-7):
+        return (f"{name} (the right gradient plus {name} itself: the gradient is added to a copy of the "
+                f"parameter, where grads starts empty)")
     # a constant factor, fitted over the entries (a small entry's ratio is as noisy as its
     # numeric gradient)
     scale = np.max(np.abs(right))
@@ -385,33 +452,38 @@ def _at_the_norm(wrong, layer):
     return ""
 
 
-def _relu_step_words(cls):
-    """What one-sample batches show about the ReLU's backward step in the deepest hidden layer.
+def _one_sample(cls, activation, keep, seed):
+    """(z, got, right) of the deepest hidden layer in a plain network given one sample: z, that
+    layer's activation input, and grads['b<L>'] next to its numeric gradient. With one sample,
+    b's gradient is the gradient at the layer's affine output itself, unit by unit."""
+    net = small_net(cls, None, activation, keep, seed=4)
+    net.dropout_param["seed"] = 5 + seed  # the same mask on every pass with this sample
+    rng = np.random.default_rng(30 + seed)
+    X, y = rng.normal(size=(1, 4)), rng.integers(0, 3, size=1)
+    L = net.num_layers - 1
+    h = X
+    for i in range(1, L + 1):
+        z = h @ net.params[f"W{i}"] + net.params[f"b{i}"]
+        h = _activation(activation, z)  # (dropout's mask scales h; the deepest layer's z does not see it)
+    _, grads = call(BACKWARD_EXERCISE, "FullyConnectedNet.loss", net.loss, X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        right = eval_numerical_gradient(lambda _: net.loss(X, y)[0], net.params[f"b{L}"], verbose=False)
+    got = np.ravel(np.asarray(grads.get(f"b{L}"), dtype=np.float64))
+    return np.ravel(z), got if got.shape == np.ravel(right).shape else None, np.ravel(right)
 
-    With one sample, grads['b<L>'] is the gradient at that layer's affine output itself, so it
-    can be read unit by unit next to its numeric gradient and the ReLU's input z: a unit with
-    z <= 0 must pass nothing, and one with z > 0 must pass the gradient whatever its sign.
-    Returns words naming what breaks that, or "".
-    """
+
+def _relu_step_words(cls):
+    """What one-sample batches show about the ReLU's backward step: a unit with z <= 0 must pass
+    nothing, one with z > 0 the gradient whatever its sign. Words naming what breaks that, or ""."""
     leaks = blocked = 0
     for seed in range(6):
-        net = small_net(cls, None, "relu", 1.0, seed=4)
-        rng = np.random.default_rng(30 + seed)
-        X, y = rng.normal(size=(1, 4)), rng.integers(0, 3, size=1)
-        L = net.num_layers - 1
-        h = X
-        for i in range(1, L + 1):
-            z = h @ net.params[f"W{i}"] + net.params[f"b{i}"]
-            h = np.maximum(z, 0.0)
-        _, grads = call(BACKWARD_EXERCISE, "FullyConnectedNet.loss", net.loss, X, y)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            right = eval_numerical_gradient(lambda _: net.loss(X, y)[0], net.params[f"b{L}"], verbose=False)
-        got = np.asarray(grads.get(f"b{L}"), dtype=np.float64)
-        if got.shape != right.shape:
+        z, got, right = _one_sample(cls, "relu", 1.0, seed)
+        if got is None:
             return ""
         tol = 1e-6 * max(float(np.max(np.abs(right))), 1e-8)
-        z = np.ravel(z)
+        if not np.allclose(got[(z > 0) & (right > tol)], right[(z > 0) & (right > tol)], rtol=1e-6, atol=tol):
+            return ""  # wrong where the ReLU passes a positive gradient too: not the ReLU's step
         leaks += np.count_nonzero((z <= 0) & (np.abs(got) > tol))
         blocked += np.count_nonzero((z > 0) & (right < -tol) & (np.abs(got) <= tol))
     if blocked:
@@ -421,6 +493,59 @@ def _relu_step_words(cls):
     if leaks:
         return (f"in one-sample batches, units whose ReLU input z was <= 0 still pass a gradient ({leaks} such "
                 f"units): the ReLU's backward step does not block them (is it skipped, or given another cache?)")
+    return ""
+
+
+def _ratios(activation, keep, measure):
+    """Per unit, got / right over several one-sample batches, where the right gradient is not 0;
+    and how many units with a right gradient of 0 got one anyway. None if not measurable."""
+    ratios, leaks = [], 0
+    for seed in range(6):
+        z, got, right = measure(seed)
+        if got is None:
+            return None, 0
+        tol = 1e-6 * max(float(np.max(np.abs(right))), 1e-8)
+        live = np.abs(right) > tol
+        ratios.append((got[live] / right[live], z[live]))
+        leaks += np.count_nonzero(~live & (np.abs(got) > tol))
+    return ratios, leaks
+
+
+def _sigmoid_step_words(cls):
+    """What one-sample batches show about the sigmoid's backward step, or ""."""
+    ratios, _ = _ratios("sigmoid", 1.0, lambda seed: _one_sample(cls, "sigmoid", 1.0, seed))
+    if not ratios:
+        return ""
+    for factor, words in (
+            (lambda z, s: (z > 0) / (s * (1 - s)), "the ReLU's mask (z > 0) where the sigmoid's local gradient "
+                                                   "belongs: the backward step ignores which activation is used"),
+            (lambda z, s: z * (1 - z) / (s * (1 - s)), "s * (1 - s) evaluated with s = z, the sigmoid's input, "
+                                                       "where s is its output"),
+            (lambda z, s: 1 / (s * (1 - s)), "nothing: the sigmoid's backward step is skipped"),
+            (lambda z, s: 1 / (1 - s), "s alone, without the factor (1 - s)")):
+        if all(np.allclose(r, factor(z, 1 / (1 + np.exp(-z))), rtol=1e-5) for r, z in ratios):
+            return f"in one-sample batches the gradient through the sigmoid is multiplied by {words}"
+    return ""
+
+
+def _dropout_step_words(cls, keep):
+    """What one-sample batches show about dropout's backward step (after a sigmoid, so that only
+    dropout zeroes a unit's gradient), or ""."""
+    ratios, leaks = _ratios("sigmoid", keep, lambda seed: _one_sample(cls, "sigmoid", keep, seed))
+    if not ratios:
+        return ""
+    scale = np.concatenate([r for r, _ in ratios])
+    if not np.allclose(scale, scale[0], rtol=1e-5):
+        return ""
+    if leaks and np.isclose(scale[0], keep):
+        return ("units dropout zeroed in the forward pass still pass a gradient, and the kept ones miss the "
+                "1 / dropout_keep_ratio scale: the backward step through dropout is skipped")
+    if leaks:
+        return "units dropout zeroed in the forward pass still pass a gradient: the mask is not applied on the way back"
+    if np.isclose(scale[0], keep):
+        return "the kept units' gradient is dropout_keep_ratio times too small: it is not divided by the keep ratio"
+    if np.isclose(scale[0], 1 / keep):
+        return "the kept units' gradient is divided by dropout_keep_ratio twice"
     return ""
 
 
@@ -441,6 +566,9 @@ def _verify_fc_net_backward(cls):
         verdict = ("every wrong gradient differs from its numeric gradient by exactly a regularization "
                    "term (reg times the parameter): the backward pass itself is right, the regularization "
                    "is handled in the wrong place")
+    elif all("itself:" in _param_words(n, *wrong[n]) for n in wrong):
+        verdict = ("every wrong gradient is the right one plus the parameter's own value: the backward pass "
+                   "itself is right, and what it computes is added to something that already holds the parameter")
     elif "the plain network (affine and ReLU)" in failing:
         verdict = ("even the plain network (no normalization, ReLU, no dropout) has wrong gradients, "
                    "so the mistake is in the part every configuration shares: the affine and ReLU "
@@ -455,6 +583,10 @@ def _verify_fc_net_backward(cls):
             features = " and with ".join(single)
             verdict = (f"the plain network's gradients are right; they go wrong with {features}: the "
                        f"backward step through {' and through '.join(single)} is where to look")
+            measured = (_sigmoid_step_words(cls) if single == ["the sigmoid"] else
+                        _dropout_step_words(cls, config[2]) if single == ["dropout"] else "")
+            if measured:
+                verdict = f"the plain network's gradients are right; they go wrong with {features}; measured {measured}"
             located = _at_the_norm(wrong, layers[0]) if config[0] is not None else ""
             if located:
                 verdict = f"the plain network's gradients are right; they go wrong with {features}. Measured {located}"

@@ -234,6 +234,17 @@ def _affine_slope(groups, centred_x):
     return slope, bool(exact)
 
 
+def normalizes_instead(layout, out, gamma, beta, other):
+    """Whether (out - beta) / gamma is `other`, centred and scaled in each group: out normalizes
+    `other` (e.g. the activation's output) where x belonged."""
+    groups = layout.to_groups((out - layout.param_view(beta)) / layout.param_view(gamma))
+    centred = _centred_x(layout.to_groups, other)
+    if not _is_centred(groups) or np.any(np.all(centred == 0, axis=1)):
+        return False
+    slope, exact = _affine_slope(groups, centred)
+    return exact and bool(np.all(slope > 0))
+
+
 def _normalized_under(to_groups, xhat, x):
     groups = to_groups(xhat)
     if not _is_centred(groups):
@@ -638,6 +649,26 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expec
 # ---------------------------------------------------------------------------------------
 # The cache, checked where it is made
 # ---------------------------------------------------------------------------------------
+
+
+def require_settings_kept(exercise, where, name, param, given, written=()):
+    """The parameter dict must still hold the settings it was given, and no new keys but `written`.
+
+    param: the dict after the call; given: {key: value} it held before; written: the keys the
+    layer may store (batch norm's running statistics).
+    """
+    changed = [key for key, value in given.items() if key not in written and param.get(key, object()) != value]
+    added = sorted(str(key) for key in param if key not in given and key not in written)
+    if changed:
+        key = changed[0]
+        raise CheckFailed(f"{where}: {name}[{key!r}] went in as {given[key]!r} and is {param.get(key, '(gone)')!r} "
+                          f"after the call: the layer reads its settings and leaves them to the caller", exercise,
+                          "settings changed")
+    if added:
+        raise CheckFailed(f"{where}: {name} holds {added} after the call, keys that were not there"
+                          + (f"; the layer writes only {sorted(written)}" if written else
+                             ": the layer keeps no running statistics and writes nothing into it"),
+                          exercise, "param written")
 
 
 def _same_layout(shape, documented, kept):

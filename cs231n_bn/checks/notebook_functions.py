@@ -218,6 +218,8 @@ def check_steps_to_reach(steps_to_reach=None):
     cases = [([0, 10, 20, 30], [0.1, 0.5, 0.8, 0.7], t) for t in (0.5, 0.75, 0.05, 0.8, 0.9)]
     # accuracies a hair below the target: reaching it means reaching it, not coming close
     cases += [([0, 10, 20, 30], [0.1, 0.4995, 0.6, 0.7], 0.5), ([5, 15, 25], [0.497, 0.2, 0.51], 0.5)]
+    # the first step to reach the target is not the one whose accuracy is nearest above it
+    cases.append(([0, 10, 20, 30, 40, 50], [0.1, 0.5, 0.5, 0.7, 0.9, 0.6], 0.6))
     for case in range(12):
         E = int(rng.integers(0, 10)) if case else 0
         steps = np.cumsum(rng.integers(1, 30, size=E)) - (1 if case % 3 == 0 else 0)
@@ -264,6 +266,13 @@ def _steps_symptom(wrong):
     def best(steps, acc, target, first):
         return steps[int(np.argmax(acc))]
 
+    def percent(steps, acc, target, first):
+        return next((s for s, a in zip(steps, acc) if 100 * a >= target), None)
+
+    def nearest(steps, acc, target, first):
+        reached = [(a, i) for i, a in enumerate(acc) if a >= target]
+        return steps[min(reached)[1]] if reached else None
+
     readings = (
         (lambda steps, acc, target, first: first, "the position of the right entry in the log (counting from 0), "
          "not its step: return the entry of eval_steps"),
@@ -272,6 +281,10 @@ def _steps_symptom(wrong):
         (strict, "the first step whose accuracy is above the target, but reaching it exactly counts"),
         (late, "one logged step late: the step before it already reaches the target"),
         (best, "the step of the best accuracy; an earlier step already reaches the target"),
+        (percent, "the accuracies are compared as percentages (100 * accuracy) with a target that is a fraction, "
+                  "like the accuracies themselves"),
+        (nearest, "the step whose accuracy is the smallest that reaches the target; the FIRST step that reaches it "
+                  "is asked for"),
     )
     for reading, text in readings:
         if all(got == reading(steps, acc, target, steps.index(right)) for _, steps, acc, target, got, right in wrong):

@@ -330,8 +330,11 @@ def _diagnose_t(name, got, t_old, t_right):
     raise CheckFailed(f"{name}: config['t'] went from {t_old} to {got} over one step: {words}", name, "t stored")
 
 
-def _diagnose_moment(name, key, got, old, dw, right, config, powers):
-    """Raise naming what differs in a stored moment ('m' or 'v') from the right one."""
+def _diagnose_moment(name, key, got, old, dw, right, config, powers, others=()):
+    """Raise naming what differs in a stored moment ('m' or 'v') from the right one.
+
+    others: (value, words) of what a mistaken moment may average instead of its own target.
+    """
     b1, b2 = config["beta1"], config["beta2"]
     label = f"config['{key}']"
     if got is None:
@@ -359,6 +362,9 @@ def _diagnose_moment(name, key, got, old, dw, right, config, powers):
             raise CheckFailed(f"{name}: {label} {words}", name, f"{key} squared" if key == "m" else "v not squared")
         if key == "v" and _fit(got, (old, dw)) is not None:
             raise CheckFailed(f"{name}: {label} averages dw itself, not dw squared", name, "v not squared")
+        for value, averaged in others:
+            if _fit(got, (old, value)) is not None:
+                raise CheckFailed(f"{name}: {label} averages {averaged}", name, f"{key} averages other")
         raise CheckFailed(f"{name}: {label} is not a fixed mix of its old value and "
                           f"{'dw' if key == 'm' else 'dw**2'} (measured over the entries)", name,
                           f"{key} unexplained")
@@ -556,7 +562,9 @@ def _judge_adam_step(name, rule, w, dw, config):
     if m is None or not _agrees(m, right_m):
         _diagnose_moment(name, "m", m, config.get("m", np.zeros_like(w)), dw, right_m, config, powers)
     if v is None or not _agrees(v, right_v):
-        _diagnose_moment(name, "v", v, config.get("v", np.zeros_like(w)), dw, right_v, config, powers)
+        _diagnose_moment(name, "v", v, config.get("v", np.zeros_like(w)), dw, right_v, config, powers,
+                         ((right_m**2, "the square of the new first moment m, where the squared gradient dw**2 "
+                                       "belongs"),))
     if _agrees(next_w, right_w) or _agrees(next_w, right_folded):
         return
     # The state is right and the step is not: measure the step, first with epsilon negligible.

@@ -22,6 +22,7 @@ from cs231n_bn.checks.normalized import (
     grouped_input,
     groupnorm_layout,
     params,
+    require_settings_kept,
     spatial_bn_layout,
 )
 
@@ -37,8 +38,10 @@ def _spatial_cache_check(exercise, where):
         if not isinstance(cache, SpatialBatchNormCache):
             return
         label = f"{where} ({mode} mode)"
-        check_cache_fields(exercise, label, cache, SpatialBatchNormCache,
-                           {"shape": np.array(x.shape, dtype=float)}, {})
+        N, C, H, W = x.shape
+        check_cache_fields(exercise, label, cache, SpatialBatchNormCache, {"shape": np.array(x.shape, dtype=float)},
+                           {f"the channels-last shape (N, H, W, C) = {(N, H, W, C)}, where x's shape (N, C, H, W) "
+                            f"belongs (the backward pass reshapes dx to it)": np.array((N, H, W, C), dtype=float)})
         right = {"mode": mode, "gamma": gamma, "eps": eps}
         right.update({k: expected[k] for k in SPATIAL_CACHE_FIELDS})
         others = {"the standard deviation sqrt(var + eps) (sqrtvar)": right["sqrtvar"],
@@ -93,7 +96,9 @@ def _check_gn_cache(exercise, where, cache, x, gamma, out, G, eps, expected):
               "the layer's output out": out}
     N, M = x.shape[0], x[0].size // G
     statistic, values = ((N, G, 1), 2), ((N, G, M), 2)
-    shapes = {"mu": statistic, "var": statistic, "ivar": statistic, "xmu": values, "xhat": values}
+    # gamma as given: the backward pass returns dgamma in its shape
+    shapes = {"mu": statistic, "var": statistic, "ivar": statistic, "xmu": values, "xhat": values,
+              "gamma": (np.shape(gamma), np.ndim(gamma))}
     check_cache_fields(exercise, where, cache, GroupNormCache, right, others, shapes)
 
 
@@ -133,7 +138,9 @@ def _verify_spatial_groupnorm_forward(fn):
                               default_expected["group_var"], DEFAULT_EPS))
 
     for mode in ("train", "test"):  # a solver writes the mode into every normalization's dict
-        moded, _ = forward_call(exercise, where, fn, x, gamma, beta, G, {"eps": EPS, "mode": mode})
+        gn_param = {"eps": EPS, "mode": mode}
+        moded, _ = forward_call(exercise, where, fn, x, gamma, beta, G, gn_param)
+        require_settings_kept(exercise, where, "gn_param", gn_param, {"eps": EPS, "mode": mode})
         if not isinstance(moded, np.ndarray) or moded.shape != x.shape or not agrees(moded, out, bound):
             raise CheckFailed(f"{where}: with gn_param['mode'] = {mode!r} the output differs from the output without "
                               f"a mode: group norm has no running statistics and behaves the same in both modes",

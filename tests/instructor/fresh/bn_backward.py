@@ -211,11 +211,11 @@ def staged_tuple_cache(dout, cache):
     dxmu1 = dxhat * ivar
     dsqrtvar = -1.0 / (sqrtvar**2) * divar
     dvar = 0.5 * 1.0 / np.sqrt(var + eps) * dsqrtvar
-    dsq = 1.0 / N * np.ones(dout.shape) * dvar
+    dsq = 1.0 / N * np.ones(dout.shape, dout.dtype) * dvar  # (in dout's dtype: a float32 pass stays float32)
     dxmu2 = 2 * xmu * dsq
     dx1 = dxmu1 + dxmu2
     dmu = -1 * np.sum(dxmu1 + dxmu2, axis=0)
-    dx2 = 1.0 / N * np.ones(dout.shape) * dmu
+    dx2 = 1.0 / N * np.ones(dout.shape, dout.dtype) * dmu
     return dx1 + dx2, dgamma, dbeta
 
 

@@ -238,9 +238,7 @@ def sbnb_channels_as_samples(dout, cache):
     return dx.reshape(C, N, H, W).transpose(1, 0, 2, 3), dgamma, dbeta
 
 
-# Written as a mistake; reclassified after the first run: no backward contract fixes the gradients'
-# dtype (CS231n's own staged pass makes them float64 with np.ones), and float64 loses nothing.
-@backward.correct("direct formula computed in float64 (dout.astype(np.float64)): float32 dout gives float64 gradients")
+@backward.mistake("direct formula computed in float64 (dout.astype(np.float64)): float32 dout gives float64 gradients")
 def sbnb_float64(dout, cache):
     return _direct_backward(dout.astype(np.float64), cache)
 
