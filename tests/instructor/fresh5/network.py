@@ -4,7 +4,7 @@ import numpy as np
 
 from cs231n_bn.batchnorm import batchnorm_backward, batchnorm_backward_alt, batchnorm_forward
 from cs231n_bn.fc_net import (
-    DropoutCache, FullyConnectedNet, HiddenLayerCache, SigmoidCache, dropout_backward, dropout_forward,
+    FullyConnectedNet, HiddenLayerCache, dropout_backward, dropout_forward,
     sigmoid_backward, sigmoid_forward,
 )
 from cs231n_bn.layernorm import layernorm_backward, layernorm_forward
