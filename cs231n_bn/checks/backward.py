@@ -261,9 +261,13 @@ def _explain_param(exercise, where, name, got, right, other_right, bound, layout
     """Raise CheckFailed for a wrong dgamma or dbeta, naming the mistake when it is recognizable."""
     head = f"{where}: {name} is not the right gradient ({_difference_text(got, right, bound)})."
     other = "dbeta" if name == "dgamma" else "dgamma"
-    if matches(got, other_right):
+    if matches(got, other_right) and name == "dbeta":
         raise CheckFailed(f"{head} It equals the right {other}: dgamma and dbeta are swapped.",
                           exercise, "swapped")
+    if matches(got, other_right):  # dgamma equal to the right dbeta, with dbeta itself right
+        raise CheckFailed(f"{head} It equals the right dbeta, the plain sum of dout, while dbeta is right: the "
+                          f"factor that gamma multiplies in the forward pass is missing from dgamma's sum.",
+                          exercise, "dgamma factor missing")
     axes = layout.param_axes
     known = {}
     if name == "dgamma":

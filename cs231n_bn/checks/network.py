@@ -125,6 +125,11 @@ def _check_layers(cls, normalization, activation):
     try:
         zs = call(FORWARD_EXERCISE, "FullyConnectedNet.activation_inputs", net.activation_inputs, X)
     except CheckFailed as err:
+        if normalization == "batchnorm" and "test mode needs bn_param" in str(err):
+            raise CheckFailed(f"FullyConnectedNet ({label}): a training pass ran, yet in test mode batchnorm_forward "
+                              f"got a bn_param without running statistics: the layer hands batchnorm_forward a new "
+                              f"dict on each call instead of its own self.bn_params[i - 1], so what training "
+                              f"stored is lost", FORWARD_EXERCISE, "running not kept") from err
         # every message of the package's batchnorm_forward starts with its name
         if normalization == "layernorm" and "batchnorm_forward:" in str(err):
             raise CheckFailed(f"FullyConnectedNet ({label}): with normalization='layernorm' a hidden layer called "
@@ -154,6 +159,9 @@ def _check_layers(cls, normalization, activation):
         a = h @ net.params[f"W{i}"] + net.params[f"b{i}"]
         require_array(FORWARD_EXERCISE, where, "the activation's input z", z, a.shape)
         if normalization is None:
+            if matches(z, a + net.params[f"b{i}"], 1e-9):
+                raise CheckFailed(f"{where}: the activation's input is the affine output plus b{i} once more: the "
+                                  f"bias is added twice", FORWARD_EXERCISE, "bias twice")
             if not matches(z, a, 1e-9):
                 for other, words in ((_activation(activation, a), "the activation's OUTPUT"),):
                     if matches(z, other, 1e-9):
@@ -587,7 +595,14 @@ def _verify_fc_net_backward(cls):
                         _dropout_step_words(cls, config[2]) if single == ["dropout"] else "")
             if measured:
                 verdict = f"the plain network's gradients are right; they go wrong with {features}; measured {measured}"
-            located = _at_the_norm(wrong, layers[0]) if config[0] is not None else ""
+            deepest = small_net(cls, *config, seed=4).num_layers - 1
+            if layers[0] < deepest:
+                located = (f"layer {layers[0] + 1}'s own gradients are right and layer {layers[0]}'s are not: what "
+                           f"layer {layers[0] + 1}'s backward pass hands down to the layer below (the gradient "
+                           f"_hidden_backward returns, through the norm's backward step and the affine step) is "
+                           f"wrong")
+            else:
+                located = _at_the_norm(wrong, layers[0]) if config[0] is not None else ""
             if located:
                 verdict = f"the plain network's gradients are right; they go wrong with {features}. Measured {located}"
         else:

@@ -679,6 +679,16 @@ def _same_layout(shape, documented, kept):
     )
 
 
+def _course_cache_name(cache):
+    """The class name of one of the course's layer caches, or "" for anything else."""
+    from cs231n_bn.batchnorm import BatchNormCache
+    from cs231n_bn.layernorm import LayerNormCache
+    from cs231n_bn.spatial import GroupNormCache, SpatialBatchNormCache
+
+    known = (BatchNormCache, LayerNormCache, GroupNormCache, SpatialBatchNormCache)
+    return type(cache).__name__ if isinstance(cache, known) else ""
+
+
 def check_cache_fields(exercise, where, cache, cls, expected, others, shapes=None):
     """Each field of cache must hold the value in `expected` (compared entry by entry).
 
@@ -693,6 +703,10 @@ def check_cache_fields(exercise, where, cache, cls, expected, others, shapes=Non
     it is not looked into, and the backward check judges the pair by its gradients.
     """
     if not isinstance(cache, cls):
+        other = _course_cache_name(cache)
+        if other:
+            raise CheckFailed(f"{where}: the cache is a {other}, the cache of another layer; this layer's backward "
+                              f"pass expects a {cls.__name__} (see its fields)", exercise, "cache type")
         return
     for field, right in expected.items():
         got = getattr(cache, field, None)

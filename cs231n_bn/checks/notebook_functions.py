@@ -478,6 +478,9 @@ def _start_share_words(got, right, later, N, m):
     ratio = float(np.mean(got / right))
     if np.allclose(got / right, -1.0, rtol=1e-9):
         return "Measured: the right size with the wrong sign; the start value's share is subtracted."
+    if np.allclose(got, 1 - right, rtol=1e-9):
+        return ("Measured: 1 minus the right share, which is the weight the k batches get together; the start "
+                "value keeps what they leave.")
     if np.allclose(got / right, N / (N - 1), rtol=1e-9):
         return ("Measured: N/(N-1) times the right share; Bessel's factor corrects the batch variances, and the "
                 "start value is not one of them.")
@@ -507,6 +510,8 @@ def _scale_words(scale, N, k):
             ((N - 1) / N, "(N-1)/N: Bessel's factor upside down"),
             (k * N / (k * N - 1), f"kN/(kN-1), Bessel's factor for all k*N = {k * N} rows; each batch's variance "
                                   f"is corrected for its own N = {N} rows"),
+            ((N / (N - 1)) ** k, f"(N/(N-1))**k, Bessel's factor once per batch, k = {k} times over; our running "
+                                 f"variance averages the batches' variances, so one factor corrects the average"),
             (0.0, "0: our running variance is left out")):
         if np.allclose(scale, value, rtol=1e-9, atol=1e-12):
             return f"Measured: it is multiplied by {words}."
@@ -525,7 +530,8 @@ def check_torch_running_var(torch_running_var=None):
     exercise = "torch_running_var"
     fn = torch_running_var or package_function("torch_stats", "torch_running_var")
     rng = np.random.default_rng(80)
-    for N, k in ((5, 3), (40, 12), (int(rng.integers(2, 9)), int(rng.integers(1, 5)))):
+    # (the last history has no batch at all: PyTorch still holds its start value)
+    for N, k in ((5, 3), (40, 12), (int(rng.integers(2, 9)), int(rng.integers(1, 5))), (6, 0)):
         m, D = float(rng.uniform(0.5, 0.99)), 4
         ours = rng.uniform(0.1, 4.0, D)  # our running variance after those k batches
         before, nothing = ours.copy(), np.zeros(D)
@@ -535,6 +541,10 @@ def check_torch_running_var(torch_running_var=None):
         shown = f"torch_running_var(running_var, N={N}, k={k}, momentum={m:.3g})"
         got = call(exercise, "torch_running_var", fn, ours, N, k, m)
         require_unchanged(exercise, "torch_running_var", {"running_var": (ours, before)})
+        if isinstance(got, np.ndarray) and np.shares_memory(got, ours):
+            raise CheckFailed(f"{shown} returned the array it was given (or a view of it); the result is a new "
+                              f"array, which a caller can change without changing its own running_var",
+                              exercise, "same array")
         try:
             _close(exercise, f"{shown}, next to what a PyTorch module holds after that history,", got, right, 1e-10)
         except CheckFailed as failed:

@@ -353,6 +353,10 @@ def _diagnose_moment(name, key, got, old, dw, right, config, powers, others=()):
                                   name, f"corrected {key} stored")
     target = dw if key == "m" else dw**2
     fit, fit_right = _fit(got, (old, target)), _fit(right, (old, target))
+    if fit is None and got.size > 2 and _fit(got, (old, np.ones_like(got))) is not None:
+        raise CheckFailed(f"{name}: {label} mixes its old value with one number for every entry (a mean or sum of "
+                          f"{'dw' if key == 'm' else 'dw**2'} over the whole array), where each entry averages its "
+                          f"own", name, f"{key} scalar")
     if fit is None:
         other = dw**2 if key == "m" else np.abs(dw)
         alt = _fit(got, (old, other))

@@ -35,13 +35,13 @@ def _spatial_cache_check(exercise, where):
     from cs231n_bn.spatial import SpatialBatchNormCache
 
     def cache_check(cache, x, gamma, out, mode, eps, expected):
-        if not isinstance(cache, SpatialBatchNormCache):
-            return
         label = f"{where} ({mode} mode)"
         N, C, H, W = x.shape
         check_cache_fields(exercise, label, cache, SpatialBatchNormCache, {"shape": np.array(x.shape, dtype=float)},
                            {f"the channels-last shape (N, H, W, C) = {(N, H, W, C)}, where x's shape (N, C, H, W) "
                             f"belongs (the backward pass reshapes dx to it)": np.array((N, H, W, C), dtype=float)})
+        if not isinstance(cache, SpatialBatchNormCache):
+            return
         right = {"mode": mode, "gamma": gamma, "eps": eps}
         right.update({k: expected[k] for k in SPATIAL_CACHE_FIELDS})
         others = {"the standard deviation sqrt(var + eps) (sqrtvar)": right["sqrtvar"],
