@@ -43,6 +43,9 @@ the running maximum of strided slices and remembering which offset won, as a fla
 x; its backward pass then writes each window's gradient to that index in one scatter.
 In the common case of windows that tile the input (e.g. 2x2 with stride 2) the slices come
 from one copy of x with the columns of every window moved apart (see _window_offsets).
+Pooling works in the memory order of x: a channels-first x (what the convolution, spatial
+batch norm and a ReLU after them return) is pooled as the (C, N, H, W) array it is in memory,
+and out and the backward pass's dx come back channels first, all without a copy.
 
 Every array keeps its dtype: float32 data and filters give float32 results throughout.
 Shapes follow CS231n: x (N, C, H, W), filters w (F, C, HH, WW), biases b (F,),
@@ -99,7 +102,10 @@ class MaxPoolCache:
 
     x: np.ndarray  # (N, C, H, W) input
     out: np.ndarray  # (N, C, H_out, W_out) the maximum of each window
-    argmax: np.ndarray  # (N, C, H_out, W_out) flat index into x of each window's first maximum
+    # flat index of each window's first maximum into x's memory: into x in (N, C, H, W) order,
+    # or, if channels_first, into x.transpose(1, 0, 2, 3); shaped like out in that order
+    argmax: np.ndarray
+    channels_first: bool  # x was channels first in memory, and was pooled as such
     pool_height: int
     pool_width: int
     stride: int
@@ -302,7 +308,7 @@ def max_pool_forward_naive(x, pool_param):
                     out[n, c, i, j] = window.max()
                     p, q = np.unravel_index(np.argmax(window), window.shape)
                     argmax[n, c, i, j] = ((n * C + c) * H + i * stride + p) * W + j * stride + q
-    cache = MaxPoolCache(x=x, out=out, argmax=argmax, pool_height=ph, pool_width=pw, stride=stride)
+    cache = MaxPoolCache(x=x, out=out, argmax=argmax, channels_first=False, pool_height=ph, pool_width=pw, stride=stride)
     return out, cache
 
 
@@ -524,7 +530,12 @@ def max_pool_forward(x, pool_param):
     - cache: MaxPoolCache for max_pool_backward
     """
     ph, pw, stride, H_out, W_out = _read_pool_inputs("max_pool_forward", x, pool_param)
-    views = _window_offsets(x, ph, pw, stride, H_out, W_out)
+    # Pooling treats every channel of every sample alike, so channels-first x (a conv or
+    # batch norm output, and what follows them elementwise) is pooled in its own memory
+    # order, as a (C, N, H, W) array, with no copy; out is then channels first too.
+    channels_first = not x.flags.c_contiguous and x.transpose(1, 0, 2, 3).flags.c_contiguous
+    x_mem = x.transpose(1, 0, 2, 3) if channels_first else x
+    views = _window_offsets(x_mem, ph, pw, stride, H_out, W_out)
     out = views[0].copy()
     # offset[k] = p*W + q, the flat distance from a window's corner to its k-th pixel; it grows
     # with k, so the running maximum of larger * offset[k] keeps the last offset that was
@@ -539,8 +550,12 @@ def max_pool_forward(x, pool_param):
         np.maximum(out, view, out=out)
         p, q = divmod(k, pw)
         np.maximum(best, larger * (p * W + q), out=best)
-    argmax = _window_origins(x.shape, stride, H_out, W_out) + best
-    return out, MaxPoolCache(x=x, out=out, argmax=argmax, pool_height=ph, pool_width=pw, stride=stride)
+    argmax = _window_origins(x_mem.shape, stride, H_out, W_out) + best
+    if channels_first:
+        out = out.transpose(1, 0, 2, 3)
+    cache = MaxPoolCache(x=x, out=out, argmax=argmax, channels_first=channels_first, pool_height=ph,
+                         pool_width=pw, stride=stride)
+    return out, cache
 
 
 def max_pool_backward(dout, cache):
@@ -561,11 +576,15 @@ def max_pool_backward(dout, cache):
     validation.cache_of(where, cache, MaxPoolCache, "max_pool_forward")
     validation.float_array(where, "dout", dout)
     validation.same_shape(where, "dout", dout, cache.out.shape, "the shape of out")
+    # dx in the memory order of x, as the forward pass's indices count
+    x_mem_shape = cache.argmax.shape[:2] + cache.x.shape[2:]
+    dout_mem = dout.transpose(1, 0, 2, 3) if cache.channels_first else dout
     dx = np.zeros(cache.x.size, dtype=dout.dtype)
     if cache.stride >= max(cache.pool_height, cache.pool_width):
         # Windows that do not overlap have distinct maxima: one scatter writes every gradient.
-        dx[cache.argmax.ravel()] = dout.ravel()
+        dx[cache.argmax.ravel()] = dout_mem.ravel()
     else:
         # A pixel may be the maximum of several windows: add.at sums their gradients in window order.
-        np.add.at(dx, cache.argmax.ravel(), dout.ravel())
-    return dx.reshape(cache.x.shape)
+        np.add.at(dx, cache.argmax.ravel(), dout_mem.ravel())
+    dx = dx.reshape(x_mem_shape)
+    return dx.transpose(1, 0, 2, 3) if cache.channels_first else dx
