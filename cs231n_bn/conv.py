@@ -462,10 +462,16 @@ def _row_shift_forward(x_pad, w, b, stride, H_out, W_out):
     # layer, allocating and filling those took about as long as the product itself)
     for n in _image_blocks(N, HH * F * Hp * W_out):
         Z = (w_rows @ _row_shift_cols(x_pad[:, n], WW, stride, W_out)).reshape(HH, F, -1, Hp, W_out)
-        # out[:, :, i] = b + sum_p Z[p, :, :, i*stride + p]
-        np.add(Z[0, :, :, _rows_of_offset(0, stride, H_out)], b[:, None, None, None], out=out[:, n])
-        for p in range(1, HH):
-            out[:, n] += Z[p, :, :, _rows_of_offset(p, stride, H_out)]
+        # out[:, :, i] = sum_p Z[p, :, :, i*stride + p], + b below
+        shifted = [Z[p, :, :, _rows_of_offset(p, stride, H_out)] for p in range(HH)]
+        if HH == 1:
+            out[:, n] = shifted[0]
+        else:
+            np.add(shifted[0], shifted[1], out=out[:, n])
+        for Z_p in shifted[2:]:
+            out[:, n] += Z_p
+    # the bias once over the whole output, in long contiguous runs
+    out += b[:, None, None, None]
     return out
 
 
