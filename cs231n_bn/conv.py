@@ -12,7 +12,8 @@ How the fast convolution works ("im2col"): the receptive fields of the padded in
 copied into one matrix of columns, cols of shape (C*HH*WW, N*H_out*W_out), one column per
 output position of every sample. The convolution is then one matrix product for the whole
 batch, out = w_row @ cols with the filters as rows w_row (F, C*HH*WW), which NumPy hands to
-BLAS. The backward pass is two more products: dw = dout_rows @ cols.T and
+BLAS (cols has one more row, of ones, and w_row one more column, the biases: the product
+adds them too). The backward pass is two more products: dw = dout_rows @ cols.T and
 dcols = w_row.T @ dout_rows, with dout_rows (F, N*H_out*W_out). dcols is scattered back onto
 the input by adding, for each of the HH*WW filter offsets, one strided slice: a loop over the
 9 offsets of a 3x3 filter, never over pixels.
@@ -76,7 +77,8 @@ class ConvCache:
     """What conv_forward keeps for conv_backward."""
 
     x_shape: tuple  # (N, C, H, W) of the input
-    # Either cols, the (C*HH*WW, N*H_out*W_out) receptive fields of the padded input (im2col),
+    # Either cols, the (C*HH*WW + 1, N*H_out*W_out) receptive fields of the padded input and
+    # a row of ones for the bias (im2col),
     # or, with C >= ROW_SHIFT_MIN_CHANNELS, x_pad, the (C, N, Hp, Wp) channels-first padded
     # input, from which the backward pass copies its horizontal offsets again (module docstring)
     cols: np.ndarray | None
@@ -370,15 +372,18 @@ def conv_forward(x, w, b, conv_param):
     if C >= ROW_SHIFT_MIN_CHANNELS:
         cols, out = None, _row_shift_forward(x_pad, w, b, stride, H_out, W_out)
     else:
-        # cols[c, p, q, n, i, j] = x_pad[c, n, i*stride + p, j*stride + q]: one strided copy per offset.
-        cols = np.empty((C, HH, WW, N, H_out, W_out), dtype=x.dtype)
+        # cols[c, p, q, n, i, j] = x_pad[c, n, i*stride + p, j*stride + q]: one strided copy per
+        # offset; and a last row of ones, against which the bias is one more column of the
+        # filters, so that the product adds it (no pass over out of its own)
+        K = C * HH * WW
+        cols = np.empty((K + 1, N * H_out * W_out), dtype=x.dtype)
+        fields = cols[:K].reshape(C, HH, WW, N, H_out, W_out)
         for p in range(HH):
             for q in range(WW):
-                cols[:, p, q] = x_pad[_offset(p, q, stride, H_out, W_out)]
-        cols = cols.reshape(C * HH * WW, N * H_out * W_out)
-        out = w.reshape(F, -1) @ cols  # (F, N*H_out*W_out): one product (F, CHW) @ (CHW, N*HW)
-        out = out.astype(np.result_type(out, b), copy=False)
-        out += b[:, None]
+                fields[:, p, q] = x_pad[_offset(p, q, stride, H_out, W_out)]
+        cols[K] = 1
+        w_b = np.concatenate([w.reshape(F, K), b[:, None]], axis=1, dtype=np.result_type(w, b))
+        out = w_b @ cols  # (F, N*H_out*W_out): one product (F, CHW + 1) @ (CHW + 1, N*HW)
         x_pad = None  # the backward pass needs only cols
     cache = ConvCache(x_shape=x.shape, cols=cols, x_pad=x_pad, w=w, stride=stride, pad=pad)
     return out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3), cache
@@ -412,7 +417,7 @@ def conv_backward(dout, cache):
     if cols is None:
         dx_pad, dw = _row_shift_backward(dout_rows.reshape(F, N, H_out, W_out), cache.x_pad, w, stride, (H, W), pad)
     else:
-        dw = (dout_rows @ cols.T).reshape(w.shape)
+        dw = (dout_rows @ cols[:-1].T).reshape(w.shape)  # without the bias's row of ones
         dcols = (w.reshape(F, -1).T @ dout_rows).reshape(C, HH, WW, N, H_out, W_out)
         dx_pad = np.zeros((C, N, H + 2 * pad, W + 2 * pad), dtype=dcols.dtype)
         for p in range(HH):
