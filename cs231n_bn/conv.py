@@ -227,11 +227,16 @@ def _channels_first(a):
 
 
 def _window_origins(x_shape, stride, H_out, W_out):
-    """(N, C, H_out, W_out) flat index into x of the top-left pixel of every window."""
+    """Flat index into x of the top-left pixel of every window, as two terms to add.
+
+    The index is planes + corners: planes (N, C, 1, 1) the start of every (n, c) map,
+    corners (H_out, W_out) the window's corner within a map; the caller adds them in place
+    rather than building an (N, C, H_out, W_out) array of origins.
+    """
     N, C, H, W = x_shape
     planes = np.arange(N * C, dtype=np.intp).reshape(N, C, 1, 1) * (H * W)
     rows = np.arange(H_out, dtype=np.intp).reshape(H_out, 1) * (stride * W)
-    return planes + (rows + np.arange(W_out, dtype=np.intp) * stride)
+    return planes, rows + np.arange(W_out, dtype=np.intp) * stride
 
 
 # ---------------------------------------------------------------------------------------
@@ -548,11 +553,13 @@ def max_pool_forward(x, pool_param):
     x_mem = x.transpose(1, 0, 2, 3) if channels_first else x
     views = _window_offsets(x_mem, ph, pw, stride, H_out, W_out)
     out = views[0].copy()
-    # offset[k] = p*W + q, the flat distance from a window's corner to its k-th pixel; it grows
-    # with k, so the running maximum of larger * offset[k] keeps the last offset that was
-    # strictly larger than all before it: the first maximum in row-major order.
+    # argmax starts as offset[k] = p*W + q, the flat distance from a window's corner to its
+    # k-th pixel; it grows with k, so the running maximum of larger * offset[k] keeps the last
+    # offset that was strictly larger than all before it: the first maximum in row-major
+    # order. The window's origin is added in place after.
     W = x.shape[3]
-    best = np.zeros(out.shape, dtype=np.intp)
+    argmax = np.zeros(out.shape, dtype=np.intp)
+    offset = np.empty_like(argmax)  # larger * offset[k], one array for every k
     for k, view in enumerate(views[1:], start=1):
         larger = view > out
         # A NaN is the maximum of its window, as in PyTorch: the first NaN claims the window
@@ -560,8 +567,10 @@ def max_pool_forward(x, pool_param):
         larger |= np.isnan(view) & ~np.isnan(out)
         np.maximum(out, view, out=out)
         p, q = divmod(k, pw)
-        np.maximum(best, larger * (p * W + q), out=best)
-    argmax = _window_origins(x_mem.shape, stride, H_out, W_out) + best
+        np.multiply(larger, p * W + q, out=offset)
+        np.maximum(argmax, offset, out=argmax)
+    for origin in _window_origins(x_mem.shape, stride, H_out, W_out):
+        argmax += origin
     if channels_first:
         out = out.transpose(1, 0, 2, 3)
     cache = MaxPoolCache(x=x, out=out, argmax=argmax, channels_first=channels_first, pool_height=ph,
