@@ -27,10 +27,10 @@ The copy is HH times smaller than im2col's, and the product, (HH*F, WW*C) @ (WW*
 is squarer and runs faster in BLAS than im2col's (F, C*HH*WW) @ (C*HH*WW, N*H_out*W_out),
 although it also computes the Hp - H_out rows of each image that no output uses. It runs a
 few images at a time, so that cols and Z are still in the processor's caches when the next
-step reads them; the backward pass copies the columns again from the padded input, which is
-what it keeps. The backward pass retraces the steps: dout placed on the rows of a zero dZ,
-two products, and one strided add per horizontal offset. With few channels (an image's 3)
-the product is too thin and im2col is faster.
+step reads them. The backward pass keeps only the padded input, copies each block's columns
+again, and retraces the steps: dout placed on the rows of a zero dZ, two products, and one
+strided add per horizontal offset. With few channels (an image's 3) the product is too thin
+and im2col is faster.
 
 The layout is channels first, (C, N, H, W) in memory: every row of cols and of out is one
 channel over the whole batch, the layout in which one product covers all samples and in
@@ -315,7 +315,8 @@ def max_pool_forward_naive(x, pool_param):
                     out[n, c, i, j] = window.max()
                     p, q = np.unravel_index(np.argmax(window), window.shape)
                     argmax[n, c, i, j] = ((n * C + c) * H + i * stride + p) * W + j * stride + q
-    cache = MaxPoolCache(x=x, out=out, argmax=argmax, channels_first=False, pool_height=ph, pool_width=pw, stride=stride)
+    cache = MaxPoolCache(x=x, out=out, argmax=argmax, channels_first=False, pool_height=ph, pool_width=pw,
+                         stride=stride)
     return out, cache
 
 
@@ -512,6 +513,7 @@ def _row_shift_backward(dout_cf, x_pad, w, stride, HW, pad):
             dx_pad[:, n, :, q : q + stride * (W_out - 1) + 1 : stride] += dcols[q]
     dw = dw_rows.reshape(HH, F, WW, C).transpose(1, 3, 0, 2)
     return dx_pad, np.ascontiguousarray(dw)
+
 
 def _window_offsets(x, ph, pw, stride, H_out, W_out):
     """The ph*pw strided views x[:, :, p + stride*i, q + stride*j], offsets in row-major order.
