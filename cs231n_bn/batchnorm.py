@@ -299,7 +299,9 @@ def batchnorm_backward_alt(dout, cache):
     # dx     = gamma * ivar * (dout - (dbeta + xhat * dgamma) / N)
     N = dout.shape[0]
     xhat = cache.xhat
-    dbeta = dout.sum(axis=0)
+    # Both sums with einsum, in one sweep along the memory each (np.sum's pairwise sum takes
+    # twice as long on spatial batch norm's column-major rows)
+    dbeta = np.einsum("nd->d", dout)
     dgamma = np.einsum("nd,nd->d", dout, xhat)
     # dx = gamma * ivar * (dout - (dbeta + xhat * dgamma) / N), evaluated inside one fresh
     # array with the (D,) factors folded first, block by block (blocks): four passes over

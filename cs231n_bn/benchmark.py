@@ -347,6 +347,11 @@ def _torch_convnet_step(model, X, y):
     return step
 
 
+def _channels_first_copy(a):
+    """(N, C, H, W) a as a view of a (C, N, H, W) copy: the same values in channels-first memory."""
+    return np.ascontiguousarray(a.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+
+
 def _layer_cases(model, X, rng):
     """Every layer of every block, ours and PyTorch's, on the inputs the step gives it.
 
@@ -362,13 +367,19 @@ def _layer_cases(model, X, rng):
     pad, p = model.conv_param["pad"], model.params
     for i in range(1, model.num_blocks + 1):
         w, b, gamma, beta = p[f"W{i}"], p[f"b{i}"], p[f"gamma{i}"], p[f"beta{i}"]
+        # Every array in the layout our step gives it: the feature maps and their gradients
+        # stay channels first from the convolution to the pool and back, except the gradient
+        # that the last pool gets from the (N, C*H*W) affine layer. PyTorch's side gets the
+        # same values in (N, C, H, W) order, as its own step gives them.
         conv_out, conv_cache = conv_forward(a, w, b, model.conv_param)
-        dconv = rng.normal(size=conv_out.shape).astype(conv_out.dtype)
+        dconv = _channels_first_copy(rng.normal(size=conv_out.shape).astype(conv_out.dtype))
         bn_param = {"mode": "train"}
         bn_out, bn_cache = spatial_batchnorm_forward(conv_out, gamma, beta, bn_param)
-        relu_out = np.ascontiguousarray(relu_forward(bn_out)[0])
+        relu_out = relu_forward(bn_out)[0]
         pool_out, pool_cache = max_pool_forward(relu_out, model.pool_param)
         dpool = rng.normal(size=pool_out.shape).astype(pool_out.dtype)
+        if i < model.num_blocks:
+            dpool = _channels_first_copy(dpool)
         ours = {
             "conv forward": lambda a=a, w=w, b=b: conv_forward(a, w, b, model.conv_param),
             "conv backward": lambda d=dconv, c=conv_cache: conv_backward(d, c),
@@ -380,10 +391,8 @@ def _layer_cases(model, X, rng):
         theirs = dict.fromkeys(ours)
         if torch is not None:
             a_t, w_t, b_t, g_t, bt_t = (torch.from_numpy(np.ascontiguousarray(v)) for v in (a, w, b, gamma, beta))
-            # PyTorch's convolution returns (N, C, H, W) memory, ours channels first: each
-            # side's batch norm gets its own convolution's layout
-            conv_t, dconv_t = torch.from_numpy(np.ascontiguousarray(conv_out)), torch.from_numpy(dconv)
-            relu_t, dpool_t = torch.from_numpy(relu_out), torch.from_numpy(dpool)
+            conv_t, dconv_t, relu_t, dpool_t = (torch.from_numpy(np.ascontiguousarray(v))
+                                                for v in (conv_out, dconv, relu_out, dpool))
             rm, rv = torch.zeros_like(g_t), torch.ones_like(g_t)
             _, save_mean, save_invstd = aten.native_batch_norm(conv_t, g_t, bt_t, rm, rv, True, 0.1, 1e-5)
             window = [model.pool_param["pool_height"], model.pool_param["pool_width"]]

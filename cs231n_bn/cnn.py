@@ -191,10 +191,11 @@ class SmallConvNet:
             out, cache = spatial_groupnorm_forward(a, p[f"gamma{i}"], p[f"beta{i}"], self.num_groups, self.bn_params[i - 1])
         else:
             return a, None
-        # A norm may return a view of channels-first memory (spatial batch norm works on
-        # (C, N*H*W) rows); one copy into (N, C, H, W) order keeps the ReLU and pool passes
-        # after it, and their backward passes, reading memory in order instead of mixing two layouts.
-        return np.ascontiguousarray(out), cache
+        # Spatial batch norm returns a view of channels-first memory (it works on (C, N*H*W)
+        # rows), as the convolution does. It is passed on without a copy: the ReLU keeps the
+        # layout, max pooling pools in it, and the gradients come back in it, so batch norm's
+        # and the convolution's backward passes read them without a copy either.
+        return out, cache
 
     def _norm_backward(self, dout, cache, i, grads):
         """Backward through block i's normalization; writes dgamma_i and dbeta_i into grads."""

@@ -5,7 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cs231n_bn import conv
 from cs231n_bn.conv import (
+    ROW_SHIFT_MIN_CHANNELS,
     conv_backward,
     conv_backward_naive,
     conv_forward,
@@ -65,7 +67,9 @@ def pool_by_definition(x, ph, pw, stride):
 @st.composite
 def conv_cases(draw):
     """Shapes, stride, pad and filter size such that the windows tile the padded input."""
-    N, C, F = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    # Few channels take im2col, many the row shifts (see cs231n_bn.conv's docstring)
+    N, F = draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    C = draw(st.sampled_from([1, 2, 3, ROW_SHIFT_MIN_CHANNELS, ROW_SHIFT_MIN_CHANNELS + 1]))
     HH, WW = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     stride = draw(st.integers(1, 3))
     # Choose the output size; the padded input that gives it, minus the pad, is the input.
@@ -137,6 +141,46 @@ def test_conv_gradients(conv_inputs, conv_param, version, rng):
         eval_numerical_gradient_array(lambda b_: forward(x, w, b_, conv_param)[0], b, dout),
     )
     for name, a, n in zip(("dx", "dw", "db"), analytic, numeric):
+        assert a.shape == n.shape, name
+        assert rel_error(a, n) < 1e-6, f"{name}: {rel_error(a, n):.1e}"
+
+
+@pytest.mark.parametrize("images_per_block", ["default", "one"])
+@pytest.mark.parametrize("conv_param", CONV_PARAMS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_many_channels_take_the_row_shifts_and_agree(conv_param, dtype, images_per_block, rng, monkeypatch):
+    """The row-shift convolution against the definition and the naive backward pass, in both dtypes,
+    in one block of images and one image per block."""
+    if images_per_block == "one":
+        monkeypatch.setattr(conv, "ROW_SHIFT_BLOCK_ENTRIES", 1)
+    x = rng.normal(size=(3, ROW_SHIFT_MIN_CHANNELS, 7, 6)).astype(dtype)
+    w = rng.normal(size=(4, ROW_SHIFT_MIN_CHANNELS, 3, 2)).astype(dtype)
+    b = rng.normal(size=4).astype(dtype)
+    out, cache = conv_forward(x, w, b, conv_param)
+    assert cache.cols is None and cache.x_pad is not None  # the row-shift path
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    reference = conv_by_definition(*(a.astype(np.float64) for a in (x, w, b)), conv_param["stride"], conv_param["pad"])
+    assert out.dtype == dtype and scaled_error(out.astype(np.float64), reference) < tolerance
+    dout = rng.normal(size=out.shape).astype(dtype)
+    _, naive_cache = conv_forward_naive(x, w, b, conv_param)
+    for name, a, n in zip(("dx", "dw", "db"), conv_backward(dout, cache), conv_backward_naive(dout, naive_cache)):
+        assert a.dtype == dtype and scaled_error(a, n) < tolerance, name
+
+
+def test_row_shift_gradients(rng):
+    x = rng.normal(size=(2, ROW_SHIFT_MIN_CHANNELS, 4, 5))
+    w = rng.normal(size=(3, ROW_SHIFT_MIN_CHANNELS, 3, 3))
+    b = rng.normal(size=3)
+    conv_param = {"stride": 1, "pad": 1}
+    out, cache = conv_forward(x, w, b, conv_param)
+    assert cache.cols is None
+    dout = rng.normal(size=out.shape)
+    numeric = (
+        eval_numerical_gradient_array(lambda x_: conv_forward(x_, w, b, conv_param)[0], x, dout),
+        eval_numerical_gradient_array(lambda w_: conv_forward(x, w_, b, conv_param)[0], w, dout),
+        eval_numerical_gradient_array(lambda b_: conv_forward(x, w, b_, conv_param)[0], b, dout),
+    )
+    for name, a, n in zip(("dx", "dw", "db"), conv_backward(dout, cache), numeric):
         assert a.shape == n.shape, name
         assert rel_error(a, n) < 1e-6, f"{name}: {rel_error(a, n):.1e}"
 

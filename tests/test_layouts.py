@@ -77,3 +77,20 @@ def test_bench_convnet_restores_both_libraries_threads(threads):
     assert blas_threads() == before
     if torch is not None:
         assert torch.get_num_threads() == torch_before
+
+
+@pytest.mark.parametrize("pool_param", [{}, {"pool_height": 3, "pool_width": 2, "stride": 1}, {"stride": 3}])
+def test_pool_keeps_a_channels_first_layout_with_the_same_results(rng, pool_param):
+    x_cf = rng.normal(size=(3, 2, 7, 8)).transpose(1, 0, 2, 3)  # (N, C, H, W) view of (C, N, H, W) memory
+    x_cf[0, 1, 2, 2] = x_cf[0, 1, 2, 3]  # a tie: the gradient goes to the first maximum in both layouts
+    out, cache = max_pool_forward(x_cf, pool_param)
+    assert cache.channels_first and out.transpose(1, 0, 2, 3).flags.c_contiguous
+    ref_out, ref_cache = max_pool_forward(np.ascontiguousarray(x_cf), pool_param)
+    assert not ref_cache.channels_first
+    np.testing.assert_array_equal(out, ref_out)
+    dout = rng.normal(size=out.shape)
+    dx = max_pool_backward(dout, cache)
+    assert dx.transpose(1, 0, 2, 3).flags.c_contiguous
+    np.testing.assert_array_equal(dx, max_pool_backward(dout, ref_cache))
+    # dout in the other layout gives the same dx
+    np.testing.assert_array_equal(dx, max_pool_backward(np.ascontiguousarray(dout), cache))
