@@ -70,7 +70,7 @@ def sm_w_in_place(w, dw, config=None):
     return _momentum_end(w, v, next_w, config)
 
 
-@momentum_rule.mistake("an exponential average of gradients (1 - momentum) * dw, as in Keras's 'momentum' of Adam")
+@momentum_rule.mistake("an exponential moving average of the gradients, v = momentum * v + (1 - momentum) * dw, stepped by lr")
 def sm_ema(w, dw, config=None):
     config, learning_rate, momentum, v = _momentum_begin(w, dw, config)
     v = momentum * v + (1 - momentum) * dw
