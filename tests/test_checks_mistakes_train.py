@@ -116,8 +116,7 @@ NET_BACKWARD = [
     (net_class(backward="sigmoid wrong"), ["go wrong with the sigmoid"]),
     (net_class(backward="no norm"), ["go wrong with batch norm", "norm's backward step itself"]),
     (net_class(backward="swap gamma beta"), ["go wrong with batch norm", "swapped"]),
-    (net_class(backward="activation at a"), ["go wrong with batch norm", "arriving at the norm's output",
-                                             "activation's local gradient"]),
+    (net_class(backward="activation at a"), ["go wrong with batch norm", "local gradient is evaluated at a"]),
     (net_class(backward="sign"), ["even the plain network", "W1, W2"]),
 ]
 
@@ -642,3 +641,21 @@ NET_BACKWARD += [(_GradientsOnTopOfParameters, ["plus the parameter's own value"
                  (_dropout_backward_kind("twice"), ["divided by dropout_keep_ratio twice"]),
                  (_SigmoidNetsGetReluMask, ["the relu's mask (z > 0)"])]
 ADAM.append((adam_rule("v of m"), ["square of the new first moment"]))
+
+
+class _NormBackwardFirst(FullyConnectedNet):
+    """The backward steps in forward order: the norm's before the activation's."""
+
+    def _hidden_backward(self, dout, cache, i, grads):
+        if self.normalization is None:
+            return super()._hidden_backward(dout, cache, i, grads)
+        dh = dropout_backward(dout, cache.dropout)
+        norm_back = batchnorm_backward_alt if self.normalization == "batchnorm" else layernorm_backward
+        dnorm, grads[f"gamma{i}"], grads[f"beta{i}"] = norm_back(dh, cache.norm)
+        da = relu_backward(dnorm, cache.activation) if self.activation == "relu" else \
+            sigmoid_backward(dnorm, cache.activation)
+        dx, grads[f"W{i}"], grads[f"b{i}"] = affine_backward(da, cache.affine)
+        return dx
+
+
+NET_BACKWARD.append((_NormBackwardFirst, ["before the activation's backward step masks it"]))

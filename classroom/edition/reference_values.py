@@ -36,7 +36,8 @@ NORM_CHECKS = (
     checks.check_spatial_groupnorm_forward,
     checks.check_spatial_groupnorm_backward,
 )
-CHECKS = NORM_CHECKS + (checks.check_sgd_momentum, checks.check_adam, checks.check_fc_net_forward)
+CHECKS = NORM_CHECKS + (checks.check_sgd_momentum, checks.check_adam, checks.check_fc_net_forward,
+                        checks.check_fc_net_backward)
 
 
 def run_norm_checks():

@@ -21,12 +21,20 @@ def package_function(module, name):
     return getattr(importlib.import_module(f"cs231n_bn.{module}"), name)
 
 
-def _broadcast_hint(text):
-    """What a broadcast error's shapes suggest: a lost axis, or a 1-D array on the wrong axis."""
+def _broadcast_hint(text, inputs=()):
+    """What a broadcast error's shapes suggest: a lost axis, or a 1-D array on the wrong axis.
+
+    inputs: the shapes of the arrays the check passed in (x first), to recognize x transposed.
+    """
     shapes = [tuple(int(n) for n in found.split(",") if n.strip())
               for found in re.findall(r"\(([\d,\s]*)\)", text)]
     flat = [shape for shape in shapes if len(shape) == 1]
     full = [shape for shape in shapes if len(shape) >= 2]
+    if flat and full and inputs and len(inputs[0]) == 2 and full[0] == tuple(inputs[0])[::-1] \
+            and flat[0] in [tuple(s) for s in inputs[1:]]:
+        return (f"a per-feature array of {flat[0][0]} values (gamma or beta) meets an array of shape {full[0]}, "
+                f"x's shape {tuple(inputs[0])} transposed: the parameters are applied while the array is still "
+                f"transposed; transpose it back first.")
     if flat and full:
         (n,), shape = flat[0], full[0]
         if len(shape) > 2 and n in shape[1:-1]:
@@ -78,7 +86,7 @@ def _exception_hint(err, shapes=()):
     if isinstance(err, ValueError) and _features_hint(text, shapes):
         return _features_hint(text, shapes)
     if isinstance(err, ValueError) and "broadcast" in text:
-        return "Two arrays with incompatible shapes met in one operation: " + _broadcast_hint(text)
+        return "Two arrays with incompatible shapes met in one operation: " + _broadcast_hint(text, shapes)
     if isinstance(err, KeyError):
         return (
             f"Your code read the key {text} from a dict that does not have it. A fresh "

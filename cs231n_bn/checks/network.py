@@ -557,7 +557,52 @@ def _dropout_step_words(cls, keep):
     return ""
 
 
+def _norm_probes(cls):
+    """One-sample layer-norm ReLU networks with the reference values of their deepest hidden
+    layer's affine output a and activation input z, asked for up front so a recording holds them."""
+    probes = []
+    for seed in range(4):
+        net = small_net(cls, "layernorm", "relu", 1.0, seed=4)
+        rng = np.random.default_rng(40 + seed)
+        X, y = rng.normal(size=(1, 4)), rng.integers(0, 3, size=1)
+        zs, affines, _, _ = _reference(net, X, "layernorm", "relu")
+        probes.append((net, X, y, np.ravel(affines[-1]), np.ravel(zs[-1])))
+    return probes
+
+
+def _norm_input_words(probes):
+    """What one-sample layer-norm networks show about the gradient the norm's backward step gets.
+
+    With one sample, grads['beta<L>'] is that gradient itself, unit by unit; the right one is
+    the activation's: zero where the activation's input z was <= 0. Words, or "".
+    """
+    leaks = follows_a = 0
+    for net, X, y, a, z in probes:
+        L = net.num_layers - 1
+        _, grads = call(BACKWARD_EXERCISE, "FullyConnectedNet.loss", net.loss, X, y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            right = np.ravel(eval_numerical_gradient(lambda _: net.loss(X, y)[0], net.params[f"beta{L}"],
+                                                     verbose=False))
+        got = np.ravel(np.asarray(grads.get(f"beta{L}"), dtype=np.float64))
+        if got.shape != right.shape:
+            return ""
+        tol = 1e-6 * max(float(np.max(np.abs(right))), 1e-8)
+        leaks += np.count_nonzero((z <= 0) & (np.abs(got) > tol))
+        follows_a += np.count_nonzero((z > 0) & (a <= 0) & (np.abs(right) > tol) & (np.abs(got) <= tol))
+    if follows_a:
+        return ("in one-sample layer-norm networks the gradient the norm's backward step gets is masked where the "
+                "norm's INPUT a was <= 0: the activation's local gradient is evaluated at a, where it belongs at z, "
+                "the activation's input")
+    if leaks:
+        return ("in one-sample layer-norm networks the norm's backward step gets a gradient even for units whose "
+                "activation input z was <= 0: it receives the gradient before the activation's backward step "
+                "masks it (the steps run in forward order, or the activation's is skipped)")
+    return ""
+
+
 def _verify_fc_net_backward(cls):
+    probes = _norm_probes(cls)
     failing = {}
     for config, feature in BACKWARD_CONFIGS:
         wrong = _wrong_gradients(cls, config)
@@ -603,6 +648,8 @@ def _verify_fc_net_backward(cls):
                            f"wrong")
             else:
                 located = _at_the_norm(wrong, layers[0]) if config[0] is not None else ""
+                if located.startswith(f"in layer {layers[0]}, beta"):
+                    located = _norm_input_words(probes) or located
             if located:
                 verdict = f"the plain network's gradients are right; they go wrong with {features}. Measured {located}"
         else:

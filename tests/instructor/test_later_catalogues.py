@@ -1,12 +1,13 @@
-"""The second, third and fourth catalogues of mistakes: every correct variant passes the checks its
+"""The second to sixth catalogues of mistakes: every correct variant passes the checks its
 exercise's cells call, and every mistake fails them. What the messages say is the measurement
-that `python -m tests.instructor.fresh2.run` (or fresh3.run, fresh4.run) prints.
+that `python -m tests.instructor.fresh2.run` (or fresh3.run ... fresh6.run) prints.
 
 Each catalogue was written by someone who had not read the checks; the mistakes the checks
 first passed (group norm's xhat kept as (N, C, H, W), float32 promoted to float64 in spatial
 batch norm and in sgd_momentum, layer norm's statistics kept as (N,); in the fourth, settings
 changed in bn_param, keys written into gn_param, a network cache without its norm's, a history
-whose first reaching step is not its nearest accuracy) are caught since.
+whose first reaching step is not its nearest accuracy; in the fifth, a cache of another layer's
+type and torch_running_var after no batch) are caught since.
 """
 
 import pytest
@@ -15,8 +16,15 @@ from cs231n_bn.checks.registry import BY_FUNCTION
 from tests.instructor.fresh2 import run as run2
 from tests.instructor.fresh3 import run as run3
 from tests.instructor.fresh4 import run as run4
+from tests.instructor.fresh5 import run as run5
+from tests.instructor.fresh6 import run as run6
 
-ENTRIES = [(run, entry) for run in (run2, run3, run4) for entry in run.entries()]
+RUNS = (run2, run3, run4, run5, run6)
+# A mistake the checks pass on purpose: statistics cached as (1, D) where BatchNormCache's
+# comments say (D,). Every backward pass broadcasts the two alike, and the course's own
+# catalogue keeps keepdims=True statistics as a correct variant.
+PASSED_ON_PURPOSE = {("batchnorm_forward", "bn_cache_keepdims")}
+ENTRIES = [(run, entry) for run in RUNS for entry in run.entries()]
 
 
 def _id(pair):
@@ -30,13 +38,16 @@ def test_correct_variant_passes(pair):
     assert run.first_failure(entry) is None
 
 
-@pytest.mark.parametrize("pair", [p for p in ENTRIES if not p[1].correct], ids=_id)
+@pytest.mark.parametrize("pair", [
+    pytest.param(p, marks=[pytest.mark.xfail(strict=True, reason="passed on purpose")]
+                 if (p[1].exercise, p[1].name) in PASSED_ON_PURPOSE else [])
+    for p in ENTRIES if not p[1].correct], ids=_id)
 def test_mistake_fails_its_checks(pair):
     run, entry = pair
     assert run.first_failure(entry) is not None
 
 
-@pytest.mark.parametrize("run", (run2, run3, run4), ids=("fresh2", "fresh3", "fresh4"))
+@pytest.mark.parametrize("run", RUNS, ids=lambda run: run.__name__.split(".")[-2])
 def test_entries_name_graded_exercises_once(run):
     entries = run.entries()
     names = [(e.exercise, e.name) for e in entries]
