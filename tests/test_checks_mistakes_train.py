@@ -512,13 +512,17 @@ class _KeysOfTheLayerBelow(FullyConnectedNet):
         return dx
 
 
-def _written_backward(relu_mask_from_dout=False, returns_da=False):
-    """A hidden layer's backward pass written out, with the ReLU's mask taken from the sign of
-    the upstream gradient, or with the gradient at the affine output returned instead of dx."""
+def _written_backward(relu_mask_from_dout=False, returns_da=False, dropout="right"):
+    """A hidden layer's backward pass written out, with one of: the ReLU's mask taken from the
+    sign of the upstream gradient; the gradient at the affine output returned instead of dx;
+    dropout's step skipped ("skipped") or its mask divided by the keep ratio once more ("twice")."""
 
     class Net(FullyConnectedNet):
         def _hidden_backward(self, dout, cache, i, grads):
-            dh = dropout_backward(dout, cache.dropout)
+            if dropout == "skipped" or cache.dropout.mask is None:
+                dh = dout
+            else:
+                dh = dropout_backward(dout, cache.dropout) / (self.dropout_param["p"] if dropout == "twice" else 1)
             if self.activation != "relu":
                 dz = sigmoid_backward(dh, cache.activation)
             else:
@@ -595,29 +599,6 @@ class _GradientsOnTopOfParameters(FullyConnectedNet):
         return dx
 
 
-def _dropout_backward_kind(kind):
-    """The dropout step on the way back skipped, or its mask divided by the keep ratio once more."""
-
-    class Net(FullyConnectedNet):
-        def _hidden_backward(self, dout, cache, i, grads):
-            if kind == "skipped" or cache.dropout.mask is None:
-                dh = dout
-            else:
-                dh = dout * cache.dropout.mask / self.dropout_param["p"]
-            z_grad = relu_backward(dh, cache.activation) if self.activation == "relu" else \
-                sigmoid_backward(dh, cache.activation)
-            if self.normalization == "batchnorm":
-                da, grads[f"gamma{i}"], grads[f"beta{i}"] = batchnorm_backward_alt(z_grad, cache.norm)
-            elif self.normalization == "layernorm":
-                da, grads[f"gamma{i}"], grads[f"beta{i}"] = layernorm_backward(z_grad, cache.norm)
-            else:
-                da = z_grad
-            dx, grads[f"W{i}"], grads[f"b{i}"] = affine_backward(da, cache.affine)
-            return dx
-
-    return Net
-
-
 class _SigmoidNetsGetReluMask(FullyConnectedNet):
     """relu's mask for every activation on the way back."""
 
@@ -637,8 +618,8 @@ NET_FORWARD += [(_ActivationBeforeNorm, ["normalizes the activation's output"]),
                 (_LayerNormThroughBatchnorm, ["called batchnorm_forward"]),
                 (net_class(keep_inverted=False, dropout_place="after"), None)]
 NET_BACKWARD += [(_GradientsOnTopOfParameters, ["plus the parameter's own value"]),
-                 (_dropout_backward_kind("skipped"), ["still pass a gradient", "skipped"]),
-                 (_dropout_backward_kind("twice"), ["divided by dropout_keep_ratio twice"]),
+                 (_written_backward(dropout="skipped"), ["still pass a gradient", "skipped"]),
+                 (_written_backward(dropout="twice"), ["divided by dropout_keep_ratio twice"]),
                  (_SigmoidNetsGetReluMask, ["the relu's mask (z > 0)"])]
 ADAM.append((adam_rule("v of m"), ["square of the new first moment"]))
 
