@@ -94,9 +94,9 @@ def bbs_dxmu2_no_2(dout, cache):
     return _staged(dout, cache, "dxmu2_no_2")
 
 
-@staged.mistake("dmu sums only the first branch dxmu1 (the variance branch's gradient into mu is lost)")
+@staged.correct("dmu sums only dxmu1: the variance branch adds 2 * dvar * sum(xmu) / N, and xmu sums to zero")
 @bn_backward
-def bbs_dmu_one_branch(dout, cache):
+def bbs_ok_dmu_one_branch(dout, cache):
     return _staged(dout, cache, "dmu_one_branch")
 
 
