@@ -1,6 +1,6 @@
-"""The second to sixth catalogues of mistakes: every correct variant passes the checks its
+"""The second to seventh catalogues of mistakes: every correct variant passes the checks its
 exercise's cells call, and every mistake fails them. What the messages say is the measurement
-that `python -m tests.instructor.fresh2.run` (or fresh3.run ... fresh6.run) prints.
+that `python -m tests.instructor.fresh2.run` (or fresh3.run ... fresh7.run) prints.
 
 Each catalogue was written by someone who had not read the checks; the mistakes the checks
 first passed (group norm's xhat kept as (N, C, H, W), float32 promoted to float64 in spatial
@@ -18,8 +18,9 @@ from tests.instructor.fresh3 import run as run3
 from tests.instructor.fresh4 import run as run4
 from tests.instructor.fresh5 import run as run5
 from tests.instructor.fresh6 import run as run6
+from tests.instructor.fresh7 import run as run7
 
-RUNS = (run2, run3, run4, run5, run6)
+RUNS = (run2, run3, run4, run5, run6, run7)
 # A mistake the checks pass on purpose: statistics cached as (1, D) where BatchNormCache's
 # comments say (D,). Every backward pass broadcasts the two alike, and the course's own
 # catalogue keeps keepdims=True statistics as a correct variant.
