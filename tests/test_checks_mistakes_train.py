@@ -197,6 +197,10 @@ def adam_rule(kind="right"):
                 vhat = v if kind in ("no correction", "v uncorrected") else v / (1 - (b2 if kind == "beta not powered" else b2**t_used))
                 if kind == "power on the whole":
                     mhat, vhat = m / (1 - b1) ** t_used, v / (1 - b2) ** t_used
+                if kind == "corrections multiplied":
+                    mhat, vhat = m * (1 - b1**t_used), v * (1 - b2**t_used)
+                if kind == "root corrected":
+                    vhat = (np.sqrt(v) / (1 - b2**t_used)) ** 2
                 if kind == "eps inside":
                     next_w = w - lr * mhat / np.sqrt(vhat + eps)
                 else:
@@ -640,3 +644,5 @@ class _NormBackwardFirst(FullyConnectedNet):
 
 
 NET_BACKWARD.append((_NormBackwardFirst, ["before the activation's backward step masks it"]))
+ADAM += [(adam_rule("corrections multiplied"), ["multiply m and v"]),
+         (adam_rule("root corrected"), ["divides the root of v"])]

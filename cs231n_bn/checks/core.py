@@ -85,6 +85,10 @@ def _exception_hint(err, shapes=()):
                 f"respect to some other array than its own input.")
     if isinstance(err, ValueError) and _features_hint(text, shapes):
         return _features_hint(text, shapes)
+    inner = re.search(r"matmul: .*mismatch in its core dimension.*\(size (\d+) is different from (\d+)\)", text)
+    if isinstance(err, ValueError) and inner:
+        return (f"A matrix product whose inner sizes differ ({inner[2]} columns against {inner[1]} rows): on the "
+                f"way back through an affine layer the weights are used transposed (dx takes W.T, dW takes x.T).")
     if isinstance(err, ValueError) and "broadcast" in text:
         return "Two arrays with incompatible shapes met in one operation: " + _broadcast_hint(text, shapes)
     if isinstance(err, KeyError):

@@ -415,6 +415,9 @@ def _param_words(name, got, right, param, reg):
                 f"parameter, where grads starts empty)")
     # a constant factor, fitted over the entries (a small entry's ratio is as noisy as its
     # numeric gradient)
+    if name.startswith("b") and got.shape == right.shape and got.size > 1 and np.allclose(got, np.mean(right)) \
+            and not np.allclose(right, np.mean(right)):
+        return f"{name} (every unit holds the mean of the right values: the units' gradients are averaged together)"
     scale = np.max(np.abs(right))
     if scale > 0:
         c = float(np.vdot(got, right) / np.vdot(right, right))

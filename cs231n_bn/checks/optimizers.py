@@ -471,6 +471,12 @@ def _diagnose_step_size(name, factor, right_factor, config, t):
                            f"beta2**{p2} (None: no correction), where the right step's uses beta1**{r1} and "
                            f"beta2**{r2}; config['t'] is {t}"), "correction power"
         raise CheckFailed(f"{name}: {text}", name, topic)
+    for value, text in (((1.0 - b2**t) / (1.0 - b1**t), "v's correction divides the ROOT of v (sqrt(v) / (1 - beta2**t)), "
+                                                      "where it belongs on v itself, under the root"),
+                        ((1.0 - b1**t) / np.sqrt(1.0 - b2**t), "the corrections multiply m and v by 1 - beta**t, "
+                                                               "where they divide")):
+        if _close(factor, value):
+            raise CheckFailed(f"{name}: {text} (t = {t} here)", name, "correction form")
     # the power put on the whole of 1 - beta, (1 - beta)**t, for one moment or both
     forms = {"1 - beta**t": lambda b: 1.0 - b**t, "(1 - beta)**t": lambda b: (1.0 - b) ** t}
     for form1, c1 in forms.items():
