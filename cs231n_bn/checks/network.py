@@ -181,7 +181,10 @@ def _check_layers(cls, normalization, activation):
                 )
             _stale_running(where, i, z, a, net, before[i - 1] if normalization == "batchnorm" else {})
             layout = bn_layout(*a.shape) if normalization == "batchnorm" else ln_layout(*a.shape)
-            if normalizes_instead(layout, z, net.params[f"gamma{i}"], net.params[f"beta{i}"], _activation(activation, a)):
+            gamma_i, beta_i = net.params[f"gamma{i}"], net.params[f"beta{i}"]
+            # (where the activation leaves every value of a group as it is, both readings fit: no verdict)
+            if normalizes_instead(layout, z, gamma_i, beta_i, _activation(activation, a)) and \
+                    not normalizes_instead(layout, z, gamma_i, beta_i, a):
                 raise CheckFailed(
                     f"{where}: the {normalization} layer normalizes the activation's output: the activation comes "
                     f"before the normalization here; the norm goes between the affine layer and the activation",
