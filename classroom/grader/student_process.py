@@ -249,6 +249,7 @@ class StudentProcess:
         if name not in self.oracles or not isinstance(args, list) or not isinstance(kwargs, dict):
             raise JobAborted("error", f"the student's process asked for {str(name)[:80]!r}, which it may not call")
         refs = {id(a): i for i, a in enumerate(args) if isinstance(a, np.ndarray)}
+        ids_before = {path: id(a) for path, a in wire.nested_arrays(args)}
         try:
             check_oracle_inputs(name, args, kwargs)
             reply = {"result": self.oracles[name](*args, **kwargs)}
@@ -257,6 +258,7 @@ class StudentProcess:
             reply = {"raised": {"type": type(err).__name__ if builtin else "RuntimeError",
                                 "args": [str(err)[:2000]], "message": str(err)[:2000], "frames": []}}
         reply["args"] = wire.unshared(args)
+        reply["replaced"] = wire.replaced_arrays(args, ids_before)
         try:
             self._send(reply, refs)
         except wire.WireError as err:

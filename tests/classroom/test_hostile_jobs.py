@@ -63,6 +63,14 @@ def test_control_the_solved_function_passes(solved):
     assert status == "pass", message
 
 
+def test_a_running_average_replaced_by_an_oracle_reaches_the_check_as_a_new_array(solved):
+    """spatial_batchnorm_forward calls batchnorm_forward, which the grader runs for it: the new
+    running averages it stores must come back as new arrays through both hops, or the solved
+    function would be told it updated the caller's arrays in place."""
+    status, message, _ = judged(solved, "spatial_batchnorm_forward")
+    assert status == "pass", message
+
+
 # The worker's two pipes are its argv[1] (grader -> job) and argv[2] (job -> grader).
 STOP_READING = """
 def batchnorm_forward(x, gamma, beta, bn_param, _real=batchnorm_forward):
