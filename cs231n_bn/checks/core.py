@@ -83,8 +83,9 @@ def _exception_hint(err, shapes=()):
         return (f"The gradient handed to {upstream[1]} has shape {upstream[3]}, not that of the output of its "
                 f"forward step {upstream[2]}: the step after it in the forward pass returned the gradient with "
                 f"respect to some other array than its own input.")
-    if isinstance(err, ValueError) and _features_hint(text, shapes):
-        return _features_hint(text, shapes)
+    features = _features_hint(text, shapes) if isinstance(err, ValueError) else ""
+    if features:
+        return features
     inner = re.search(r"matmul: .*mismatch in its core dimension.*\(size (\d+) is different from (\d+)\)", text)
     if isinstance(err, ValueError) and inner:
         return (f"A matrix product whose inner sizes differ ({inner[2]} columns against {inner[1]} rows): on the "

@@ -31,9 +31,12 @@ def _activation(name, z):
     return 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic sigmoid, written without overflow
 
 
+HIDDEN_DIMS = (5, 4)  # the small nets' hidden layers
+
+
 def small_net(cls, normalization, activation, keep, seed):
     """A float64 net with 2 hidden layers and non-trivial biases, gamma and beta."""
-    net = cls([5, 4], input_dim=4, num_classes=3, normalization=normalization, activation=activation,
+    net = cls(list(HIDDEN_DIMS), input_dim=4, num_classes=3, normalization=normalization, activation=activation,
               dropout_keep_ratio=keep, dtype=np.float64, weight_scale=0.7, seed=seed, reg=0.1)
     rng = np.random.default_rng(seed + 100)
     for name, p in net.params.items():
@@ -224,7 +227,8 @@ def _check_layers(cls, normalization, activation):
 
 def _misplaced_dropout(net, X, keep, seed, place):
     """Scores of a plain (no normalization) net with a misplaced dropout, mask from `seed`:
-    place "before activation", "keep inverted" (units kept with probability 1 - keep) or "not inverted" (kept units not divided by keep)."""
+    place "before activation", "keep inverted" (units kept with probability 1 - keep) or
+    "not inverted" (kept units not divided by keep)."""
     rng = np.random.default_rng(seed)
     h = X
     for i in range(1, net.num_layers):
@@ -433,11 +437,12 @@ def _param_words(name, got, right, param, reg):
     return name
 
 
-def _at_the_norm(wrong, layer):
+def _at_the_norm(wrong, layer, probes):
     """What the gamma and beta gradients of a hidden layer say about where its backward goes wrong.
 
     dbeta is the batch sum of the gradient arriving at the norm's output and dgamma weighs that
-    gradient by xhat, so which of them is right locates the wrong step around the norm.
+    gradient by xhat, so which of them is right locates the wrong step around the norm. When
+    dbeta is wrong, the one-sample `probes` (_norm_probes) may say how.
     """
     gamma, beta = f"gamma{layer}", f"beta{layer}"
     if gamma in wrong and beta in wrong:
@@ -446,11 +451,12 @@ def _at_the_norm(wrong, layer):
                 and np.allclose(got_beta, right_gamma, rtol=1e-5, atol=1e-8):
             return f"grads['{gamma}'] holds {beta}'s gradient and grads['{beta}'] holds {gamma}'s: they are swapped"
     if beta in wrong:
-        return (f"in layer {layer}, {beta}'s gradient is wrong too. It is the batch sum of the gradient arriving "
-                f"at the norm's output, so that gradient is wrong before the norm's backward step starts (or "
-                f"d{beta} is not that sum). The activation and dropout steps are right without a norm: look at "
-                f"what they take from the cache when a norm comes before them (at which values the "
-                f"activation's local gradient is evaluated)")
+        return _norm_input_words(probes) or (
+            f"in layer {layer}, {beta}'s gradient is wrong too. It is the batch sum of the gradient arriving "
+            f"at the norm's output, so that gradient is wrong before the norm's backward step starts (or "
+            f"d{beta} is not that sum). The activation and dropout steps are right without a norm: look at "
+            f"what they take from the cache when a norm comes before them (at which values the "
+            f"activation's local gradient is evaluated)")
     affine_wrong = any(name in wrong for name in (f"W{layer}", f"b{layer}"))
     if gamma in wrong and affine_wrong:
         return (f"in layer {layer}, {beta}'s gradient is right, so the gradient arriving at the norm is right; "
@@ -466,6 +472,17 @@ def _at_the_norm(wrong, layer):
     return ""
 
 
+def _measured_gradient(net, X, y, name):
+    """(got, right): grads[name] of the student's loss and its numeric gradient, flattened;
+    got is None when its shape is not the parameter's."""
+    _, grads = call(BACKWARD_EXERCISE, "FullyConnectedNet.loss", net.loss, X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        right = np.ravel(eval_numerical_gradient(lambda _: net.loss(X, y)[0], net.params[name], verbose=False))
+    got = np.ravel(np.asarray(grads.get(name), dtype=np.float64))
+    return (got if got.shape == right.shape else None), right
+
+
 def _one_sample(cls, activation, keep, seed):
     """(z, got, right) of the deepest hidden layer in a plain network given one sample: z, that
     layer's activation input, and grads['b<L>'] next to its numeric gradient. With one sample,
@@ -478,13 +495,9 @@ def _one_sample(cls, activation, keep, seed):
     h = X
     for i in range(1, L + 1):
         z = h @ net.params[f"W{i}"] + net.params[f"b{i}"]
-        h = _activation(activation, z)  # (dropout's mask scales h; the deepest layer's z does not see it)
-    _, grads = call(BACKWARD_EXERCISE, "FullyConnectedNet.loss", net.loss, X, y)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        right = eval_numerical_gradient(lambda _: net.loss(X, y)[0], net.params[f"b{L}"], verbose=False)
-    got = np.ravel(np.asarray(grads.get(f"b{L}"), dtype=np.float64))
-    return np.ravel(z), got if got.shape == np.ravel(right).shape else None, np.ravel(right)
+        h = _activation(activation, z)  # (without dropout's mask: the callers that read z pass keep = 1)
+    got, right = _measured_gradient(net, X, y, f"b{L}")
+    return np.ravel(z), got, right
 
 
 def _relu_step_words(cls):
@@ -584,14 +597,8 @@ def _norm_input_words(probes):
     """
     leaks = follows_a = 0
     for net, X, y, a, z in probes:
-        L = net.num_layers - 1
-        _, grads = call(BACKWARD_EXERCISE, "FullyConnectedNet.loss", net.loss, X, y)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            right = np.ravel(eval_numerical_gradient(lambda _: net.loss(X, y)[0], net.params[f"beta{L}"],
-                                                     verbose=False))
-        got = np.ravel(np.asarray(grads.get(f"beta{L}"), dtype=np.float64))
-        if got.shape != right.shape:
+        got, right = _measured_gradient(net, X, y, f"beta{net.num_layers - 1}")
+        if got is None:
             return ""
         tol = 1e-6 * max(float(np.max(np.abs(right))), 1e-8)
         leaks += np.count_nonzero((z <= 0) & (np.abs(got) > tol))
@@ -642,22 +649,22 @@ def _verify_fc_net_backward(cls):
             features = " and with ".join(single)
             verdict = (f"the plain network's gradients are right; they go wrong with {features}: the "
                        f"backward step through {' and through '.join(single)} is where to look")
-            measured = (_sigmoid_step_words(cls) if single == ["the sigmoid"] else
-                        _dropout_step_words(cls, config[2]) if single == ["dropout"] else "")
-            if measured:
-                verdict = f"the plain network's gradients are right; they go wrong with {features}; measured {measured}"
-            deepest = small_net(cls, *config, seed=4).num_layers - 1
-            if layers[0] < deepest:
+            located, measured = "", ""
+            if layers[0] < len(HIDDEN_DIMS):  # the deepest hidden layer's own gradients are right
                 located = (f"layer {layers[0] + 1}'s own gradients are right and layer {layers[0]}'s are not: what "
                            f"layer {layers[0] + 1}'s backward pass hands down to the layer below (the gradient "
                            f"_hidden_backward returns, through the norm's backward step and the affine step) is "
                            f"wrong")
-            else:
-                located = _at_the_norm(wrong, layers[0]) if config[0] is not None else ""
-                if located.startswith(f"in layer {layers[0]}, beta"):
-                    located = _norm_input_words(probes) or located
+            elif config[0] is not None:
+                located = _at_the_norm(wrong, layers[0], probes)
+            elif single == ["the sigmoid"]:
+                measured = _sigmoid_step_words(cls)
+            elif single == ["dropout"]:
+                measured = _dropout_step_words(cls, config[2])
             if located:
                 verdict = f"the plain network's gradients are right; they go wrong with {features}. Measured {located}"
+            elif measured:
+                verdict = f"the plain network's gradients are right; they go wrong with {features}; measured {measured}"
         else:
             verdict = (f"the gradients are right with each feature alone and go wrong only with {combined}: "
                        f"look at how the steps hand their gradients to each other")

@@ -128,6 +128,11 @@ def keeps_float32(name, rule, state_keys):
         w = next_w
 
 
+# what a term proportional to w in an update says, wherever it is measured
+WEIGHT_DECAY = ("as weight decay adds. This update takes only the gradient dw (a regularization belongs in the loss "
+                "that computes it)")
+
+
 # ---------------------------------------------------------------- SGD with momentum
 
 
@@ -159,9 +164,7 @@ def _diagnose_velocity(name, got, v_old, w, dw, right, config):
                           f"the parameter w is used where its gradient dw belongs", name, "w for dw")
     if decay is not None and abs(decay[2]) > 1e-12:
         raise CheckFailed(f"{name}: config['velocity'] mixes the old velocity and dw with a term proportional "
-                          f"to w itself ({decay[2]:.6g} * w), as weight decay adds. This update takes only the "
-                          f"gradient dw (a regularization belongs in the loss that computes it)", name,
-                          "weight decay")
+                          f"to w itself ({decay[2]:.6g} * w), {WEIGHT_DECAY}", name, "weight decay")
     if fit is None:
         raise CheckFailed(f"{name}: config['velocity'] is not a fixed mix of the old velocity and dw "
                           f"(measured over the entries): it depends on something else (w?)", name,
@@ -477,15 +480,13 @@ def _diagnose_step_size(name, factor, right_factor, config, t):
                                                                "where they divide")):
         if _close(factor, value):
             raise CheckFailed(f"{name}: {text} (t = {t} here)", name, "correction form")
-    # the power put on the whole of 1 - beta, (1 - beta)**t, for one moment or both
-    forms = {"1 - beta**t": lambda b: 1.0 - b**t, "(1 - beta)**t": lambda b: (1.0 - b) ** t}
-    for form1, c1 in forms.items():
-        for form2, c2 in forms.items():
-            if "(" in form1 + form2 and _close(factor, np.sqrt(c2(b2)) / c1(b1)):
-                moments = " and ".join(m for m, form in (("m", form1), ("v", form2)) if "(" in form)
-                raise CheckFailed(f"{name}: the bias correction of {moments} divides by (1 - beta)**t, the power "
-                                  f"taken of the whole of 1 - beta; the correction is 1 - beta**t (t = {t} here)",
-                                  name, "correction power")
+    # the power put on the whole of 1 - beta, (1 - beta)**t, in m's correction, v's or both
+    right1, right2, whole1, whole2 = 1.0 - b1**t, 1.0 - b2**t, (1.0 - b1) ** t, (1.0 - b2) ** t
+    for moments, c1, c2 in (("v", right1, whole2), ("m", whole1, right2), ("m and v", whole1, whole2)):
+        if _close(factor, np.sqrt(c2) / c1):
+            raise CheckFailed(f"{name}: the bias correction of {moments} divides by (1 - beta)**t, the power "
+                              f"taken of the whole of 1 - beta; the correction is 1 - beta**t (t = {t} here)",
+                              name, "correction power")
     raise CheckFailed(f"{name}: the stored m, v and t are right, but every entry's step is {ratio:.6g} times "
                       f"the right one (config: learning_rate={lr:g}, beta1={b1:g}, beta2={b2:g}; t after the "
                       f"step: {t}): look at the scale factors of the step (learning rate, bias correction)",
@@ -508,9 +509,7 @@ def _diagnose_step_shape(name, step, m, v, w, dw, right_step):
     decay = _constant_ratio(step - right_step, w)
     if decay is not None:
         raise CheckFailed(f"{name}: the stored m, v and t are right, and the step is the right one plus "
-                          f"{decay:.6g} * w: a term proportional to w itself, as weight decay adds. This update "
-                          f"takes only the gradient dw (a regularization belongs in the loss that computes it)",
-                          name, "weight decay")
+                          f"{decay:.6g} * w: a term proportional to w itself, {WEIGHT_DECAY}", name, "weight decay")
     raise CheckFailed(f"{name}: the stored m, v and t are right, but the step is not a fixed multiple of the "
                       f"right step: its ratio to it ranges from {np.min(step / right_step):.6g} to "
                       f"{np.max(step / right_step):.6g} over the entries (epsilon made negligible); look at "
