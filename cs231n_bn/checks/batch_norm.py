@@ -134,6 +134,10 @@ def _check_running_update(exercise, where, bn_param, old_mean, old_var, expected
             (keep * old, f"bn_param['{key}'] is only momentum * old: the batch's share is missing",
              "batch share missing"),
         ]
+        if key == "running_mean":
+            mistakes.append((keep * old + new * batches["running_var"],
+                             "running_mean averages the batch's variance, not its mean (the two running "
+                             "statistics swapped, or the variance's line copied)", "running mean of var"))
         if key == "running_var":
             mistakes += [
                 (expected[key] + new * batch / (n - 1),

@@ -389,6 +389,16 @@ def _measured_divisor(layout, v, mean, s2, eps, gamma, shape):
     if matches(d2, v + mean**2 + eps, 1e-6):
         return ("the spread matches a division by sqrt(mean(x^2) + eps): the variance is taken about zero "
                 "(the mean of the squares of x), not about the mean")
+    word = layout.group_word
+    if d2.size > 1 and np.allclose(d2, d2[0], rtol=1e-6) and not np.allclose(v, v[0], rtol=1e-3):
+        # equal groups: the variance of all entries is the mean of the groups' variances plus the
+        # variance of their means
+        whole = float(np.mean(v) + np.var(mean))
+        which = (f"the variance of all of x's entries together ({whole:.6g}; a variance taken without an axis)"
+                 if matches(d2[0], whole + eps, 1e-6) else "one number for the whole array")
+        return (f"every {word} is divided by the same number, sqrt({d2[0]:.6g}), although the {word}s' variances "
+                f"differ (from {v.min():.3g} to {v.max():.3g}): the variance used is {which}, where each {word} "
+                f"needs its own")
     gamma_groups = layout.to_groups(np.broadcast_to(layout.param_view(gamma), shape))
     if np.all(gamma_groups == gamma_groups[:, :1]) and matches(d2, gamma_groups[:, 0] ** 2 * v + eps, 1e-6):
         return ("gamma multiplies x before the normalization, which divides it out again: the output's spread "
