@@ -293,13 +293,12 @@ class SigmoidGradFromInput(FullyConnectedNet):
         return dx
 
 
-@bwd.mistake("Returns the weights' gradient position wrong: unpacks affine_backward as (dx, db, dW), swapping W and b gradients.")
+@bwd.mistake("Unpacks affine_backward's results in the wrong order, dx, grads['b{i}'], grads['W{i}'], so the weights' and biases' gradients trade places.")
 class AffineUnpackSwapped(FullyConnectedNet):
     def _hidden_backward(self, dout, cache, i, grads):
         dz = _act_backward(self, dropout_backward(dout, cache.dropout), cache)
         da = _norm_backward(self, dz, cache, grads, i)
-        dx, db, dW = affine_backward(da, cache.affine)
-        grads[f"W{i}"], grads[f"b{i}"] = db, dW
+        dx, grads[f"b{i}"], grads[f"W{i}"] = affine_backward(da, cache.affine)
         return dx
 
 

@@ -77,14 +77,6 @@ def sgdm_lr_on_velocity(w, dw, config=None):
     return _sgdm_finish(w, w + v, v, config)
 
 
-@sgdm.mistake("Updates the velocity array in place (v *= momentum; v -= learning_rate * dw), so the caller's previous velocity array changes under it.")
-def sgdm_velocity_in_place(w, dw, config=None):
-    config, lr, mom, v = _sgdm_prelude(w, dw, config)
-    v *= mom
-    v -= lr * dw
-    return _sgdm_finish(w, w + v, v, config)
-
-
 @sgdm.correct("Builds the new velocity as a fresh array (v = v * momentum) and then subtracts the gradient step from it in place.")
 def sgdm_fresh_then_in_place(w, dw, config=None):
     config, lr, mom, v = _sgdm_prelude(w, dw, config)
