@@ -146,6 +146,24 @@ def _explain_dx(exercise, where, style, layout, gamma, dout, dx, expected, bound
             f"not summed.",
             exercise, "variance path not summed",
         )
+    # the variance path reading x where x - mean belongs: in its sum (one factor per group), or
+    # entry by entry on the way back to x
+    mean = np.ravel(expected["group_mean"])[:, None]
+    xmu = xhat * s[:, None]
+    dxhat = P1 * s[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        in_sum = np.sum((xmu + mean) * dxhat, axis=1) / np.sum(xmu * dxhat, axis=1)
+        entrywise = P3 * (xmu + mean) / xmu
+    if exact and np.allclose(factors[:, :2], 1, rtol=1e-6) and matches(factors[:, 2], in_sum, 1e-6):
+        raise CheckFailed(f"{head}\nThe direct path and the path through the mean are right; the path through the "
+                          f"variance sums dxhat times x where x - mean belongs (the sum that gives the gradient of "
+                          f"the inverse standard deviation).", exercise, "variance path reads x")
+    if np.all(np.isfinite(entrywise)):
+        f3, exact3 = fit(target, (P1, P2, entrywise))
+        if exact3 and np.allclose(f3, 1, rtol=1e-6):
+            raise CheckFailed(f"{head}\nThe direct path and the path through the mean are right; on its way back to "
+                              f"x the path through the variance multiplies by x where x - mean belongs (the local "
+                              f"gradient of the square).", exercise, "variance path reads x")
     for key, what in (("dx_without_gamma", "gamma is missing"), ("dx_gamma_twice", "gamma is applied twice")):
         if matches(target, layout.to_groups(expected[key])):
             raise CheckFailed(
@@ -243,7 +261,7 @@ def _reduction_note(name, got, dout, layout, param_shape):
     # (reading, the sum of dout it stands for): dbeta's values say which one it is; dgamma's
     # shape alone may fit several, and then all of them are named
     candidates = []
-    for axes in ((1,), tuple(range(1, dout.ndim)), (0, 1), None):
+    for axes in dict.fromkeys(((1,), tuple(range(1, dout.ndim)), (0, 1), None)):  # distinct, in order
         if axes is None or max(axes) < dout.ndim:
             where = "all axes" if axes is None else f"axis {axes if len(axes) > 1 else axes[0]}"
             candidates.append((f"a sum over {where}", np.sum(dout, axis=axes)))

@@ -128,7 +128,8 @@ def _candidate_terms(layout, dout, gamma_map, xhat, gamma_varies):
 
     The right grouping appears only with gamma misplaced (and only where gamma differs
     inside a group: else gamma inside or outside its mean is the same); the alternative
-    groupings with every placement of gamma.
+    groupings with every placement of gamma, where gamma outside goes unremarked when it
+    would be right in the right grouping.
     """
     groupings = [(layout.to_groups, None)] + [(alt[0], alt[1]) for alt in layout.alternatives]
     groupings += [(grouping(labels)[0], words) for labels, words in other_groupings(layout, dout.shape)]
@@ -139,6 +140,8 @@ def _candidate_terms(layout, dout, gamma_map, xhat, gamma_varies):
                 continue  # the right paths themselves, or the right ones times a power of gamma
             u = dout * gamma_map if inside else dout
             w = gamma_map if outside else 1.0
+            if outside and not inside and not gamma_varies:
+                words = ""
             terms.append((where, words, w * _group_means(to_groups, u),
                           w * xhat * _group_means(to_groups, u * xhat)))
     return terms

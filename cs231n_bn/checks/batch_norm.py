@@ -134,6 +134,9 @@ def _check_running_update(exercise, where, bn_param, old_mean, old_var, expected
             (keep * old, f"bn_param['{key}'] is only momentum * old: the batch's share is missing",
              "batch share missing"),
         ]
+        other = "running_var" if key == "running_mean" else "running_mean"
+        mistakes.append((expected[other], f"bn_param['{key}'] holds the right new {other}: the two running "
+                                          f"statistics are stored under each other's keys", "running keys swapped"))
         if key == "running_mean":
             mistakes.append((keep * old + new * batches["running_var"],
                              "running_mean averages the batch's variance, not its mean (the two running "

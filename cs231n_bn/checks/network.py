@@ -295,6 +295,37 @@ def _check_dropout(cls):
     )
 
 
+def _check_own_parameters(cls):
+    """Each hidden layer reads its own parameters only. In a net whose hidden layers all have one
+    width another layer's W, b, gamma or beta fits too, so a wrong index shows only there: a
+    layer's output must not move when a parameter of another layer does."""
+    for normalization in ("batchnorm", "layernorm"):
+        net = cls([4, 4], input_dim=4, num_classes=3, normalization=normalization, activation="relu",
+                  dropout_keep_ratio=1.0, dtype=np.float64, weight_scale=0.7, seed=6)
+        rng = np.random.default_rng(8)
+        net.params = {k: rng.uniform(0.5, 2.0, np.shape(v)) if k.startswith("gamma") else rng.normal(0, 0.7, np.shape(v))
+                      for k, v in net.params.items()}
+        x = rng.normal(size=(6, 4))
+        where = f"FullyConnectedNet ({_label(normalization, 'relu', 1.0)}, hidden_dims=[4, 4])"
+        for i in (1, 2):
+            def layer_output():
+                return call(FORWARD_EXERCISE, "FullyConnectedNet._hidden_forward", net._hidden_forward, x, i,
+                            "train", np.random.default_rng(0))[0]
+            before = layer_output()
+            for name in sorted(net.params):
+                if name[len(name.rstrip("0123456789")):] == str(i):
+                    continue
+                kept = net.params[name]
+                net.params[name] = kept + rng.uniform(0.5, 1.0, np.shape(kept))
+                after = layer_output()
+                net.params[name] = kept
+                if not matches(after, before, 1e-9):
+                    raise CheckFailed(f"{where}: hidden layer {i}'s output changes when only {name} changes: layer "
+                                      f"{i} must use its own W{i}, b{i}, gamma{i} and beta{i} (another layer's fit "
+                                      f"here because the hidden layers have one width)", FORWARD_EXERCISE,
+                                      "another layer's parameters")
+
+
 def _verify_fc_net_forward(cls):
     # A wrong cache alone is reported only if no configuration has wrong scores: a wrong order of
     # the steps also leaves the activation's output in the cache, and the scores say more.
@@ -310,6 +341,7 @@ def _verify_fc_net_forward(cls):
     if cache_only is not None:
         raise cache_only
     _check_dropout(cls)
+    _check_own_parameters(cls)
 
 
 def check_fc_net_forward(FullyConnectedNet=None):

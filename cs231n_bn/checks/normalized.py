@@ -379,17 +379,29 @@ def _variance_models(v, n, eps, layout):
     )
 
 
-def _measured_divisor(layout, v, mean, s2, eps, gamma, shape):
+def _measured_divisor(layout, x, v, mean, s2, eps, gamma):
     """Name what the normalized x was divided by, measured from its spread, or None.
 
     A group of variance v normalized by d has spread v / d^2: d^2 = v / s2 is measured
     and compared with what mistaken code divides by.
     """
     d2 = v / s2
+    word = layout.group_word
+    if matches(d2, np.ones_like(d2), 1e-6):
+        return (f"x - mean is not divided by anything: every {word} keeps its own spread (the division by the "
+                f"standard deviation is missing)")
     if matches(d2, v + mean**2 + eps, 1e-6):
         return ("the spread matches a division by sqrt(mean(x^2) + eps): the variance is taken about zero "
                 "(the mean of the squares of x), not about the mean")
-    word = layout.group_word
+    groups = layout.to_groups(x)
+    deviations = np.abs(groups - mean[:, None])
+    spreads = {"the range max(x) - min(x)": np.ptp(groups, axis=1),
+               "the largest |x - mean|": deviations.max(axis=1),
+               "the mean absolute deviation mean(|x - mean|)": deviations.mean(axis=1)}
+    for words, spread in spreads.items():
+        if matches(d2, spread**2, 1e-4) or matches(d2, (spread + eps) ** 2, 1e-6) or \
+                matches(d2, spread**2 + eps, 1e-6):
+            return f"the spread matches a division by {words} of each {word}, where the standard deviation belongs"
     if d2.size > 1 and np.allclose(d2, d2[0], rtol=1e-6) and not np.allclose(v, v[0], rtol=1e-3):
         # equal groups: the variance of all entries is the mean of the groups' variances plus the
         # variance of their means
@@ -399,7 +411,7 @@ def _measured_divisor(layout, v, mean, s2, eps, gamma, shape):
         return (f"every {word} is divided by the same number, sqrt({d2[0]:.6g}), although the {word}s' variances "
                 f"differ (from {v.min():.3g} to {v.max():.3g}): the variance used is {which}, where each {word} "
                 f"needs its own")
-    gamma_groups = layout.to_groups(np.broadcast_to(layout.param_view(gamma), shape))
+    gamma_groups = layout.to_groups(np.broadcast_to(layout.param_view(gamma), x.shape))
     if np.all(gamma_groups == gamma_groups[:, :1]) and matches(d2, gamma_groups[:, 0] ** 2 * v + eps, 1e-6):
         return ("gamma multiplies x before the normalization, which divides it out again: the output's spread "
                 "matches gamma * x normalized, and gamma is not applied to the normalized x")
@@ -632,7 +644,7 @@ def diagnose_normalized(exercise, where, layout, x, out, gamma, beta, eps, expec
                     f"{where}: {message}; and eps is not read from the parameter dict (the output "
                     f"matches eps={DEFAULT_EPS:g}, the checks passed eps={eps:g})", exercise, name,
                 )
-    measured = _measured_divisor(layout, v, np.ravel(expected["group_mean"]), s2, eps, gamma, x.shape)
+    measured = _measured_divisor(layout, x, v, np.ravel(expected["group_mean"]), s2, eps, gamma)
     if measured:
         raise CheckFailed(f"{where}: {measured}", exercise, "divisor")
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -744,7 +756,8 @@ def check_cache_fields(exercise, where, cache, cls, expected, others, shapes=Non
         for description, value in others.items():
             if matches(flat_got, np.ravel(value)):
                 raise CheckFailed(
-                    f"{where}: cache.{field} holds {description}, not {field}", exercise, "cache",
+                    f"{where}: cache.{field} holds {description}, not the {field} of this forward pass", exercise,
+                    "cache",
                 )
         raise CheckFailed(
             f"{where}: cache.{field} does not hold {field} of this forward pass (compared entry "

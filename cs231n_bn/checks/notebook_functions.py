@@ -220,6 +220,8 @@ def check_steps_to_reach(steps_to_reach=None):
     cases += [([0, 10, 20, 30], [0.1, 0.4995, 0.6, 0.7], 0.5), ([5, 15, 25], [0.497, 0.2, 0.51], 0.5)]
     # the first step to reach the target is not the one whose accuracy is nearest above it
     cases.append(([0, 10, 20, 30, 40, 50], [0.1, 0.5, 0.5, 0.7, 0.9, 0.6], 0.6))
+    # targets with more digits than two, met by an accuracy between the target and its rounding
+    cases += [([0, 10, 20, 30], [0.2, 0.6231, 0.6249, 0.7], 0.6234), ([0, 10, 20], [0.1, 0.626, 0.64], 0.6251)]
     for case in range(12):
         E = int(rng.integers(0, 10)) if case else 0
         steps = np.cumsum(rng.integers(1, 30, size=E)) - (1 if case % 3 == 0 else 0)
@@ -273,6 +275,10 @@ def _steps_symptom(wrong):
         reached = [(a, i) for i, a in enumerate(acc) if a >= target]
         return steps[min(reached)[1]] if reached else None
 
+    def rounded(decimals):
+        return lambda steps, acc, target, first: next((s for s, a in zip(steps, acc)
+                                                       if a >= round(target, decimals)), None)
+
     readings = (
         (lambda steps, acc, target, first: first, "the position of the right entry in the log (counting from 0), "
          "not its step: return the entry of eval_steps"),
@@ -285,6 +291,8 @@ def _steps_symptom(wrong):
                   "like the accuracies themselves"),
         (nearest, "the step whose accuracy is the smallest that reaches the target; the FIRST step that reaches it "
                   "is asked for"),
+        *((rounded(d), f"the target is rounded to {d} decimals before the comparison; compare with the target as "
+                       f"given") for d in (0, 1, 2, 3)),
     )
     for reading, text in readings:
         if all(got == reading(steps, acc, target, steps.index(right)) for _, steps, acc, target, got, right in wrong):

@@ -38,8 +38,8 @@ def _spatial_cache_check(exercise, where):
         label = f"{where} ({mode} mode)"
         N, C, H, W = x.shape
         check_cache_fields(exercise, label, cache, SpatialBatchNormCache, {"shape": np.array(x.shape, dtype=float)},
-                           {f"the channels-last shape (N, H, W, C) = {(N, H, W, C)}, where x's shape (N, C, H, W) "
-                            f"belongs (the backward pass reshapes dx to it)": np.array((N, H, W, C), dtype=float)})
+                           {f"the channels-last shape (N, H, W, C) = {(N, H, W, C)} (the backward pass reshapes dx "
+                            f"to it, and dx has x's shape (N, C, H, W))": np.array((N, H, W, C), dtype=float)})
         if not isinstance(cache, SpatialBatchNormCache):
             return
         right = {"mode": mode, "gamma": gamma, "eps": eps}
@@ -122,13 +122,22 @@ def _verify_spatial_groupnorm_forward(fn):
     _check_gn_cache(exercise, where, cache, x, gamma, out, G, EPS, expected)
 
     # CS231n's layout of gamma and beta, (1, C, 1, 1), gives the same output
-    out_4d, _ = forward_call(exercise, where, fn, x, gamma.reshape(1, C, 1, 1), beta.reshape(1, C, 1, 1), G,
-                             {"eps": EPS})
+    out_4d, cache_4d = forward_call(exercise, where, fn, x, gamma.reshape(1, C, 1, 1), beta.reshape(1, C, 1, 1), G,
+                                    {"eps": EPS})
     if not isinstance(out_4d, np.ndarray) or out_4d.shape != x.shape or not agrees(out_4d, expected["out"], bound):
         raise CheckFailed(
             f"{where}: with gamma and beta of shape (1, C, 1, 1) (CS231n's layout) the output is not "
             f"the one gamma and beta of shape (C,) give (shape {getattr(out_4d, 'shape', None)}); both "
             f"layouts hold one value per channel, and the contract accepts both", exercise, "param layout",
+        )
+    from cs231n_bn.spatial import GroupNormCache
+
+    cached = np.shape(getattr(cache_4d, "gamma", None))
+    if isinstance(cache_4d, GroupNormCache) and cached != (1, C, 1, 1):
+        raise CheckFailed(
+            f"{where}: with gamma of shape (1, C, 1, 1) (CS231n's layout) cache.gamma has shape {cached}: the "
+            f"cache keeps gamma as given, so that the backward pass returns dgamma and dbeta in the caller's "
+            f"shape", exercise, "cache gamma layout",
         )
 
     out_default, _ = forward_call(exercise, where, fn, x_default, gamma, beta, G, {})

@@ -1,13 +1,15 @@
-"""The second to seventh catalogues of mistakes: every correct variant passes the checks its
+"""The second to eighth catalogues of mistakes: every correct variant passes the checks its
 exercise's cells call, and every mistake fails them. What the messages say is the measurement
-that `python -m tests.instructor.fresh2.run` (or fresh3.run ... fresh7.run) prints.
+that `python -m tests.instructor.fresh2.run` (or fresh3.run ... fresh8.run) prints.
 
 Each catalogue was written by someone who had not read the checks; the mistakes the checks
 first passed (group norm's xhat kept as (N, C, H, W), float32 promoted to float64 in spatial
 batch norm and in sgd_momentum, layer norm's statistics kept as (N,); in the fourth, settings
 changed in bn_param, keys written into gn_param, a network cache without its norm's, a history
 whose first reaching step is not its nearest accuracy; in the fifth, a cache of another layer's
-type and torch_running_var after no batch) are caught since.
+type and torch_running_var after no batch; in the eighth, group norm's cache flattening a
+(1, C, 1, 1) gamma, a hidden layer using the next layer's gamma and beta where the widths allow
+it, steps_to_reach rounding the target) are caught since.
 """
 
 import pytest
@@ -19,8 +21,9 @@ from tests.instructor.fresh4 import run as run4
 from tests.instructor.fresh5 import run as run5
 from tests.instructor.fresh6 import run as run6
 from tests.instructor.fresh7 import run as run7
+from tests.instructor.fresh8 import run as run8
 
-RUNS = (run2, run3, run4, run5, run6, run7)
+RUNS = (run2, run3, run4, run5, run6, run7, run8)
 # A mistake the checks pass on purpose: statistics cached as (1, D) where BatchNormCache's
 # comments say (D,). Every backward pass broadcasts the two alike, and the course's own
 # catalogue keeps keepdims=True statistics as a correct variant.
