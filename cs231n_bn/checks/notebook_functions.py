@@ -12,8 +12,18 @@ import warnings
 import numpy as np
 
 from cs231n_bn.checks import reference
-from cs231n_bn.checks.core import call, package_function, rel_error, require_array, require_unchanged, unpack
+from cs231n_bn.checks.backward import expected_gradients, gradient_bounds
+from cs231n_bn.checks.core import (
+    agrees,
+    call,
+    package_function,
+    rel_error,
+    require_array,
+    require_unchanged,
+    unpack,
+)
 from cs231n_bn.checks.display import CheckFailed, passed
+from cs231n_bn.checks.normalized import DEFAULT_EPS, groupnorm_layout, spatial_bn_layout
 
 EPS = 1e-5
 
@@ -411,7 +421,7 @@ def _numeric_errors(exercise, name, forward, backward, x, gamma, beta, dout):
     """
     numeric_gradient = package_function("gradient_check", "eval_numerical_gradient_array")
     out, cache = forward(x, gamma, beta)
-    grads = unpack(exercise, name, call(exercise, name, backward, dout, cache), ("dx", "dgamma", "dbeta"))
+    grads = _gradients(exercise, name, backward, dout, cache)
     roundoff = np.finfo(np.float64).eps * float(np.sum(np.abs(np.asarray(out) * dout))) / H
     errors = {}
     for k, (label, value) in enumerate(zip(("dx", "dgamma", "dbeta"), grads)):
@@ -430,6 +440,28 @@ def _numeric_errors(exercise, name, forward, backward, x, gamma, beta, dout):
     return errors
 
 
+def _gradients(exercise, name, backward, dout, cache):
+    return unpack(exercise, name, call(exercise, name, backward, dout, cache), ("dx", "dgamma", "dbeta"))
+
+
+def _derived_not_estimated(exercise, name, layout, backward, forward, x, gamma, beta, forward_args, dout):
+    """Raise unless backward's gradients equal the recorded exact ones to round-off.
+
+    Agreeing with a numeric gradient within its own error is what a numeric estimate does
+    too; the derived gradient also agrees with the exact one as closely as rounding allows,
+    which no difference quotient does.
+    """
+    expected = expected_gradients(name, layout, x, gamma, beta, forward_args, dout)
+    _, cache = forward(x, gamma, beta)
+    grads = _gradients(exercise, name, backward, dout, cache)
+    for label, got, bound in zip(("dx", "dgamma", "dbeta"), grads, gradient_bounds(layout, dout, expected)):
+        if not agrees(got, expected[label], bound):
+            raise CheckFailed(f"{name}'s {label} agrees with the numeric gradient, but not with the exact gradient as "
+                              f"closely as rounding allows ({rel_error(got, expected[label]):.1e} relative): this is "
+                              f"either a numeric estimate rather than the derived gradient, or an intermediate held in "
+                              f"float32 in a float64 computation", exercise, "numeric estimate")
+
+
 def _beyond(errors):
     """The first gradient whose difference from the numeric one exceeds what it allows, or None."""
     return next((label for label, (error, allowed) in errors.items() if not error <= allowed), None)
@@ -442,14 +474,16 @@ def check_spatial_numeric(spatial_batchnorm_backward=None, forward=None):
     forward = forward or package_function("spatial", "spatial_batchnorm_forward")
     rng = np.random.default_rng(72)
     x, gamma, beta, dout = _spatial_batch(rng, int(rng.integers(1, 5)))
-    errors = _numeric_errors(exercise, "spatial_batchnorm_backward",
-                             lambda x_, g_, b_: forward(x_, g_, b_, {"mode": "train"}), backward, x, gamma, beta, dout)
+    train = lambda x_, g_, b_: forward(x_, g_, b_, {"mode": "train"})  # noqa: E731
+    errors = _numeric_errors(exercise, "spatial_batchnorm_backward", train, backward, x, gamma, beta, dout)
     worst = _beyond(errors)
     if worst:
         error, allowed = errors[worst]
         raise CheckFailed(f"spatial_batchnorm_backward's {worst} differs from the numeric gradient by up to "
                           f"{error:.1e}, more than the numeric gradient's own error allows here ({allowed:.1e})",
                           exercise, worst)
+    _derived_not_estimated(exercise, "spatial_batchnorm_backward", spatial_bn_layout(*x.shape), backward, train,
+                           x, gamma, beta, ({"mode": "train", "eps": DEFAULT_EPS},), dout)
     passed("spatial_batchnorm_backward", "dx, dgamma, dbeta match numeric gradients within their own error")
 
 
@@ -461,14 +495,16 @@ def check_group_numeric(spatial_groupnorm_backward=None, forward=None):
     rng = np.random.default_rng(74)
     x, gamma, beta, dout = _spatial_batch(rng, 6)
     for G in (1, 2, 3, 6):
-        errors = _numeric_errors(exercise, "spatial_groupnorm_backward",
-                                 lambda x_, g_, b_: forward(x_, g_, b_, G, {}), backward, x, gamma, beta, dout)
+        grouped = lambda x_, g_, b_: forward(x_, g_, b_, G, {})  # noqa: E731
+        errors = _numeric_errors(exercise, "spatial_groupnorm_backward", grouped, backward, x, gamma, beta, dout)
         worst = _beyond(errors)
         if worst:
             error, allowed = errors[worst]
             raise CheckFailed(f"spatial_groupnorm_backward with G = {G}: {worst} differs from the numeric gradient "
                               f"by up to {error:.1e}, more than the numeric gradient's own error allows here "
                               f"({allowed:.1e})", exercise, worst)
+        _derived_not_estimated(exercise, "spatial_groupnorm_backward", groupnorm_layout(*x.shape, G), backward,
+                               grouped, x, gamma, beta, (G, {"eps": DEFAULT_EPS}), dout)
     passed("spatial_groupnorm_backward", "matches numeric gradients within their own error, G = 1, 2, 3, 6")
 
 
