@@ -4,7 +4,8 @@ check_spatial_numeric and check_group_numeric compare a backward pass with
 eval_numerical_gradient_array. Their bound follows from the inputs (round-off of out times
 dout over h, plus the estimate's change when h doubles), so a right answer passes on every
 secret input, including those where a fixed relative bound of 1e-6 failed it, and every
-wrong gradient of the catalogue still fails.
+wrong gradient of the catalogue still fails. A numeric estimate, which agrees with numeric
+gradients within their error too, fails: it is not the exact gradient to round-off.
 """
 
 import contextlib
@@ -12,8 +13,13 @@ import io
 
 import pytest
 
+import numpy as np
+
+from classroom.grader.references import instructor_provider
 from classroom.grader.student_process import secret_seeds
-from cs231n_bn import checks
+from cs231n_bn import checks, spatial
+from cs231n_bn.checks import reference
+from cs231n_bn.gradient_check import eval_numerical_gradient_array
 from cs231n_bn.spatial import spatial_batchnorm_backward, spatial_groupnorm_backward
 from test_checks_mistakes_norm import GN_BACKWARD, SBN_BACKWARD
 
@@ -31,7 +37,8 @@ def _quietly(check, *args, **kwargs):
 @pytest.mark.parametrize("check, secret", [(checks.check_spatial_numeric, s) for s in (13813, 18183, 19371)]
                          + [(checks.check_group_numeric, s) for s in (10436, 10573, 10974)])
 def test_the_instructors_code_passes_where_a_fixed_bound_of_1e_6_failed_it(check, secret):
-    with secret_seeds(secret):
+    # as the grader runs it: secret inputs, reference values computed for them
+    with secret_seeds(secret), reference.provider(instructor_provider()):
         _quietly(check)
 
 
@@ -57,3 +64,18 @@ def test_a_gradient_off_by_one_part_in_a_million_fails(check, backward):
 
     with pytest.raises(checks.CheckFailed, match="own error"):
         _quietly(check, slightly_off)
+
+
+@pytest.mark.parametrize("h", [1e-3, 1e-4, 1e-5])
+def test_a_numeric_estimate_fails(h):
+    def estimated(dout, cache):
+        def out(x, gamma, beta):
+            return spatial.spatial_groupnorm_forward(x, gamma, beta, cache.G, {"eps": cache.eps})[0]
+
+        beta = np.zeros_like(cache.gamma)
+        return (eval_numerical_gradient_array(lambda x: out(x, cache.gamma, beta), cache.x.copy(), dout, h=h),
+                eval_numerical_gradient_array(lambda g: out(cache.x, g, beta), cache.gamma.copy(), dout, h=h),
+                eval_numerical_gradient_array(lambda b: out(cache.x, cache.gamma, b), beta, dout, h=h))
+
+    with pytest.raises(checks.CheckFailed, match="numeric estimate rather than the derived gradient"):
+        _quietly(checks.check_group_numeric, estimated)
