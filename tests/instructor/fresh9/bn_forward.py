@@ -229,12 +229,12 @@ def running_var_about_old_mean(x, gamma, beta, bn_param):
     return bn_finish(x, mu, var, gamma, beta, eps, mode)
 
 
-@forward.correct("Variance with einsum over the centred data, sums along axis 0 ('nd,nd->d').")
+@forward.correct("Mean and variance with einsum over axis 0 ('nd->d', 'nd,nd->d'), accumulated in float64 and cast back to x's dtype.")
 def einsum_variance(x, gamma, beta, bn_param):
     def stats(x):
-        mu = np.einsum("nd->d", x) / x.shape[0]
+        mu = np.einsum("nd->d", x, dtype=np.float64) / x.shape[0]
         xmu = x - mu
-        return mu, np.einsum("nd,nd->d", xmu, xmu) / x.shape[0]
+        return mu.astype(x.dtype), (np.einsum("nd,nd->d", xmu, xmu) / x.shape[0]).astype(x.dtype)
     return bn_forward(x, gamma, beta, bn_param, stats=stats)
 
 
@@ -248,14 +248,15 @@ def shifted_one_pass(x, gamma, beta, bn_param):
     return bn_forward(x, gamma, beta, bn_param, stats=stats)
 
 
-@forward.correct("A Python loop over the features, each column normalized with np.mean and np.var, results written into preallocated arrays.")
+@forward.correct("A Python loop over the features, each column's np.mean and np.var taken in float64 and written into preallocated arrays of x's dtype.")
 def loop_over_features(x, gamma, beta, bn_param):
     def stats(x):
         D = x.shape[1]
         mu, var = np.empty(D, x.dtype), np.empty(D, x.dtype)
         for d in range(D):
-            mu[d] = np.mean(x[:, d])
-            var[d] = np.var(x[:, d])
+            column = x[:, d].astype(np.float64)
+            mu[d] = np.mean(column)
+            var[d] = np.var(column)
         return mu, var
     return bn_forward(x, gamma, beta, bn_param, stats=stats)
 

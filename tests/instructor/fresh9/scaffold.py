@@ -20,11 +20,12 @@ def bn_setup(x, gamma, beta, bn_param, where="batchnorm_forward"):
 
 
 def bn_stats(x):
-    """Batch mean and biased variance in x's dtype, the variance from centred data."""
-    mu = x.mean(axis=0)
+    """Batch mean and biased variance, summed in float64 (a large mean costs float32 nothing),
+    the variance from centred data, both returned in x's dtype."""
+    mu = x.mean(axis=0, dtype=np.float64)
     xmu = x - mu
     var = (xmu * xmu).mean(axis=0)
-    return mu, var
+    return mu.astype(x.dtype), var.astype(x.dtype)
 
 
 def bn_finish(x, mu, var, gamma, beta, eps, mode):

@@ -135,6 +135,9 @@ def bn_forward_cases():
             gamma, beta = _norm_params(rng, D, dtype)
             for p in _bn_param_variants(rng, D, dtype):
                 cases.append(lambda fn, a=(x, gamma, beta, p): _record_call(fn, a, _bn_param_watch(3)))
+            # a large mean: the docstring promises it costs float32 no accuracy
+            big = (x + 3e3).astype(dtype)
+            cases.append(lambda fn, a=(big, gamma, beta, {"mode": "train"}): _record_call(fn, a, _bn_param_watch(3)))
             # train then test on the same dict
             def sequence(fn, x=x, gamma=gamma, beta=beta):
                 p = {"mode": "train", "momentum": 0.7}
@@ -179,6 +182,8 @@ def ln_forward_cases():
             gamma, beta = _norm_params(rng, D, dtype)
             for p in ({}, {"eps": 0.3}, {"mode": "test", "eps": 0.3}):
                 cases.append(lambda fn, a=(x, gamma, beta, p): _record_call(fn, a, lambda args: {}))
+            big = (x + 3e3).astype(dtype)
+            cases.append(lambda fn, a=(big, gamma, beta, {}): _record_call(fn, a, lambda args: {}))
     return cases
 
 
@@ -201,6 +206,8 @@ def sbn_forward_cases():
             gamma, beta = _norm_params(rng, shape[1], dtype)
             for p in _bn_param_variants(rng, shape[1], dtype):
                 cases.append(lambda fn, a=(x, gamma, beta, p): _record_call(fn, a, _bn_param_watch(3)))
+            big = (x + 3e3).astype(dtype)
+            cases.append(lambda fn, a=(big, gamma, beta, {"mode": "train"}): _record_call(fn, a, _bn_param_watch(3)))
     return cases
 
 
@@ -225,6 +232,7 @@ def _gn_inputs():
                 gamma, beta = _norm_params(rng, C, dtype, (C,) if layout == "flat" else (1, C, 1, 1))
                 for p in ({}, {"eps": 0.3, "mode": "test"}):
                     yield (x, gamma, beta, G, p), dtype
+                yield ((x + 3e3).astype(dtype), gamma, beta, G, {}), dtype
 
 
 def gn_forward_cases():
