@@ -3,7 +3,7 @@
 import numpy as np
 
 from cs231n_bn.batchnorm import BatchNormCache
-from tests.instructor.fresh9.scaffold import bn_finish, bn_forward, bn_setup, bn_stats
+from tests.instructor.fresh9.scaffold import bn_finish, bn_forward, bn_setup, bn_stats, centred
 from tests.instructor.later_catalogue import Catalogue
 
 forward = Catalogue("batchnorm_forward")
@@ -98,7 +98,7 @@ def test_updates_running(x, gamma, beta, bn_param):
     return bn_finish(x, mu, var, gamma, beta, eps, mode)
 
 
-@forward.mistake("Test mode divides by sqrt(running_var) and forgets eps (train mode keeps it).")
+@forward.mistake("Test mode computes out with xhat = (x - running_mean) / sqrt(running_var), forgetting eps (train mode and the cache keep it).")
 def test_without_eps(x, gamma, beta, bn_param):
     gamma, beta, mode, eps, m, rm, rv = bn_setup(x, gamma, beta, bn_param)
     if mode == "train":
@@ -282,7 +282,7 @@ def divide_then_fresh_out(x, gamma, beta, bn_param):
         bn_param["running_var"] = m * rv + (1 - m) * var
     else:
         mu, var = rm, rv
-    xmu = np.subtract(x, mu)
+    xmu = np.subtract(x, mu) if mode == "test" else centred(x)
     sqrtvar = np.sqrt(var + eps)
     xhat = xmu / sqrtvar
     out = np.add(np.multiply(gamma, xhat), beta)

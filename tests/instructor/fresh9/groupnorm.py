@@ -6,6 +6,7 @@ from cs231n_bn import validation
 from cs231n_bn.batchnorm import DEFAULT_EPS, MODES
 from cs231n_bn.spatial import (GN_PARAM_KEYS, GroupNormCache, _check_channel_params, _check_groups,
                                spatial_groupnorm_forward)
+from tests.instructor.fresh9.scaffold import centred
 from tests.instructor.later_catalogue import Catalogue
 
 forward = Catalogue("spatial_groupnorm_forward")
@@ -32,11 +33,12 @@ def _stats(xg):
 
 
 def _gn(x, gamma, beta, G, eps, group=None, stats=_stats, scale=None):
-    """Group norm from pieces: group(x) -> (N, G, M); scale(xhat4, gamma, beta) -> out."""
+    """Group norm from pieces: group(x) -> (N, G, M); scale(xhat4, gamma, beta) -> out; xmu
+    centred around the float64 mean of each group (scaffold.centred)."""
     N, C, H, W = x.shape
     xg = x.reshape(N, G, -1) if group is None else group(x, G)
     mu, var = stats(xg)
-    xmu = xg - mu
+    xmu = centred(xg, axis=2)
     ivar = 1.0 / np.sqrt(var + eps)
     xhat = xmu * ivar
     xhat4 = xhat.reshape(N, C, H, W)
@@ -70,7 +72,7 @@ def groups_and_size_swapped(x, gamma, beta, G, gn_param):
     return out, _replace(cache, G=G)
 
 
-@forward.mistake("Normalizes each group over its channels at every position separately (statistics over the C/G axis only, not over H and W).")
+@forward.mistake("Normalizes the output of each group over its channels at every position separately (statistics over the C/G axis only, not over H and W); the cache keeps the per-group statistics.")
 def per_position(x, gamma, beta, G, gn_param):
     gamma, beta, G, eps = _setup(x, gamma, beta, G, gn_param)
     N, C, H, W = x.shape
@@ -139,7 +141,7 @@ def eps_after_sqrt(x, gamma, beta, G, gn_param):
     return out, GroupNormCache(x=x, G=G, mu=mu, xmu=xg - mu, var=var, ivar=ivar, xhat=xhat, gamma=gamma, eps=eps)
 
 
-@forward.mistake("Indexes gamma and beta by group instead of channel: scales group g by gamma[g] (gamma.reshape(-1)[:G]).")
+@forward.mistake("Indexes gamma and beta by group instead of channel: scales and shifts every channel of group g by gamma[g] and beta[g] (the first G entries).")
 def gamma_per_group(x, gamma, beta, G, gn_param):
     gamma, beta, G, eps = _setup(x, gamma, beta, G, gn_param)
     N, C, H, W = x.shape
@@ -253,7 +255,7 @@ def divides_by_channels_per_group(dout, cache):
 
 
 @backward.mistake("Computes in float64 (dout.astype(np.float64)), so a float32 pass returns float64 gradients.")
-def upcast(dout, cache):
+def back_upcast(dout, cache):
     return _gback(dout.astype(np.float64), cache)
 
 
@@ -284,7 +286,7 @@ def keepdims_sum_form(dout, cache):
 
 
 @backward.correct("A loop over the G groups, the staged per-group graph (dvar and dmu nodes) on channel slices.")
-def loop_groups(dout, cache):
+def back_loop_groups(dout, cache):
     _bsetup(dout, cache)
     N, C, H, W = dout.shape
     G = cache.G
@@ -307,7 +309,7 @@ def loop_groups(dout, cache):
 
 
 @backward.correct("Group norm's backward pass as layer norm's on the (N*G, M) rows.")
-def as_layernorm_rows(dout, cache):
+def back_as_layernorm_rows(dout, cache):
     N = dout.shape[0]
     G = cache.G
 

@@ -189,7 +189,7 @@ def only_m_corrected(w, dw, config=None):
 
 
 @adam.mistake("Updates w in place (w -= ...), modifying the caller's weights.")
-def w_in_place(w, dw, config=None):
+def adam_w_in_place(w, dw, config=None):
     def step(w, mh, vh, lr, eps):
         w -= (lr * mh / (np.sqrt(vh) + eps)).astype(w.dtype)
         return w
@@ -197,7 +197,7 @@ def w_in_place(w, dw, config=None):
 
 
 @adam.mistake("Returns a new dict with the state instead of writing m, v and t into the caller's config.")
-def fresh_config(w, dw, config=None):
+def adam_fresh_config(w, dw, config=None):
     return _adam(w, dw, None if config is None else dict(config))
 
 
@@ -222,7 +222,7 @@ def ascends(w, dw, config=None):
 
 
 @adam.mistake("Returns next_w without casting, so float32 w with float64 moments in config comes back float64.")
-def no_cast(w, dw, config=None):
+def adam_no_cast(w, dw, config=None):
     config, b1, b2, eps, lr, m, v = _asetup(w, dw, config)
     t = config["t"] + 1
     m = b1 * m + (1 - b1) * dw

@@ -28,9 +28,18 @@ def bn_stats(x):
     return mu.astype(x.dtype), var.astype(x.dtype)
 
 
+def centred(x, axis=0):
+    """x minus its mean over axis (kept), computed in float64 and rounded once to x's dtype."""
+    return (x - x.mean(axis=axis, keepdims=True, dtype=np.float64)).astype(x.dtype, copy=False)
+
+
 def bn_finish(x, mu, var, gamma, beta, eps, mode):
-    """out and the BatchNormCache from the statistics mu and var."""
-    xmu = x - mu
+    """out and the BatchNormCache from the statistics mu and var.
+
+    In train mode xmu is x minus its float64 mean, rounded once to x's dtype: the float32
+    rounding of mu then costs xmu nothing when the mean is large.
+    """
+    xmu = centred(x) if mode == "train" else x - mu
     sqrtvar = np.sqrt(var + eps)
     ivar = 1.0 / sqrtvar
     xhat = xmu * ivar

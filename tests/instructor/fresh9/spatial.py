@@ -61,7 +61,7 @@ def output_not_transposed_back(x, gamma, beta, bn_param):
     return _sbn(x, gamma, beta, bn_param, unrows=lambda r, shape: r.reshape(shape))
 
 
-@forward.mistake("Normalizes over (H, W) per sample and channel (instance norm) instead of over (N, H, W) per channel.")
+@forward.mistake("In train mode, normalizes the output over (H, W) per sample and channel (instance norm) instead of over (N, H, W) per channel; the cache and running statistics keep the per-channel statistics.")
 def instance_norm(x, gamma, beta, bn_param):
     gamma, beta, mode, eps, m, rm, rv = _setup(x, gamma, beta, bn_param)
     out, cache = _sbn(x, gamma, beta, bn_param)
@@ -130,7 +130,7 @@ def upcast(x, gamma, beta, bn_param):
     return _sbn(x, gamma, beta, bn_param, rows=lambda x: _rows(x.astype(np.float64)))
 
 
-@forward.mistake("Leaves eps out of the normalization: xhat = xmu / sqrt(var).")
+@forward.mistake("Leaves eps out of the output's normalization, out = gamma * xmu / sqrt(var) + beta, in both modes (the cache keeps sqrt(var + eps)).")
 def no_eps(x, gamma, beta, bn_param):
     gamma, beta, mode, eps, m, rm, rv = _setup(x, gamma, beta, bn_param)
     out, cache = _sbn(x, gamma, beta, bn_param)
@@ -149,7 +149,9 @@ def axes_023(x, gamma, beta, bn_param):
         bn_param["running_var"] = m * rv + (1 - m) * var
     else:
         mu, var = rm, rv
-    out = gamma[:, None, None] * (x - mu[:, None, None]) / np.sqrt(var[:, None, None] + eps) + beta[:, None, None]
+    xmu = x - x.mean(axis=(0, 2, 3), keepdims=True, dtype=np.float64) if mode == "train" else x - mu[:, None, None]
+    xmu = xmu.astype(x.dtype, copy=False)
+    out = gamma[:, None, None] * xmu / np.sqrt(var[:, None, None] + eps) + beta[:, None, None]
     _, cache = bn_finish(_rows(x), mu, var, gamma, beta, eps, mode)
     return out, SpatialBatchNormCache(shape=x.shape, bn=cache)
 
@@ -189,7 +191,7 @@ def _sback(dout, cache, rows=_rows, unrows=_unrows, alt=bn_alt_dx):
 
 
 @backward.mistake("Reshapes dout straight to (N*H*W, C) without moving the channels last (and reshapes dx straight back).")
-def reshape_without_transpose(dout, cache):
+def back_reshape_without_transpose(dout, cache):
     return _sback(dout, cache, rows=lambda d: d.reshape(-1, d.shape[1]), unrows=lambda r, s: r.reshape(s))
 
 
@@ -199,7 +201,7 @@ def dx_not_transposed_back(dout, cache):
 
 
 @backward.mistake("Divides by N (the batch size) instead of N*H*W, the number of values per channel, in dx.")
-def divides_by_n(dout, cache):
+def back_divides_by_n(dout, cache):
     N = dout.shape[0]
     def alt(d, xhat, gamma, ivar):
         dbeta, dgamma = d.sum(axis=0), (d * xhat).sum(axis=0)
@@ -222,7 +224,7 @@ def no_gamma(dout, cache):
 
 
 @backward.mistake("Computes in float64 (dout.astype(np.float64)), so a float32 pass returns float64 gradients.")
-def upcast(dout, cache):
+def back_upcast(dout, cache):
     return _sback(dout, cache, rows=lambda d: _rows(d.astype(np.float64)))
 
 
@@ -241,7 +243,7 @@ def swapped_returns(dout, cache):
 
 
 @backward.correct("Closed form over axes (0, 2, 3) directly on the (N, C, H, W) arrays, no reshaping of dout.")
-def axes_023(dout, cache):
+def back_axes_023(dout, cache):
     _bsetup(dout, cache)
     b = cache.bn
     xhat = _unrows(b.xhat, dout.shape)
