@@ -48,7 +48,9 @@ def _factor_on_both(running_var, N, k, momentum):
 TORCH_RUNNING_VAR = [
     (torch_running_var, None),
     (_stepwise, None),
-    (_relation(lambda N: 1 + 1 / (N - 1), lambda k, m: np.exp(k * np.log(m))), None),
+    (_relation(lambda N: 1 + 1 / (N - 1), lambda k, m: np.prod(np.full(k, m))), None),  # an empty product is 1
+    # through logarithms: right for momentum > 0, NaN at momentum 0 (k * log(0) for k = 0)
+    (_relation(bessel, lambda k, m: np.exp(k * np.log(m))), ["NaN or inf", "momentum 0"]),
     (_relation(bessel, lambda k, m: (1 - m) ** k), ["start value", "(1 - momentum)", "weight of the new value"]),  # PyTorch's momentum in the power
     (_relation(bessel, lambda k, m: 0.0), ["start value", "none at all"]),  # the start at 1 forgotten
     (_relation(bessel, lambda k, m: 1 - m**k), ["start value"]),  # the zero start's share instead

@@ -158,6 +158,9 @@ def _check_running_update(exercise, where, bn_param, old_mean, old_var, expected
                 (keep * old + new * batches["running_mean"],
                  "running_var averages the batch's mean, not its variance (the running mean's line, copied)",
                  "running var of mean"),
+                (keep * old + new * (batch + (batches["running_mean"] - old_mean) ** 2),
+                 "running_var averages the batch's squared deviations from the OLD running mean, not its "
+                 "variance (the squared deviations from the batch's own mean)", "running var about old mean"),
             ]
         for wrong, message, topic in mistakes:
             if matches(got, wrong):

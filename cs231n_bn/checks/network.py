@@ -20,6 +20,7 @@ from cs231n_bn.checks.core import CheckFailed, call, factor_text, matches, packa
 from cs231n_bn.checks.display import passed
 from cs231n_bn.checks.normalized import DEFAULT_EPS, bn_layout, diagnose_normalized, ln_layout, normalizes_instead
 from cs231n_bn.gradient_check import eval_numerical_gradient
+from cs231n_bn.layers import affine_backward, softmax_loss
 
 FORWARD_EXERCISE = "fc_net_forward"
 BACKWARD_EXERCISE = "fc_net_backward"
@@ -105,6 +106,29 @@ def _stale_running(where, i, z, a, net, before):
         )
 
 
+def _finite_training_pass(label, forward, caches):
+    """Raise, naming the step, when a training pass without dropout gives NaN or inf scores."""
+    scores = forward[0] if isinstance(forward, tuple) and forward else None
+    if not isinstance(scores, np.ndarray) or np.all(np.isfinite(scores)):
+        return
+    # hidden layer i's output is what the next layer's affine step received
+    inputs = [getattr(getattr(c, "affine", None), "x", None) for c in caches]
+    for i, cache in enumerate(caches, start=1):
+        z = getattr(cache, "z", None)
+        out = inputs[i] if i < len(inputs) else None
+        if isinstance(z, np.ndarray) and not np.all(np.isfinite(z)):
+            raise CheckFailed(f"FullyConnectedNet ({label}): a training pass gives NaN or inf, first in hidden layer "
+                              f"{i}'s activation input z (the affine and normalization steps)", FORWARD_EXERCISE,
+                              "not finite")
+        if isinstance(out, np.ndarray) and not np.all(np.isfinite(out)):
+            raise CheckFailed(f"FullyConnectedNet ({label}): a training pass gives NaN or inf, first in hidden layer "
+                              f"{i}'s output, while its activation input z is finite: the steps after the norm "
+                              f"(the activation, then dropout, which with dropout_keep_ratio = 1 keeps every unit "
+                              f"as it is) made them", FORWARD_EXERCISE, "not finite")
+    raise CheckFailed(f"FullyConnectedNet ({label}): a training pass gives NaN or inf scores", FORWARD_EXERCISE,
+                      "not finite")
+
+
 def _check_layers(cls, normalization, activation):
     """Test mode, no dropout: each hidden layer's activation input, and the scores."""
     label = _label(normalization, activation, 1.0)
@@ -120,6 +144,8 @@ def _check_layers(cls, normalization, activation):
     before = [{key: np.array(p[key]) for key in ("running_mean", "running_var") if key in p} for p in net.bn_params]
     # A training-mode forward pass alone (loss(X, y) would also run the backward pass).
     forward = call(FORWARD_EXERCISE, "FullyConnectedNet._forward", net._forward, X, "train")
+    train_caches = forward[1] if isinstance(forward, tuple) and len(forward) == 3 else []
+    _finite_training_pass(label, forward, train_caches)
     if normalization == "layernorm" and any("running_mean" in p for p in net.bn_params):
         raise CheckFailed(f"FullyConnectedNet ({label}): after a training pass a layer-norm dict in bn_params holds "
                           f"running statistics, which only batchnorm_forward writes: a hidden layer called "
@@ -176,6 +202,12 @@ def _check_layers(cls, normalization, activation):
                     FORWARD_EXERCISE, "affine",
                 )
         else:
+            train_z = getattr(train_caches[i - 1], "z", None) if i <= len(train_caches) else None
+            if matches(z, a, 1e-9) and train_z is not None and not matches(train_z, a, 1e-9):
+                raise CheckFailed(f"{where}: in test mode the activation receives the affine output itself, while in "
+                                  f"the training pass it receives something else: the {normalization} layer is "
+                                  f"skipped in test mode (test mode normalizes too)", FORWARD_EXERCISE,
+                                  "norm in test mode")
             if matches(z, a, 1e-9):
                 raise CheckFailed(
                     f"{where}: the activation receives the affine output itself: the "
@@ -222,7 +254,7 @@ def _check_layers(cls, normalization, activation):
                        f"right")
         raise CheckFailed(f"FullyConnectedNet ({label}): {message}", FORWARD_EXERCISE, "scores")
     # the values are right; what the backward pass will read must be there too
-    _caches_kept(label, normalization, forward[1] if isinstance(forward, tuple) and len(forward) == 3 else [])
+    _caches_kept(label, normalization, train_caches)
 
 
 def _misplaced_dropout(net, X, keep, seed, place):
@@ -364,18 +396,64 @@ BACKWARD_CONFIGS = (
 )
 
 
-def _regularization_crash(where, failure):
-    """Raise naming the cause when loss() could not add reg * W to a gradient of another shape."""
+def _regularization_crash(where, failure, net, X, y):
+    """Raise naming the cause when loss() could not add reg * W to a gradient of another shape:
+    a transposed gradient (read from the gradients of the same net without regularization), or
+    gradients under another layer's keys."""
     cause = failure.__cause__
     frames = traceback.extract_tb(cause.__traceback__) if cause is not None else []
     if isinstance(cause, ValueError) and "broadcast" in str(cause) and frames and frames[-1].name == "loss" \
             and frames[-1].filename.endswith("fc_net.py"):
         shapes = re.findall(r"\(\d+,\s*\d+\)", str(cause))
+        try:
+            grads = _unregularized_gradients(net, X, y)
+        except Exception:  # the student's code fails another way too: the crash above is what is known
+            grads = {}
+        for name in sorted(net.params):
+            if name.startswith("W") and name in grads:
+                _transposed(f"{where} (read without the regularization's step, where loss() fails)", name,
+                            grads[name], net, X, y, lambda: _unregularized_loss(net, X, y))
         raise CheckFailed(
             f"{where}: loss() adds reg * W to grads['W<i>'] for every layer, and one of them has another shape "
             f"than its W ({' and '.join(shapes[:2])}): a layer's gradients are stored under another layer's keys "
             f"(which number does layer i's gradient get?)", BACKWARD_EXERCISE, "gradient keys",
         ) from cause
+
+
+def _unregularized_loss(net, X, y):
+    """The training loss without regularization, from the forward pass alone."""
+    scores = call(BACKWARD_EXERCISE, "FullyConnectedNet._forward", net._forward, X, "train")[0]
+    return softmax_loss(scores, y)[0]
+
+
+def _unregularized_gradients(net, X, y):
+    """The gradients loss() collects before it adds the regularization's: its backward loop,
+    with the student's _hidden_backward (for a loss() that fails in its last step)."""
+    net.dropout_param["mode"] = "train"
+    scores, caches, last_cache = call(BACKWARD_EXERCISE, "FullyConnectedNet._forward", net._forward, X, "train")
+    L = net.num_layers
+    grads = {}
+    dh, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(softmax_loss(scores, y)[1], last_cache)
+    for i in range(L - 1, 0, -1):
+        dh = call(BACKWARD_EXERCISE, "FullyConnectedNet._hidden_backward", net._hidden_backward, dh, caches[i - 1],
+                  i, grads)
+    return grads
+
+
+def _transposed(where, name, gradient, net, X, y, loss=None):
+    """Raise when a gradient has its parameter's shape transposed and is the right one transposed
+    (of loss(), by default the network's own, regularization included)."""
+    shape = net.params[name].shape
+    if len(shape) != 2 or shape[0] == shape[1] or np.shape(gradient) != shape[::-1]:
+        return
+    loss = loss or (lambda: net.loss(X, y)[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        numeric = eval_numerical_gradient(lambda _: loss(), net.params[name], verbose=False)
+    if np.allclose(np.transpose(gradient), numeric, rtol=1e-5, atol=1e-7):
+        raise CheckFailed(f"{where}: grads['{name}'] has shape {np.shape(gradient)}, {name}'s shape {shape} "
+                          f"transposed, and it is the right gradient transposed: a gradient has the shape of its "
+                          f"parameter", BACKWARD_EXERCISE, "transposed")
 
 
 def _another_layers_shape(where, name, gradient, params):
@@ -402,13 +480,18 @@ def _wrong_gradients(cls, config):
     try:
         _, grads = call(BACKWARD_EXERCISE, "FullyConnectedNet.loss", net.loss, X, y)
     except CheckFailed as failure:
-        _regularization_crash(where, failure)
+        _regularization_crash(where, failure, net, X, y)
         raise
     wrong = {}
     for name in sorted(net.params):
         if name not in grads:
-            raise CheckFailed(f"{where}: grads has no '{name}'; every parameter needs its gradient",
+            unknown = sorted(set(grads) - set(net.params))
+            also = (f" (it holds {', '.join(repr(k) for k in unknown)}, which name no parameter of the network: "
+                    f"layers are numbered from 1, and layer i's gradients go under W{{i}}, b{{i}}, gamma{{i}}, "
+                    f"beta{{i}})") if unknown else ""
+            raise CheckFailed(f"{where}: grads has no '{name}'; every parameter needs its gradient{also}",
                               BACKWARD_EXERCISE, "missing key")
+        _transposed(where, name, grads[name], net, X, y)
         _another_layers_shape(where, name, grads[name], net.params)
         require_array(BACKWARD_EXERCISE, where, f"grads['{name}']", grads[name], net.params[name].shape)
         with warnings.catch_warnings():

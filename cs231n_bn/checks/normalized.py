@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from cs231n_bn.checks.core import CheckFailed, matches
+from cs231n_bn.checks.core import CheckFailed, factor_text, matches
 
 MEAN_TOL = 1e-8  # |mean of a normalized group|, on values of order 1
 DEFAULT_EPS = 1e-5  # the documented default of bn_param / ln_param / gn_param['eps']
@@ -411,6 +411,22 @@ def _measured_divisor(layout, x, v, mean, s2, eps, gamma):
         return (f"every {word} is divided by the same number, sqrt({d2[0]:.6g}), although the {word}s' variances "
                 f"differ (from {v.min():.3g} to {v.max():.3g}): the variance used is {which}, where each {word} "
                 f"needs its own")
+    n = groups.shape[1]
+    for size, label in layout.sizes.items():
+        # sums divided by another count: the mean is c times the right one, and the variance is
+        # taken about it
+        c = n / size
+        if size != n and matches(d2, c * (v + (c - 1) ** 2 * mean**2) + eps, 1e-6):
+            return (f"the spread matches statistics whose sums are divided by {label} = {size}, where the count of "
+                    f"values in a {word}, n = {n}, belongs (the mean it uses is {c:g} times the {word}'s mean, and "
+                    f"the variance is taken about that)")
+    for plus_eps, extra in ((eps, ""), (0.0, ", and eps is missing")):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = (d2 - plus_eps) / v
+        if np.all(np.isfinite(c)) and np.allclose(c, c[0], rtol=1e-6) and abs(c[0] - 1) > 1e-6:
+            words = factor_text(float(c[0]), n, layout.sizes, layout.n_words)
+            if words:
+                return f"the variance it divides by is {words}{extra}"
     gamma_groups = layout.to_groups(np.broadcast_to(layout.param_view(gamma), x.shape))
     if np.all(gamma_groups == gamma_groups[:, :1]) and matches(d2, gamma_groups[:, 0] ** 2 * v + eps, 1e-6):
         return ("gamma multiplies x before the normalization, which divides it out again: the output's spread "

@@ -16,6 +16,7 @@ from cs231n_bn.checks.backward import expected_gradients, gradient_bounds
 from cs231n_bn.checks.core import (
     agrees,
     call,
+    matches,
     package_function,
     rel_error,
     require_array,
@@ -572,9 +573,12 @@ def check_torch_running_var(torch_running_var=None):
     exercise = "torch_running_var"
     fn = torch_running_var or package_function("torch_stats", "torch_running_var")
     rng = np.random.default_rng(80)
-    # (the last history has no batch at all: PyTorch still holds its start value)
-    for N, k in ((5, 3), (40, 12), (int(rng.integers(2, 9)), int(rng.integers(1, 5))), (6, 0)):
-        m, D = float(rng.uniform(0.5, 0.99)), 4
+    # (N, k, momentum or None for a drawn one): a history of no batch at all, where PyTorch still
+    # holds its start value, and the ends of momentum's range, where 0 ** 0 is 1
+    histories = ((5, 3, None), (40, 12, None), (int(rng.integers(2, 9)), int(rng.integers(1, 5)), None), (6, 0, None),
+                 (4, 0, 0.0), (3, 2, 0.0), (5, 3, 1.0))
+    for N, k, momentum in histories:
+        m, D = float(rng.uniform(0.5, 0.99)) if momentum is None else momentum, 4
         ours = rng.uniform(0.1, 4.0, D)  # our running variance after those k batches
         before, nothing = ours.copy(), np.zeros(D)
         right = reference.value("torch_running_var/value", "torch_running_var", before, N, k, m)
@@ -587,12 +591,23 @@ def check_torch_running_var(torch_running_var=None):
             raise CheckFailed(f"{shown} returned the array it was given (or a view of it); the result is a new "
                               f"array, which a caller can change without changing its own running_var",
                               exercise, "same array")
+        if isinstance(got, np.ndarray) and got.shape == right.shape and not np.all(np.isfinite(got)):
+            edge = (" (at momentum 0 a logarithm of the momentum, or a division by it, is undefined, while "
+                    "0 ** 0 is 1)" if m == 0 else "")
+            raise CheckFailed(f"{shown} holds NaN or inf where PyTorch's running_var is finite{edge}", exercise,
+                              "not finite")
         try:
             _close(exercise, f"{shown}, next to what a PyTorch module holds after that history,", got, right, 1e-10)
         except CheckFailed as failed:
             got_start = call(exercise, "torch_running_var", fn, nothing.copy(), N, k, m)
             if failed.topic == "shape" or np.shape(got_start) != right_start.shape:
                 raise
+            scaled = right - right_start  # what our running variance becomes in PyTorch's
+            if matches(got, scaled * right_start, 1e-9) and not matches(got, right, 1e-9):
+                raise CheckFailed(f"{shown} is off: it is the part that comes from our running variance multiplied by "
+                                  f"what is left of PyTorch's start value, where the two parts add up (PyTorch's "
+                                  f"average is linear: the batches' contributions plus the start value's share)",
+                                  exercise, "start multiplied")
             if not np.allclose(got_start, right_start, rtol=1e-10, atol=0):
                 later = call(exercise, "torch_running_var", fn, nothing.copy(), N, k + 1, m)
                 raise CheckFailed(f"{shown} is off, and so is its value for running_var = 0 (batches that "
@@ -604,7 +619,7 @@ def check_torch_running_var(torch_running_var=None):
                               f"start value) is right: the part that scales with our running variance is wrong. "
                               f"{_scale_words((np.asarray(got) - got_start) / ours, N, k)}",
                               exercise, "factor") from None
-    passed("torch_running_var", "matches PyTorch's running_var after three training histories")
+    passed("torch_running_var", f"matches PyTorch's running_var after {len(histories)} training histories")
 
 
 def _eval_output(module, x):

@@ -1,6 +1,6 @@
-"""The second to eighth catalogues of mistakes: every correct variant passes the checks its
+"""The second to ninth catalogues of mistakes: every correct variant passes the checks its
 exercise's cells call, and every mistake fails them. What the messages say is the measurement
-that `python -m tests.instructor.fresh2.run` (or fresh3.run ... fresh8.run) prints.
+that `python -m tests.instructor.fresh2.run` (or fresh3.run ... fresh9.run) prints.
 
 Each catalogue was written by someone who had not read the checks; the mistakes the checks
 first passed (group norm's xhat kept as (N, C, H, W), float32 promoted to float64 in spatial
@@ -9,7 +9,8 @@ changed in bn_param, keys written into gn_param, a network cache without its nor
 whose first reaching step is not its nearest accuracy; in the fifth, a cache of another layer's
 type and torch_running_var after no batch; in the eighth, group norm's cache flattening a
 (1, C, 1, 1) gamma, a hidden layer using the next layer's gamma and beta where the widths allow
-it, steps_to_reach rounding the target) are caught since.
+it, steps_to_reach rounding the target; in the ninth, torch_running_var undefined or wrong at momentum
+0) are caught since.
 """
 
 import pytest
@@ -22,12 +23,16 @@ from tests.instructor.fresh5 import run as run5
 from tests.instructor.fresh6 import run as run6
 from tests.instructor.fresh7 import run as run7
 from tests.instructor.fresh8 import run as run8
+from tests.instructor.fresh9 import run as run9
 
-RUNS = (run2, run3, run4, run5, run6, run7, run8)
+RUNS = (run2, run3, run4, run5, run6, run7, run8, run9)
 # A mistake the checks pass on purpose: statistics cached as (1, D) where BatchNormCache's
 # comments say (D,). Every backward pass broadcasts the two alike, and the course's own
 # catalogue keeps keepdims=True statistics as a correct variant.
-PASSED_ON_PURPOSE = {("batchnorm_forward", "bn_cache_keepdims")}
+# And an optimizer handed float64 state in config for a float32 w that returns float64 (the
+# ninth's no_cast, adam_no_cast): CS231n's contract, which optim.py follows, fixes no dtype there,
+# CS231n's own rules return float64 too, and the shipped rules cast outside the solution region.
+PASSED_ON_PURPOSE = {("batchnorm_forward", "bn_cache_keepdims"), ("sgd_momentum", "no_cast"), ("adam", "adam_no_cast")}
 ENTRIES = [(run, entry) for run in RUNS for entry in run.entries()]
 
 
