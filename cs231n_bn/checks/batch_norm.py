@@ -118,9 +118,11 @@ def _check_running_update(exercise, where, bn_param, old_mean, old_var, expected
                 f"bn_param['{key}'] still holds its old value", exercise, "not written back",
             )
         if not isinstance(got, np.ndarray) or got.shape != old.shape:
+            kept = (" (the statistic kept the axis it was taken over: keepdims=True)"
+                    if isinstance(got, np.ndarray) and got.shape == (1, *old.shape) else "")
             raise CheckFailed(
                 f"{where}: bn_param['{key}'] must be an array of shape {old.shape} (one value "
-                f"per feature); got {getattr(got, 'shape', type(got).__name__)}", exercise, "running shape",
+                f"per feature); got {getattr(got, 'shape', type(got).__name__)}{kept}", exercise, "running shape",
             )
         if matches(got, expected[key]):
             continue

@@ -461,6 +461,13 @@ def _another_layers_shape(where, name, gradient, params):
     shape, kind = np.shape(gradient), name.rstrip("0123456789")
     if shape == params[name].shape:
         return
+    number = name[len(kind):]
+    siblings = [other for other in sorted(params) if other != name and other[len(other.rstrip("0123456789")):] ==
+                number and params[other].shape == shape]
+    if siblings:
+        raise CheckFailed(f"{where}: grads['{name}'] has shape {shape}, the shape of {siblings[0]}, not of {name} "
+                          f"{params[name].shape}: the gradients of {name} and {siblings[0]} are swapped (in which order "
+                          f"does the backward step return them?)", BACKWARD_EXERCISE, "gradient keys")
     owners = [other for other in sorted(params)
               if other != name and other.rstrip("0123456789") == kind and params[other].shape == shape]
     if owners:

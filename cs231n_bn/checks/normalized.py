@@ -465,8 +465,13 @@ def _parameter_words(measured, gamma, beta, name, known_only):
             return words
     owners = [np.flatnonzero(np.isclose(right, m, rtol=1e-9, atol=0)) for m in measured]
     if all(len(o) for o in owners):
-        return (f"{'gamma' if name == 'scale' else 'beta'} of other entries (entry k gets the value of entry "
-                f"{[int(o[0]) for o in owners]}[k]): the parameter is laid out or broadcast along the wrong axis")
+        index = np.array([int(o[0]) for o in owners])
+        label = "gamma" if name == "scale" else "beta"
+        blocks = [K for K in range(2, index.size) if index.size % K == 0 and
+                  np.array_equal(index, np.arange(index.size) // K)]
+        if blocks:
+            return f"{label}[k // {blocks[0]}] for entry k"
+        return f"{label} of other entries (entry k gets the value of entry {index.tolist()}[k])"
     if known_only:
         return None
     return f"{measured[0]:.6g}, {measured[-1]:.6g}, ... where {right[0]:.6g}, {right[-1]:.6g}, ... belong"
@@ -517,7 +522,12 @@ def _diagnose_parameters(exercise, where, layout, out, gamma, beta, right, known
     raise CheckFailed(
         f"{where}: the normalization itself is right (out is an affine function of the right "
         f"normalized x for every entry of gamma), but the scale applied is {words[0]} and the "
-        f"shift added is {words[1]}", exercise, "parameters",
+        f"shift added is {words[1]}"
+        + ("; the parameters are laid out or broadcast along the wrong axis"
+           if any("of other entries" in w for w in words) else "")
+        + ("; indexed by k // K, a parameter takes one value per block of K consecutive entries (a group's "
+           "number), where each entry has its own" if any("[k // " in w for w in words) else ""),
+        exercise, "parameters",
     )
 
 

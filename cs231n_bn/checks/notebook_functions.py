@@ -290,6 +290,10 @@ def _steps_symptom(wrong):
         return lambda steps, acc, target, first: next((s for s, a in zip(steps, acc)
                                                        if a >= round(target, decimals)), None)
 
+    def rounded_accuracies(decimals):
+        return lambda steps, acc, target, first: next((s for s, a in zip(steps, acc)
+                                                       if round(a, decimals) >= target), None)
+
     readings = (
         (lambda steps, acc, target, first: first, "the position of the right entry in the log (counting from 0), "
          "not its step: return the entry of eval_steps"),
@@ -302,8 +306,12 @@ def _steps_symptom(wrong):
                   "like the accuracies themselves"),
         (nearest, "the step whose accuracy is the smallest that reaches the target; the FIRST step that reaches it "
                   "is asked for"),
-        *((rounded(d), f"the target is rounded to {d} decimals before the comparison; compare with the target as "
-                       f"given") for d in (0, 1, 2, 3)),
+        # the least rounding that explains the answers first
+        *((rounded(d), f"the target is rounded to {d} decimal place{'s' * (d != 1)} before the comparison; compare "
+                       f"with the target as given") for d in (3, 2, 1, 0)),
+        *((rounded_accuracies(d), f"the accuracies are rounded to {d} decimal place{'s' * (d != 1)} before the "
+                                  f"comparison; an accuracy reaches the target only if it is at least the target as "
+                                  f"logged") for d in (3, 2, 1, 0)),
     )
     for reading, text in readings:
         if all(got == reading(steps, acc, target, steps.index(right)) for _, steps, acc, target, got, right in wrong):
@@ -551,6 +559,8 @@ def _scale_words(scale, N, k):
     for value, words in (
             (1.0, "1, taken as it is; PyTorch averages the unbiased batch variance"),
             ((N - 1) / N, "(N-1)/N: Bessel's factor upside down"),
+            (N / (N + 1), f"N/(N+1) = {N}/{N + 1}: divided by N + 1, where Bessel's factor divides by N - 1"),
+            (N / (N - 2), f"N/(N-2) = {N}/{N - 2}: divided by N - 2, where Bessel's factor divides by N - 1"),
             (k * N / (k * N - 1), f"kN/(kN-1), Bessel's factor for all k*N = {k * N} rows; each batch's variance "
                                   f"is corrected for its own N = {N} rows"),
             ((N / (N - 1)) ** k, f"(N/(N-1))**k, Bessel's factor once per batch, k = {k} times over; our running "
