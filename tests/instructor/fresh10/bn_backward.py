@@ -96,11 +96,6 @@ def dxmu2_without_2(dout, cache):
     return _staged(dout, cache, dxmu2=lambda g: g["xmu"] * g["dsq"])
 
 
-@staged.mistake("dmu sums only the first branch dxmu1, forgetting the variance branch dxmu2.")
-def dmu_one_branch(dout, cache):
-    return _staged(dout, cache, dmu=lambda g: -g["dxmu1"].sum(axis=0))
-
-
 @staged.mistake("dmu has the wrong sign: +sum(dxmu1 + dxmu2) although xmu = x - mu.")
 def dmu_sign(dout, cache):
     return _staged(dout, cache, dmu=lambda g: (g["dxmu1"] + g["dxmu2"]).sum(axis=0))
@@ -135,6 +130,11 @@ def float64_ones(dout, cache):
 
 
 # ------------------------------------------------------------------ staged: correct variants
+
+@staged.correct("dmu from the first branch only, -sum(dxmu1): the variance branch sums to 2 * dsq * sum(xmu) = 0.")
+def dmu_one_branch(dout, cache):
+    return _staged(dout, cache, dmu=lambda g: -g["dxmu1"].sum(axis=0))
+
 
 @staged.correct("dvar in Kratzert's folded form, -0.5 * divar * (var + eps)**-1.5, the same number.")
 def dvar_folded(dout, cache):

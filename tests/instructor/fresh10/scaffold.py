@@ -8,9 +8,8 @@ dataclasses the contracts name.
 import numpy as np
 
 from cs231n_bn import validation
-from cs231n_bn.batchnorm import BatchNormCache, _check_backward_inputs, _check_forward_inputs, read_bn_param
+from cs231n_bn.batchnorm import MODES, BatchNormCache, _check_backward_inputs, _check_forward_inputs, read_bn_param
 from cs231n_bn.layernorm import LN_PARAM_KEYS, LayerNormCache
-from cs231n_bn.batchnorm import MODES
 from cs231n_bn.spatial import (
     GN_PARAM_KEYS,
     GroupNormCache,
