@@ -87,3 +87,18 @@ def test_the_shipped_reference_values_are_a_fresh_recording_of_the_instructors_c
     stored = stored_values()
     assert same_values(record(), stored), "re-record with: python -m classroom.edition.reference_values"
     assert len(stored) > 100
+
+
+def test_exercise_code_a_check_runs_is_given_no_reference_value():
+    from cs231n_bn import checks
+
+    def looked_up(x, gamma, beta, bn_param):
+        # a stub that asks for the answer its check is about to compare with
+        out = reference.value("batchnorm_forward/out", "batchnorm_forward", x, gamma, beta, bn_param)
+        return out, None
+
+    with pytest.raises(checks.CheckFailed, match="reference values are the checks' own"):
+        checks.check_batchnorm_forward(looked_up)
+    # outside a check's call the values are there, for the checks' own inputs
+    with reference.withheld("batchnorm_forward"), pytest.raises(reference.ReferenceUnavailable):
+        reference.value("batchnorm_forward/out", "batchnorm_forward", np.zeros((2, 2)))

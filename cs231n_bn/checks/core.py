@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 
+from cs231n_bn.checks import reference
 from cs231n_bn.checks.display import CheckFailed, NotImplementedYet, shown_briefly, student_line
 
 MODEL_RTOL = 1e-6  # relative tolerance when matching a value against a model of it
@@ -126,7 +127,8 @@ def call(exercise, function_name, fn, *args):
     briefly, so the notebook shows one line saying which exercise is next.
     """
     try:
-        return fn(*args)
+        with reference.withheld(function_name):
+            return fn(*args)
     except NotImplementedYet:
         raise
     except NotImplementedError as err:

@@ -104,6 +104,18 @@ class _Recorded:
 
 
 _providers = [_Recorded(DATA_FILE)]
+_running = []  # the exercise code a check is calling, innermost last
+
+
+@contextlib.contextmanager
+def withheld(function_name):
+    """While a check runs exercise code, no value is given out: a check asks for its values
+    before it calls the code under test, and the code under test computes its own."""
+    _running.append(function_name)
+    try:
+        yield
+    finally:
+        _running.pop()
 
 
 def value(key, function_name, *inputs):
@@ -111,8 +123,13 @@ def value(key, function_name, *inputs):
 
     key: "<function>/<what>", e.g. "batchnorm_forward/out"; function_name: the exercise
     whose answer it is; inputs: that exercise's inputs (arrays, numbers, dicts of them).
-    Raises ReferenceUnavailable when the active provider has no such value.
+    Raises ReferenceUnavailable when the active provider has no such value, or while a
+    check runs exercise code (see withheld).
     """
+    if _running:
+        raise ReferenceUnavailable(
+            f"reference values are the checks' own: none is given while {_running[-1]} runs under its check "
+            f"(the exercise computes its answer itself)")
     got = _providers[-1](key, function_name, *inputs)
     return np.array(got, dtype=np.float64)
 
