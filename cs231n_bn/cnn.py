@@ -212,8 +212,12 @@ class SmallConvNet:
         a, conv_cache = conv_forward(x, self.params[f"W{i}"], self.params[f"b{i}"], self.conv_param)
         if self.block_order == "conv-norm-relu-pool":
             a, norm_cache = self._norm_forward(a, i, seen)
-        a, relu_cache = relu_forward(a)
+        # The pool before the ReLU: max(0, largest of a window) is the largest of max(0, x) over
+        # it, and the gradient reaches the same pixel either way (the window's first maximum if
+        # that is positive, none otherwise), so the network and its gradients are the same, while
+        # the ReLU and its backward pass run over the pooled maps, a quarter of the entries.
         a, pool_cache = max_pool_forward(a, self.pool_param)
+        a, relu_cache = relu_forward(a)
         if self.block_order == "conv-relu-pool-norm":
             a, norm_cache = self._norm_forward(a, i, seen)
         return a, BlockCache(conv=conv_cache, norm=norm_cache, relu=relu_cache, pool=pool_cache)
@@ -223,8 +227,8 @@ class SmallConvNet:
         da = dout
         if self.block_order == "conv-relu-pool-norm":
             da = self._norm_backward(da, cache.norm, i, grads)
-        da = max_pool_backward(da, cache.pool)
         da = relu_backward(da, cache.relu)
+        da = max_pool_backward(da, cache.pool)
         if self.block_order == "conv-norm-relu-pool":
             da = self._norm_backward(da, cache.norm, i, grads)
         dx, grads[f"W{i}"], grads[f"b{i}"] = conv_backward(da, cache.conv)

@@ -416,3 +416,20 @@ def test_nan_routing_agrees_with_pytorch(rng):
     out_t.backward(torch.tensor(dout))
     np.testing.assert_array_equal(out, out_t.detach().numpy())
     np.testing.assert_array_equal(dx, xt.grad.numpy())
+
+
+@pytest.mark.parametrize("maps_per_block", [1, 3])
+@pytest.mark.parametrize("layout", ["(N, C, H, W)", "channels first"])
+def test_pooling_a_few_maps_at_a_time_agrees_with_the_naive_version(layout, maps_per_block, rng, monkeypatch):
+    """Tiling windows are pooled block by block of maps: blocks that split a sample's channels,
+    ties (the first maximum wins) and a NaN in a later block all give the naive results."""
+    monkeypatch.setattr(conv, "POOL_BLOCK_ENTRIES", maps_per_block * 6 * 4)
+    x = rng.integers(-2, 3, size=(3, 5, 6, 4)).astype(np.float32)  # small integers: many ties
+    x[2, 3, 4, 1] = np.nan
+    if layout == "channels first":
+        x = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    out, cache = max_pool_forward(x, {})
+    out_naive, cache_naive = max_pool_forward_naive(x, {})
+    np.testing.assert_array_equal(out, out_naive)
+    dout = rng.normal(size=out.shape).astype(np.float32)
+    np.testing.assert_array_equal(max_pool_backward(dout, cache), max_pool_backward_naive(dout, cache_naive))
