@@ -157,7 +157,7 @@ def test_many_channels_take_the_row_shifts_and_agree(conv_param, dtype, images_p
     w = rng.normal(size=(4, ROW_SHIFT_MIN_CHANNELS, 3, 2)).astype(dtype)
     b = rng.normal(size=4).astype(dtype)
     out, cache = conv_forward(x, w, b, conv_param)
-    assert cache.cols is None and cache.x_pad is not None  # the row-shift path
+    assert cache.row_shift  # the row-shift path
     tolerance = 1e-12 if dtype == np.float64 else 1e-5
     reference = conv_by_definition(*(a.astype(np.float64) for a in (x, w, b)), conv_param["stride"], conv_param["pad"])
     assert out.dtype == dtype and scaled_error(out.astype(np.float64), reference) < tolerance
@@ -173,7 +173,7 @@ def test_row_shift_gradients(rng):
     b = rng.normal(size=3)
     conv_param = {"stride": 1, "pad": 1}
     out, cache = conv_forward(x, w, b, conv_param)
-    assert cache.cols is None
+    assert cache.row_shift
     dout = rng.normal(size=out.shape)
     numeric = (
         eval_numerical_gradient_array(lambda x_: conv_forward(x_, w, b, conv_param)[0], x, dout),
@@ -433,3 +433,26 @@ def test_pooling_a_few_maps_at_a_time_agrees_with_the_naive_version(layout, maps
     np.testing.assert_array_equal(out, out_naive)
     dout = rng.normal(size=out.shape).astype(np.float32)
     np.testing.assert_array_equal(max_pool_backward(dout, cache), max_pool_backward_naive(dout, cache_naive))
+
+
+@pytest.mark.parametrize("images_per_block", ["all", "one", "two"])
+@pytest.mark.parametrize("conv_param", CONV_PARAMS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_im2col_a_few_images_at_a_time_agrees(conv_param, dtype, images_per_block, rng, monkeypatch):
+    """im2col block by block of images (one, two with a last block of one, or all three at
+    once) against the definition and the naive backward pass."""
+    x = rng.normal(size=(3, 2, 7, 6)).astype(dtype)
+    w = rng.normal(size=(4, 2, 3, 2)).astype(dtype)
+    b = rng.normal(size=4).astype(dtype)
+    out, cache = conv_forward(x, w, b, conv_param)
+    positions = out.shape[2] * out.shape[3]
+    monkeypatch.setattr(conv, "IM2COL_BLOCK_COLUMNS", {"all": 3, "one": 1, "two": 2}[images_per_block] * positions)
+    out, cache = conv_forward(x, w, b, conv_param)
+    assert not cache.row_shift
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    reference = conv_by_definition(*(a.astype(np.float64) for a in (x, w, b)), conv_param["stride"], conv_param["pad"])
+    assert out.dtype == dtype and scaled_error(out.astype(np.float64), reference) < tolerance
+    dout = rng.normal(size=out.shape).astype(dtype)
+    _, naive_cache = conv_forward_naive(x, w, b, conv_param)
+    for name, a, n in zip(("dx", "dw", "db"), conv_backward(dout, cache), conv_backward_naive(dout, naive_cache)):
+        assert a.dtype == dtype and scaled_error(a, n) < tolerance, name
