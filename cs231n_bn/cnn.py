@@ -21,7 +21,7 @@ import numbers
 import numpy as np
 
 from cs231n_bn import validation
-from cs231n_bn.conv import conv_backward, conv_forward, max_pool_backward, max_pool_forward
+from cs231n_bn.conv import conv_backward, conv_backward_weights, conv_forward, max_pool_backward, max_pool_forward
 from cs231n_bn.layers import affine_backward, affine_forward, relu_backward, relu_forward, softmax_loss
 from cs231n_bn.spatial import (
     spatial_batchnorm_backward,
@@ -223,7 +223,10 @@ class SmallConvNet:
         return a, BlockCache(conv=conv_cache, norm=norm_cache, relu=relu_cache, pool=pool_cache)
 
     def _block_backward(self, dout, cache, i, grads):
-        """Backward through block i; writes its parameters' gradients into grads, returns dx."""
+        """Backward through block i; writes its parameters' gradients into grads, returns dx.
+
+        Block 1 returns None: its input is the images, whose gradient no step needs.
+        """
         da = dout
         if self.block_order == "conv-relu-pool-norm":
             da = self._norm_backward(da, cache.norm, i, grads)
@@ -231,6 +234,9 @@ class SmallConvNet:
         da = max_pool_backward(da, cache.pool)
         if self.block_order == "conv-norm-relu-pool":
             da = self._norm_backward(da, cache.norm, i, grads)
+        if i == 1:
+            grads[f"W{i}"], grads[f"b{i}"] = conv_backward_weights(da, cache.conv)
+            return None
         dx, grads[f"W{i}"], grads[f"b{i}"] = conv_backward(da, cache.conv)
         return dx
 

@@ -417,7 +417,25 @@ def conv_backward(dout, cache):
     - dw: (F, C, HH, WW)
     - db: (F,)
     """
-    where = "conv_backward"
+    dx, dw, db = _conv_backward("conv_backward", dout, cache, with_dx=True)
+    return dx, dw, db
+
+
+def conv_backward_weights(dout, cache):
+    """Convolutional layer, backward pass for the filters and biases only: (dw, db).
+
+    For a network's first layer, whose input (the images) needs no gradient: the product
+    that routes dout back onto the input and the scatter onto dx are left out, as PyTorch's
+    autograd leaves them out for an input that does not require a gradient.
+
+    Inputs: as conv_backward. Returns dw (F, C, HH, WW) and db (F,), as conv_backward's.
+    """
+    _, dw, db = _conv_backward("conv_backward_weights", dout, cache, with_dx=False)
+    return dw, db
+
+
+def _conv_backward(where, dout, cache, with_dx):
+    """conv_backward's checks and work; (dx, dw, db), dx None unless with_dx."""
     validation.cache_of(where, cache, ConvCache, "conv_forward")
     w, stride, pad = cache.w, cache.stride, cache.pad
     N, C, H, W = cache.x_shape
@@ -428,7 +446,9 @@ def conv_backward(dout, cache):
     db = dout_rows.sum(axis=1)
     dout_cf = dout_rows.reshape(F, N, H_out, W_out)
     backward = _row_shift_backward if cache.row_shift else _im2col_backward
-    dx_pad, dw = backward(dout_cf, cache.x_pad, w, stride, (H, W), pad)
+    dx_pad, dw = backward(dout_cf, cache.x_pad, w, stride, (H, W), pad, with_dx)
+    if not with_dx:
+        return None, dw, db
     dx = dx_pad[:, :, pad : pad + H, pad : pad + W] if pad else dx_pad
     return dx.transpose(1, 0, 2, 3), dw, db
 
@@ -470,12 +490,12 @@ def _im2col_forward(x_pad, w, b, stride, H_out, W_out):
     return out
 
 
-def _im2col_backward(dout_cf, x_pad, w, stride, HW, pad):
-    """Backward pass of _im2col_forward; returns (dx_pad channels first, dw).
+def _im2col_backward(dout_cf, x_pad, w, stride, HW, pad, with_dx):
+    """Backward pass of _im2col_forward; returns (dx_pad channels first, or None unless with_dx; dw).
 
     dout_cf is (F, N, H_out, W_out). Per block of images: the block's columns copied again
-    from x_pad, dw's share dout_rows @ cols.T, dcols = w_row.T @ dout_rows, and one strided
-    add per filter offset onto dx_pad.
+    from x_pad, dw's share dout_rows @ cols.T, and with dx, dcols = w_row.T @ dout_rows and
+    one strided add per filter offset onto dx_pad.
     """
     F, N, H_out, W_out = dout_cf.shape
     C, _, Hp, Wp = x_pad.shape
@@ -485,7 +505,7 @@ def _im2col_backward(dout_cf, x_pad, w, stride, HW, pad):
     w_col = w.reshape(F, K).T
     dtype = np.result_type(dout_cf, x_pad, w)
     dw = np.zeros((F, K), dtype=dtype)
-    dx_pad = np.zeros((C, N, Hp, Wp), dtype=dtype)
+    dx_pad = np.zeros((C, N, Hp, Wp), dtype=dtype) if with_dx else None
     blocks = _image_blocks(N, positions, IM2COL_BLOCK_COLUMNS)
     width = (blocks[0].stop - blocks[0].start) * positions
     cols = np.empty((K, width), dtype=x_pad.dtype)
@@ -493,6 +513,8 @@ def _im2col_backward(dout_cf, x_pad, w, stride, HW, pad):
     for n in blocks:
         d = dout_rows[:, n.start * positions : n.stop * positions]
         dw += d @ _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols).T
+        if not with_dx:
+            continue
         fields = np.matmul(w_col, d, out=dcols[:, : d.shape[1]]).reshape(C, HH, WW, -1, H_out, W_out)
         dx_block = dx_pad[:, n]
         for p in range(HH):
@@ -554,13 +576,13 @@ def _row_shift_forward(x_pad, w, b, stride, H_out, W_out):
     return out
 
 
-def _row_shift_backward(dout_cf, x_pad, w, stride, HW, pad):
-    """Backward pass of _row_shift_forward; returns (dx_pad channels first, dw).
+def _row_shift_backward(dout_cf, x_pad, w, stride, HW, pad, with_dx):
+    """Backward pass of _row_shift_forward; returns (dx_pad channels first, or None unless with_dx; dw).
 
     dout_cf is (F, N, H_out, W_out). The steps of the forward pass in reverse, a few images
     at a time: the row sum sends dout to the rows of Z it read (zero elsewhere), the product
-    gives dw's share and dcols, and each horizontal offset's copy adds its columns back
-    onto x_pad.
+    gives dw's share and, with dx, dcols, and each horizontal offset's copy adds its
+    columns back onto x_pad.
     """
     F, N, H_out, W_out = dout_cf.shape
     _, C, HH, WW = w.shape
@@ -568,13 +590,15 @@ def _row_shift_backward(dout_cf, x_pad, w, stride, HW, pad):
     Hp = H + 2 * pad
     w_rows = w.transpose(2, 0, 3, 1).reshape(HH * F, WW * C)
     dw_rows = np.zeros((HH * F, WW * C), dtype=np.result_type(dout_cf, x_pad))
-    dx_pad = np.zeros((C, N, Hp, W + 2 * pad), dtype=np.result_type(dout_cf, w))
+    dx_pad = np.zeros((C, N, Hp, W + 2 * pad), dtype=np.result_type(dout_cf, w)) if with_dx else None
     for n in _image_blocks(N, HH * F * Hp * W_out, ROW_SHIFT_BLOCK_ENTRIES):
         dZ = np.zeros((HH, F, n.stop - n.start, Hp, W_out), dtype=dout_cf.dtype)
         for p in range(HH):
             dZ[p, :, :, _rows_of_offset(p, stride, H_out)] = dout_cf[:, n]
         dZ = dZ.reshape(HH * F, -1)
         dw_rows += dZ @ _row_shift_cols(x_pad[:, n], WW, stride, W_out).T
+        if not with_dx:
+            continue
         dcols = (w_rows.T @ dZ).reshape(WW, C, -1, Hp, W_out)
         for q in range(WW):
             # Within one offset no two columns touch the same pixel, so += on the slice is exact.

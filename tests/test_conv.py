@@ -10,6 +10,7 @@ from cs231n_bn.conv import (
     ROW_SHIFT_MIN_CHANNELS,
     conv_backward,
     conv_backward_naive,
+    conv_backward_weights,
     conv_forward,
     conv_forward_naive,
     max_pool_backward,
@@ -456,3 +457,19 @@ def test_im2col_a_few_images_at_a_time_agrees(conv_param, dtype, images_per_bloc
     _, naive_cache = conv_forward_naive(x, w, b, conv_param)
     for name, a, n in zip(("dx", "dw", "db"), conv_backward(dout, cache), conv_backward_naive(dout, naive_cache)):
         assert a.dtype == dtype and scaled_error(a, n) < tolerance, name
+
+
+@pytest.mark.parametrize("channels", [3, ROW_SHIFT_MIN_CHANNELS])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_weights_only_backward_pass_gives_conv_backwards_dw_and_db(channels, dtype, rng):
+    """Both paths (im2col with 3 channels, row shifts with many): the same dw and db, bit for bit."""
+    x = rng.normal(size=(3, channels, 7, 6)).astype(dtype)
+    w = rng.normal(size=(4, channels, 3, 3)).astype(dtype)
+    b = rng.normal(size=4).astype(dtype)
+    out, cache = conv_forward(x, w, b, {"stride": 1, "pad": 1})
+    dout = rng.normal(size=out.shape).astype(dtype)
+    _, dw, db = conv_backward(dout, cache)
+    dw_only, db_only = conv_backward_weights(dout, cache)
+    np.testing.assert_array_equal(dw_only, dw)
+    np.testing.assert_array_equal(db_only, db)
+    assert dw_only.dtype == dtype and db_only.dtype == dtype
