@@ -47,7 +47,8 @@ Max pooling loops over the offsets inside a window the same way (4 for a 2x2 win
 the running maximum of strided slices and remembering which offset won, as a flat index into
 x; its backward pass then writes each window's gradient to that index in one scatter.
 In the common case of windows that tile the input (e.g. 2x2 with stride 2) the slices come
-from one copy of x with the columns of every window moved apart (see _window_offsets).
+from a copy of x with the columns of every window moved apart (see _window_offsets), made a
+few maps at a time (POOL_BLOCK_ENTRIES).
 Pooling works in the memory order of x: a channels-first x (what the convolution, spatial
 batch norm and a ReLU after them return) is pooled as the (C, N, H, W) array it is in memory,
 and out and the backward pass's dx come back channels first, all without a copy.
