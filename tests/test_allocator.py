@@ -1,4 +1,6 @@
 import platform
+import subprocess
+import sys
 
 import pytest
 
@@ -7,7 +9,10 @@ from cs231n_bn import allocator
 
 @pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")
 def test_glibc_takes_both_settings():
-    assert allocator.keep_freed_memory() is True
+    # in a process of its own: the setting lasts as long as the process
+    code = "from cs231n_bn.allocator import keep_freed_memory; print(keep_freed_memory())"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "True"
 
 
 def test_without_glibc_nothing_is_changed(monkeypatch):
