@@ -3,13 +3,16 @@
     .venv/bin/python benchmarks/convnet.py                  # the step and every layer, both thread settings
     .venv/bin/python benchmarks/convnet.py --threads 1      # one thread each side only
     .venv/bin/python benchmarks/convnet.py --step-only --dtype float64 --repeat 11
+    .venv/bin/python benchmarks/convnet.py --threads 1 --step-only --allocator keep
 
 One training step of SmallConvNet.loss(X, y) (50 images 3x32x32, 32 filters of 3x3, two
 conv - batchnorm - relu - pool blocks) and each of its layers, next to the same work in
 PyTorch, as medians of interleaved rounds (cs231n_bn.benchmark.bench_convnet). Threads are
 set in this process, after NumPy is imported: NumPy's BLAS through threadpoolctl
 (cs231n_bn.threads), PyTorch through torch.set_num_threads. "1" is one thread each side;
-"default" is what each library does when left alone.
+"default" is what each library does when left alone. "--allocator keep" first lets glibc keep
+freed memory for both libraries (cs231n_bn.allocator), so that neither step pays for page faults
+whose number depends on what the process freed before.
 """
 
 import argparse
@@ -18,6 +21,7 @@ import os
 import numpy as np
 
 from cs231n_bn import benchmark
+from cs231n_bn.allocator import keep_freed_memory
 from cs231n_bn.benchmark import machine_description, markdown_table
 from cs231n_bn.threads import blas_description, limit_blas_threads
 
@@ -49,8 +53,12 @@ def main():
     parser.add_argument("--step-only", action="store_true", help="time the whole step, not each layer")
     parser.add_argument("--threads", choices=("1", "default", "both"), default="both",
                         help="one thread each side, each library's default, or both in turn")
+    parser.add_argument("--allocator", choices=("default", "keep"), default="default",
+                        help="'keep': glibc keeps freed memory for reuse, for both libraries (no page faults)")
     args = parser.parse_args()
+    kept = args.allocator == "keep" and keep_freed_memory()
     print(machine_description())
+    print(f"Allocator: {'glibc keeps freed memory (cs231n_bn.allocator)' if kept else 'as the process found it'}")
     torch = benchmark.torch
     limit_blas_threads(None)
     blas_default = blas_description()

@@ -338,7 +338,8 @@ def _torch_convnet_step(model, X, y):
             a = F.conv2d(a, params[f"W{i}"], params[f"b{i}"], padding=pad)
             a = F.batch_norm(a, *running[i - 1], params[f"gamma{i}"], params[f"beta{i}"], training=True,
                              momentum=0.1, eps=1e-5)
-            a = F.max_pool2d(F.relu(a), 2)
+            # pooled before the ReLU, in the order of our step (the two commute; SmallConvNet)
+            a = F.relu(F.max_pool2d(a, 2))
         scores = a.flatten(1) @ params[f"W{last}"] + params[f"b{last}"]
         loss = F.cross_entropy(scores, y_t) + 0.5 * model.reg * sum((params[w] ** 2).sum() for w in weights)
         grads = torch.autograd.grad(loss, [params[name] for name in names])
@@ -359,7 +360,6 @@ def _layer_cases(model, X, rng):
     (theirs None without PyTorch). Backward cases reuse one cache from a forward pass.
     """
     from cs231n_bn.conv import conv_backward, conv_forward, max_pool_backward, max_pool_forward
-    from cs231n_bn.layers import relu_forward
     from cs231n_bn.spatial import spatial_batchnorm_backward, spatial_batchnorm_forward
 
     aten = torch.ops.aten if torch is not None else None
@@ -375,8 +375,8 @@ def _layer_cases(model, X, rng):
         dconv = _channels_first_copy(rng.normal(size=conv_out.shape).astype(conv_out.dtype))
         bn_param = {"mode": "train"}
         bn_out, bn_cache = spatial_batchnorm_forward(conv_out, gamma, beta, bn_param)
-        relu_out = relu_forward(bn_out)[0]
-        pool_out, pool_cache = max_pool_forward(relu_out, model.pool_param)
+        # the step pools batch norm's output and applies the ReLU after the pool (SmallConvNet)
+        pool_out, pool_cache = max_pool_forward(bn_out, model.pool_param)
         dpool = rng.normal(size=pool_out.shape).astype(pool_out.dtype)
         if i < model.num_blocks:
             dpool = _channels_first_copy(dpool)
@@ -385,19 +385,19 @@ def _layer_cases(model, X, rng):
             "conv backward": lambda d=dconv, c=conv_cache: conv_backward(d, c),
             "batchnorm forward": lambda x=conv_out, g=gamma, bt=beta: spatial_batchnorm_forward(x, g, bt, {"mode": "train"}),
             "batchnorm backward": lambda d=dconv, c=bn_cache: spatial_batchnorm_backward(d, c),
-            "pool forward": lambda x=relu_out: max_pool_forward(x, model.pool_param),
+            "pool forward": lambda x=bn_out: max_pool_forward(x, model.pool_param),
             "pool backward": lambda d=dpool, c=pool_cache: max_pool_backward(d, c),
         }
         theirs = dict.fromkeys(ours)
         if torch is not None:
             a_t, w_t, b_t, g_t, bt_t = (torch.from_numpy(np.ascontiguousarray(v)) for v in (a, w, b, gamma, beta))
-            conv_t, dconv_t, relu_t, dpool_t = (torch.from_numpy(np.ascontiguousarray(v))
-                                                for v in (conv_out, dconv, relu_out, dpool))
+            conv_t, dconv_t, bn_t, dpool_t = (torch.from_numpy(np.ascontiguousarray(v))
+                                              for v in (conv_out, dconv, bn_out, dpool))
             rm, rv = torch.zeros_like(g_t), torch.ones_like(g_t)
             _, save_mean, save_invstd = aten.native_batch_norm(conv_t, g_t, bt_t, rm, rv, True, 0.1, 1e-5)
             window = [model.pool_param["pool_height"], model.pool_param["pool_width"]]
             stride = [model.pool_param["stride"]] * 2
-            _, indices = aten.max_pool2d_with_indices(relu_t, window, stride)
+            _, indices = aten.max_pool2d_with_indices(bn_t, window, stride)
             F_ = w.shape[0]
             theirs = {
                 "conv forward": lambda a=a_t, w=w_t, b=b_t: torch.nn.functional.conv2d(a, w, b, padding=pad),
@@ -407,8 +407,8 @@ def _layer_cases(model, X, rng):
                     x, g, bt, rm, rv, True, 0.1, 1e-5),
                 "batchnorm backward": lambda d=dconv_t, x=conv_t, g=g_t, rm=rm, rv=rv, sm=save_mean, si=save_invstd:
                     aten.native_batch_norm_backward(d, x, g, rm, rv, sm, si, True, 1e-5, [True, True, True]),
-                "pool forward": lambda x=relu_t: aten.max_pool2d_with_indices(x, window, stride),
-                "pool backward": lambda d=dpool_t, x=relu_t, idx=indices: aten.max_pool2d_with_indices_backward(
+                "pool forward": lambda x=bn_t: aten.max_pool2d_with_indices(x, window, stride),
+                "pool backward": lambda d=dpool_t, x=bn_t, idx=indices: aten.max_pool2d_with_indices_backward(
                     d, x, window, stride, [0, 0], [1, 1], False, idx),
             }
         for layer in CONVNET_LAYERS:
@@ -423,8 +423,8 @@ def bench_convnet(N=50, input_dim=(3, 32, 32), num_filters=32, num_blocks=2, dty
 
     Every case runs in turn within each round (interleaved_medians). The step is
     `model.loss(X, y)` against PyTorch's forward pass and `torch.autograd.grad` of the same
-    network with the same weights (F.conv2d, F.batch_norm in training mode, relu,
-    F.max_pool2d, a linear layer, cross-entropy plus the same L2 term). The layers are
+    network with the same weights (F.conv2d, F.batch_norm in training mode, F.max_pool2d,
+    relu, a linear layer, cross-entropy plus the same L2 term). The layers are
     timed on the inputs the step gives them: ours against PyTorch's own kernels
     (aten.convolution_backward, native_batch_norm(_backward), max_pool2d_with_indices(_backward)).
 

@@ -21,7 +21,7 @@ import numbers
 import numpy as np
 
 from cs231n_bn import validation
-from cs231n_bn.conv import conv_backward, conv_forward, max_pool_backward, max_pool_forward
+from cs231n_bn.conv import conv_backward, conv_backward_weights, conv_forward, max_pool_backward, max_pool_forward
 from cs231n_bn.layers import affine_backward, affine_forward, relu_backward, relu_forward, softmax_loss
 from cs231n_bn.spatial import (
     spatial_batchnorm_backward,
@@ -212,21 +212,31 @@ class SmallConvNet:
         a, conv_cache = conv_forward(x, self.params[f"W{i}"], self.params[f"b{i}"], self.conv_param)
         if self.block_order == "conv-norm-relu-pool":
             a, norm_cache = self._norm_forward(a, i, seen)
-        a, relu_cache = relu_forward(a)
+        # The pool before the ReLU: max(0, largest of a window) is the largest of max(0, x) over
+        # it, and the gradient reaches the same pixel either way (the window's first maximum if
+        # that is positive, none otherwise), so the network and its gradients are the same, while
+        # the ReLU and its backward pass run over the pooled maps, a quarter of the entries.
         a, pool_cache = max_pool_forward(a, self.pool_param)
+        a, relu_cache = relu_forward(a)
         if self.block_order == "conv-relu-pool-norm":
             a, norm_cache = self._norm_forward(a, i, seen)
         return a, BlockCache(conv=conv_cache, norm=norm_cache, relu=relu_cache, pool=pool_cache)
 
     def _block_backward(self, dout, cache, i, grads):
-        """Backward through block i; writes its parameters' gradients into grads, returns dx."""
+        """Backward through block i; writes its parameters' gradients into grads, returns dx.
+
+        Block 1 returns None: its input is the images, whose gradient no step needs.
+        """
         da = dout
         if self.block_order == "conv-relu-pool-norm":
             da = self._norm_backward(da, cache.norm, i, grads)
-        da = max_pool_backward(da, cache.pool)
         da = relu_backward(da, cache.relu)
+        da = max_pool_backward(da, cache.pool)
         if self.block_order == "conv-norm-relu-pool":
             da = self._norm_backward(da, cache.norm, i, grads)
+        if i == 1:
+            grads[f"W{i}"], grads[f"b{i}"] = conv_backward_weights(da, cache.conv)
+            return None
         dx, grads[f"W{i}"], grads[f"b{i}"] = conv_backward(da, cache.conv)
         return dx
 

@@ -9,14 +9,18 @@ Two versions of each layer, with CS231n's names and signatures:
   results, fast enough to train a convnet on CIFAR-10 in NumPy.
 
 How the fast convolution works ("im2col"): the receptive fields of the padded input are
-copied into one matrix of columns, cols of shape (C*HH*WW, N*H_out*W_out), one column per
-output position of every sample. The convolution is then one matrix product for the whole
-batch, out = w_row @ cols with the filters as rows w_row (F, C*HH*WW), which NumPy hands to
+copied into a matrix of columns, cols of shape (C*HH*WW, N*H_out*W_out), one column per
+output position of every sample. The convolution is then a matrix product,
+out = w_row @ cols with the filters as rows w_row (F, C*HH*WW), which NumPy hands to
 BLAS (cols has one more row, of ones, and w_row one more column, the biases: the product
 adds them too). The backward pass is two more products: dw = dout_rows @ cols.T and
 dcols = w_row.T @ dout_rows, with dout_rows (F, N*H_out*W_out). dcols is scattered back onto
 the input by adding, for each of the HH*WW filter offsets, one strided slice: a loop over the
-9 offsets of a 3x3 filter, never over pixels.
+9 offsets of a 3x3 filter, never over pixels. All of this runs a few images at a time
+(about IM2COL_BLOCK_COLUMNS columns): cols and dcols are then a block that the product
+reads, or the scatter reads, while it is still in the processor's caches, never an array of
+the whole batch, and the backward pass copies the columns again from the padded input,
+which is all the forward pass keeps.
 
 With many input channels (C >= ROW_SHIFT_MIN_CHANNELS) the fast convolution copies less:
 only the WW horizontal offsets are copied into columns, cols of shape (WW*C, N*Hp*W_out) over
@@ -43,7 +47,8 @@ Max pooling loops over the offsets inside a window the same way (4 for a 2x2 win
 the running maximum of strided slices and remembering which offset won, as a flat index into
 x; its backward pass then writes each window's gradient to that index in one scatter.
 In the common case of windows that tile the input (e.g. 2x2 with stride 2) the slices come
-from one copy of x with the columns of every window moved apart (see _window_offsets).
+from a copy of x with the columns of every window moved apart (see _window_offsets), made a
+few maps at a time (POOL_BLOCK_ENTRIES).
 Pooling works in the memory order of x: a channels-first x (what the convolution, spatial
 batch norm and a ReLU after them return) is pooled as the (C, N, H, W) array it is in memory,
 and out and the backward pass's dx come back channels first, all without a copy.
@@ -69,7 +74,17 @@ CONV_KEYS = ("stride", "pad")
 ROW_SHIFT_MIN_CHANNELS = 8
 # Entries of the product Z (see _row_shift_forward) computed at a time: 0.5 MiB of float32
 ROW_SHIFT_BLOCK_ENTRIES = 2**17
+# Columns of im2col's cols computed at a time (whole images, at least one): for 50 CIFAR-10
+# images, 3 channels and 32 filters of 3x3, float32, one thread, one image (1,024 columns)
+# per block took 1.6 ms forward and 5.1 backward, 2 to 3 images 2.4 and 6.6, the whole
+# batch at once 2.4 and 5.9
+IM2COL_BLOCK_COLUMNS = 1024
 POOL_KEYS = ("pool_height", "pool_width", "stride")
+# Entries of x pooled at a time when the windows tile it (0.5 MiB of float32): the
+# transposing copy is read by the running maximum while it is in cache, and is never a
+# fresh array the size of x (2x2 windows over 50 x 32 maps of 32x32, float32: 3.3 ms
+# against 3.5 for the whole x at once, 3.9 for 2^15 entries)
+POOL_BLOCK_ENTRIES = 2**17
 
 
 @dataclass(frozen=True)
@@ -77,15 +92,18 @@ class ConvCache:
     """What conv_forward keeps for conv_backward."""
 
     x_shape: tuple  # (N, C, H, W) of the input
-    # Either cols, the (C*HH*WW + 1, N*H_out*W_out) receptive fields of the padded input and
-    # a row of ones for the bias (im2col),
-    # or, with C >= ROW_SHIFT_MIN_CHANNELS, x_pad, the (C, N, Hp, Wp) channels-first padded
-    # input, from which the backward pass copies its horizontal offsets again (module docstring)
-    cols: np.ndarray | None
-    x_pad: np.ndarray | None
+    # the (C, N, Hp, Wp) channels-first padded input, from which the backward pass copies
+    # the columns again (im2col's, or with C >= ROW_SHIFT_MIN_CHANNELS the horizontal
+    # offsets of the row shifts; module docstring)
+    x_pad: np.ndarray
     w: np.ndarray  # (F, C, HH, WW) filters
     stride: int
     pad: int
+
+    @property
+    def row_shift(self):
+        """Whether the row-shift convolution ran (many input channels), rather than im2col."""
+        return self.x_shape[1] >= ROW_SHIFT_MIN_CHANNELS
 
 
 @dataclass(frozen=True)
@@ -354,8 +372,9 @@ def conv_forward(x, w, b, conv_param):
 
         out[n, f, i, j] = b[f] + sum_{c, p, q} w[f, c, p, q] * x_pad[n, c, i*stride + p, j*stride + q]
 
-    computed as one matrix product per sample with the receptive fields as columns (im2col,
-    see the module docstring). Same inputs and results as conv_forward_naive.
+    computed as matrix products with the receptive fields as columns (im2col, or row shifts
+    with many input channels; see the module docstring). Same inputs and results as
+    conv_forward_naive.
 
     Inputs:
     - x: (N, C, H, W) floating-point data; never modified
@@ -376,22 +395,10 @@ def conv_forward(x, w, b, conv_param):
     F, _, HH, WW = w.shape
     x_pad = _pad_channels_first(x, pad)
     if C >= ROW_SHIFT_MIN_CHANNELS:
-        cols, out = None, _row_shift_forward(x_pad, w, b, stride, H_out, W_out)
+        out = _row_shift_forward(x_pad, w, b, stride, H_out, W_out)
     else:
-        # cols[c, p, q, n, i, j] = x_pad[c, n, i*stride + p, j*stride + q]: one strided copy per
-        # offset; and a last row of ones, against which the bias is one more column of the
-        # filters, so that the product adds it (no pass over out of its own)
-        K = C * HH * WW
-        cols = np.empty((K + 1, N * H_out * W_out), dtype=x.dtype)
-        fields = cols[:K].reshape(C, HH, WW, N, H_out, W_out)
-        for p in range(HH):
-            for q in range(WW):
-                fields[:, p, q] = x_pad[_offset(p, q, stride, H_out, W_out)]
-        cols[K] = 1
-        w_b = np.concatenate([w.reshape(F, K), b[:, None]], axis=1, dtype=np.result_type(w, b))
-        out = w_b @ cols  # (F, N*H_out*W_out): one product (F, CHW + 1) @ (CHW + 1, N*HW)
-        x_pad = None  # the backward pass needs only cols
-    cache = ConvCache(x_shape=x.shape, cols=cols, x_pad=x_pad, w=w, stride=stride, pad=pad)
+        out = _im2col_forward(x_pad, w, b, stride, H_out, W_out)
+    cache = ConvCache(x_shape=x.shape, x_pad=x_pad, w=w, stride=stride, pad=pad)
     return out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3), cache
 
 
@@ -411,27 +418,111 @@ def conv_backward(dout, cache):
     - dw: (F, C, HH, WW)
     - db: (F,)
     """
-    where = "conv_backward"
+    dx, dw, db = _conv_backward("conv_backward", dout, cache, with_dx=True)
+    return dx, dw, db
+
+
+def conv_backward_weights(dout, cache):
+    """Convolutional layer, backward pass for the filters and biases only: (dw, db).
+
+    For a network's first layer, whose input (the images) needs no gradient: the product
+    that routes dout back onto the input and the scatter onto dx are left out, as PyTorch's
+    autograd leaves them out for an input that does not require a gradient.
+
+    Inputs: as conv_backward. Returns dw (F, C, HH, WW) and db (F,), as conv_backward's.
+    """
+    _, dw, db = _conv_backward("conv_backward_weights", dout, cache, with_dx=False)
+    return dw, db
+
+
+def _conv_backward(where, dout, cache, with_dx):
+    """conv_backward's checks and work; (dx, dw, db), dx None unless with_dx."""
     validation.cache_of(where, cache, ConvCache, "conv_forward")
-    cols, w, stride, pad = cache.cols, cache.w, cache.stride, cache.pad
+    w, stride, pad = cache.w, cache.stride, cache.pad
     N, C, H, W = cache.x_shape
-    F, _, HH, WW = w.shape
+    F = w.shape[0]
     H_out, W_out = _check_conv_dout(where, dout, cache.x_shape, w.shape, stride, pad)
 
     dout_rows = _channels_first(dout)  # (F, N*H_out*W_out), a view when dout came from conv_forward
     db = dout_rows.sum(axis=1)
-    if cols is None:
-        dx_pad, dw = _row_shift_backward(dout_rows.reshape(F, N, H_out, W_out), cache.x_pad, w, stride, (H, W), pad)
-    else:
-        dw = (dout_rows @ cols[:-1].T).reshape(w.shape)  # without the bias's row of ones
-        dcols = (w.reshape(F, -1).T @ dout_rows).reshape(C, HH, WW, N, H_out, W_out)
-        dx_pad = np.zeros((C, N, H + 2 * pad, W + 2 * pad), dtype=dcols.dtype)
+    dout_cf = dout_rows.reshape(F, N, H_out, W_out)
+    backward = _row_shift_backward if cache.row_shift else _im2col_backward
+    dx_pad, dw = backward(dout_cf, cache.x_pad, w, stride, (H, W), pad, with_dx)
+    if not with_dx:
+        return None, dw, db
+    dx = dx_pad[:, :, pad : pad + H, pad : pad + W] if pad else dx_pad
+    return dx.transpose(1, 0, 2, 3), dw, db
+
+
+def _im2col(x_pad, HH, WW, stride, H_out, W_out, cols):
+    """Write into cols (at least C*HH*WW rows) the receptive fields of channels-first x_pad.
+
+    cols[(c, p, q), (n, i, j)] = x_pad[c, n, i*stride + p, j*stride + q], over the n images
+    of x_pad (C, n, Hp, Wp): one strided copy per filter offset. Returns the filled part of
+    cols, (C*HH*WW, n*H_out*W_out).
+    """
+    C, n = x_pad.shape[:2]
+    filled = cols[: C * HH * WW, : n * H_out * W_out]
+    fields = filled.reshape(C, HH, WW, n, H_out, W_out)
+    for p in range(HH):
+        for q in range(WW):
+            fields[:, p, q] = x_pad[_offset(p, q, stride, H_out, W_out)]
+    return filled
+
+
+def _im2col_forward(x_pad, w, b, stride, H_out, W_out):
+    """im2col's convolution of channels-first x_pad, a few images at a time (module docstring).
+
+    Returns out (F, N*H_out*W_out), channels first.
+    """
+    C, N = x_pad.shape[:2]
+    F, _, HH, WW = w.shape
+    K, positions = C * HH * WW, H_out * W_out
+    out = np.empty((F, N * positions), dtype=np.result_type(x_pad, w, b))
+    # the filters with a last column of biases, against a last row of ones in cols, so that
+    # the product adds the bias (no pass over out of its own)
+    w_b = np.concatenate([w.reshape(F, K), b[:, None]], axis=1, dtype=np.result_type(w, b))
+    blocks = _image_blocks(N, positions, IM2COL_BLOCK_COLUMNS)
+    cols = np.empty((K + 1, (blocks[0].stop - blocks[0].start) * positions), dtype=x_pad.dtype)
+    cols[K] = 1  # one block's buffer, filled again for every block
+    for n in blocks:
+        width = _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols).shape[1]
+        np.matmul(w_b, cols[:, :width], out=out[:, n.start * positions : n.stop * positions])
+    return out
+
+
+def _im2col_backward(dout_cf, x_pad, w, stride, HW, pad, with_dx):
+    """Backward pass of _im2col_forward; returns (dx_pad channels first, or None unless with_dx; dw).
+
+    dout_cf is (F, N, H_out, W_out). Per block of images: the block's columns copied again
+    from x_pad, dw's share dout_rows @ cols.T, and with dx, dcols = w_row.T @ dout_rows and
+    one strided add per filter offset onto dx_pad.
+    """
+    F, N, H_out, W_out = dout_cf.shape
+    C, _, Hp, Wp = x_pad.shape
+    _, _, HH, WW = w.shape
+    K, positions = C * HH * WW, H_out * W_out
+    dout_rows = dout_cf.reshape(F, N * positions)
+    w_col = w.reshape(F, K).T
+    dtype = np.result_type(dout_cf, x_pad, w)
+    dw = np.zeros((F, K), dtype=dtype)
+    dx_pad = np.zeros((C, N, Hp, Wp), dtype=dtype) if with_dx else None
+    blocks = _image_blocks(N, positions, IM2COL_BLOCK_COLUMNS)
+    width = (blocks[0].stop - blocks[0].start) * positions
+    cols = np.empty((K, width), dtype=x_pad.dtype)
+    dcols = np.empty((K, width), dtype=np.result_type(w, dout_cf))
+    for n in blocks:
+        d = dout_rows[:, n.start * positions : n.stop * positions]
+        dw += d @ _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols).T
+        if not with_dx:
+            continue
+        fields = np.matmul(w_col, d, out=dcols[:, : d.shape[1]]).reshape(C, HH, WW, -1, H_out, W_out)
+        dx_block = dx_pad[:, n]
         for p in range(HH):
             for q in range(WW):
                 # Within one offset no two positions touch the same pixel, so += on the slice is exact.
-                dx_pad[_offset(p, q, stride, H_out, W_out)] += dcols[:, p, q]
-    dx = dx_pad[:, :, pad : pad + H, pad : pad + W] if pad else dx_pad
-    return dx.transpose(1, 0, 2, 3), dw, db
+                dx_block[_offset(p, q, stride, H_out, W_out)] += fields[:, p, q]
+    return dx_pad, dw.reshape(w.shape)
 
 
 def _rows_of_offset(p, stride, H_out):
@@ -439,9 +530,9 @@ def _rows_of_offset(p, stride, H_out):
     return slice(p, p + stride * (H_out - 1) + 1, stride)
 
 
-def _image_blocks(N, entries_per_image):
-    """Slices of about ROW_SHIFT_BLOCK_ENTRIES / entries_per_image images each, covering range(N)."""
-    step = max(1, ROW_SHIFT_BLOCK_ENTRIES // entries_per_image)
+def _image_blocks(N, entries_per_image, block_entries):
+    """Slices of about block_entries / entries_per_image images each (at least one), covering range(N)."""
+    step = max(1, block_entries // entries_per_image)
     return [slice(start, min(N, start + step)) for start in range(0, N, step)]
 
 
@@ -471,7 +562,7 @@ def _row_shift_forward(x_pad, w, b, stride, H_out, W_out):
     # A few images at a time: cols and Z stay in the processor's caches from the copy to
     # the row sum, and neither is ever a fresh array of the whole batch (for a 32-channel
     # layer, allocating and filling those took about as long as the product itself)
-    for n in _image_blocks(N, HH * F * Hp * W_out):
+    for n in _image_blocks(N, HH * F * Hp * W_out, ROW_SHIFT_BLOCK_ENTRIES):
         Z = (w_rows @ _row_shift_cols(x_pad[:, n], WW, stride, W_out)).reshape(HH, F, -1, Hp, W_out)
         # out[:, :, i] = sum_p Z[p, :, :, i*stride + p], + b below
         shifted = [Z[p, :, :, _rows_of_offset(p, stride, H_out)] for p in range(HH)]
@@ -486,13 +577,13 @@ def _row_shift_forward(x_pad, w, b, stride, H_out, W_out):
     return out
 
 
-def _row_shift_backward(dout_cf, x_pad, w, stride, HW, pad):
-    """Backward pass of _row_shift_forward; returns (dx_pad channels first, dw).
+def _row_shift_backward(dout_cf, x_pad, w, stride, HW, pad, with_dx):
+    """Backward pass of _row_shift_forward; returns (dx_pad channels first, or None unless with_dx; dw).
 
     dout_cf is (F, N, H_out, W_out). The steps of the forward pass in reverse, a few images
     at a time: the row sum sends dout to the rows of Z it read (zero elsewhere), the product
-    gives dw's share and dcols, and each horizontal offset's copy adds its columns back
-    onto x_pad.
+    gives dw's share and, with dx, dcols, and each horizontal offset's copy adds its
+    columns back onto x_pad.
     """
     F, N, H_out, W_out = dout_cf.shape
     _, C, HH, WW = w.shape
@@ -500,13 +591,15 @@ def _row_shift_backward(dout_cf, x_pad, w, stride, HW, pad):
     Hp = H + 2 * pad
     w_rows = w.transpose(2, 0, 3, 1).reshape(HH * F, WW * C)
     dw_rows = np.zeros((HH * F, WW * C), dtype=np.result_type(dout_cf, x_pad))
-    dx_pad = np.zeros((C, N, Hp, W + 2 * pad), dtype=np.result_type(dout_cf, w))
-    for n in _image_blocks(N, HH * F * Hp * W_out):
+    dx_pad = np.zeros((C, N, Hp, W + 2 * pad), dtype=np.result_type(dout_cf, w)) if with_dx else None
+    for n in _image_blocks(N, HH * F * Hp * W_out, ROW_SHIFT_BLOCK_ENTRIES):
         dZ = np.zeros((HH, F, n.stop - n.start, Hp, W_out), dtype=dout_cf.dtype)
         for p in range(HH):
             dZ[p, :, :, _rows_of_offset(p, stride, H_out)] = dout_cf[:, n]
         dZ = dZ.reshape(HH * F, -1)
         dw_rows += dZ @ _row_shift_cols(x_pad[:, n], WW, stride, W_out).T
+        if not with_dx:
+            continue
         dcols = (w_rows.T @ dZ).reshape(WW, C, -1, Hp, W_out)
         for q in range(WW):
             # Within one offset no two columns touch the same pixel, so += on the slice is exact.
@@ -515,20 +608,55 @@ def _row_shift_backward(dout_cf, x_pad, w, stride, HW, pad):
     return dx_pad, np.ascontiguousarray(dw)
 
 
+def _tiles(x, ph, pw, stride, H_out, W_out):
+    """Whether the windows tile x: stride equal to the window, no row or column left over."""
+    H, W = x.shape[2:]
+    return stride == ph == pw and H == ph * H_out and W == pw * W_out
+
+
 def _window_offsets(x, ph, pw, stride, H_out, W_out):
     """The ph*pw strided views x[:, :, p + stride*i, q + stride*j], offsets in row-major order.
 
-    When the windows tile x (stride equal to the window, no remainder) the views come from
-    one copy of x with the pw columns of every window moved apart, x_q[q] = x[..., q::pw]:
-    NumPy's elementwise loops are many times faster along contiguous runs of W_out values
-    than along every pw-th value, and the one transposing copy costs about one pass over x.
-    Otherwise the views are strided slices of x.
+    When the windows tile x (_tiles) the views come from one copy of x with the pw columns of
+    every window moved apart, x_q[q] = x[..., q::pw]: NumPy's elementwise loops are many times
+    faster along contiguous runs of W_out values than along every pw-th value, and the one
+    transposing copy costs about one pass over x. Otherwise the views are strided slices of x.
     """
-    N, C, H, W = x.shape
-    if stride == ph == pw and H == ph * H_out and W == pw * W_out:
+    N, C = x.shape[:2]
+    if _tiles(x, ph, pw, stride, H_out, W_out):
         x_q = np.ascontiguousarray(x.reshape(-1, pw).T).reshape(pw, N, C, H_out, ph, W_out)
         return [x_q[q, :, :, :, p] for p in range(ph) for q in range(pw)]
     return [x[_offset(p, q, stride, H_out, W_out)] for p in range(ph) for q in range(pw)]
+
+
+def _running_max(views, offsets, out, argmax):
+    """Write into out the maximum of the views, and into argmax the offset of the first one.
+
+    offsets[k] is the flat distance from a window's corner to the pixel of views[k]; they
+    grow with k, so the running maximum of larger * offsets[k], larger where views[k] is
+    strictly larger than all before it, is the first maximum's offset in row-major order.
+    (np.copyto with where= would write it directly, but takes several times as long.)
+    argmax must start at zero. A NaN is the maximum of its window, as in PyTorch:
+    np.maximum propagates it, and only when out holds one at the end is the pass redone
+    with the NaN rule (the first NaN claims the window, and nothing compares larger than
+    NaN afterwards), which costs three more temporaries per offset.
+    """
+    offset = np.empty_like(argmax)  # larger * offsets[k], one array for every k
+    np.copyto(out, views[0])
+    for view, k_offset in zip(views[1:], offsets[1:]):
+        np.multiply(view > out, k_offset, out=offset)
+        np.maximum(argmax, offset, out=argmax)
+        np.maximum(out, view, out=out)
+    if not np.isnan(out).any():
+        return
+    np.copyto(out, views[0])
+    argmax[...] = 0
+    for view, k_offset in zip(views[1:], offsets[1:]):
+        larger = view > out
+        larger |= np.isnan(view) & ~np.isnan(out)
+        np.multiply(larger, k_offset, out=offset)
+        np.maximum(argmax, offset, out=argmax)
+        np.maximum(out, view, out=out)
 
 
 def max_pool_forward(x, pool_param):
@@ -553,26 +681,27 @@ def max_pool_forward(x, pool_param):
     # order, as a (C, N, H, W) array, with no copy; out is then channels first too.
     channels_first = not x.flags.c_contiguous and x.transpose(1, 0, 2, 3).flags.c_contiguous
     x_mem = x.transpose(1, 0, 2, 3) if channels_first else x
-    views = _window_offsets(x_mem, ph, pw, stride, H_out, W_out)
-    out = views[0].copy()
-    # argmax starts as offset[k] = p*W + q, the flat distance from a window's corner to its
-    # k-th pixel; it grows with k, so the running maximum of larger * offset[k] keeps the last
-    # offset that was strictly larger than all before it: the first maximum in row-major
-    # order. The window's origin is added in place after.
-    W = x.shape[3]
+    A, B, H, W = x_mem.shape
+    out = np.empty((A, B, H_out, W_out), dtype=x.dtype)
     argmax = np.zeros(out.shape, dtype=np.intp)
-    offset = np.empty_like(argmax)  # larger * offset[k], one array for every k
-    for k, view in enumerate(views[1:], start=1):
-        larger = view > out
-        # A NaN is the maximum of its window, as in PyTorch: the first NaN claims the window
-        # (np.maximum propagates it, and nothing compares larger than NaN afterwards).
-        larger |= np.isnan(view) & ~np.isnan(out)
-        np.maximum(out, view, out=out)
-        p, q = divmod(k, pw)
-        np.multiply(larger, p * W + q, out=offset)
-        np.maximum(argmax, offset, out=argmax)
-    for origin in _window_origins(x_mem.shape, stride, H_out, W_out):
-        argmax += origin
+    offsets = [p * W + q for p in range(ph) for q in range(pw)]
+    planes, corners = _window_origins(x_mem.shape, stride, H_out, W_out)
+    if _tiles(x_mem, ph, pw, stride, H_out, W_out) and x_mem.flags.c_contiguous:
+        # A few (H, W) maps at a time, so that their transposing copy (_window_offsets) is
+        # still in cache when the running maximum reads it, and is never a fresh array of
+        # the size of x
+        maps = x_mem.reshape(A * B, 1, H, W)
+        out_maps, argmax_maps = out.reshape(A * B, 1, H_out, W_out), argmax.reshape(A * B, 1, H_out, W_out)
+        step = max(1, POOL_BLOCK_ENTRIES // (H * W))
+        for m in range(0, A * B, step):
+            block = slice(m, m + step)
+            views = _window_offsets(maps[block], ph, pw, stride, H_out, W_out)
+            _running_max(views, offsets, out_maps[block], argmax_maps[block])
+    else:
+        _running_max(_window_offsets(x_mem, ph, pw, stride, H_out, W_out), offsets, out, argmax)
+    # the offsets become flat indices into x's memory: the origin of every window added in place
+    argmax += planes
+    argmax += corners
     if channels_first:
         out = out.transpose(1, 0, 2, 3)
     cache = MaxPoolCache(x=x, out=out, argmax=argmax, channels_first=channels_first, pool_height=ph,

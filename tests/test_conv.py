@@ -10,6 +10,7 @@ from cs231n_bn.conv import (
     ROW_SHIFT_MIN_CHANNELS,
     conv_backward,
     conv_backward_naive,
+    conv_backward_weights,
     conv_forward,
     conv_forward_naive,
     max_pool_backward,
@@ -157,7 +158,7 @@ def test_many_channels_take_the_row_shifts_and_agree(conv_param, dtype, images_p
     w = rng.normal(size=(4, ROW_SHIFT_MIN_CHANNELS, 3, 2)).astype(dtype)
     b = rng.normal(size=4).astype(dtype)
     out, cache = conv_forward(x, w, b, conv_param)
-    assert cache.cols is None and cache.x_pad is not None  # the row-shift path
+    assert cache.row_shift  # the row-shift path
     tolerance = 1e-12 if dtype == np.float64 else 1e-5
     reference = conv_by_definition(*(a.astype(np.float64) for a in (x, w, b)), conv_param["stride"], conv_param["pad"])
     assert out.dtype == dtype and scaled_error(out.astype(np.float64), reference) < tolerance
@@ -173,7 +174,7 @@ def test_row_shift_gradients(rng):
     b = rng.normal(size=3)
     conv_param = {"stride": 1, "pad": 1}
     out, cache = conv_forward(x, w, b, conv_param)
-    assert cache.cols is None
+    assert cache.row_shift
     dout = rng.normal(size=out.shape)
     numeric = (
         eval_numerical_gradient_array(lambda x_: conv_forward(x_, w, b, conv_param)[0], x, dout),
@@ -416,3 +417,59 @@ def test_nan_routing_agrees_with_pytorch(rng):
     out_t.backward(torch.tensor(dout))
     np.testing.assert_array_equal(out, out_t.detach().numpy())
     np.testing.assert_array_equal(dx, xt.grad.numpy())
+
+
+@pytest.mark.parametrize("maps_per_block", [1, 3])
+@pytest.mark.parametrize("layout", ["(N, C, H, W)", "channels first"])
+def test_pooling_a_few_maps_at_a_time_agrees_with_the_naive_version(layout, maps_per_block, rng, monkeypatch):
+    """Tiling windows are pooled block by block of maps: blocks that split a sample's channels,
+    ties (the first maximum wins) and a NaN in a later block all give the naive results."""
+    monkeypatch.setattr(conv, "POOL_BLOCK_ENTRIES", maps_per_block * 6 * 4)
+    x = rng.integers(-2, 3, size=(3, 5, 6, 4)).astype(np.float32)  # small integers: many ties
+    x[2, 3, 4, 1] = np.nan
+    if layout == "channels first":
+        x = np.ascontiguousarray(x.transpose(1, 0, 2, 3)).transpose(1, 0, 2, 3)
+    out, cache = max_pool_forward(x, {})
+    out_naive, cache_naive = max_pool_forward_naive(x, {})
+    np.testing.assert_array_equal(out, out_naive)
+    dout = rng.normal(size=out.shape).astype(np.float32)
+    np.testing.assert_array_equal(max_pool_backward(dout, cache), max_pool_backward_naive(dout, cache_naive))
+
+
+@pytest.mark.parametrize("images_per_block", ["all", "one", "two"])
+@pytest.mark.parametrize("conv_param", CONV_PARAMS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_im2col_a_few_images_at_a_time_agrees(conv_param, dtype, images_per_block, rng, monkeypatch):
+    """im2col block by block of images (one, two with a last block of one, or all three at
+    once) against the definition and the naive backward pass."""
+    x = rng.normal(size=(3, 2, 7, 6)).astype(dtype)
+    w = rng.normal(size=(4, 2, 3, 2)).astype(dtype)
+    b = rng.normal(size=4).astype(dtype)
+    out, cache = conv_forward(x, w, b, conv_param)
+    positions = out.shape[2] * out.shape[3]
+    monkeypatch.setattr(conv, "IM2COL_BLOCK_COLUMNS", {"all": 3, "one": 1, "two": 2}[images_per_block] * positions)
+    out, cache = conv_forward(x, w, b, conv_param)
+    assert not cache.row_shift
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    reference = conv_by_definition(*(a.astype(np.float64) for a in (x, w, b)), conv_param["stride"], conv_param["pad"])
+    assert out.dtype == dtype and scaled_error(out.astype(np.float64), reference) < tolerance
+    dout = rng.normal(size=out.shape).astype(dtype)
+    _, naive_cache = conv_forward_naive(x, w, b, conv_param)
+    for name, a, n in zip(("dx", "dw", "db"), conv_backward(dout, cache), conv_backward_naive(dout, naive_cache)):
+        assert a.dtype == dtype and scaled_error(a, n) < tolerance, name
+
+
+@pytest.mark.parametrize("channels", [3, ROW_SHIFT_MIN_CHANNELS])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_weights_only_backward_pass_gives_conv_backwards_dw_and_db(channels, dtype, rng):
+    """Both paths (im2col with 3 channels, row shifts with many): the same dw and db, bit for bit."""
+    x = rng.normal(size=(3, channels, 7, 6)).astype(dtype)
+    w = rng.normal(size=(4, channels, 3, 3)).astype(dtype)
+    b = rng.normal(size=4).astype(dtype)
+    out, cache = conv_forward(x, w, b, {"stride": 1, "pad": 1})
+    dout = rng.normal(size=out.shape).astype(dtype)
+    _, dw, db = conv_backward(dout, cache)
+    dw_only, db_only = conv_backward_weights(dout, cache)
+    np.testing.assert_array_equal(dw_only, dw)
+    np.testing.assert_array_equal(db_only, db)
+    assert dw_only.dtype == dtype and db_only.dtype == dtype
