@@ -99,6 +99,6 @@ def test_exercise_code_a_check_runs_is_given_no_reference_value():
 
     with pytest.raises(checks.CheckFailed, match="reference values are the checks' own"):
         checks.check_batchnorm_forward(looked_up)
-    # outside a check's call the values are there, for the checks' own inputs
+    # and whatever is asked for while a check runs exercise code
     with reference.withheld("batchnorm_forward"), pytest.raises(reference.ReferenceUnavailable):
         reference.value("batchnorm_forward/out", "batchnorm_forward", np.zeros((2, 2)))
