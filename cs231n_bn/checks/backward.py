@@ -308,6 +308,13 @@ def _explain_param(exercise, where, name, got, right, other_right, bound, layout
                 np.sum(dout * xhat, axis=axes)
     else:
         known = {description: f(dout) for f, description in layout.param_sums}
+    # summed over blocks of consecutive parameter entries (a group's channels) and repeated
+    P = np.size(right)
+    for K in range(2, P):
+        if P % K == 0:
+            blocks = np.repeat(np.reshape(right, (-1, K)).sum(axis=1), K)
+            known[f"the right {name} summed over each block of {K} consecutive entries (a group's channels) and "
+                  f"repeated: one value per group, where each channel has its own"] = blocks
     for description, value in known.items():
         if matches(got, np.reshape(value, np.shape(right))):
             raise CheckFailed(f"{head} It equals {description}.", exercise, f"{name} formula")

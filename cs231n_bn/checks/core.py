@@ -76,9 +76,26 @@ def _features_hint(text, shapes):
             f"layer's affine output, with that layer's gamma and beta)?")
 
 
-def _exception_hint(err, shapes=()):
+def _exception_hint(err, shapes=(), function_name=""):
     """One sentence about what this kind of exception usually means, or ''."""
     text = str(err)
+    if isinstance(err, KeyError) and function_name == "layernorm_forward" and text.strip("'") in (
+            "running_mean", "running_var"):
+        return ("Layer norm keeps no running statistics: ln_param never holds them, and in test mode too each "
+                "sample is normalized with its own mean and variance.")
+    if isinstance(err, KeyError) and function_name == "FullyConnectedNet.loss" and re.fullmatch(r"'[Wb]\d+'", text):
+        return (f"loss() found no grads[{text}] when it added the regularization's gradient to every weight: the "
+                f"backward pass stored that layer's gradient under another key, or not at all (which number does "
+                f"layer i's gradient get?).")
+    if isinstance(err, ValueError) and function_name.startswith("spatial_groupnorm") and "broadcast" in text and \
+            any(len(shape) == 4 and shape[0] == shape[2] == shape[3] == 1 for shape in shapes):
+        return ("gamma and beta came as (1, C, 1, 1), CS231n's layout, which the contract accepts beside (C,): "
+                "code written for one layout (an index like gamma[:, None, None], a reshape of (C,)) fails on the "
+                "other.")
+    if isinstance(err, ValueError) and function_name == "FullyConnectedNet._forward" and \
+            re.search(r"affine_forward: w must have shape", text):
+        return ("The weights handed to affine_forward do not fit the layer's input: a hidden layer used another "
+                "layer's W and b (which does hidden layer i use?), or its input is not the previous layer's output.")
     upstream = re.match(r"(\w+): dout must have shape (\([^)]*\)) \(the shape of x\); got (\([^)]*\))", text)
     if isinstance(err, ValueError) and upstream:
         return (f"The gradient handed to {upstream[1]} has shape {upstream[3]}, not that of the output of its "
@@ -142,7 +159,7 @@ def call(exercise, function_name, fn, *args):
         if where:
             lines.append(f"at {where}")
         lines.append(f"The inputs were valid{f' (array shapes {shapes})' if shapes else ''}. "
-                     + _exception_hint(err, arrays))
+                     + _exception_hint(err, arrays, function_name))
         raise CheckFailed("\n".join(lines).rstrip(), exercise, topic=type(err).__name__) from err
 
 

@@ -290,6 +290,10 @@ def _steps_symptom(wrong):
         return lambda steps, acc, target, first: next((s for s, a in zip(steps, acc)
                                                        if a >= round(target, decimals)), None)
 
+    def searched(steps, acc, target, first):
+        i = int(np.searchsorted(acc, target))
+        return steps[i] if i < len(steps) else None
+
     def rounded_accuracies(decimals):
         return lambda steps, acc, target, first: next((s for s, a in zip(steps, acc)
                                                        if round(a, decimals) >= target), None)
@@ -306,6 +310,8 @@ def _steps_symptom(wrong):
                   "like the accuracies themselves"),
         (nearest, "the step whose accuracy is the smallest that reaches the target; the FIRST step that reaches it "
                   "is asked for"),
+        (searched, "the log is searched as if the accuracies only increased (a binary search, np.searchsorted, needs "
+                   "them sorted; a log of accuracies goes up and down)"),
         # the least rounding that explains the answers first
         *((rounded(d), f"the target is rounded to {d} decimal place{'s' * (d != 1)} before the comparison; compare "
                        f"with the target as given") for d in (3, 2, 1, 0)),
@@ -552,13 +558,17 @@ def _start_share_words(got, right, later, N, m):
             f"{per_batch:.6g}. Which value does PyTorch start from, and what weight does each update leave on it?")
 
 
-def _scale_words(scale, N, k):
+def _scale_words(scale, N, k, m):
     """What the measured factor on our running variance says (Bessel's factor is N/(N-1), as
     batchnorm_forward's docstring states)."""
     scale = np.asarray(scale, dtype=np.float64)
     for value, words in (
             (1.0, "1, taken as it is; PyTorch averages the unbiased batch variance"),
             ((N - 1) / N, "(N-1)/N: Bessel's factor upside down"),
+            (N / (N - 1) * (1 - m), "N/(N-1) * (1 - momentum): Bessel's factor, and an extra weight 1 - momentum (the "
+                                    "weights of the batches are already in our running variance)"),
+            (N / (N - 1) * m, "N/(N-1) * momentum: Bessel's factor, and an extra weight momentum (the weights of the "
+                              "batches are already in our running variance)"),
             (N / (N + 1), f"N/(N+1) = {N}/{N + 1}: divided by N + 1, where Bessel's factor divides by N - 1"),
             (N / (N - 2), f"N/(N-2) = {N}/{N - 2}: divided by N - 2, where Bessel's factor divides by N - 1"),
             (k * N / (k * N - 1), f"kN/(kN-1), Bessel's factor for all k*N = {k * N} rows; each batch's variance "
@@ -568,8 +578,9 @@ def _scale_words(scale, N, k):
             (0.0, "0: our running variance is left out")):
         if np.allclose(scale, value, rtol=1e-9, atol=1e-12):
             return f"Measured: it is multiplied by {words}."
-    return (f"Measured: it is multiplied by {float(np.mean(scale)):.6g}. Which estimate of each batch's variance "
-            f"does PyTorch average?")
+    return (f"Measured: it is multiplied by {float(np.mean(scale)):.6g}, which none of the readings the check knows "
+            f"explains (Bessel's factor for N or k*N rows or once per batch, upside down, with an extra weight of the "
+            f"momentum, 1, 0).")
 
 
 def check_torch_running_var(torch_running_var=None):
@@ -627,7 +638,7 @@ def check_torch_running_var(torch_running_var=None):
                                   exercise, "start") from None
             raise CheckFailed(f"{shown} is off, though its value for running_var = 0 (what is left of PyTorch's "
                               f"start value) is right: the part that scales with our running variance is wrong. "
-                              f"{_scale_words((np.asarray(got) - got_start) / ours, N, k)}",
+                              f"{_scale_words((np.asarray(got) - got_start) / ours, N, k, m)}",
                               exercise, "factor") from None
     passed("torch_running_var", f"matches PyTorch's running_var after {len(histories)} training histories")
 
