@@ -237,7 +237,7 @@ def test_the_staged_step_check_says_pass_or_names_the_factor(bn_inputs, capsys):
 
     x, gamma, beta, dout = bn_inputs
     eps = 1e-5
-    with reference.provider(references.instructor_provider(ROOT)):
+    with reference.provider(references.instructor_provider(ROOT)), reference.checking("this test"):
         right = reference.value("staged_backward/dvar", "staged_backward", x, gamma, beta, dout, eps)
         checks.check_step("dvar", right, x, gamma, beta, dout, eps)
         assert capsys.readouterr().out.startswith("PASS dvar")

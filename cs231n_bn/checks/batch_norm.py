@@ -459,6 +459,7 @@ def keeps_float32(exercise, fn, shape, extra, groups, what):
                           f"mean does; one from the deviations x - mu does not)", exercise, "float32 cancellation")
 
 
+@reference.for_checks
 def check_batchnorm_forward(batchnorm_forward=None):
     """Check a batchnorm_forward(x, gamma, beta, bn_param) -> (out, cache).
 
@@ -542,6 +543,7 @@ def gradients_passed(name):
     passed(name, "dx, dgamma and dbeta are the right gradients, to rounding")
 
 
+@reference.for_checks
 def check_batchnorm_backward(batchnorm_backward=None, forward=None):
     """Check a staged batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta) against the right gradients.
 
@@ -552,6 +554,7 @@ def check_batchnorm_backward(batchnorm_backward=None, forward=None):
     _check_bn_backward("batchnorm_backward", "staged", fn, forward)
 
 
+@reference.for_checks
 def check_batchnorm_backward_alt(batchnorm_backward_alt=None, forward=None):
     """Check the closed-form batchnorm_backward_alt(dout, cache) against the right gradients."""
     fn = batchnorm_backward_alt or package_function("batchnorm", "batchnorm_backward_alt")

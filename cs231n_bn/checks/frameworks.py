@@ -8,6 +8,7 @@ must agree with our SmallConvNet's, on networks and images the check chooses.
 
 import numpy as np
 
+from cs231n_bn.checks import reference
 from cs231n_bn.checks.core import call
 from cs231n_bn.checks.display import CheckFailed, passed
 from cs231n_bn.cnn import SmallConvNet
@@ -47,6 +48,7 @@ def _symptoms(comparison):
     return [f"{name} ({value:.1e})" for name, value in named.items() if not value <= TOLERANCE]
 
 
+@reference.for_checks
 def check_keras_convnet(keras_convnet):
     """Check a function that builds a Keras model from a layer list of framework_convnet.layers_of.
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from cs231n_bn.checks import reference
 from cs231n_bn.checks.batch_norm import (
     STATISTICS,
     backward_inputs,
@@ -79,6 +80,7 @@ def _verify_layernorm_forward(fn):
             )
 
 
+@reference.for_checks
 def check_layernorm_forward(layernorm_forward=None):
     """Check a layernorm_forward(x, gamma, beta, ln_param) -> (out, cache)."""
     fn = layernorm_forward or package_function("layernorm", "layernorm_forward")
@@ -88,6 +90,7 @@ def check_layernorm_forward(layernorm_forward=None):
            "inside the root), independently of the rest of the batch")
 
 
+@reference.for_checks
 def check_layernorm_backward(layernorm_backward=None, forward=None):
     """Check a layernorm_backward(dout, cache) -> (dx, dgamma, dbeta) against the right gradients."""
     exercise = "layernorm_backward"

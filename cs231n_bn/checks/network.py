@@ -376,6 +376,7 @@ def _verify_fc_net_forward(cls):
     _check_own_parameters(cls)
 
 
+@reference.for_checks
 def check_fc_net_forward(FullyConnectedNet=None):
     """Check the hidden layers' forward pass: affine -> [norm] -> activation -> [dropout]."""
     cls = FullyConnectedNet or package_function("fc_net", "FullyConnectedNet")
@@ -798,6 +799,7 @@ def _verify_fc_net_backward(cls):
     )
 
 
+@reference.for_checks
 def check_fc_net_backward(FullyConnectedNet=None):
     """Check every gradient of FullyConnectedNet.loss against numeric gradients."""
     cls = FullyConnectedNet or package_function("fc_net", "FullyConnectedNet")

@@ -85,6 +85,7 @@ _ORDER_NAMES = {0: "an error that does not fall as h shrinks has no order (is th
                 6: "that looks sixth order: its error falls 64x when h halves"}
 
 
+@reference.for_checks
 def check_fourth_order_gradient(fourth_order_gradient):
     """Check notebook 4's Exercise 1: a fourth-order centered difference, accurate, x unchanged.
 
@@ -159,6 +160,7 @@ def _step_error(h, dtype, seed):
         return rel_error(difference(f, x.astype(dtype), h, "centered"), exact)
 
 
+@reference.for_checks
 def check_pick_h(h_float64, h_float32):
     """Check notebook 4's choice of h: each step gives a trustworthy centered difference in its precision."""
     exercise = "pick_h"
@@ -179,6 +181,7 @@ def check_pick_h(h_float64, h_float32):
 TWO_LAYER_NAMES = ("W1", "b1", "gamma", "beta", "W2", "b2")
 
 
+@reference.for_checks
 def check_two_layer_loss(two_layer_loss):
     """Check notebook 4's two-layer network: its loss and every gradient, on networks of several sizes.
 
@@ -217,6 +220,7 @@ def check_two_layer_loss(two_layer_loss):
 # ---------------------------------------------------------------------------------------
 
 
+@reference.for_checks
 def check_steps_to_reach(steps_to_reach=None):
     """Check notebook 5's steps_to_reach on logs of many shapes, against recorded answers.
 
@@ -336,6 +340,7 @@ _KINDS = ("batch norm", "layer norm", "instance norm")
 OTHER_AXES = ((0, 3), (1, 2), (0, 1, 3))
 
 
+@reference.for_checks
 def check_normalize_over(normalize_over, normalization_axes, group_norm):
     """Check notebook 6's three functions on (N, C, H, W) batches: the normalization over given
     axes, the axes of each norm (judged by what normalizing over them gives), and group norm.
@@ -388,6 +393,7 @@ def _same_norm(exercise, what, out, x, kind):
     _close(exercise, f"{what}, next to {kind} of x as notebook 6 computes it,", out, right, 1e-8)
 
 
+@reference.for_checks
 def check_channel_statistics(spatial_batchnorm_forward=None):
     """Check that spatial batch norm normalizes each channel as batch norm does (notebook 7)."""
     exercise = "spatial_batchnorm_forward"
@@ -403,6 +409,7 @@ def check_channel_statistics(spatial_batchnorm_forward=None):
     passed("spatial_batchnorm_forward", "every channel has mean 0 and std 1 over N, H and W")
 
 
+@reference.for_checks
 def check_group_special_cases(spatial_groupnorm_forward=None):
     """Check group norm's two extremes (notebook 7): G = 1 is layer norm, G = C instance norm."""
     exercise = "spatial_groupnorm_forward"
@@ -482,6 +489,7 @@ def _beyond(errors):
     return next((label for label, (error, allowed) in errors.items() if not error <= allowed), None)
 
 
+@reference.for_checks
 def check_spatial_numeric(spatial_batchnorm_backward=None, forward=None):
     """Check spatial batch norm's backward pass against numeric gradients (notebook 7)."""
     exercise = "spatial_batchnorm_backward"
@@ -502,6 +510,7 @@ def check_spatial_numeric(spatial_batchnorm_backward=None, forward=None):
     passed("spatial_batchnorm_backward", "dx, dgamma, dbeta match numeric gradients within their own error")
 
 
+@reference.for_checks
 def check_group_numeric(spatial_groupnorm_backward=None, forward=None):
     """Check group norm's backward pass against numeric gradients for G = 1, 2, 3, 6 (notebook 7)."""
     exercise = "spatial_groupnorm_backward"
@@ -583,6 +592,7 @@ def _scale_words(scale, N, k, m):
             f"momentum, 1, 0).")
 
 
+@reference.for_checks
 def check_torch_running_var(torch_running_var=None):
     """Check notebook 8's Exercise 1, torch_stats.torch_running_var: PyTorch's running_var from
     ours, for several histories.
@@ -653,6 +663,7 @@ def _eval_output(module, x):
     return np.asarray(module(x), dtype=np.float64)
 
 
+@reference.for_checks
 def check_load_trained(gamma_e, beta_e, bn_param_e, trained, x_new):
     """Check notebook 8's Exercise 2: with the converted gamma, beta and bn_param, our test mode
     gives the trained module's eval() output on new data.

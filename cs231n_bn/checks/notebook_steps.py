@@ -62,6 +62,7 @@ def _exactly(exercise, what, got, right, scale):
     return err
 
 
+@reference.for_checks
 def check_step(grad, value, x, gamma, beta, dout, eps):
     """Check one gradient of notebook 2's staged backward pass.
 
@@ -93,6 +94,7 @@ def check_step(grad, value, x, gamma, beta, dout, eps):
     passed(grad, f"equals the derived gradient to {EXACT_GRADIENT_RTOL:g} of the chain's scale")
 
 
+@reference.for_checks
 def check_backward_on_staged_batch(batchnorm_backward=None, forward=None):
     """Check batchnorm_backward on notebook 2's batch: the same dx, dgamma, dbeta the steps derive.
 
@@ -125,6 +127,7 @@ def _backward_case(rng, N, D):
     return x, gamma, rng.normal(0, 2, D), rng.normal(size=(N, D))
 
 
+@reference.for_checks
 def check_alt_vs_staged(batchnorm_backward_alt=None, forward=None):
     """Check that the closed form returns the staged gradients, to round-off, on batches of many sizes.
 
@@ -150,6 +153,7 @@ def check_alt_vs_staged(batchnorm_backward_alt=None, forward=None):
     passed("batchnorm_backward_alt", "agrees with the staged gradients to round-off for N from 2 to 64")
 
 
+@reference.for_checks
 def check_undo(gamma_undo, beta_undo, h, eps):
     """Check notebook 1's Exercise 2: gamma and beta with which batchnorm_forward gives h back.
 
@@ -185,6 +189,7 @@ def check_undo(gamma_undo, beta_undo, h, eps):
                       f"{np.round(mean - h.mean(axis=0), 4)}: beta_undo must put the mean back", exercise, "beta")
 
 
+@reference.for_checks
 def check_running_mean_after(running_mean_after):
     """Check notebook 1's Exercise 3: the running mean after k identical batches, from zeros.
 
@@ -215,6 +220,7 @@ def check_running_mean_after(running_mean_after):
     passed("running_mean_after", f"matches the running mean for k = {', '.join(str(k) for k, _ in cases)}")
 
 
+@reference.for_checks
 def check_dx_from_dxhat(dx_from_dxhat):
     """Check notebook 3's exercise: dx from dxhat, xhat and ivar, on batches of several sizes.
 

@@ -231,6 +231,7 @@ def _diagnose_step(name, step, v_new, v_old, dw, right_step, config):
                       f"stored", name, "step unexplained")
 
 
+@reference.for_checks
 def check_sgd_momentum(sgd_momentum=None):
     """Check sgd_momentum(w, dw, config) -> (next_w, config): the velocity, then the step."""
     name = "sgd_momentum"
@@ -587,6 +588,7 @@ def _judge_adam_step(name, rule, w, dw, config):
     _diagnose_epsilon(name, steps, rights, epsilons)
 
 
+@reference.for_checks
 def check_adam(adam=None):
     """Check adam(w, dw, config) -> (next_w, config): from a given state, then from a fresh config.
 

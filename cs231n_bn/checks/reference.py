@@ -19,6 +19,7 @@ fn(key, function_name, *inputs) -> array.
 """
 
 import contextlib
+import functools
 import hashlib
 import numbers
 from pathlib import Path
@@ -104,7 +105,32 @@ class _Recorded:
 
 
 _providers = [_Recorded(DATA_FILE)]
+# Values are the checks' own: given while a check runs (for_checks), withheld while it runs
+# the code under test (withheld). Any code in the process could read the data file, so this
+# keeps a notebook cell or a stub from asking by accident, or by the obvious route; grading
+# draws secret inputs, for which no value is recorded at all.
+_checks = []  # the checks under way, innermost last
 _running = []  # the exercise code a check is calling, innermost last
+
+
+@contextlib.contextmanager
+def checking(name):
+    """Reference values are given out inside this block: a check (or an instructor's tool
+    reading them as a check would) named `name` is under way."""
+    _checks.append(name)
+    try:
+        yield
+    finally:
+        _checks.pop()
+
+
+def for_checks(check):
+    """Decorate a check: reference values are given to it while it runs."""
+    @functools.wraps(check)
+    def run(*args, **kwargs):
+        with checking(check.__name__):
+            return check(*args, **kwargs)
+    return run
 
 
 @contextlib.contextmanager
@@ -123,13 +149,17 @@ def value(key, function_name, *inputs):
 
     key: "<function>/<what>", e.g. "batchnorm_forward/out"; function_name: the exercise
     whose answer it is; inputs: that exercise's inputs (arrays, numbers, dicts of them).
-    Raises ReferenceUnavailable when the active provider has no such value, or while a
-    check runs exercise code (see withheld).
+    Raises ReferenceUnavailable when the active provider has no such value, outside a
+    check (see for_checks), or while a check runs exercise code (see withheld).
     """
     if _running:
         raise ReferenceUnavailable(
             f"reference values are the checks' own: none is given while {_running[-1]} runs under its check "
             f"(the exercise computes its answer itself)")
+    if not _checks:
+        raise ReferenceUnavailable(
+            f"reference values are the checks' own: {key!r} is given to a check while it runs (checks.check_...), "
+            f"not to other code")
     got = _providers[-1](key, function_name, *inputs)
     return np.array(got, dtype=np.float64)
 

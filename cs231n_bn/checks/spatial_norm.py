@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from cs231n_bn.checks import reference
 from cs231n_bn.checks.batch_norm import (
     STATISTICS,
     backward_inputs,
@@ -63,6 +64,7 @@ def _verify_spatial_batchnorm_forward(fn):
                           _spatial_cache_check(exercise, where), SPATIAL_CACHE_FIELDS)
 
 
+@reference.for_checks
 def check_spatial_batchnorm_forward(spatial_batchnorm_forward=None):
     """Check a spatial_batchnorm_forward(x, gamma, beta, bn_param) -> (out, cache); gamma (C,)."""
     fn = spatial_batchnorm_forward or package_function("spatial", "spatial_batchnorm_forward")
@@ -74,6 +76,7 @@ def check_spatial_batchnorm_forward(spatial_batchnorm_forward=None):
            "averages are updated, and test mode uses them")
 
 
+@reference.for_checks
 def check_spatial_batchnorm_backward(spatial_batchnorm_backward=None, forward=None):
     """Check a spatial_batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta) against the right gradients."""
     exercise = "spatial_batchnorm_backward"
@@ -157,6 +160,7 @@ def _verify_spatial_groupnorm_forward(fn):
     keeps_float32(exercise, fn, (2, 6, 2, 2), (3, {}), lambda out: out.reshape(2 * 3, -1), "(sample, group)")
 
 
+@reference.for_checks
 def check_spatial_groupnorm_forward(spatial_groupnorm_forward=None):
     """Check a spatial_groupnorm_forward(x, gamma, beta, G, gn_param) -> (out, cache); gamma (C,) or (1, C, 1, 1)."""
     fn = spatial_groupnorm_forward or package_function("spatial", "spatial_groupnorm_forward")
@@ -165,6 +169,7 @@ def check_spatial_groupnorm_forward(spatial_groupnorm_forward=None):
            "over its channels and positions, with per-channel gamma and beta")
 
 
+@reference.for_checks
 def check_spatial_groupnorm_backward(spatial_groupnorm_backward=None, forward=None):
     """Check a spatial_groupnorm_backward(dout, cache) -> (dx, dgamma, dbeta) against the right gradients."""
     exercise = "spatial_groupnorm_backward"
