@@ -51,7 +51,6 @@ SLIPS = {
     "dxmu2_no_2": "dxmu2 drops the factor 2 of the derivative of xmu**2.",
     "dx1_no_dxmu2": "dx1 takes only the first branch dxmu1; the branch through the variance (dxmu2) is lost.",
     "dmu_sign": "dmu drops the minus sign of xmu = x - mu.",
-    "dmu_dxmu1_only": "dmu sums only dxmu1, forgetting that mu's gradient also arrives through dxmu2.",
     "dx2_no_N": "dx2 spreads dmu to every row without the factor 1/N of the mean.",
     "dx_only_dx1": "dx returns dx1 only, without the second branch dx2 through the mean.",
 }
@@ -96,6 +95,11 @@ def dout_in_place(dout, cache):
 @staged.mistake("The staged pass upcasts dout to float64 and returns float64 gradients for a float32 pass.")
 def float64_result(dout, cache):
     return _staged(dout.astype(np.float64), cache)
+
+
+@staged.correct("dmu sums dxmu1 only: the branch through dxmu2 sums to zero over the batch, since xmu does.")
+def dmu_dxmu1_only(dout, cache):
+    return _staged(dout, cache, "dmu_dxmu1_only")
 
 
 @staged.correct("The same graph with the broadcast sums written as einsum and the 1/N spreads as np.full.")
