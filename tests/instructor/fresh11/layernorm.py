@@ -94,7 +94,7 @@ def ln_raw_second_moment(x, gamma, beta, ln_param):
     return _ln(x, gamma, beta, eps, x.mean(axis=1, keepdims=True), (x**2).mean(axis=1, keepdims=True))
 
 
-@forward.mistake("The layer transposes x to reuse batch norm's axis but transposes gamma * xhat back without beta's broadcast: beta is added to the transposed (D, N) array before transposing back.")
+@forward.mistake("Layer norm computed on the transposed (D, N) array, but beta is added before transposing back, so it broadcasts over the samples instead of the features.")
 def ln_transposed_beta(x, gamma, beta, ln_param):
     gamma, beta, eps = ln_given(x, gamma, beta, ln_param)
     xt = x.T

@@ -5,6 +5,7 @@ import numpy as np
 from cs231n_bn.batchnorm import batchnorm_backward, batchnorm_backward_alt, batchnorm_forward
 from cs231n_bn.fc_net import (
     FullyConnectedNet,
+    DropoutCache,
     HiddenLayerCache,
     dropout_backward,
     dropout_forward,
@@ -204,6 +205,31 @@ class ModeOnEveryDict(FullyConnectedNet):
             self.bn_params[i - 1]["mode"] = mode
         z, norm_cache = _norm(self, a, i, mode)
         h, act_cache = _activation(self, z)
+        out, drop_cache = dropout_forward(h, self.dropout_param["p"], mode, rng)
+        return out, HiddenLayerCache(affine_cache, norm_cache, z, act_cache, drop_cache)
+
+
+@hidden_forward.correct("Dropout called only in train mode; at test time the activation passes through with an empty DropoutCache.")
+class DropoutOnlyInTrain(FullyConnectedNet):
+    def _hidden_forward(self, x, i, mode, rng):
+        p = self.params
+        a, affine_cache = affine_forward(x, p[f"W{i}"], p[f"b{i}"])
+        z, norm_cache = _norm(self, a, i, mode)
+        h, act_cache = _activation(self, z)
+        if mode == "train":
+            out, drop_cache = dropout_forward(h, self.dropout_param["p"], mode, rng)
+        else:
+            out, drop_cache = h, DropoutCache(mask=None)
+        return out, HiddenLayerCache(affine_cache, norm_cache, z, act_cache, drop_cache)
+
+
+@hidden_forward.correct("The activation chosen from a dict {'relu': relu_forward, 'sigmoid': sigmoid_forward}.")
+class ActivationTable(FullyConnectedNet):
+    def _hidden_forward(self, x, i, mode, rng):
+        p = self.params
+        a, affine_cache = affine_forward(x, p[f"W{i}"], p[f"b{i}"])
+        z, norm_cache = _norm(self, a, i, mode)
+        h, act_cache = {"relu": relu_forward, "sigmoid": sigmoid_forward}[self.activation](z)
         out, drop_cache = dropout_forward(h, self.dropout_param["p"], mode, rng)
         return out, HiddenLayerCache(affine_cache, norm_cache, z, act_cache, drop_cache)
 
