@@ -160,6 +160,9 @@ def _check_running_update(exercise, where, bn_param, old_mean, old_var, expected
                 (keep * old + new * batches["running_mean"],
                  "running_var averages the batch's mean, not its variance (the running mean's line, copied)",
                  "running var of mean"),
+                (keep * old + new * batch / (batch + EPS),
+                 "running_var averages the variance of the normalized x (xhat), which is about 1, not the "
+                 "variance of x", "running var of xhat"),
                 (keep * old + new * (batch + (batches["running_mean"] - old_mean) ** 2),
                  "running_var averages the batch's squared deviations from the OLD running mean, not its "
                  "variance (the squared deviations from the batch's own mean)", "running var about old mean"),
@@ -400,7 +403,8 @@ def _bn_cache_check(exercise, where):
                   "the unbiased variance": var * x.shape[0] / (x.shape[0] - 1) if mode == "train" else var * np.nan,
                   "x - mu (xmu)": right["xmu"], "xhat": xhat, "the input x": x, "mu": right["mu"],
                   "1 / (var + eps)": std**-2, "sqrt(var) without eps": np.sqrt(var),
-                  "1 / sqrt(var) without eps": 1 / np.sqrt(var), "gamma * xhat (gammax)": gamma * xhat}
+                  "1 / sqrt(var) without eps": 1 / np.sqrt(var), "gamma * xhat (gammax)": gamma * xhat,
+                  "x times ivar, the mean not subtracted": x * right["ivar"]}
         if out is not None:
             others["the layer's output out"] = out
         check_cache_fields(exercise, f"{where} ({mode} mode)", cache, BatchNormCache, right, others)

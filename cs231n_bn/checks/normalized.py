@@ -393,6 +393,9 @@ def _measured_divisor(layout, x, v, mean, s2, eps, gamma):
     if matches(d2, v + mean**2 + eps, 1e-6):
         return ("the spread matches a division by sqrt(mean(x^2) + eps): the variance is taken about zero "
                 "(the mean of the squares of x), not about the mean")
+    if matches(d2, v + mean**2 - mean + eps, 1e-6):
+        return ("the spread matches a division by sqrt(mean(x^2) - mean + eps): the variance as the mean of the "
+                "squares minus the mean itself, where the square of the mean belongs")
     groups = layout.to_groups(x)
     deviations = np.abs(groups - mean[:, None])
     spreads = {"the range max(x) - min(x)": np.ptp(groups, axis=1),

@@ -1,6 +1,6 @@
-"""The second to tenth catalogues of mistakes: every correct variant passes the checks its
+"""The second to eleventh catalogues of mistakes: every correct variant passes the checks its
 exercise's cells call, and every mistake fails them. What the messages say is the measurement
-that `python -m tests.instructor.fresh2.run` (or fresh3.run ... fresh10.run) prints.
+that `python -m tests.instructor.fresh2.run` (or fresh3.run ... fresh11.run) prints.
 
 Each catalogue was written by someone who had not read the checks; the mistakes the checks
 first passed (group norm's xhat kept as (N, C, H, W), float32 promoted to float64 in spatial
@@ -25,8 +25,9 @@ from tests.instructor.fresh7 import run as run7
 from tests.instructor.fresh8 import run as run8
 from tests.instructor.fresh9 import run as run9
 from tests.instructor.fresh10 import run as run10
+from tests.instructor.fresh11 import run as run11
 
-RUNS = (run2, run3, run4, run5, run6, run7, run8, run9, run10)
+RUNS = (run2, run3, run4, run5, run6, run7, run8, run9, run10, run11)
 # A mistake the checks pass on purpose: statistics cached as (1, D) where BatchNormCache's
 # comments say (D,). Every backward pass broadcasts the two alike, and the course's own
 # catalogue keeps keepdims=True statistics as a correct variant.
