@@ -442,7 +442,8 @@ def _numeric_errors(exercise, name, forward, backward, x, gamma, beta, dout):
     (a forward that cancels more digits), show in how much the estimate moves when h doubles.
     """
     numeric_gradient = package_function("gradient_check", "eval_numerical_gradient_array")
-    out, cache = forward(x, gamma, beta)
+    forward_name = name.replace("backward", "forward")
+    out, cache = call(exercise, forward_name, forward, x, gamma, beta)
     grads = _gradients(exercise, name, backward, dout, cache)
     roundoff = np.finfo(np.float64).eps * float(np.sum(np.abs(np.asarray(out) * dout))) / H
     errors = {}
@@ -452,7 +453,7 @@ def _numeric_errors(exercise, name, forward, backward, x, gamma, beta, dout):
         def f(v, k=k):
             shifted = list(args)
             shifted[k] = v
-            return forward(*shifted)[0]
+            return call(exercise, forward_name, forward, *shifted)[0]
 
         numeric = numeric_gradient(f, args[k].copy(), dout, h=H)
         coarse = numeric_gradient(f, args[k].copy(), dout, h=2 * H)
@@ -474,7 +475,7 @@ def _derived_not_estimated(exercise, name, layout, backward, forward, x, gamma, 
     which no difference quotient does.
     """
     expected = expected_gradients(name, layout, x, gamma, beta, forward_args, dout)
-    _, cache = forward(x, gamma, beta)
+    _, cache = call(exercise, name.replace("backward", "forward"), forward, x, gamma, beta)
     grads = _gradients(exercise, name, backward, dout, cache)
     for label, got, bound in zip(("dx", "dgamma", "dbeta"), grads, gradient_bounds(layout, dout, expected)):
         if not agrees(got, expected[label], bound):
