@@ -53,6 +53,12 @@ Pooling works in the memory order of x: a channels-first x (what the convolution
 batch norm and a ReLU after them return) is pooled as the (C, N, H, W) array it is in memory,
 and out and the backward pass's dx come back channels first, all without a copy.
 
+Both cores: the convolution's image blocks and max pooling's map blocks are cut into one
+share per thread that NumPy's BLAS may use (cs231n_bn.threads.in_shares), run at once with
+BLAS at one thread each; the shares write disjoint images (maps) of out and dx, and each
+returns its part of dw, which are added at the end (a sum in another order: results equal
+to round-off). At one BLAS thread the blocks run as before, on the caller's thread.
+
 Every array keeps its dtype: float32 data and filters give float32 results throughout.
 Shapes follow CS231n: x (N, C, H, W), filters w (F, C, HH, WW), biases b (F,),
 conv_param {'stride', 'pad'}, pool_param {'pool_height', 'pool_width', 'stride'}.
