@@ -729,9 +729,10 @@ def max_pool_forward(x, pool_param):
             for block in share:
                 views = _window_offsets(maps[block], ph, pw, stride, H_out, W_out)
                 _running_max(views, offsets, out_maps[block], argmax_maps[block])
-                # the offsets become flat indices into x's memory: each window's origin added in place
-                argmax_maps[block] += map_planes[block]
-                argmax_maps[block] += corners
+            # the offsets become flat indices into x's memory: each window's origin added in place
+            mine = slice(share[0].start, share[-1].stop)
+            argmax_maps[mine] += map_planes[mine]
+            argmax_maps[mine] += corners
 
         step = max(1, POOL_BLOCK_ENTRIES // (H * W))
         in_shares(run, [slice(m, m + step) for m in range(0, A * B, step)])
