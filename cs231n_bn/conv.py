@@ -53,12 +53,6 @@ Pooling works in the memory order of x: a channels-first x (what the convolution
 batch norm and a ReLU after them return) is pooled as the (C, N, H, W) array it is in memory,
 and out and the backward pass's dx come back channels first, all without a copy.
 
-Both cores: the convolution's image blocks and max pooling's map blocks are cut into one
-share per thread that NumPy's BLAS may use (cs231n_bn.threads.in_shares), run at once with
-BLAS at one thread each; the shares write disjoint images (maps) of out and dx, and each
-returns its part of dw, which are added at the end (a sum in another order: results equal
-to round-off). At one BLAS thread the blocks run as before, on the caller's thread.
-
 Every array keeps its dtype: float32 data and filters give float32 results throughout.
 Shapes follow CS231n: x (N, C, H, W), filters w (F, C, HH, WW), biases b (F,),
 conv_param {'stride', 'pad'}, pool_param {'pool_height', 'pool_width', 'stride'}.
@@ -70,7 +64,6 @@ import numbers
 import numpy as np
 
 from cs231n_bn import validation
-from cs231n_bn.threads import in_shares
 
 CONV_KEYS = ("stride", "pad")
 # From this many input channels on, the convolution copies only the horizontal offsets and
@@ -490,15 +483,11 @@ def _im2col_forward(x_pad, w, b, stride, H_out, W_out):
     # the product adds the bias (no pass over out of its own)
     w_b = np.concatenate([w.reshape(F, K), b[:, None]], axis=1, dtype=np.result_type(w, b))
     blocks = _image_blocks(N, positions, IM2COL_BLOCK_COLUMNS)
-
-    def run(share):
-        cols = np.empty((K + 1, (blocks[0].stop - blocks[0].start) * positions), dtype=x_pad.dtype)
-        cols[K] = 1  # one block's buffer per share, filled again for every block
-        for n in share:
-            width = _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols).shape[1]
-            np.matmul(w_b, cols[:, :width], out=out[:, n.start * positions : n.stop * positions])
-
-    in_shares(run, blocks)
+    cols = np.empty((K + 1, (blocks[0].stop - blocks[0].start) * positions), dtype=x_pad.dtype)
+    cols[K] = 1  # one block's buffer, filled again for every block
+    for n in blocks:
+        width = _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols).shape[1]
+        np.matmul(w_b, cols[:, :width], out=out[:, n.start * positions : n.stop * positions])
     return out
 
 
@@ -516,31 +505,23 @@ def _im2col_backward(dout_cf, x_pad, w, stride, HW, pad, with_dx):
     dout_rows = dout_cf.reshape(F, N * positions)
     w_col = w.reshape(F, K).T
     dtype = np.result_type(dout_cf, x_pad, w)
+    dw = np.zeros((F, K), dtype=dtype)
     dx_pad = np.zeros((C, N, Hp, Wp), dtype=dtype) if with_dx else None
     blocks = _image_blocks(N, positions, IM2COL_BLOCK_COLUMNS)
     width = (blocks[0].stop - blocks[0].start) * positions
-
-    def run(share):
-        """dw's share of these blocks, and their images of dx_pad."""
-        dw = np.zeros((F, K), dtype=dtype)
-        cols = np.empty((K, width), dtype=x_pad.dtype)
-        dcols = np.empty((K, width), dtype=np.result_type(w, dout_cf))
-        for n in share:
-            d = dout_rows[:, n.start * positions : n.stop * positions]
-            dw += d @ _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols).T
-            if not with_dx:
-                continue
-            fields = np.matmul(w_col, d, out=dcols[:, : d.shape[1]]).reshape(C, HH, WW, -1, H_out, W_out)
-            dx_block = dx_pad[:, n]
-            for p in range(HH):
-                for q in range(WW):
-                    # Within one offset no two positions touch the same pixel, so += on the slice is exact.
-                    dx_block[_offset(p, q, stride, H_out, W_out)] += fields[:, p, q]
-        return dw
-
-    dw, *rest = in_shares(run, blocks)
-    for dw_share in rest:
-        dw += dw_share
+    cols = np.empty((K, width), dtype=x_pad.dtype)
+    dcols = np.empty((K, width), dtype=np.result_type(w, dout_cf))
+    for n in blocks:
+        d = dout_rows[:, n.start * positions : n.stop * positions]
+        dw += d @ _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols).T
+        if not with_dx:
+            continue
+        fields = np.matmul(w_col, d, out=dcols[:, : d.shape[1]]).reshape(C, HH, WW, -1, H_out, W_out)
+        dx_block = dx_pad[:, n]
+        for p in range(HH):
+            for q in range(WW):
+                # Within one offset no two positions touch the same pixel, so += on the slice is exact.
+                dx_block[_offset(p, q, stride, H_out, W_out)] += fields[:, p, q]
     return dx_pad, dw.reshape(w.shape)
 
 
@@ -578,25 +559,21 @@ def _row_shift_forward(x_pad, w, b, stride, H_out, W_out):
     # w_rows[(p, f), (q, c)] = w[f, c, p, q]: one product for all offsets
     w_rows = w.transpose(2, 0, 3, 1).reshape(HH * F, WW * C)
     out = np.empty((F, N, H_out, W_out), dtype=np.result_type(x_pad, w, b))
-
-    def run(share):
-        # A few images at a time: cols and Z stay in the processor's caches from the copy to
-        # the row sum, and neither is ever a fresh array of the whole batch (for a 32-channel
-        # layer, allocating and filling those took about as long as the product itself)
-        for n in share:
-            Z = (w_rows @ _row_shift_cols(x_pad[:, n], WW, stride, W_out)).reshape(HH, F, -1, Hp, W_out)
-            # out[:, :, i] = sum_p Z[p, :, :, i*stride + p], + b below
-            shifted = [Z[p, :, :, _rows_of_offset(p, stride, H_out)] for p in range(HH)]
-            if HH == 1:
-                out[:, n] = shifted[0]
-            else:
-                np.add(shifted[0], shifted[1], out=out[:, n])
-            for Z_p in shifted[2:]:
-                out[:, n] += Z_p
-        # the bias once over the share's images, in long contiguous runs
-        out[:, share[0].start : share[-1].stop] += b[:, None, None, None]
-
-    in_shares(run, _image_blocks(N, HH * F * Hp * W_out, ROW_SHIFT_BLOCK_ENTRIES))
+    # A few images at a time: cols and Z stay in the processor's caches from the copy to
+    # the row sum, and neither is ever a fresh array of the whole batch (for a 32-channel
+    # layer, allocating and filling those took about as long as the product itself)
+    for n in _image_blocks(N, HH * F * Hp * W_out, ROW_SHIFT_BLOCK_ENTRIES):
+        Z = (w_rows @ _row_shift_cols(x_pad[:, n], WW, stride, W_out)).reshape(HH, F, -1, Hp, W_out)
+        # out[:, :, i] = sum_p Z[p, :, :, i*stride + p], + b below
+        shifted = [Z[p, :, :, _rows_of_offset(p, stride, H_out)] for p in range(HH)]
+        if HH == 1:
+            out[:, n] = shifted[0]
+        else:
+            np.add(shifted[0], shifted[1], out=out[:, n])
+        for Z_p in shifted[2:]:
+            out[:, n] += Z_p
+    # the bias once over the whole output, in long contiguous runs
+    out += b[:, None, None, None]
     return out
 
 
@@ -613,28 +590,20 @@ def _row_shift_backward(dout_cf, x_pad, w, stride, HW, pad, with_dx):
     H, W = HW
     Hp = H + 2 * pad
     w_rows = w.transpose(2, 0, 3, 1).reshape(HH * F, WW * C)
+    dw_rows = np.zeros((HH * F, WW * C), dtype=np.result_type(dout_cf, x_pad))
     dx_pad = np.zeros((C, N, Hp, W + 2 * pad), dtype=np.result_type(dout_cf, w)) if with_dx else None
-
-    def run(share):
-        """dw_rows's share of these blocks, and their images of dx_pad."""
-        dw_rows = np.zeros((HH * F, WW * C), dtype=np.result_type(dout_cf, x_pad))
-        for n in share:
-            dZ = np.zeros((HH, F, n.stop - n.start, Hp, W_out), dtype=dout_cf.dtype)
-            for p in range(HH):
-                dZ[p, :, :, _rows_of_offset(p, stride, H_out)] = dout_cf[:, n]
-            dZ = dZ.reshape(HH * F, -1)
-            dw_rows += dZ @ _row_shift_cols(x_pad[:, n], WW, stride, W_out).T
-            if not with_dx:
-                continue
-            dcols = (w_rows.T @ dZ).reshape(WW, C, -1, Hp, W_out)
-            for q in range(WW):
-                # Within one offset no two columns touch the same pixel, so += on the slice is exact.
-                dx_pad[:, n, :, q : q + stride * (W_out - 1) + 1 : stride] += dcols[q]
-        return dw_rows
-
-    dw_rows, *rest = in_shares(run, _image_blocks(N, HH * F * Hp * W_out, ROW_SHIFT_BLOCK_ENTRIES))
-    for dw_share in rest:
-        dw_rows += dw_share
+    for n in _image_blocks(N, HH * F * Hp * W_out, ROW_SHIFT_BLOCK_ENTRIES):
+        dZ = np.zeros((HH, F, n.stop - n.start, Hp, W_out), dtype=dout_cf.dtype)
+        for p in range(HH):
+            dZ[p, :, :, _rows_of_offset(p, stride, H_out)] = dout_cf[:, n]
+        dZ = dZ.reshape(HH * F, -1)
+        dw_rows += dZ @ _row_shift_cols(x_pad[:, n], WW, stride, W_out).T
+        if not with_dx:
+            continue
+        dcols = (w_rows.T @ dZ).reshape(WW, C, -1, Hp, W_out)
+        for q in range(WW):
+            # Within one offset no two columns touch the same pixel, so += on the slice is exact.
+            dx_pad[:, n, :, q : q + stride * (W_out - 1) + 1 : stride] += dcols[q]
     dw = dw_rows.reshape(HH, F, WW, C).transpose(1, 3, 0, 2)
     return dx_pad, np.ascontiguousarray(dw)
 
@@ -723,23 +692,16 @@ def max_pool_forward(x, pool_param):
         # the size of x
         maps = x_mem.reshape(A * B, 1, H, W)
         out_maps, argmax_maps = out.reshape(A * B, 1, H_out, W_out), argmax.reshape(A * B, 1, H_out, W_out)
-        map_planes = planes.reshape(A * B, 1, 1, 1)
-
-        def run(share):
-            for block in share:
-                views = _window_offsets(maps[block], ph, pw, stride, H_out, W_out)
-                _running_max(views, offsets, out_maps[block], argmax_maps[block])
-            # the offsets become flat indices into x's memory: each window's origin added in place
-            mine = slice(share[0].start, share[-1].stop)
-            argmax_maps[mine] += map_planes[mine]
-            argmax_maps[mine] += corners
-
         step = max(1, POOL_BLOCK_ENTRIES // (H * W))
-        in_shares(run, [slice(m, m + step) for m in range(0, A * B, step)])
+        for m in range(0, A * B, step):
+            block = slice(m, m + step)
+            views = _window_offsets(maps[block], ph, pw, stride, H_out, W_out)
+            _running_max(views, offsets, out_maps[block], argmax_maps[block])
     else:
         _running_max(_window_offsets(x_mem, ph, pw, stride, H_out, W_out), offsets, out, argmax)
-        argmax += planes
-        argmax += corners
+    # the offsets become flat indices into x's memory: the origin of every window added in place
+    argmax += planes
+    argmax += corners
     if channels_first:
         out = out.transpose(1, 0, 2, 3)
     cache = MaxPoolCache(x=x, out=out, argmax=argmax, channels_first=channels_first, pool_height=ph,
@@ -770,18 +732,8 @@ def max_pool_backward(dout, cache):
     dout_mem = dout.transpose(1, 0, 2, 3) if cache.channels_first else dout
     dx = np.zeros(cache.x.size, dtype=dout.dtype)
     if cache.stride >= max(cache.pool_height, cache.pool_width):
-        # Windows that do not overlap have distinct maxima: one scatter writes every gradient,
-        # a few (H_out, W_out) maps at a time, which shares can run at once: the windows of
-        # different maps are in different maps of dx.
-        argmax_maps = cache.argmax.reshape(-1, cache.argmax.shape[2] * cache.argmax.shape[3])
-        dout_maps = dout_mem.reshape(argmax_maps.shape)
-
-        def run(share):
-            rows = slice(share[0].start, share[-1].stop)
-            dx[argmax_maps[rows]] = dout_maps[rows]
-
-        step = max(1, POOL_BLOCK_ENTRIES // argmax_maps.shape[1])
-        in_shares(run, [slice(m, m + step) for m in range(0, argmax_maps.shape[0], step)])
+        # Windows that do not overlap have distinct maxima: one scatter writes every gradient.
+        dx[cache.argmax.ravel()] = dout_mem.ravel()
     else:
         # A pixel may be the maximum of several windows: add.at sums their gradients in window order.
         np.add.at(dx, cache.argmax.ravel(), dout_mem.ravel())

@@ -10,15 +10,8 @@ the library that is already loaded, at any time.
     from cs231n_bn.threads import limit_blas_threads
     limit_blas_threads()          # one BLAS thread from here on
     limit_blas_threads(None)      # back to the library's default
-
-The same count decides how many threads the package's own loops (the convolution's image
-blocks, max pooling's maps) split into, `in_shares`: at one BLAS thread they run as one call
-on the caller's thread; at two, the blocks are cut into two shares that run at once on a small
-thread pool (NumPy and BLAS release the GIL), with BLAS at one thread meanwhile, so that the
-shares' products do not each start threads of their own on the same cores.
 """
 
-from concurrent.futures import ThreadPoolExecutor
 import functools
 import numbers
 
@@ -57,48 +50,6 @@ def limit_blas_threads(limit=SMALL_PRODUCT_THREADS):
         _DEFAULTS.setdefault(pool.internal_api, pool.num_threads)
         pool.set_num_threads(_DEFAULTS[pool.internal_api] if limit is None else int(limit))
     return before
-
-
-def _blas_pools():
-    return _controller().select(user_api="blas").lib_controllers
-
-
-def workers():
-    """How many threads the package's own loops may use: what NumPy's BLAS may use now (at least 1)."""
-    return max(1, min((pool.num_threads for pool in _blas_pools()), default=1))
-
-
-@functools.lru_cache(maxsize=None)
-def _pool(count):
-    # Kept for the life of the process: starting threads for every call would cost more than
-    # a small layer's share (about 0.1 ms against the 1-3 ms that a CIFAR-10 layer takes).
-    return ThreadPoolExecutor(max_workers=count, thread_name_prefix="cs231n_bn")
-
-
-def in_shares(task, blocks):
-    """task(share) over contiguous shares of the list blocks, one share per thread; the results in order.
-
-    With one thread (workers()), or one block, this is task(blocks) on the caller's thread.
-    Otherwise the shares run at once, BLAS limited to one thread each until all are done. The
-    shares must write to disjoint memory; whatever they sum (a gradient) they return, and the
-    caller adds the results, which changes the order of the sum and so the round-off only.
-    """
-    count = min(workers(), len(blocks))
-    if count <= 1:
-        return [task(blocks)]
-    step, extra = divmod(len(blocks), count)
-    starts = [k * step + min(k, extra) for k in range(count + 1)]
-    shares = [blocks[starts[k] : starts[k + 1]] for k in range(count)]
-    pools = _blas_pools()
-    before = [pool.num_threads for pool in pools]
-    for pool, threads in zip(pools, before):
-        _DEFAULTS.setdefault(pool.internal_api, threads)
-        pool.set_num_threads(1)
-    try:
-        return list(_pool(count).map(task, shares))
-    finally:
-        for pool, threads in zip(pools, before):
-            pool.set_num_threads(threads)
 
 
 def blas_description():
