@@ -299,7 +299,8 @@ def _explain_param(exercise, where, name, got, right, other_right, bound, layout
         # xhat recomputed in the backward pass with another divisor than the forward pass's
         groups, var, eps = layout.to_groups(x), np.ravel(expected["group_var"])[:, None], expected["eps"]
         m = groups.shape[1]
-        divisors = {"without eps (eps is dropped from sqrt(var + eps))": np.sqrt(var), "with eps outside the square root": np.sqrt(var) + eps}
+        divisors = {"without eps (eps is dropped from sqrt(var + eps))": np.sqrt(var),
+                    "with eps outside the square root": np.sqrt(var) + eps}
         if m > 1:
             divisors[f"from the unbiased variance (divided by n - 1 = {m - 1})"] = np.sqrt(var * m / (m - 1) + eps)
         for words, divisor in divisors.items():

@@ -48,6 +48,11 @@ def small_net(cls, normalization, activation, keep, seed):
     return net
 
 
+def _layer_number(name):
+    """The layer a parameter belongs to, as its name writes it: "3" for "gamma3"."""
+    return name[len(name.rstrip("0123456789")):]
+
+
 def _label(normalization, activation, keep):
     extra = f", dropout_keep_ratio={keep:g}" if keep != 1 else ""
     return f"normalization={normalization!r}, activation={activation!r}{extra}"
@@ -345,7 +350,7 @@ def _check_own_parameters(cls):
                             "train", np.random.default_rng(0))[0]
             before = layer_output()
             for name in sorted(net.params):
-                if name[len(name.rstrip("0123456789")):] == str(i):
+                if _layer_number(name) == str(i):
                     continue
                 kept = net.params[name]
                 net.params[name] = kept + rng.uniform(0.5, 1.0, np.shape(kept))
@@ -462,9 +467,8 @@ def _another_layers_shape(where, name, gradient, params):
     shape, kind = np.shape(gradient), name.rstrip("0123456789")
     if shape == params[name].shape:
         return
-    number = name[len(kind):]
-    siblings = [other for other in sorted(params) if other != name and other[len(other.rstrip("0123456789")):] ==
-                number and params[other].shape == shape]
+    siblings = [other for other in sorted(params)
+                if other != name and _layer_number(other) == _layer_number(name) and params[other].shape == shape]
     if siblings:
         raise CheckFailed(f"{where}: grads['{name}'] has shape {shape}, the shape of {siblings[0]}, not of {name} "
                           f"{params[name].shape}: the gradients of {name} and {siblings[0]} are swapped (in which order "

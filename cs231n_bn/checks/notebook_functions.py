@@ -431,8 +431,8 @@ SAFETY = 10  # how many times its estimated own error a numeric gradient may dif
 
 
 def _numeric_errors(exercise, name, forward, backward, x, gamma, beta, dout):
-    """{label: (largest |analytic - numeric|, the most a right answer may differ)} for backward's
-    dx, dgamma and dbeta against numeric gradients of forward.
+    """backward's (dx, dgamma, dbeta), and {label: (largest |analytic - numeric|, the most a right
+    answer may differ)} for each against numeric gradients of forward.
 
     A fixed relative bound fails right answers on some inputs: an entry near zero carries the
     same absolute error as a large one. So the bound follows from the numeric gradient's own
@@ -444,7 +444,7 @@ def _numeric_errors(exercise, name, forward, backward, x, gamma, beta, dout):
     numeric_gradient = package_function("gradient_check", "eval_numerical_gradient_array")
     forward_name = name.replace("backward", "forward")
     out, cache = call(exercise, forward_name, forward, x, gamma, beta)
-    grads = _gradients(exercise, name, backward, dout, cache)
+    grads = unpack(exercise, name, call(exercise, name, backward, dout, cache), ("dx", "dgamma", "dbeta"))
     roundoff = np.finfo(np.float64).eps * float(np.sum(np.abs(np.asarray(out) * dout))) / H
     errors = {}
     for k, (label, value) in enumerate(zip(("dx", "dgamma", "dbeta"), grads)):
@@ -460,23 +460,17 @@ def _numeric_errors(exercise, name, forward, backward, x, gamma, beta, dout):
         require_array(exercise, name, label, value, args[k].shape)
         own = roundoff + float(np.max(np.abs(coarse - numeric)))
         errors[label] = (float(np.max(np.abs(value - numeric))), SAFETY * own)
-    return errors
+    return grads, errors
 
 
-def _gradients(exercise, name, backward, dout, cache):
-    return unpack(exercise, name, call(exercise, name, backward, dout, cache), ("dx", "dgamma", "dbeta"))
-
-
-def _derived_not_estimated(exercise, name, layout, backward, forward, x, gamma, beta, forward_args, dout):
-    """Raise unless backward's gradients equal the recorded exact ones to round-off.
+def _derived_not_estimated(exercise, name, layout, grads, x, gamma, beta, forward_args, dout):
+    """Raise unless the gradients backward gave equal the recorded exact ones to round-off.
 
     Agreeing with a numeric gradient within its own error is what a numeric estimate does
     too; the derived gradient also agrees with the exact one as closely as rounding allows,
     which no difference quotient does.
     """
     expected = expected_gradients(name, layout, x, gamma, beta, forward_args, dout)
-    _, cache = call(exercise, name.replace("backward", "forward"), forward, x, gamma, beta)
-    grads = _gradients(exercise, name, backward, dout, cache)
     for label, got, bound in zip(("dx", "dgamma", "dbeta"), grads, gradient_bounds(layout, dout, expected)):
         if not agrees(got, expected[label], bound):
             raise CheckFailed(f"{name}'s {label} agrees with the numeric gradient, but not with the exact gradient as "
@@ -499,15 +493,15 @@ def check_spatial_numeric(spatial_batchnorm_backward=None, forward=None):
     rng = np.random.default_rng(72)
     x, gamma, beta, dout = _spatial_batch(rng, int(rng.integers(1, 5)))
     train = lambda x_, g_, b_: forward(x_, g_, b_, {"mode": "train"})  # noqa: E731
-    errors = _numeric_errors(exercise, "spatial_batchnorm_backward", train, backward, x, gamma, beta, dout)
+    grads, errors = _numeric_errors(exercise, "spatial_batchnorm_backward", train, backward, x, gamma, beta, dout)
     worst = _beyond(errors)
     if worst:
         error, allowed = errors[worst]
         raise CheckFailed(f"spatial_batchnorm_backward's {worst} differs from the numeric gradient by up to "
                           f"{error:.1e}, more than the numeric gradient's own error allows here ({allowed:.1e})",
                           exercise, worst)
-    _derived_not_estimated(exercise, "spatial_batchnorm_backward", spatial_bn_layout(*x.shape), backward, train,
-                           x, gamma, beta, ({"mode": "train", "eps": DEFAULT_EPS},), dout)
+    _derived_not_estimated(exercise, "spatial_batchnorm_backward", spatial_bn_layout(*x.shape), grads, x, gamma,
+                           beta, ({"mode": "train", "eps": DEFAULT_EPS},), dout)
     passed("spatial_batchnorm_backward", "dx, dgamma, dbeta match numeric gradients within their own error")
 
 
@@ -521,15 +515,16 @@ def check_group_numeric(spatial_groupnorm_backward=None, forward=None):
     x, gamma, beta, dout = _spatial_batch(rng, 6)
     for G in (1, 2, 3, 6):
         grouped = lambda x_, g_, b_: forward(x_, g_, b_, G, {})  # noqa: E731
-        errors = _numeric_errors(exercise, "spatial_groupnorm_backward", grouped, backward, x, gamma, beta, dout)
+        grads, errors = _numeric_errors(exercise, "spatial_groupnorm_backward", grouped, backward, x, gamma, beta,
+                                        dout)
         worst = _beyond(errors)
         if worst:
             error, allowed = errors[worst]
             raise CheckFailed(f"spatial_groupnorm_backward with G = {G}: {worst} differs from the numeric gradient "
                               f"by up to {error:.1e}, more than the numeric gradient's own error allows here "
                               f"({allowed:.1e})", exercise, worst)
-        _derived_not_estimated(exercise, "spatial_groupnorm_backward", groupnorm_layout(*x.shape, G), backward,
-                               grouped, x, gamma, beta, (G, {"eps": DEFAULT_EPS}), dout)
+        _derived_not_estimated(exercise, "spatial_groupnorm_backward", groupnorm_layout(*x.shape, G), grads, x,
+                               gamma, beta, (G, {"eps": DEFAULT_EPS}), dout)
     passed("spatial_groupnorm_backward", "matches numeric gradients within their own error, G = 1, 2, 3, 6")
 
 
