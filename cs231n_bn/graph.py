@@ -239,6 +239,10 @@ def forward_values(x, gamma, beta, eps=DEFAULT_EPS):
 
 
 def _evaluate(x, gamma, beta, eps, node=None, value=None, consumer=None):
+    # Real inputs only, even here: a complex nudge of a node would turn the graph into an
+    # exact differentiator (the complex step), which would answer notebook 2's exercises.
+    if any(np.iscomplexobj(a) for a in (x, gamma, beta, value, eps)):
+        raise TypeError("graph: the forward graph evaluates real inputs only (float32 or float64); got a complex one")
     values = {name: a.copy() for name, a in zip(INPUTS, (x, gamma, beta))}
     for name in FORWARD_ORDER:
         n = NODES[name]
@@ -278,7 +282,8 @@ def forward_from(node, value, x, gamma, beta, eps=DEFAULT_EPS, consumer=None):
             f"({', '.join(consumers(node))}); got {consumer!r}"
         )
     expected = _evaluate(x, gamma, beta, eps)[node].shape
-    if not isinstance(value, np.ndarray) or value.shape != expected:
+    validation.float_array(where, "value", value)
+    if value.shape != expected:
         got = value.shape if isinstance(value, np.ndarray) else type(value).__name__
         raise ValueError(
             f"{where}: value must be an array shaped like {node}, {expected}; got {got}"

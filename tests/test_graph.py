@@ -365,3 +365,12 @@ def test_check_gradient_explains_a_gradient_not_spread_over_the_rows(bn_inputs, 
     per_feature = staged["dvar"] / 7
     with pytest.raises(AssertionError, match=r"dsq has shape \(5,\) but sq has shape \(7, 5\).*spread back"):
         graph.check_gradient("dsq", per_feature, x, gamma, beta, dout)
+
+
+def test_the_graph_refuses_complex_values_that_would_make_it_an_exact_differentiator(bn_inputs):
+    x, gamma, beta, _ = bn_inputs
+    value = graph.forward_values(x, gamma, beta)["xhat"] + 1e-20j
+    with pytest.raises(TypeError, match=r"forward_from: value must have a floating-point dtype .*got complex128"):
+        graph.forward_from("xhat", value, x, gamma, beta)
+    with pytest.raises(TypeError, match="the forward graph evaluates real inputs only"):
+        graph._evaluate(x, gamma, beta, graph.DEFAULT_EPS, "xhat", value)
