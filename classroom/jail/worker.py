@@ -25,6 +25,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import threading
 import traceback
 
 sys.path[:0] = [os.path.dirname(os.path.abspath(__file__))]
@@ -35,6 +36,7 @@ import numpy as np  # noqa: E402  (after the path is set, before any student cod
 import wire  # noqa: E402
 
 PACKAGE = "cs231n_bn"
+REPLACED_WATCH = "sys.setprofile"  # reported when the student's code removed the watch
 MAX_MESSAGE = 4000  # characters of an exception message sent back
 MAX_FRAMES = 8
 
@@ -43,6 +45,7 @@ class Channel:
     def __init__(self, read_fd, write_fd):
         self.read_fd, self.write_fd = read_fd, write_fd
         self.classes = {}  # the submission's dataclasses, once its modules are loaded
+        self.frameworks = ()  # the frameworks exercise code may not call (setup's "frameworks")
 
     def send(self, message, refs=None):
         wire.send(self.write_fd, wire.encode(message, refs))
@@ -222,6 +225,46 @@ def serve(channel, setup):
         answer_call(channel, channel.receive(), target, owner, package_dir)
 
 
+def frameworks_called(watched, target, args, kwargs):
+    """Run target(*args, **kwargs) under a profiler; (reply, the `watched` frameworks it called).
+
+    The grader's checks fail exercise code that calls a framework (the course's
+    cs231n_bn/checks/core.py watches the same way in the student's own kernel); the grader
+    cannot see into this process, so the watch runs here and its findings go back as data.
+    A framework's own import is not a call of it.
+    """
+    entered = set()
+
+    def watch(frame, event, arg):
+        if event == "call":
+            name = frame.f_globals.get("__name__")
+        elif event == "c_call":
+            name = getattr(arg, "__module__", None)
+        else:
+            return
+        top = name.partition(".")[0] if isinstance(name, str) else ""
+        if top not in watched:
+            return
+        while frame is not None:
+            if frame.f_code.co_name == "<module>" and str(frame.f_globals.get("__name__")).partition(".")[0] == top:
+                return
+            frame = frame.f_back
+        entered.add(top)
+
+    sys.setprofile(watch)
+    threading.setprofile(watch)
+    try:
+        reply = {"result": target(*args, **kwargs)}
+    except BaseException as err:  # whatever the student's code raises goes back as data
+        reply = {"raised": err}
+    finally:
+        if sys.getprofile() is not watch:
+            entered.add(REPLACED_WATCH)
+        sys.setprofile(None)
+        threading.setprofile(None)
+    return reply, sorted(entered)
+
+
 def answer_call(channel, request, target, owner, package_dir):
     """Run target on the request's arguments (on a fresh `owner` holding its `self` state)."""
     args, kwargs = list(request.get("args", [])), dict(request.get("kwargs", {}))
@@ -237,12 +280,14 @@ def answer_call(channel, request, target, owner, package_dir):
         args.insert(0, instance)
     refs = {id(a): i for i, a in enumerate(request.get("args", [])) if isinstance(a, np.ndarray)}
     ids_before = {path: id(a) for path, a in wire.nested_arrays(list(request.get("args", [])))}
-    try:
-        if not callable(target):
-            raise TypeError(f"{request.get('name')!r} is not a function defined by your cell")
-        reply = {"result": target(*args, **kwargs)}
-    except BaseException as err:  # whatever the student's code raises goes back as data
-        reply = {"raised": exception_info(err, package_dir)}
+    if callable(target):
+        reply, frameworks = frameworks_called(channel.frameworks, target, args, kwargs)
+    else:
+        reply, frameworks = {"raised": TypeError(f"{request.get('name')!r} is not a function defined by your cell")}, []
+    if "raised" in reply:
+        reply["raised"] = exception_info(reply["raised"], package_dir)
+    if frameworks:
+        reply["frameworks"] = frameworks
     reply["args"] = wire.unshared(request.get("args", []))
     reply["replaced"] = wire.replaced_arrays(request.get("args", []), ids_before)
     if instance is not None:
@@ -276,6 +321,7 @@ def run_cells(channel, setup):
 def main():
     channel = Channel(int(sys.argv[1]), int(sys.argv[2]))
     setup = channel.receive()
+    channel.frameworks = frozenset(str(name) for name in setup.get("frameworks", ()))
     if setup.get("cells"):
         run_cells(channel, setup)
     else:

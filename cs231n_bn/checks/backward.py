@@ -373,7 +373,8 @@ def check_backward(exercise, where, style, backward, call_forward, layout, x, ga
     (BACKWARD_VALUES, "dx_without_gamma", "dx_gamma_twice", and "eps").
     style: "staged" or "closed", the vocabulary of the paths in the messages.
     """
-    _, cache = call_forward(x, gamma, beta)
+    _, cache = unpack(exercise, "the forward pass", call(exercise, "the forward pass", call_forward, x, gamma, beta),
+                      ("out", "cache"))
     originals = {"dout": (dout, dout.copy()), "x": (x, x.copy())}
     held = {name: (a, a.copy()) for name, a in _cache_arrays(cache, "cache")}
     grads = unpack(exercise, where, call(exercise, where, backward, dout, cache), ("dx", "dgamma", "dbeta"))

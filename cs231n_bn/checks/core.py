@@ -5,8 +5,11 @@ back, where, and how it differs from what was expected. None of them says how to
 the fix (that is what checks.hint is for).
 """
 
+import contextlib
 import importlib
 import re
+import sys
+import threading
 
 import numpy as np
 
@@ -15,6 +18,12 @@ from cs231n_bn.checks.display import CheckFailed, NotImplementedYet, shown_brief
 
 MODEL_RTOL = 1e-6  # relative tolerance when matching a value against a model of it
 ROUNDING_ULPS = 12  # rounding errors allowed per unit of scale against a reference value (correct code: < 2)
+
+# The exercises are NumPy: a framework's automatic differentiation hands over a backward
+# pass, its layers a forward pass. Only notebook 9's exercise is about a framework.
+FRAMEWORKS = ("jax", "keras", "tensorflow", "torch")
+FRAMEWORK_EXERCISES = ("keras_convnet",)
+REPLACED_WATCH = "sys.setprofile"  # what the watch reports when the code under test removed it
 
 
 def package_function(module, name):
@@ -137,30 +146,107 @@ def _exception_hint(err, shapes=(), function_name=""):
     return ""
 
 
+class FrameworkCalled(Exception):
+    """The code under test called functions of these frameworks (raised by the grader's
+    proxies, from what the student's process saw)."""
+
+    def __init__(self, frameworks):
+        self.frameworks = tuple(frameworks)
+        super().__init__(", ".join(self.frameworks))
+
+
+def _framework_of(frame, event, arg):
+    """The framework a profiler event enters, or None; a framework's own import is no call."""
+    if event == "call":
+        name = frame.f_globals.get("__name__")
+    elif event == "c_call":
+        name = getattr(arg, "__module__", None)
+    else:
+        return None
+    top = name.partition(".")[0] if isinstance(name, str) else ""
+    if top not in FRAMEWORKS:
+        return None
+    while frame is not None:  # torch's own module code running: `import torch`, not a use of it
+        if frame.f_code.co_name == "<module>" and str(frame.f_globals.get("__name__")).partition(".")[0] == top:
+            return None
+        frame = frame.f_back
+    return top
+
+
+@contextlib.contextmanager
+def watching_frameworks(entered, active=True):
+    """Add to the set `entered` every framework (FRAMEWORKS) the code in this block calls.
+
+    A profiler sees every function call, in C too (torch.from_numpy); code that replaces it
+    is reported as REPLACED_WATCH.
+    """
+    if not active:
+        yield entered
+        return
+
+    def watch(frame, event, arg):
+        found = _framework_of(frame, event, arg)
+        if found:
+            entered.add(found)
+
+    previous, previous_threads = sys.getprofile(), threading.getprofile()
+    sys.setprofile(watch)
+    threading.setprofile(watch)
+    try:
+        yield entered
+    finally:
+        if sys.getprofile() is not watch:
+            entered.add(REPLACED_WATCH)
+        sys.setprofile(previous)
+        threading.setprofile(previous_threads)
+
+
+def _framework_message(function_name, entered):
+    if REPLACED_WATCH in entered:
+        return (f"{function_name} replaced the check's profiler (sys.setprofile), which watches that the exercise "
+                f"runs on NumPy alone")
+    names = " and ".join(sorted(entered))
+    return (f"{function_name} called {names}: the exercises are written in NumPy, and a framework's layers or "
+            f"automatic differentiation are not accepted in them, even where their numbers are right (the "
+            f"gradients asked for are the ones you derive)")
+
+
 def call(exercise, function_name, fn, *args):
     """Call fn(*args); an exception on valid input becomes CheckFailed naming it.
 
     A NotImplementedError (the student edition's stub) passes through unchanged but shown
-    briefly, so the notebook shows one line saying which exercise is next.
+    briefly, so the notebook shows one line saying which exercise is next. Code that calls
+    a framework (FRAMEWORKS) fails, except in FRAMEWORK_EXERCISES.
     """
+    entered = set()
     try:
-        with reference.withheld(function_name):
-            return fn(*args)
+        with reference.withheld(function_name), watching_frameworks(entered, exercise not in FRAMEWORK_EXERCISES):
+            result = fn(*args)
+    except FrameworkCalled as err:
+        entered.update(err.frameworks or (REPLACED_WATCH,))
     except NotImplementedYet:
         raise
     except NotImplementedError as err:
         shown_briefly(err)
         raise
     except Exception as err:
-        arrays = [a.shape for a in args if isinstance(a, np.ndarray)]
-        shapes = ", ".join(str(shape) for shape in arrays)
-        lines = [f"{function_name} raised {type(err).__name__}: {err}"]
-        where = student_line(err.__traceback__)
-        if where:
-            lines.append(f"at {where}")
-        lines.append(f"The inputs were valid{f' (array shapes {shapes})' if shapes else ''}. "
-                     + _exception_hint(err, arrays, function_name))
-        raise CheckFailed("\n".join(lines).rstrip(), exercise, topic=type(err).__name__) from err
+        if not entered:
+            raise _crash(exercise, function_name, err, args) from err
+    if entered:
+        raise CheckFailed(_framework_message(function_name, entered), exercise, topic="framework")
+    return result
+
+
+def _crash(exercise, function_name, err, args):
+    arrays = [a.shape for a in args if isinstance(a, np.ndarray)]
+    shapes = ", ".join(str(shape) for shape in arrays)
+    lines = [f"{function_name} raised {type(err).__name__}: {err}"]
+    where = student_line(err.__traceback__)
+    if where:
+        lines.append(f"at {where}")
+    lines.append(f"The inputs were valid{f' (array shapes {shapes})' if shapes else ''}. "
+                 + _exception_hint(err, arrays, function_name))
+    return CheckFailed("\n".join(lines).rstrip(), exercise, topic=type(err).__name__)
 
 
 def unpack(exercise, function_name, result, names):

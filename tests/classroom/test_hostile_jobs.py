@@ -8,6 +8,7 @@ on more than the limits allow.
 Instructor-only (the release leaves tests/classroom/ out).
 """
 
+import importlib.util
 import json
 import os
 import resource
@@ -434,3 +435,28 @@ def test_the_process_limit_holds_for_the_whole_job(solved):
     status, message, seconds = judged(solved, "batchnorm_forward", Limits(timeout=20, memory_mb=1024, max_processes=16))
     started = int(message.split("started ")[1].split()[0])
     assert started < 16 and seconds < 20, message
+
+
+AUTOGRAD = """
+def batchnorm_backward(dout, cache, _real=batchnorm_backward):
+    import torch
+    torch.zeros(1)  # one call is enough: the watch runs beside the code, in the job
+    return _real(dout, cache)
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs torch in the job's site-packages")
+def test_a_backward_pass_that_calls_torch_fails_in_grading_with_the_checks_message(solved):
+    """The student's process watches what the graded code calls and reports it; the check
+    judges the report by its own rule, so the verdict is the notebook's."""
+    plant(solved, "batchnorm.py", AUTOGRAD)
+    status, message, _ = judged(solved, "batchnorm_backward", Limits(timeout=60, memory_mb=2048))
+    assert status == "fail" and "batchnorm_backward called torch: the exercises are written in NumPy" in message, \
+        (status, message)
+
+
+def test_switching_the_jobs_watch_off_fails_in_grading(solved):
+    plant(solved, "batchnorm.py", "def batchnorm_backward(dout, cache, _real=batchnorm_backward):\n"
+                                  "    import sys\n    sys.setprofile(None)\n    return _real(dout, cache)\n")
+    status, message, _ = judged(solved, "batchnorm_backward")
+    assert status == "fail" and "replaced the check's profiler (sys.setprofile)" in message, (status, message)
