@@ -101,13 +101,11 @@ def sgd(w, dw, config=None):
 
 
 def sgd_momentum(w, dw, config=None):
-    """Stochastic gradient descent with momentum.
+    """Stochastic gradient descent with momentum (notebook 5, Exercise 2, states the rule).
 
-        v <- momentum * v - learning_rate * dw
-        w <- w + v
-
-    The velocity v is a running sum of past steps that decays by `momentum` each step, so
-    steps along a consistent direction add up while oscillating components cancel.
+    The velocity is a running sum of past steps that decays by `momentum` each step, and w
+    moves by the velocity, so steps along a consistent direction add up while oscillating
+    components cancel.
 
     config keys: learning_rate (1e-2), momentum (0.9), velocity (zeros like w). The new
     velocity is stored in the caller's config["velocity"] (CS231n's cells read it there).
@@ -142,17 +140,12 @@ def rmsprop(w, dw, config=None):
 
 
 def adam(w, dw, config=None):
-    """Adam (Kingma & Ba, 2015): momentum on the gradient, scaled per entry by its RMS.
+    """Adam (Kingma & Ba, 2015): momentum on the gradient, scaled per entry by its RMS
+    (notebook 5, Exercise 2, states the rule).
 
-        t <- t + 1
-        m <- beta1 m + (1 - beta1) dw                  first moment
-        v <- beta2 v + (1 - beta2) dw^2                second moment
-        m^ = m / (1 - beta1^t),  v^ = v / (1 - beta2^t)          bias correction
-        w <- w - learning_rate m^ / (sqrt(v^) + epsilon)
-
-    m and v start at zero, so without the correction the first steps would be too small;
-    with it, the very first step moves every entry by learning_rate * sign(dw) (for
-    |dw| >> epsilon).
+    m and v are decaying averages of the gradient and of its square; they start at zero, so
+    without the bias correction the first steps would be too small; with it, the very first
+    step moves every entry by learning_rate * sign(dw) (for |dw| >> epsilon).
 
     config keys: learning_rate (1e-3), beta1 (0.9), beta2 (0.999), epsilon (1e-8),
     m, v (zeros like w), t (0). The new m, v and t are stored in the caller's config.
