@@ -1,9 +1,9 @@
-"""The exercises are NumPy: a check fails code that calls a framework (checks.core.call).
+"""A check fails exercise code that calls a module of checks.core.OFF_LIMITS.
 
-PyTorch's autograd gives a backward pass's exact gradients, which no tolerance can tell
-from derived ones; so the checks watch what the code under test calls instead. These
-tests hand the checks answers that are right to the last digit but come from torch, and
-answers that only import it.
+PyTorch's autograd gives a backward pass's exact gradients, and the graph module notebook
+1's forward pass, which no tolerance can tell from the student's own; so the checks watch
+what the code under test calls instead. These tests hand the checks answers that are right
+to the last digit but come from those modules, and answers that only import them.
 """
 
 import threading
@@ -11,7 +11,7 @@ import threading
 import numpy as np
 import pytest
 
-from cs231n_bn import batchnorm, checks, torch_stats
+from cs231n_bn import batchnorm, checks, graph, torch_stats
 from cs231n_bn.checks import core
 
 torch = pytest.importorskip("torch")
@@ -55,6 +55,18 @@ def test_torch_running_var_by_way_of_a_torch_layer_fails():
 
     with pytest.raises(checks.CheckFailed, match="torch_running_var called torch"):
         checks.check_torch_running_var(by_a_layer)
+
+
+def test_a_forward_pass_read_off_the_graph_module_fails():
+    def forward(x, gamma, beta, bn_param):
+        eps = bn_param.get("eps", 1e-5)
+        values = graph.forward_values(x, gamma, beta, eps)
+        _, cache = batchnorm.batchnorm_forward(x, gamma, beta, bn_param)
+        return values["out"].astype(x.dtype), cache
+
+    with pytest.raises(checks.CheckFailed, match=r"batchnorm_forward called cs231n_bn.graph, which evaluates and "
+                                                  r"differentiates notebook 1's graph"):
+        checks.check_batchnorm_forward(forward)
 
 
 def test_importing_torch_is_not_calling_it():

@@ -24,7 +24,7 @@ import numpy as np
 
 from classroom import wire
 from classroom.grader import sandbox
-from cs231n_bn.checks.core import FRAMEWORKS, REPLACED_WATCH, FrameworkCalled
+from cs231n_bn.checks.core import OFF_LIMITS, REPLACED_WATCH, OffLimitsCalled, off_limits_for
 from cs231n_bn.checks.registry import BY_FUNCTION
 
 TRUSTED_MODULES = ("batchnorm", "layernorm", "spatial", "layers", "fc_net", "conv")
@@ -131,7 +131,7 @@ class StudentProcess:
         try:
             if exercise is None:
                 self._send({"package_dir": package_dir, "cells": True, "namespace": namespace or {},
-                            "frameworks": FRAMEWORKS})
+                            "off_limits": OFF_LIMITS})
                 self._receive()
             else:
                 self._start(exercise, oracles, package_dir)
@@ -150,7 +150,7 @@ class StudentProcess:
             if "." not in other.function and other.function != function:
                 exercises.setdefault(other.module[:-3], []).append(other.function)
         self._send({"package_dir": package_dir, "module": module, "function": function, "oracles": by_module,
-                    "exercises": exercises, "frameworks": FRAMEWORKS})
+                    "exercises": exercises, "off_limits": off_limits_for(function)})
         reply = self._receive()
         if not reply.get("ready"):
             raise trusted_exception(reply.get("raised") or {})
@@ -227,10 +227,10 @@ class StudentProcess:
             for key, value in reply["self"].items():
                 if key in state:
                     setattr(instance, key, wire.merge(getattr(instance, key), value))
-        called = reply.get("frameworks")
+        called = reply.get("off_limits")
         if called:  # judged by the check's own rule (checks.core.call), as in the student's kernel
-            known = [name for name in called if name in (*FRAMEWORKS, REPLACED_WATCH)] if isinstance(called, list) else []
-            raise FrameworkCalled(known or [REPLACED_WATCH])
+            known = [name for name in called if name in (*OFF_LIMITS, REPLACED_WATCH)] if isinstance(called, list) else []
+            raise OffLimitsCalled(known or [REPLACED_WATCH])
         if "raised" in reply:
             raise trusted_exception(reply["raised"] if isinstance(reply["raised"], dict) else {})
         if "result" not in reply:

@@ -45,7 +45,7 @@ class Channel:
     def __init__(self, read_fd, write_fd):
         self.read_fd, self.write_fd = read_fd, write_fd
         self.classes = {}  # the submission's dataclasses, once its modules are loaded
-        self.frameworks = ()  # the frameworks exercise code may not call (setup's "frameworks")
+        self.off_limits = ()  # the modules exercise code may not call (setup's "off_limits")
 
     def send(self, message, refs=None):
         wire.send(self.write_fd, wire.encode(message, refs))
@@ -225,13 +225,14 @@ def serve(channel, setup):
         answer_call(channel, channel.receive(), target, owner, package_dir)
 
 
-def frameworks_called(watched, target, args, kwargs):
-    """Run target(*args, **kwargs) under a profiler; (reply, the `watched` frameworks it called).
+def watched_call(watched, target, args, kwargs):
+    """Run target(*args, **kwargs) under a profiler; (reply, the modules of `watched` it called).
 
-    The grader's checks fail exercise code that calls a framework (the course's
-    cs231n_bn/checks/core.py watches the same way in the student's own kernel); the grader
-    cannot see into this process, so the watch runs here and its findings go back as data.
-    A framework's own import is not a call of it.
+    The grader's checks fail exercise code that calls certain modules (frameworks, the
+    course's graph evaluator: `OFF_LIMITS` in the course's cs231n_bn/checks/core.py, which
+    watches the same way in the student's own kernel). The grader cannot see into this
+    process, so the watch runs here and what it saw goes back as data. A module's own
+    import (its module code running) is not a call of it.
     """
     entered = set()
 
@@ -242,14 +243,16 @@ def frameworks_called(watched, target, args, kwargs):
             name = getattr(arg, "__module__", None)
         else:
             return
-        top = name.partition(".")[0] if isinstance(name, str) else ""
-        if top not in watched:
-            return
-        while frame is not None:
-            if frame.f_code.co_name == "<module>" and str(frame.f_globals.get("__name__")).partition(".")[0] == top:
+        found = next((w for w in watched if name == w or name.startswith(w + ".")), None) \
+            if isinstance(name, str) else None
+        while found and frame is not None:
+            module = frame.f_globals.get("__name__")
+            if frame.f_code.co_name == "<module>" and isinstance(module, str) and (
+                    module == found or module.startswith(found + ".")):
                 return
             frame = frame.f_back
-        entered.add(top)
+        if found:
+            entered.add(found)
 
     sys.setprofile(watch)
     threading.setprofile(watch)
@@ -281,13 +284,13 @@ def answer_call(channel, request, target, owner, package_dir):
     refs = {id(a): i for i, a in enumerate(request.get("args", [])) if isinstance(a, np.ndarray)}
     ids_before = {path: id(a) for path, a in wire.nested_arrays(list(request.get("args", [])))}
     if callable(target):
-        reply, frameworks = frameworks_called(channel.frameworks, target, args, kwargs)
+        reply, called = watched_call(channel.off_limits, target, args, kwargs)
     else:
-        reply, frameworks = {"raised": TypeError(f"{request.get('name')!r} is not a function defined by your cell")}, []
+        reply, called = {"raised": TypeError(f"{request.get('name')!r} is not a function defined by your cell")}, []
     if "raised" in reply:
         reply["raised"] = exception_info(reply["raised"], package_dir)
-    if frameworks:
-        reply["frameworks"] = frameworks
+    if called:
+        reply["off_limits"] = called
     reply["args"] = wire.unshared(request.get("args", []))
     reply["replaced"] = wire.replaced_arrays(request.get("args", []), ids_before)
     if instance is not None:
@@ -321,7 +324,7 @@ def run_cells(channel, setup):
 def main():
     channel = Channel(int(sys.argv[1]), int(sys.argv[2]))
     setup = channel.receive()
-    channel.frameworks = frozenset(str(name) for name in setup.get("frameworks", ()))
+    channel.off_limits = tuple(str(name) for name in setup.get("off_limits", ()))
     if setup.get("cells"):
         run_cells(channel, setup)
     else:

@@ -19,9 +19,12 @@ from cs231n_bn.checks.display import CheckFailed, NotImplementedYet, shown_brief
 MODEL_RTOL = 1e-6  # relative tolerance when matching a value against a model of it
 ROUNDING_ULPS = 12  # rounding errors allowed per unit of scale against a reference value (correct code: < 2)
 
-# The exercises are NumPy: a framework's automatic differentiation hands over a backward
-# pass, its layers a forward pass. Only notebook 9's exercise is about a framework.
+# What exercise code may not call. The exercises are NumPy: a framework's automatic
+# differentiation hands over a backward pass, its layers a forward pass. The graph module
+# evaluates notebook 1's forward pass and differentiates it, for notebooks 1 and 2 to look at.
+# Only notebook 9's exercise is about a framework.
 FRAMEWORKS = ("jax", "keras", "tensorflow", "torch")
+OFF_LIMITS = (*FRAMEWORKS, "cs231n_bn.graph")
 FRAMEWORK_EXERCISES = ("keras_convnet",)
 REPLACED_WATCH = "sys.setprofile"  # what the watch reports when the code under test removed it
 
@@ -146,46 +149,47 @@ def _exception_hint(err, shapes=(), function_name=""):
     return ""
 
 
-class FrameworkCalled(Exception):
-    """The code under test called functions of these frameworks (raised by the grader's
+class OffLimitsCalled(Exception):
+    """The code under test called into these OFF_LIMITS modules (raised by the grader's
     proxies, from what the student's process saw)."""
 
-    def __init__(self, frameworks):
-        self.frameworks = tuple(frameworks)
-        super().__init__(", ".join(self.frameworks))
+    def __init__(self, names):
+        self.names = tuple(names)
+        super().__init__(", ".join(self.names))
 
 
-def _framework_of(frame, event, arg):
-    """The framework a profiler event enters, or None; a framework's own import is no call."""
+def _module_called(frame, event, arg, watched):
+    """The name in `watched` whose module a profiler event enters, or None.
+
+    A module's own import (its module code running) is not a call of it.
+    """
     if event == "call":
         name = frame.f_globals.get("__name__")
     elif event == "c_call":
         name = getattr(arg, "__module__", None)
     else:
         return None
-    top = name.partition(".")[0] if isinstance(name, str) else ""
-    if top not in FRAMEWORKS:
+    if not isinstance(name, str):
         return None
-    while frame is not None:  # torch's own module code running: `import torch`, not a use of it
-        if frame.f_code.co_name == "<module>" and str(frame.f_globals.get("__name__")).partition(".")[0] == top:
+    found = next((w for w in watched if name == w or name.startswith(w + ".")), None)
+    while found and frame is not None:
+        module = frame.f_globals.get("__name__")
+        if frame.f_code.co_name == "<module>" and isinstance(module, str) and (
+                module == found or module.startswith(found + ".")):
             return None
         frame = frame.f_back
-    return top
+    return found
 
 
 @contextlib.contextmanager
-def watching_frameworks(entered, active=True):
-    """Add to the set `entered` every framework (FRAMEWORKS) the code in this block calls.
+def watching(entered, watched):
+    """Add to the set `entered` every module of `watched` the code in this block calls.
 
     A profiler sees every function call, in C too (torch.from_numpy); code that replaces it
     is reported as REPLACED_WATCH.
     """
-    if not active:
-        yield entered
-        return
-
     def watch(frame, event, arg):
-        found = _framework_of(frame, event, arg)
+        found = _module_called(frame, event, arg, watched)
         if found:
             entered.add(found)
 
@@ -201,14 +205,22 @@ def watching_frameworks(entered, active=True):
         threading.setprofile(previous_threads)
 
 
-def _framework_message(function_name, entered):
+def off_limits_for(exercise):
+    """The modules exercise code may not call in this exercise."""
+    return tuple(m for m in OFF_LIMITS if exercise not in FRAMEWORK_EXERCISES or m not in FRAMEWORKS)
+
+
+def _off_limits_message(function_name, entered):
     if REPLACED_WATCH in entered:
-        return (f"{function_name} replaced the check's profiler (sys.setprofile), which watches that the exercise "
-                f"runs on NumPy alone")
-    names = " and ".join(sorted(entered))
-    return (f"{function_name} called {names}: the exercises are written in NumPy, and a framework's layers or "
-            f"automatic differentiation are not accepted in them, even where their numbers are right (the "
-            f"gradients asked for are the ones you derive)")
+        return (f"{function_name} replaced the check's profiler (sys.setprofile), which watches that the exercise's "
+                f"code computes its answer itself")
+    frameworks = sorted(entered & set(FRAMEWORKS))
+    if frameworks:
+        return (f"{function_name} called {' and '.join(frameworks)}: the exercises are written in NumPy, and a "
+                f"framework's layers or automatic differentiation are not accepted in them, even where their "
+                f"numbers are right (the gradients asked for are the ones you derive)")
+    return (f"{function_name} called {' and '.join(sorted(entered))}, which evaluates and differentiates "
+            f"notebook 1's graph for the notebooks to look at: an exercise computes its values itself")
 
 
 def call(exercise, function_name, fn, *args):
@@ -216,14 +228,14 @@ def call(exercise, function_name, fn, *args):
 
     A NotImplementedError (the student edition's stub) passes through unchanged but shown
     briefly, so the notebook shows one line saying which exercise is next. Code that calls
-    a framework (FRAMEWORKS) fails, except in FRAMEWORK_EXERCISES.
+    a module of OFF_LIMITS fails (frameworks are allowed in FRAMEWORK_EXERCISES).
     """
     entered = set()
     try:
-        with reference.withheld(function_name), watching_frameworks(entered, exercise not in FRAMEWORK_EXERCISES):
+        with reference.withheld(function_name), watching(entered, off_limits_for(exercise)):
             result = fn(*args)
-    except FrameworkCalled as err:
-        entered.update(err.frameworks or (REPLACED_WATCH,))
+    except OffLimitsCalled as err:
+        entered.update(err.names or (REPLACED_WATCH,))
     except NotImplementedYet:
         raise
     except NotImplementedError as err:
@@ -233,7 +245,7 @@ def call(exercise, function_name, fn, *args):
         if not entered:
             raise _crash(exercise, function_name, err, args) from err
     if entered:
-        raise CheckFailed(_framework_message(function_name, entered), exercise, topic="framework")
+        raise CheckFailed(_off_limits_message(function_name, entered), exercise, topic="off limits")
     return result
 
 

@@ -460,3 +460,12 @@ def test_switching_the_jobs_watch_off_fails_in_grading(solved):
                                   "    import sys\n    sys.setprofile(None)\n    return _real(dout, cache)\n")
     status, message, _ = judged(solved, "batchnorm_backward")
     assert status == "fail" and "replaced the check's profiler (sys.setprofile)" in message, (status, message)
+
+
+def test_a_forward_pass_read_off_the_graph_module_fails_in_grading(solved):
+    plant(solved, "batchnorm.py", "def batchnorm_forward(x, gamma, beta, bn_param, _real=batchnorm_forward):\n"
+                                  "    from cs231n_bn import graph\n"
+                                  "    graph.forward_values(x, gamma, beta)\n"
+                                  "    return _real(x, gamma, beta, bn_param)\n")
+    status, message, _ = judged(solved, "batchnorm_forward")
+    assert status == "fail" and "batchnorm_forward called cs231n_bn.graph" in message, (status, message)
