@@ -12,6 +12,7 @@ import pytest
 
 from cs231n_bn import checks, graph
 from cs231n_bn.batchnorm import batchnorm_backward_alt, batchnorm_forward
+from cs231n_bn.checks import core
 from cs231n_bn.gradient_check import eval_numerical_gradient_array
 from cs231n_bn.layernorm import layernorm_forward
 from cs231n_bn.spatial import spatial_batchnorm_forward, spatial_groupnorm_forward
@@ -74,8 +75,12 @@ def _richardson_dx(h):
 
 
 @pytest.mark.parametrize("h", [3e-4, 5e-4, 1e-3, 2e-3, 3e-3, 1e-2])
-def test_the_richardson_gradient_of_notebook_2_fails_on_public_and_secret_inputs(h):
+def test_the_richardson_gradient_of_notebook_2_fails_on_public_and_secret_inputs(h, monkeypatch):
     backward = _richardson_dx(h)
+    with pytest.raises(checks.CheckFailed, match="batchnorm_backward called cs231n_bn.graph"):
+        checks.check_batchnorm_backward(backward)
+    # graph's code copied into the student's own module escapes the watch, not the bound
+    monkeypatch.setattr(core, "OFF_LIMITS", core.FRAMEWORKS)
     with pytest.raises(checks.CheckFailed, match="dx is not the right gradient"):
         checks.check_batchnorm_backward(backward)
     for secret in range(10):
