@@ -64,6 +64,7 @@ import numbers
 import numpy as np
 
 from cs231n_bn import validation
+from cs231n_bn.threads import for_each_share
 
 CONV_KEYS = ("stride", "pad")
 # From this many input channels on, the convolution copies only the horizontal offsets and
@@ -482,12 +483,15 @@ def _im2col_forward(x_pad, w, b, stride, H_out, W_out):
     # the filters with a last column of biases, against a last row of ones in cols, so that
     # the product adds the bias (no pass over out of its own)
     w_b = np.concatenate([w.reshape(F, K), b[:, None]], axis=1, dtype=np.result_type(w, b))
-    blocks = _image_blocks(N, positions, IM2COL_BLOCK_COLUMNS)
-    cols = np.empty((K + 1, (blocks[0].stop - blocks[0].start) * positions), dtype=x_pad.dtype)
-    cols[K] = 1  # one block's buffer, filled again for every block
-    for n in blocks:
-        width = _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols).shape[1]
-        np.matmul(w_b, cols[:, :width], out=out[:, n.start * positions : n.stop * positions])
+
+    def convolve(n):
+        cols = np.empty((K + 1, (n.stop - n.start) * positions), dtype=x_pad.dtype)
+        cols[K] = 1
+        _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols)
+        np.matmul(w_b, cols, out=out[:, n.start * positions : n.stop * positions])
+
+    # Every block writes its own columns of out: the blocks are shared among the threads.
+    for_each_share(convolve, [(n,) for n in _image_blocks(N, positions, IM2COL_BLOCK_COLUMNS)])
     return out
 
 
@@ -505,23 +509,29 @@ def _im2col_backward(dout_cf, x_pad, w, stride, HW, pad, with_dx):
     dout_rows = dout_cf.reshape(F, N * positions)
     w_col = w.reshape(F, K).T
     dtype = np.result_type(dout_cf, x_pad, w)
-    dw = np.zeros((F, K), dtype=dtype)
     dx_pad = np.zeros((C, N, Hp, Wp), dtype=dtype) if with_dx else None
     blocks = _image_blocks(N, positions, IM2COL_BLOCK_COLUMNS)
-    width = (blocks[0].stop - blocks[0].start) * positions
-    cols = np.empty((K, width), dtype=x_pad.dtype)
-    dcols = np.empty((K, width), dtype=np.result_type(w, dout_cf))
-    for n in blocks:
+    dw_blocks = [None] * len(blocks)  # each block's share of dw, added up in block order below
+
+    def backprop(k, n):
         d = dout_rows[:, n.start * positions : n.stop * positions]
-        dw += d @ _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols).T
+        cols = np.empty((K, d.shape[1]), dtype=x_pad.dtype)
+        dw_blocks[k] = d @ _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols).T
         if not with_dx:
-            continue
-        fields = np.matmul(w_col, d, out=dcols[:, : d.shape[1]]).reshape(C, HH, WW, -1, H_out, W_out)
+            return
+        fields = (w_col @ d).reshape(C, HH, WW, -1, H_out, W_out)
         dx_block = dx_pad[:, n]
         for p in range(HH):
             for q in range(WW):
                 # Within one offset no two positions touch the same pixel, so += on the slice is exact.
                 dx_block[_offset(p, q, stride, H_out, W_out)] += fields[:, p, q]
+
+    # The blocks write disjoint images of dx_pad and their own dw_blocks: they are shared
+    # among the threads, and dw is summed in one order whatever the thread count.
+    for_each_share(backprop, enumerate(blocks))
+    dw = np.zeros((F, K), dtype=dtype)
+    for dw_block in dw_blocks:
+        dw += dw_block
     return dx_pad, dw.reshape(w.shape)
 
 
@@ -559,12 +569,11 @@ def _row_shift_forward(x_pad, w, b, stride, H_out, W_out):
     # w_rows[(p, f), (q, c)] = w[f, c, p, q]: one product for all offsets
     w_rows = w.transpose(2, 0, 3, 1).reshape(HH * F, WW * C)
     out = np.empty((F, N, H_out, W_out), dtype=np.result_type(x_pad, w, b))
-    # A few images at a time: cols and Z stay in the processor's caches from the copy to
-    # the row sum, and neither is ever a fresh array of the whole batch (for a 32-channel
-    # layer, allocating and filling those took about as long as the product itself)
-    for n in _image_blocks(N, HH * F * Hp * W_out, ROW_SHIFT_BLOCK_ENTRIES):
+    bias = b[:, None, None, None]
+
+    def convolve(n):
         Z = (w_rows @ _row_shift_cols(x_pad[:, n], WW, stride, W_out)).reshape(HH, F, -1, Hp, W_out)
-        # out[:, :, i] = sum_p Z[p, :, :, i*stride + p], + b below
+        # out[:, :, i] = b + sum_p Z[p, :, :, i*stride + p]
         shifted = [Z[p, :, :, _rows_of_offset(p, stride, H_out)] for p in range(HH)]
         if HH == 1:
             out[:, n] = shifted[0]
@@ -572,8 +581,13 @@ def _row_shift_forward(x_pad, w, b, stride, H_out, W_out):
             np.add(shifted[0], shifted[1], out=out[:, n])
         for Z_p in shifted[2:]:
             out[:, n] += Z_p
-    # the bias once over the whole output, in long contiguous runs
-    out += b[:, None, None, None]
+        out[:, n] += bias
+
+    # A few images at a time: cols and Z stay in the processor's caches from the copy to
+    # the row sum, and neither is ever a fresh array of the whole batch (for a 32-channel
+    # layer, allocating and filling those took about as long as the product itself). Every
+    # block writes its own images of out: the blocks are shared among the threads.
+    for_each_share(convolve, [(n,) for n in _image_blocks(N, HH * F * Hp * W_out, ROW_SHIFT_BLOCK_ENTRIES)])
     return out
 
 
@@ -590,20 +604,29 @@ def _row_shift_backward(dout_cf, x_pad, w, stride, HW, pad, with_dx):
     H, W = HW
     Hp = H + 2 * pad
     w_rows = w.transpose(2, 0, 3, 1).reshape(HH * F, WW * C)
-    dw_rows = np.zeros((HH * F, WW * C), dtype=np.result_type(dout_cf, x_pad))
     dx_pad = np.zeros((C, N, Hp, W + 2 * pad), dtype=np.result_type(dout_cf, w)) if with_dx else None
-    for n in _image_blocks(N, HH * F * Hp * W_out, ROW_SHIFT_BLOCK_ENTRIES):
+    blocks = _image_blocks(N, HH * F * Hp * W_out, ROW_SHIFT_BLOCK_ENTRIES)
+    dw_blocks = [None] * len(blocks)  # each block's share of dw, added up in block order below
+
+    def backprop(k, n):
         dZ = np.zeros((HH, F, n.stop - n.start, Hp, W_out), dtype=dout_cf.dtype)
         for p in range(HH):
             dZ[p, :, :, _rows_of_offset(p, stride, H_out)] = dout_cf[:, n]
         dZ = dZ.reshape(HH * F, -1)
-        dw_rows += dZ @ _row_shift_cols(x_pad[:, n], WW, stride, W_out).T
+        dw_blocks[k] = dZ @ _row_shift_cols(x_pad[:, n], WW, stride, W_out).T
         if not with_dx:
-            continue
+            return
         dcols = (w_rows.T @ dZ).reshape(WW, C, -1, Hp, W_out)
         for q in range(WW):
             # Within one offset no two columns touch the same pixel, so += on the slice is exact.
             dx_pad[:, n, :, q : q + stride * (W_out - 1) + 1 : stride] += dcols[q]
+
+    # The blocks write disjoint images of dx_pad and their own dw_blocks: they are shared
+    # among the threads, and dw is summed in one order whatever the thread count.
+    for_each_share(backprop, enumerate(blocks))
+    dw_rows = np.zeros((HH * F, WW * C), dtype=np.result_type(dout_cf, x_pad))
+    for dw_block in dw_blocks:
+        dw_rows += dw_block
     dw = dw_rows.reshape(HH, F, WW, C).transpose(1, 3, 0, 2)
     return dx_pad, np.ascontiguousarray(dw)
 
@@ -689,19 +712,25 @@ def max_pool_forward(x, pool_param):
     if _tiles(x_mem, ph, pw, stride, H_out, W_out) and x_mem.flags.c_contiguous:
         # A few (H, W) maps at a time, so that their transposing copy (_window_offsets) is
         # still in cache when the running maximum reads it, and is never a fresh array of
-        # the size of x
+        # the size of x. The blocks are independent: they are shared among the threads.
         maps = x_mem.reshape(A * B, 1, H, W)
         out_maps, argmax_maps = out.reshape(A * B, 1, H_out, W_out), argmax.reshape(A * B, 1, H_out, W_out)
         step = max(1, POOL_BLOCK_ENTRIES // (H * W))
-        for m in range(0, A * B, step):
-            block = slice(m, m + step)
+
+        planes_maps = planes.reshape(A * B, 1, 1, 1)
+
+        def pool_block(block):
             views = _window_offsets(maps[block], ph, pw, stride, H_out, W_out)
             _running_max(views, offsets, out_maps[block], argmax_maps[block])
+            # the offsets become flat indices into x's memory: each window's origin added in place
+            argmax_maps[block] += planes_maps[block]
+            argmax_maps[block] += corners
+
+        for_each_share(pool_block, [(slice(m, m + step),) for m in range(0, A * B, step)])
     else:
         _running_max(_window_offsets(x_mem, ph, pw, stride, H_out, W_out), offsets, out, argmax)
-    # the offsets become flat indices into x's memory: the origin of every window added in place
-    argmax += planes
-    argmax += corners
+        argmax += planes
+        argmax += corners
     if channels_first:
         out = out.transpose(1, 0, 2, 3)
     cache = MaxPoolCache(x=x, out=out, argmax=argmax, channels_first=channels_first, pool_height=ph,

@@ -10,10 +10,22 @@ the library that is already loaded, at any time.
     from cs231n_bn.threads import limit_blas_threads
     limit_blas_threads()          # one BLAS thread from here on
     limit_blas_threads(None)      # back to the library's default
+
+The same limit sets how many threads the course's own passes over memory may share
+(`for_each_share`): the elementwise passes and per-channel sums of batch norm and max
+pooling, which NumPy runs on one thread however many cores BLAS uses. With one thread
+they run in the calling thread, exactly as a plain loop; with more, their independent
+blocks are dealt to a persistent pool of threads. NumPy releases the GIL inside every
+ufunc and reduction over more than a few hundred entries, so the shares run on separate
+cores; each block does the same arithmetic on whichever thread runs it, so the results
+are bitwise the same at every thread count.
 """
 
+from concurrent.futures import ThreadPoolExecutor
+import contextlib
 import functools
 import numbers
+import threading
 
 import numpy as np  # noqa: F401  (the BLAS library is loaded with NumPy; it must be there to be limited)
 from threadpoolctl import ThreadpoolController
@@ -28,6 +40,8 @@ def _controller():
 
 
 _DEFAULTS = {}  # internal_api -> the library's own thread count, read before the first limit
+_shares = None  # threads for_each_share may use; None until first needed or limited
+_inside = threading.local()  # .share is True on a thread running a share (no nested pools)
 
 
 def limit_blas_threads(limit=SMALL_PRODUCT_THREADS):
@@ -49,7 +63,81 @@ def limit_blas_threads(limit=SMALL_PRODUCT_THREADS):
     for pool in blas.lib_controllers:
         _DEFAULTS.setdefault(pool.internal_api, pool.num_threads)
         pool.set_num_threads(_DEFAULTS[pool.internal_api] if limit is None else int(limit))
+    global _shares
+    _shares = max(_DEFAULTS.values(), default=1) if limit is None else int(limit)
     return before
+
+
+def share_threads():
+    """How many threads for_each_share deals its blocks to: the BLAS limit in force."""
+    global _shares
+    if _shares is None:
+        blas = _controller().select(user_api="blas").lib_controllers
+        _shares = max((pool.num_threads for pool in blas), default=1)
+    return _shares
+
+
+@functools.lru_cache(maxsize=None)
+def _pool(workers):
+    # Persistent: starting threads for every layer call would cost more than the split saves.
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cs231n_bn-share")
+
+
+def _run(body, items):
+    _inside.share = True
+    try:
+        for item in items:
+            body(*item)
+    finally:
+        _inside.share = False
+
+
+@contextlib.contextmanager
+def blas_yields_to_shares():
+    """Inside this block, when for_each_share has more than one thread, BLAS uses only one.
+
+    The shares then have the cores to themselves, products inside them included. BLAS's
+    own threads would compete with them, and OpenBLAS's keep spinning for about 0.1 s after
+    every product that used them (even a (50 x 2048) @ (2048 x 10) affine layer), which
+    takes a core from the passes that follow: wrap a whole training step, not one layer.
+    """
+    if share_threads() <= 1:
+        yield
+        return
+    blas = [(pool, pool.num_threads) for pool in _controller().select(user_api="blas").lib_controllers]
+    for pool, _ in blas:
+        pool.set_num_threads(1)
+    try:
+        yield
+    finally:
+        for pool, threads in blas:
+            pool.set_num_threads(threads)
+
+
+def for_each_share(body, items):
+    """Call body(*item) for every item, the items dealt in contiguous shares over share_threads().
+
+    The calls must be independent of each other (each writes its own part of the results),
+    and each should be large (a pass over 100,000 entries or more): handing a share to
+    another thread costs some tens of microseconds. The calling thread runs the first share
+    itself; with one thread, one item, or when called from inside a share, it runs them all,
+    in order, as a plain loop would. Exceptions raised by any share propagate.
+    """
+    items = list(items)
+    shares = min(share_threads(), len(items))
+    if shares <= 1 or getattr(_inside, "share", False):
+        for item in items:
+            body(*item)
+        return
+    bounds = [len(items) * k // shares for k in range(shares + 1)]
+    chunks = [items[bounds[k] : bounds[k + 1]] for k in range(shares)]
+    with blas_yields_to_shares():
+        futures = [_pool(shares - 1).submit(_run, body, chunk) for chunk in chunks[1:]]
+        try:
+            _run(body, chunks[0])
+        finally:
+            for future in futures:
+                future.result()
 
 
 def blas_description():
