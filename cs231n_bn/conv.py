@@ -483,15 +483,12 @@ def _im2col_forward(x_pad, w, b, stride, H_out, W_out):
     # the filters with a last column of biases, against a last row of ones in cols, so that
     # the product adds the bias (no pass over out of its own)
     w_b = np.concatenate([w.reshape(F, K), b[:, None]], axis=1, dtype=np.result_type(w, b))
-
-    def convolve(n):
-        cols = np.empty((K + 1, (n.stop - n.start) * positions), dtype=x_pad.dtype)
-        cols[K] = 1
-        _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols)
-        np.matmul(w_b, cols, out=out[:, n.start * positions : n.stop * positions])
-
-    # Every block writes its own columns of out: the blocks are shared among the threads.
-    for_each_share(convolve, [(n,) for n in _image_blocks(N, positions, IM2COL_BLOCK_COLUMNS)])
+    blocks = _image_blocks(N, positions, IM2COL_BLOCK_COLUMNS)
+    cols = np.empty((K + 1, (blocks[0].stop - blocks[0].start) * positions), dtype=x_pad.dtype)
+    cols[K] = 1  # one block's buffer, filled again for every block
+    for n in blocks:
+        width = _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols).shape[1]
+        np.matmul(w_b, cols[:, :width], out=out[:, n.start * positions : n.stop * positions])
     return out
 
 
@@ -509,29 +506,23 @@ def _im2col_backward(dout_cf, x_pad, w, stride, HW, pad, with_dx):
     dout_rows = dout_cf.reshape(F, N * positions)
     w_col = w.reshape(F, K).T
     dtype = np.result_type(dout_cf, x_pad, w)
+    dw = np.zeros((F, K), dtype=dtype)
     dx_pad = np.zeros((C, N, Hp, Wp), dtype=dtype) if with_dx else None
     blocks = _image_blocks(N, positions, IM2COL_BLOCK_COLUMNS)
-    dw_blocks = [None] * len(blocks)  # each block's share of dw, added up in block order below
-
-    def backprop(k, n):
+    width = (blocks[0].stop - blocks[0].start) * positions
+    cols = np.empty((K, width), dtype=x_pad.dtype)
+    dcols = np.empty((K, width), dtype=np.result_type(w, dout_cf))
+    for n in blocks:
         d = dout_rows[:, n.start * positions : n.stop * positions]
-        cols = np.empty((K, d.shape[1]), dtype=x_pad.dtype)
-        dw_blocks[k] = d @ _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols).T
+        dw += d @ _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols).T
         if not with_dx:
-            return
-        fields = (w_col @ d).reshape(C, HH, WW, -1, H_out, W_out)
+            continue
+        fields = np.matmul(w_col, d, out=dcols[:, : d.shape[1]]).reshape(C, HH, WW, -1, H_out, W_out)
         dx_block = dx_pad[:, n]
         for p in range(HH):
             for q in range(WW):
                 # Within one offset no two positions touch the same pixel, so += on the slice is exact.
                 dx_block[_offset(p, q, stride, H_out, W_out)] += fields[:, p, q]
-
-    # The blocks write disjoint images of dx_pad and their own dw_blocks: they are shared
-    # among the threads, and dw is summed in one order whatever the thread count.
-    for_each_share(backprop, enumerate(blocks))
-    dw = np.zeros((F, K), dtype=dtype)
-    for dw_block in dw_blocks:
-        dw += dw_block
     return dx_pad, dw.reshape(w.shape)
 
 

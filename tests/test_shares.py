@@ -24,9 +24,9 @@ def restore_default():
 def small_blocks(monkeypatch):
     # Blocks of a few entries, so that small arrays are cut into many blocks to share
     monkeypatch.setattr(conv, "POOL_BLOCK_ENTRIES", 2 * 64)
-    monkeypatch.setattr(conv, "IM2COL_BLOCK_COLUMNS", 64)
     monkeypatch.setattr(conv, "ROW_SHIFT_BLOCK_ENTRIES", 2**10)
     monkeypatch.setattr(batchnorm, "BLOCK_ENTRIES", 2**8)
+    monkeypatch.setattr(batchnorm, "SHARE_MIN_ENTRIES", 2**8)
 
 
 def test_every_item_runs_once_and_the_limit_sets_the_threads(restore_default):
