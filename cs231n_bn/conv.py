@@ -53,6 +53,12 @@ Pooling works in the memory order of x: a channels-first x (what the convolution
 batch norm and a ReLU after them return) is pooled as the (C, N, H, W) array it is in memory,
 and out and the backward pass's dx come back channels first, all without a copy.
 
+Threads (cs231n_bn.threads.for_each_share): the blocks of the many-channel convolution
+(forward and backward; dw is summed over the blocks in their order) and of tiling max
+pooling are independent, and are shared among the threads that limit_blas_threads allows,
+with the same results at every count. im2col's blocks are not: one image's few small copies
+and product are too short for two threads to gain from (measured as fast as one, or slower).
+
 Every array keeps its dtype: float32 data and filters give float32 results throughout.
 Shapes follow CS231n: x (N, C, H, W), filters w (F, C, HH, WW), biases b (F,),
 conv_param {'stride', 'pad'}, pool_param {'pool_height', 'pool_width', 'stride'}.
@@ -81,11 +87,14 @@ ROW_SHIFT_BLOCK_ENTRIES = 2**17
 # batch at once 2.4 and 5.9
 IM2COL_BLOCK_COLUMNS = 1024
 POOL_KEYS = ("pool_height", "pool_width", "stride")
-# Entries of x pooled at a time when the windows tile it (0.5 MiB of float32): the
+# Entries of x pooled at a time when the windows tile it (1 MiB of float32): the
 # transposing copy is read by the running maximum while it is in cache, and is never a
-# fresh array the size of x (2x2 windows over 50 x 32 maps of 32x32, float32: 3.3 ms
-# against 3.5 for the whole x at once, 3.9 for 2^15 entries)
-POOL_BLOCK_ENTRIES = 2**17
+# fresh array the size of x. 2x2 windows over 50 x 32 maps of 32x32, float32, medians of
+# five runs of 30: one thread 3.9 ms for 2^17 or 2^18 entries, 3.5 for 2^19, 3.9 for 2^20;
+# two threads 3.7 for 2^17, 3.0 for 2^18, 2.8 for 2^19 (fewer, longer NumPy calls hand the
+# GIL back and forth less often), 3.6 for 2^20; 2^18 still cuts block 2's 16x16 maps in two.
+# Any block size gives the same bits.
+POOL_BLOCK_ENTRIES = 2**18
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""How many threads the BLAS library behind NumPy may use: the course's one place to set it.
+"""How many threads NumPy's BLAS and the course's own layers may use: the one place to set it.
 
 NumPy hands matrix products (the affine layers, the convolution's im2col product) to a
 BLAS library, usually OpenBLAS, which starts one thread per core. On the small products of
@@ -11,14 +11,16 @@ the library that is already loaded, at any time.
     limit_blas_threads()          # one BLAS thread from here on
     limit_blas_threads(None)      # back to the library's default
 
-The same limit sets how many threads the course's own passes over memory may share
-(`for_each_share`): the elementwise passes and per-channel sums of batch norm and max
-pooling, which NumPy runs on one thread however many cores BLAS uses. With one thread
-they run in the calling thread, exactly as a plain loop; with more, their independent
-blocks are dealt to a persistent pool of threads. NumPy releases the GIL inside every
-ufunc and reduction over more than a few hundred entries, so the shares run on separate
-cores; each block does the same arithmetic on whichever thread runs it, so the results
-are bitwise the same at every thread count.
+The same limit sets how many threads the convnet's layers share their work among
+(`for_each_share`): max pooling's and spatial batch norm's blocks, which NumPy would run on
+one thread however many cores BLAS uses, and the many-channel convolution's blocks of
+images, products included. With one thread they run in the calling thread, exactly as a
+plain loop; with more, their independent blocks are dealt to a persistent pool of threads.
+NumPy lets go of the GIL inside most ufuncs and copies over more than a few hundred
+entries (not inside einsum), so the shares run on both cores as far as their calls are
+long. Each block does the same arithmetic on whichever thread runs it: the results are
+bitwise the same at every thread count. While the shares run, BLAS runs on one thread
+(`blas_yields_to_shares`).
 """
 
 from concurrent.futures import ThreadPoolExecutor
@@ -45,7 +47,9 @@ _inside = threading.local()  # .share is True on a thread running a share (no ne
 
 
 def limit_blas_threads(limit=SMALL_PRODUCT_THREADS):
-    """Set how many threads NumPy's BLAS may use from now on; works after NumPy is imported.
+    """Set how many threads NumPy's BLAS and for_each_share may use from now on.
+
+    Works after NumPy is imported.
 
     Inputs:
     - limit: an integer >= 1, or None for the library's default (as it was before the
