@@ -569,11 +569,10 @@ def _row_shift_forward(x_pad, w, b, stride, H_out, W_out):
     # w_rows[(p, f), (q, c)] = w[f, c, p, q]: one product for all offsets
     w_rows = w.transpose(2, 0, 3, 1).reshape(HH * F, WW * C)
     out = np.empty((F, N, H_out, W_out), dtype=np.result_type(x_pad, w, b))
-    bias = b[:, None, None, None]
 
     def convolve(n):
         Z = (w_rows @ _row_shift_cols(x_pad[:, n], WW, stride, W_out)).reshape(HH, F, -1, Hp, W_out)
-        # out[:, :, i] = b + sum_p Z[p, :, :, i*stride + p]
+        # out[:, :, i] = sum_p Z[p, :, :, i*stride + p], + b below
         shifted = [Z[p, :, :, _rows_of_offset(p, stride, H_out)] for p in range(HH)]
         if HH == 1:
             out[:, n] = shifted[0]
@@ -581,13 +580,14 @@ def _row_shift_forward(x_pad, w, b, stride, H_out, W_out):
             np.add(shifted[0], shifted[1], out=out[:, n])
         for Z_p in shifted[2:]:
             out[:, n] += Z_p
-        out[:, n] += bias
 
     # A few images at a time: cols and Z stay in the processor's caches from the copy to
     # the row sum, and neither is ever a fresh array of the whole batch (for a 32-channel
     # layer, allocating and filling those took about as long as the product itself). Every
     # block writes its own images of out: the blocks are shared among the threads.
     for_each_share(convolve, [(n,) for n in _image_blocks(N, HH * F * Hp * W_out, ROW_SHIFT_BLOCK_ENTRIES)])
+    # the bias once over the whole output, in long contiguous runs
+    out += b[:, None, None, None]
     return out
 
 
