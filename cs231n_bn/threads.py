@@ -101,9 +101,10 @@ def blas_yields_to_shares():
     """Inside this block, when for_each_share has more than one thread, BLAS uses only one.
 
     The shares then have the cores to themselves, products inside them included. BLAS's
-    own threads would compete with them, and OpenBLAS's keep spinning for about 0.1 s after
-    every product that used them (even a (50 x 2048) @ (2048 x 10) affine layer), which
-    takes a core from the passes that follow: wrap a whole training step, not one layer.
+    own threads would compete with them, and OpenBLAS's keep spinning for a while after
+    every product that used them before they sleep, which takes a core from the passes that
+    follow (on the convnet's step, even the (50 x 2048) @ (2048 x 10) affine product left
+    them spinning into the next step's shares): wrap a whole training step, not one layer.
     """
     if share_threads() <= 1:
         yield
