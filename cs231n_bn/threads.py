@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import contextlib
 import functools
 import numbers
+import os
 import threading
 
 import numpy as np  # noqa: F401  (the BLAS library is loaded with NumPy; it must be there to be limited)
@@ -85,6 +86,11 @@ def share_threads():
 def _pool(workers):
     # Persistent: starting threads for every layer call would cost more than the split saves.
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cs231n_bn-share")
+
+
+# A forked child inherits the pool without its threads, which would never run a share: it
+# starts a pool of its own on first use instead.
+os.register_at_fork(after_in_child=_pool.cache_clear)
 
 
 def _run(body, items):

@@ -1,5 +1,6 @@
 """The layers' work shared among threads (cs231n_bn.threads.for_each_share): same bits at every count."""
 
+import os
 import threading
 
 import numpy as np
@@ -59,6 +60,19 @@ def test_an_error_in_a_share_propagates(restore_default):
 
     with pytest.raises(ArithmeticError, match="share failed"):
         for_each_share(body, [(k,) for k in range(8)])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_forked_child_shares_on_a_pool_of_its_own(restore_default):
+    limit_blas_threads(2)
+    for_each_share(lambda k: None, [(k,) for k in range(4)])  # the parent's pool now exists
+    pid = os.fork()
+    if pid == 0:
+        seen = []
+        for_each_share(lambda k: seen.append(k), [(k,) for k in range(4)])
+        os._exit(0 if sorted(seen) == list(range(4)) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
 
 
 def run_layers(dtype):
