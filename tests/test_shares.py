@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from cs231n_bn import batchnorm, conv, threads
+from cs231n_bn import batchnorm, conv
 from cs231n_bn.cnn import SmallConvNet
 from cs231n_bn.conv import conv_backward, conv_forward, max_pool_backward, max_pool_forward
 from cs231n_bn.spatial import spatial_batchnorm_backward, spatial_batchnorm_forward
