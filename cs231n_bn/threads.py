@@ -28,6 +28,7 @@ import contextlib
 import functools
 import numbers
 import os
+import sys
 import threading
 
 import numpy as np  # noqa: F401  (the BLAS library is loaded with NumPy; it must be there to be limited)
@@ -102,6 +103,18 @@ def _run(body, items):
         _inside.share = False
 
 
+def _run_profiled(profile, body, items):
+    # A share runs under the caller's profiler, as if the caller had run it: a profiler
+    # (cProfile, or the checks' watch on what exercise code calls) set after the pool's
+    # threads started would not see them otherwise.
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        _run(body, items)
+    finally:
+        sys.setprofile(previous)
+
+
 @contextlib.contextmanager
 def blas_yields_to_shares():
     """Inside this block, when for_each_share has more than one thread, BLAS uses only one.
@@ -132,7 +145,8 @@ def for_each_share(body, items):
     and each should be large (a pass over 100,000 entries or more): handing a share to
     another thread costs some tens of microseconds. The calling thread runs the first share
     itself; with one thread, one item, or when called from inside a share, it runs them all,
-    in order, as a plain loop would. Exceptions raised by any share propagate.
+    in order, as a plain loop would. Every share runs under the caller's profiler
+    (sys.setprofile). Exceptions raised by any share propagate.
     """
     items = list(items)
     shares = min(share_threads(), len(items))
@@ -143,7 +157,8 @@ def for_each_share(body, items):
     bounds = [len(items) * k // shares for k in range(shares + 1)]
     chunks = [items[bounds[k] : bounds[k + 1]] for k in range(shares)]
     with blas_yields_to_shares():
-        futures = [_pool(shares - 1).submit(_run, body, chunk) for chunk in chunks[1:]]
+        profile = sys.getprofile()
+        futures = [_pool(shares - 1).submit(_run_profiled, profile, body, chunk) for chunk in chunks[1:]]
         try:
             _run(body, chunks[0])
         finally:

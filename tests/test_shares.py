@@ -1,6 +1,7 @@
 """The layers' work shared among threads (cs231n_bn.threads.for_each_share): same bits at every count."""
 
 import os
+import sys
 import threading
 
 import numpy as np
@@ -60,6 +61,26 @@ def test_an_error_in_a_share_propagates(restore_default):
 
     with pytest.raises(ArithmeticError, match="share failed"):
         for_each_share(body, [(k,) for k in range(8)])
+
+
+def test_every_share_runs_under_the_callers_profiler(restore_default):
+    limit_blas_threads(2)
+    for_each_share(lambda k: None, [(k,) for k in range(4)])  # the pool's threads start unprofiled
+    seen = []
+
+    def body(k):
+        pass
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code is body.__code__:
+            seen.append(frame.f_locals["k"])
+
+    sys.setprofile(profile)
+    try:
+        for_each_share(body, [(k,) for k in range(4)])
+    finally:
+        sys.setprofile(None)
+    assert sorted(seen) == list(range(4))
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
