@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cs231n_bn import validation
+from cs231n_bn.threads import for_each_share
 
 MODES = ("train", "test")
 DEFAULT_EPS = 1e-5
@@ -26,6 +27,10 @@ BN_PARAM_KEYS = ("mode", "eps", "momentum", "running_mean", "running_var")
 # entries: a block of each array involved (1 MiB of float32) is still in the processor's caches
 # when the next pass reads it, so only the first read and the last write of an entry reach memory.
 BLOCK_ENTRIES = 2**18
+# Arrays with fewer entries run their blocks in one thread: handing a share to another thread
+# costs more than it saves (spatial batch norm at 12800 x 32, float32, two threads: forward
+# 0.75 ms against 0.54 on one, backward 0.44 against 0.31; at 51200 x 32 backward 1.4 against 2.3)
+SHARE_MIN_ENTRIES = 2**20
 
 
 def blocks(a):
@@ -42,6 +47,23 @@ def blocks(a):
         return [(slice(start, start + step), slice(None)) for start in range(0, N, step)]
     step = max(1, BLOCK_ENTRIES // N)
     return [(slice(None), slice(start, start + step)) for start in range(0, D, step)]
+
+
+def for_each_block(a, body):
+    """Call body(rows, cols) for every block of blocks(a), sharing them among threads when they can be.
+
+    Blocks of columns hold every row of their features, so their sums are complete and the
+    blocks independent: in an array of SHARE_MIN_ENTRIES or more they are dealt to the
+    threads of cs231n_bn.threads, each block computed exactly as on one thread. Blocks of
+    rows add up into the same sums, in order: they run one after the other in the calling
+    thread, as do the blocks of a smaller array.
+    """
+    parts = blocks(a)
+    if parts[0][0] == slice(None) and a.size >= SHARE_MIN_ENTRIES:
+        for_each_share(body, parts)
+    else:
+        for rows, cols in parts:
+            body(rows, cols)
 
 
 @dataclass(frozen=True)
@@ -180,15 +202,20 @@ def batchnorm_forward(x, gamma, beta, bn_param):
             # over memory of its own.
             xmu = np.empty_like(x)
             dsum = np.zeros(D, dtype=np.float32)
-            for rows, cols in blocks(x):
+            sqsum = np.zeros(D, dtype=np.float32)
+
+            def shift_and_sum(rows, cols):
                 np.subtract(x[rows, cols], x[0, cols], out=xmu[rows, cols])
                 dsum[cols] += np.einsum("nd->d", xmu[rows, cols], dtype=np.float32)
-            mu = (x[0] + dsum / N).astype(x.dtype)
-            dmu = (dsum / N).astype(x.dtype)
-            sqsum = np.zeros(D, dtype=np.float32)
-            for rows, cols in blocks(x):
+
+            def center_and_square(rows, cols):
                 xmu[rows, cols] -= dmu[cols]
                 sqsum[cols] += np.einsum("nd,nd->d", xmu[rows, cols], xmu[rows, cols], dtype=np.float32)
+
+            for_each_block(x, shift_and_sum)
+            mu = (x[0] + dsum / N).astype(x.dtype)
+            dmu = (dsum / N).astype(x.dtype)
+            for_each_block(x, center_and_square)
             var = (sqsum / N).astype(x.dtype)
         else:
             mu = x.mean(axis=0)
@@ -209,10 +236,13 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     # the memory order of xmu (spatial batch norm passes a transposed view).
     xhat = np.empty_like(xmu, dtype=np.result_type(xmu, ivar))
     out = np.empty_like(xhat, dtype=np.result_type(gamma, xhat))
-    for rows, cols in blocks(xhat):
+
+    def normalize(rows, cols):
         np.multiply(xmu[rows, cols], ivar[cols], out=xhat[rows, cols])
         np.multiply(xhat[rows, cols], gamma[cols], out=out[rows, cols])
         out[rows, cols] += beta[cols]
+
+    for_each_block(xhat, normalize)
     cache = BatchNormCache(
         mode=mode, x=x, mu=mu, xmu=xmu, var=var, sqrtvar=sqrtvar, ivar=ivar,
         xhat=xhat, gamma=gamma, eps=eps,
@@ -308,10 +338,13 @@ def batchnorm_backward_alt(dout, cache):
     # each block while it is in cache, and no temporaries
     dgamma_N, dbeta_N, scale = dgamma / N, dbeta / N, cache.gamma * cache.ivar
     dx = np.empty_like(xhat, dtype=np.result_type(xhat, dgamma))
-    for rows, cols in blocks(xhat):
+
+    def closed_form(rows, cols):
         np.multiply(xhat[rows, cols], dgamma_N[cols], out=dx[rows, cols])
         dx[rows, cols] += dbeta_N[cols]
         np.subtract(dout[rows, cols], dx[rows, cols], out=dx[rows, cols])
         dx[rows, cols] *= scale[cols]
+
+    for_each_block(xhat, closed_form)
     ### END SOLUTION
     return dx, dgamma, dbeta

@@ -29,6 +29,7 @@ from cs231n_bn.spatial import (
     spatial_groupnorm_backward,
     spatial_groupnorm_forward,
 )
+from cs231n_bn.threads import blas_yields_to_shares
 
 NORMALIZATIONS = (None, "batchnorm", "groupnorm")
 BLOCK_ORDERS = ("conv-norm-relu-pool", "conv-relu-pool-norm")
@@ -281,6 +282,12 @@ class SmallConvNet:
           dict with the gradient of the loss for every entry of self.params
         """
         X = self._images("SmallConvNet.loss", X)
+        # The layers share their passes and products among the cores themselves (cs231n_bn.threads)
+        with blas_yields_to_shares():
+            return self._loss(X, y)
+
+    def _loss(self, X, y):
+        """loss() on checked images X."""
         if self.normalization == "batchnorm":
             for bn_param in self.bn_params:
                 bn_param["mode"] = "test" if y is None else "train"

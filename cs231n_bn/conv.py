@@ -53,6 +53,12 @@ Pooling works in the memory order of x: a channels-first x (what the convolution
 batch norm and a ReLU after them return) is pooled as the (C, N, H, W) array it is in memory,
 and out and the backward pass's dx come back channels first, all without a copy.
 
+Threads (cs231n_bn.threads.for_each_share): the blocks of the many-channel convolution
+(forward and backward; dw is summed over the blocks in their order) and of tiling max
+pooling are independent, and are shared among the threads that limit_blas_threads allows,
+with the same results at every count. im2col's blocks are not: one image's few small copies
+and product are too short for two threads to gain from (measured as fast as one, or slower).
+
 Every array keeps its dtype: float32 data and filters give float32 results throughout.
 Shapes follow CS231n: x (N, C, H, W), filters w (F, C, HH, WW), biases b (F,),
 conv_param {'stride', 'pad'}, pool_param {'pool_height', 'pool_width', 'stride'}.
@@ -64,6 +70,7 @@ import numbers
 import numpy as np
 
 from cs231n_bn import validation
+from cs231n_bn.threads import for_each_share
 
 CONV_KEYS = ("stride", "pad")
 # From this many input channels on, the convolution copies only the horizontal offsets and
@@ -80,11 +87,14 @@ ROW_SHIFT_BLOCK_ENTRIES = 2**17
 # batch at once 2.4 and 5.9
 IM2COL_BLOCK_COLUMNS = 1024
 POOL_KEYS = ("pool_height", "pool_width", "stride")
-# Entries of x pooled at a time when the windows tile it (0.5 MiB of float32): the
+# Entries of x pooled at a time when the windows tile it (1 MiB of float32): the
 # transposing copy is read by the running maximum while it is in cache, and is never a
-# fresh array the size of x (2x2 windows over 50 x 32 maps of 32x32, float32: 3.3 ms
-# against 3.5 for the whole x at once, 3.9 for 2^15 entries)
-POOL_BLOCK_ENTRIES = 2**17
+# fresh array the size of x. 2x2 windows over 50 x 32 maps of 32x32, float32, medians of
+# five runs of 30: one thread 3.9 ms for 2^17 or 2^18 entries, 3.5 for 2^19, 3.9 for 2^20;
+# two threads 3.7 for 2^17, 3.0 for 2^18, 2.8 for 2^19 (fewer, longer NumPy calls hand the
+# GIL back and forth less often), 3.6 for 2^20; 2^18 still cuts block 2's 16x16 maps in two.
+# Any block size gives the same bits.
+POOL_BLOCK_ENTRIES = 2**18
 
 
 @dataclass(frozen=True)
@@ -559,10 +569,8 @@ def _row_shift_forward(x_pad, w, b, stride, H_out, W_out):
     # w_rows[(p, f), (q, c)] = w[f, c, p, q]: one product for all offsets
     w_rows = w.transpose(2, 0, 3, 1).reshape(HH * F, WW * C)
     out = np.empty((F, N, H_out, W_out), dtype=np.result_type(x_pad, w, b))
-    # A few images at a time: cols and Z stay in the processor's caches from the copy to
-    # the row sum, and neither is ever a fresh array of the whole batch (for a 32-channel
-    # layer, allocating and filling those took about as long as the product itself)
-    for n in _image_blocks(N, HH * F * Hp * W_out, ROW_SHIFT_BLOCK_ENTRIES):
+
+    def convolve(n):
         Z = (w_rows @ _row_shift_cols(x_pad[:, n], WW, stride, W_out)).reshape(HH, F, -1, Hp, W_out)
         # out[:, :, i] = sum_p Z[p, :, :, i*stride + p], + b below
         shifted = [Z[p, :, :, _rows_of_offset(p, stride, H_out)] for p in range(HH)]
@@ -572,6 +580,12 @@ def _row_shift_forward(x_pad, w, b, stride, H_out, W_out):
             np.add(shifted[0], shifted[1], out=out[:, n])
         for Z_p in shifted[2:]:
             out[:, n] += Z_p
+
+    # A few images at a time: cols and Z stay in the processor's caches from the copy to
+    # the row sum, and neither is ever a fresh array of the whole batch (for a 32-channel
+    # layer, allocating and filling those took about as long as the product itself). Every
+    # block writes its own images of out: the blocks are shared among the threads.
+    for_each_share(convolve, [(n,) for n in _image_blocks(N, HH * F * Hp * W_out, ROW_SHIFT_BLOCK_ENTRIES)])
     # the bias once over the whole output, in long contiguous runs
     out += b[:, None, None, None]
     return out
@@ -590,20 +604,29 @@ def _row_shift_backward(dout_cf, x_pad, w, stride, HW, pad, with_dx):
     H, W = HW
     Hp = H + 2 * pad
     w_rows = w.transpose(2, 0, 3, 1).reshape(HH * F, WW * C)
-    dw_rows = np.zeros((HH * F, WW * C), dtype=np.result_type(dout_cf, x_pad))
     dx_pad = np.zeros((C, N, Hp, W + 2 * pad), dtype=np.result_type(dout_cf, w)) if with_dx else None
-    for n in _image_blocks(N, HH * F * Hp * W_out, ROW_SHIFT_BLOCK_ENTRIES):
+    blocks = _image_blocks(N, HH * F * Hp * W_out, ROW_SHIFT_BLOCK_ENTRIES)
+    dw_blocks = [None] * len(blocks)  # each block's share of dw, added up in block order below
+
+    def backprop(k, n):
         dZ = np.zeros((HH, F, n.stop - n.start, Hp, W_out), dtype=dout_cf.dtype)
         for p in range(HH):
             dZ[p, :, :, _rows_of_offset(p, stride, H_out)] = dout_cf[:, n]
         dZ = dZ.reshape(HH * F, -1)
-        dw_rows += dZ @ _row_shift_cols(x_pad[:, n], WW, stride, W_out).T
+        dw_blocks[k] = dZ @ _row_shift_cols(x_pad[:, n], WW, stride, W_out).T
         if not with_dx:
-            continue
+            return
         dcols = (w_rows.T @ dZ).reshape(WW, C, -1, Hp, W_out)
         for q in range(WW):
             # Within one offset no two columns touch the same pixel, so += on the slice is exact.
             dx_pad[:, n, :, q : q + stride * (W_out - 1) + 1 : stride] += dcols[q]
+
+    # The blocks write disjoint images of dx_pad and their own dw_blocks: they are shared
+    # among the threads, and dw is summed in one order whatever the thread count.
+    for_each_share(backprop, enumerate(blocks))
+    dw_rows = np.zeros((HH * F, WW * C), dtype=np.result_type(dout_cf, x_pad))
+    for dw_block in dw_blocks:
+        dw_rows += dw_block
     dw = dw_rows.reshape(HH, F, WW, C).transpose(1, 3, 0, 2)
     return dx_pad, np.ascontiguousarray(dw)
 
@@ -689,19 +712,25 @@ def max_pool_forward(x, pool_param):
     if _tiles(x_mem, ph, pw, stride, H_out, W_out) and x_mem.flags.c_contiguous:
         # A few (H, W) maps at a time, so that their transposing copy (_window_offsets) is
         # still in cache when the running maximum reads it, and is never a fresh array of
-        # the size of x
+        # the size of x. The blocks are independent: they are shared among the threads.
         maps = x_mem.reshape(A * B, 1, H, W)
         out_maps, argmax_maps = out.reshape(A * B, 1, H_out, W_out), argmax.reshape(A * B, 1, H_out, W_out)
         step = max(1, POOL_BLOCK_ENTRIES // (H * W))
-        for m in range(0, A * B, step):
-            block = slice(m, m + step)
+
+        planes_maps = planes.reshape(A * B, 1, 1, 1)
+
+        def pool_block(block):
             views = _window_offsets(maps[block], ph, pw, stride, H_out, W_out)
             _running_max(views, offsets, out_maps[block], argmax_maps[block])
+            # the offsets become flat indices into x's memory: each window's origin added in place
+            argmax_maps[block] += planes_maps[block]
+            argmax_maps[block] += corners
+
+        for_each_share(pool_block, [(slice(m, m + step),) for m in range(0, A * B, step)])
     else:
         _running_max(_window_offsets(x_mem, ph, pw, stride, H_out, W_out), offsets, out, argmax)
-    # the offsets become flat indices into x's memory: the origin of every window added in place
-    argmax += planes
-    argmax += corners
+        argmax += planes
+        argmax += corners
     if channels_first:
         out = out.transpose(1, 0, 2, 3)
     cache = MaxPoolCache(x=x, out=out, argmax=argmax, channels_first=channels_first, pool_height=ph,
