@@ -104,11 +104,12 @@ def _run(body, items):
 
 
 def _run_profiled(profile, body, items):
-    # A share runs under the caller's profiler, as if the caller had run it: a profiler
-    # (cProfile, or the checks' watch on what exercise code calls) set after the pool's
-    # threads started would not see them otherwise.
+    # A share runs under the caller's profiler function, as if the caller had run it: a
+    # profiler (the checks' watch on what exercise code calls) set after the pool's threads
+    # started would not see them otherwise. (cProfile's profiler is an object that only its
+    # own thread can enable: its shares go unprofiled.)
     previous = sys.getprofile()
-    sys.setprofile(profile)
+    sys.setprofile(profile if callable(profile) else None)
     try:
         _run(body, items)
     finally:

@@ -7,13 +7,16 @@ differences; graph.numeric_gradient, Richardson extrapolated) is off by far more
 public inputs and on secret ones alike.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 
 from cs231n_bn import checks, graph
 from cs231n_bn.batchnorm import batchnorm_backward_alt, batchnorm_forward
 from cs231n_bn.checks import core
-from cs231n_bn.gradient_check import eval_numerical_gradient_array
+from cs231n_bn.fc_net import FullyConnectedNet
+from cs231n_bn.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array
 from cs231n_bn.layernorm import layernorm_forward
 from cs231n_bn.spatial import spatial_batchnorm_forward, spatial_groupnorm_forward
 from test_checks_secrets import run_with_secret
@@ -86,3 +89,43 @@ def test_the_richardson_gradient_of_notebook_2_fails_on_public_and_secret_inputs
     for secret in range(10):
         message = run_with_secret(checks.check_batchnorm_backward, secret, backward)
         assert message is not None and "dx is not the right gradient" in message
+
+
+def _numeric_network(h, richardson):
+    """A FullyConnectedNet whose loss() returns numeric gradients of its own loss (centred
+    differences at step h; Richardson-extrapolated from h and 2h if asked): what a student
+    gets by differentiating the network numerically instead of deriving its backward pass.
+    Each gradient is estimated when it is read (the check's own numeric gradients call
+    loss() hundreds of times and read none)."""
+    class Estimates(dict):
+        def __init__(self, net, X, y):
+            super().__init__({name: None for name in net.params})
+            self.net, self.X, self.y = net, X, y
+
+        def __getitem__(self, name):
+            if dict.__getitem__(self, name) is None:
+                dict.__setitem__(self, name, self._estimate(self.net.params[name]))
+            return dict.__getitem__(self, name)
+
+        def _estimate(self, p):
+            def f(_):
+                return FullyConnectedNet.loss(self.net, self.X, self.y)[0]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                fine = eval_numerical_gradient(f, p, verbose=False, h=h)
+                coarse = eval_numerical_gradient(f, p, verbose=False, h=2 * h) if richardson else fine
+            return (4 * fine - coarse) / 3 if richardson else fine
+
+    class Numeric(FullyConnectedNet):
+        def loss(self, X, y=None):
+            if y is None:
+                return super().loss(X)
+            return super().loss(X, y)[0], Estimates(self, X, y)
+    return Numeric
+
+
+@pytest.mark.parametrize("h, richardson", [(1e-5, False), (1e-3, True), (1e-4, True)])
+def test_a_numerically_differentiated_network_fails_the_network_backward_check(h, richardson):
+    with pytest.raises(checks.CheckFailed, match=r"agrees with its numeric gradient, but no closer to the exact "
+                                                  r"gradient than a numeric estimate comes"):
+        checks.check_fc_net_backward(_numeric_network(h, richardson))

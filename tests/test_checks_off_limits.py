@@ -115,3 +115,52 @@ def test_a_framework_exercise_may_call_its_framework():
     assert core.call("keras_convnet", "keras_convnet", torch.zeros, 2).shape == (2,)
     with pytest.raises(checks.CheckFailed, match="called torch"):
         core.call("two_layer_loss", "two_layer_loss", torch.zeros, 2)
+
+
+def test_switching_the_watch_off_and_on_again_fails():
+    def backward(dout, cache):
+        import sys
+        watch = sys.getprofile()
+        sys.setprofile(None)
+        torch.zeros(1)
+        sys.setprofile(watch)
+        return batchnorm.batchnorm_backward(dout, cache)
+
+    with pytest.raises(checks.CheckFailed, match=r"replaced the check's profiler"):
+        checks.check_batchnorm_backward(backward)
+
+
+def test_torch_reached_through_a_tensors_methods_alone_fails():
+    made_before = torch.zeros(1, dtype=torch.float64)
+
+    def backward(dout, cache):
+        made_before.new_tensor(dout).sum()  # methods of a C type, no function of torch's modules
+        return batchnorm.batchnorm_backward(dout, cache)
+
+    with pytest.raises(checks.CheckFailed, match="batchnorm_backward called torch"):
+        checks.check_batchnorm_backward(backward)
+
+
+def test_code_run_under_a_frameworks_name_is_still_watched():
+    source = "def zeros(n):\n    return torch.zeros(n)\n"
+    disguised = {"__name__": "torch", "torch": torch}
+    exec(compile(source, "<disguised>", "exec"), disguised)
+
+    def backward(dout, cache):
+        disguised["zeros"](1)
+        return batchnorm.batchnorm_backward(dout, cache)
+
+    with pytest.raises(checks.CheckFailed, match="batchnorm_backward called torch"):
+        checks.check_batchnorm_backward(backward)
+
+
+def test_a_check_run_under_cprofile_passes_and_leaves_cprofile_running():
+    import cProfile
+    import sys
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        checks.check_batchnorm_backward()
+        assert sys.getprofile() is profiler
+    finally:
+        profiler.disable()

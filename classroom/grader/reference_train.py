@@ -68,6 +68,21 @@ def _fc_net_layers(params, X, normalization, activation, keep=1.0, seed=None):
     return values
 
 
+def _fc_net_gradients(params, X, y, normalization, activation, keep, seed, reg):
+    """Every gradient of the instructor's network with these parameters, dropout mask seed
+    and regularization, on the batch (X, y) in training mode: {"d<parameter>": gradient}."""
+    fc_net = _module("fc_net")
+    hidden = [params[f"W{i}"].shape[1] for i in range(1, len(params)) if f"W{i + 1}" in params]
+    net = fc_net.FullyConnectedNet(hidden, input_dim=X.shape[1], num_classes=params[f"W{len(hidden) + 1}"].shape[1],
+                                   normalization=normalization, activation=activation, dropout_keep_ratio=keep,
+                                   dtype=np.float64, reg=reg)
+    net.params = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
+    net.dropout_param["seed"] = seed
+    _, grads = net.loss(X, y)
+    return {f"d{name}": grad for name, grad in grads.items()}
+
+
 def computations():
     """{function_name: fn(*inputs) -> {what: value}} of the training checks."""
-    return {"sgd_momentum": _sgd_momentum, "adam": _adam, "FullyConnectedNet": _fc_net_layers}
+    return {"sgd_momentum": _sgd_momentum, "adam": _adam, "FullyConnectedNet": _fc_net_layers,
+            "FullyConnectedNet.loss": _fc_net_gradients}

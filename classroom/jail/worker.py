@@ -235,24 +235,31 @@ def watched_call(watched, target, args, kwargs):
     import (its module code running) is not a call of it.
     """
     entered = set()
+    packages = tuple(w + "." for w in watched)
 
     def watch(frame, event, arg):
         if event == "call":
             name = frame.f_globals.get("__name__")
         elif event == "c_call":
-            name = getattr(arg, "__module__", None)
+            if arg is sys.setprofile and frame.f_code is not watched_call.__code__ and \
+                    frame.f_globals.get("__name__") != "cs231n_bn.threads":
+                entered.add(REPLACED_WATCH)  # switched off, even if put back before the call returns
+                return
+            # a method of a C type (a tensor's) names its module through its object's type
+            name = getattr(arg, "__module__", None) or getattr(type(getattr(arg, "__self__", None)), "__module__", None)
         else:
             return
-        found = next((w for w in watched if name == w or name.startswith(w + ".")), None) \
-            if isinstance(name, str) else None
-        while found and frame is not None:
+        if not isinstance(name, str) or not (name in watched or name.startswith(packages)):
+            return
+        found = next(w for w in watched if name == w or name.startswith(w + "."))
+        while frame is not None:
             module = frame.f_globals.get("__name__")
             if frame.f_code.co_name == "<module>" and isinstance(module, str) and (
-                    module == found or module.startswith(found + ".")):
-                return
+                    module == found or module.startswith(found + ".")) and \
+                    getattr(sys.modules.get(module), "__dict__", None) is frame.f_globals:
+                return  # the module being imported, not code that only names itself like it
             frame = frame.f_back
-        if found:
-            entered.add(found)
+        entered.add(found)
 
     sys.setprofile(watch)
     threading.setprofile(watch)

@@ -158,25 +158,31 @@ class OffLimitsCalled(Exception):
         super().__init__(", ".join(self.names))
 
 
-def _module_called(frame, event, arg, watched):
+def _module_called(frame, event, arg, watched, packages):
     """The name in `watched` whose module a profiler event enters, or None.
 
-    A module's own import (its module code running) is not a call of it.
+    packages: the names of `watched` followed by a dot. A module's own import (its module
+    code running) is not a call of it. A method of a C type (a tensor's) names its module
+    through its object's type.
     """
     if event == "call":
         name = frame.f_globals.get("__name__")
     elif event == "c_call":
-        name = getattr(arg, "__module__", None)
+        if arg is sys.setprofile and frame.f_code not in _SETS_THE_WATCH and \
+                frame.f_globals.get("__name__") != "cs231n_bn.threads":
+            return REPLACED_WATCH  # switched off, even if put back before the call returns
+        name = getattr(arg, "__module__", None) or getattr(type(getattr(arg, "__self__", None)), "__module__", None)
     else:
         return None
-    if not isinstance(name, str):
+    if not isinstance(name, str) or not (name in watched or name.startswith(packages)):
         return None
-    found = next((w for w in watched if name == w or name.startswith(w + ".")), None)
-    while found and frame is not None:
+    found = next(w for w in watched if name == w or name.startswith(w + "."))
+    while frame is not None:
         module = frame.f_globals.get("__name__")
         if frame.f_code.co_name == "<module>" and isinstance(module, str) and (
-                module == found or module.startswith(found + ".")):
-            return None
+                module == found or module.startswith(found + ".")) and \
+                getattr(sys.modules.get(module), "__dict__", None) is frame.f_globals:
+            return None  # the module being imported, not code that only names itself like it
         frame = frame.f_back
     return found
 
@@ -188,8 +194,10 @@ def watching(entered, watched):
     A profiler sees every function call, in C too (torch.from_numpy); code that replaces it
     is reported as REPLACED_WATCH.
     """
+    packages = tuple(w + "." for w in watched)
+
     def watch(frame, event, arg):
-        found = _module_called(frame, event, arg, watched)
+        found = _module_called(frame, event, arg, watched, packages)
         if found:
             entered.add(found)
 
@@ -201,8 +209,22 @@ def watching(entered, watched):
     finally:
         if sys.getprofile() is not watch:
             entered.add(REPLACED_WATCH)
-        sys.setprofile(previous)
+        _restore_profiler(previous)
         threading.setprofile(previous_threads)
+
+
+def _restore_profiler(previous):
+    """Put back the profiler the watch found: a function, or cProfile's, which only its enable() restores."""
+    if previous is None or callable(previous):
+        sys.setprofile(previous)
+    else:
+        sys.setprofile(None)
+        enable = getattr(previous, "enable", None)
+        if callable(enable):
+            enable()
+
+
+_SETS_THE_WATCH = (watching.__wrapped__.__code__, _restore_profiler.__code__)  # their own sys.setprofile calls
 
 
 def off_limits_for(exercise):

@@ -33,6 +33,8 @@ def _activation(name, z):
 
 
 HIDDEN_DIMS = (5, 4)  # the small nets' hidden layers
+DERIVED_RTOL = 1e-13  # how far a derived gradient may be from the exact one, of its largest entry
+STRUCTURAL_ZERO = 1e-9  # a parameter whose exact gradients are all below this share of the largest is left out
 
 
 def small_net(cls, normalization, activation, keep, seed):
@@ -482,13 +484,18 @@ def _another_layers_shape(where, name, gradient, params):
 
 
 def _wrong_gradients(cls, config):
-    """{param name: (analytic, numeric)} of the gradients that disagree, for one network."""
+    """For one network: ({param name: (analytic, numeric, param, reg)} of the gradients that
+    disagree with numeric ones, {param name: (analytic, exact)} of those that agree with them
+    only as closely as an estimate does)."""
     net = small_net(cls, *config, seed=4)
     net.dropout_param["seed"] = 5  # the same dropout mask on every call
     rng = np.random.default_rng(10)
     X = rng.normal(size=(6, 4))
     y = rng.integers(0, 3, size=6)
     where = f"FullyConnectedNet ({_label(*config)})"
+    inputs = (_float_params(net), X, y, *config, 5, float(net.reg))
+    exact = {name: reference.value(f"FullyConnectedNet.loss/d{name}", "FullyConnectedNet.loss", *inputs)
+             for name in net.params}
     try:
         _, grads = call(BACKWARD_EXERCISE, "FullyConnectedNet.loss", net.loss, X, y)
     except CheckFailed as failure:
@@ -517,7 +524,24 @@ def _wrong_gradients(cls, config):
         if np.max(np.abs(grads[name] - numeric)) > allowed and _beyond_kinks(net, X, y, name, grads[name], numeric,
                                                                              allowed):
             wrong[name] = (grads[name], numeric, net.params[name], net.reg)
-    return wrong
+    return wrong, _estimated(grads, exact)
+
+
+def _estimated(grads, exact):
+    """{param name: (analytic, exact)} of the gradients further from the exact ones than rounding.
+
+    A derived gradient differs from the exact one by rounding alone (below 4e-15 of the
+    parameter's largest gradient entry, measured on correct variants); a numeric estimate,
+    even Richardson-extrapolated, by far more (8e-13 at its best). Parameters whose exact
+    gradient is 0 up to rounding (a bias right before batch norm) say nothing either way.
+    """
+    overall = max(float(np.max(np.abs(g))) for g in exact.values())
+    found = {}
+    for name, right in exact.items():
+        scale = float(np.max(np.abs(right)))
+        if scale > STRUCTURAL_ZERO * overall and float(np.max(np.abs(grads[name] - right))) > DERIVED_RTOL * scale:
+            found[name] = (grads[name], right)
+    return found
 
 
 def _beyond_kinks(net, X, y, name, analytic, numeric, allowed):
@@ -743,11 +767,23 @@ def _norm_input_words(probes):
 
 def _verify_fc_net_backward(cls):
     probes = _norm_probes(cls)
-    failing = {}
+    failing, estimated = {}, {}
     for config, feature in BACKWARD_CONFIGS:
-        wrong = _wrong_gradients(cls, config)
+        wrong, off = _wrong_gradients(cls, config)
         if wrong:
             failing[feature] = (config, wrong)
+        elif off:
+            estimated[feature] = (config, off)
+    if not failing and estimated:
+        config, off = next(iter(estimated.values()))
+        name, (got, right) = next(iter(sorted(off.items())))
+        relative = float(np.max(np.abs(got - right))) / float(np.max(np.abs(right)))
+        raise CheckFailed(
+            f"FullyConnectedNet ({_label(*config)}): grads['{name}'] agrees with its numeric gradient, but no closer "
+            f"to the exact gradient than a numeric estimate comes ({relative:.1e} of its largest entry; derived "
+            f"gradients differ from it by rounding alone, below {DERIVED_RTOL:.0e}): the backward pass must compute "
+            f"the gradients through each layer's backward step, not estimate them",
+            BACKWARD_EXERCISE, "estimated")
     if not failing:
         return
     first_feature, (config, wrong) = next(iter(failing.items()))

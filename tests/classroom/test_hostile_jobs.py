@@ -457,7 +457,9 @@ def test_a_backward_pass_that_calls_torch_fails_in_grading_with_the_checks_messa
 
 def test_switching_the_jobs_watch_off_fails_in_grading(solved):
     plant(solved, "batchnorm.py", "def batchnorm_backward(dout, cache, _real=batchnorm_backward):\n"
-                                  "    import sys\n    sys.setprofile(None)\n    return _real(dout, cache)\n")
+                                  "    import sys\n    watch = sys.getprofile()\n    sys.setprofile(None)\n"
+                                  "    sys.setprofile(watch)  # put back before the call returns\n"
+                                  "    return _real(dout, cache)\n")
     status, message, _ = judged(solved, "batchnorm_backward")
     assert status == "fail" and "replaced the check's profiler (sys.setprofile)" in message, (status, message)
 
