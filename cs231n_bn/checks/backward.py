@@ -434,6 +434,7 @@ def expected_mistakes(function_name, layout, x, gamma, beta, forward_args, dout)
     and VARIANCE_READS_X.
     """
     terms = candidates(layout, x.shape, gamma_varies(layout, gamma, x.shape))
-    whats = [STOPS_AT_XHAT, VARIANCE_UNSUMMED, VARIANCE_READS_X] + [key for *_, mean, var in terms for key in (mean, var)]
+    whats = [STOPS_AT_XHAT, VARIANCE_UNSUMMED, VARIANCE_READS_X]
+    whats += [key for *_, mean_key, var_key in terms for key in (mean_key, var_key)]
     return {what: reference.value(f"{function_name}/{what}", function_name, x, gamma, beta, *forward_args, dout)
             for what in whats}
