@@ -16,8 +16,9 @@ paths relative to the right ones: a factor -1 is a sign error on that path, 2 a 
 1/2, n a missing 1/n, 0 a path left out; a factor that varies between groups like
 sqrt(var + eps) is a wrong power of the standard deviation. When the fit is not exact,
 cs231n_bn.checks.backward_fits tries a wider basis (a path's mean over other axes, gamma
-misplaced around a mean, the right values at other positions); when nothing fits, no such
-statement is made: the message lists what was measured.
+misplaced around a mean, the right values at other positions), whose terms are reference
+values too, named by the mistake (expected_mistakes); when nothing fits, no such statement
+is made: the message lists what was measured.
 """
 
 import dataclasses
