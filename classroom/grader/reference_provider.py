@@ -13,12 +13,14 @@ all of its values. Besides the exercise's outputs it gives, in the check's group
 - xhat: the normalized input, shaped like x
 - P1, P2, P3 (backward): the three paths of dx (direct, through the mean, through the
   variance), shaped like x, summing to dx
+- what the mistakes the dx check fits against compute (backward; see backward_mistakes)
 """
 
 import importlib
 
 import numpy as np
 
+from classroom.grader import backward_mistakes
 
 
 def _module(name):
@@ -105,6 +107,7 @@ def _backward(function_name, x, gamma, beta, *rest):
     P3 = to_groups(dx) - P1 - P2
     back = lambda m: _ungroup(m, to_groups, x.shape)  # noqa: E731
     values.update({"dx": dx, "dgamma": dgamma, "dbeta": dbeta, "P1": back(P1), "P2": back(P2), "P3": back(P3)})
+    values.update(backward_mistakes.mistakes(function_name, x, gamma, dout, forward_args, values))
     return values
 
 

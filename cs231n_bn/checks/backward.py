@@ -16,8 +16,9 @@ paths relative to the right ones: a factor -1 is a sign error on that path, 2 a 
 1/2, n a missing 1/n, 0 a path left out; a factor that varies between groups like
 sqrt(var + eps) is a wrong power of the standard deviation. When the fit is not exact,
 cs231n_bn.checks.backward_fits tries a wider basis (a path's mean over other axes, gamma
-misplaced around a mean, the right values at other positions); when nothing fits, no such
-statement is made: the message lists what was measured.
+misplaced around a mean, the right values at other positions), whose terms are reference
+values too, named by the mistake (expected_mistakes); when nothing fits, no such statement
+is made: the message lists what was measured.
 """
 
 import dataclasses
@@ -26,9 +27,14 @@ import numpy as np
 
 from cs231n_bn.checks import reference
 from cs231n_bn.checks.backward_fits import (
+    STOPS_AT_XHAT,
+    VARIANCE_READS_X,
+    VARIANCE_UNSUMMED,
+    candidates,
     describe_factor,
     fit,
     gamma_per_group_text,
+    gamma_varies,
     per_group_quantities,
     positions_text,
     stops_at_xhat,
@@ -117,7 +123,7 @@ def _explain_dx(exercise, where, style, layout, gamma, dout, dx, expected, bound
                           f"intermediate was held in float32 (an astype, or an array made with dtype=np.float32) "
                           f"in a float64 computation, or this is a numeric estimate, not the derived gradient",
                           exercise, "close but not exact")
-    if stops_at_xhat(target, P1, s):
+    if stops_at_xhat(target, layout.to_groups(expected[STOPS_AT_XHAT])):
         raise CheckFailed(f"{head}\nIt is the gradient that reaches xhat, not x: the backward pass stops "
                           f"there, before the paths through x - mean, the mean and the variance.", exercise,
                           "stops at xhat")
@@ -136,8 +142,7 @@ def _explain_dx(exercise, where, style, layout, gamma, dout, dx, expected, bound
             raise CheckFailed("\n".join(lines), exercise, topic)
 
     # the variance path with each entry's own share where the group's sum belongs
-    unsummed_var = -xhat**2 * P1 / n
-    f2, exact2 = fit(target, (P1, P2, unsummed_var))
+    f2, exact2 = fit(target, (P1, P2, layout.to_groups(expected[VARIANCE_UNSUMMED])))
     if exact2 and np.allclose(f2[:, [0, 2]], 1, rtol=1e-6):
         raise CheckFailed(
             f"{head}\nThe direct path and the path through the mean are right; the path through "
@@ -150,10 +155,9 @@ def _explain_dx(exercise, where, style, layout, gamma, dout, dx, expected, bound
     # entry by entry on the way back to x
     mean = np.ravel(expected["group_mean"])[:, None]
     xmu = xhat * s[:, None]
-    dxhat = P1 * s[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
-        in_sum = np.sum((xmu + mean) * dxhat, axis=1) / np.sum(xmu * dxhat, axis=1)
         entrywise = P3 * (xmu + mean) / xmu
+    in_sum = np.ravel(expected[VARIANCE_READS_X])
     if exact and np.allclose(factors[:, :2], 1, rtol=1e-6) and matches(factors[:, 2], in_sum, 1e-6):
         raise CheckFailed(f"{head}\nThe direct path and the path through the mean are right; the path through the "
                           f"variance sums dxhat times x where x - mean belongs (the sum that gives the gradient of "
@@ -174,7 +178,7 @@ def _explain_dx(exercise, where, style, layout, gamma, dout, dx, expected, bound
     per_group_gamma = gamma_per_group_text(layout, target, gamma, expected)
     if per_group_gamma:
         raise CheckFailed(f"{head}\n{per_group_gamma}.", exercise, "gamma per group")
-    fitted = wider_fit(layout, target, dout, gamma, expected, s, per_group)
+    fitted = wider_fit(layout, target, dout, gamma, expected, per_group)
     if fitted:
         raise CheckFailed("\n".join([head] + fitted), exercise, "means taken wrongly")
     if exact:
@@ -370,7 +374,8 @@ def check_backward(exercise, where, style, backward, call_forward, layout, x, ga
 
     call_forward: a forward pass that passed its own check (the student's: their cache,
     of whatever type, is theirs to read). expected: the reference values of this case
-    (BACKWARD_VALUES, "dx_without_gamma", "dx_gamma_twice", and "eps").
+    (BACKWARD_VALUES, "dx_without_gamma", "dx_gamma_twice", "eps", and what
+    expected_mistakes gives).
     style: "staged" or "closed", the vocabulary of the paths in the messages.
     """
     _, cache = unpack(exercise, "the forward pass", call(exercise, "the forward pass", call_forward, x, gamma, beta),
@@ -419,3 +424,18 @@ def expected_gradients(function_name, layout, x, gamma, beta, forward_args, dout
     expected["dx_gamma_twice"] = value("dx", dout * gamma_map)
     expected["eps"] = forward_args[-1]["eps"]
     return expected
+
+
+def expected_mistakes(function_name, layout, x, gamma, beta, forward_args, dout):
+    """The reference values of what the mistakes a wrong dx is fitted against compute, for these inputs.
+
+    Asked for with the right gradients, before the check calls the code under test: the
+    terms a path's mean over another grouping or with gamma misplaced gives (see
+    backward_fits.candidates), and the three mistakes of STOPS_AT_XHAT, VARIANCE_UNSUMMED
+    and VARIANCE_READS_X.
+    """
+    terms = candidates(layout, x.shape, gamma_varies(layout, gamma, x.shape))
+    whats = [STOPS_AT_XHAT, VARIANCE_UNSUMMED, VARIANCE_READS_X]
+    whats += [key for *_, mean_key, var_key in terms for key in (mean_key, var_key)]
+    return {what: reference.value(f"{function_name}/{what}", function_name, x, gamma, beta, *forward_args, dout)
+            for what in whats}

@@ -1,22 +1,21 @@
 """Fitting a wrong dx against a basis of terms, group by group, and saying what the fit proves.
 
 The right terms of dx, its three paths P1 (direct), P2 (through the mean) and P3 (through
-the variance), are reference values (cs231n_bn.checks.reference); nothing here computes
-a right gradient. What this module adds are the terms a mistake puts in the place of a
-path, built from dout, gamma, the reference xhat and nothing of the answer:
+the variance), are reference values (cs231n_bn.checks.reference), and so are the terms a
+mistake puts in the place of a path: nothing here computes a gradient or a term of one.
+What this module adds is a fit of the student's dx against such terms, and the words for it:
 
 - one factor per path and group from a wider set: powers gamma^-2 ... gamma^2 times powers
   of the standard deviation sqrt(var + eps)^-3 ... ^3, eps left out of a root;
 - a path whose mean is taken over other entries (the layout's alternative groupings, then
   every reduction over a set of axes and every flat reshape, as the forward check measures
   them), or of dout where the gradient reaching xhat belongs, or with gamma applied outside
-  the mean;
+  the mean: each named by its grouping and its placement of gamma (see candidates);
 - the right values at the wrong positions (a reshape without its transpose).
 
 A term is named only when dx is, in every group, exactly (to 1e-8 of its size) the sum of
-the paths it kept and that term times the factor the right path carries there: with more
-entries per group than unknowns, such a fit does not happen by chance.
-"""
+the paths it kept and that term, each times a factor that follows a known pattern: with
+more entries per group than unknowns, such a fit does not happen by chance."""
 
 import numpy as np
 
@@ -103,48 +102,71 @@ def positions_text(got, right):
             f"(a reshape without the transpose that undoes the one of the forward pass) moves entries")
 
 
-def _group_means(to_groups, a):
-    """An array shaped like a whose every entry is the mean of its group under to_groups."""
-    index = to_groups(np.arange(a.size).reshape(a.shape))
-    rows = to_groups(a)
-    out = np.empty(a.size)
-    out[index] = np.broadcast_to(rows.mean(axis=1, keepdims=True), rows.shape)
-    return out.reshape(a.shape)
+# What three more mistakes compute, by the names their reference values are asked for under:
+# a dx that stops at xhat; the variance path with each entry's own share where the group's sum
+# belongs (an x-shaped term); and the factor, per group, that reading x where x - mean belongs
+# in the variance path's sum puts on that path.
+STOPS_AT_XHAT = "mistaken dx, stopping at xhat"
+VARIANCE_UNSUMMED = "mistaken variance term, not summed over the group"
+VARIANCE_READS_X = "mistaken variance factor, x in the sum where x - mean belongs"
 
 
-# Where gamma sits around a mean: (inside it, outside it, what that means)
+# Where gamma sits around a path's mean, by the name its terms are asked for under, and what
+# that means
 _GAMMA_PLACES = (
-    (True, False, ""),
-    (False, True, "gamma is outside the means: they are means of dout, and gamma multiplies afterwards, where "
-                  "the means should be of the gradient that reaches xhat, which already carries gamma"),
-    (False, False, "its mean is of dout alone: gamma is missing inside the mean (the gradient that reaches "
-                   "xhat already carries gamma)"),
-    (True, True, "gamma is applied twice: inside the mean and once more outside it"),
+    ("inside", ""),
+    ("outside", "gamma is outside the means: they are means of dout, and gamma multiplies afterwards, where "
+                "the means should be of the gradient that reaches xhat, which already carries gamma"),
+    ("missing", "its mean is of dout alone: gamma is missing inside the mean (the gradient that reaches "
+                "xhat already carries gamma)"),
+    ("twice", "gamma is applied twice: inside the mean and once more outside it"),
 )
+GAMMA_PLACES = tuple(place for place, _ in _GAMMA_PLACES)
 
 
-def _candidate_terms(layout, dout, gamma_map, xhat, gamma_varies):
-    """[(grouping words, upstream words, mean term, variance term)] a mistake puts in place of P2, P3.
+def term_groupings(layout, shape):
+    """[(name, to_groups, where)]: the groupings a path's mean may be taken over by mistake.
+
+    The layout's own grouping (named "right", where None), its alternatives, then every
+    other reduction and flat reshape, as the forward check measures them.
+    """
+    found = [("right", layout.to_groups, None)]
+    found += [(f"alternative {i}", alt[0], alt[1]) for i, alt in enumerate(layout.alternatives)]
+    found += [(f"measured {i}", grouping(labels)[0], words)
+              for i, (labels, words) in enumerate(other_groupings(layout, shape))]
+    return found
+
+
+def mistake_key(grouping_name, place, term):
+    """The name of the term ("mean" or "variance") a mistake puts in place of a path: its mean
+    taken over the grouping named grouping_name, gamma placed as `place` around it."""
+    return f"mistaken {term} term, means over the {grouping_name} grouping, gamma {place}"
+
+
+def gamma_varies(layout, gamma, shape):
+    """Does gamma differ inside a normalization group (else it is one number per group)?"""
+    gamma_groups = layout.to_groups(np.broadcast_to(layout.param_view(gamma), shape))
+    return not np.all(gamma_groups == gamma_groups[:, :1])
+
+
+def candidates(layout, shape, varies):
+    """[(grouping words, upstream words, mean key, variance key)] of the terms a mistake puts in
+    place of the paths through the statistics, in the order the fits try them.
 
     The right grouping appears only with gamma misplaced (and only where gamma differs
     inside a group: else gamma inside or outside its mean is the same); the alternative
     groupings with every placement of gamma, where gamma outside goes unremarked when it
     would be right in the right grouping.
     """
-    groupings = [(layout.to_groups, None)] + [(alt[0], alt[1]) for alt in layout.alternatives]
-    groupings += [(grouping(labels)[0], words) for labels, words in other_groupings(layout, dout.shape)]
-    terms = []
-    for to_groups, where in groupings:
-        for inside, outside, words in _GAMMA_PLACES:
-            if where is None and (not words or not gamma_varies):
+    found = []
+    for name, _, where in term_groupings(layout, shape):
+        for place, words in _GAMMA_PLACES:
+            if where is None and (not words or not varies):
                 continue  # the right paths themselves, or the right ones times a power of gamma
-            u = dout * gamma_map if inside else dout
-            w = gamma_map if outside else 1.0
-            if outside and not inside and not gamma_varies:
+            if place == "outside" and not varies:
                 words = ""
-            terms.append((where, words, w * _group_means(to_groups, u),
-                          w * xhat * _group_means(to_groups, u * xhat)))
-    return terms
+            found.append((where, words, mistake_key(name, place, "mean"), mistake_key(name, place, "variance")))
+    return found
 
 
 def _term_words(where, words, layout, both):
@@ -157,21 +179,20 @@ def _term_words(where, words, layout, both):
     return "; and ".join(parts)
 
 
-def wider_fit(layout, target, dout, gamma, expected, s, per_group):
+def wider_fit(layout, target, dout, gamma, expected, per_group):
     """Lines naming what dx is made of, when a fit against the wider basis is exact; else None.
 
-    target: the student's dx as (groups, members); s: each group's sqrt(var + eps);
-    per_group: what per_group_quantities gives, to name a replaced term's factor.
+    target: the student's dx as (groups, members); expected: the reference values, with
+    the terms of every candidate (see candidates); per_group: what per_group_quantities
+    gives, to name a term's factor.
     """
     P1, P2, P3 = (layout.to_groups(expected[p]) for p in ("P1", "P2", "P3"))
-    xhat = expected["xhat"]
-    gamma_map = np.broadcast_to(layout.param_view(gamma), dout.shape)
-    gamma_groups = layout.to_groups(gamma_map)
-    gamma_varies = not np.all(gamma_groups == gamma_groups[:, :1])
+    gamma_groups = layout.to_groups(np.broadcast_to(layout.param_view(gamma), dout.shape))
+    varies = gamma_varies(layout, gamma, dout.shape)
     n = target.shape[1]
     if n < 2 * 3:  # three unknowns per group: with fewer than twice as many entries a fit proves little
         return None
-    if gamma_varies:  # gamma differs inside a group: one factor per group cannot stand for it
+    if varies:  # gamma differs inside a group: one factor per group cannot stand for it
         whole = ((1, "gamma", "gamma multiplies the whole gradient once more after the paths are added (it "
                               "already entered through the gradient that reaches xhat): gamma is applied twice"),
                  (-1, "1/gamma", "the whole gradient is divided by gamma after the paths are added"))
@@ -180,20 +201,15 @@ def wider_fit(layout, target, dout, gamma, expected, s, per_group):
             if exact and np.allclose(factors, 1, rtol=SAME):
                 return [f"Fitted {layout.group_word} by {layout.group_word}, dx is exactly the right sum of the "
                         f"three paths, each entry times {label} of its own parameter: {words}."]
-    # a right path's term carries -1/sqrt(var + eps) of its group: the factor a replaced term
-    # must carry too, for the fit to say that only the mean was taken wrongly
-    for where, words, mean_term, var_term in _candidate_terms(layout, dout, gamma_map, xhat, gamma_varies):
-        M, V = layout.to_groups(mean_term), layout.to_groups(var_term)
+    # a replaced term is the path as the mistake computes it (a reference value), so its
+    # factors read like those of the right paths: 1 where only the mean was taken wrongly
+    for where, words, mean_key, var_key in candidates(layout, dout.shape, varies):
+        M, V = layout.to_groups(expected[mean_key]), layout.to_groups(expected[var_key])
         for replaced, basis in (("both", (P1, M, V)), ("mean", (P1, M, P3)), ("variance", (P1, P2, V))):
             factors, exact = fit(target, basis)
             if not exact:
                 continue
-            described = [describe_factor(factors[:, 0], n, layout, per_group)]
-            for j, term in ((1, "mean"), (2, "variance")):
-                if replaced in (term, "both"):
-                    described.append(describe_factor(-factors[:, j] * s, n, layout, per_group))
-                else:
-                    described.append(describe_factor(factors[:, j], n, layout, per_group))
+            described = [describe_factor(factors[:, j], n, layout, per_group) for j in range(3)]
             if any(d is None for d in described):
                 continue
             how = _term_words(where, words, layout, replaced == "both" and described[1] == described[2])
@@ -246,7 +262,6 @@ def gamma_per_group_text(layout, target, gamma, expected):
             f"entry's own gamma belongs")
 
 
-def stops_at_xhat(target, P1, s):
-    """Is dx the gradient that reaches xhat (the direct path times the standard deviation)?"""
-    right = P1 * s[:, None]
-    return bool(np.allclose(target, right, rtol=1e-9, atol=1e-12 * float(np.max(np.abs(right)))))
+def stops_at_xhat(target, stopped):
+    """Is dx what a backward pass that stops at xhat gives (stopped, a reference value)?"""
+    return bool(np.allclose(target, stopped, rtol=1e-9, atol=1e-12 * float(np.max(np.abs(stopped)))))

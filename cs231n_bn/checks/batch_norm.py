@@ -6,7 +6,7 @@ Also the running statistics and the test mode, shared with spatial batch norm.
 import numpy as np
 
 from cs231n_bn.checks import reference
-from cs231n_bn.checks.backward import check_backward, expected_gradients
+from cs231n_bn.checks.backward import check_backward, expected_gradients, expected_mistakes
 from cs231n_bn.checks.core import (
     CheckFailed,
     agrees,
@@ -513,6 +513,7 @@ def run_backward_check(exercise, style, backward, forward, verify, layout, input
     needs_forward(exercise, exercise, verify.__name__.replace("_verify_", ""), verify, forward)
     x, gamma, beta, dout = inputs
     expected = expected_gradients(exercise, layout, x, gamma, beta, forward_args, dout)
+    expected.update(expected_mistakes(exercise, layout, x, gamma, beta, forward_args, dout))
     for shape in (gamma.shape, *param_shapes):
         where = exercise if shape == gamma.shape else f"{exercise} (gamma and beta of shape {shape})"
         shaped = dict(expected, dgamma=expected["dgamma"].reshape(shape), dbeta=expected["dbeta"].reshape(shape))
