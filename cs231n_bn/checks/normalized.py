@@ -119,7 +119,7 @@ def spatial_bn_layout(N, C, H, W):
     n, c, h, w = np.indices((N, C, H, W))
     flat = np.arange(N * C * H * W).reshape(N, C, H, W)
     return Layout(
-        "over the batch and every position (axes 0, 2, 3), one mean and one variance per channel",
+        "over the batch and every position, one mean and one variance per channel",
         *grouping(c),
         param_view=_channel_view(C),
         param_axes=(0, 2, 3),
@@ -128,11 +128,11 @@ def spatial_bn_layout(N, C, H, W):
                 "over the columns of x.reshape(-1, C): a reshape that does not first move the "
                 "channel axis last mixes channels, so each 'channel' holds values of several",
                 lambda p: np.broadcast_to(p, (N * H * W, C)).reshape(N, C, H, W)),
-            _by(n * C + c, "over the positions of each image and channel (axes 2, 3), which is "
-                           "instance norm: the batch axis 0 is left out"),
-            _by((c * H + h) * W + w, "over the batch only (axis 0), one statistic per channel AND "
-                                     "position: the spatial axes 2 and 3 are left out"),
-            _by(n, "over each whole sample (axes 1, 2, 3), which is layer norm"),
+            _by(n * C + c, "over the positions of each image and channel, which is "
+                           "instance norm: the batch axis is left out"),
+            _by((c * H + h) * W + w, "over the batch only, one statistic per channel AND "
+                                     "position: the spatial axes are left out"),
+            _by(n, "over each whole sample, which is layer norm"),
         ),
         sizes={N * H * W: "N*H*W", N: "N", H * W: "H*W", N * C: "N*C"},
         param_sums=(

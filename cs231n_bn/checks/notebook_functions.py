@@ -243,11 +243,12 @@ def check_steps_to_reach(steps_to_reach=None):
         acc = rng.choice([0.1, 0.25, 0.5, 0.75, 0.9, 1.0], size=E)
         target = float(rng.choice(acc)) if E and case % 2 else float(rng.choice([0.0, 0.3, 0.75, 0.95, 1.0]))
         cases.append((steps if case % 4 else steps.tolist(), acc if case % 4 else acc.tolist(), target))
-    wrong = []  # (shown, steps, acc, target, got, right): judged together, so a pattern shows
+    wrong = []  # (shown, steps, acc, target, got, right, slips): judged together, so a pattern shows
     for steps, acc, target in cases:
         shown = f"steps_to_reach({np.asarray(steps).tolist()}, {np.asarray(acc).tolist()}, {target})"
         # the recorded answer: a step, or NaN where no accuracy reaches the target
         right = float(reference.value("steps_to_reach/step", "steps_to_reach", steps, acc, target))
+        slips = _slipped_answers(steps, acc, target)
         try:
             got = call(exercise, "steps_to_reach", fn, steps, acc, target)
             if np.isnan(right):
@@ -263,70 +264,84 @@ def check_steps_to_reach(steps_to_reach=None):
                 break
             raise
         if got != right:
-            wrong.append((shown, [int(s) for s in steps], [float(a) for a in acc], target, got, int(right)))
+            wrong.append((shown, [int(s) for s in steps], [float(a) for a in acc], target, got, int(right), slips))
     if wrong:
         shown, *_, got, _ = wrong[0]
         raise CheckFailed(f"{shown} returned {got}: {_steps_symptom(wrong)}", exercise, "value")
     passed("steps_to_reach", f"the first step reaching the target, or None, in {len(cases)} cases")
 
 
+ROUNDINGS = (3, 2, 1, 0)  # decimal places a slip may round the target or the accuracies to
+
+
+def _slipped_answers(steps, acc, target):
+    """{slip: the right answer on the inputs as a slip changes them} (None where no step
+    reaches): reference values, asked for before the code under test runs. A comparison
+    a > target is a >= the next float above the target (no accuracy is above 1); comparing
+    100 * a with the target is comparing a with target / 100."""
+    def right_for(steps_, acc_, target_):
+        if target_ > 1:
+            return None
+        step = float(reference.value("steps_to_reach/step", "steps_to_reach", steps_, acc_, target_))
+        return None if np.isnan(step) else int(step)
+
+    listed = [float(a) for a in acc]
+    slips = {"strict": right_for(steps, acc, float(np.nextafter(target, np.inf))),
+             "percent": right_for(steps, acc, target / 100)}
+    for d in ROUNDINGS:
+        slips[f"target rounded {d}"] = right_for(steps, acc, round(target, d))
+        slips[f"accuracies rounded {d}"] = right_for(steps, [round(a, d) for a in listed], target)
+    return slips
+
+
 def _steps_symptom(wrong):
     """The one reading of a wrong steps_to_reach that explains every wrong answer, measured
-    from the recorded right steps; or what the first wrong answer is not."""
+    from the recorded right steps and the recorded answers to slipped inputs; or what the
+    first wrong answer is not."""
 
-    def late(steps, acc, target, first):
+    def late(steps, acc, target, first, slips):
         return steps[first + 1] if first + 1 < len(steps) else None
 
-    def strict(steps, acc, target, first):
-        return next((s for s, a in zip(steps[first:], acc[first:]) if a > target), None)
-
-    def best(steps, acc, target, first):
+    def best(steps, acc, target, first, slips):
         return steps[int(np.argmax(acc))]
 
-    def percent(steps, acc, target, first):
-        return next((s for s, a in zip(steps, acc) if 100 * a >= target), None)
-
-    def nearest(steps, acc, target, first):
+    def nearest(steps, acc, target, first, slips):
         reached = [(a, i) for i, a in enumerate(acc) if a >= target]
         return steps[min(reached)[1]] if reached else None
 
-    def rounded(decimals):
-        return lambda steps, acc, target, first: next((s for s, a in zip(steps, acc)
-                                                       if a >= round(target, decimals)), None)
-
-    def searched(steps, acc, target, first):
+    def searched(steps, acc, target, first, slips):
         i = int(np.searchsorted(acc, target))
         return steps[i] if i < len(steps) else None
 
-    def rounded_accuracies(decimals):
-        return lambda steps, acc, target, first: next((s for s, a in zip(steps, acc)
-                                                       if round(a, decimals) >= target), None)
+    def slipped(name):
+        return lambda steps, acc, target, first, slips: slips[name]
 
     readings = (
-        (lambda steps, acc, target, first: first, "the position of the right entry in the log (counting from 0), "
-         "not its step: return the entry of eval_steps"),
-        (lambda steps, acc, target, first: first + 1, "the number of logged evaluations up to the right entry, "
-         "not its step: return the entry of eval_steps"),
-        (strict, "the first step whose accuracy is above the target, but reaching it exactly counts"),
+        (lambda steps, acc, target, first, slips: first, "the position of the right entry in the log (counting "
+         "from 0), not its step: return the entry of eval_steps"),
+        (lambda steps, acc, target, first, slips: first + 1, "the number of logged evaluations up to the right "
+         "entry, not its step: return the entry of eval_steps"),
+        (slipped("strict"), "the first step whose accuracy is above the target, but reaching it exactly counts"),
         (late, "one logged step late: the step before it already reaches the target"),
         (best, "the step of the best accuracy; an earlier step already reaches the target"),
-        (percent, "the accuracies are compared as percentages (100 * accuracy) with a target that is a fraction, "
-                  "like the accuracies themselves"),
+        (slipped("percent"), "the accuracies are compared as percentages (100 * accuracy) with a target that is a "
+                             "fraction, like the accuracies themselves"),
         (nearest, "the step whose accuracy is the smallest that reaches the target; the FIRST step that reaches it "
                   "is asked for"),
         (searched, "the log is searched as if the accuracies only increased (a binary search, np.searchsorted, needs "
                    "them sorted; a log of accuracies goes up and down)"),
         # the least rounding that explains the answers first
-        *((rounded(d), f"the target is rounded to {d} decimal place{'s' * (d != 1)} before the comparison; compare "
-                       f"with the target as given") for d in (3, 2, 1, 0)),
-        *((rounded_accuracies(d), f"the accuracies are rounded to {d} decimal place{'s' * (d != 1)} before the "
-                                  f"comparison; an accuracy reaches the target only if it is at least the target as "
-                                  f"logged") for d in (3, 2, 1, 0)),
+        *((slipped(f"target rounded {d}"), f"the target is rounded to {d} decimal place{'s' * (d != 1)} before the "
+                                           f"comparison; compare with the target as given") for d in ROUNDINGS),
+        *((slipped(f"accuracies rounded {d}"), f"the accuracies are rounded to {d} decimal place{'s' * (d != 1)} "
+                                               f"before the comparison; an accuracy reaches the target only if it "
+                                               f"is at least the target as logged") for d in ROUNDINGS),
     )
     for reading, text in readings:
-        if all(got == reading(steps, acc, target, steps.index(right)) for _, steps, acc, target, got, right in wrong):
+        if all(got == reading(steps, acc, target, steps.index(right), slips)
+               for _, steps, acc, target, got, right, slips in wrong):
             return text
-    _, steps, acc, target, got, right = wrong[0]
+    _, steps, acc, target, got, right, _ = wrong[0]
     if got is None:
         return f"the accuracy {acc[steps.index(right)]:g} at step {right} reaches the target {target:g}"
     if got not in steps:

@@ -234,7 +234,7 @@ def check_dx_from_dxhat(dx_from_dxhat):
     for N, D in ((2, 3), (int(rng.integers(3, 8)), int(rng.integers(1, 5))), (50, 7)):
         x = rng.normal(loc=rng.uniform(-2, 2, D), scale=rng.uniform(0.5, 3, D), size=(N, D))
         dxhat = rng.normal(size=(N, D))
-        # gamma = 1 and dout = dxhat: the layer's output is xhat, so its dx is the one asked for
+        # xhat and ivar of a real batch, as the forward graph computes them
         ones, zeros = np.ones(D), np.zeros(D)
         xhat, ivar = (_staged(name, x, ones, zeros, dxhat, EPS) for name in ("xhat", "ivar"))
         inputs = (dxhat, xhat, ivar)
