@@ -286,8 +286,14 @@ def _slipped_answers(steps, acc, target):
         return None if np.isnan(step) else int(step)
 
     listed = [float(a) for a in acc]
+    # the log reordered by accuracy (a stable sort keeps logged order among equal ones), its
+    # entries numbered 0, 1, ... in that order: the first to reach the target is the entry of
+    # the smallest accuracy that reaches it
+    by_accuracy = sorted(range(len(listed)), key=lambda i: listed[i])
+    nearest = right_for(list(range(len(listed))), [listed[i] for i in by_accuracy], target)
     slips = {"strict": right_for(steps, acc, float(np.nextafter(target, np.inf))),
-             "percent": right_for(steps, acc, target / 100)}
+             "percent": right_for(steps, acc, target / 100),
+             "nearest": None if nearest is None else int(steps[by_accuracy[nearest]])}
     for d in ROUNDINGS:
         slips[f"target rounded {d}"] = right_for(steps, acc, round(target, d))
         slips[f"accuracies rounded {d}"] = right_for(steps, [round(a, d) for a in listed], target)
@@ -304,10 +310,6 @@ def _steps_symptom(wrong):
 
     def best(steps, acc, target, first, slips):
         return steps[int(np.argmax(acc))]
-
-    def nearest(steps, acc, target, first, slips):
-        reached = [(a, i) for i, a in enumerate(acc) if a >= target]
-        return steps[min(reached)[1]] if reached else None
 
     def searched(steps, acc, target, first, slips):
         i = int(np.searchsorted(acc, target))
@@ -326,7 +328,7 @@ def _steps_symptom(wrong):
         (best, "the step of the best accuracy; an earlier step already reaches the target"),
         (slipped("percent"), "the accuracies are compared as percentages (100 * accuracy) with a target that is a "
                              "fraction, like the accuracies themselves"),
-        (nearest, "the step whose accuracy is the smallest that reaches the target; the FIRST step that reaches it "
+        (slipped("nearest"), "the step whose accuracy is the smallest that reaches the target; the FIRST step that reaches it "
                   "is asked for"),
         (searched, "the log is searched as if the accuracies only increased (a binary search, np.searchsorted, needs "
                    "them sorted; a log of accuracies goes up and down)"),
