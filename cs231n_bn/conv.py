@@ -53,11 +53,11 @@ Pooling works in the memory order of x: a channels-first x (what the convolution
 batch norm and a ReLU after them return) is pooled as the (C, N, H, W) array it is in memory,
 and out and the backward pass's dx come back channels first, all without a copy.
 
-Threads (cs231n_bn.threads.for_each_share): the blocks of the many-channel convolution
-(forward and backward; dw is summed over the blocks in their order) and of tiling max
-pooling are independent, and are shared among the threads that limit_blas_threads allows,
-with the same results at every count. im2col's blocks are not: one image's few small copies
-and product are too short for two threads to gain from (measured as fast as one, or slower).
+Threads (cs231n_bn.threads.for_each_share): the convolution's blocks of images (im2col's and
+the row shifts', forward and backward; dw is summed over the blocks in their order) and the
+blocks of tiling max pooling are independent, and are shared among the threads that
+limit_blas_threads allows, with the same results at every count. im2col's blocks hold a few
+images each: one image's copies and product were too short for a second thread to gain from.
 
 Every array keeps its dtype: float32 data and filters give float32 results throughout.
 Shapes follow CS231n: x (N, C, H, W), filters w (F, C, HH, WW), biases b (F,),
@@ -81,11 +81,12 @@ CONV_KEYS = ("stride", "pad")
 ROW_SHIFT_MIN_CHANNELS = 8
 # Entries of the product Z (see _row_shift_forward) computed at a time: 0.5 MiB of float32
 ROW_SHIFT_BLOCK_ENTRIES = 2**17
-# Columns of im2col's cols computed at a time (whole images, at least one): for 50 CIFAR-10
-# images, 3 channels and 32 filters of 3x3, float32, one thread, one image (1,024 columns)
-# per block took 1.6 ms forward and 5.1 backward, 2 to 3 images 2.4 and 6.6, the whole
-# batch at once 2.4 and 5.9
-IM2COL_BLOCK_COLUMNS = 1024
+# Columns of im2col's cols computed at a time (whole images, at least one): 4 CIFAR-10 images,
+# 448 KiB of float32 cols, within a core's L2 cache. For 50 such images, 3 channels and 32
+# filters of 3x3, float32, medians of 15 rounds on a 2-core AMD EPYC (L2 2 MiB per core):
+# forward 1.78 ms at 1,024 columns, 1.49 at 2,048, 1.38 at 4,096, 1.30 at 8,192 on one thread,
+# 1.24, 0.95, 0.90, 0.87 on two; dw 2.58, 2.28, 2.17, 2.12 on one, 1.74, 1.57, 1.56, 1.49 on two
+IM2COL_BLOCK_COLUMNS = 4096
 POOL_KEYS = ("pool_height", "pool_width", "stride")
 # Entries of x pooled at a time when the windows tile it (1 MiB of float32): the
 # transposing copy is read by the running maximum while it is in cache, and is never a
@@ -492,12 +493,14 @@ def _im2col_forward(x_pad, w, b, stride, H_out, W_out):
     # the filters with a last column of biases, against a last row of ones in cols, so that
     # the product adds the bias (no pass over out of its own)
     w_b = np.concatenate([w.reshape(F, K), b[:, None]], axis=1, dtype=np.result_type(w, b))
-    blocks = _image_blocks(N, positions, IM2COL_BLOCK_COLUMNS)
-    cols = np.empty((K + 1, (blocks[0].stop - blocks[0].start) * positions), dtype=x_pad.dtype)
-    cols[K] = 1  # one block's buffer, filled again for every block
-    for n in blocks:
-        width = _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols).shape[1]
-        np.matmul(w_b, cols[:, :width], out=out[:, n.start * positions : n.stop * positions])
+
+    def convolve(n):
+        cols = np.empty((K + 1, (n.stop - n.start) * positions), dtype=x_pad.dtype)
+        cols[K] = 1
+        _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols)
+        np.matmul(w_b, cols, out=out[:, n.start * positions : n.stop * positions])
+
+    for_each_share(convolve, [(n,) for n in _image_blocks(N, positions, IM2COL_BLOCK_COLUMNS)])
     return out
 
 
@@ -515,23 +518,29 @@ def _im2col_backward(dout_cf, x_pad, w, stride, HW, pad, with_dx):
     dout_rows = dout_cf.reshape(F, N * positions)
     w_col = w.reshape(F, K).T
     dtype = np.result_type(dout_cf, x_pad, w)
-    dw = np.zeros((F, K), dtype=dtype)
     dx_pad = np.zeros((C, N, Hp, Wp), dtype=dtype) if with_dx else None
     blocks = _image_blocks(N, positions, IM2COL_BLOCK_COLUMNS)
-    width = (blocks[0].stop - blocks[0].start) * positions
-    cols = np.empty((K, width), dtype=x_pad.dtype)
-    dcols = np.empty((K, width), dtype=np.result_type(w, dout_cf))
-    for n in blocks:
+    dw_blocks = [None] * len(blocks)  # each block's share of dw, added up in block order below
+
+    def backprop(k, n):
         d = dout_rows[:, n.start * positions : n.stop * positions]
-        dw += d @ _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols).T
+        cols = np.empty((K, d.shape[1]), dtype=x_pad.dtype)
+        dw_blocks[k] = d @ _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols).T
         if not with_dx:
-            continue
-        fields = np.matmul(w_col, d, out=dcols[:, : d.shape[1]]).reshape(C, HH, WW, -1, H_out, W_out)
+            return
+        fields = np.matmul(w_col, d).reshape(C, HH, WW, -1, H_out, W_out)
         dx_block = dx_pad[:, n]
         for p in range(HH):
             for q in range(WW):
                 # Within one offset no two positions touch the same pixel, so += on the slice is exact.
                 dx_block[_offset(p, q, stride, H_out, W_out)] += fields[:, p, q]
+
+    # The blocks write disjoint images of dx_pad and their own dw_blocks: they are shared
+    # among the threads, and dw is summed in one order whatever the thread count.
+    for_each_share(backprop, enumerate(blocks))
+    dw = np.zeros((F, K), dtype=dtype)
+    for dw_block in dw_blocks:
+        dw += dw_block
     return dx_pad, dw.reshape(w.shape)
 
 

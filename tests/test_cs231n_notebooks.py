@@ -373,14 +373,16 @@ def test_conv_sandwich_layers():
     assert out.shape == dout.shape
     errors = gradient_errors(lambda x, w, b: conv_relu_pool_forward(x, w, b, conv_param, pool_param)[0],
                              grads, (x, w, b), dout)
-    assert max(errors) < 1e-8, errors
+    # The notebook's "around e-8" is the numeric gradient's round-off, not a bound: on one
+    # machine (an AMD EPYC whose BLAS runs another kernel) this correct layer's dx gave 1.04e-8.
+    assert max(errors) < LAYER_TOLERANCE, errors
 
     x, w, b = np.random.randn(2, 3, 8, 8), np.random.randn(3, 3, 3, 3), np.random.randn(3)
     dout = np.random.randn(2, 3, 8, 8)
     out, cache = conv_relu_forward(x, w, b, conv_param)
     grads = conv_relu_backward(dout, cache)
     errors = gradient_errors(lambda x, w, b: conv_relu_forward(x, w, b, conv_param)[0], grads, (x, w, b), dout)
-    assert max(errors) < 1e-8, errors
+    assert max(errors) < LAYER_TOLERANCE, errors
 
     gamma, beta = np.random.randn(3), np.random.randn(3)
     bn_param = {"mode": "train"}

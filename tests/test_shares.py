@@ -27,6 +27,7 @@ def small_blocks(monkeypatch):
     # Blocks of a few entries, so that small arrays are cut into many blocks to share
     monkeypatch.setattr(conv, "POOL_BLOCK_ENTRIES", 2 * 64)
     monkeypatch.setattr(conv, "ROW_SHIFT_BLOCK_ENTRIES", 2**10)
+    monkeypatch.setattr(conv, "IM2COL_BLOCK_COLUMNS", 64)
     monkeypatch.setattr(batchnorm, "BLOCK_ENTRIES", 2**8)
     monkeypatch.setattr(batchnorm, "SHARE_MIN_ENTRIES", 2**8)
 
