@@ -168,12 +168,21 @@ def median_seconds(fn, repeat=7, min_time=0.05, timer=time.perf_counter):
     return statistics.median(time_rounds(fn, repeat, min_time, timer).seconds_per_call)
 
 
+# The CPU's widest vector instructions, as /proc/cpuinfo names them; a BLAS kernel written for
+# narrower ones (OpenBLAS's "Haswell" is AVX2) computes a product at most half as fast.
+VECTOR_EXTENSIONS = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
+
+
 def machine_description():
     """One paragraph on where and under what load the numbers were taken."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+            lines = f.read().splitlines()
+        cpu = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+        flags = next(line.split(":", 1)[1].split() for line in lines if line.startswith("flags"))
+        widest = next((name for flag, name in VECTOR_EXTENSIONS if flag in flags), "no AVX")
+        cpu = f"{cpu} ({widest})"
     except (OSError, StopIteration):
         pass
     torch_version = torch.__version__ if torch is not None else "not installed"

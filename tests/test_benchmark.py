@@ -243,3 +243,11 @@ def test_torch_layer_cases_compute_what_ours_compute():
         assert len(a) == len(b), name
         for ours_part, theirs_part in zip(a, b):
             np.testing.assert_allclose(theirs_part.numpy(), ours_part, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.skipif(not Path("/proc/cpuinfo").exists(), reason="reads /proc/cpuinfo")
+def test_the_machine_is_described_with_its_widest_vector_instructions():
+    # so that a reader can hold it against the BLAS kernel the benchmark names
+    flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")).split()
+    expected = next((name for flag, name in benchmark.VECTOR_EXTENSIONS if flag in flags), "no AVX")
+    assert f"({expected})" in benchmark.machine_description()
