@@ -1,5 +1,6 @@
 """The timing machinery, tested with a fake clock: no test here depends on how fast anything runs."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -161,6 +162,16 @@ def test_the_command_prints_both_tables():
     # a median row: copy, forward, staged, simplified, ours fwd+bwd, torch (or "-")
     cells = [c.strip() for c in rows[0].strip("|").split("|")][3:]
     assert len(cells) == 6 and all(float(c) > 0 for c in cells[:5])
+
+
+def test_the_solver_benchmark_prints_time_and_page_faults_per_step():
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "solver_step.py"
+    result = subprocess.run([sys.executable, str(script), "--threads", "1", "--epochs", "1"],
+                            capture_output=True, text=True, timeout=300, check=True)
+    last = result.stdout.splitlines()[-1]
+    match = re.fullmatch(r"40 steps of 50 images: ([0-9.]+) ms and ([0-9,]+) minor page faults per step", last)
+    assert match, result.stdout
+    assert float(match[1]) > 0
 
 
 def test_interleaved_rounds_time_every_case_in_turn():
