@@ -26,7 +26,7 @@ verbose), so CS231n's training cells run unchanged. Where this Solver differs, o
 - `train()` first lets glibc keep the memory the process frees (cs231n_bn.allocator): every
   step allocates the arrays that the step before freed, and glibc would otherwise hand them
   back to the operating system in between, to fault them in again, page by page (a
-  CIFAR-10-sized convnet step took about twice as long that way).
+  CIFAR-10-sized convnet step took two to three times as long that way).
 """
 
 import copy
