@@ -538,15 +538,24 @@ def _im2col_backward(dout_cf, x_pad, w, stride, HW, pad, with_dx):
     # The blocks write disjoint images of dx_pad and their own dw_blocks: they are shared
     # among the threads, and dw is summed in one order whatever the thread count.
     for_each_share(backprop, enumerate(blocks))
-    dw = np.zeros((F, K), dtype=dtype)
-    for dw_block in dw_blocks:
-        dw += dw_block
-    return dx_pad, dw.reshape(w.shape)
+    return dx_pad, _sum_in_order(dw_blocks, dtype).reshape(w.shape)
 
 
 def _rows_of_offset(p, stride, H_out):
     """The rows i*stride + p, i < H_out, of the padded input that vertical offset p touches."""
     return slice(p, p + stride * (H_out - 1) + 1, stride)
+
+
+def _sum_in_order(parts, dtype):
+    """The blocks' shares of a gradient added up one after the other, from zero, in dtype.
+
+    Always in the blocks' order, whichever thread computed which: the same bits at every
+    thread count.
+    """
+    total = np.zeros(parts[0].shape, dtype=dtype)
+    for part in parts:
+        total += part
+    return total
 
 
 def _image_blocks(N, entries_per_image, block_entries):
@@ -633,9 +642,7 @@ def _row_shift_backward(dout_cf, x_pad, w, stride, HW, pad, with_dx):
     # The blocks write disjoint images of dx_pad and their own dw_blocks: they are shared
     # among the threads, and dw is summed in one order whatever the thread count.
     for_each_share(backprop, enumerate(blocks))
-    dw_rows = np.zeros((HH * F, WW * C), dtype=np.result_type(dout_cf, x_pad))
-    for dw_block in dw_blocks:
-        dw_rows += dw_block
+    dw_rows = _sum_in_order(dw_blocks, np.result_type(dout_cf, x_pad))
     dw = dw_rows.reshape(HH, F, WW, C).transpose(1, 3, 0, 2)
     return dx_pad, np.ascontiguousarray(dw)
 
