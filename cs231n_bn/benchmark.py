@@ -173,16 +173,23 @@ def median_seconds(fn, repeat=7, min_time=0.05, timer=time.perf_counter):
 VECTOR_EXTENSIONS = (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"))
 
 
+def cpu_from_cpuinfo(text):
+    """The CPU's model name and widest vector instructions from /proc/cpuinfo's text, e.g. "AMD EPYC (AVX-512)".
+
+    Raises StopIteration if the text has no model name or no flags line.
+    """
+    lines = text.splitlines()
+    name = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    flags = next(line.split(":", 1)[1].split() for line in lines if line.startswith("flags"))
+    return f"{name} ({next((ext for flag, ext in VECTOR_EXTENSIONS if flag in flags), 'no AVX')})"
+
+
 def machine_description():
     """One paragraph on where and under what load the numbers were taken."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
-            lines = f.read().splitlines()
-        cpu = next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
-        flags = next(line.split(":", 1)[1].split() for line in lines if line.startswith("flags"))
-        widest = next((name for flag, name in VECTOR_EXTENSIONS if flag in flags), "no AVX")
-        cpu = f"{cpu} ({widest})"
+            cpu = cpu_from_cpuinfo(f.read())
     except (OSError, StopIteration):
         pass
     torch_version = torch.__version__ if torch is not None else "not installed"

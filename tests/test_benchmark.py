@@ -256,9 +256,13 @@ def test_torch_layer_cases_compute_what_ours_compute():
             np.testing.assert_allclose(theirs_part.numpy(), ours_part, rtol=1e-9, atol=1e-12, err_msg=name)
 
 
-@pytest.mark.skipif(not Path("/proc/cpuinfo").exists(), reason="reads /proc/cpuinfo")
-def test_the_machine_is_described_with_its_widest_vector_instructions():
+@pytest.mark.parametrize("flags, widest", [
+    ("fpu sse2 avx avx2 fma avx512f avx512bw", "AVX-512"),
+    ("fpu sse2 avx avx2 fma", "AVX2"),
+    ("fpu sse2 avx", "AVX"),
+    ("fpu sse2 sse4_2", "no AVX"),
+])
+def test_the_cpu_is_named_with_its_widest_vector_instructions(flags, widest):
     # so that a reader can hold it against the BLAS kernel the benchmark names
-    flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")).split()
-    expected = next((name for flag, name in benchmark.VECTOR_EXTENSIONS if flag in flags), "no AVX")
-    assert f"({expected})" in benchmark.machine_description()
+    text = f"processor\t: 0\nmodel name\t: Some CPU 9000\nflags\t\t: {flags}\n\nprocessor\t: 1\n"
+    assert benchmark.cpu_from_cpuinfo(text) == f"Some CPU 9000 ({widest})"
