@@ -167,13 +167,20 @@ def for_each_share(body, items):
                 future.result()
 
 
-def blas_description():
-    """One line naming NumPy's BLAS, its version and kernel, and the threads it may use now."""
+def blas_description(environ=os.environ):
+    """One line naming NumPy's BLAS, its version and kernel, and the threads it may use now.
+
+    OpenBLAS picks its kernel for the processor when NumPy loads it, unless OPENBLAS_CORETYPE
+    names one: some machines set it (to avoid older OpenBLAS releases' faults on new
+    processors), and then the kernel says nothing about the processor. The line says so.
+    """
     pools = _controller().select(user_api="blas").info()
     if not pools:
         return "no BLAS thread pool found"
+    forced = environ.get("OPENBLAS_CORETYPE")
     return "; ".join(
-        f"{pool['internal_api']} {pool['version']} ({pool.get('architecture') or 'kernel unknown'} kernel), "
-        f"{pool['num_threads']} thread{'s' if pool['num_threads'] != 1 else ''}"
+        f"{pool['internal_api']} {pool['version']} ({pool.get('architecture') or 'kernel unknown'} kernel"
+        + (f", forced by OPENBLAS_CORETYPE={forced}" if forced and pool["internal_api"] == "openblas" else "")
+        + f"), {pool['num_threads']} thread{'s' if pool['num_threads'] != 1 else ''}"
         for pool in pools
     )

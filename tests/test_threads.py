@@ -35,6 +35,13 @@ def test_the_description_names_the_library_and_its_threads(restore_default):
     assert name in blas_description() and "1 thread" in blas_description()
 
 
+def test_the_description_says_when_the_environment_chose_the_kernel(restore_default):
+    if "openblas" not in blas_threads():
+        pytest.skip("NumPy's BLAS here is not OpenBLAS")
+    assert "forced by OPENBLAS_CORETYPE=Nehalem" in blas_description({"OPENBLAS_CORETYPE": "Nehalem"})
+    assert "forced" not in blas_description({})
+
+
 @pytest.mark.parametrize("limit", [0, -1, 1.5, True, "1"])
 def test_bad_limits_are_refused(limit):
     with pytest.raises(ValueError, match=r"^limit_blas_threads: limit must be an integer >= 1 or None"):
