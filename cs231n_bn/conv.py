@@ -23,18 +23,20 @@ the whole batch, and the backward pass copies the columns again from the padded 
 which is all the forward pass keeps.
 
 With many input channels (C >= ROW_SHIFT_MIN_CHANNELS) the fast convolution copies less:
-only the WW horizontal offsets are copied into columns, cols of shape (WW*C, N*Hp*W_out) over
-every row of the padded input (Hp = H + 2*pad rows), and one product with the filters of all
-HH vertical offsets stacked as rows, w_rows (HH*F, WW*C), gives Z (HH, F, N, Hp, W_out). The
-vertical offset p is then a shift along the rows: out[:, :, i] = b + sum_p Z[p, :, :, i*stride + p].
-The copy is HH times smaller than im2col's, and the product, (HH*F, WW*C) @ (WW*C, N*Hp*W_out),
-is squarer and runs faster in BLAS than im2col's (F, C*HH*WW) @ (C*HH*WW, N*H_out*W_out),
-although it also computes the Hp - H_out rows of each image that no output uses. It runs a
-few images at a time, so that cols and Z are still in the processor's caches when the next
-step reads them. The backward pass keeps only the padded input, copies each block's columns
-again, and retraces the steps: dout placed on the rows of a zero dZ, two products, and one
-strided add per horizontal offset. With few channels (an image's 3) the product is too thin
-and im2col is faster.
+only the WW horizontal offsets are copied into columns, cols of shape (WW*C, N*H*W_out) over
+every row of the input, and one product with the filters of all HH vertical offsets stacked
+as rows, w_rows (HH*F, WW*C), gives Z (HH, F, N, H, W_out). The vertical offset p is then a
+shift along the rows: out[:, :, i] = b + sum_p Z[p, :, :, i*stride + p - pad], each offset
+adding onto the output rows whose input row lies inside the image. The padding is never
+copied out: its left and right zeros are written into cols with each horizontal offset, and
+its top and bottom rows, zero, would only add zeros to Z, so the product leaves them out.
+The copy is HH times smaller than im2col's, and the product, (HH*F, WW*C) @ (WW*C, N*H*W_out),
+is squarer and runs faster in BLAS than im2col's (F, C*HH*WW) @ (C*HH*WW, N*H_out*W_out). It
+runs a few images at a time, so that cols and Z are still in the processor's caches when
+the next step reads them. The backward pass keeps only the input, copies each block's
+columns again, and retraces the steps: dout placed on the rows of a zero dZ, two products,
+and one strided add per horizontal offset. With few channels (an image's 3) the product is
+too thin and im2col is faster.
 
 The layout is channels first, (C, N, H, W) in memory: every row of cols and of out is one
 channel over the whole batch, the layout in which one product covers all samples and in
@@ -75,9 +77,9 @@ from cs231n_bn.threads import for_each_share
 CONV_KEYS = ("stride", "pad")
 # From this many input channels on, the convolution copies only the horizontal offsets and
 # shifts its product along the rows for the vertical ones (see the module docstring). Forward
-# and backward pass of 50 maps, 32 filters of 3x3, float32, one thread, against im2col:
-# 0.61x the time with 32 channels of 16x16, 0.87x with 16, 0.74x with 8 channels of 32x32
-# and the same time with 8 of 16x16; with an image's 3 channels im2col is 5% faster.
+# and backward pass of 50 maps, 32 filters of 3x3, float32, one thread, AVX-512 kernel, against
+# im2col: 3.4 ms against 5.3 with 16 channels of 16x16, 2.35 against 2.75 with 8 of 16x16, the
+# same 9.2 with 8 of 32x32; with an image's 3 channels im2col is faster, 4.7 against 5.6.
 ROW_SHIFT_MIN_CHANNELS = 8
 # Entries of the product Z (see _row_shift_forward) computed at a time: 0.5 MiB of float32
 ROW_SHIFT_BLOCK_ENTRIES = 2**17
@@ -87,6 +89,13 @@ ROW_SHIFT_BLOCK_ENTRIES = 2**17
 # forward 1.78 ms at 1,024 columns, 1.49 at 2,048, 1.38 at 4,096, 1.30 at 8,192 on one thread,
 # 1.24, 0.95, 0.90, 0.87 on two; dw 2.58, 2.28, 2.17, 2.12 on one, 1.74, 1.57, 1.56, 1.49 on two
 IM2COL_BLOCK_COLUMNS = 4096
+# Bytes in one of the processor's cache lines. The rows of a matrix that lie a multiple of
+# 4 KiB apart (1,024 float32 columns, or 2,048, 4,096: blocks of whole 16x16 or 32x32 maps
+# have such widths) share a few cache sets, column by column, and a BLAS product that reads
+# or writes such a matrix waits on them: (96 x 96) @ (96 x 1,024), float32, one thread, AVX-512
+# kernel, 102 ns a column against 82 for 1,088 columns; (96 x 24) @ (24 x 2,048) 52 against 23.
+# The convolution's own matrices get rows an odd number of cache lines apart (_matrix).
+CACHE_LINE_BYTES = 64
 POOL_KEYS = ("pool_height", "pool_width", "stride")
 # Entries of x pooled at a time when the windows tile it (1 MiB of float32): the
 # transposing copy is read by the running maximum while it is in cache, and is never a
@@ -103,10 +112,11 @@ class ConvCache:
     """What conv_forward keeps for conv_backward."""
 
     x_shape: tuple  # (N, C, H, W) of the input
-    # the (C, N, Hp, Wp) channels-first padded input, from which the backward pass copies
-    # the columns again (im2col's, or with C >= ROW_SHIFT_MIN_CHANNELS the horizontal
-    # offsets of the row shifts; module docstring)
-    x_pad: np.ndarray
+    # the input channels first, from which the backward pass copies the columns again:
+    # zero-padded, (C, N, Hp, Wp), for im2col; as it is, (C, N, H, W), for the row shifts
+    # (C >= ROW_SHIFT_MIN_CHANNELS), which write the padding's zeros as they copy (module
+    # docstring). A view of x itself when x already is channels first in memory.
+    x_cf: np.ndarray
     w: np.ndarray  # (F, C, HH, WW) filters
     stride: int
     pad: int
@@ -404,12 +414,13 @@ def conv_forward(x, w, b, conv_param):
     stride, pad, H_out, W_out = _read_conv_inputs("conv_forward", x, w, b, conv_param)
     N, C = x.shape[:2]
     F, _, HH, WW = w.shape
-    x_pad = _pad_channels_first(x, pad)
     if C >= ROW_SHIFT_MIN_CHANNELS:
-        out = _row_shift_forward(x_pad, w, b, stride, H_out, W_out)
+        x_cf = np.ascontiguousarray(x.transpose(1, 0, 2, 3))
+        out = _row_shift_forward(x_cf, w, b, stride, pad, H_out, W_out)
     else:
-        out = _im2col_forward(x_pad, w, b, stride, H_out, W_out)
-    cache = ConvCache(x_shape=x.shape, x_pad=x_pad, w=w, stride=stride, pad=pad)
+        x_cf = _pad_channels_first(x, pad)
+        out = _im2col_forward(x_cf, w, b, stride, H_out, W_out)
+    cache = ConvCache(x_shape=x.shape, x_cf=x_cf, w=w, stride=stride, pad=pad)
     return out.reshape(F, N, H_out, W_out).transpose(1, 0, 2, 3), cache
 
 
@@ -457,12 +468,13 @@ def _conv_backward(where, dout, cache, with_dx):
     dout_rows = _channels_first(dout)  # (F, N*H_out*W_out), a view when dout came from conv_forward
     db = dout_rows.sum(axis=1)
     dout_cf = dout_rows.reshape(F, N, H_out, W_out)
-    backward = _row_shift_backward if cache.row_shift else _im2col_backward
-    dx_pad, dw = backward(dout_cf, cache.x_pad, w, stride, (H, W), pad, with_dx)
+    if cache.row_shift:
+        dx_cf, dw = _row_shift_backward(dout_cf, cache.x_cf, w, stride, pad, with_dx)
+    else:
+        dx_cf, dw = _im2col_backward(dout_cf, cache.x_cf, w, stride, (H, W), pad, with_dx)
     if not with_dx:
         return None, dw, db
-    dx = dx_pad[:, :, pad : pad + H, pad : pad + W] if pad else dx_pad
-    return dx.transpose(1, 0, 2, 3), dw, db
+    return dx_cf.transpose(1, 0, 2, 3), dw, db
 
 
 def _im2col(x_pad, HH, WW, stride, H_out, W_out, cols):
@@ -495,17 +507,22 @@ def _im2col_forward(x_pad, w, b, stride, H_out, W_out):
     w_b = np.concatenate([w.reshape(F, K), b[:, None]], axis=1, dtype=np.result_type(w, b))
 
     def convolve(n):
-        cols = np.empty((K + 1, (n.stop - n.start) * positions), dtype=x_pad.dtype)
+        cols = _matrix(K + 1, (n.stop - n.start) * positions, x_pad.dtype)
         cols[K] = 1
         _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols)
-        np.matmul(w_b, cols, out=out[:, n.start * positions : n.stop * positions])
+        # The product goes to a matrix of its own and is then copied: out's rows lie
+        # N*H_out*W_out entries apart, a multiple of 4 KiB for 32x32 maps (CACHE_LINE_BYTES),
+        # and the product straight into them took 1.50 ms of the benchmark's block 1 against
+        # 1.15 with the copy (float32, one thread)
+        block = np.matmul(w_b, cols, out=_matrix(F, cols.shape[1], out.dtype))
+        out[:, n.start * positions : n.stop * positions] = block
 
     for_each_share(convolve, [(n,) for n in _image_blocks(N, positions, IM2COL_BLOCK_COLUMNS)])
     return out
 
 
 def _im2col_backward(dout_cf, x_pad, w, stride, HW, pad, with_dx):
-    """Backward pass of _im2col_forward; returns (dx_pad channels first, or None unless with_dx; dw).
+    """Backward pass of _im2col_forward; returns (dx channels first, or None unless with_dx; dw).
 
     dout_cf is (F, N, H_out, W_out). Per block of images: the block's columns copied again
     from x_pad, dw's share dout_rows @ cols.T, and with dx, dcols = w_row.T @ dout_rows and
@@ -524,11 +541,11 @@ def _im2col_backward(dout_cf, x_pad, w, stride, HW, pad, with_dx):
 
     def backprop(k, n):
         d = dout_rows[:, n.start * positions : n.stop * positions]
-        cols = np.empty((K, d.shape[1]), dtype=x_pad.dtype)
+        cols = _matrix(K, d.shape[1], x_pad.dtype)
         dw_blocks[k] = d @ _im2col(x_pad[:, n], HH, WW, stride, H_out, W_out, cols).T
         if not with_dx:
             return
-        fields = np.matmul(w_col, d).reshape(C, HH, WW, -1, H_out, W_out)
+        fields = np.matmul(w_col, d, out=_matrix(K, d.shape[1], dtype)).reshape(C, HH, WW, -1, H_out, W_out)
         dx_block = dx_pad[:, n]
         for p in range(HH):
             for q in range(WW):
@@ -538,12 +555,26 @@ def _im2col_backward(dout_cf, x_pad, w, stride, HW, pad, with_dx):
     # The blocks write disjoint images of dx_pad and their own dw_blocks: they are shared
     # among the threads, and dw is summed in one order whatever the thread count.
     for_each_share(backprop, enumerate(blocks))
-    return dx_pad, _sum_in_order(dw_blocks, dtype).reshape(w.shape)
+    dw = _sum_in_order(dw_blocks, dtype).reshape(w.shape)
+    if not with_dx:
+        return None, dw
+    H, W = HW
+    return dx_pad[:, :, pad : pad + H, pad : pad + W], dw
 
 
-def _rows_of_offset(p, stride, H_out):
-    """The rows i*stride + p, i < H_out, of the padded input that vertical offset p touches."""
-    return slice(p, p + stride * (H_out - 1) + 1, stride)
+def _inside(p, stride, pad, size, size_out):
+    """Offset p along one axis of size `size`, padded by `pad`: which outputs see real input.
+
+    Output i reads input i*stride + p - pad, a zero of the padding unless it lies within
+    0 .. size-1. Returns (outputs, inputs): the slice of outputs that read real input and
+    the slice of the inputs they read, in the same order; two empty slices if none do.
+    """
+    lo = max(0, -((p - pad) // stride))
+    hi = min(size_out, (size - 1 + pad - p) // stride + 1)
+    if hi <= lo:
+        return slice(0, 0), slice(0, 0)
+    first = lo * stride + p - pad
+    return slice(lo, hi), slice(first, first + stride * (hi - lo - 1) + 1, stride)
 
 
 def _sum_in_order(parts, dtype):
@@ -558,93 +589,125 @@ def _sum_in_order(parts, dtype):
     return total
 
 
+def _matrix(rows, cols, dtype):
+    """An uninitialized (rows, cols) matrix whose rows start an odd number of cache lines apart."""
+    per_line = max(1, CACHE_LINE_BYTES // np.dtype(dtype).itemsize)
+    lines = -(-cols // per_line)
+    lines += 1 - lines % 2
+    return np.empty((rows, lines * per_line), dtype=dtype)[:, :cols]
+
+
 def _image_blocks(N, entries_per_image, block_entries):
     """Slices of about block_entries / entries_per_image images each (at least one), covering range(N)."""
     step = max(1, block_entries // entries_per_image)
     return [slice(start, min(N, start + step)) for start in range(0, N, step)]
 
 
-def _row_shift_cols(x_pad, WW, stride, W_out):
-    """cols[(q, c), (n, r, j)] = x_pad[c, n, r, j*stride + q], of shape (WW*C, N*Hp*W_out).
+def _row_shift_cols(x_cf, WW, stride, pad, W_out):
+    """cols[(q, c), (n, r, j)] = x_cf[c, n, r, j*stride + q - pad] (0 in the padding), shape (WW*C, N*H*W_out).
 
-    The horizontal offsets only, over every row r of channels-first x_pad (C, N, Hp, Wp),
-    so that the product with w_rows holds every vertical offset of every output row.
+    The horizontal offsets only, over every row r of the unpadded channels-first x_cf
+    (C, N, H, W), so that the product with w_rows holds every vertical offset of every
+    output row. The zeros of the left and right padding are written here, as columns of
+    cols; the top and bottom padding are rows that the vertical shifts leave out.
     """
-    C, N, Hp, _ = x_pad.shape
-    cols = np.empty((WW, C, N, Hp, W_out), dtype=x_pad.dtype)
+    C, N, H, W = x_cf.shape
+    matrix = _matrix(WW * C, N * H * W_out, x_cf.dtype)
+    cols = matrix.reshape(WW, C, N, H, W_out)  # a view: its rows are whole rows of matrix
     for q in range(WW):
-        cols[q] = x_pad[:, :, :, q : q + stride * (W_out - 1) + 1 : stride]
-    return cols.reshape(WW * C, N * Hp * W_out)
+        outputs, inputs = _inside(q, stride, pad, W, W_out)
+        cols[q, ..., outputs] = x_cf[..., inputs]
+        cols[q, ..., : outputs.start] = 0
+        cols[q, ..., outputs.stop :] = 0
+    return matrix
 
 
-def _row_shift_forward(x_pad, w, b, stride, H_out, W_out):
-    """The convolution of channels-first x_pad, copying horizontal offsets only (module docstring).
+def _row_shift_forward(x_cf, w, b, stride, pad, H_out, W_out):
+    """The convolution of channels-first x_cf, copying horizontal offsets only (module docstring).
 
     Returns out (F, N, H_out, W_out), channels first.
     """
-    C, N, Hp, _ = x_pad.shape
+    C, N, H, _ = x_cf.shape
     F, _, HH, WW = w.shape
     # w_rows[(p, f), (q, c)] = w[f, c, p, q]: one product for all offsets
     w_rows = w.transpose(2, 0, 3, 1).reshape(HH * F, WW * C)
-    out = np.empty((F, N, H_out, W_out), dtype=np.result_type(x_pad, w, b))
+    out = np.empty((F, N, H_out, W_out), dtype=np.result_type(x_cf, w, b))
+    rows = [_inside(p, stride, pad, H, H_out) for p in range(HH)]
+    # An offset that every output row reads real input with (the middle one of a "same"
+    # convolution) writes its rows plus the bias; the others add onto theirs. With none,
+    # the bias is written first.
+    whole = [p for p, (outputs, _) in enumerate(rows) if outputs == slice(0, H_out)]
+    bias = b[:, None, None, None]
 
     def convolve(n):
-        Z = (w_rows @ _row_shift_cols(x_pad[:, n], WW, stride, W_out)).reshape(HH, F, -1, Hp, W_out)
-        # out[:, :, i] = sum_p Z[p, :, :, i*stride + p], + b below
-        shifted = [Z[p, :, :, _rows_of_offset(p, stride, H_out)] for p in range(HH)]
-        if HH == 1:
-            out[:, n] = shifted[0]
+        cols = _row_shift_cols(x_cf[:, n], WW, stride, pad, W_out)
+        Z = np.matmul(w_rows, cols, out=_matrix(HH * F, cols.shape[1], out.dtype)).reshape(HH, F, -1, H, W_out)
+        out_n = out[:, n]
+        if whole:
+            np.add(Z[whole[0], :, :, rows[whole[0]][1]], bias, out=out_n)
         else:
-            np.add(shifted[0], shifted[1], out=out[:, n])
-        for Z_p in shifted[2:]:
-            out[:, n] += Z_p
+            out_n[...] = bias
+        # out[:, :, i] += Z[p, :, :, i*stride + p - pad], over the rows i that read real input
+        for p, (outputs, inputs) in enumerate(rows):
+            if p not in whole[:1]:
+                out_n[:, :, outputs] += Z[p, :, :, inputs]
 
     # A few images at a time: cols and Z stay in the processor's caches from the copy to
     # the row sum, and neither is ever a fresh array of the whole batch (for a 32-channel
     # layer, allocating and filling those took about as long as the product itself). Every
     # block writes its own images of out: the blocks are shared among the threads.
-    for_each_share(convolve, [(n,) for n in _image_blocks(N, HH * F * Hp * W_out, ROW_SHIFT_BLOCK_ENTRIES)])
-    # the bias once over the whole output, in long contiguous runs
-    out += b[:, None, None, None]
+    for_each_share(convolve, [(n,) for n in _image_blocks(N, HH * F * H * W_out, ROW_SHIFT_BLOCK_ENTRIES)])
     return out
 
 
-def _row_shift_backward(dout_cf, x_pad, w, stride, HW, pad, with_dx):
-    """Backward pass of _row_shift_forward; returns (dx_pad channels first, or None unless with_dx; dw).
+def _row_shift_backward(dout_cf, x_cf, w, stride, pad, with_dx):
+    """Backward pass of _row_shift_forward; returns (dx channels first, or None unless with_dx; dw).
 
-    dout_cf is (F, N, H_out, W_out). The steps of the forward pass in reverse, a few images
-    at a time: the row sum sends dout to the rows of Z it read (zero elsewhere), the product
-    gives dw's share and, with dx, dcols, and each horizontal offset's copy adds its
-    columns back onto x_pad.
+    dout_cf is (F, N, H_out, W_out), x_cf the unpadded (C, N, H, W) input. The steps of the
+    forward pass in reverse, a few images at a time: the row sum sends dout to the rows of
+    Z it read (zero elsewhere), the product gives dw's share and, with dx, dcols, and each
+    horizontal offset's copy adds its columns back onto x.
     """
     F, N, H_out, W_out = dout_cf.shape
-    _, C, HH, WW = w.shape
-    H, W = HW
-    Hp = H + 2 * pad
+    C, _, H, W = x_cf.shape
+    _, _, HH, WW = w.shape
     w_rows = w.transpose(2, 0, 3, 1).reshape(HH * F, WW * C)
-    dx_pad = np.zeros((C, N, Hp, W + 2 * pad), dtype=np.result_type(dout_cf, w)) if with_dx else None
-    blocks = _image_blocks(N, HH * F * Hp * W_out, ROW_SHIFT_BLOCK_ENTRIES)
+    rows = [_inside(p, stride, pad, H, H_out) for p in range(HH)]
+    columns = [_inside(q, stride, pad, W, W_out) for q in range(WW)]
+    # An offset whose columns land on every pixel of x, one column each (the middle one of
+    # a "same" convolution with stride 1), writes dx; the others add onto it. With none, dx
+    # starts from zeros.
+    whole = [q for q, (_, inputs) in enumerate(columns) if inputs == slice(0, W, 1)]
+    dx = None
+    if with_dx:
+        allocate = np.empty if whole else np.zeros
+        dx = allocate((C, N, H, W), dtype=np.result_type(dout_cf, w))
+    blocks = _image_blocks(N, HH * F * H * W_out, ROW_SHIFT_BLOCK_ENTRIES)
     dw_blocks = [None] * len(blocks)  # each block's share of dw, added up in block order below
 
     def backprop(k, n):
-        dZ = np.zeros((HH, F, n.stop - n.start, Hp, W_out), dtype=dout_cf.dtype)
-        for p in range(HH):
-            dZ[p, :, :, _rows_of_offset(p, stride, H_out)] = dout_cf[:, n]
-        dZ = dZ.reshape(HH * F, -1)
-        dw_blocks[k] = dZ @ _row_shift_cols(x_pad[:, n], WW, stride, W_out).T
+        dZ = _matrix(HH * F, (n.stop - n.start) * H * W_out, dout_cf.dtype)
+        dZ[...] = 0
+        for p, (outputs, inputs) in enumerate(rows):
+            dZ.reshape(HH, F, -1, H, W_out)[p, :, :, inputs] = dout_cf[:, n, outputs]
+        dw_blocks[k] = dZ @ _row_shift_cols(x_cf[:, n], WW, stride, pad, W_out).T
         if not with_dx:
             return
-        dcols = (w_rows.T @ dZ).reshape(WW, C, -1, Hp, W_out)
-        for q in range(WW):
+        dcols = np.matmul(w_rows.T, dZ, out=_matrix(WW * C, dZ.shape[1], dx.dtype)).reshape(WW, C, -1, H, W_out)
+        dx_n = dx[:, n]
+        if whole:
+            dx_n[...] = dcols[whole[0], ..., columns[whole[0]][0]]
+        for q, (outputs, inputs) in enumerate(columns):
             # Within one offset no two columns touch the same pixel, so += on the slice is exact.
-            dx_pad[:, n, :, q : q + stride * (W_out - 1) + 1 : stride] += dcols[q]
+            if q not in whole[:1]:
+                dx_n[..., inputs] += dcols[q, ..., outputs]
 
-    # The blocks write disjoint images of dx_pad and their own dw_blocks: they are shared
+    # The blocks write disjoint images of dx and their own dw_blocks: they are shared
     # among the threads, and dw is summed in one order whatever the thread count.
     for_each_share(backprop, enumerate(blocks))
-    dw_rows = _sum_in_order(dw_blocks, np.result_type(dout_cf, x_pad))
+    dw_rows = _sum_in_order(dw_blocks, np.result_type(dout_cf, x_cf))
     dw = dw_rows.reshape(HH, F, WW, C).transpose(1, 3, 0, 2)
-    return dx_pad, np.ascontiguousarray(dw)
+    return dx, np.ascontiguousarray(dw)
 
 
 def _tiles(x, ph, pw, stride, H_out, W_out):

@@ -82,6 +82,18 @@ def conv_cases(draw):
 
 
 @st.composite
+def any_conv_cases(draw):
+    """Any stride and pad: windows that need not tile the input, padding wider than the filter."""
+    N, F = draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    C = draw(st.sampled_from([2, ROW_SHIFT_MIN_CHANNELS]))
+    HH, WW = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    stride, pad = draw(st.integers(1, 3)), draw(st.integers(0, 5))
+    H = draw(st.integers(max(1, HH - 2 * pad), 8))
+    W = draw(st.integers(max(1, WW - 2 * pad), 8))
+    return (N, C, H, W), (F, C, HH, WW), {"stride": stride, "pad": pad}, draw(st.integers(0, 2**32 - 1))
+
+
+@st.composite
 def pool_cases(draw):
     ph, pw, stride = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
     H = ph + stride * (draw(st.integers(1, 4)) - 1)
@@ -93,6 +105,23 @@ def pool_cases(draw):
 @settings(max_examples=60)
 @given(conv_cases())
 def test_fast_and_naive_convolutions_agree(case):
+    x_shape, w_shape, conv_param, seed = case
+    rng = np.random.default_rng(seed)
+    x, w, b = rng.normal(size=x_shape), rng.normal(size=w_shape), rng.normal(size=w_shape[0])
+    fast, fast_cache = conv_forward(x, w, b, conv_param)
+    naive, naive_cache = conv_forward_naive(x, w, b, conv_param)
+    assert scaled_error(fast, naive) < 1e-12
+    dout = rng.normal(size=fast.shape)
+    for name, a, n in zip(("dx", "dw", "db"), conv_backward(dout, fast_cache), conv_backward_naive(dout, naive_cache)):
+        assert scaled_error(a, n) < 1e-12, name
+
+
+@settings(max_examples=100)
+@given(any_conv_cases())
+def test_convolutions_agree_at_any_stride_and_pad(case):
+    # The row shifts clip every offset to the rows and columns that read real input: the
+    # edges of that clipping are where padding wider than the filter, or a stride that
+    # leaves the last rows unread, would show.
     x_shape, w_shape, conv_param, seed = case
     rng = np.random.default_rng(seed)
     x, w, b = rng.normal(size=x_shape), rng.normal(size=w_shape), rng.normal(size=w_shape[0])
