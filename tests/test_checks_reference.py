@@ -89,6 +89,22 @@ def test_the_shipped_reference_values_are_a_fresh_recording_of_the_instructors_c
     assert len(stored) > 100
 
 
+def test_a_recording_is_the_same_to_the_last_bits_of_its_calls_largest_value():
+    from classroom.edition.reference_values import same_values
+
+    gradients = {"loss/dW|call": np.array([0.5, -0.25]), "loss/db|call": np.array([3e-17, -1e-17]),
+                 "other/out|elsewhere": np.array([2e-3])}
+    # another kernel's round-off: in the last bits of dW, and all of db, whose true value is 0
+    rounded = {**gradients, "loss/dW|call": gradients["loss/dW|call"] * (1 + 1e-15),
+               "loss/db|call": np.array([-2e-17, 4e-17])}
+    assert same_values(rounded, gradients)
+    # a changed answer is a change, however small its call's values
+    for name, changed in (("loss/dW|call", [0.5, -0.2500001]), ("loss/db|call", [1e-9, 0.0]),
+                          ("other/out|elsewhere", [2e-3 * (1 + 1e-9)])):
+        assert not same_values({**gradients, name: np.array(changed)}, gradients), name
+    assert not same_values({**gradients, "new/out|call": np.array([1.0])}, gradients)
+
+
 def test_exercise_code_a_check_runs_is_given_no_reference_value():
     from cs231n_bn import checks
 

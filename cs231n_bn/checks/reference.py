@@ -73,6 +73,11 @@ def entry_name(key, function_name, *inputs):
     return f"{key}{_SEPARATOR}{digest(function_name, *inputs)}"
 
 
+def call_of(name):
+    """The digest part of a stored name: one for all the values of one call on one set of inputs."""
+    return name.rsplit(_SEPARATOR, 1)[-1]
+
+
 class _Recorded:
     """The default provider: values from the shipped data file, loaded once."""
 
