@@ -32,6 +32,22 @@ def test_blocks_of_any_size_give_the_same_batch_norm(monkeypatch, order, dtype):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_visiting_each_block_once_gives_the_bits_of_the_two_sweeps(monkeypatch, dtype):
+    # Spatial batch norm's column-major view, far from zero so that the shift by the first
+    # sample matters: one visit per block of whole features (independent_blocks), or every
+    # pass over the whole array before the next, must be the same operations on the same entries.
+    x, gamma, beta, dout = benchmark.batchnorm_inputs(300, 12, dtype, seed=3)
+    x, dout = np.asfortranarray(x + dtype(100)), np.asfortranarray(dout)
+    monkeypatch.setattr(batchnorm, "BLOCK_ENTRIES", 900)  # blocks of 3 columns
+    sweeps = forward_backward(x, gamma, beta, dout)
+    monkeypatch.setattr(batchnorm, "SHARE_MIN_ENTRIES", 1)
+    assert batchnorm.independent_blocks(x) and len(batchnorm.blocks(x)) == 4
+    once = forward_backward(x, gamma, beta, dout)
+    for a, b in zip(sweeps, once):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_blocks_follow_the_memory_order():
     a = np.zeros((1000, 300))
     assert all(cols == slice(None) for _, cols in batchnorm.blocks(a))
