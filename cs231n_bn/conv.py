@@ -461,17 +461,15 @@ def _conv_backward(where, dout, cache, with_dx):
     """conv_backward's checks and work; (dx, dw, db), dx None unless with_dx."""
     validation.cache_of(where, cache, ConvCache, "conv_forward")
     w, stride, pad = cache.w, cache.stride, cache.pad
-    N, C, H, W = cache.x_shape
+    N = cache.x_shape[0]
     F = w.shape[0]
     H_out, W_out = _check_conv_dout(where, dout, cache.x_shape, w.shape, stride, pad)
 
     dout_rows = _channels_first(dout)  # (F, N*H_out*W_out), a view when dout came from conv_forward
     db = dout_rows.sum(axis=1)
     dout_cf = dout_rows.reshape(F, N, H_out, W_out)
-    if cache.row_shift:
-        dx_cf, dw = _row_shift_backward(dout_cf, cache.x_cf, w, stride, pad, with_dx)
-    else:
-        dx_cf, dw = _im2col_backward(dout_cf, cache.x_cf, w, stride, (H, W), pad, with_dx)
+    backward = _row_shift_backward if cache.row_shift else _im2col_backward
+    dx_cf, dw = backward(dout_cf, cache.x_cf, w, stride, pad, with_dx)
     if not with_dx:
         return None, dw, db
     return dx_cf.transpose(1, 0, 2, 3), dw, db
@@ -521,7 +519,7 @@ def _im2col_forward(x_pad, w, b, stride, H_out, W_out):
     return out
 
 
-def _im2col_backward(dout_cf, x_pad, w, stride, HW, pad, with_dx):
+def _im2col_backward(dout_cf, x_pad, w, stride, pad, with_dx):
     """Backward pass of _im2col_forward; returns (dx channels first, or None unless with_dx; dw).
 
     dout_cf is (F, N, H_out, W_out). Per block of images: the block's columns copied again
@@ -558,8 +556,7 @@ def _im2col_backward(dout_cf, x_pad, w, stride, HW, pad, with_dx):
     dw = _sum_in_order(dw_blocks, dtype).reshape(w.shape)
     if not with_dx:
         return None, dw
-    H, W = HW
-    return dx_pad[:, :, pad : pad + H, pad : pad + W], dw
+    return dx_pad[:, :, pad : Hp - pad, pad : Wp - pad], dw
 
 
 def _inside(p, stride, pad, size, size_out):
