@@ -59,7 +59,9 @@ def main():
     parser.add_argument("--repeat", type=int, default=7, help="interleaved rounds; the median is reported")
     parser.add_argument("--min-time", type=float, default=0.2, help="seconds each case lasts per round, at least")
     args = parser.parse_args()
-    limit_blas_threads(1)  # neither version calls BLAS; set for a quiet, comparable process
+    # one thread: the float32 dot products of the current version's column-major sums run in
+    # BLAS (batchnorm.column_sums), and neither version shares its blocks among threads
+    limit_blas_threads(1)
     earlier = module_at(args.before)
     print(machine_description())
     print(f"{args.dtype}; forward (train) + batchnorm_backward_alt; {args.repeat} interleaved rounds of >= "

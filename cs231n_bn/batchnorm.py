@@ -30,8 +30,9 @@ BLOCK_ENTRIES = 2**18
 # Arrays with fewer entries run their blocks in one thread, each pass over the whole array
 # before the next. Handing a share to another thread costs more than it saves (spatial batch
 # norm at 12800 x 32, float32, two threads: forward 0.75 ms against 0.54 on one, backward 0.44
-# against 0.31; at 51200 x 32 backward 1.4 against 2.3), and visiting each block once
-# (independent_blocks) gains nothing there: the backward pass took 0.39 ms against 0.37.
+# against 0.31; at 51200 x 32 backward 1.4 against 2.3): a handover alone takes about 0.12 ms
+# on a 2-vCPU virtual machine (cs231n_bn.threads). Visiting each block once
+# (independent_blocks) gains nothing there either: the backward pass took 0.39 ms against 0.37.
 SHARE_MIN_ENTRIES = 2**20
 
 
@@ -77,6 +78,35 @@ def independent_blocks(a):
     processor's caches.
     """
     return a.size >= SHARE_MIN_ENTRIES and blocks(a)[0][0] == slice(None)
+
+
+def column_sums(a, b=None, shared=False):
+    """Per column of the (N, k) block a, the sum over its N rows of a, or of a * b.
+
+    Inputs:
+    - a, b: (N, k) blocks of the same layout and dtype (b None for the plain sums)
+    - shared: the block is one of several that threads sum at the same time
+      (independent_blocks of the whole array)
+
+    Returns (k,) sums, in float32 for float16 and float32 blocks, float64 for float64.
+
+    einsum sweeps along memory once per sum and lets go of the GIL while it does. Where a
+    float32 block's columns lie contiguous in memory (spatial batch norm's transposed view),
+    its sums of products are dot products instead, np.vecdot handing each column to BLAS:
+    half the time of einsum's at 12800 x 32 (50 us against 100). But vecdot holds the GIL
+    as it loops over a block's few columns, which would stop the other threads, so a shared
+    block goes through einsum: which one runs depends on the array, never on the thread
+    count. float64 stays with einsum too, because OpenBLAS splits a float64 dot product of
+    more than 10,000 entries among its threads and its bits then depend on their number
+    (it does not split float32's: tests/test_layouts.py checks), and so does float16, whose
+    dot products NumPy rounds to float16.
+    """
+    wide = np.promote_types(a.dtype, np.float32)
+    if b is None:
+        return np.einsum("nd->d", a, dtype=wide)
+    if not shared and a.dtype == np.float32 and a.strides[0] == a.itemsize:
+        return np.vecdot(a, b, axis=0)
+    return np.einsum("nd,nd->d", a, b, dtype=wide)
 
 
 def in_turn(*bodies):
@@ -228,16 +258,18 @@ def batchnorm_forward(x, gamma, beta, bn_param):
             sqsum = np.zeros(D, dtype=np.float32)
             dmu = np.empty(D, dtype=x.dtype)
 
+            shared = independent_blocks(x)
+
             def shift_and_sum(rows, cols):
                 np.subtract(x[rows, cols], x[0, cols], out=xmu[rows, cols])
-                dsum[cols] += np.einsum("nd->d", xmu[rows, cols], dtype=np.float32)
+                dsum[cols] += column_sums(xmu[rows, cols])
 
             def center_and_square(rows, cols):
                 dmu[cols] = dsum[cols] / N
                 xmu[rows, cols] -= dmu[cols]
-                sqsum[cols] += np.einsum("nd,nd->d", xmu[rows, cols], xmu[rows, cols], dtype=np.float32)
+                sqsum[cols] += column_sums(xmu[rows, cols], xmu[rows, cols], shared)
 
-            if independent_blocks(x):
+            if shared:
                 # A block's sums are complete: it is centred before it leaves the cache
                 for_each_block(x, in_turn(shift_and_sum, center_and_square))
             else:
@@ -362,11 +394,13 @@ def batchnorm_backward_alt(dout, cache):
     scale = cache.gamma * cache.ivar
     dx = np.empty_like(xhat, dtype=np.result_type(xhat, dgamma))
 
+    shared = independent_blocks(xhat)
+
     def sums(rows, cols):
-        # einsum sweeps along memory once per sum (np.sum's pairwise sum takes twice as long
-        # on spatial batch norm's column-major rows)
-        dbeta[cols] = np.einsum("nd->d", dout[rows, cols])
-        dgamma[cols] = np.einsum("nd,nd->d", dout[rows, cols], xhat[rows, cols])
+        # column_sums, not np.sum: its pairwise sum takes twice as long on spatial batch
+        # norm's column-major rows
+        dbeta[cols] = column_sums(dout[rows, cols])
+        dgamma[cols] = column_sums(dout[rows, cols], xhat[rows, cols], shared)
 
     def closed_form(rows, cols):
         # dx = gamma * ivar * (dout - (dbeta + xhat * dgamma) / N), inside one fresh array
@@ -377,7 +411,7 @@ def batchnorm_backward_alt(dout, cache):
         np.subtract(dout[rows, cols], dx[rows, cols], out=dx[rows, cols])
         dx[rows, cols] *= scale[cols]
 
-    if independent_blocks(xhat):
+    if shared:
         # A block's sums are complete: its closed form follows them while it is in cache.
         # Spatial batch norm of 50 maps of 32 x 32 x 32, float32: 15% off the backward pass
         # on two threads, 30% on one while other work kept the memory busy, the same time

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from cs231n_bn import batchnorm, benchmark
 from cs231n_bn.conv import conv_backward, conv_forward, max_pool_backward, max_pool_forward
@@ -40,12 +40,46 @@ def test_visiting_each_block_once_gives_the_bits_of_the_two_sweeps(monkeypatch, 
     x, gamma, beta, dout = benchmark.batchnorm_inputs(300, 12, dtype, seed=3)
     x, dout = np.asfortranarray(x + dtype(100)), np.asfortranarray(dout)
     monkeypatch.setattr(batchnorm, "BLOCK_ENTRIES", 900)  # blocks of 3 columns
+    # the same sums on both paths (an array that is not shared sums float32 products with
+    # vecdot: test_column_sums_...)
+    einsum_sums = batchnorm.column_sums
+    monkeypatch.setattr(batchnorm, "column_sums", lambda a, b=None, shared=False: einsum_sums(a, b, True))
     sweeps = forward_backward(x, gamma, beta, dout)
     monkeypatch.setattr(batchnorm, "SHARE_MIN_ENTRIES", 1)
     assert batchnorm.independent_blocks(x) and len(batchnorm.blocks(x)) == 4
     once = forward_backward(x, gamma, beta, dout)
     for a, b in zip(sweeps, once):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("shared", [False, True])
+def test_column_sums_are_the_sums_over_the_rows(rng, order, dtype, shared):
+    a = np.asarray(rng.normal(3, 2, size=(3000, 5)).astype(dtype), order=order)
+    b = np.asarray(rng.normal(size=(3000, 5)).astype(dtype), order=order)
+    wide = np.float64 if dtype == np.float64 else np.float32
+    exact_sum = a.astype(np.float64).sum(axis=0)
+    exact_dot = np.einsum("nd,nd->d", a.astype(np.float64), b.astype(np.float64))
+    sums, dots = batchnorm.column_sums(a), batchnorm.column_sums(a, b, shared)
+    assert sums.dtype == dots.dtype == wide and sums.shape == dots.shape == (5,)
+    # float32 sums of 3000 terms: a few units in the last place of the sum of magnitudes
+    bound = 1e-12 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(sums, exact_sum, rtol=0, atol=bound * np.abs(a).astype(np.float64).sum(axis=0).max())
+    np.testing.assert_allclose(dots, exact_dot, rtol=0, atol=bound * np.abs(a * b).astype(np.float64).sum(axis=0).max())
+
+
+def test_float32_dot_products_give_the_same_bits_at_every_blas_thread_count(rng):
+    # Columns longer than the 10,000 entries from which OpenBLAS splits a float64 dot product
+    # among its threads: column_sums hands float32 ones to BLAS, so they must not be split
+    a = np.asfortranarray(rng.normal(3, 2, size=(51200, 4)).astype(np.float32))
+    b = np.asfortranarray(rng.normal(size=(51200, 4)).astype(np.float32))
+    results = []
+    for threads in (1, 2, 4):
+        with threadpool_limits(threads, user_api="blas"):
+            results.append(batchnorm.column_sums(a, b))
+    for other in results[1:]:
+        np.testing.assert_array_equal(results[0], other)
 
 
 def test_blocks_follow_the_memory_order():
