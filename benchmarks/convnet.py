@@ -23,7 +23,7 @@ import numpy as np
 from cs231n_bn import benchmark
 from cs231n_bn.allocator import keep_freed_memory
 from cs231n_bn.benchmark import machine_description, markdown_table
-from cs231n_bn.threads import blas_description, limit_blas_threads
+from cs231n_bn.threads import blas_description, for_each_share, limit_blas_threads, share_threads
 
 
 def rows(medians, epoch_images, N):
@@ -38,6 +38,18 @@ def rows(medians, epoch_images, N):
     out.append([f"one epoch, {epoch_images:,} images = {steps:,.0f} steps (min)", f"{ours * steps / 60:.2f}",
                 f"{theirs * steps / 60:.2f}" if theirs else "-", ""])
     return out
+
+
+def handover_seconds(repeat, min_time):
+    """Median seconds of for_each_share over two empty bodies at the default threads.
+
+    What the layers pay, beyond their work, each time they hand a share of it to another
+    thread and wait for it (about one wake-up of a sleeping thread): None with one thread.
+    """
+    limit_blas_threads(None)
+    if share_threads() < 2:
+        return None
+    return benchmark.median_seconds(lambda: for_each_share(lambda item: None, [(0,), (1,)]), repeat, min_time)
 
 
 def thread_settings(choice):
@@ -75,6 +87,10 @@ def main():
             print(f"\n### {threads} thread each side (NumPy's BLAS through threadpoolctl, torch.set_num_threads)\n")
         print(markdown_table(["case", "ours (ms)", "PyTorch (ms)", "ours / PyTorch"],
                              rows(medians, benchmark.CIFAR10_TRAIN_IMAGES, 50)), flush=True)
+        handover = handover_seconds(args.repeat, args.min_time) if threads is None else None
+        if handover is not None:
+            print(f"\nHanding a share to another thread and waiting for it (for_each_share over two empty "
+                  f"bodies): {handover * 1e3:.3f} ms, paid by every layer that shares its blocks", flush=True)
     print(f"\nload average at the end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
