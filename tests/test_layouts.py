@@ -19,9 +19,11 @@ def forward_backward(x, gamma, beta, dout):
 def test_blocks_of_any_size_give_the_same_batch_norm(monkeypatch, order, dtype):
     x, gamma, beta, dout = benchmark.batchnorm_inputs(37, 11, dtype, seed=5)
     x, dout = np.asarray(x, order=order), np.asarray(dout, order=order)
-    monkeypatch.setattr(batchnorm, "BLOCK_ENTRIES", 2**40)
+    for name in ("BLOCK_ENTRIES", "COLUMN_BLOCK_ENTRIES"):
+        monkeypatch.setattr(batchnorm, name, 2**40)
     whole = forward_backward(x, gamma, beta, dout)
-    monkeypatch.setattr(batchnorm, "BLOCK_ENTRIES", 30)  # blocks of 2 rows (C order) or of 1 column (F order)
+    for name in ("BLOCK_ENTRIES", "COLUMN_BLOCK_ENTRIES"):
+        monkeypatch.setattr(batchnorm, name, 30)  # blocks of 2 rows (C order) or of 1 column (F order)
     assert len(batchnorm.blocks(x)) > 3
     blocked = forward_backward(x, gamma, beta, dout)
     for a, b in zip(whole, blocked):
@@ -39,7 +41,7 @@ def test_visiting_each_block_once_gives_the_bits_of_the_two_sweeps(monkeypatch, 
     # pass over the whole array before the next, must be the same operations on the same entries.
     x, gamma, beta, dout = benchmark.batchnorm_inputs(300, 12, dtype, seed=3)
     x, dout = np.asfortranarray(x + dtype(100)), np.asfortranarray(dout)
-    monkeypatch.setattr(batchnorm, "BLOCK_ENTRIES", 900)  # blocks of 3 columns
+    monkeypatch.setattr(batchnorm, "COLUMN_BLOCK_ENTRIES", 900)  # blocks of 3 columns
     # the same sums on both paths (an array that is not shared sums float32 products with
     # vecdot: test_column_sums_...)
     einsum_sums = batchnorm.column_sums
@@ -80,6 +82,19 @@ def test_float32_dot_products_give_the_same_bits_at_every_blas_thread_count(rng)
             results.append(batchnorm.column_sums(a, b))
     for other in results[1:]:
         np.testing.assert_array_equal(results[0], other)
+
+
+@pytest.mark.parametrize("N, D, entries", [(51200, 32, 2**19), (100, 10, 300), (100, 10, 350), (7, 5, 1), (4, 3, 10**6)])
+def test_columns_are_cut_into_the_fewest_blocks_of_equal_width(monkeypatch, N, D, entries):
+    monkeypatch.setattr(batchnorm, "COLUMN_BLOCK_ENTRIES", entries)
+    parts = batchnorm.blocks(np.zeros((D, N), dtype=np.float32).T)
+    widths = [cols.stop - cols.start for rows, cols in parts]
+    assert all(rows == slice(None) for rows, _ in parts)
+    assert [cols.start for _, cols in parts] == np.cumsum([0] + widths[:-1]).tolist() and sum(widths) == D
+    assert max(widths) - min(widths) <= 1 and min(widths) >= 1
+    # every block within the limit (a single column may exceed it), and one block fewer would not be
+    assert max(widths) == 1 or max(widths) * N <= entries
+    assert len(parts) == 1 or -(-D // (len(parts) - 1)) * N > entries
 
 
 def test_blocks_follow_the_memory_order():

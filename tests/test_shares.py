@@ -29,6 +29,7 @@ def small_blocks(monkeypatch):
     monkeypatch.setattr(conv, "ROW_SHIFT_BLOCK_ENTRIES", 2**10)
     monkeypatch.setattr(conv, "IM2COL_BLOCK_COLUMNS", 64)
     monkeypatch.setattr(batchnorm, "BLOCK_ENTRIES", 2**8)
+    monkeypatch.setattr(batchnorm, "COLUMN_BLOCK_ENTRIES", 2**8)
     monkeypatch.setattr(batchnorm, "SHARE_MIN_ENTRIES", 2**8)
 
 
