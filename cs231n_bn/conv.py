@@ -16,8 +16,8 @@ BLAS (cols has one more row, of ones, and w_row one more column, the biases: the
 adds them too). The backward pass is two more products: dw = dout_rows @ cols.T and
 dcols = w_row.T @ dout_rows, with dout_rows (F, N*H_out*W_out). dcols is scattered back onto
 the input by adding, for each of the HH*WW filter offsets, one strided slice: a loop over the
-9 offsets of a 3x3 filter, never over pixels. All of this runs a few images at a time
-(about IM2COL_BLOCK_COLUMNS columns): cols and dcols are then a block that the product
+9 offsets of a 3x3 filter, never over pixels. All of this runs a block of images at a time
+(at most IM2COL_BLOCK_COLUMNS columns): cols and dcols are then a block that the product
 reads, or the scatter reads, while it is still in the processor's caches, never an array of
 the whole batch, and the backward pass copies the columns again from the padded input,
 which is all the forward pass keeps.
@@ -83,12 +83,15 @@ CONV_KEYS = ("stride", "pad")
 ROW_SHIFT_MIN_CHANNELS = 8
 # Entries of the product Z (see _row_shift_forward) computed at a time: 0.5 MiB of float32
 ROW_SHIFT_BLOCK_ENTRIES = 2**17
-# Columns of im2col's cols computed at a time (whole images, at least one): 4 CIFAR-10 images,
-# 448 KiB of float32 cols, within a core's L2 cache. For 50 such images, 3 channels and 32
-# filters of 3x3, float32, medians of 15 rounds on a 2-core AMD EPYC (L2 2 MiB per core):
-# forward 1.78 ms at 1,024 columns, 1.49 at 2,048, 1.38 at 4,096, 1.30 at 8,192 on one thread,
-# 1.24, 0.95, 0.90, 0.87 on two; dw 2.58, 2.28, 2.17, 2.12 on one, 1.74, 1.57, 1.56, 1.49 on two
-IM2COL_BLOCK_COLUMNS = 4096
+# Columns of im2col's cols computed at a time at most (whole images, at least one; _image_blocks):
+# 16 CIFAR-10 images, 1.75 MiB of float32 cols. Blocks that fit a core's L2 cache lose to fewer,
+# longer calls: 50 such images, 3 channels and 32 filters of 3x3, float32, on a 2-vCPU Zen 3
+# machine (L2 512 KiB per core), medians of 5 interleaved rounds: forward and backward 2.48 and
+# 6.62 ms in blocks of 4 images, 2.37 and 5.93 in 7 of 7-8, 2.29 and 5.53 in 4 of 12-13, 2.27
+# and 5.57 in 2 of 25 on one thread; 1.85 and 4.94, 1.81 and 4.07, 1.54 and 3.45, 1.49 and 3.26
+# on two. Four blocks still give four threads one each. (On a machine with 2 MiB of L2 per core,
+# blocks of 8 images were also faster than blocks of 4: forward 1.30 ms against 1.38 on one thread.)
+IM2COL_BLOCK_COLUMNS = 16384
 # Bytes in one of the processor's cache lines. The rows of a matrix that lie a multiple of
 # 4 KiB apart (1,024 float32 columns, or 2,048, 4,096: blocks of whole 16x16 or 32x32 maps
 # have such widths) share a few cache sets, column by column, and a BLAS product that reads
@@ -595,9 +598,16 @@ def _matrix(rows, cols, dtype):
 
 
 def _image_blocks(N, entries_per_image, block_entries):
-    """Slices of about block_entries / entries_per_image images each (at least one), covering range(N)."""
-    step = max(1, block_entries // entries_per_image)
-    return [slice(start, min(N, start + step)) for start in range(0, N, step)]
+    """The fewest slices of equal size (within one image) covering range(N) with at most
+    block_entries / entries_per_image images each (at least one).
+
+    Equal, so that threads given the same number of blocks get the same work: 50 images in
+    blocks of at most 16 are 4 blocks of 12 or 13, not three of 16 and one of 2.
+    """
+    widest = max(1, block_entries // entries_per_image)
+    parts = -(-N // widest)
+    bounds = [N * k // parts for k in range(parts + 1)]
+    return [slice(start, stop) for start, stop in zip(bounds, bounds[1:])]
 
 
 def _row_shift_cols(x_cf, WW, stride, pad, W_out):

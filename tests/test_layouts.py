@@ -97,6 +97,19 @@ def test_columns_are_cut_into_the_fewest_blocks_of_equal_width(monkeypatch, N, D
     assert len(parts) == 1 or -(-D // (len(parts) - 1)) * N > entries
 
 
+@pytest.mark.parametrize("N, per_image, entries", [(50, 1024, 16384), (50, 1024, 4096), (7, 10, 1), (3, 5, 10**6), (10, 3, 7)])
+def test_images_are_cut_into_the_fewest_blocks_of_equal_size(N, per_image, entries):
+    from cs231n_bn.conv import _image_blocks
+
+    parts = _image_blocks(N, per_image, entries)
+    sizes = [n.stop - n.start for n in parts]
+    assert parts[0].start == 0 and all(a.stop == b.start for a, b in zip(parts, parts[1:])) and parts[-1].stop == N
+    assert max(sizes) - min(sizes) <= 1 and min(sizes) >= 1
+    widest = max(1, entries // per_image)
+    assert max(sizes) <= widest  # within the limit (one image may exceed it) ...
+    assert len(parts) == 1 or -(-N // (len(parts) - 1)) > widest  # ... and one block fewer would not be
+
+
 def test_blocks_follow_the_memory_order():
     a = np.zeros((1000, 300))
     assert all(cols == slice(None) for _, cols in batchnorm.blocks(a))
