@@ -32,8 +32,8 @@ copied out: its left and right zeros are written into cols with each horizontal 
 its top and bottom rows, zero, would only add zeros to Z, so the product leaves them out.
 The copy is HH times smaller than im2col's, and the product, (HH*F, WW*C) @ (WW*C, N*H*W_out),
 is squarer and runs faster in BLAS than im2col's (F, C*HH*WW) @ (C*HH*WW, N*H_out*W_out). It
-runs a few images at a time, so that cols and Z are still in the processor's caches when
-the next step reads them. The backward pass keeps only the input, copies each block's
+runs a block of images at a time, so that cols and Z are still in the processor's caches
+when the next step reads them. The backward pass keeps only the input, copies each block's
 columns again, and retraces the steps: dout placed on the rows of a zero dZ, two products,
 and one strided add per horizontal offset. With few channels (an image's 3) the product is
 too thin and im2col is faster.
@@ -81,8 +81,12 @@ CONV_KEYS = ("stride", "pad")
 # im2col: 3.4 ms against 5.3 with 16 channels of 16x16, 2.35 against 2.75 with 8 of 16x16, the
 # same 9.2 with 8 of 32x32; with an image's 3 channels im2col is faster, 4.7 against 5.6.
 ROW_SHIFT_MIN_CHANNELS = 8
-# Entries of the product Z (see _row_shift_forward) computed at a time: 0.5 MiB of float32
-ROW_SHIFT_BLOCK_ENTRIES = 2**17
+# Entries of the product Z (see _row_shift_forward) computed at a time at most (whole images;
+# _image_blocks): 1.5 MiB of float32, 16 of block 2's images (32 channels of 16x16, 32 filters
+# of 3x3). For 50 of them, float32, 2-vCPU Zen 3 machine, medians of 5 interleaved rounds:
+# forward and backward 4.49 and 8.44 ms in 10 blocks of 5 images, 4.07 and 8.18 in 4 of 12-13
+# on one thread; 2.78 and 5.06, 2.31 and 4.54 on two.
+ROW_SHIFT_BLOCK_ENTRIES = 3 * 2**17
 # Columns of im2col's cols computed at a time at most (whole images, at least one; _image_blocks):
 # 16 CIFAR-10 images, 1.75 MiB of float32 cols. Blocks that fit a core's L2 cache lose to fewer,
 # longer calls: 50 such images, 3 channels and 32 filters of 3x3, float32, on a 2-vCPU Zen 3
