@@ -117,7 +117,10 @@ def column_sums(a, b=None, shared=False):
     if b is None:
         return np.einsum("nd->d", a, dtype=wide)
     if not shared and a.dtype == np.float32 and a.strides[0] == a.itemsize:
-        return np.vecdot(a, b, axis=0)
+        # A sum that overflows is inf, as einsum's would be, without NumPy's warning: the
+        # caller refuses such an x by name (validation.finite_variance)
+        with np.errstate(over="ignore"):
+            return np.vecdot(a, b, axis=0)
     return np.einsum("nd,nd->d", a, b, dtype=wide)
 
 

@@ -1,5 +1,7 @@
 """Every bad input raises an error that names the argument, the expectation and what came."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -241,12 +243,24 @@ CATALOGUE = [
 @pytest.mark.parametrize("call, error, function, words", [row[1:] for row in CATALOGUE],
                          ids=[row[0] for row in CATALOGUE])
 def test_the_catalogue_of_bad_input_is_refused_by_name(call, error, function, words):
-    with pytest.raises(error) as info:
+    # refused with the message, and with no warning of NumPy's first (under -W error the
+    # warning would be all the user saw)
+    with warnings.catch_warnings(), pytest.raises(error) as info:
+        warnings.simplefilter("error")
         call()
     message = str(info.value)
     assert message.startswith(f"{function}: "), message
     for word in words:
         assert word in message, f"{word!r} missing from: {message}"
+
+
+def test_an_overflowing_float32_spatial_batch_norm_is_refused_without_a_warning_first():
+    # Its column-major float32 sums of squares go through BLAS (batchnorm.column_sums). The
+    # refusal comes from the batchnorm_forward it reuses, and carries that name.
+    x = (X4 * 1e25).astype(np.float32)
+    with warnings.catch_warnings(), pytest.raises(ValueError, match="too large to normalize in float32"):
+        warnings.simplefilter("error")
+        spatial_batchnorm_forward(x, G4.astype(np.float32), B4.astype(np.float32), {"mode": "train"})
 
 
 def test_a_refusal_leaves_the_inputs_untouched():
