@@ -74,8 +74,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     acc = np.promote_types(x.dtype, np.float64)
     mu = x.mean(axis=1, keepdims=True, dtype=acc)
     xmu = (x - mu).astype(x.dtype, copy=False)
-    # A variance that overflows is refused below by name, without NumPy's warning first
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"):  # an overflowing variance is refused below, by name
         var = np.mean(xmu**2, axis=1, keepdims=True, dtype=acc).astype(x.dtype)
     mu = mu.astype(x.dtype)
     ivar = 1.0 / np.sqrt(var + eps)
