@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cs231n_bn import validation
-from cs231n_bn.threads import for_each_share
+from cs231n_bn.threads import equal_slices, for_each_share
 
 MODES = ("train", "test")
 DEFAULT_EPS = 1e-5
@@ -55,13 +55,15 @@ def blocks(a):
     up block by block, those over a block of columns are complete.
     """
     N, D = a.shape
-    if a.strides[0] >= a.strides[1]:
+    if not _columns_contiguous(a):
         step = max(1, BLOCK_ENTRIES // D)
         return [(slice(start, start + step), slice(None)) for start in range(0, N, step)]
-    widest = max(1, COLUMN_BLOCK_ENTRIES // N)
-    parts = max(1, -(-D // widest))
-    bounds = [D * k // parts for k in range(parts + 1)]
-    return [(slice(None), slice(start, stop)) for start, stop in zip(bounds, bounds[1:])]
+    return [(slice(None), cols) for cols in equal_slices(D, max(1, COLUMN_BLOCK_ENTRIES // N))]
+
+
+def _columns_contiguous(a):
+    """Whether the (N, D) array a's columns, rather than its rows, lie contiguous in memory."""
+    return a.strides[0] < a.strides[1]
 
 
 def for_each_block(a, body):
@@ -89,7 +91,7 @@ def independent_blocks(a):
     the sums can follow them in the same block, while its entries are still in the
     processor's caches.
     """
-    return a.size >= SHARE_MIN_ENTRIES and blocks(a)[0][0] == slice(None)
+    return a.size >= SHARE_MIN_ENTRIES and _columns_contiguous(a)
 
 
 def column_sums(a, b=None, shared=False):

@@ -72,7 +72,7 @@ import numbers
 import numpy as np
 
 from cs231n_bn import validation
-from cs231n_bn.threads import for_each_share
+from cs231n_bn.threads import equal_slices, for_each_share
 
 CONV_KEYS = ("stride", "pad")
 # From this many input channels on, the convolution copies only the horizontal offsets and
@@ -602,16 +602,8 @@ def _matrix(rows, cols, dtype):
 
 
 def _image_blocks(N, entries_per_image, block_entries):
-    """The fewest slices of equal size (within one image) covering range(N) with at most
-    block_entries / entries_per_image images each (at least one).
-
-    Equal, so that threads given the same number of blocks get the same work: 50 images in
-    blocks of at most 16 are 4 blocks of 12 or 13, not three of 16 and one of 2.
-    """
-    widest = max(1, block_entries // entries_per_image)
-    parts = -(-N // widest)
-    bounds = [N * k // parts for k in range(parts + 1)]
-    return [slice(start, stop) for start, stop in zip(bounds, bounds[1:])]
+    """The fewest equal slices of range(N) with at most block_entries / entries_per_image images each (at least one)."""
+    return equal_slices(N, max(1, block_entries // entries_per_image))
 
 
 def _row_shift_cols(x_cf, WW, stride, pad, W_out):

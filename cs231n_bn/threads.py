@@ -145,6 +145,18 @@ def blas_yields_to_shares():
             pool.set_num_threads(threads)
 
 
+def equal_slices(length, widest):
+    """The fewest slices covering range(length) in order, none longer than widest (>= 1), of
+    sizes that differ by at most one.
+
+    Blocks of work cut so: threads dealt the same number of them get the same work (50
+    images in blocks of at most 16 are 4 blocks of 12 or 13, not three of 16 and one of 2).
+    """
+    parts = -(-length // widest)
+    bounds = [length * k // parts for k in range(parts + 1)]
+    return [slice(start, stop) for start, stop in zip(bounds, bounds[1:])]
+
+
 def for_each_share(body, items):
     """Call body(*item) for every item, the items dealt in contiguous shares over share_threads().
 
